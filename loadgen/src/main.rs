@@ -1,0 +1,2 @@
+//! loadgen placeholder.
+fn main() {}

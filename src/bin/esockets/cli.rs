@@ -1,0 +1,114 @@
+//! Command-line options of the `esockets` server and their mapping onto
+//! [`esockets::Config`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// A sharded, thread-per-core TCP server for very many concurrent clients.
+///
+/// Serves one built-in protocol on one address, with one pinned thread and
+/// one SO_REUSEPORT listener per shard. Stop it with Ctrl-C or SIGTERM: it
+/// stops accepting, flushes queued output (up to --drain-timeout), and
+/// prints a summary. Set RUST_LOG (e.g. RUST_LOG=debug) for more logs.
+#[derive(Debug, Parser)]
+#[command(name = "esockets", version)]
+pub struct Cli {
+    /// Protocol to serve.
+    #[arg(long, short, value_enum, default_value_t = Protocol::Echo)]
+    pub protocol: Protocol,
+
+    /// Address to listen on, IPv4 (127.0.0.1:1234) or IPv6 ([::1]:1234);
+    /// port 0 picks a free port.
+    #[arg(long, short, default_value = "127.0.0.1:1234")]
+    pub bind: SocketAddr,
+
+    /// Shard threads, each with its own listener and event loop [default:
+    /// the number of cores].
+    #[arg(long, short)]
+    pub threads: Option<usize>,
+
+    /// Do not pin shard i to core i mod cores.
+    #[arg(long)]
+    pub no_pin: bool,
+
+    /// Listen backlog per shard (capped by net.core.somaxconn).
+    #[arg(long, default_value_t = 1000)]
+    pub backlog: u32,
+
+    /// Leave Nagle's algorithm on (TCP_NODELAY off).
+    #[arg(long)]
+    pub no_nodelay: bool,
+
+    /// Bytes read from one client per wakeup before serving the others.
+    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
+    pub read_budget: usize,
+
+    /// Size of the read buffer each shard shares among its clients.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub read_buffer: usize,
+
+    /// Stop reading from a client whose queued output exceeds this.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub high_water: usize,
+
+    /// Resume reading once its queued output falls to this.
+    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
+    pub low_water: usize,
+
+    /// Close a client whose queued output would exceed this.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub output_limit: usize,
+
+    /// Close a client whose unconsumed input (a partial line) exceeds this
+    /// (raised to --max-line + 1 for line-echo if lower).
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub input_limit: usize,
+
+    /// line-echo: longest line in bytes, without its newline; a longer one
+    /// gets "ERROR line too long" and the client is closed.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub max_line: usize,
+
+    /// How long shutdown waits for queued output to reach clients
+    /// (e.g. 5s, 500ms).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+/// The built-in protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// RFC 862: every byte is sent back.
+    Echo,
+    /// Complete \n-terminated lines are sent back; partial lines wait.
+    LineEcho,
+    /// RFC 863: everything is read and thrown away.
+    Discard,
+}
+
+impl Cli {
+    /// The server config these options describe.
+    pub fn config(&self) -> esockets::Config {
+        let mut input_limit = self.input_limit;
+        if self.protocol == Protocol::LineEcho {
+            input_limit = input_limit.max(self.max_line.saturating_add(1));
+        }
+        esockets::Config {
+            bind: self.bind,
+            threads: self.threads.unwrap_or_else(esockets::default_threads),
+            pin_threads: !self.no_pin,
+            backlog: self.backlog,
+            nodelay: !self.no_nodelay,
+            read_budget: self.read_budget,
+            read_buffer: self.read_buffer,
+            output_high_water: self.high_water,
+            output_low_water: self.low_water,
+            output_limit: self.output_limit,
+            input_limit,
+            drain_timeout: self.drain_timeout,
+            ..esockets::Config::default()
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The one error type for setting up, running and joining a server.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+/// A config value that cannot work, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The field at fault, as named in [`Config`](crate::Config).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid config: {} {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why a server could not start, or did not end cleanly.
+///
+/// Per-connection failures never show up here: they close that one client
+/// and reach the handler as a [`CloseReason`](crate::CloseReason).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The config did not validate.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Another socket (not in this server's group) already holds the address.
+    #[error("cannot listen on {addr}: address already in use (is another server running there?)")]
+    AddrInUse {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// The address is not one of this machine's.
+    #[error("cannot listen on {addr}: address not available on this machine")]
+    AddrNotAvailable {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// Any other failure to create, bind or listen on a socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// Creating a shard's event loop or thread failed.
+    #[error("cannot start shard {shard}: {source}")]
+    Shard {
+        /// Index of the shard.
+        shard: usize,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// A shard thread panicked (its clients were dropped); the others ran on.
+    #[error("shard {shard} panicked: {message}")]
+    ShardPanicked {
+        /// Index of the shard.
+        shard: usize,
+        /// The panic message, when it was a string.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Sorts a bind or listen failure into the variant a user can act on.
+    pub(crate) fn listen(addr: SocketAddr, source: io::Error) -> Self {
+        match source.kind() {
+            io::ErrorKind::AddrInUse => Self::AddrInUse { addr },
+            io::ErrorKind::AddrNotAvailable => Self::AddrNotAvailable { addr },
+            _ => Self::Listen { addr, source },
+        }
+    }
+}

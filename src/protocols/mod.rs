@@ -1,0 +1,10 @@
+//! Built-in protocols, usable from the `esockets` binary without code and as
+//! examples of handlers.
+
+mod discard;
+mod echo;
+mod line_echo;
+
+pub use discard::Discard;
+pub use echo::Echo;
+pub use line_echo::LineEcho;

@@ -1,0 +1,190 @@
+//! `Server`: bind the shards, start their threads, join them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use mio::{Interest, Poll, Waker};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::handle::{Remote, ServerHandle};
+use crate::handler::{Handler, ShardContext};
+use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
+use crate::socket;
+use crate::stats::ShardStats;
+
+/// A running server: one pinned thread per shard, each with its own
+/// `SO_REUSEPORT` listener, poll and handler.
+///
+/// Dropping a `Server` shuts it down and waits for its threads; call
+/// [`join`](Server::join) to learn whether a shard panicked.
+///
+/// # Examples
+///
+/// ```
+/// use esockets::{protocols::Echo, Config, Server};
+///
+/// let config = Config { bind: "127.0.0.1:0".parse().unwrap(), threads: 2, ..Config::default() };
+/// let server = Server::bind(config, |_shard| Echo).expect("bind");
+/// println!("echo on {}", server.local_addr());
+/// server.shutdown();
+/// server.join().expect("clean shutdown");
+/// ```
+pub struct Server {
+    /// Reaches the shards.
+    handle: ServerHandle,
+    /// The shard threads, by index; empty once joined.
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Validates `config`, binds every shard's listener on the caller's
+    /// thread, then starts the shard threads. `factory` runs once on each
+    /// shard thread to make that shard's handler.
+    ///
+    /// # Errors
+    ///
+    /// A bad config, an address in use or not available, or a failure to
+    /// create a poll or thread, all before any client is served.
+    pub fn bind<F, H>(config: Config, factory: F) -> Result<Self, Error>
+    where
+        F: Fn(ShardContext) -> H + Send + Sync + 'static,
+        H: Handler + 'static,
+    {
+        config.validate()?;
+        let listeners = socket::bind_group(config.bind, config.threads, config.backlog)?;
+        let local_addr = listeners[0]
+            .local_addr()
+            .map_err(|err| Error::listen(config.bind, err))?;
+        let mut parts = Vec::with_capacity(config.threads);
+        let mut remotes = Vec::with_capacity(config.threads);
+        for (shard, mut listener) in listeners.into_iter().enumerate() {
+            let fail = |source| Error::Shard { shard, source };
+            let poll = Poll::new().map_err(fail)?;
+            let waker = Waker::new(poll.registry(), WAKER).map_err(fail)?;
+            poll.registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)
+                .map_err(fail)?;
+            let (inbox_tx, inbox) = crossbeam::channel::unbounded();
+            remotes.push(Remote {
+                inbox: inbox_tx,
+                waker,
+                stats: Default::default(),
+            });
+            parts.push(ShardParts {
+                poll,
+                listener,
+                inbox,
+            });
+        }
+        let mut server = Self {
+            handle: ServerHandle::new(remotes, local_addr),
+            threads: Vec::with_capacity(config.threads),
+        };
+        let cores = if config.pin_threads {
+            core_affinity::get_core_ids().filter(|ids| !ids.is_empty())
+        } else {
+            None
+        };
+        let factory = Arc::new(factory);
+        for (index, parts) in parts.into_iter().enumerate() {
+            let core = cores.as_ref().map(|ids| ids[index % ids.len()]);
+            let (handle, factory, config) =
+                (server.handle.clone(), Arc::clone(&factory), config.clone());
+            let spawned = thread::Builder::new()
+                .name(format!("esockets-shard-{index}"))
+                .spawn(move || {
+                    let core = core.filter(|&id| core_affinity::set_for_current(id));
+                    let core = core.map(|id| id.id);
+                    tracing::info!(shard = index, ?core, "shard started");
+                    let context = ShardContext {
+                        index,
+                        core,
+                        handle: handle.clone(),
+                    };
+                    let handler = factory(context);
+                    Shard::new(index, parts, handle, handler, config).run();
+                });
+            match spawned {
+                Ok(thread) => server.threads.push(thread),
+                // Dropping `server` shuts down and joins the shards started.
+                Err(source) => {
+                    return Err(Error::Shard {
+                        shard: index,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(server)
+    }
+
+    /// The address the server listens on (with the real port if 0 was
+    /// asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+
+    /// A handle usable from any thread.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Starts a graceful shutdown; see [`ServerHandle::shutdown`].
+    pub fn shutdown(&self) {
+        self.handle.shutdown();
+    }
+
+    /// The latest counters of every shard.
+    pub fn stats(&self) -> Vec<ShardStats> {
+        self.handle.stats()
+    }
+
+    /// Waits for every shard thread to end (after a shutdown).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShardPanicked`] for the first shard that panicked; the
+    /// others are still joined.
+    pub fn join(mut self) -> Result<(), Error> {
+        self.join_threads()
+    }
+
+    /// Joins the threads, keeping the first panic.
+    fn join_threads(&mut self) -> Result<(), Error> {
+        let mut result = Ok(());
+        for (shard, thread) in self.threads.drain(..).enumerate() {
+            if let Err(panic) = thread.join() {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic".to_owned());
+                if result.is_ok() {
+                    result = Err(Error::ShardPanicked { shard, message });
+                }
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.handle.shutdown();
+            // Panics were already reported by the panic hook.
+            let _ = self.join_threads();
+        }
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr())
+            .field("shards", &self.handle.shards())
+            .finish()
+    }
+}

@@ -1,0 +1,82 @@
+//! Closing clients: at once, gracefully, and all of them at shutdown.
+
+use std::io::{ErrorKind, Read};
+use std::net::Shutdown;
+use std::time::Instant;
+
+use super::Shard;
+use crate::handler::{CloseReason, Handler};
+use crate::slots::Key;
+
+impl<H: Handler> Shard<H> {
+    /// Closes a client now and tells the handler why.
+    pub(super) fn close_now(&mut self, key: Key, reason: CloseReason) {
+        if self.conns.remove(key).is_some() {
+            // Dropping the stream closes the descriptor, which also removes
+            // it from epoll: no extra `epoll_ctl`.
+            self.closed(key, reason);
+        }
+    }
+
+    /// Closes a client whose output is flushed: sends FIN, then reads and
+    /// discards what the client still sent, because closing with unread
+    /// input makes the kernel answer with a reset that can destroy the
+    /// replies still in flight.
+    pub(super) fn close_gracefully(&mut self, key: Key, reason: CloseReason) {
+        let Some(conn) = self.conns.remove(key) else {
+            return;
+        };
+        // Fails only if the client is already gone; closing is all we want.
+        let _ = conn.stream.shutdown(Shutdown::Write);
+        let mut budget = self.config.read_budget;
+        while budget > 0 {
+            match (&conn.stream).read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => budget = budget.saturating_sub(n),
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        drop(conn);
+        self.closed(key, reason);
+    }
+
+    /// Bookkeeping after a client is gone.
+    fn closed(&mut self, key: Key, reason: CloseReason) {
+        self.stats.open -= 1;
+        self.stats.closed += 1;
+        let id = self.id(key);
+        match reason {
+            CloseReason::OutputOverflow | CloseReason::InputOverflow | CloseReason::Error(_) => {
+                tracing::warn!(shard = self.index, conn = %id, ?reason, "client closed");
+            }
+            _ => tracing::trace!(shard = self.index, conn = %id, ?reason, "client closed"),
+        }
+        self.handler.on_close(id, reason);
+    }
+
+    /// Stops accepting at once and closes every client once its output is
+    /// flushed, or at the drain deadline.
+    pub(super) fn begin_shutdown(&mut self) {
+        if self.timers.shutting_down() {
+            return; // a second shutdown changes nothing
+        }
+        self.timers
+            .shut_down_by(Instant::now() + self.config.drain_timeout);
+        self.listener = None;
+        self.accept_pending = false;
+        for key in self.conns.keys() {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.close_gracefully(CloseReason::Shutdown);
+            }
+            self.settle(key);
+        }
+    }
+
+    /// Closes every client at once.
+    pub(super) fn close_all(&mut self, reason: CloseReason) {
+        for key in self.conns.keys() {
+            self.close_now(key, reason);
+        }
+    }
+}

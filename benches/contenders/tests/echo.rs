@@ -28,7 +28,9 @@ fn start(exe: &str) -> (Server, SocketAddr) {
     let mut server = Server(child);
     let stdout = server.0.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read banner");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read banner");
     let addr = line
         .trim()
         .strip_prefix("listening on ")
@@ -41,8 +43,12 @@ fn start(exe: &str) -> (Server, SocketAddr) {
 /// Sends `len` patterned bytes and checks they come back unchanged.
 fn roundtrip(addr: SocketAddr, len: usize) {
     let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    stream.set_write_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    stream
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
     let sent: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
     let mut writer = stream.try_clone().expect("clone");
     let data = sent.clone();

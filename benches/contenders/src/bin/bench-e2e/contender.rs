@@ -1,0 +1,68 @@
+//! The servers being compared and how each is started.
+
+use std::net::SocketAddr;
+
+/// One contender: a server binary taking `--threads N --bind ADDR`.
+#[derive(Debug, Clone, Copy)]
+pub struct Contender {
+    /// Short name used on the command line and in tables.
+    pub name: &'static str,
+    /// Executable name in the binary directory.
+    pub binary: &'static str,
+    /// Port it listens on (each contender has its own, so one's leftover
+    /// TIME_WAIT sockets never slow down the next one's start).
+    pub port: u16,
+}
+
+/// Every contender the harness knows, in default order.
+pub const KNOWN: [Contender; 3] = [
+    Contender {
+        name: "esockets",
+        binary: "esockets",
+        port: 1234,
+    },
+    Contender {
+        name: "tokio",
+        binary: "tokio-echo",
+        port: 1235,
+    },
+    Contender {
+        name: "epoll",
+        binary: "epoll-echo",
+        port: 1236,
+    },
+];
+
+/// The contender every ratio is taken against.
+pub const BASELINE: &str = "esockets";
+
+impl Contender {
+    /// Looks up contenders by name, keeping the order given.
+    pub fn parse_list(names: &[String]) -> Result<Vec<Self>, String> {
+        names
+            .iter()
+            .map(|name| {
+                KNOWN
+                    .iter()
+                    .find(|c| c.name == name.trim())
+                    .copied()
+                    .ok_or_else(|| {
+                        let known: Vec<_> = KNOWN.iter().map(|c| c.name).collect();
+                        format!("unknown contender {name:?} (known: {})", known.join(", "))
+                    })
+            })
+            .collect()
+    }
+
+    /// The address it listens on for `host`.
+    pub fn addr(&self, host: &str) -> Result<SocketAddr, String> {
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        format!("{host}:{}", self.port)
+            .parse()
+            .map_err(|e| format!("bad host {host:?}: {e}"))
+    }
+}

@@ -1,0 +1,94 @@
+//! Idle memory: resident bytes a server spends per open, silent connection.
+//!
+//! Reads the server's VmRSS, has loadgen open the connections and keep them
+//! idle, waits until the server holds that many descriptors, reads VmRSS
+//! again. Only user-space memory counts; kernel socket buffers do not show in
+//! RSS.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{join_notes, Measured};
+use crate::cli::format_duration;
+use crate::contender::Contender;
+use crate::env::Env;
+use crate::loadgen::{self, Metrics};
+use crate::procfs::{fd_count, settled_rss};
+use crate::server::Server;
+use crate::wait::poll_until;
+
+/// How long the connections may take to arrive.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long RSS may take to settle.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long loadgen keeps the connections (it is stopped sooner).
+const HOLD: Duration = Duration::from_secs(600);
+/// Grace period for loadgen after SIGTERM.
+const LOADGEN_GRACE: Duration = Duration::from_secs(10);
+/// Bytes per MiB.
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Measures resident bytes per idle connection of `contender`.
+pub fn measure(env: &Env, contender: &Contender, tag: &str) -> Result<Measured, String> {
+    let server = Server::start(env, contender, env.cli.threads, None, tag)?;
+    let pid = server.pid();
+    let rss_before = settled_rss(pid, SETTLE_TIMEOUT)?;
+    let fds_before = fd_count(pid)?;
+    let wanted = env.cli.idle_connections;
+    let args = [
+        "--mode".to_owned(),
+        "idle".to_owned(),
+        "--connections".to_owned(),
+        wanted.to_string(),
+        "--threads".to_owned(),
+        env.cli.client_threads.to_string(),
+        "--duration".to_owned(),
+        format_duration(HOLD),
+        "--warmup".to_owned(),
+        "0s".to_owned(),
+    ];
+    let mut load = loadgen::spawn(env, server.addr, &args, tag)?;
+    let reached = poll_until(CONNECT_TIMEOUT, || {
+        if let Some(status) = load.guard.try_status()? {
+            return Err(format!(
+                "loadgen ended before all connections were open: {status}"
+            ));
+        }
+        Ok((fd_count(pid)? >= wanted).then_some(()))
+    })?;
+    let rss_after = settled_rss(pid, SETTLE_TIMEOUT)?;
+    let connections = fd_count(pid)?.saturating_sub(fds_before);
+    let stopped_load = load.guard.stop(LOADGEN_GRACE);
+    let stopped_server = server.stop();
+    stopped_load?;
+    if connections == 0 {
+        return Err("no connection reached the server".to_owned());
+    }
+    let grown = rss_after.saturating_sub(rss_before);
+    let per_conn = grown as f64 / connections as f64;
+    let metrics: Metrics = [
+        ("connections", connections as f64),
+        ("rss_before_mib", rss_before as f64 / MIB),
+        ("rss_after_mib", rss_after as f64 / MIB),
+        ("bytes_per_conn", per_conn),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let raw = json!({
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "fds_before": fds_before,
+        "connections": connections,
+        "bytes_per_connection": per_conn,
+    });
+    let short = reached
+        .is_none()
+        .then(|| format!("only {connections} of {wanted} connections within {CONNECT_TIMEOUT:?}"));
+    Ok(Measured {
+        metrics,
+        raw,
+        note: join_notes(short, stopped_server.err()),
+    })
+}

@@ -85,7 +85,7 @@ fn median_of(records: &[Record], workload: &str, contender: &str, metric: &str) 
 /// Formats a number with as many decimals as its size deserves.
 fn fmt_number(value: f64) -> String {
     match value.abs() {
-        v if v >= 1000.0 => format!("{value:.0}"),
+        v if v >= 1000.0 || value.fract() == 0.0 => format!("{value:.0}"),
         v if v >= 10.0 => format!("{value:.1}"),
         _ => format!("{value:.2}"),
     }
@@ -99,7 +99,11 @@ pub fn table(workload: &Workload, contenders: &[Contender], records: &[Record]) 
     for (_, header) in columns {
         out.push_str(&format!(" {header} |"));
     }
-    out.push_str(&format!(" {ratio_metric} vs {BASELINE} |\n|---|---|"));
+    let ratio_header = columns
+        .iter()
+        .find(|(metric, _)| *metric == ratio_metric)
+        .map_or(ratio_metric, |(_, header)| header);
+    out.push_str(&format!(" {ratio_header} vs {BASELINE} |\n|---|---|"));
     out.push_str(&"---|".repeat(columns.len() + 1));
     let baseline = median_of(records, workload.name, BASELINE, ratio_metric);
     for contender in contenders {
@@ -164,5 +168,6 @@ mod tests {
         assert_eq!(fmt_number(123456.7), "123457");
         assert_eq!(fmt_number(42.25), "42.2");
         assert_eq!(fmt_number(1.234), "1.23");
+        assert_eq!(fmt_number(0.0), "0");
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! A [`Guard`] owns a spawned process; dropping it kills the process (SIGKILL)
 //! and reaps it, so every error path cleans up. [`Guard::stop`] is the polite
-//! way: SIGTERM, a bounded grace period, then SIGKILL.
+//! way: SIGTERM, a bounded grace period, then SIGKILL. Should the harness
+//! itself die without unwinding (a signal), the kernel kills its children
+//! too (`PR_SET_PDEATHSIG`).
 
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -33,6 +36,17 @@ impl Guard {
         let err = out
             .try_clone()
             .map_err(|e| format!("dup {}: {e}", log.display()))?;
+        // SAFETY: the hook runs between fork and exec and only calls prctl,
+        // which is async-signal-safe and touches no memory of ours.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
         let child = cmd
             .stdin(Stdio::null())
             .stdout(out)

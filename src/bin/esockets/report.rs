@@ -3,6 +3,7 @@
 use std::io::{self, IsTerminal};
 use std::thread;
 
+use clap::ValueEnum;
 use esockets::{Config, Server, ShardStats};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -30,7 +31,9 @@ pub fn raise_file_limit() {
 
 /// One log line per fact a deployer needs.
 pub fn started(server: &Server, config: &Config, protocol: Protocol) {
-    let protocol = format!("{protocol:?}").to_lowercase();
+    let protocol = protocol
+        .to_possible_value()
+        .map_or_else(String::new, |value| value.get_name().to_owned());
     tracing::info!(addr = %server.local_addr(), %protocol, "esockets listening");
     tracing::info!(
         shards = config.threads,

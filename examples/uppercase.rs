@@ -1,0 +1,37 @@
+//! A custom handler in twenty lines: greets each client, answers every
+//! complete line in upper case, and counts clients per shard.
+//!
+//! Run: `cargo run --release --example uppercase`, then `nc 127.0.0.1 1234`.
+
+use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, Server, Verdict};
+use std::net::SocketAddr;
+
+/// One per shard: `clients` needs no lock.
+struct Uppercase {
+    clients: usize,
+}
+
+impl Handler for Uppercase {
+    fn on_connect(&mut self, conn: &mut Conn<'_>, peer: SocketAddr) -> Decision {
+        self.clients += 1;
+        conn.send(format!("hello {peer}, you are client {} here\n", self.clients).as_bytes());
+        Decision::Accept
+    }
+
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+        let complete = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        conn.send(&data[..complete].to_ascii_uppercase());
+        Verdict::Keep(complete) // a partial line waits for its newline
+    }
+
+    fn on_close(&mut self, id: ConnId, reason: CloseReason) {
+        self.clients -= 1;
+        eprintln!("client {id} left: {reason:?}");
+    }
+}
+
+fn main() -> Result<(), esockets::Error> {
+    let server = Server::bind(Config::default(), |_shard| Uppercase { clients: 0 })?;
+    eprintln!("uppercase service on {}", server.local_addr());
+    server.join()
+}

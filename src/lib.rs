@@ -64,3 +64,11 @@ pub use id::ConnId;
 pub use server::Server;
 pub use socket::{open_file_limit, raise_open_file_limit};
 pub use stats::ShardStats;
+
+/// Pure building blocks, public only so `benches/` can measure them; not a
+/// stable API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::outqueue::OutQueue;
+    pub use crate::slots::{Key, Slots};
+}

@@ -17,7 +17,7 @@ const MAX_IOVECS: usize = 64;
 ///
 /// An empty queue owns no heap memory, so idle connections cost nothing here.
 #[derive(Default)]
-pub(crate) struct OutQueue {
+pub struct OutQueue {
     /// Chunks in send order; the front one may be partly written.
     chunks: VecDeque<Vec<u8>>,
     /// Bytes of the front chunk already written.
@@ -28,17 +28,17 @@ pub(crate) struct OutQueue {
 
 impl OutQueue {
     /// Number of bytes waiting.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether nothing is waiting.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Appends a copy of `data`.
-    pub(crate) fn push_slice(&mut self, data: &[u8]) {
+    pub fn push_slice(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
@@ -53,7 +53,7 @@ impl OutQueue {
     }
 
     /// Appends `data` without copying it.
-    pub(crate) fn push_vec(&mut self, data: Vec<u8>) {
+    pub fn push_vec(&mut self, data: Vec<u8>) {
         if data.is_empty() {
             return;
         }
@@ -68,7 +68,7 @@ impl OutQueue {
     /// while more than one chunk waits. Returns the bytes written; stops at
     /// `WouldBlock` (returned as `Ok` with what was written so far) and
     /// returns any other error.
-    pub(crate) fn write_to<W: Write>(&mut self, out: &mut W) -> io::Result<usize> {
+    pub fn write_to<W: Write>(&mut self, out: &mut W) -> io::Result<usize> {
         let mut total = 0;
         while !self.is_empty() {
             match self.write_once(out) {

@@ -11,23 +11,23 @@ struct Slot<T> {
 
 /// A key into [`Slots`]: an index and the generation it was issued at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Key {
+pub struct Key {
     /// Index into the slot vector.
-    pub(crate) index: u32,
+    pub index: u32,
     /// Generation of the slot when the key was issued.
-    pub(crate) generation: u32,
+    pub generation: u32,
 }
 
 impl Key {
     /// Packs the key into one word (used as the `mio::Token`).
-    pub(crate) fn to_token(self) -> usize {
+    pub fn to_token(self) -> usize {
         // Both halves fit: `usize` is 64 bits on every platform mio's epoll
         // backend supports; `from_token` undoes this exactly.
         ((self.generation as usize) << 32) | self.index as usize
     }
 
     /// Unpacks a word made by [`Key::to_token`].
-    pub(crate) fn from_token(token: usize) -> Self {
+    pub fn from_token(token: usize) -> Self {
         Self {
             index: (token & 0xFFFF_FFFF) as u32,
             generation: (token >> 32) as u32,
@@ -35,9 +35,15 @@ impl Key {
     }
 }
 
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A table of values addressed by generational keys; free slots are reused
 /// most-recently-freed first (warm in cache).
-pub(crate) struct Slots<T> {
+pub struct Slots<T> {
     /// All slots ever used; never shrinks.
     slots: Vec<Slot<T>>,
     /// Indices of vacant slots.
@@ -48,7 +54,7 @@ pub(crate) struct Slots<T> {
 
 impl<T> Slots<T> {
     /// An empty table.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             slots: Vec::new(),
             free: Vec::new(),
@@ -57,12 +63,17 @@ impl<T> Slots<T> {
     }
 
     /// Number of occupied slots.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether no slot is occupied.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The key the next [`insert`](Self::insert) will return.
-    pub(crate) fn next_key(&self) -> Key {
+    pub fn next_key(&self) -> Key {
         match self.free.last() {
             Some(&index) => Key {
                 index,
@@ -76,7 +87,7 @@ impl<T> Slots<T> {
     }
 
     /// Stores `value` and returns its key (the one `next_key` announced).
-    pub(crate) fn insert(&mut self, value: T) -> Key {
+    pub fn insert(&mut self, value: T) -> Key {
         let key = self.next_key();
         match self.free.pop() {
             Some(index) => self.slots[index as usize].value = Some(value),
@@ -90,7 +101,7 @@ impl<T> Slots<T> {
     }
 
     /// The value under `key`, unless the key is stale or vacant.
-    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+    pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         let slot = self.slots.get_mut(key.index as usize)?;
         if slot.generation == key.generation {
             slot.value.as_mut()
@@ -101,7 +112,7 @@ impl<T> Slots<T> {
 
     /// Removes and returns the value under `key`, bumping the slot's
     /// generation so the key (and every copy of it) goes stale.
-    pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
+    pub fn remove(&mut self, key: Key) -> Option<T> {
         let slot = self.slots.get_mut(key.index as usize)?;
         if slot.generation != key.generation {
             return None;
@@ -114,7 +125,7 @@ impl<T> Slots<T> {
     }
 
     /// Keys of all occupied slots.
-    pub(crate) fn keys(&self) -> Vec<Key> {
+    pub fn keys(&self) -> Vec<Key> {
         self.slots
             .iter()
             .enumerate()

@@ -7,4 +7,4 @@ mod line_echo;
 
 pub use discard::Discard;
 pub use echo::Echo;
-pub use line_echo::LineEcho;
+pub use line_echo::{scan_lines, LineEcho, LineScan, LINE_TOO_LONG};

@@ -106,7 +106,7 @@ impl<H: Handler> Shard<H> {
     pub(crate) fn run(mut self) {
         self.handler.on_start();
         let mut events = Events::with_capacity(EVENT_CAPACITY);
-        while !(self.timers.shutting_down() && self.conns.len() == 0) {
+        while !(self.timers.shutting_down() && self.conns.is_empty()) {
             let timeout = if self.ready.is_empty() && !self.accept_pending {
                 self.timers.timeout(Instant::now())
             } else {

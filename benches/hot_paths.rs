@@ -1,0 +1,106 @@
+//! Microbenchmarks of the pure code on the per-message path: line framing,
+//! the output queue, and the connection slab with its generational keys.
+//!
+//! Run: `cargo bench --bench hot_paths`.
+
+use std::hint::black_box;
+use std::io::{self, Write};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use esockets::internals::{OutQueue, Slots};
+use esockets::protocols::scan_lines;
+
+/// A writer that takes everything (a socket with room to spare).
+struct Sink;
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        Ok(bufs.iter().map(|b| b.len()).sum())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Finding newlines in 64 KiB of lines of several lengths.
+fn line_framing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scan_lines");
+    for line_len in [16usize, 64, 1024] {
+        let mut line = vec![b'x'; line_len - 1];
+        line.push(b'\n');
+        let data = line.repeat(64 * 1024 / line_len);
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("64KiB-of-lines", line_len),
+            &data,
+            |b, data| {
+                b.iter(|| scan_lines(black_box(data), 0, 64 * 1024));
+            },
+        );
+    }
+    group.finish();
+}
+
+/// Queueing small and large sends and flushing them.
+fn output_queue(c: &mut Criterion) {
+    let mut group = c.benchmark_group("out_queue");
+    let small = [7u8; 64];
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("push-64x64B-then-flush", |b| {
+        let mut queue = OutQueue::default();
+        b.iter(|| {
+            for _ in 0..64 {
+                queue.push_slice(black_box(&small));
+            }
+            queue.write_to(&mut Sink)
+        });
+    });
+    let big = vec![1u8; 64 * 1024];
+    group.throughput(Throughput::Bytes(16 * big.len() as u64));
+    group.bench_function("push-16x64KiB-then-writev", |b| {
+        let mut queue = OutQueue::default();
+        b.iter(|| {
+            for _ in 0..16 {
+                queue.push_slice(black_box(&big));
+            }
+            queue.write_to(&mut Sink)
+        });
+    });
+    group.finish();
+}
+
+/// Looking clients up by token, and slot churn.
+fn connection_slab(c: &mut Criterion) {
+    let mut group = c.benchmark_group("slots");
+    let mut slots = Slots::new();
+    let keys: Vec<_> = (0..10_000u64).map(|i| slots.insert(i)).collect();
+    group.throughput(Throughput::Elements(keys.len() as u64));
+    group.bench_function("lookup-10k-by-token", |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            for key in &keys {
+                let key = esockets::internals::Key::from_token(black_box(key.to_token()));
+                sum += slots.get_mut(key).copied().unwrap_or(0);
+            }
+            sum
+        });
+    });
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("insert-remove", |b| {
+        b.iter(|| {
+            let key = slots.insert(black_box(1));
+            slots.remove(key)
+        });
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = line_framing, output_queue, connection_slab
+}
+criterion_main!(benches);

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::io::{self, Write};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use esockets::internals::{OutQueue, Slots};
 use esockets::protocols::scan_lines;
 
@@ -98,9 +98,10 @@ fn connection_slab(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default();
-    targets = line_framing, output_queue, connection_slab
+// `criterion_group!` generates an undocumented function.
+#[allow(missing_docs)]
+mod group {
+    use super::{connection_slab, line_framing, output_queue};
+    criterion::criterion_group!(benches, line_framing, output_queue, connection_slab);
 }
-criterion_main!(benches);
+criterion_main!(group::benches);

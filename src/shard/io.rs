@@ -18,7 +18,11 @@ impl<H: Handler> Shard<H> {
         if event.is_read_closed() || event.is_error() {
             conn.read_closed = true;
         }
-        if event.is_writable() && !conn.out.is_empty() {
+        // An error or hang-up is reported whether or not WRITABLE was asked
+        // for; flushing then fails and marks the client, so a paused client
+        // whose peer vanished does not linger until shutdown.
+        let flushable = event.is_writable() || event.is_write_closed() || event.is_error();
+        if flushable && !conn.out.is_empty() {
             self.stats.bytes_out += conn.flush() as u64;
         }
         if event.is_readable() || conn.read_closed {

@@ -1,0 +1,18 @@
+//! Integration tests of the esockets server over loopback TCP: one binary,
+//! one module per behaviour, helpers in `util`.
+//!
+//! Every client socket has read and write timeouts and every wait has a
+//! deadline, so a bug fails a test instead of hanging the suite.
+
+mod backpressure;
+mod close_reasons;
+mod cross_thread;
+mod echo;
+mod errors;
+mod line_echo;
+mod panic;
+mod refusal;
+mod scale;
+mod sharding;
+mod shutdown;
+mod util;

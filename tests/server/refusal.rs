@@ -1,0 +1,76 @@
+//! Refusal: a handler that refuses some clients in `on_connect` closes
+//! exactly those, serves the others, and the counters say so.
+
+use std::net::SocketAddr;
+
+use esockets::{Conn, Decision, Handler, Verdict};
+
+use crate::util::{config, read_to_close, round_trip, wait_until, TestServer, DEADLINE};
+
+/// Clients connected.
+const CLIENTS: usize = 40;
+
+/// Whether the client from `port` is refused: a rule the client can check
+/// whatever shard and order it lands in. (Not plain odd ports: Linux gives
+/// `connect` even ports first.)
+fn is_refused(port: u16) -> bool {
+    (port >> 1) & 1 == 1
+}
+
+/// Echo that refuses the clients `is_refused` names.
+struct RefuseSome;
+
+impl Handler for RefuseSome {
+    fn on_connect(&mut self, _conn: &mut Conn<'_>, peer: SocketAddr) -> Decision {
+        if is_refused(peer.port()) {
+            Decision::Refuse
+        } else {
+            Decision::Accept
+        }
+    }
+
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+        conn.send(data);
+        Verdict::Keep(data.len())
+    }
+
+    fn on_close(&mut self, id: esockets::ConnId, reason: esockets::CloseReason) {
+        // Refused clients never reach `on_close`; the others close first.
+        assert_eq!(reason, esockets::CloseReason::PeerClosed, "{id}");
+    }
+}
+
+#[test]
+fn refused_clients_are_closed_and_the_others_served() {
+    let server = TestServer::start(config(2), |_| RefuseSome);
+    let mut clients: Vec<_> = (0..CLIENTS).map(|_| server.client()).collect();
+    let refused = clients
+        .iter()
+        .filter(|c| is_refused(c.local_addr().expect("addr").port()))
+        .count();
+    assert!(
+        refused > 0 && refused < CLIENTS,
+        "the rule should refuse some: {refused} of {CLIENTS}"
+    );
+    for (i, stream) in clients.iter_mut().enumerate() {
+        if is_refused(stream.local_addr().expect("addr").port()) {
+            let got = read_to_close(stream, 0);
+            assert!(got.is_empty(), "refused client {i} got data");
+        } else {
+            round_trip(stream, format!("client {i}\n").as_bytes());
+        }
+    }
+    let served = (CLIENTS - refused) as u64;
+    wait_until(DEADLINE, "refusals counted", || {
+        let total = server.total();
+        total.accepted == CLIENTS as u64 && total.refused == refused as u64
+    });
+    let total = server.total();
+    assert_eq!(total.open, served, "{total:?}");
+    assert_eq!(total.closed, 0, "refused clients are not counted closed");
+    drop(clients);
+    wait_until(DEADLINE, "served clients closed", || {
+        let total = server.total();
+        total.closed == served && total.open == 0
+    });
+}

@@ -1,0 +1,179 @@
+//! Shutdown: output queued for clients that were not reading is delivered
+//! before the close, `join` succeeds, a second shutdown is harmless, and
+//! new clients are refused afterwards.
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, Verdict};
+
+use crate::util::{
+    client, config, expect_clean_close, pattern, round_trip, wait_until, TestServer, DEADLINE,
+};
+
+/// Clients with output pending at shutdown.
+const CLIENTS: usize = 12;
+
+/// What the server sends each client as it connects.
+const BLOB: usize = 4 * 1024 * 1024;
+
+/// What the blob handlers observed, shared by the shards.
+#[derive(Default)]
+struct Observed {
+    /// Clients whose blob did not all fit in the kernel at once.
+    queued: AtomicUsize,
+    /// Clients closed with `CloseReason::Shutdown`.
+    shut: AtomicUsize,
+    /// Clients closed for any other reason.
+    other: AtomicUsize,
+}
+
+/// Sends every new client a 4 MiB blob (seeded by its port) at once.
+struct Blob(Arc<Observed>);
+
+impl Handler for Blob {
+    fn on_connect(&mut self, conn: &mut Conn<'_>, peer: SocketAddr) -> Decision {
+        conn.send_vec(pattern(BLOB, u64::from(peer.port())));
+        if conn.queued() > 0 {
+            self.0.queued.fetch_add(1, Ordering::Relaxed);
+        }
+        Decision::Accept
+    }
+
+    fn on_data(&mut self, _conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+        Verdict::Keep(data.len())
+    }
+
+    fn on_close(&mut self, _id: ConnId, reason: CloseReason) {
+        let counter = if reason == CloseReason::Shutdown {
+            &self.0.shut
+        } else {
+            &self.0.other
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether connecting to `addr` is refused now.
+fn refused(addr: SocketAddr) -> bool {
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(_) => false,
+        Err(err) => {
+            assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+            true
+        }
+    }
+}
+
+#[test]
+fn shutdown_delivers_queued_output_then_closes() {
+    let config = Config {
+        drain_timeout: Duration::from_secs(20),
+        ..config(2)
+    };
+    let drain_timeout = config.drain_timeout;
+    let observed = Arc::new(Observed::default());
+    let shared = Arc::clone(&observed);
+    let server = TestServer::start(config, move |_| Blob(Arc::clone(&shared)));
+    let addr = server.addr;
+    let handle = server.handle.clone();
+    let clients: Vec<TcpStream> = (0..CLIENTS).map(|_| client(addr)).collect();
+    wait_until(DEADLINE, "every client connected and sent to", || {
+        let total = server.total();
+        total.accepted == CLIENTS as u64 && total.bytes_out > 0
+    });
+    assert!(
+        observed.queued.load(Ordering::Relaxed) > 0,
+        "some blob must wait in the server's queue, beyond the socket buffers"
+    );
+
+    let server = server.take();
+    let started = Instant::now();
+    server.shutdown();
+    handle.shutdown(); // a second one changes nothing
+                       // Clients only start reading now.
+    let readers: Vec<_> = clients
+        .into_iter()
+        .map(|mut stream| {
+            thread::spawn(move || {
+                let port = stream.local_addr().expect("addr").port();
+                expect_clean_close(&mut stream, &pattern(BLOB, u64::from(port)));
+            })
+        })
+        .collect();
+    wait_until(DEADLINE, "new clients refused after shutdown", || {
+        refused(addr)
+    });
+    for reader in readers {
+        reader
+            .join()
+            .expect("client got its whole blob, then end of stream");
+    }
+    server.join().expect("clean join");
+    assert!(
+        started.elapsed() < drain_timeout,
+        "drained before the deadline"
+    );
+    assert_eq!(observed.shut.load(Ordering::Relaxed), CLIENTS);
+    assert_eq!(observed.other.load(Ordering::Relaxed), 0);
+    handle.shutdown(); // and one after the end is harmless too
+    assert!(refused(addr), "still refused after join");
+    let stats = handle.stats().into_iter().sum::<esockets::ShardStats>();
+    assert_eq!(stats.bytes_out, (CLIENTS * BLOB) as u64, "{stats:?}");
+    assert_eq!((stats.open, stats.closed), (0, CLIENTS as u64), "{stats:?}");
+}
+
+#[test]
+fn idle_clients_see_end_of_stream_at_shutdown() {
+    let server = TestServer::echo(2);
+    let mut clients: Vec<TcpStream> = (0..8).map(|_| server.client()).collect();
+    for stream in &mut clients {
+        round_trip(stream, b"hi\n");
+    }
+    let addr = server.addr;
+    server.stop().expect("clean join");
+    for stream in &mut clients {
+        expect_clean_close(stream, b"");
+    }
+    assert!(refused(addr));
+}
+
+#[test]
+fn dropping_a_server_shuts_it_down() {
+    let server = TestServer::echo(2);
+    let mut stream = server.client();
+    round_trip(&mut stream, b"hi\n");
+    let addr = server.addr;
+    let server = server.take();
+    drop(server);
+    expect_clean_close(&mut stream, b"");
+    assert!(refused(addr));
+}
+
+#[test]
+fn the_drain_deadline_closes_clients_that_never_read() {
+    let config = Config {
+        drain_timeout: Duration::from_millis(300),
+        ..config(1)
+    };
+    let observed = Arc::new(Observed::default());
+    let shared = Arc::clone(&observed);
+    let server = TestServer::start(config, move |_| Blob(Arc::clone(&shared)));
+    let stream = server.client();
+    wait_until(DEADLINE, "client connected", || {
+        server.total().accepted == 1
+    });
+    let started = Instant::now();
+    server.stop().expect("clean join");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+        "join after {took:?}"
+    );
+    assert_eq!(observed.shut.load(Ordering::Relaxed), 1);
+    drop(stream);
+}

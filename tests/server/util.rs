@@ -1,0 +1,225 @@
+//! Helpers shared by the server tests: a server that binds an ephemeral
+//! loopback port and shuts down on drop, clients with timeouts, a polling
+//! `wait_until`, payload patterns and read helpers.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Once;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use esockets::{Config, Error, Handler, Server, ServerHandle, ShardContext, ShardStats};
+
+/// Read and write timeout of every client socket: a bug fails the test
+/// after this long instead of hanging it.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `wait_until` callers usually allow a condition to come true.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A config for tests: an ephemeral loopback port and `threads` shards,
+/// everything else at its default.
+pub fn config(threads: usize) -> Config {
+    Config {
+        bind: "127.0.0.1:0".parse().expect("loopback address"),
+        threads,
+        ..Config::default()
+    }
+}
+
+/// Raises the soft open-file limit to the hard one, once per process: the
+/// scale test alone holds 8,000 descriptors.
+fn raise_file_limit() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // A failure shows up as EMFILE in the test that needs many files.
+        let _ = esockets::raise_open_file_limit();
+    });
+}
+
+/// A running server for one test. Dropping it shuts the server down, joins
+/// its shards and asserts they ended cleanly (unless the test is already
+/// failing).
+pub struct TestServer {
+    /// The server; `None` once taken or stopped.
+    server: Option<Server>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// A handle to it.
+    pub handle: ServerHandle,
+}
+
+impl TestServer {
+    /// Binds `config` (whose address should have port 0) with `factory`.
+    pub fn start<F, H>(config: Config, factory: F) -> Self
+    where
+        F: Fn(ShardContext) -> H + Send + Sync + 'static,
+        H: Handler + 'static,
+    {
+        raise_file_limit();
+        let server = Server::bind(config, factory).expect("server binds");
+        let addr = server.local_addr();
+        assert_ne!(addr.port(), 0, "the real port is reported");
+        Self {
+            handle: server.handle(),
+            addr,
+            server: Some(server),
+        }
+    }
+
+    /// An echo server with `threads` shards.
+    pub fn echo(threads: usize) -> Self {
+        Self::start(config(threads), |_| esockets::protocols::Echo)
+    }
+
+    /// A new client of this server.
+    pub fn client(&self) -> TcpStream {
+        client(self.addr)
+    }
+
+    /// The counters of all shards, summed.
+    pub fn total(&self) -> ShardStats {
+        self.handle.stats().into_iter().sum()
+    }
+
+    /// Takes the server out, for a test that shuts down and joins itself.
+    pub fn take(mut self) -> Server {
+        self.server.take().expect("server not taken yet")
+    }
+
+    /// Shuts down and joins, returning what `join` said.
+    pub fn stop(self) -> Result<(), Error> {
+        let server = self.take();
+        server.shutdown();
+        server.join()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+            let joined = server.join();
+            if !thread::panicking() {
+                joined.expect("server shards ended cleanly");
+            }
+        }
+    }
+}
+
+/// A blocking client of `addr` with read and write timeouts and Nagle off.
+pub fn client(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("client connects");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+}
+
+/// Polls `condition` until it holds, panicking with `what` if it does not
+/// within `deadline`. The short pause between polls only paces the loop.
+pub fn wait_until(deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    loop {
+        if condition() {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "timed out after {deadline:?} waiting for: {what}"
+        );
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// `len` bytes of a pattern that depends on `seed` and on the position,
+/// so a lost, repeated or reordered chunk shows up as a mismatch.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| {
+            let x = (i ^ seed.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+/// Reads exactly `len` bytes.
+pub fn read_exact(stream: &mut TcpStream, len: usize) -> Vec<u8> {
+    let mut buf = vec![0; len];
+    stream
+        .read_exact(&mut buf)
+        .unwrap_or_else(|err| panic!("reading {len} bytes: {err}"));
+    buf
+}
+
+/// Writes `data`, then reads back as many bytes and asserts they match.
+pub fn round_trip(stream: &mut TcpStream, data: &[u8]) {
+    stream.write_all(data).expect("write");
+    let got = read_exact(stream, data.len());
+    assert!(got == data, "echo differs from what was sent");
+}
+
+/// Whether `err` is how a closed connection shows up on a read: a reset,
+/// or an abort.
+fn is_closed_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
+    )
+}
+
+/// Reads until the server closes the connection and returns what came
+/// before; a reset counts as a close. Panics on a timeout or past `max`
+/// bytes.
+pub fn read_to_close(stream: &mut TcpStream, max: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                assert!(got.len() <= max, "more than {max} bytes before the close");
+            }
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) if is_closed_error(&err) => return got,
+            Err(err) => panic!("waiting for the server to close: {err}"),
+        }
+    }
+}
+
+/// Reads until the server closes the connection and asserts it was a clean
+/// end of stream (not a reset) after exactly `expected`.
+pub fn expect_clean_close(stream: &mut TcpStream, expected: &[u8]) {
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                assert!(got.len() <= expected.len(), "more bytes than expected");
+            }
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => panic!("expected data then end of stream, got {err}"),
+        }
+    }
+    assert_eq!(got.len(), expected.len(), "bytes before the close");
+    assert!(got == expected, "bytes before the close differ");
+}
+
+/// Asserts nothing arrives on `stream` within `quiet`: a read with that
+/// short timeout must time out (proving absence, not synchronising).
+pub fn assert_silent(stream: &mut TcpStream, quiet: Duration) {
+    stream.set_read_timeout(Some(quiet)).expect("timeout");
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => panic!("connection closed, expected it to stay open and silent"),
+        Ok(_) => panic!("got {:?}, expected nothing yet", byte[0] as char),
+        Err(err) => assert!(
+            matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "expected a read timeout, got {err}"
+        ),
+    }
+    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+}

@@ -1,2 +1,5 @@
-//! loadgen placeholder.
-fn main() {}
+//! `loadgen`: see the library crate and the README.
+
+fn main() {
+    std::process::exit(loadgen::app::main_with(std::env::args_os()));
+}

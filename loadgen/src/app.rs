@@ -1,0 +1,94 @@
+//! Program flow behind the thin `main`: parse arguments, dispatch, print,
+//! map outcomes to exit codes.
+
+use std::ffi::OsString;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, LoadArgs};
+use crate::config::RunConfig;
+use crate::report::Report;
+use crate::{merge, plot, run, sweep, table, Failure};
+
+/// Exit code of a run that worked but found errors.
+pub const EXIT_FAILED_RUN: i32 = 1;
+
+/// Runs the program with `args`; returns the exit code.
+pub fn main_with(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return 0;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            eprintln!("loadgen: {first}");
+            return 2;
+        }
+    };
+    let outcome = match cli.command {
+        None => load(&cli.load),
+        Some(Command::Merge(args)) => merge::run(&args),
+        Some(Command::Sweep(args)) => sweep::run(&args, stop_flag()),
+    };
+    match outcome {
+        Ok(true) => 0,
+        Ok(false) => EXIT_FAILED_RUN,
+        Err(failure) => {
+            eprintln!("loadgen: error: {}", failure.message());
+            failure.exit_code()
+        }
+    }
+}
+
+/// A flag set by the first Ctrl-C (or SIGTERM); a second one kills.
+pub fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Without handlers Ctrl-C still ends the program, just without a
+        // report; nothing better to do if registration fails.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop));
+        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+    }
+    stop
+}
+
+/// Writes `report` as pretty JSON to `path`.
+pub fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<(), Failure> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Failure::Runtime(format!("JSON: {e}")))?;
+    std::fs::write(path, text + "\n")
+        .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))
+}
+
+/// One load run: returns whether it passed.
+fn load(args: &LoadArgs) -> Result<bool, Failure> {
+    let cfg = RunConfig::from_args(args)?;
+    let result = run::execute(&cfg, stop_flag(), args.hdr_log.as_deref())?;
+    let report = Report::from_run(&result);
+    print!("{}", table::render(&report));
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "loadgen {} {} B x {} connections: latency by percentile",
+            report.mode, report.size, report.connections.asked
+        );
+        let mut series = vec![("latency", &result.corrected)];
+        if cfg.rate.is_some() {
+            series = vec![
+                ("corrected (from intended send)", &result.corrected),
+                ("uncorrected (from actual send)", &result.uncorrected),
+            ];
+        }
+        plot::latency_chart(path, &title, &series)
+            .map_err(|e| Failure::Runtime(format!("cannot draw {}: {e}", path.display())))?;
+    }
+    Ok(report.ok())
+}

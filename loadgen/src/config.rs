@@ -1,0 +1,150 @@
+//! A validated run description built from [`LoadArgs`]: every argument
+//! error is found here, before anything is opened.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::cli::{LoadArgs, Mode};
+use crate::source::parse_sources;
+use crate::Failure;
+
+/// Everything a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Connections asked for.
+    pub connections: u64,
+    /// Connects per second over all workers; 0 = unlimited.
+    pub connect_rate: u64,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Source addresses (empty: let the kernel choose).
+    pub sources: Vec<IpAddr>,
+    /// Worker threads.
+    pub threads: usize,
+    /// Pin workers to cores.
+    pub pin: bool,
+    /// Traffic pattern.
+    pub mode: Mode,
+    /// Message size in bytes.
+    pub size: usize,
+    /// Messages in flight per connection.
+    pub pipeline: usize,
+    /// Open-loop total rate (messages/s), if any.
+    pub rate: Option<f64>,
+    /// Measured time after warmup (an upper bound with `messages`).
+    pub duration: Duration,
+    /// Unmeasured time before.
+    pub warmup: Duration,
+    /// Stop after this many verified messages.
+    pub messages: Option<u64>,
+    /// Wait for in-flight messages after the run.
+    pub drain_timeout: Duration,
+    /// Show a progress line.
+    pub progress: bool,
+}
+
+fn usage(msg: impl Into<String>) -> Failure {
+    Failure::Usage(msg.into())
+}
+
+/// Number of cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Resolves `HOST:PORT` to one socket address.
+pub fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
+    let bad = |why: String| usage(format!("--addr '{addr}': {why}"));
+    let mut found = addr.to_socket_addrs().map_err(|e| bad(e.to_string()))?;
+    found
+        .next()
+        .ok_or_else(|| bad("resolves to no address".into()))
+}
+
+impl RunConfig {
+    /// Checks `args` and fills in defaults.
+    pub fn from_args(args: &LoadArgs) -> Result<Self, Failure> {
+        if args.connections == 0 {
+            return Err(usage("--connections must be at least 1"));
+        }
+        let addr = resolve(&args.addr)?;
+        let sources = match &args.source {
+            Some(list) => parse_sources(list).map_err(|e| usage(format!("--source: {e}")))?,
+            None => Vec::new(),
+        };
+        if sources.iter().any(|s| s.is_ipv4() != addr.is_ipv4()) {
+            return Err(usage(
+                "--source addresses must be of the same family (IPv4/IPv6) as --addr",
+            ));
+        }
+        let threads = args.threads.unwrap_or_else(cores);
+        if threads == 0 {
+            return Err(usage("--threads must be at least 1"));
+        }
+        if args.pipeline == 0 {
+            return Err(usage("--pipeline must be at least 1"));
+        }
+        let min_size = if args.mode == Mode::Line { 2 } else { 1 };
+        if args.size < min_size {
+            return Err(usage(format!(
+                "--size must be at least {min_size} in {:?} mode",
+                args.mode
+            )));
+        }
+        if let Some(rate) = args.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(usage(
+                    "--rate must be a positive number of messages per second",
+                ));
+            }
+            if args.mode == Mode::Idle {
+                return Err(usage("--rate makes no sense with --mode idle"));
+            }
+            if args.messages.is_some() {
+                return Err(usage("--messages is for the closed loop; drop --rate"));
+            }
+        }
+        if args.messages == Some(0) {
+            return Err(usage("--messages must be at least 1"));
+        }
+        if args.messages.is_some() && args.mode == Mode::Idle {
+            return Err(usage("--messages makes no sense with --mode idle"));
+        }
+        let duration = match (args.duration, args.messages) {
+            (Some(d), _) => d,
+            (None, Some(_)) => Duration::from_secs(600),
+            (None, None) => Duration::from_secs(10),
+        };
+        if duration.is_zero() {
+            return Err(usage("--duration must be more than 0"));
+        }
+        let warmup = match (args.warmup, args.messages) {
+            (Some(w), _) => w,
+            (None, Some(_)) => Duration::ZERO,
+            (None, None) => Duration::from_secs(1),
+        };
+        if args.connect_timeout.is_zero() {
+            return Err(usage("--connect-timeout must be more than 0"));
+        }
+        Ok(Self {
+            addr,
+            connections: args.connections,
+            connect_rate: args.connect_rate,
+            connect_timeout: args.connect_timeout,
+            sources,
+            threads,
+            pin: args.pin,
+            mode: args.mode,
+            size: args.size,
+            pipeline: args.pipeline,
+            rate: args.rate,
+            duration,
+            warmup,
+            messages: args.messages,
+            drain_timeout: args.drain_timeout,
+            progress: !args.quiet,
+        })
+    }
+}

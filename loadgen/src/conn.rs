@@ -1,0 +1,239 @@
+//! One client connection: its socket, the messages in flight and their
+//! timestamps, and the byte-by-byte check of what comes back. Buffers are
+//! sized once (`pipeline × size`), so steady state allocates nothing.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+
+use crate::pattern::Pattern;
+use crate::recorder::{Recorder, Stamp};
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not yet started.
+    Waiting,
+    /// Connect in progress since the instant given.
+    Connecting(Instant),
+    /// Established.
+    Open,
+    /// Failed or closed; its socket is gone.
+    Dead,
+}
+
+/// How sends are paced.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// Send as soon as a pipeline slot is free.
+    Closed,
+    /// Message `seq` of local connection `i` is due at
+    /// `start + (seq × count + i) × step_ns`.
+    Open {
+        /// Schedule origin.
+        start: Instant,
+        /// Nanoseconds between two sends of this worker.
+        step_ns: f64,
+        /// Connections of this worker.
+        count: u64,
+    },
+}
+
+/// What every connection of a worker sends, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Traffic<'a> {
+    /// Payload generator and checker.
+    pub pattern: &'a Pattern,
+    /// Messages in flight per connection.
+    pub pipeline: usize,
+    /// Pacing.
+    pub pace: Pace,
+    /// Messages left to send over the whole run (`--messages`).
+    pub tickets: Option<&'a AtomicU64>,
+}
+
+/// Why a connection died.
+#[derive(Debug)]
+pub enum Fault {
+    /// The peer closed it.
+    Closed,
+    /// Echoed bytes differed from what was sent.
+    Mismatch,
+    /// A socket error.
+    Io(io::Error),
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket, while alive.
+    pub stream: Option<TcpStream>,
+    /// Global connection number (payload seed).
+    pub id: u32,
+    /// Index of its source address, if any.
+    pub source: Option<usize>,
+    /// Life stage.
+    pub state: State,
+    /// Open loop: messages due so far on this connection.
+    pub owed: u64,
+    send_seq: u64,
+    recv_seq: u64,
+    recv_off: usize,
+    out: Vec<u8>,
+    out_pos: usize,
+    inflight: VecDeque<Stamp>,
+}
+
+fn take_ticket(tickets: &AtomicU64) -> bool {
+    tickets
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+impl Conn {
+    /// A connection not yet started, with buffers for `traffic`.
+    pub fn new(id: u32, source: Option<usize>, size: usize, pipeline: usize) -> Self {
+        Self {
+            stream: None,
+            id,
+            source,
+            state: State::Waiting,
+            owed: 0,
+            send_seq: 0,
+            recv_seq: 0,
+            recv_off: 0,
+            out: Vec::with_capacity(size * pipeline),
+            out_pos: 0,
+            inflight: VecDeque::with_capacity(pipeline),
+        }
+    }
+
+    /// Messages sent and not yet fully echoed.
+    pub fn in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Queues as many messages as pacing, pipeline and tickets allow.
+    /// `local` is this connection's index in its worker.
+    pub fn fill(&mut self, t: &Traffic<'_>, local: u64, now: Instant) {
+        while self.inflight.len() < t.pipeline {
+            let intended = match t.pace {
+                Pace::Closed => now,
+                Pace::Open {
+                    start,
+                    step_ns,
+                    count,
+                } => {
+                    if self.send_seq >= self.owed {
+                        break;
+                    }
+                    let slot = (self.send_seq * count + local) as f64 * step_ns;
+                    start + Duration::from_nanos(slot as u64)
+                }
+            };
+            if let Some(tickets) = t.tickets {
+                if !take_ticket(tickets) {
+                    break;
+                }
+            }
+            t.pattern.write(self.id, self.send_seq, &mut self.out);
+            self.inflight.push_back(Stamp {
+                intended,
+                sent: now,
+            });
+            self.send_seq += 1;
+        }
+    }
+
+    /// Writes queued bytes until done or the socket is full.
+    pub fn flush(&mut self) -> Result<(), Fault> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(());
+        };
+        while self.out_pos < self.out.len() {
+            match stream.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(Fault::Closed),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Fault::Io(e)),
+            }
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+        } else {
+            self.out.drain(..self.out_pos);
+        }
+        self.out_pos = 0;
+        Ok(())
+    }
+
+    /// Reads until the socket is empty, checking every byte against what
+    /// was sent and recording each completed message.
+    pub fn read(
+        &mut self,
+        buf: &mut [u8],
+        pattern: &Pattern,
+        rec: &mut Recorder,
+    ) -> Result<(), Fault> {
+        loop {
+            let Some(stream) = self.stream.as_mut() else {
+                return Ok(());
+            };
+            match stream.read(buf) {
+                Ok(0) => return Err(Fault::Closed),
+                Ok(n) => self.consume(&buf[..n], pattern, Instant::now(), rec)?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Fault::Io(e)),
+            }
+        }
+    }
+
+    fn consume(
+        &mut self,
+        mut data: &[u8],
+        pattern: &Pattern,
+        now: Instant,
+        rec: &mut Recorder,
+    ) -> Result<(), Fault> {
+        let size = pattern.size();
+        while !data.is_empty() {
+            if self.inflight.is_empty() {
+                return Err(Fault::Mismatch);
+            }
+            let n = (size - self.recv_off).min(data.len());
+            if !pattern.matches(self.id, self.recv_seq, self.recv_off, &data[..n]) {
+                self.inflight.pop_front();
+                return Err(Fault::Mismatch);
+            }
+            self.recv_off += n;
+            data = &data[n..];
+            if self.recv_off == size {
+                if let Some(stamp) = self.inflight.pop_front() {
+                    rec.record(stamp, now);
+                }
+                self.recv_seq += 1;
+                self.recv_off = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the socket (zero-linger) and marks the connection dead;
+    /// returns the messages that were still in flight.
+    pub fn kill(&mut self) -> u64 {
+        if let Some(stream) = self.stream.take() {
+            crate::net::close_reset(stream);
+        }
+        self.state = State::Dead;
+        let lost = self.inflight.len() as u64;
+        self.inflight.clear();
+        self.out.clear();
+        self.out_pos = 0;
+        lost
+    }
+}

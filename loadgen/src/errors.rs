@@ -1,0 +1,126 @@
+//! Errors by cause, and how an I/O error maps to a cause.
+
+use std::io;
+
+use serde::Serialize;
+
+/// What went wrong, one counter per cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Errors {
+    /// Echoed bytes differing from what was sent (or data nobody asked for).
+    pub mismatch: u64,
+    /// The server closed a connection that should have stayed open.
+    pub closed: u64,
+    /// A connection was reset.
+    pub reset: u64,
+    /// A connect was refused.
+    pub refused: u64,
+    /// A connect did not finish within `--connect-timeout`.
+    pub connect_timeout: u64,
+    /// Messages never answered (still in flight after the drain timeout,
+    /// or on a connection that died).
+    pub lost: u64,
+    /// Anything else (address not available, too many files, ...).
+    pub other: u64,
+    /// Sum of the above.
+    pub total: u64,
+}
+
+/// One cause of [`Errors`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// See [`Errors::mismatch`].
+    Mismatch,
+    /// See [`Errors::closed`].
+    Closed,
+    /// See [`Errors::reset`].
+    Reset,
+    /// See [`Errors::refused`].
+    Refused,
+    /// See [`Errors::connect_timeout`].
+    ConnectTimeout,
+    /// See [`Errors::lost`].
+    Lost,
+    /// See [`Errors::other`].
+    Other,
+}
+
+impl Errors {
+    /// Counts `n` errors of `cause`.
+    pub fn add(&mut self, cause: Cause, n: u64) {
+        let slot = match cause {
+            Cause::Mismatch => &mut self.mismatch,
+            Cause::Closed => &mut self.closed,
+            Cause::Reset => &mut self.reset,
+            Cause::Refused => &mut self.refused,
+            Cause::ConnectTimeout => &mut self.connect_timeout,
+            Cause::Lost => &mut self.lost,
+            Cause::Other => &mut self.other,
+        };
+        *slot += n;
+        self.total += n;
+    }
+
+    /// Adds every counter of `other`.
+    pub fn merge(&mut self, other: &Errors) {
+        self.mismatch += other.mismatch;
+        self.closed += other.closed;
+        self.reset += other.reset;
+        self.refused += other.refused;
+        self.connect_timeout += other.connect_timeout;
+        self.lost += other.lost;
+        self.other += other.other;
+        self.total += other.total;
+    }
+
+    /// `(name, count)` of every cause, for tables.
+    pub fn by_cause(&self) -> [(&'static str, u64); 7] {
+        [
+            ("mismatch", self.mismatch),
+            ("closed", self.closed),
+            ("reset", self.reset),
+            ("refused", self.refused),
+            ("connect_timeout", self.connect_timeout),
+            ("lost", self.lost),
+            ("other", self.other),
+        ]
+    }
+}
+
+/// The cause an I/O error stands for.
+pub fn classify(err: &io::Error) -> Cause {
+    match err.kind() {
+        io::ErrorKind::ConnectionRefused => Cause::Refused,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => Cause::Reset,
+        io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => Cause::Closed,
+        io::ErrorKind::TimedOut => Cause::ConnectTimeout,
+        _ => Cause::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_follow_causes() {
+        let mut e = Errors::default();
+        e.add(Cause::Mismatch, 2);
+        e.add(Cause::Refused, 1);
+        let mut f = Errors::default();
+        f.add(Cause::Lost, 4);
+        e.merge(&f);
+        assert_eq!((e.mismatch, e.refused, e.lost, e.total), (2, 1, 4, 7));
+        let sum: u64 = e.by_cause().iter().map(|(_, n)| n).sum();
+        assert_eq!(sum, e.total);
+    }
+
+    #[test]
+    fn io_errors_map_to_causes() {
+        let c = |k| classify(&io::Error::from(k));
+        assert_eq!(c(io::ErrorKind::ConnectionRefused), Cause::Refused);
+        assert_eq!(c(io::ErrorKind::ConnectionReset), Cause::Reset);
+        assert_eq!(c(io::ErrorKind::BrokenPipe), Cause::Closed);
+        assert_eq!(c(io::ErrorKind::AddrNotAvailable), Cause::Other);
+    }
+}

@@ -1,0 +1,79 @@
+//! Per-worker latency recording: totals for the final report and a
+//! per-second interval handed to the coordinator (progress line, interval
+//! log).
+
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use crate::histo::new_histogram;
+
+/// Send times of one message.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    /// When the schedule wanted it sent (open loop); the send time in the
+    /// closed loop.
+    pub intended: Instant,
+    /// When it was actually sent.
+    pub sent: Instant,
+}
+
+/// Latency histograms (nanoseconds) and message counts.
+#[derive(Debug)]
+pub struct Recorder {
+    /// Record only once warmup is over.
+    pub measuring: bool,
+    /// From intended send time, whole run.
+    pub corrected: Histogram<u64>,
+    /// From actual send time, whole run.
+    pub uncorrected: Histogram<u64>,
+    /// From intended send time, current interval.
+    pub interval_corrected: Histogram<u64>,
+    /// From actual send time, current interval.
+    pub interval_uncorrected: Histogram<u64>,
+    /// Messages completed while measuring.
+    pub messages: u64,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    /// Empty, not yet measuring.
+    pub fn new() -> Self {
+        Self {
+            measuring: false,
+            corrected: new_histogram(),
+            uncorrected: new_histogram(),
+            interval_corrected: new_histogram(),
+            interval_uncorrected: new_histogram(),
+            messages: 0,
+        }
+    }
+
+    /// Records one completed message.
+    pub fn record(&mut self, stamp: Stamp, now: Instant) {
+        if !self.measuring {
+            return;
+        }
+        let corrected = now.saturating_duration_since(stamp.intended).as_nanos() as u64;
+        let uncorrected = now.saturating_duration_since(stamp.sent).as_nanos() as u64;
+        self.corrected.saturating_record(corrected.max(1));
+        self.uncorrected.saturating_record(uncorrected.max(1));
+        self.interval_corrected.saturating_record(corrected.max(1));
+        self.interval_uncorrected
+            .saturating_record(uncorrected.max(1));
+        self.messages += 1;
+    }
+
+    /// Hands out the current interval's histograms and starts a new one.
+    pub fn take_interval(&mut self) -> (Histogram<u64>, Histogram<u64>) {
+        (
+            std::mem::replace(&mut self.interval_corrected, new_histogram()),
+            std::mem::replace(&mut self.interval_uncorrected, new_histogram()),
+        )
+    }
+}

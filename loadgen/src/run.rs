@@ -1,0 +1,248 @@
+//! The coordinator of one load run: checks limits, starts the workers,
+//! releases them together once all connections are up, merges their
+//! per-second samples (progress line, interval log) and, at the end, their
+//! histograms and counters.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{self, RecvTimeoutError};
+use hdrhistogram::Histogram;
+
+use crate::config::RunConfig;
+use crate::errors::Errors;
+use crate::hdrlog::HdrLogWriter;
+use crate::histo::{self, new_histogram};
+use crate::limits::{check_nofile, ephemeral_ports, CpuTime};
+use crate::progress::Progress;
+use crate::shared::{Sample, Shared};
+use crate::worker::{self, WorkerReport, WorkerSpec};
+use crate::Failure;
+
+/// Everything measured in one run, merged over workers.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The run's configuration.
+    pub cfg: RunConfig,
+    /// Connections established.
+    pub established: u64,
+    /// Connections still open at the end.
+    pub open_at_end: u64,
+    /// Connect times (ns).
+    pub connect: Histogram<u64>,
+    /// Latency from intended send (ns); plain latency in the closed loop.
+    pub corrected: Histogram<u64>,
+    /// Latency from actual send (ns).
+    pub uncorrected: Histogram<u64>,
+    /// Errors by cause.
+    pub errors: Errors,
+    /// Messages verified in the measured window.
+    pub messages: u64,
+    /// Measured window, warmup excluded, drain included.
+    pub duration: Duration,
+    /// CPU time of this process during the window.
+    pub cpu: CpuTime,
+    /// Wall time over which `cpu` was taken.
+    pub cpu_wall: Duration,
+    /// Established connections per source address.
+    pub per_source: Vec<(IpAddr, u64)>,
+    /// Ctrl-C ended the run early.
+    pub interrupted: bool,
+}
+
+/// Sum of the workers' samples for one interval.
+struct Interval {
+    workers: usize,
+    length: Duration,
+    corrected: Histogram<u64>,
+    uncorrected: Histogram<u64>,
+}
+
+/// Runs `cfg` to completion; Ctrl-C sets `stop`. Writes an interval log to
+/// `hdr_log` when given.
+pub fn execute(
+    cfg: &RunConfig,
+    stop: Arc<AtomicBool>,
+    hdr_log: Option<&Path>,
+) -> Result<RunResult, Failure> {
+    check_nofile(cfg.connections)?;
+    if let Some(ports) = ephemeral_ports() {
+        let sources = cfg.sources.len().max(1) as u64;
+        if cfg.connections > ports * sources {
+            eprintln!(
+                "loadgen: warning: {} connections to one server port need more than the {ports} \
+                 ephemeral ports of {sources} source address(es); add addresses with --source",
+                cfg.connections
+            );
+        }
+    }
+    let mut log = match hdr_log {
+        Some(path) => Some(
+            HdrLogWriter::create(path, cfg)
+                .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let shared = Arc::new(Shared::new(stop, cfg.messages));
+    let cfg_arc = Arc::new(cfg.clone());
+    let (tx, rx) = channel::unbounded::<Sample>();
+    let mut handles = Vec::with_capacity(cfg.threads);
+    for index in 0..cfg.threads {
+        let spec = WorkerSpec {
+            index,
+            cfg: Arc::clone(&cfg_arc),
+            shared: Arc::clone(&shared),
+            samples: tx.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("loadgen-{index}"))
+            .spawn(move || worker::run(spec))
+            .map_err(|e| Failure::Runtime(format!("cannot start worker thread: {e}")))?;
+        handles.push(handle);
+    }
+    drop(tx);
+
+    let progress = Progress::new(cfg.progress);
+    let started = Instant::now();
+    while shared.connect_done.load(Ordering::SeqCst) < cfg.threads && !shared.stopped() {
+        progress.set(format!(
+            "connecting: {}/{} established, {} errors, {:.0?}",
+            shared.established.load(Ordering::Relaxed),
+            cfg.connections,
+            shared.errors.load(Ordering::Relaxed),
+            started.elapsed()
+        ));
+        // Nothing is sent on this channel before the start; this is a
+        // bounded wait between progress updates.
+        let _ = rx.recv_timeout(Duration::from_millis(100));
+    }
+    let start = Instant::now();
+    // Only this thread sets it, once.
+    let _ = shared.start.set(start);
+    let warm_end = start + cfg.warmup;
+    let mut cpu_start: Option<(CpuTime, Instant)> = None;
+    let mut pending: BTreeMap<u64, Interval> = BTreeMap::new();
+    let mut last_line = String::from("warming up");
+    loop {
+        let received = rx.recv_timeout(Duration::from_millis(100));
+        if cpu_start.is_none() && Instant::now() >= warm_end {
+            cpu_start = Some((CpuTime::now(), Instant::now()));
+        }
+        match received {
+            Ok(sample) => {
+                let index = sample.index;
+                let entry = pending.entry(index).or_insert_with(|| Interval {
+                    workers: 0,
+                    length: Duration::ZERO,
+                    corrected: new_histogram(),
+                    uncorrected: new_histogram(),
+                });
+                entry.workers += 1;
+                entry.length = entry.length.max(sample.length);
+                histo::add(&mut entry.corrected, &sample.corrected);
+                histo::add(&mut entry.uncorrected, &sample.uncorrected);
+                if entry.workers == cfg.threads {
+                    if let Some(done) = pending.remove(&index) {
+                        last_line = interval_line(&done);
+                        write_interval(log.as_mut(), warm_end - start, index, &done);
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        progress.set(format!(
+            "open {} | {} | errors {} | {:.0}s",
+            shared.open.load(Ordering::Relaxed),
+            last_line,
+            shared.errors.load(Ordering::Relaxed),
+            start.elapsed().as_secs_f64()
+        ));
+    }
+    for (index, partial) in std::mem::take(&mut pending) {
+        write_interval(log.as_mut(), warm_end - start, index, &partial);
+    }
+    progress.finish();
+
+    let mut reports = Vec::with_capacity(handles.len());
+    for handle in handles {
+        match handle.join() {
+            Ok(Ok(report)) => reports.push(report),
+            Ok(Err(e)) => return Err(Failure::Runtime(format!("worker failed: {e}"))),
+            Err(_) => return Err(Failure::Runtime("a worker thread panicked".into())),
+        }
+    }
+    let (cpu0, t0) = cpu_start.unwrap_or((CpuTime::default(), started));
+    let cpu = CpuTime::now().since(&cpu0);
+    let cpu_wall = t0.elapsed();
+    let result = merge_reports(cfg, reports, warm_end, cpu, cpu_wall, &shared);
+    if let Some(log) = log.as_mut() {
+        if let Err(e) = log.summary(&result) {
+            eprintln!("loadgen: warning: interval log: {e}");
+        }
+    }
+    Ok(result)
+}
+
+fn interval_line(iv: &Interval) -> String {
+    let secs = iv.length.as_secs_f64().max(1e-3);
+    format!(
+        "{:.0} msg/s | p99 {:.1} us",
+        iv.corrected.len() as f64 / secs,
+        iv.corrected.value_at_quantile(0.99) as f64 / 1000.0
+    )
+}
+
+fn write_interval(log: Option<&mut HdrLogWriter>, offset: Duration, index: u64, iv: &Interval) {
+    if let Some(log) = log {
+        let at = offset + Duration::from_secs(index);
+        if let Err(e) = log.interval(at, iv.length, &iv.corrected, &iv.uncorrected) {
+            eprintln!("loadgen: warning: interval log: {e}");
+        }
+    }
+}
+
+fn merge_reports(
+    cfg: &RunConfig,
+    reports: Vec<WorkerReport>,
+    warm_end: Instant,
+    cpu: CpuTime,
+    cpu_wall: Duration,
+    shared: &Shared,
+) -> RunResult {
+    let mut r = RunResult {
+        cfg: cfg.clone(),
+        established: 0,
+        open_at_end: 0,
+        connect: new_histogram(),
+        corrected: new_histogram(),
+        uncorrected: new_histogram(),
+        errors: Errors::default(),
+        messages: 0,
+        duration: Duration::ZERO,
+        cpu,
+        cpu_wall,
+        per_source: cfg.sources.iter().map(|ip| (*ip, 0)).collect(),
+        interrupted: shared.stopped(),
+    };
+    for w in reports {
+        r.established += w.established;
+        r.open_at_end += w.open_at_end;
+        histo::add(&mut r.connect, &w.connect);
+        histo::add(&mut r.corrected, &w.recorder.corrected);
+        histo::add(&mut r.uncorrected, &w.recorder.uncorrected);
+        r.errors.merge(&w.errors);
+        r.messages += w.recorder.messages;
+        r.duration = r
+            .duration
+            .max(w.finished.saturating_duration_since(warm_end));
+        for (slot, n) in r.per_source.iter_mut().zip(w.per_source) {
+            slot.1 += n;
+        }
+    }
+    r
+}

@@ -117,8 +117,9 @@ impl Conn {
     }
 
     /// Queues as many messages as pacing, pipeline and tickets allow.
-    /// `local` is this connection's index in its worker.
-    pub fn fill(&mut self, t: &Traffic<'_>, local: u64, now: Instant) {
+    /// `local` is this connection's index in its worker; `measured` says
+    /// whether warmup is over (only measured messages take tickets).
+    pub fn fill(&mut self, t: &Traffic<'_>, local: u64, now: Instant, measured: bool) {
         while self.inflight.len() < t.pipeline {
             let intended = match t.pace {
                 Pace::Closed => now,
@@ -134,7 +135,7 @@ impl Conn {
                     start + Duration::from_nanos(slot as u64)
                 }
             };
-            if let Some(tickets) = t.tickets {
+            if let (Some(tickets), true) = (t.tickets, measured) {
                 if !take_ticket(tickets) {
                     break;
                 }
@@ -143,6 +144,7 @@ impl Conn {
             self.inflight.push_back(Stamp {
                 intended,
                 sent: now,
+                measured,
             });
             self.send_seq += 1;
         }

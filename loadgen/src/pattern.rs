@@ -53,6 +53,9 @@ impl Pattern {
     pub fn matches(&self, conn: u32, seq: u64, offset: usize, got: &[u8]) -> bool {
         let body = self.body(conn, seq);
         let end = offset + got.len();
+        if got.is_empty() {
+            return true;
+        }
         if end <= body.len() {
             return body[offset..end] == *got;
         }

@@ -16,12 +16,14 @@ pub struct Stamp {
     pub intended: Instant,
     /// When it was actually sent.
     pub sent: Instant,
+    /// Sent in the measured window (after warmup): counted and recorded.
+    pub measured: bool,
 }
 
 /// Latency histograms (nanoseconds) and message counts.
 #[derive(Debug)]
 pub struct Recorder {
-    /// Record only once warmup is over.
+    /// Warmup is over: messages sent from now on are measured.
     pub measuring: bool,
     /// From intended send time, whole run.
     pub corrected: Histogram<u64>,
@@ -31,7 +33,7 @@ pub struct Recorder {
     pub interval_corrected: Histogram<u64>,
     /// From actual send time, current interval.
     pub interval_uncorrected: Histogram<u64>,
-    /// Messages completed while measuring.
+    /// Measured messages completed.
     pub messages: u64,
 }
 
@@ -54,9 +56,9 @@ impl Recorder {
         }
     }
 
-    /// Records one completed message.
+    /// Records one completed message, if it was sent after warmup.
     pub fn record(&mut self, stamp: Stamp, now: Instant) {
-        if !self.measuring {
+        if !stamp.measured {
             return;
         }
         let corrected = now.saturating_duration_since(stamp.intended).as_nanos() as u64;

@@ -273,6 +273,7 @@ impl Worker {
         let mut next_tick = warm_end + INTERVAL;
         let mut tick = 0u64;
         let mut fired = 0u64;
+        self.rec.measuring = cfg.warmup.is_zero();
         if sending {
             for i in 0..self.conns.len() {
                 self.service(i, Some(&traffic), false);
@@ -432,7 +433,7 @@ impl Worker {
                 }
                 if result.is_ok() {
                     if let Some(t) = traffic {
-                        conn.fill(t, i as u64, Instant::now());
+                        conn.fill(t, i as u64, Instant::now(), self.rec.measuring);
                     }
                     result = conn.flush();
                 }

@@ -55,7 +55,7 @@ fn a_port_held_by_another_esockets_server_is_in_use_and_it_keeps_its_clients() {
     for stream in &mut clients {
         round_trip(stream, b"mine\n");
     }
-    assert_eq!(first.total().accepted, 20);
+    first.wait_for_total("20 clients of the first server", |t| t.accepted == 20);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::thread;
 
 use esockets::Config;
 
-use crate::util::{client, config, read_exact, wait_until, TestServer, DEADLINE};
+use crate::util::{client, config, read_exact, TestServer};
 
 /// Concurrent connections (two descriptors each in this process).
 const CONNECTIONS: usize = 4_000;
@@ -54,19 +54,18 @@ fn four_thousand_concurrent_connections_all_echo() {
         .flat_map(|t| t.join().expect("client thread"))
         .collect();
     assert_eq!(streams.len(), CONNECTIONS);
-    wait_until(DEADLINE, "all connections open at once", || {
-        server.total().open == CONNECTIONS as u64
-    });
-    let total = server.total();
-    assert_eq!(total.accepted, CONNECTIONS as u64, "{total:?}");
     let bytes: u64 = (0..CONNECTIONS).map(|i| message(i).len() as u64).sum();
-    assert_eq!(
-        (total.bytes_in, total.bytes_out),
-        (bytes, bytes),
-        "{total:?}"
+    server.wait_for_total(
+        "all connections open at once, every byte counted",
+        |total| {
+            total.accepted == CONNECTIONS as u64
+                && total.open == CONNECTIONS as u64
+                && total.bytes_in == bytes
+                && total.bytes_out == bytes
+        },
     );
     drop(streams);
-    wait_until(DEADLINE, "all connections closed", || {
-        server.total().closed == CONNECTIONS as u64
+    server.wait_for_total("all connections closed", |total| {
+        total.closed == CONNECTIONS as u64 && total.open == 0
     });
 }

@@ -82,13 +82,14 @@ fn shutdown_delivers_queued_output_then_closes() {
     let addr = server.addr;
     let handle = server.handle.clone();
     let clients: Vec<TcpStream> = (0..CLIENTS).map(|_| client(addr)).collect();
-    wait_until(DEADLINE, "every client connected and sent to", || {
-        let total = server.total();
-        total.accepted == CLIENTS as u64 && total.bytes_out > 0
+    server.wait_for_total("every client connected", |total| {
+        total.accepted == CLIENTS as u64
     });
-    assert!(
-        observed.queued.load(Ordering::Relaxed) > 0,
-        "some blob must wait in the server's queue, beyond the socket buffers"
+    // A 4 MiB blob does not fit in a new connection's socket buffers.
+    assert_eq!(
+        observed.queued.load(Ordering::Relaxed),
+        CLIENTS,
+        "every blob must wait in the server's queue, beyond the socket buffers"
     );
 
     let server = server.take();
@@ -164,9 +165,12 @@ fn the_drain_deadline_closes_clients_that_never_read() {
     let shared = Arc::clone(&observed);
     let server = TestServer::start(config, move |_| Blob(Arc::clone(&shared)));
     let stream = server.client();
-    wait_until(DEADLINE, "client connected", || {
-        server.total().accepted == 1
-    });
+    server.wait_for_total("client connected", |total| total.accepted == 1);
+    assert_eq!(
+        observed.queued.load(Ordering::Relaxed),
+        1,
+        "output is queued"
+    );
     let started = Instant::now();
     server.stop().expect("clean join");
     let took = started.elapsed();

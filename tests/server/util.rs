@@ -82,6 +82,25 @@ impl TestServer {
         self.handle.stats().into_iter().sum()
     }
 
+    /// Waits until the summed counters satisfy `condition`. Counters are
+    /// published once per event-loop round, so a client may see its reply
+    /// before the counters show the bytes: tests wait rather than read
+    /// once. Panics with `what` and the last counters after `DEADLINE`.
+    pub fn wait_for_total(&self, what: &str, mut condition: impl FnMut(&ShardStats) -> bool) {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let last = self.total();
+            if condition(&last) {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; counters: {last:?}"
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// Takes the server out, for a test that shuts down and joins itself.
     pub fn take(mut self) -> Server {
         self.server.take().expect("server not taken yet")

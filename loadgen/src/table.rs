@@ -116,7 +116,12 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "note          {note}");
     }
     if r.ok() {
-        let _ = writeln!(out, "result        OK: every echoed byte verified");
+        let what = if r.mode == "idle" {
+            "every connection held open"
+        } else {
+            "every echoed byte verified"
+        };
+        let _ = writeln!(out, "result        OK: {what}");
     } else {
         for p in &r.problems {
             let _ = writeln!(out, "FAILED        {p}");

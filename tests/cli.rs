@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
@@ -29,14 +30,37 @@ struct Server {
 impl Server {
     /// Starts `esockets` with `args`, logging at `info` to a pipe.
     fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_esockets"))
+        Self::spawn_with_file_limit(args, None)
+    }
+
+    /// Starts `esockets` with `args` and, if given, this open-file limit
+    /// (soft and hard).
+    fn spawn_with_file_limit(args: &[&str], files: Option<libc::rlim_t>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_esockets"));
+        command
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start esockets");
+            .stderr(Stdio::piped());
+        if let Some(files) = files {
+            let limit = libc::rlimit {
+                rlim_cur: files,
+                rlim_max: files,
+            };
+            // SAFETY: setrlimit is async-signal-safe; the closure only reads
+            // a copied struct.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command.spawn().expect("start esockets");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -246,4 +270,44 @@ fn sigterm_right_after_the_listening_line_still_drains() {
         );
         assert!(lines.iter().any(|l| l.contains(" total ")), "{lines:#?}");
     }
+}
+
+#[test]
+fn out_of_descriptors_it_pauses_accepting_and_recovers() {
+    // With 32 descriptors the server can hold about twenty clients; the
+    // rest wait in the accept queue until some leave.
+    let mut server =
+        Server::spawn_with_file_limit(&["--bind", "127.0.0.1:0", "--threads", "1"], Some(32));
+    let addr = server.listening_addr();
+    let mut clients: Vec<TcpStream> = (0..48).map(|_| client(addr)).collect();
+    for (i, stream) in clients.iter_mut().enumerate() {
+        stream
+            .write_all(format!("{i:02}\n").as_bytes())
+            .expect("write");
+    }
+    server.wait_for_line("cannot accept more clients now");
+    // The first clients were accepted (in connect order) and are served.
+    for (i, stream) in clients.iter_mut().enumerate().take(12) {
+        let mut echo = [0u8; 3];
+        stream.read_exact(&mut echo).expect("echo");
+        assert_eq!(echo, format!("{i:02}\n").as_bytes());
+    }
+    // Freeing their descriptors lets the waiting clients in.
+    let rest = clients.split_off(24);
+    drop(clients);
+    for (i, mut stream) in rest.into_iter().enumerate() {
+        let mut echo = [0u8; 3];
+        stream
+            .read_exact(&mut echo)
+            .unwrap_or_else(|err| panic!("client {} waited in vain: {err}", i + 24));
+        assert_eq!(echo, format!("{:02}\n", i + 24).as_bytes());
+    }
+    server.signal(libc::SIGTERM);
+    let (status, lines) = server.finish();
+    assert!(status.success(), "{status}; {lines:#?}");
+    let total = lines
+        .iter()
+        .find(|l| l.contains(" total "))
+        .unwrap_or_else(|| panic!("no summary line: {lines:#?}"));
+    assert!(total.contains("accepted=48"), "{total}");
 }

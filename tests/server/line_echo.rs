@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use esockets::protocols::LineEcho;
+use esockets::protocols::{LineEcho, LINE_TOO_LONG};
 
 use crate::util::{assert_silent, config, expect_clean_close, read_exact, round_trip, TestServer};
 
@@ -89,4 +89,36 @@ fn an_over_long_partial_line_is_refused_before_its_newline() {
     let mut stream = server.client();
     stream.write_all(&[b'z'; MAX_LINE + 1]).expect("write");
     expect_clean_close(&mut stream, esockets::protocols::LINE_TOO_LONG);
+}
+
+#[test]
+fn a_client_still_sending_a_huge_line_gets_the_error_before_the_close() {
+    let server = line_server();
+    let mut stream = server.client();
+    let mut writer = stream.try_clone().expect("clone");
+    // Keeps sending after the server gave up on the line; the writes fail
+    // once the server closes.
+    let writing = std::thread::spawn(move || {
+        let chunk = [b'x'; 64 * 1024];
+        for _ in 0..64 {
+            if writer.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(err) => panic!("after {got:?}: {err}"),
+        }
+        assert!(got.len() <= LINE_TOO_LONG.len(), "{got:?}");
+    }
+    assert_eq!(got, LINE_TOO_LONG);
+    // Fails if the server already reset the connection; either way the
+    // writer wakes up.
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    writing.join().expect("writer");
 }

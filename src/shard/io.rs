@@ -39,7 +39,9 @@ impl<H: Handler> Shard<H> {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
-            if conn.reading_stopped() {
+            // Past the high-water mark `settle` pauses the client; stop now
+            // so one wakeup cannot queue a whole read budget beyond it.
+            if conn.reading_stopped() || conn.out.len() > self.config.output_high_water {
                 return;
             }
             match (&conn.stream).read(&mut self.buf) {

@@ -27,6 +27,9 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), esockets::Error> {
     let config = cli.config();
     report::raise_file_limit();
+    // Caught before the listeners exist, so a signal that arrives as soon as
+    // clients can connect already means a graceful drain.
+    let signals = report::catch_signals();
     let server = match cli.protocol {
         Protocol::Echo => Server::bind(config.clone(), |_| Echo)?,
         Protocol::Discard => Server::bind(config.clone(), |_| Discard)?,
@@ -37,8 +40,11 @@ fn run(cli: &Cli) -> Result<(), esockets::Error> {
     };
     report::started(&server, &config, cli.protocol);
     let handle = server.handle();
-    if let Err(err) = report::on_signals(move || handle.shutdown()) {
-        tracing::warn!(%err, "cannot catch SIGINT/SIGTERM; stop the server with SIGKILL");
+    match signals {
+        Ok(signals) => report::on_signals(signals, move || handle.shutdown()),
+        Err(err) => {
+            tracing::warn!(%err, "cannot catch SIGINT/SIGTERM; stop the server with SIGKILL")
+        }
     }
     let stats = server.handle();
     let joined = server.join();

@@ -67,10 +67,15 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol) {
     }
 }
 
-/// Runs `stop` on the first SIGINT or SIGTERM; a second one exits at once.
-pub fn on_signals(stop: impl Fn() + Send + 'static) -> io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    thread::Builder::new()
+/// Starts catching SIGINT and SIGTERM (they are held until
+/// [`on_signals`] handles them).
+pub fn catch_signals() -> io::Result<Signals> {
+    Signals::new([SIGINT, SIGTERM])
+}
+
+/// Runs `stop` on the first caught signal; a second one exits at once.
+pub fn on_signals(mut signals: Signals, stop: impl Fn() + Send + 'static) {
+    let spawned = thread::Builder::new()
         .name("esockets-signals".into())
         .spawn(move || {
             let mut stopping = false;
@@ -83,8 +88,10 @@ pub fn on_signals(stop: impl Fn() + Send + 'static) -> io::Result<()> {
                 tracing::info!(signal, "shutting down: no new clients, draining output");
                 stop();
             }
-        })?;
-    Ok(())
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(%err, "cannot start the signal thread; stop the server with SIGKILL");
+    }
 }
 
 /// The final counters, per shard and in total.

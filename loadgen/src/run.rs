@@ -42,7 +42,8 @@ pub struct RunResult {
     pub errors: Errors,
     /// Messages verified in the measured window.
     pub messages: u64,
-    /// Measured window, warmup excluded, drain included.
+    /// Measured window: from the end of warmup until sending stopped
+    /// (messages sent in it and echoed during the drain count too).
     pub duration: Duration,
     /// CPU time of this process during the window.
     pub cpu: CpuTime,
@@ -239,7 +240,7 @@ fn merge_reports(
         r.messages += w.recorder.messages;
         r.duration = r
             .duration
-            .max(w.finished.saturating_duration_since(warm_end));
+            .max(w.window_end.saturating_duration_since(warm_end));
         for (slot, n) in r.per_source.iter_mut().zip(w.per_source) {
             slot.1 += n;
         }

@@ -59,8 +59,9 @@ pub struct WorkerReport {
     pub open_at_end: u64,
     /// Established connections per source address index.
     pub per_source: Vec<u64>,
-    /// When it finished draining.
-    pub finished: Instant,
+    /// When it stopped sending (end of its measured window; the drain of
+    /// messages still in flight comes after).
+    pub window_end: Instant,
 }
 
 /// Increments `connect_done` when dropped, so the coordinator never waits
@@ -90,8 +91,8 @@ pub fn run(spec: WorkerSpec) -> std::io::Result<WorkerReport> {
     w.connect_phase();
     done.signal();
     let start = w.wait_for_start();
-    w.load_phase(start, &spec.samples);
-    Ok(w.finish())
+    let window_end = w.load_phase(start, &spec.samples);
+    Ok(w.finish(window_end))
 }
 
 struct Worker {
@@ -256,8 +257,9 @@ impl Worker {
         }
     }
 
-    /// Drives traffic from `start` to the end of the measured window.
-    fn load_phase(&mut self, start: Instant, samples: &Sender<Sample>) {
+    /// Drives traffic from `start` to the end of the measured window, then
+    /// drains; returns when sending stopped.
+    fn load_phase(&mut self, start: Instant, samples: &Sender<Sample>) -> Instant {
         let cfg = Arc::clone(&self.cfg);
         let shared = Arc::clone(&self.shared);
         let pattern = self.pattern.clone();
@@ -315,11 +317,13 @@ impl Worker {
             }
             self.poll_once(wait, sending.then_some(&traffic));
         }
+        let window_end = Instant::now();
         self.drain();
         if self.rec.measuring {
             let length = Instant::now().saturating_duration_since(next_tick - INTERVAL);
             self.send_sample(samples, tick, length);
         }
+        window_end
     }
 
     fn out_of_tickets(&self, traffic: &Traffic<'_>) -> bool {
@@ -357,7 +361,7 @@ impl Worker {
 
     /// Counts what never came back, checks which connections are still
     /// open, closes everything with a reset.
-    fn finish(mut self) -> WorkerReport {
+    fn finish(mut self, window_end: Instant) -> WorkerReport {
         let mut open_at_end = 0;
         for i in 0..self.conns.len() {
             if self.conns[i].state != State::Open {
@@ -380,7 +384,7 @@ impl Worker {
             established: self.established,
             open_at_end,
             per_source: self.per_source,
-            finished: Instant::now(),
+            window_end,
         }
     }
 

@@ -4,15 +4,13 @@
 //! drains what is in flight, checks which connections are still open and
 //! closes them all with a reset.
 
-use std::collections::VecDeque;
-use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::Sender;
 use hdrhistogram::Histogram;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll};
 
 use crate::cli::Mode;
 use crate::config::RunConfig;
@@ -23,6 +21,8 @@ use crate::net;
 use crate::pattern::Pattern;
 use crate::recorder::Recorder;
 use crate::shared::{Sample, Shared};
+
+mod connect;
 
 /// Connects in progress at once per worker (keeps SYNs under the server's
 /// listen backlog).
@@ -109,6 +109,8 @@ struct Worker {
     errors: Errors,
     established: u64,
     per_source: Vec<u64>,
+    /// Connects in progress.
+    connecting: usize,
 }
 
 impl Worker {
@@ -121,7 +123,6 @@ impl Worker {
                 }
             }
         }
-        let threads = cfg.threads as u64;
         let sources = cfg.sources.len();
         let conns = (spec.index as u64..cfg.connections)
             .step_by(cfg.threads)
@@ -130,7 +131,6 @@ impl Worker {
                 Conn::new(g as u32, source, cfg.size, cfg.pipeline)
             })
             .collect::<Vec<_>>();
-        debug_assert!(conns.len() as u64 <= cfg.connections / threads + 1);
         Ok(Self {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
@@ -141,6 +141,7 @@ impl Worker {
             errors: Errors::default(),
             established: 0,
             per_source: vec![0; sources],
+            connecting: 0,
             shared: Arc::clone(&spec.shared),
             index: spec.index,
             conns,
@@ -152,78 +153,6 @@ impl Worker {
         if n > 0 {
             self.errors.add(cause, n);
             self.shared.count_errors(n);
-        }
-    }
-
-    /// Opens this worker's connections, at most `MAX_CONNECTING` at a time
-    /// and at its share of `--connect-rate`.
-    fn connect_phase(&mut self) {
-        let n = self.conns.len();
-        let rate = self.cfg.connect_rate as f64 / self.cfg.threads as f64;
-        let t0 = Instant::now();
-        let mut next = 0usize;
-        let mut pending: VecDeque<usize> = VecDeque::new();
-        while !self.shared.stopped() {
-            let now = Instant::now();
-            let connecting = pending
-                .iter()
-                .filter(|&&i| matches!(self.conns[i].state, State::Connecting(_)))
-                .count();
-            let mut room = MAX_CONNECTING.saturating_sub(connecting);
-            let mut wait = MAX_WAIT;
-            while next < n && room > 0 {
-                if rate > 0.0 {
-                    let due = t0 + Duration::from_secs_f64(next as f64 / rate);
-                    if due > now {
-                        wait = wait.min(due - now);
-                        break;
-                    }
-                }
-                self.start_connect(next, now);
-                pending.push_back(next);
-                next += 1;
-                room -= 1;
-            }
-            while let Some(&i) = pending.front() {
-                match self.conns[i].state {
-                    State::Connecting(since) if now >= since + self.cfg.connect_timeout => {
-                        self.count(Cause::ConnectTimeout, 1);
-                        self.conns[i].kill();
-                    }
-                    State::Connecting(since) => {
-                        wait = wait.min(since + self.cfg.connect_timeout - now);
-                        break;
-                    }
-                    _ => {}
-                }
-                pending.pop_front();
-            }
-            if next >= n && pending.is_empty() {
-                break;
-            }
-            self.poll_once(wait, None);
-        }
-    }
-
-    fn start_connect(&mut self, i: usize, now: Instant) {
-        let from: Option<IpAddr> = self.conns[i].source.map(|s| self.cfg.sources[s]);
-        let result = net::start_connect(self.cfg.addr, from).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
-        match result {
-            Ok(stream) => {
-                self.conns[i].stream = Some(stream);
-                self.conns[i].state = State::Connecting(now);
-            }
-            Err(e) => {
-                self.count(classify(&e), 1);
-                self.conns[i].kill();
-            }
         }
     }
 
@@ -418,12 +347,14 @@ impl Worker {
                 };
                 match net::connect_result(stream) {
                     Ok(true) => {
+                        self.connecting -= 1;
                         self.established(i, since);
                         // Traffic may already be flowing (late connect).
                         self.service(i, traffic, readable);
                     }
                     Ok(false) => {}
                     Err(e) => {
+                        self.connecting -= 1;
                         self.count(classify(&e), 1);
                         self.conns[i].kill();
                     }

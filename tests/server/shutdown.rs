@@ -2,11 +2,11 @@
 //! before the close, `join` succeeds, a second shutdown is harmless, and
 //! new clients are refused afterwards.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, Verdict};
@@ -180,4 +180,100 @@ fn the_drain_deadline_closes_clients_that_never_read() {
     );
     assert_eq!(observed.shut.load(Ordering::Relaxed), 1);
     drop(stream);
+}
+
+/// Bytes each streaming client sends at most.
+const STREAM: usize = 16 * 1024 * 1024;
+
+/// A client that keeps sending (from its own thread) until `STREAM` bytes
+/// or an error; returns its socket, the writer and the bytes written.
+fn streaming_client(addr: SocketAddr, seed: u64) -> (TcpStream, JoinHandle<()>, Arc<AtomicUsize>) {
+    let stream = client(addr);
+    let mut writer = stream.try_clone().expect("clone");
+    let written = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::clone(&written);
+    let writing = thread::spawn(move || {
+        let data = pattern(STREAM, seed);
+        for chunk in data.chunks(64 * 1024) {
+            if writer.write_all(chunk).is_err() {
+                return;
+            }
+            progress.fetch_add(chunk.len(), Ordering::Relaxed);
+        }
+    });
+    (stream, writing, written)
+}
+
+/// Reads the echo of `streaming_client(_, seed)` until the server closes,
+/// checking every byte; returns the count and the error that ended it, if
+/// any.
+fn read_echo(mut reader: TcpStream, seed: u64) -> (usize, Option<std::io::Error>) {
+    let expected = pattern(STREAM, seed);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return (offset, None),
+            Ok(n) => {
+                assert!(
+                    buf[..n] == expected[offset..offset + n],
+                    "echo differs at {offset}"
+                );
+                offset += n;
+            }
+            Err(err) => return (offset, Some(err)),
+        }
+    }
+}
+
+#[test]
+fn shutdown_delivers_every_echoed_byte_to_clients_still_sending() {
+    // A small read budget bounds what a closing shard reads and discards;
+    // the clients have far more than that in flight when the close comes.
+    let config = Config {
+        read_budget: 16 * 1024,
+        read_buffer: 16 * 1024,
+        ..config(2)
+    };
+    let server = TestServer::start(config, |_| esockets::protocols::Echo);
+    let clients: Vec<_> = (0..4)
+        .map(|seed| streaming_client(server.addr, seed))
+        .collect();
+    // The clients do not read yet: the echo fills every buffer on the way
+    // back, the server's queues grow, and the writers stall.
+    wait_until(DEADLINE, "the echo fills the buffers", || {
+        clients
+            .iter()
+            .all(|(_, _, written)| written.load(Ordering::Relaxed) >= 4 * 1024 * 1024)
+    });
+    let handle = server.handle.clone();
+    let server = server.take();
+    server.shutdown();
+    // Now the clients read everything, while their writers still send.
+    let readers: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(seed, (reader, writing, _))| {
+            thread::spawn(move || {
+                let result = read_echo(reader, seed as u64);
+                writing.join().expect("writer");
+                result
+            })
+        })
+        .collect();
+    server.join().expect("clean join");
+    let sent: u64 = handle.stats().iter().map(|s| s.bytes_out).sum();
+    let mut got = 0;
+    for (seed, reader) in readers.into_iter().enumerate() {
+        let (n, err) = reader.join().expect("reader");
+        assert!(
+            err.is_none(),
+            "client {seed}: reset after {n} bytes: {err:?}"
+        );
+        got += n as u64;
+    }
+    // A close with unread input sends a reset that throws away what is
+    // still in the server's socket buffer; the writer thread takes the
+    // error, so the reader sees a plain end of stream, just too early.
+    assert_eq!(got, sent, "every byte the server wrote arrives");
 }

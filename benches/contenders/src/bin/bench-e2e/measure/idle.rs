@@ -5,7 +5,7 @@
 //! again. Only user-space memory counts; kernel socket buffers do not show in
 //! RSS.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -20,6 +20,10 @@ use crate::wait::poll_until;
 
 /// How long the connections may take to arrive.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Stop waiting when the server's descriptor count has not grown for this
+/// long: connections the client counts as established can sit in a full
+/// accept queue and never reach the server.
+const STALL: Duration = Duration::from_secs(10);
 /// How long RSS may take to settle.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long loadgen keeps the connections (it is stopped sooner).
@@ -49,13 +53,21 @@ pub fn measure(env: &Env, contender: &Contender, tag: &str) -> Result<Measured, 
         "0s".to_owned(),
     ];
     let mut load = loadgen::spawn(env, server.addr, &args, tag)?;
+    let mut last = (fds_before, Instant::now());
     let reached = poll_until(CONNECT_TIMEOUT, || {
         if let Some(status) = load.guard.try_status()? {
             return Err(format!(
                 "loadgen ended before all connections were open: {status}"
             ));
         }
-        Ok((fd_count(pid)? >= wanted).then_some(()))
+        let fds = fd_count(pid)?;
+        if fds >= wanted {
+            return Ok(Some(true));
+        }
+        if fds > last.0 {
+            last = (fds, Instant::now());
+        }
+        Ok((last.1.elapsed() >= STALL).then_some(false))
     })?;
     let rss_after = settled_rss(pid, SETTLE_TIMEOUT)?;
     let connections = fd_count(pid)?.saturating_sub(fds_before);
@@ -83,9 +95,8 @@ pub fn measure(env: &Env, contender: &Contender, tag: &str) -> Result<Measured, 
         "connections": connections,
         "bytes_per_connection": per_conn,
     });
-    let short = reached
-        .is_none()
-        .then(|| format!("only {connections} of {wanted} connections within {CONNECT_TIMEOUT:?}"));
+    let short = (reached != Some(true))
+        .then(|| format!("only {connections} of {wanted} connections reached the server"));
     Ok(Measured {
         metrics,
         raw,

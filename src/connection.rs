@@ -29,6 +29,9 @@ pub(crate) struct Connection {
     /// Closing gracefully for this reason: no more reading, close once `out`
     /// is flushed or the drain deadline passes.
     pub(crate) closing: Option<CloseReason>,
+    /// Output is flushed and FIN sent; what the client still sends is read
+    /// and dropped until its end of stream (a lingering close).
+    pub(crate) lingering: bool,
     /// A drain deadline was set for the graceful close.
     pub(crate) drain_scheduled: bool,
     /// Broken or over a limit: close at once, for this reason.
@@ -46,6 +49,7 @@ impl Connection {
             paused: false,
             read_closed: false,
             closing: None,
+            lingering: false,
             drain_scheduled: false,
             failed: None,
         }
@@ -82,7 +86,7 @@ impl Connection {
 
     /// Writes to the socket if nothing is queued ahead (order must hold).
     fn write_direct(&mut self, data: &[u8]) -> usize {
-        if self.failed.is_some() || !self.out.is_empty() || data.is_empty() {
+        if self.failed.is_some() || self.lingering || !self.out.is_empty() || data.is_empty() {
             return 0;
         }
         loop {
@@ -101,7 +105,8 @@ impl Connection {
     /// Whether `extra` more bytes may be queued; marks the connection as
     /// overflowed when not.
     fn room_for(&mut self, extra: usize, output_limit: usize) -> bool {
-        if self.failed.is_some() {
+        // After FIN nothing more can be sent; the bytes are dropped.
+        if self.failed.is_some() || self.lingering {
             return false;
         }
         if self.out.len() + extra > output_limit {

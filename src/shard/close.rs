@@ -18,27 +18,47 @@ impl<H: Handler> Shard<H> {
         }
     }
 
-    /// Closes a client whose output is flushed: sends FIN, then reads and
-    /// discards what the client still sent, because closing with unread
-    /// input makes the kernel answer with a reset that can destroy the
-    /// replies still in flight.
+    /// Closes a client whose output is flushed, as a lingering close:
+    /// sends FIN, then keeps reading and discarding what the client still
+    /// sends until its end of stream (or the drain deadline). Closing with
+    /// unread input would make the kernel answer with a reset that destroys
+    /// the replies still in flight to the client.
     pub(super) fn close_gracefully(&mut self, key: Key, reason: CloseReason) {
-        let Some(conn) = self.conns.remove(key) else {
+        let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        // Fails only if the client is already gone; closing is all we want.
-        let _ = conn.stream.shutdown(Shutdown::Write);
+        if !conn.lingering {
+            conn.lingering = true;
+            // Fails only if the client is already gone; the read below then
+            // sees the error and closes.
+            let _ = conn.stream.shutdown(Shutdown::Write);
+            self.schedule_drain(key);
+        }
+        self.discard_input(key, reason);
+    }
+
+    /// Reads and drops what a lingering client sends; closes it at its end
+    /// of stream or on an error.
+    pub(super) fn discard_input(&mut self, key: Key, reason: CloseReason) {
         let mut budget = self.config.read_budget;
-        while budget > 0 {
+        loop {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
             match (&conn.stream).read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => budget = budget.saturating_sub(n),
+                Ok(0) => return self.close_now(key, reason),
+                Ok(n) => {
+                    self.stats.bytes_in += n as u64;
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        return self.ready.push(key);
+                    }
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(_) => break,
+                Err(_) => return self.close_now(key, reason),
             }
         }
-        drop(conn);
-        self.closed(key, reason);
     }
 
     /// Bookkeeping after a client is gone.

@@ -39,6 +39,10 @@ impl<H: Handler> Shard<H> {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
+            if conn.lingering {
+                let reason = conn.closing.unwrap_or(CloseReason::Handler);
+                return self.discard_input(key, reason);
+            }
             // Past the high-water mark `settle` pauses the client; stop now
             // so one wakeup cannot queue a whole read budget beyond it.
             if conn.reading_stopped() || conn.out.len() > self.config.output_high_water {

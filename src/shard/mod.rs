@@ -186,6 +186,9 @@ impl<H: Handler> Shard<H> {
         if let Some(reason) = conn.failed {
             return self.close_now(key, reason);
         }
+        if conn.lingering {
+            return; // only its end of stream or deadline matters now
+        }
         let queued = conn.out.len();
         if !conn.paused && queued > self.config.output_high_water {
             conn.paused = true;
@@ -199,27 +202,44 @@ impl<H: Handler> Shard<H> {
             if queued == 0 {
                 return self.close_gracefully(key, reason);
             }
+            self.schedule_drain(key);
+        }
+        self.update_interest(key);
+    }
+
+    /// Registers WRITABLE interest exactly while output is queued: one
+    /// `epoll_ctl` per transition, none per message.
+    fn update_interest(&mut self, key: Key) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let want_writable = !conn.out.is_empty();
+        if want_writable == conn.writable_interest {
+            return;
+        }
+        let interest = if want_writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let token = Token(key.to_token());
+        match self
+            .poll
+            .registry()
+            .reregister(&mut conn.stream, token, interest)
+        {
+            Ok(()) => conn.writable_interest = want_writable,
+            Err(err) => self.close_now(key, CloseReason::from_io(&err)),
+        }
+    }
+
+    /// Starts the drain deadline of a closing client, once.
+    fn schedule_drain(&mut self, key: Key) {
+        if let Some(conn) = self.conns.get_mut(key) {
             if !conn.drain_scheduled {
                 conn.drain_scheduled = true;
                 let deadline = Instant::now() + self.config.drain_timeout;
                 self.timers.drain_by(deadline, key);
-            }
-        }
-        let want_writable = queued > 0;
-        if want_writable != conn.writable_interest {
-            let interest = if want_writable {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            let token = Token(key.to_token());
-            match self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, token, interest)
-            {
-                Ok(()) => conn.writable_interest = want_writable,
-                Err(err) => self.close_now(key, CloseReason::from_io(&err)),
             }
         }
     }

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 
 use mio::net::TcpListener;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -64,6 +65,19 @@ fn listener(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     // `Config::validate` keeps the backlog within `i32`.
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(TcpListener::from_std(socket.into()))
+}
+
+/// Bytes this side sent (or queued) that the peer has not acknowledged yet
+/// (`SIOCOUTQ`).
+pub(crate) fn unacknowledged(socket: &impl AsRawFd) -> io::Result<usize> {
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (alias SIOCOUTQ) writes one c_int into `bytes`; the
+    // descriptor is valid for as long as `socket` is borrowed.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut bytes) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(bytes).unwrap_or(0))
 }
 
 /// The process's open-file limit (soft, hard), if it can be read.

@@ -2,11 +2,17 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::Shutdown;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Shard;
 use crate::handler::{CloseReason, Handler};
 use crate::slots::Key;
+use crate::socket;
+
+/// How often lingering clients are checked for acknowledged output: a few
+/// round trips, so a closed client's socket goes away promptly without
+/// busy polling.
+const LINGER_CHECK: Duration = Duration::from_millis(10);
 
 impl<H: Handler> Shard<H> {
     /// Closes a client now and tells the handler why.
@@ -18,11 +24,13 @@ impl<H: Handler> Shard<H> {
         }
     }
 
-    /// Closes a client whose output is flushed, as a lingering close:
-    /// sends FIN, then keeps reading and discarding what the client still
-    /// sends until its end of stream (or the drain deadline). Closing with
-    /// unread input would make the kernel answer with a reset that destroys
-    /// the replies still in flight to the client.
+    /// Closes a client whose output is flushed, as a lingering close.
+    ///
+    /// Closing a socket with unread input makes the kernel answer with a
+    /// reset and drop the output it has not delivered yet. So: send FIN,
+    /// read and drop what the client still sends, and close once the client
+    /// has acknowledged all our output (nothing left to lose), at its end of
+    /// stream, or at the drain deadline.
     pub(super) fn close_gracefully(&mut self, key: Key, reason: CloseReason) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
@@ -34,30 +42,56 @@ impl<H: Handler> Shard<H> {
             let _ = conn.stream.shutdown(Shutdown::Write);
             self.schedule_drain(key);
         }
-        self.discard_input(key, reason);
+        if self.discard_input(key, reason) {
+            self.lingering.push(key);
+            self.timers.check_linger_at(Instant::now() + LINGER_CHECK);
+        }
     }
 
-    /// Reads and drops what a lingering client sends; closes it at its end
-    /// of stream or on an error.
-    pub(super) fn discard_input(&mut self, key: Key, reason: CloseReason) {
+    /// Reads and drops what a lingering client sends. Closes it at its end
+    /// of stream, on an error, or when it has acknowledged all our output;
+    /// returns whether it is still open.
+    pub(super) fn discard_input(&mut self, key: Key, reason: CloseReason) -> bool {
         let mut budget = self.config.read_budget;
         loop {
             let Some(conn) = self.conns.get_mut(key) else {
-                return;
+                return false;
             };
             match (&conn.stream).read(&mut self.buf) {
-                Ok(0) => return self.close_now(key, reason),
+                Ok(0) => break,
                 Ok(n) => {
                     self.stats.bytes_in += n as u64;
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
-                        return self.ready.push(key);
+                        self.ready.push(key);
+                        return true;
                     }
                 }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    if socket::unacknowledged(&conn.stream).unwrap_or(0) > 0 {
+                        return true;
+                    }
+                    break;
+                }
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return self.close_now(key, reason),
+                Err(_) => break,
             }
+        }
+        self.close_now(key, reason);
+        false
+    }
+
+    /// Looks again at lingering clients: acknowledgements raise no event.
+    pub(super) fn check_lingering(&mut self) {
+        let mut lingering = std::mem::take(&mut self.lingering);
+        lingering.retain(|&key| {
+            let reason = self.conns.get_mut(key).and_then(|conn| conn.closing);
+            reason.is_some_and(|reason| self.discard_input(key, reason))
+        });
+        lingering.append(&mut self.lingering);
+        self.lingering = lingering;
+        if !self.lingering.is_empty() {
+            self.timers.check_linger_at(Instant::now() + LINGER_CHECK);
         }
     }
 

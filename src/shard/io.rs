@@ -41,7 +41,8 @@ impl<H: Handler> Shard<H> {
             };
             if conn.lingering {
                 let reason = conn.closing.unwrap_or(CloseReason::Handler);
-                return self.discard_input(key, reason);
+                self.discard_input(key, reason);
+                return;
             }
             // Past the high-water mark `settle` pauses the client; stop now
             // so one wakeup cannot queue a whole read budget beyond it.

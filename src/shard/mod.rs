@@ -73,6 +73,8 @@ pub(crate) struct Shard<H> {
     timers: timers::Timers,
     /// The accept budget ran out with clients possibly still waiting.
     accept_pending: bool,
+    /// Clients in a lingering close whose output is not yet acknowledged.
+    lingering: Vec<Key>,
 }
 
 impl<H: Handler> Shard<H> {
@@ -99,6 +101,7 @@ impl<H: Handler> Shard<H> {
             ready: Vec::new(),
             timers: timers::Timers::default(),
             accept_pending: false,
+            lingering: Vec::new(),
         }
     }
 

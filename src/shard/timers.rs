@@ -17,6 +17,8 @@ pub(super) struct Timers {
     accept_resume: Option<Instant>,
     /// Shutdown began; every client is closed by then.
     shutdown: Option<Instant>,
+    /// Next look at lingering clients' unacknowledged output.
+    linger_check: Option<Instant>,
 }
 
 impl Timers {
@@ -35,6 +37,13 @@ impl Timers {
         self.accept_resume.is_some_and(|until| now < until)
     }
 
+    /// Looks at lingering clients again at `at` (unless sooner is set).
+    pub(super) fn check_linger_at(&mut self, at: Instant) {
+        if self.linger_check.is_none_or(|current| at < current) {
+            self.linger_check = Some(at);
+        }
+    }
+
     /// Records that shutdown began, to finish by `deadline`.
     pub(super) fn shut_down_by(&mut self, deadline: Instant) {
         self.shutdown = Some(deadline);
@@ -51,6 +60,7 @@ impl Timers {
             self.drains.front().map(|&(at, _)| at),
             self.accept_resume,
             self.shutdown,
+            self.linger_check,
         ]
         .into_iter()
         .flatten()
@@ -75,6 +85,10 @@ impl<H: Handler> Shard<H> {
         if self.timers.accept_resume.is_some_and(|until| until <= now) {
             self.timers.accept_resume = None;
             self.accept();
+        }
+        if self.timers.linger_check.is_some_and(|at| at <= now) {
+            self.timers.linger_check = None;
+            self.check_lingering();
         }
         if self.timers.shutdown.is_some_and(|at| at <= now) {
             self.close_all(CloseReason::Shutdown);

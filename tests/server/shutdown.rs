@@ -200,6 +200,9 @@ fn streaming_client(addr: SocketAddr, seed: u64) -> (TcpStream, JoinHandle<()>, 
             }
             progress.fetch_add(chunk.len(), Ordering::Relaxed);
         }
+        // Done sending: the lingering server closes at this end of stream
+        // instead of waiting for its drain deadline.
+        let _ = writer.shutdown(std::net::Shutdown::Write);
     });
     (stream, writing, written)
 }

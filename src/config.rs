@@ -40,7 +40,8 @@ pub struct Config {
     /// request/response protocols want small replies sent at once.
     pub nodelay: bool,
     /// Bytes read from one connection per wakeup before the shard turns to
-    /// the others; the rest is read on the next round. Default 256 KiB.
+    /// the others; the rest is read after the other ready clients of this
+    /// round. Default 256 KiB.
     pub read_budget: usize,
     /// Connections accepted per wakeup before the shard serves its clients
     /// again. Default 256.
@@ -63,8 +64,9 @@ pub struct Config {
     /// [`CloseReason::InputOverflow`](crate::CloseReason::InputOverflow).
     /// Default 1 MiB.
     pub input_limit: usize,
-    /// How long shutdown (and a handler-requested close) waits for queued
-    /// output to reach the client before closing anyway. Default 5 s.
+    /// How long a closing client (at shutdown, or closed by the handler) is
+    /// given to take its queued output and acknowledge it, lingering after
+    /// our FIN, before it is closed anyway. At most a day. Default 5 s.
     pub drain_timeout: Duration,
 }
 
@@ -92,6 +94,10 @@ impl Default for Config {
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// Longest drain timeout: deadlines are `Instant`s, which cannot hold
+/// arbitrary durations, and a day is far beyond any useful drain.
+const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Most shards a server may have: ids carry the shard in 16 bits.
 const MAX_THREADS: usize = u16::MAX as usize;
@@ -126,6 +132,15 @@ impl Config {
             if value == 0 {
                 return bad(field, "must be at least 1".into());
             }
+        }
+        if self.drain_timeout > MAX_DRAIN_TIMEOUT {
+            return bad(
+                "drain_timeout",
+                format!(
+                    "must be at most {MAX_DRAIN_TIMEOUT:?}, got {:?}",
+                    self.drain_timeout
+                ),
+            );
         }
         if self.output_low_water >= self.output_high_water {
             return bad(

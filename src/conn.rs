@@ -79,7 +79,7 @@ impl<'a> Conn<'a> {
     /// Closes the client once what was sent so far is delivered, as
     /// [`Verdict::Close`](crate::Verdict::Close) does; no more input is read.
     pub fn close(&mut self) {
-        self.inner.close_gracefully(CloseReason::Handler);
+        self.inner.begin_close(CloseReason::Handler);
     }
 
     /// Whether the client is on its way out (closing or failed).

@@ -129,7 +129,7 @@ impl Connection {
     }
 
     /// Starts a graceful close (the first reason wins).
-    pub(crate) fn close_gracefully(&mut self, reason: CloseReason) {
+    pub(crate) fn begin_close(&mut self, reason: CloseReason) {
         self.closing.get_or_insert(reason);
     }
 

@@ -57,7 +57,11 @@ impl OutQueue {
         if data.is_empty() {
             return;
         }
-        if data.len() < COALESCE_LIMIT {
+        let fits_last = self
+            .chunks
+            .back()
+            .is_some_and(|last| last.len() + data.len() <= COALESCE_LIMIT);
+        if fits_last {
             return self.push_slice(&data);
         }
         self.len += data.len();

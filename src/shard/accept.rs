@@ -82,7 +82,6 @@ impl<H: Handler> Shard<H> {
 
     /// Sets up a new client and asks the handler about it.
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        self.stats.accepted += 1;
         if self.config.nodelay {
             if let Err(err) = stream.set_nodelay(true) {
                 tracing::debug!(shard = self.index, %peer, %err, "cannot set TCP_NODELAY; dropping client");
@@ -100,6 +99,8 @@ impl<H: Handler> Shard<H> {
             return;
         }
         let key = self.conns.insert(Connection::new(stream));
+        // Counted once set up: a client dropped above never took service.
+        self.stats.accepted += 1;
         self.stats.open += 1;
         let id = self.id(key);
         let limit = self.config.output_limit;

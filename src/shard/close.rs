@@ -31,7 +31,8 @@ impl<H: Handler> Shard<H> {
     /// read and drop what the client still sends, and close once the client
     /// has acknowledged all our output (nothing left to lose), at its end of
     /// stream, or at the drain deadline.
-    pub(super) fn close_gracefully(&mut self, key: Key, reason: CloseReason) {
+    pub(super) fn close_gracefully(&mut self, key: Key) {
+        self.update_interest(key); // nothing is queued: drop WRITABLE
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -42,23 +43,31 @@ impl<H: Handler> Shard<H> {
             let _ = conn.stream.shutdown(Shutdown::Write);
             self.schedule_drain(key);
         }
-        if self.discard_input(key, reason) {
+        if self.discard_input(key) {
             self.lingering.push(key);
             self.timers.check_linger_at(Instant::now() + LINGER_CHECK);
         }
     }
 
-    /// Reads and drops what a lingering client sends. Closes it at its end
-    /// of stream, on an error, or when it has acknowledged all our output;
-    /// returns whether it is still open.
-    pub(super) fn discard_input(&mut self, key: Key, reason: CloseReason) -> bool {
+    /// Reads and drops what a closing client sends, so that a client that
+    /// writes before it reads cannot stall the flush of its replies. Closes
+    /// a lingering client at its end of stream, on an error, or once it
+    /// has acknowledged all our output; returns whether it is still open.
+    pub(super) fn discard_input(&mut self, key: Key) -> bool {
         let mut budget = self.config.read_budget;
-        loop {
+        let reason = loop {
             let Some(conn) = self.conns.get_mut(key) else {
                 return false;
             };
+            let Some(reason) = conn.closing else {
+                return true; // not closing: nothing to discard
+            };
             match (&conn.stream).read(&mut self.buf) {
-                Ok(0) => break,
+                Ok(0) if !conn.lingering => {
+                    conn.read_closed = true; // replies still to flush
+                    return true;
+                }
+                Ok(0) => break reason,
                 Ok(n) => {
                     self.stats.bytes_in += n as u64;
                     budget = budget.saturating_sub(n);
@@ -68,15 +77,20 @@ impl<H: Handler> Shard<H> {
                     }
                 }
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                    if socket::unacknowledged(&conn.stream).unwrap_or(0) > 0 {
+                    let in_flight = socket::unacknowledged(&conn.stream).unwrap_or(0);
+                    if !conn.lingering || in_flight > 0 {
                         return true;
                     }
-                    break;
+                    break reason;
                 }
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(_) => break,
+                Err(_) if conn.lingering => break reason,
+                Err(err) => {
+                    conn.fail(CloseReason::from_io(&err));
+                    return true; // `settle` closes it
+                }
             }
-        }
+        };
         self.close_now(key, reason);
         false
     }
@@ -84,10 +98,7 @@ impl<H: Handler> Shard<H> {
     /// Looks again at lingering clients: acknowledgements raise no event.
     pub(super) fn check_lingering(&mut self) {
         let mut lingering = std::mem::take(&mut self.lingering);
-        lingering.retain(|&key| {
-            let reason = self.conns.get_mut(key).and_then(|conn| conn.closing);
-            reason.is_some_and(|reason| self.discard_input(key, reason))
-        });
+        lingering.retain(|&key| self.discard_input(key));
         lingering.append(&mut self.lingering);
         self.lingering = lingering;
         if !self.lingering.is_empty() {
@@ -121,7 +132,7 @@ impl<H: Handler> Shard<H> {
         self.accept_pending = false;
         for key in self.conns.keys() {
             if let Some(conn) = self.conns.get_mut(key) {
-                conn.close_gracefully(CloseReason::Shutdown);
+                conn.begin_close(CloseReason::Shutdown);
             }
             self.settle(key);
         }

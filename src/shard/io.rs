@@ -39,9 +39,8 @@ impl<H: Handler> Shard<H> {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
-            if conn.lingering {
-                let reason = conn.closing.unwrap_or(CloseReason::Handler);
-                self.discard_input(key, reason);
+            if conn.closing.is_some() && conn.failed.is_none() {
+                self.discard_input(key);
                 return;
             }
             // Past the high-water mark `settle` pauses the client; stop now
@@ -50,7 +49,7 @@ impl<H: Handler> Shard<H> {
                 return;
             }
             match (&conn.stream).read(&mut self.buf) {
-                Ok(0) => return conn.close_gracefully(CloseReason::PeerClosed),
+                Ok(0) => return conn.begin_close(CloseReason::PeerClosed),
                 Ok(n) => {
                     self.stats.bytes_in += n as u64;
                     let drained = n < self.buf.len() && !conn.read_closed;
@@ -96,7 +95,7 @@ impl<H: Handler> Shard<H> {
         let rest = match verdict {
             Verdict::Keep(consumed) => &data[consumed.min(data.len())..],
             Verdict::Close => {
-                conn.close_gracefully(CloseReason::Handler);
+                conn.begin_close(CloseReason::Handler);
                 &[]
             }
         };

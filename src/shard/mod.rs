@@ -171,7 +171,7 @@ impl<H: Handler> Shard<H> {
                 Command::Close(id) => {
                     let key = Self::key(id);
                     if let Some(conn) = self.conns.get_mut(key) {
-                        conn.close_gracefully(CloseReason::Server);
+                        conn.begin_close(CloseReason::Server);
                         self.settle(key);
                     }
                 }
@@ -201,9 +201,9 @@ impl<H: Handler> Shard<H> {
             self.drained(key);
             return self.settle(key);
         }
-        if let Some(reason) = conn.closing {
+        if conn.closing.is_some() {
             if queued == 0 {
-                return self.close_gracefully(key, reason);
+                return self.close_gracefully(key);
             }
             self.schedule_drain(key);
         }
@@ -212,7 +212,7 @@ impl<H: Handler> Shard<H> {
 
     /// Registers WRITABLE interest exactly while output is queued: one
     /// `epoll_ctl` per transition, none per message.
-    fn update_interest(&mut self, key: Key) {
+    pub(super) fn update_interest(&mut self, key: Key) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };

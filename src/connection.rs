@@ -55,6 +55,16 @@ impl Connection {
         }
     }
 
+    /// Whether nothing about the connection needs the shard's attention:
+    /// open, reading, nothing queued, no WRITABLE interest.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.out.is_empty()
+            && !self.writable_interest
+            && !self.paused
+            && self.closing.is_none()
+            && self.failed.is_none()
+    }
+
     /// Whether the connection should not be read from.
     pub(crate) fn reading_stopped(&self) -> bool {
         self.paused || self.closing.is_some() || self.failed.is_some()

@@ -41,9 +41,11 @@ impl<H: Handler> Shard<H> {
             // Fails only if the client is already gone; the read below then
             // sees the error and closes.
             let _ = conn.stream.shutdown(Shutdown::Write);
-            self.schedule_drain(key);
         }
         if self.discard_input(key) {
+            // Most clients close (or acknowledge) at once: only the others
+            // need a deadline and a place on the linger list.
+            self.schedule_drain(key);
             self.lingering.push(key);
             self.timers.check_linger_at(Instant::now() + LINGER_CHECK);
         }

@@ -6,6 +6,7 @@ use mio::event::Event;
 
 use super::Shard;
 use crate::conn::Conn;
+use crate::connection::Connection;
 use crate::handler::{CloseReason, Handler, Verdict};
 use crate::slots::Key;
 
@@ -28,7 +29,10 @@ impl<H: Handler> Shard<H> {
         if event.is_readable() || conn.read_closed {
             self.read(key);
         }
-        self.settle(key);
+        // Checked here, inline: after a plain echo there is nothing to settle.
+        if self.conns.get_mut(key).is_some_and(|conn| !conn.is_quiet()) {
+            self.settle(key);
+        }
     }
 
     /// Reads from a client until the socket is drained, the read budget is
@@ -80,33 +84,31 @@ impl<H: Handler> Shard<H> {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let fresh = &self.buf[..n];
         let limit = self.config.output_limit;
+        if conn.input.is_empty() {
+            // The common case: the handler reads straight from the shard's
+            // buffer, and only a partial message is copied (and allocated).
+            let data = &self.buf[..n];
+            let mut view = Conn::new(id, conn, limit, &mut self.stats.bytes_out, 0);
+            let verdict = self.handler.on_data(&mut view, data);
+            let rest = unconsumed(conn, verdict, data);
+            if rest.len() > self.config.input_limit {
+                conn.fail(CloseReason::InputOverflow);
+            } else if !rest.is_empty() {
+                conn.input.extend_from_slice(rest);
+            }
+            return;
+        }
         let mut input = std::mem::take(&mut conn.input);
         let carried = input.len();
-        let data: &[u8] = if carried == 0 {
-            fresh
-        } else {
-            input.extend_from_slice(fresh);
-            &input
-        };
+        input.extend_from_slice(&self.buf[..n]);
         let mut view = Conn::new(id, conn, limit, &mut self.stats.bytes_out, carried);
-        let verdict = self.handler.on_data(&mut view, data);
-        let rest = match verdict {
-            Verdict::Keep(consumed) => &data[consumed.min(data.len())..],
-            Verdict::Close => {
-                conn.begin_close(CloseReason::Handler);
-                &[]
-            }
-        };
-        if rest.len() > self.config.input_limit {
+        let verdict = self.handler.on_data(&mut view, &input);
+        let rest = unconsumed(conn, verdict, &input).len();
+        if rest > self.config.input_limit {
             conn.fail(CloseReason::InputOverflow);
-        } else if carried == 0 {
-            // Only a partial message allocates, and only for its own bytes.
-            conn.input.extend_from_slice(rest);
-        } else if !rest.is_empty() {
-            let consumed = input.len() - rest.len();
-            input.drain(..consumed);
+        } else if rest > 0 {
+            input.drain(..input.len() - rest);
             conn.input = input;
         }
     }
@@ -130,6 +132,17 @@ impl<H: Handler> Shard<H> {
         if let Some(conn) = self.conns.get_mut(key) {
             let mut view = Conn::new(id, conn, limit, &mut self.stats.bytes_out, 0);
             self.handler.on_drain(&mut view);
+        }
+    }
+}
+
+/// The bytes `on_data` left unconsumed; a close consumes everything.
+fn unconsumed<'d>(conn: &mut Connection, verdict: Verdict, data: &'d [u8]) -> &'d [u8] {
+    match verdict {
+        Verdict::Keep(consumed) => &data[consumed.min(data.len())..],
+        Verdict::Close => {
+            conn.begin_close(CloseReason::Handler);
+            &[]
         }
     }
 }

@@ -110,10 +110,12 @@ impl<H: Handler> Shard<H> {
         self.handler.on_start();
         let mut events = Events::with_capacity(EVENT_CAPACITY);
         while !(self.timers.shutting_down() && self.conns.is_empty()) {
-            let timeout = if self.ready.is_empty() && !self.accept_pending {
-                self.timers.timeout(Instant::now())
-            } else {
+            let timeout = if !self.ready.is_empty() || self.accept_pending {
                 Some(std::time::Duration::ZERO)
+            } else if self.timers.is_empty() {
+                None
+            } else {
+                self.timers.timeout(Instant::now())
             };
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == std::io::ErrorKind::Interrupted {
@@ -134,7 +136,7 @@ impl<H: Handler> Shard<H> {
             if self.accept_pending {
                 self.accept();
             }
-            self.fire_timers(Instant::now());
+            self.fire_timers();
             if let Some(published) = self.handle.published(usize::from(self.index)) {
                 published.publish(&self.stats);
             }

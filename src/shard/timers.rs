@@ -19,17 +19,22 @@ pub(super) struct Timers {
     shutdown: Option<Instant>,
     /// Next look at lingering clients' unacknowledged output.
     linger_check: Option<Instant>,
+    /// The earliest of all the above, kept so a loop round costs one
+    /// comparison instead of a scan.
+    next: Option<Instant>,
 }
 
 impl Timers {
     /// Closes `key` by `deadline` if its output has not flushed.
     pub(super) fn drain_by(&mut self, deadline: Instant, key: Key) {
         self.drains.push_back((deadline, key));
+        self.wake_by(deadline);
     }
 
     /// Pauses accepting until `until`.
     pub(super) fn pause_accept(&mut self, until: Instant) {
         self.accept_resume = Some(until);
+        self.wake_by(until);
     }
 
     /// Whether accepting is paused at `now`.
@@ -41,22 +46,26 @@ impl Timers {
     pub(super) fn check_linger_at(&mut self, at: Instant) {
         if self.linger_check.is_none_or(|current| at < current) {
             self.linger_check = Some(at);
+            self.wake_by(at);
         }
     }
 
     /// Records that shutdown began, to finish by `deadline`.
     pub(super) fn shut_down_by(&mut self, deadline: Instant) {
         self.shutdown = Some(deadline);
+        self.wake_by(deadline);
     }
 
-    /// Whether shutdown began.
-    pub(super) fn shutting_down(&self) -> bool {
-        self.shutdown.is_some()
+    /// Makes sure the loop wakes by `at`.
+    fn wake_by(&mut self, at: Instant) {
+        if self.next.is_none_or(|next| at < next) {
+            self.next = Some(at);
+        }
     }
 
-    /// How long the poll may sleep: until the next deadline, or forever.
-    pub(super) fn timeout(&self, now: Instant) -> Option<Duration> {
-        [
+    /// Recomputes the earliest deadline after some have fired.
+    fn recompute_next(&mut self) {
+        self.next = [
             self.drains.front().map(|&(at, _)| at),
             self.accept_resume,
             self.shutdown,
@@ -64,14 +73,40 @@ impl Timers {
         ]
         .into_iter()
         .flatten()
-        .min()
-        .map(|at| at.saturating_duration_since(now))
+        .min();
+    }
+
+    /// Whether a deadline has passed at `now`.
+    fn due(&self, now: Instant) -> bool {
+        self.next.is_some_and(|next| next <= now)
+    }
+
+    /// Whether shutdown began.
+    pub(super) fn shutting_down(&self) -> bool {
+        self.shutdown.is_some()
+    }
+
+    /// Whether no deadline is set: then the clock need not be read.
+    pub(super) fn is_empty(&self) -> bool {
+        self.next.is_none()
+    }
+
+    /// How long the poll may sleep: until the next deadline, or forever.
+    pub(super) fn timeout(&self, now: Instant) -> Option<Duration> {
+        self.next.map(|at| at.saturating_duration_since(now))
     }
 }
 
 impl<H: Handler> Shard<H> {
     /// Acts on every deadline that has passed.
-    pub(super) fn fire_timers(&mut self, now: Instant) {
+    pub(super) fn fire_timers(&mut self) {
+        if self.timers.is_empty() {
+            return; // the usual case: no clock read per round
+        }
+        let now = Instant::now();
+        if !self.timers.due(now) {
+            return;
+        }
         while let Some(&(at, key)) = self.timers.drains.front() {
             if at > now {
                 break;
@@ -93,6 +128,7 @@ impl<H: Handler> Shard<H> {
         if self.timers.shutdown.is_some_and(|at| at <= now) {
             self.close_all(CloseReason::Shutdown);
         }
+        self.timers.recompute_next();
     }
 }
 

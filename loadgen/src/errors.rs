@@ -85,6 +85,18 @@ impl Errors {
             ("other", self.other),
         ]
     }
+
+    /// The causes that occurred, as `name=count` words joined by spaces
+    /// (empty when there were none).
+    pub fn summary(&self) -> String {
+        let causes: Vec<String> = self
+            .by_cause()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{name}={n}"))
+            .collect();
+        causes.join(" ")
+    }
 }
 
 /// The cause an I/O error stands for.

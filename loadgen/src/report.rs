@@ -171,17 +171,10 @@ impl Report {
             ));
         }
         if self.errors.total > 0 {
-            let causes: Vec<String> = self
-                .errors
-                .by_cause()
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(name, n)| format!("{name}={n}"))
-                .collect();
             self.problems.push(format!(
                 "{} errors: {}",
                 self.errors.total,
-                causes.join(" ")
+                self.errors.summary()
             ));
         }
         if mode != Mode::Idle && self.messages == 0 && !self.interrupted {

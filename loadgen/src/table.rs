@@ -91,21 +91,11 @@ pub fn render(r: &Report) -> String {
         }
         None => latency_row(&mut out, "", &r.latency_us),
     }
-    let errors: Vec<String> = r
-        .errors
-        .by_cause()
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| format!("{name}={n}"))
-        .collect();
+    let errors = r.errors.summary();
     let _ = writeln!(
         out,
         "errors        {}",
-        if errors.is_empty() {
-            "none".to_string()
-        } else {
-            errors.join(" ")
-        }
+        if errors.is_empty() { "none" } else { &errors }
     );
     let _ = writeln!(
         out,

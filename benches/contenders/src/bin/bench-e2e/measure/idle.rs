@@ -28,6 +28,8 @@ const STALL: Duration = Duration::from_secs(10);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long loadgen keeps the connections (it is stopped sooner).
 const HOLD: Duration = Duration::from_secs(600);
+/// Connections opened per second by the idle workload.
+const IDLE_CONNECT_RATE: u32 = 3000;
 /// Grace period for loadgen after SIGTERM.
 const LOADGEN_GRACE: Duration = Duration::from_secs(10);
 /// Bytes per MiB.
@@ -51,6 +53,10 @@ pub fn measure(env: &Env, contender: &Contender, tag: &str) -> Result<Measured, 
         format_duration(HOLD),
         "--warmup".to_owned(),
         "0s".to_owned(),
+        // Paced, so a server with one accept loop (tokio's) keeps up with
+        // the connect burst instead of overflowing its listen backlog.
+        "--connect-rate".to_owned(),
+        IDLE_CONNECT_RATE.to_string(),
     ];
     let mut load = loadgen::spawn(env, server.addr, &args, tag)?;
     let mut last = (fds_before, Instant::now());

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{json, loadgen, temp_dir, Behaviour, TestServer};
+use common::{loadgen_json, Behaviour, TestServer};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -17,8 +17,6 @@ fn run(
     connections: &str,
     extra: &[&str],
 ) -> (common::Outcome, serde_json::Value) {
-    let dir = temp_dir(name);
-    let report = dir.join("report.json");
     let addr = server.addr_arg();
     let mut args = vec![
         "--addr",
@@ -34,14 +32,9 @@ fn run(
         "--drain-timeout",
         "500ms",
         "--quiet",
-        "--json",
-        report.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = loadgen(&args, LIMIT);
-    assert!(report.exists(), "no report: {}", out.stderr);
-    let value = json(&report);
-    (out, value)
+    loadgen_json(name, &args, LIMIT)
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{json, loadgen, temp_dir};
+use common::loadgen_json;
 use esockets::protocols::{Echo, LineEcho};
 use esockets::{Config, Server};
 
@@ -23,27 +23,14 @@ fn config() -> Config {
 }
 
 fn run(server: &Server, name: &str, extra: &[&str]) -> (common::Outcome, serde_json::Value) {
-    let dir = temp_dir(name);
-    let report = dir.join("report.json");
     let addr = server.local_addr().to_string();
     let mut args = vec!["--addr", &addr];
     if !extra.contains(&"--duration") {
         args.extend_from_slice(&["--duration", "1s"]);
     }
-    args.extend_from_slice(&[
-        "--warmup",
-        "200ms",
-        "--threads",
-        "2",
-        "--quiet",
-        "--json",
-        report.to_str().unwrap(),
-    ]);
+    args.extend_from_slice(&["--warmup", "200ms", "--threads", "2", "--quiet"]);
     args.extend_from_slice(extra);
-    let out = loadgen(&args, LIMIT);
-    assert!(report.exists(), "no report: {}", out.stderr);
-    let value = json(&report);
-    (out, value)
+    loadgen_json(name, &args, LIMIT)
 }
 
 fn assert_clean(out: &common::Outcome, v: &serde_json::Value, connections: u64) {

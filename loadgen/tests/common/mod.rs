@@ -49,6 +49,18 @@ pub fn loadgen(args: &[&str], limit: Duration) -> Outcome {
     }
 }
 
+/// Runs loadgen with `args` plus `--json` into a fresh directory named
+/// `name`; returns the outcome and the report, which must exist.
+pub fn loadgen_json(name: &str, args: &[&str], limit: Duration) -> (Outcome, serde_json::Value) {
+    let report = temp_dir(name).join("report.json");
+    let mut all = args.to_vec();
+    all.extend(["--json", report.to_str().unwrap()]);
+    let out = loadgen(&all, limit);
+    assert!(report.exists(), "no report: {}", out.stderr);
+    let value = json(&report);
+    (out, value)
+}
+
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("loadgen-test-{}-{name}", std::process::id()));

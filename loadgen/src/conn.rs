@@ -116,6 +116,11 @@ impl Conn {
         self.inflight.len()
     }
 
+    /// Sequence numbers that fell due (open loop) but were not sent.
+    pub fn unsent(&self) -> std::ops::Range<u64> {
+        self.send_seq..self.owed.max(self.send_seq)
+    }
+
     /// Queues as many messages as pacing, pipeline and tickets allow.
     /// `local` is this connection's index in its worker; `measured` says
     /// whether warmup is over (only measured messages take tickets).

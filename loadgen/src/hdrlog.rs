@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
@@ -33,6 +33,9 @@ pub struct HdrLogWriter {
     ser: V2DeflateSerializer,
     buf: Vec<u8>,
     open_loop: bool,
+    /// The instant of the `BaseTime` header: interval timestamps count
+    /// from here.
+    base: Instant,
 }
 
 impl std::fmt::Debug for HdrLogWriter {
@@ -52,6 +55,7 @@ impl HdrLogWriter {
     /// seconds since now (the `BaseTime`).
     pub fn create(path: &Path, cfg: &RunConfig) -> io::Result<Self> {
         let mut out = BufWriter::new(File::create(path)?);
+        let base = Instant::now();
         let now = epoch_secs(SystemTime::now());
         writeln!(out, "#[Histogram log format version 1.3]")?;
         writeln!(
@@ -77,6 +81,7 @@ impl HdrLogWriter {
             ser: V2DeflateSerializer::new(),
             buf: Vec::new(),
             open_loop: cfg.rate.is_some(),
+            base,
         })
     }
 
@@ -102,6 +107,11 @@ impl HdrLogWriter {
             len.as_secs_f64(),
             h.max() as f64 / 1e6
         )
+    }
+
+    /// How long after the base time `t` is.
+    pub fn since_base(&self, t: Instant) -> Duration {
+        t.saturating_duration_since(self.base)
     }
 
     /// Appends one interval starting `at` after the base time.

@@ -35,6 +35,9 @@ pub struct Recorder {
     pub interval_uncorrected: Histogram<u64>,
     /// Measured messages completed.
     pub messages: u64,
+    /// Open loop: measured messages that fell due but were never sent
+    /// because the connection's pipeline stayed full.
+    pub unsent: u64,
 }
 
 impl Default for Recorder {
@@ -53,6 +56,7 @@ impl Recorder {
             interval_corrected: new_histogram(),
             interval_uncorrected: new_histogram(),
             messages: 0,
+            unsent: 0,
         }
     }
 
@@ -71,11 +75,41 @@ impl Recorder {
         self.messages += 1;
     }
 
+    /// Records a message that was due at `intended` but never sent before
+    /// the window closed at `end`: its wait so far is a lower bound of its
+    /// latency and goes into the corrected histograms, so a server that
+    /// stalls at the end of a run cannot hide the stall by never being
+    /// asked (wrk2 does the same).
+    pub fn record_unsent(&mut self, intended: Instant, end: Instant) {
+        let waited = end.saturating_duration_since(intended).as_nanos() as u64;
+        self.corrected.saturating_record(waited.max(1));
+        self.interval_corrected.saturating_record(waited.max(1));
+        self.unsent += 1;
+    }
+
     /// Hands out the current interval's histograms and starts a new one.
     pub fn take_interval(&mut self) -> (Histogram<u64>, Histogram<u64>) {
         (
             std::mem::replace(&mut self.interval_corrected, new_histogram()),
             std::mem::replace(&mut self.interval_uncorrected, new_histogram()),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Recorder;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn unsent_messages_count_in_the_corrected_tail_only() {
+        let mut rec = Recorder::new();
+        let end = Instant::now();
+        rec.record_unsent(end - Duration::from_millis(300), end);
+        assert_eq!(rec.unsent, 1);
+        assert_eq!(rec.messages, 0, "not a verified message");
+        assert!(rec.corrected.max() >= 299_000_000, "waited about 300 ms");
+        assert_eq!(rec.uncorrected.len(), 0, "never sent: no send time");
+        assert_eq!(rec.interval_corrected.len(), 1);
     }
 }

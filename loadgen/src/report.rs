@@ -46,6 +46,9 @@ pub struct Rate {
     pub achieved: f64,
     /// Open loop: whether the achieved rate reached 95% of the asked one.
     pub sustained: Option<bool>,
+    /// Open loop: messages due on the schedule that were never sent because
+    /// the server fell behind; their wait is in the corrected latency.
+    pub unsent: u64,
 }
 
 /// CPU use of loadgen itself over the measured window.
@@ -137,6 +140,7 @@ impl Report {
                 asked: cfg.rate,
                 achieved,
                 sustained: cfg.rate.map(|asked| achieved >= asked * SUSTAINED_SHARE),
+                unsent: r.unsent,
             },
             latency_us: Summary::of(&r.corrected),
             latency_uncorrected_us: open_loop.then(|| Summary::of(&r.uncorrected)),
@@ -188,9 +192,16 @@ impl Report {
                 100.0 * self.rate.achieved / asked
             ));
         }
+        if self.rate.unsent > 0 {
+            self.notes.push(format!(
+                "{} messages fell due but were never sent (the server fell behind); \
+                 their wait until the end of the run is in the corrected latency",
+                self.rate.unsent
+            ));
+        }
         if let Some(n) = messages {
-            if self.messages < n {
-                self.notes.push(format!(
+            if self.messages < n && !self.interrupted {
+                self.problems.push(format!(
                     "--messages {n}: only {} verified before the run ended",
                     self.messages
                 ));

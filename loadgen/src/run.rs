@@ -42,6 +42,8 @@ pub struct RunResult {
     pub errors: Errors,
     /// Messages verified in the measured window.
     pub messages: u64,
+    /// Open loop: measured messages due on the schedule but never sent.
+    pub unsent: u64,
     /// Measured window: from the end of warmup until sending stopped
     /// (messages sent in it and echoed during the drain count too).
     pub duration: Duration,
@@ -149,7 +151,7 @@ pub fn execute(
                 if entry.workers == cfg.threads {
                     if let Some(done) = pending.remove(&index) {
                         last_line = interval_line(&done);
-                        write_interval(log.as_mut(), warm_end - start, index, &done);
+                        write_interval(log.as_mut(), warm_end, index, &done);
                     }
                 }
             }
@@ -165,7 +167,7 @@ pub fn execute(
         ));
     }
     for (index, partial) in std::mem::take(&mut pending) {
-        write_interval(log.as_mut(), warm_end - start, index, &partial);
+        write_interval(log.as_mut(), warm_end, index, &partial);
     }
     progress.finish();
 
@@ -198,9 +200,12 @@ fn interval_line(iv: &Interval) -> String {
     )
 }
 
-fn write_interval(log: Option<&mut HdrLogWriter>, offset: Duration, index: u64, iv: &Interval) {
+/// Writes interval `index` of the measured window that began at
+/// `warm_end`, timestamped from the log's base time (which is taken before
+/// connecting, so the connect phase is accounted for).
+fn write_interval(log: Option<&mut HdrLogWriter>, warm_end: Instant, index: u64, iv: &Interval) {
     if let Some(log) = log {
-        let at = offset + Duration::from_secs(index);
+        let at = log.since_base(warm_end) + Duration::from_secs(index);
         if let Err(e) = log.interval(at, iv.length, &iv.corrected, &iv.uncorrected) {
             eprintln!("loadgen: warning: interval log: {e}");
         }
@@ -224,6 +229,7 @@ fn merge_reports(
         uncorrected: new_histogram(),
         errors: Errors::default(),
         messages: 0,
+        unsent: 0,
         duration: Duration::ZERO,
         cpu,
         cpu_wall,
@@ -238,6 +244,7 @@ fn merge_reports(
         histo::add(&mut r.uncorrected, &w.recorder.uncorrected);
         r.errors.merge(&w.errors);
         r.messages += w.recorder.messages;
+        r.unsent += w.recorder.unsent;
         r.duration = r
             .duration
             .max(w.window_end.saturating_duration_since(warm_end));

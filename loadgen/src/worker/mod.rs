@@ -111,6 +111,8 @@ struct Worker {
     per_source: Vec<u64>,
     /// Connects in progress.
     connecting: usize,
+    /// Connections established and not failed.
+    live: usize,
 }
 
 impl Worker {
@@ -142,6 +144,7 @@ impl Worker {
             established: 0,
             per_source: vec![0; sources],
             connecting: 0,
+            live: 0,
             shared: Arc::clone(&spec.shared),
             index: spec.index,
             conns,
@@ -215,7 +218,9 @@ impl Worker {
             if !self.rec.measuring && now >= warm_end {
                 self.rec.measuring = true;
             }
-            if now >= end || shared.stopped() || self.out_of_tickets(&traffic) {
+            // All of this worker's connections failed: nothing left to do.
+            let dead = self.live == 0;
+            if now >= end || shared.stopped() || dead || self.out_of_tickets(&traffic) {
                 break;
             }
             if self.rec.measuring && now >= next_tick {
@@ -247,12 +252,41 @@ impl Worker {
             self.poll_once(wait, sending.then_some(&traffic));
         }
         let window_end = Instant::now();
+        if let Pace::Open {
+            start,
+            step_ns,
+            count,
+        } = traffic.pace
+        {
+            self.record_unsent(start, step_ns, count, warm_end, window_end);
+        }
         self.drain();
         if self.rec.measuring {
             let length = Instant::now().saturating_duration_since(next_tick - INTERVAL);
             self.send_sample(samples, tick, length);
         }
         window_end
+    }
+
+    /// Records every measured message that fell due on the open-loop
+    /// schedule but was never sent (see `Recorder::record_unsent`).
+    fn record_unsent(
+        &mut self,
+        start: Instant,
+        step_ns: f64,
+        count: u64,
+        warm_end: Instant,
+        window_end: Instant,
+    ) {
+        for (i, conn) in self.conns.iter().enumerate() {
+            for seq in conn.unsent() {
+                let slot = (seq * count + i as u64) as f64 * step_ns;
+                let intended = start + Duration::from_nanos(slot as u64);
+                if intended >= warm_end && intended < window_end {
+                    self.rec.record_unsent(intended, window_end);
+                }
+            }
+        }
     }
 
     fn out_of_tickets(&self, traffic: &Traffic<'_>) -> bool {
@@ -388,6 +422,7 @@ impl Worker {
         if let Some(s) = self.conns[i].source {
             self.per_source[s] += 1;
         }
+        self.live += 1;
         self.shared.open.fetch_add(1, Ordering::Relaxed);
         self.shared.established.fetch_add(1, Ordering::Relaxed);
     }
@@ -404,6 +439,7 @@ impl Worker {
         self.count(cause, 1);
         let lost = self.conns[i].kill();
         self.count(Cause::Lost, lost);
+        self.live -= 1;
         self.shared.open.fetch_sub(1, Ordering::Relaxed);
     }
 }

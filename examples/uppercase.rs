@@ -3,7 +3,9 @@
 //!
 //! Run: `cargo run --release --example uppercase`, then `nc 127.0.0.1 1234`.
 
-use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, Server, Verdict};
+use esockets::{
+    CloseReason, Config, Conn, ConnId, Decision, Handler, Server, ShardContext, Verdict,
+};
 use std::net::SocketAddr;
 
 /// One per shard: `clients` needs no lock.
@@ -12,19 +14,38 @@ struct Uppercase {
 }
 
 impl Handler for Uppercase {
-    fn on_connect(&mut self, conn: &mut Conn<'_>, peer: SocketAddr) -> Decision {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        peer: SocketAddr,
+    ) -> Decision<()> {
         self.clients += 1;
         conn.send(format!("hello {peer}, you are client {} here\n", self.clients).as_bytes());
-        Decision::Accept
+        Decision::Accept(())
     }
 
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         let complete = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         conn.send(&data[..complete].to_ascii_uppercase());
         Verdict::Keep(complete) // a partial line waits for its newline
     }
 
-    fn on_close(&mut self, id: ConnId, reason: CloseReason) {
+    fn on_close(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        id: ConnId,
+        _state: (),
+        reason: CloseReason,
+    ) {
         self.clients -= 1;
         eprintln!("client {id} left: {reason:?}");
     }

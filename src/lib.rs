@@ -21,12 +21,20 @@
 //! client's [`ConnId`].
 //!
 //! ```no_run
-//! use esockets::{Config, Conn, Handler, Server, Verdict};
+//! use esockets::{Config, Conn, Handler, Server, ShardContext, Verdict};
 //!
 //! struct Shout;
 //!
 //! impl Handler for Shout {
-//!     fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+//!     type State = ();
+//!
+//!     fn on_data(
+//!         &mut self,
+//!         _cx: &mut ShardContext<'_>,
+//!         conn: &mut Conn<'_>,
+//!         _state: &mut (),
+//!         data: &[u8],
+//!     ) -> Verdict {
 //!         conn.send(&data.to_ascii_uppercase());
 //!         Verdict::Keep(data.len())
 //!     }
@@ -39,36 +47,28 @@
 //!
 //! See `docs/architecture.md` for the design and its invariants.
 
-mod command;
-mod config;
-mod conn;
-mod connection;
-mod error;
-mod handle;
 mod handler;
-mod id;
-mod outqueue;
+mod net;
 pub mod protocols;
 mod server;
 mod shard;
-mod slots;
-mod socket;
-mod stats;
 
-pub use config::{default_threads, Config};
-pub use conn::Conn;
-pub use error::{ConfigError, Error};
-pub use handle::ServerHandle;
-pub use handler::{CloseReason, Decision, Handler, ShardContext, Verdict};
-pub use id::ConnId;
+pub use handler::{
+    CloseReason, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, TimerId, Verdict,
+};
+pub use net::fds::{open_file_limit, raise_open_file_limit};
+pub use net::kernel::{listen_overflows, somaxconn, tcp_migrate_req};
+pub use server::config::{default_threads, Config, Keepalive, RESERVED_DESCRIPTORS};
+pub use server::error::{ConfigError, Error};
+pub use server::handle::{SendError, ServerHandle};
+pub use server::stats::ShardStats;
 pub use server::Server;
-pub use socket::{open_file_limit, raise_open_file_limit};
-pub use stats::ShardStats;
 
 /// Pure building blocks, public only so `benches/` can measure them; not a
 /// stable API.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::outqueue::OutQueue;
-    pub use crate::slots::{Key, Slots};
+    pub use crate::shard::outqueue::OutQueue;
+    pub use crate::shard::slots::{Key, Slots};
+    pub use crate::shard::wheel::{TimerKey, Wheel};
 }

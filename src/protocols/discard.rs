@@ -1,13 +1,21 @@
 //! RFC 863 discard: every byte is read and thrown away.
 
-use crate::{Conn, Handler, Verdict};
+use crate::{Conn, Handler, ShardContext, Verdict};
 
 /// The discard service (RFC 863): reads everything, answers nothing.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Discard;
 
 impl Handler for Discard {
-    fn on_data(&mut self, _conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    type State = ();
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         Verdict::Keep(data.len())
     }
 }

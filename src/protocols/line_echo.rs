@@ -1,6 +1,6 @@
 //! Line echo: complete lines go back byte for byte; partial lines wait.
 
-use crate::{Conn, Handler, Verdict};
+use crate::{Conn, Handler, ShardContext, Verdict};
 
 /// What a client gets before it is closed for an over-long line.
 pub const LINE_TOO_LONG: &[u8] = b"ERROR line too long\n";
@@ -60,7 +60,15 @@ pub fn scan_lines(data: &[u8], from: usize, max_line: usize) -> LineScan {
 }
 
 impl Handler for LineEcho {
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    type State = ();
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         // Carried bytes are a partial line with no newline (every complete
         // line is consumed), so the scan starts at the new bytes.
         let scan = scan_lines(data, conn.carried(), self.max_line);

@@ -1,27 +1,32 @@
-//! Accepting clients, and backing off when the process runs out of files.
+//! Accepting clients, refusing them politely at the limits, and backing
+//! off when the process runs out of files.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Write};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
+use super::client::Client;
 use super::Shard;
-use crate::conn::Conn;
-use crate::connection::Connection;
-use crate::handler::{Decision, Handler};
+use crate::handler::context::ShardContext;
+use crate::handler::outcome::Decision;
+use crate::handler::{Conn, Handler};
 
 /// How long accepting pauses after the process ran out of descriptors or
-/// memory: long enough not to spin on a full accept queue, short enough
-/// that clients barely notice once descriptors free up.
+/// memory and no client could be refused instead: long enough not to spin
+/// on a full accept queue, short enough that clients barely notice once
+/// descriptors free up.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What to do about an `accept` error.
 enum AcceptError {
     /// The one client failed (it reset before we took it, say): go on.
     Client,
-    /// The process or system is out of a resource: pause accepting.
+    /// The process is out of descriptors: refuse a client with the spare.
+    OutOfDescriptors,
+    /// The system is out of a resource: pause accepting.
     Resources,
 }
 
@@ -29,7 +34,8 @@ enum AcceptError {
 /// only the client and one that concerns the whole process.
 fn classify(err: &io::Error) -> AcceptError {
     match err.raw_os_error() {
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => AcceptError::Resources,
+        Some(libc::EMFILE | libc::ENFILE) => AcceptError::OutOfDescriptors,
+        Some(libc::ENOBUFS | libc::ENOMEM) => AcceptError::Resources,
         _ if matches!(
             err.kind(),
             ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::PermissionDenied
@@ -44,40 +50,142 @@ fn classify(err: &io::Error) -> AcceptError {
     }
 }
 
+/// Why a client is refused before the handler sees it.
+#[derive(Clone, Copy)]
+enum Refusal {
+    /// `max_connections` clients are open.
+    AtLimit,
+    /// The process has no descriptor left.
+    OutOfDescriptors,
+}
+
 impl<H: Handler> Shard<H> {
-    /// Accepts waiting clients, up to the accept budget.
+    /// Accepts waiting clients, up to the accept budget (or all of them,
+    /// with `drain_queue`, when the listener is about to close).
     pub(super) fn accept(&mut self) {
-        self.accept_pending = false;
-        if self.timers.accept_paused(Instant::now()) {
-            return;
+        self.accept_pending = !self.accept_some(self.config.accept_budget);
+    }
+
+    /// Accepts until the queue is empty, however long it is: run before
+    /// the listener closes at shutdown, so no client queued in it is reset.
+    pub(super) fn accept_all(&mut self) {
+        while !self.accept_some(usize::MAX) {
+            if self.deadlines.accept_paused(self.cx.now()) {
+                return; // out of descriptors: the rest cannot be taken
+            }
         }
-        for _ in 0..self.config.accept_budget {
+    }
+
+    /// Accepts up to `budget` clients; returns whether the queue was
+    /// emptied (or accepting cannot go on now).
+    fn accept_some(&mut self, budget: usize) -> bool {
+        if self.deadlines.accept_paused(self.cx.now()) {
+            return true;
+        }
+        for _ in 0..budget {
             let Some(listener) = &self.listener else {
-                return;
+                return true;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+                Ok((stream, peer)) => {
+                    if self.cx.handle.reserve_connection() {
+                        self.admit(stream, peer);
+                    } else {
+                        self.refuse(stream, peer, Refusal::AtLimit);
+                    }
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return true,
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}
                 Err(err) => match classify(&err) {
                     AcceptError::Client => {
-                        tracing::debug!(shard = self.index, %err, "accept failed for one client")
+                        tracing::debug!(shard = self.index, %err, "accept failed for one client");
                     }
-                    AcceptError::Resources => {
-                        tracing::warn!(
-                            shard = self.index,
-                            %err,
-                            open = self.conns.len(),
-                            "cannot accept more clients now; pausing accept for {ACCEPT_BACKOFF:?}"
-                        );
-                        self.timers.pause_accept(Instant::now() + ACCEPT_BACKOFF);
-                        return;
+                    AcceptError::OutOfDescriptors if self.refuse_with_spare() => {}
+                    AcceptError::OutOfDescriptors | AcceptError::Resources => {
+                        self.pause_accept(&err);
+                        return true;
                     }
                 },
             }
         }
-        // Budget spent: more clients may wait; serve the others first.
-        self.accept_pending = true;
+        false
+    }
+
+    /// At `EMFILE`: gives up the spare descriptor to accept one waiting
+    /// client and close it at once, then takes the spare back. Returns
+    /// whether a client was taken off the queue this way.
+    ///
+    /// With several shards another shard may take the freed descriptor
+    /// first: then this accept fails again, the spare cannot be taken back
+    /// yet, and accepting pauses; the spare is taken again on resuming.
+    fn refuse_with_spare(&mut self) -> bool {
+        if !self.spare.release() {
+            return false;
+        }
+        let accepted = self.listener.as_ref().map(|listener| listener.accept());
+        let refused = match accepted {
+            Some(Ok((stream, peer))) => {
+                self.refuse(stream, peer, Refusal::OutOfDescriptors);
+                true
+            }
+            _ => false,
+        };
+        self.spare.take() && refused
+    }
+
+    /// Stops accepting for a while: the process or system is out of a
+    /// resource and no client could be refused instead.
+    fn pause_accept(&mut self, err: &io::Error) {
+        self.stats.accept_pauses += 1;
+        let now = self.cx.now();
+        if let Some(suppressed) = self.warnings.out_of_resources.allow(now) {
+            tracing::warn!(
+                shard = self.index,
+                %err,
+                open = self.clients.len(),
+                suppressed,
+                "cannot accept more clients now; pausing accept for {} ms",
+                ACCEPT_BACKOFF.as_millis()
+            );
+        }
+        self.deadlines.pause_accept(now + ACCEPT_BACKOFF);
+    }
+
+    /// Resumes accepting after a pause: takes the spare back first.
+    pub(super) fn resume_accept(&mut self) {
+        self.spare.take();
+        self.accept();
+    }
+
+    /// Closes a client the server cannot take, after the refuse message.
+    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr, why: Refusal) {
+        self.stats.refused += 1;
+        self.stats.over_limit += 1;
+        if let Some(message) = &self.config.refuse_message {
+            // Best effort: a new socket's send buffer takes a short message
+            // whole; if not, the client just sees the close.
+            let _ = stream.write(message);
+        }
+        drop(stream);
+        let now = self.cx.now();
+        if let Some(suppressed) = self.warnings.refused.allow(now) {
+            let max = self.cx.handle.max_connections();
+            match why {
+                Refusal::AtLimit => tracing::warn!(
+                    shard = self.index,
+                    %peer,
+                    max_connections = max,
+                    suppressed,
+                    "refusing clients: the connection limit is reached"
+                ),
+                Refusal::OutOfDescriptors => tracing::warn!(
+                    shard = self.index,
+                    %peer,
+                    suppressed,
+                    "refusing clients: the process is out of file descriptors (raise the open-file limit, or lower --max-connections)"
+                ),
+            }
+        }
     }
 
     /// Sets up a new client and asks the handler about it.
@@ -85,10 +193,11 @@ impl<H: Handler> Shard<H> {
         if self.config.nodelay {
             if let Err(err) = stream.set_nodelay(true) {
                 tracing::debug!(shard = self.index, %peer, %err, "cannot set TCP_NODELAY; dropping client");
+                self.cx.handle.release_connection();
                 return;
             }
         }
-        let key = self.conns.next_key();
+        let key = self.clients.next_key();
         let token = Token(key.to_token());
         if let Err(err) = self
             .poll
@@ -96,26 +205,42 @@ impl<H: Handler> Shard<H> {
             .register(&mut stream, token, Interest::READABLE)
         {
             tracing::warn!(shard = self.index, %peer, %err, "cannot register client; dropping it");
+            self.cx.handle.release_connection();
             return;
         }
-        let key = self.conns.insert(Connection::new(stream));
+        let now_tick = self.cx.now_tick() as u32;
+        let key = self
+            .clients
+            .insert(Client::new(stream, H::State::default(), now_tick));
         // Counted once set up: a client dropped above never took service.
         self.stats.accepted += 1;
         self.stats.open += 1;
         let id = self.id(key);
         let limit = self.config.output_limit;
-        let Some(conn) = self.conns.get_mut(key) else {
+        let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        let mut view = Conn::new(id, conn, limit, &mut self.stats.bytes_out, 0);
-        match self.handler.on_connect(&mut view, peer) {
-            Decision::Accept => self.settle(key),
+        let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats.bytes_out, 0);
+        let mut cx = ShardContext::new(&mut self.cx);
+        match self.handler.on_connect(&mut cx, &mut conn, peer) {
+            Decision::Accept(state) => {
+                client.state = state;
+                if let Some(idle) = self.idle_ticks {
+                    let at = self.cx.now_tick() + u64::from(idle);
+                    self.arm(key, at);
+                }
+                self.settle(key);
+            }
             Decision::Refuse => {
-                self.conns.remove(key);
+                // Removing bumps the slot's generation: an id the handler
+                // kept from this call can never reach the next client.
+                self.clients.remove(key);
+                self.cx.handle.release_connection();
                 self.stats.open -= 1;
                 self.stats.refused += 1;
                 tracing::debug!(shard = self.index, %peer, "client refused by the handler");
             }
         }
+        self.apply_deferred();
     }
 }

@@ -1,27 +1,57 @@
-//! Closing clients: at once, gracefully, and all of them at shutdown.
+//! Closing clients: at once, and gracefully with a lingering close.
 
 use std::io::{ErrorKind, Read};
 use std::net::Shutdown;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::client::Phase;
+use super::slots::Key;
 use super::Shard;
-use crate::handler::{CloseReason, Handler};
-use crate::slots::Key;
-use crate::socket;
+use crate::handler::context::{ticks, ShardContext};
+use crate::handler::outcome::CloseReason;
+use crate::handler::Handler;
+use crate::net::stream;
 
-/// How often lingering clients are checked for acknowledged output: a few
-/// round trips, so a closed client's socket goes away promptly without
-/// busy polling.
-const LINGER_CHECK: Duration = Duration::from_millis(10);
+/// First wait before looking again whether a lingering client has
+/// acknowledged our output: a few loopback or LAN round trips.
+const LINGER_FIRST_CHECK: Duration = Duration::from_millis(10);
+
+/// Longest wait between two looks: the wait doubles after each look, so
+/// 100,000 unresponsive clients at shutdown cost a few checks each (about
+/// a dozen over a 5 s drain) instead of one every 10 ms.
+const LINGER_MAX_CHECK: Duration = Duration::from_secs(1);
 
 impl<H: Handler> Shard<H> {
     /// Closes a client now and tells the handler why.
     pub(super) fn close_now(&mut self, key: Key, reason: CloseReason) {
-        if self.conns.remove(key).is_some() {
-            // Dropping the stream closes the descriptor, which also removes
-            // it from epoll: no extra `epoll_ctl`.
-            self.closed(key, reason);
+        let Some(client) = self.clients.remove(key) else {
+            return;
+        };
+        // Dropping the stream closes the descriptor, which also removes it
+        // from epoll: no extra `epoll_ctl`.
+        drop(client.io);
+        if !client.timer.is_none() {
+            self.cx.wheel.cancel(client.timer);
         }
+        self.cx.handle.release_connection();
+        self.stats.open -= 1;
+        self.stats.closed += 1;
+        let id = self.id(key);
+        match reason {
+            CloseReason::OutputOverflow | CloseReason::InputOverflow | CloseReason::Error(_) => {
+                let now = self.cx.now();
+                if let Some(suppressed) = self.warnings.client_failed.allow(now) {
+                    tracing::warn!(shard = self.index, conn = %id, ?reason, suppressed, "client closed");
+                }
+            }
+            CloseReason::IdleTimeout => {
+                self.stats.idle_closed += 1;
+                tracing::trace!(shard = self.index, conn = %id, ?reason, "client closed");
+            }
+            _ => tracing::trace!(shard = self.index, conn = %id, ?reason, "client closed"),
+        }
+        let mut cx = ShardContext::new(&mut self.cx);
+        self.handler.on_close(&mut cx, id, client.state, reason);
     }
 
     /// Closes a client whose output is flushed, as a lingering close.
@@ -33,21 +63,57 @@ impl<H: Handler> Shard<H> {
     /// stream, or at the drain deadline.
     pub(super) fn close_gracefully(&mut self, key: Key) {
         self.update_interest(key); // nothing is queued: drop WRITABLE
-        let Some(conn) = self.conns.get_mut(key) else {
+        let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        if !conn.lingering {
-            conn.lingering = true;
+        if let Phase::Closing(reason) = client.io.phase {
+            client.io.phase = Phase::Lingering(reason);
             // Fails only if the client is already gone; the read below then
             // sees the error and closes.
-            let _ = conn.stream.shutdown(Shutdown::Write);
+            let _ = client.io.stream.shutdown(Shutdown::Write);
         }
         if self.discard_input(key) {
             // Most clients close (or acknowledge) at once: only the others
-            // need a deadline and a place on the linger list.
-            self.schedule_drain(key);
-            self.lingering.push(key);
-            self.timers.check_linger_at(Instant::now() + LINGER_CHECK);
+            // need a deadline and a timer.
+            self.arm_linger_check(key);
+        }
+    }
+
+    /// Sets the next look at a lingering client: after a wait that doubles
+    /// with each look, and never after its close deadline.
+    fn arm_linger_check(&mut self, key: Key) {
+        let now = self.cx.now_tick();
+        let drain = ticks(self.config.drain_timeout);
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        if !client.io.drain_armed() {
+            client.io.set_drain_armed();
+            client.clock = (now + drain) as u32;
+        }
+        let shift = u32::from(client.io.linger_checks).min(16);
+        client.io.linger_checks = client.io.linger_checks.saturating_add(1);
+        let wait = ticks(LINGER_FIRST_CHECK)
+            .saturating_mul(1 << shift)
+            .min(ticks(LINGER_MAX_CHECK));
+        // Wrapping distance to the deadline (within a day), 0 once passed.
+        let left = (client.clock.wrapping_sub(now as u32) as i32).max(0) as u64;
+        self.arm(key, now + wait.min(left));
+    }
+
+    /// A lingering client's timer fired: close it at its deadline, else
+    /// look whether it acknowledged everything, else look again later.
+    pub(super) fn check_lingering(&mut self, key: Key, reason: CloseReason) {
+        let now = self.cx.now_tick() as u32;
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        // Wrapping distance: the deadline is within a day of now.
+        if (now.wrapping_sub(client.clock) as i32) >= 0 {
+            return self.close_now(key, reason);
+        }
+        if self.discard_input(key) {
+            self.arm_linger_check(key);
         }
     }
 
@@ -58,15 +124,18 @@ impl<H: Handler> Shard<H> {
     pub(super) fn discard_input(&mut self, key: Key) -> bool {
         let mut budget = self.config.read_budget;
         let reason = loop {
-            let Some(conn) = self.conns.get_mut(key) else {
+            let Some(client) = self.clients.get_mut(key) else {
                 return false;
             };
-            let Some(reason) = conn.closing else {
-                return true; // not closing: nothing to discard
+            let io = &mut client.io;
+            let (reason, lingering) = match io.phase {
+                Phase::Closing(reason) => (reason, false),
+                Phase::Lingering(reason) => (reason, true),
+                Phase::Open | Phase::Failed(_) => return true, // nothing to discard
             };
-            match (&conn.stream).read(&mut self.buf) {
-                Ok(0) if !conn.lingering => {
-                    conn.read_closed = true; // replies still to flush
+            match (&io.stream).read(&mut self.buf) {
+                Ok(0) if !lingering => {
+                    io.mark_read_closed(); // replies still to flush
                     return true;
                 }
                 Ok(0) => break reason,
@@ -79,16 +148,16 @@ impl<H: Handler> Shard<H> {
                     }
                 }
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                    let in_flight = socket::unacknowledged(&conn.stream).unwrap_or(0);
-                    if !conn.lingering || in_flight > 0 {
+                    let in_flight = stream::unacknowledged(&io.stream).unwrap_or(0);
+                    if !lingering || in_flight > 0 {
                         return true;
                     }
                     break reason;
                 }
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(_) if conn.lingering => break reason,
+                Err(_) if lingering => break reason,
                 Err(err) => {
-                    conn.fail(CloseReason::from_io(&err));
+                    io.fail(CloseReason::from_io(&err));
                     return true; // `settle` closes it
                 }
             }
@@ -97,52 +166,9 @@ impl<H: Handler> Shard<H> {
         false
     }
 
-    /// Looks again at lingering clients: acknowledgements raise no event.
-    pub(super) fn check_lingering(&mut self) {
-        let mut lingering = std::mem::take(&mut self.lingering);
-        lingering.retain(|&key| self.discard_input(key));
-        lingering.append(&mut self.lingering);
-        self.lingering = lingering;
-        if !self.lingering.is_empty() {
-            self.timers.check_linger_at(Instant::now() + LINGER_CHECK);
-        }
-    }
-
-    /// Bookkeeping after a client is gone.
-    fn closed(&mut self, key: Key, reason: CloseReason) {
-        self.stats.open -= 1;
-        self.stats.closed += 1;
-        let id = self.id(key);
-        match reason {
-            CloseReason::OutputOverflow | CloseReason::InputOverflow | CloseReason::Error(_) => {
-                tracing::warn!(shard = self.index, conn = %id, ?reason, "client closed");
-            }
-            _ => tracing::trace!(shard = self.index, conn = %id, ?reason, "client closed"),
-        }
-        self.handler.on_close(id, reason);
-    }
-
-    /// Stops accepting at once and closes every client once its output is
-    /// flushed, or at the drain deadline.
-    pub(super) fn begin_shutdown(&mut self) {
-        if self.timers.shutting_down() {
-            return; // a second shutdown changes nothing
-        }
-        self.timers
-            .shut_down_by(Instant::now() + self.config.drain_timeout);
-        self.listener = None;
-        self.accept_pending = false;
-        for key in self.conns.keys() {
-            if let Some(conn) = self.conns.get_mut(key) {
-                conn.begin_close(CloseReason::Shutdown);
-            }
-            self.settle(key);
-        }
-    }
-
     /// Closes every client at once.
     pub(super) fn close_all(&mut self, reason: CloseReason) {
-        for key in self.conns.keys() {
+        for key in self.clients.keys() {
             self.close_now(key, reason);
         }
     }

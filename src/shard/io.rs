@@ -4,38 +4,43 @@ use std::io::ErrorKind;
 
 use mio::event::Event;
 
+use super::client::{Client, Phase};
+use super::slots::Key;
 use super::Shard;
-use crate::config::Config;
-use crate::conn::Conn;
-use crate::connection::Connection;
-use crate::handler::{CloseReason, Handler, Verdict};
-use crate::id::ConnId;
-use crate::slots::Key;
-use crate::socket;
+use crate::handler::context::ShardContext;
+use crate::handler::id::ConnId;
+use crate::handler::outcome::{CloseReason, Verdict};
+use crate::handler::{Conn, Handler};
+use crate::net::stream;
+use crate::server::config::Config;
 
 impl<H: Handler> Shard<H> {
     /// A readiness event for a client.
-    pub(super) fn conn_event(&mut self, key: Key, event: &Event) {
-        let Some(conn) = self.conns.get_mut(key) else {
+    pub(super) fn client_event(&mut self, key: Key, event: &Event) {
+        let Some(client) = self.clients.get_mut(key) else {
             return; // closed earlier in this round
         };
+        let io = &mut client.io;
         if event.is_read_closed() || event.is_error() {
-            conn.read_closed = true;
+            io.mark_read_closed();
         }
         // An error or hang-up is reported whether or not WRITABLE was asked
         // for; flushing then fails and marks the client, so a paused client
         // whose peer vanished does not linger until shutdown.
         let flushable = event.is_writable() || event.is_write_closed() || event.is_error();
         let mut unsettled = false;
-        if flushable && !conn.out.is_empty() {
-            self.stats.bytes_out += conn.flush() as u64;
+        if flushable && !io.out.is_empty() {
+            self.stats.bytes_out += io.flush() as u64;
             unsettled = true;
         }
-        if event.is_readable() || conn.read_closed {
+        if event.is_readable() || io.read_closed() {
             unsettled |= self.read(key);
         }
         if unsettled {
             self.settle(key);
+        }
+        if !self.cx.deferred.is_empty() {
+            self.apply_deferred();
         }
     }
 
@@ -48,53 +53,71 @@ impl<H: Handler> Shard<H> {
         let id = self.id(key);
         // One look-up for the whole loop: the fields are borrowed apart.
         let Self {
-            conns,
+            clients,
             buf,
             handler,
             stats,
             config,
             ready,
+            cx,
+            idle_ticks,
             ..
         } = self;
-        let Some(conn) = conns.get_mut(key) else {
+        let Some(client) = clients.get_mut(key) else {
             return false;
         };
+        if idle_ticks.is_some() {
+            // Re-arming the idle timer is this store: the timer looks at it
+            // when it fires, and sets itself again if the client was active.
+            client.clock = cx.now_tick() as u32;
+        }
         let mut budget = config.read_budget;
         loop {
-            if conn.closing.is_some() && conn.failed.is_none() {
-                break;
+            match client.io.phase {
+                Phase::Open => {}
+                Phase::Failed(_) => return true,
+                Phase::Closing(_) | Phase::Lingering(_) => break,
             }
             // Past the high-water mark `settle` pauses the client; stop now
             // so one wakeup cannot queue a whole read budget beyond it.
-            if conn.reading_stopped() || conn.out.len() > config.output_high_water {
+            if client.io.paused() || client.io.out.len() > config.output_high_water {
                 return true;
             }
-            match socket::read(&conn.stream, buf) {
+            match stream::read(&client.io.stream, buf) {
                 Ok(0) => {
-                    conn.begin_close(CloseReason::PeerClosed);
+                    client.io.begin_close(CloseReason::PeerClosed);
                     return true;
                 }
                 Ok(n) => {
                     stats.bytes_in += n as u64;
-                    let drained = n < buf.len() && !conn.read_closed;
-                    deliver(handler, conn, id, &buf[..n], &mut stats.bytes_out, config);
+                    let drained = n < buf.len() && !client.io.read_closed();
+                    let mut cx = ShardContext::new(cx);
+                    deliver(
+                        handler,
+                        &mut cx,
+                        client,
+                        id,
+                        &buf[..n],
+                        &mut stats.bytes_out,
+                        config,
+                    );
                     // A short read emptied the socket: on Linux, epoll raises
                     // a new edge for any byte that arrives after it, so the
                     // read that would only say WouldBlock is skipped (as
                     // tokio does). The hang-up case reads on to the EOF.
                     if drained {
-                        return !conn.is_quiet();
+                        return !client.io.is_quiet();
                     }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
                         ready.push(key);
-                        return !conn.is_quiet();
+                        return !client.io.is_quiet();
                     }
                 }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return !conn.is_quiet(),
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return !client.io.is_quiet(),
                 Err(err) if err.kind() == ErrorKind::Interrupted => {}
                 Err(err) => {
-                    conn.fail(CloseReason::from_io(&err));
+                    client.io.fail(CloseReason::from_io(&err));
                     return true;
                 }
             }
@@ -113,6 +136,9 @@ impl<H: Handler> Shard<H> {
             if self.read(key) {
                 self.settle(key);
             }
+            if !self.cx.deferred.is_empty() {
+                self.apply_deferred();
+            }
         }
         // Keys queued while reading stay; the vector's memory is reused.
         ready.append(&mut self.ready);
@@ -123,9 +149,10 @@ impl<H: Handler> Shard<H> {
     pub(super) fn drained(&mut self, key: Key) {
         let id = self.id(key);
         let limit = self.config.output_limit;
-        if let Some(conn) = self.conns.get_mut(key) {
-            let mut view = Conn::new(id, conn, limit, &mut self.stats.bytes_out, 0);
-            self.handler.on_drain(&mut view);
+        if let Some(client) = self.clients.get_mut(key) {
+            let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats.bytes_out, 0);
+            let mut cx = ShardContext::new(&mut self.cx);
+            self.handler.on_drain(&mut cx, &mut conn, &mut client.state);
         }
     }
 }
@@ -135,45 +162,47 @@ impl<H: Handler> Shard<H> {
 #[inline] // once per read, on the hottest path
 fn deliver<H: Handler>(
     handler: &mut H,
-    conn: &mut Connection,
+    cx: &mut ShardContext<'_>,
+    client: &mut Client<H::State>,
     id: ConnId,
     fresh: &[u8],
     bytes_out: &mut u64,
     config: &Config,
 ) {
-    if conn.input.is_empty() {
+    let io = &mut client.io;
+    if io.input.is_empty() {
         // The common case: the handler reads straight from the shard's
         // buffer, and only a partial message is copied (and allocated).
-        let mut view = Conn::new(id, conn, config.output_limit, bytes_out, 0);
-        let verdict = handler.on_data(&mut view, fresh);
-        let rest = unconsumed(conn, verdict, fresh);
+        let mut conn = Conn::new(id, io, config.output_limit, bytes_out, 0);
+        let verdict = handler.on_data(cx, &mut conn, &mut client.state, fresh);
+        let rest = unconsumed(&mut client.io, verdict, fresh);
         if rest.len() > config.input_limit {
-            conn.fail(CloseReason::InputOverflow);
+            client.io.fail(CloseReason::InputOverflow);
         } else if !rest.is_empty() {
-            conn.input.extend_from_slice(rest);
+            client.io.input.extend_from_slice(rest);
         }
         return;
     }
-    let mut input = std::mem::take(&mut conn.input);
+    let mut input = std::mem::take(&mut io.input);
     let carried = input.len();
     input.extend_from_slice(fresh);
-    let mut view = Conn::new(id, conn, config.output_limit, bytes_out, carried);
-    let verdict = handler.on_data(&mut view, &input);
-    let rest = unconsumed(conn, verdict, &input).len();
+    let mut conn = Conn::new(id, io, config.output_limit, bytes_out, carried);
+    let verdict = handler.on_data(cx, &mut conn, &mut client.state, &input);
+    let rest = unconsumed(&mut client.io, verdict, &input).len();
     if rest > config.input_limit {
-        conn.fail(CloseReason::InputOverflow);
+        client.io.fail(CloseReason::InputOverflow);
     } else if rest > 0 {
         input.drain(..input.len() - rest);
-        conn.input = input;
+        client.io.input = input;
     }
 }
 
 /// The bytes `on_data` left unconsumed; a close consumes everything.
-fn unconsumed<'d>(conn: &mut Connection, verdict: Verdict, data: &'d [u8]) -> &'d [u8] {
+fn unconsumed<'d>(io: &mut super::client::ClientIo, verdict: Verdict, data: &'d [u8]) -> &'d [u8] {
     match verdict {
         Verdict::Keep(consumed) => &data[consumed.min(data.len())..],
         Verdict::Close => {
-            conn.begin_close(CloseReason::Handler);
+            io.begin_close(CloseReason::Handler);
             &[]
         }
     }

@@ -5,33 +5,51 @@
 //! other shards; other threads reach it only through its inbox.
 
 mod accept;
+pub(crate) mod client;
 mod close;
+mod deferred;
+pub(crate) mod inbox;
 mod io;
+pub(crate) mod outqueue;
+mod rate_limit;
+mod settle;
+mod shutdown;
+pub(crate) mod slots;
 mod timers;
+pub(crate) mod wheel;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam::channel::Receiver;
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
-use crate::command::Command;
-use crate::config::Config;
-use crate::connection::Connection;
-use crate::handle::ServerHandle;
-use crate::handler::{CloseReason, Handler};
-use crate::id::ConnId;
-use crate::slots::{Key, Slots};
-use crate::stats::ShardStats;
+use crate::handler::context::{ContextCore, ShardContext};
+use crate::handler::id::ConnId;
+use crate::handler::outcome::CloseReason;
+use crate::handler::Handler;
+use crate::net::fds::Spare;
+use crate::server::config::Config;
+use crate::server::handle::ServerHandle;
+use crate::server::stats::ShardStats;
+use client::Client;
+use inbox::{Command, InboxReceiver};
+use rate_limit::Warnings;
+use slots::{Key, Slots};
+use timers::Deadlines;
 
-/// Token of the shard's listening socket. Connection tokens pack a slot
-/// index and generation (see `Key::to_token`) and never reach these values.
+/// Token of the shard's listening socket. Client tokens pack a slot index
+/// and generation (see `Key::to_token`) and never reach these values.
 pub(crate) const LISTENER: Token = Token(usize::MAX);
 /// Token of the shard's waker (its inbox has commands).
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 
 /// Events taken from the kernel per `epoll_wait`.
 const EVENT_CAPACITY: usize = 1024;
+
+/// Inbox commands run per loop round at most, so a flood of sends from
+/// other threads cannot starve the shard's own clients; the rest wait for
+/// the next round (which then does not sleep).
+const INBOX_BUDGET: usize = 1024;
 
 /// The parts of a shard made on the caller's thread by `Server::bind`, so
 /// that setup errors come back synchronously.
@@ -41,11 +59,11 @@ pub(crate) struct ShardParts {
     /// The shard's own member of the `SO_REUSEPORT` group.
     pub(crate) listener: TcpListener,
     /// Commands from other threads.
-    pub(crate) inbox: Receiver<Command>,
+    pub(crate) inbox: InboxReceiver,
 }
 
 /// A running shard.
-pub(crate) struct Shard<H> {
+pub(crate) struct Shard<H: Handler> {
     /// Index of this shard.
     index: u16,
     /// The event loop.
@@ -53,15 +71,15 @@ pub(crate) struct Shard<H> {
     /// The listener; `None` once shutdown began.
     listener: Option<TcpListener>,
     /// Commands from other threads.
-    inbox: Receiver<Command>,
-    /// Where the counters are published.
-    handle: ServerHandle,
+    inbox: InboxReceiver,
     /// The service.
     handler: H,
     /// The server's settings.
     config: Config,
+    /// `config.idle_timeout` in wheel ticks, if set.
+    idle_ticks: Option<u32>,
     /// This shard's clients.
-    conns: Slots<Connection>,
+    clients: Slots<Client<H::State>>,
     /// The one read buffer all clients of the shard share.
     buf: Vec<u8>,
     /// Counters, published once per loop round.
@@ -69,12 +87,22 @@ pub(crate) struct Shard<H> {
     /// Clients with input left after their read budget, or whose reading
     /// just resumed: read them again after the current events.
     ready: Vec<Key>,
-    /// Timers: drain deadlines, accept back-off, shutdown.
-    timers: timers::Timers,
+    /// Clock, client timers and deferred requests, lent to callbacks.
+    cx: ContextCore,
+    /// The shard's own deadlines: accept back-off, tick, shutdown.
+    deadlines: Deadlines,
     /// The accept budget ran out with clients possibly still waiting.
     accept_pending: bool,
-    /// Clients in a lingering close whose output is not yet acknowledged.
-    lingering: Vec<Key>,
+    /// The inbox budget ran out with commands possibly still waiting.
+    inbox_pending: bool,
+    /// Shutdown is closing clients in batches; the next slot to visit.
+    sweep: Option<usize>,
+    /// A descriptor kept in reserve for refusing clients at `EMFILE`.
+    spare: Spare,
+    /// Rate limits of the shard's warnings.
+    warnings: Warnings,
+    /// Commands taken from the inbox this round (memory reused).
+    commands: Vec<Command>,
 }
 
 impl<H: Handler> Shard<H> {
@@ -86,37 +114,45 @@ impl<H: Handler> Shard<H> {
         handler: H,
         config: Config,
     ) -> Self {
+        // `Config::validate` caps the thread count at `u16::MAX`.
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        let mut spare = Spare::default();
+        spare.take();
         Self {
-            // `Config::validate` caps the thread count at `u16::MAX`.
-            index: u16::try_from(index).unwrap_or(u16::MAX),
+            index,
             poll: parts.poll,
             listener: Some(parts.listener),
             inbox: parts.inbox,
-            handle,
             handler,
+            idle_ticks: config
+                .idle_timeout
+                .map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)),
             buf: vec![0; config.read_buffer],
             config,
-            conns: Slots::new(),
+            clients: Slots::new(),
             stats: ShardStats::default(),
             ready: Vec::new(),
-            timers: timers::Timers::default(),
+            cx: ContextCore::new(index, handle),
+            deadlines: Deadlines::default(),
             accept_pending: false,
-            lingering: Vec::new(),
+            inbox_pending: false,
+            sweep: None,
+            spare,
+            warnings: Warnings::default(),
+            commands: Vec::new(),
         }
     }
 
     /// Runs the event loop until shutdown has closed every client.
     pub(crate) fn run(mut self) {
-        self.handler.on_start();
+        self.handler.on_start(&mut ShardContext::new(&mut self.cx));
+        self.apply_deferred();
+        if let Some(period) = self.config.tick {
+            self.deadlines.tick = Some(Instant::now() + period);
+        }
         let mut events = Events::with_capacity(EVENT_CAPACITY);
-        while !(self.timers.shutting_down() && self.conns.is_empty()) {
-            let timeout = if !self.ready.is_empty() || self.accept_pending {
-                Some(std::time::Duration::ZERO)
-            } else if self.timers.is_empty() {
-                None
-            } else {
-                self.timers.timeout(Instant::now())
-            };
+        while !(self.deadlines.shutting_down() && self.clients.is_empty() && self.sweep.is_none()) {
+            let timeout = self.poll_timeout();
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == std::io::ErrorKind::Interrupted {
                     continue;
@@ -125,23 +161,55 @@ impl<H: Handler> Shard<H> {
                 self.close_all(CloseReason::Error(err.kind()));
                 break;
             }
+            self.cx.begin_round(self.needs_clock());
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
-                    WAKER => self.drain_inbox(),
-                    token => self.conn_event(Key::from_token(token.0), event),
+                    WAKER => self.read_inbox(),
+                    token => self.client_event(Key::from_token(token.0), event),
                 }
             }
             self.read_ready();
             if self.accept_pending {
                 self.accept();
             }
+            if self.inbox_pending {
+                self.read_inbox();
+            }
+            if self.sweep.is_some() {
+                self.sweep_step();
+            }
             self.fire_timers();
-            if let Some(published) = self.handle.published(usize::from(self.index)) {
+            if let Some(published) = self.cx.handle.published(usize::from(self.index)) {
                 published.publish(&self.stats);
             }
         }
-        self.handler.on_shutdown();
+        self.handler
+            .on_shutdown(&mut ShardContext::new(&mut self.cx));
+    }
+
+    /// Whether this round's clock must be read up front: something is
+    /// timed. Otherwise a round reads no clock unless a callback asks.
+    fn needs_clock(&self) -> bool {
+        self.idle_ticks.is_some() || !self.cx.wheel.is_empty() || !self.deadlines.is_empty()
+    }
+
+    /// How long the poll may sleep: not at all while work is left over,
+    /// else until the next timer or deadline, else until an event.
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.ready.is_empty()
+            || self.accept_pending
+            || self.inbox_pending
+            || self.sweep.is_some()
+        {
+            return Some(Duration::ZERO);
+        }
+        let wheel = self.cx.wheel.next_deadline().map(|t| self.cx.instant_of(t));
+        let next = match (wheel, self.deadlines.next()) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(next.saturating_duration_since(Instant::now()))
     }
 
     /// The id handlers and other threads know a client by.
@@ -149,103 +217,40 @@ impl<H: Handler> Shard<H> {
         ConnId::new(self.index, key.index, key.generation)
     }
 
-    /// The slot key an id names.
-    fn key(id: ConnId) -> Key {
-        Key {
+    /// The slot key an id names, if the id is of this shard.
+    fn key(&self, id: ConnId) -> Option<Key> {
+        (id.shard() == usize::from(self.index)).then(|| Key {
             // Ids are made from keys by `Shard::id`, so the slot fits.
             index: u32::try_from(id.slot()).unwrap_or(u32::MAX),
             generation: id.generation(),
-        }
+        })
     }
 
-    /// Runs the commands other threads sent.
-    fn drain_inbox(&mut self) {
-        while let Ok(command) = self.inbox.try_recv() {
+    /// Runs commands other threads sent, up to the per-round budget.
+    fn read_inbox(&mut self) {
+        let mut commands = std::mem::take(&mut self.commands);
+        self.inbox_pending = self.inbox.take(INBOX_BUDGET, |c| commands.push(c));
+        for command in commands.drain(..) {
             match command {
                 Command::Send(id, data) => {
-                    let key = Self::key(id);
+                    let Some(key) = self.key(id) else { continue };
                     let limit = self.config.output_limit;
-                    if let Some(conn) = self.conns.get_mut(key) {
-                        self.stats.bytes_out += conn.send_vec(data, limit) as u64;
+                    if let Some(client) = self.clients.get_mut(key) {
+                        self.stats.bytes_out += client.io.send_bytes(data, limit) as u64;
                         self.settle(key);
                     }
                 }
                 Command::Close(id) => {
-                    let key = Self::key(id);
-                    if let Some(conn) = self.conns.get_mut(key) {
-                        conn.begin_close(CloseReason::Server);
+                    let Some(key) = self.key(id) else { continue };
+                    if let Some(client) = self.clients.get_mut(key) {
+                        client.io.begin_close(CloseReason::Server);
                         self.settle(key);
                     }
                 }
                 Command::Shutdown => self.begin_shutdown(),
             }
         }
-    }
-
-    /// Brings a client's registration, backpressure and closing in line
-    /// with its state. Runs after anything touched the client.
-    fn settle(&mut self, key: Key) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        if let Some(reason) = conn.failed {
-            return self.close_now(key, reason);
-        }
-        if conn.lingering {
-            return; // only its end of stream or deadline matters now
-        }
-        let queued = conn.out.len();
-        if !conn.paused && queued > self.config.output_high_water {
-            conn.paused = true;
-        } else if conn.paused && queued <= self.config.output_low_water {
-            conn.paused = false;
-            self.ready.push(key);
-            self.drained(key);
-            return self.settle(key);
-        }
-        if conn.closing.is_some() {
-            if queued == 0 {
-                return self.close_gracefully(key);
-            }
-            self.schedule_drain(key);
-        }
-        self.update_interest(key);
-    }
-
-    /// Registers WRITABLE interest exactly while output is queued: one
-    /// `epoll_ctl` per transition, none per message.
-    pub(super) fn update_interest(&mut self, key: Key) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        let want_writable = !conn.out.is_empty();
-        if want_writable == conn.writable_interest {
-            return;
-        }
-        let interest = if want_writable {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        let token = Token(key.to_token());
-        match self
-            .poll
-            .registry()
-            .reregister(&mut conn.stream, token, interest)
-        {
-            Ok(()) => conn.writable_interest = want_writable,
-            Err(err) => self.close_now(key, CloseReason::from_io(&err)),
-        }
-    }
-
-    /// Starts the drain deadline of a closing client, once.
-    fn schedule_drain(&mut self, key: Key) {
-        if let Some(conn) = self.conns.get_mut(key) {
-            if !conn.drain_scheduled {
-                conn.drain_scheduled = true;
-                let deadline = Instant::now() + self.config.drain_timeout;
-                self.timers.drain_by(deadline, key);
-            }
-        }
+        self.commands = commands;
+        self.apply_deferred();
     }
 }

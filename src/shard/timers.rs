@@ -1,40 +1,31 @@
-//! The few deadlines a shard keeps, and the poll timeout they imply.
+//! Firing timers: the shard's own deadlines, and every client timer in
+//! the wheel (idle checks, drain deadlines, linger checks, the handler's).
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::client::Phase;
+use super::wheel::TimerKey;
 use super::Shard;
-use crate::handler::{CloseReason, Handler};
-use crate::slots::Key;
+use crate::handler::context::{ShardContext, TimerTask};
+use crate::handler::id::ConnId;
+use crate::handler::outcome::CloseReason;
+use crate::handler::{Conn, Handler};
 
-/// A shard's deadlines. Drain deadlines are all "now + drain timeout", so
-/// they arrive in order and a FIFO queue is a complete timer wheel for them.
+/// The shard's own deadlines (not tied to a client).
 #[derive(Default)]
-pub(super) struct Timers {
-    /// Graceful closes waiting for output to flush, oldest first.
-    drains: VecDeque<(Instant, Key)>,
+pub(super) struct Deadlines {
     /// Accepting is paused until then (descriptor exhaustion).
-    accept_resume: Option<Instant>,
+    pub(super) accept_resume: Option<Instant>,
+    /// Next `on_tick`.
+    pub(super) tick: Option<Instant>,
     /// Shutdown began; every client is closed by then.
-    shutdown: Option<Instant>,
-    /// Next look at lingering clients' unacknowledged output.
-    linger_check: Option<Instant>,
-    /// The earliest of all the above, kept so a loop round costs one
-    /// comparison instead of a scan.
-    next: Option<Instant>,
+    pub(super) shutdown: Option<Instant>,
 }
 
-impl Timers {
-    /// Closes `key` by `deadline` if its output has not flushed.
-    pub(super) fn drain_by(&mut self, deadline: Instant, key: Key) {
-        self.drains.push_back((deadline, key));
-        self.wake_by(deadline);
-    }
-
+impl Deadlines {
     /// Pauses accepting until `until`.
     pub(super) fn pause_accept(&mut self, until: Instant) {
         self.accept_resume = Some(until);
-        self.wake_by(until);
     }
 
     /// Whether accepting is paused at `now`.
@@ -42,124 +33,113 @@ impl Timers {
         self.accept_resume.is_some_and(|until| now < until)
     }
 
-    /// Looks at lingering clients again at `at` (unless sooner is set).
-    pub(super) fn check_linger_at(&mut self, at: Instant) {
-        if self.linger_check.is_none_or(|current| at < current) {
-            self.linger_check = Some(at);
-            self.wake_by(at);
-        }
-    }
-
-    /// Records that shutdown began, to finish by `deadline`.
-    pub(super) fn shut_down_by(&mut self, deadline: Instant) {
-        self.shutdown = Some(deadline);
-        self.wake_by(deadline);
-    }
-
-    /// Makes sure the loop wakes by `at`.
-    fn wake_by(&mut self, at: Instant) {
-        if self.next.is_none_or(|next| at < next) {
-            self.next = Some(at);
-        }
-    }
-
-    /// Recomputes the earliest deadline after some have fired.
-    fn recompute_next(&mut self) {
-        self.next = [
-            self.drains.front().map(|&(at, _)| at),
-            self.accept_resume,
-            self.shutdown,
-            self.linger_check,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-    }
-
-    /// Whether a deadline has passed at `now`.
-    fn due(&self, now: Instant) -> bool {
-        self.next.is_some_and(|next| next <= now)
-    }
-
     /// Whether shutdown began.
     pub(super) fn shutting_down(&self) -> bool {
         self.shutdown.is_some()
     }
 
-    /// Whether no deadline is set: then the clock need not be read.
+    /// Whether no deadline is set.
     pub(super) fn is_empty(&self) -> bool {
-        self.next.is_none()
+        self.accept_resume.is_none() && self.tick.is_none() && self.shutdown.is_none()
     }
 
-    /// How long the poll may sleep: until the next deadline, or forever.
-    pub(super) fn timeout(&self, now: Instant) -> Option<Duration> {
-        self.next.map(|at| at.saturating_duration_since(now))
+    /// The earliest deadline.
+    pub(super) fn next(&self) -> Option<Instant> {
+        [self.accept_resume, self.tick, self.shutdown]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 
 impl<H: Handler> Shard<H> {
-    /// Acts on every deadline that has passed.
+    /// Acts on every deadline and timer that has passed.
     pub(super) fn fire_timers(&mut self) {
-        if self.timers.is_empty() {
-            return; // the usual case: no clock read per round
+        if self.cx.wheel.is_empty() && self.deadlines.is_empty() {
+            return; // the usual case for a plain echo: nothing to look at
         }
-        let now = Instant::now();
-        if !self.timers.due(now) {
-            return;
-        }
-        while let Some(&(at, key)) = self.timers.drains.front() {
-            if at > now {
-                break;
-            }
-            self.timers.drains.pop_front();
-            let reason = self.conns.get_mut(key).and_then(|conn| conn.closing);
-            if let Some(reason) = reason {
-                self.close_now(key, reason);
+        let now = self.cx.now();
+        if !self.cx.wheel.is_empty() {
+            let mut fired = Vec::new();
+            self.cx
+                .wheel
+                .expire(self.cx.now_tick(), |key, task| fired.push((key, task)));
+            for (key, task) in fired {
+                self.fire(key, task);
+                self.apply_deferred();
             }
         }
-        if self.timers.accept_resume.is_some_and(|until| until <= now) {
-            self.timers.accept_resume = None;
-            self.accept();
+        if self.deadlines.accept_resume.is_some_and(|at| at <= now) {
+            self.deadlines.accept_resume = None;
+            self.resume_accept();
         }
-        if self.timers.linger_check.is_some_and(|at| at <= now) {
-            self.timers.linger_check = None;
-            self.check_lingering();
+        if let Some(at) = self.deadlines.tick.filter(|&at| at <= now) {
+            let period = self.config.tick.unwrap_or_default();
+            // Next tick a period after this one was due; skipped ticks (a
+            // round that ran long) are not made up.
+            self.deadlines.tick = Some((at + period).max(now));
+            self.handler.on_tick(&mut ShardContext::new(&mut self.cx));
+            self.apply_deferred();
         }
-        if self.timers.shutdown.is_some_and(|at| at <= now) {
+        if self.deadlines.shutdown.is_some_and(|at| at <= now) {
+            self.sweep = None;
             self.close_all(CloseReason::Shutdown);
         }
-        self.timers.recompute_next();
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::Timers;
-    use crate::slots::Key;
-    use std::time::{Duration, Instant};
+    /// Runs one fired timer.
+    fn fire(&mut self, timer: TimerKey, task: TimerTask) {
+        match task {
+            TimerTask::Handler { owner, tag } => self.fire_handler_timer(owner, tag),
+            TimerTask::Client(id) => {
+                let Some(key) = self.key(id) else { return };
+                let Some(client) = self.clients.get_mut(key) else {
+                    return;
+                };
+                if client.timer != timer {
+                    return; // replaced since; the current one is still set
+                }
+                client.timer = TimerKey::NONE;
+                match client.io.phase {
+                    Phase::Open => self.check_idle(key),
+                    Phase::Closing(reason) | Phase::Failed(reason) => self.close_now(key, reason),
+                    Phase::Lingering(reason) => self.check_lingering(key, reason),
+                }
+            }
+        }
+    }
 
-    #[test]
-    fn timeout_is_the_earliest_deadline() {
-        let now = Instant::now();
-        let mut timers = Timers::default();
-        assert_eq!(
-            timers.timeout(now),
-            None,
-            "no deadline: sleep until an event"
-        );
-        let key = Key {
-            index: 0,
-            generation: 0,
+    /// A handler timer fired: call `on_timer` if its client is still here.
+    fn fire_handler_timer(&mut self, owner: ConnId, tag: u64) {
+        let Some(key) = self.key(owner) else { return };
+        let limit = self.config.output_limit;
+        let Some(client) = self.clients.get_mut(key) else {
+            return; // the client closed: its timers never fire
         };
-        timers.drain_by(now + Duration::from_secs(5), key);
-        timers.pause_accept(now + Duration::from_millis(100));
-        assert_eq!(timers.timeout(now), Some(Duration::from_millis(100)));
-        assert!(timers.accept_paused(now));
-        assert!(!timers.accept_paused(now + Duration::from_millis(100)));
-        timers.shut_down_by(now);
-        assert_eq!(
-            timers.timeout(now + Duration::from_secs(1)),
-            Some(Duration::ZERO)
-        );
+        if !client.io.is_open() {
+            return;
+        }
+        let mut conn = Conn::new(owner, &mut client.io, limit, &mut self.stats.bytes_out, 0);
+        let mut cx = ShardContext::new(&mut self.cx);
+        self.handler
+            .on_timer(&mut cx, &mut conn, &mut client.state, tag);
+        self.settle(key);
+    }
+
+    /// The idle timer of an open client fired: close it if nothing arrived
+    /// for the idle timeout, else set the timer for when that would be.
+    fn check_idle(&mut self, key: super::slots::Key) {
+        let Some(idle) = self.idle_ticks else { return };
+        let now = self.cx.now_tick();
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        let quiet = (now as u32).wrapping_sub(client.clock);
+        if quiet >= idle {
+            client.io.begin_close(CloseReason::IdleTimeout);
+            self.settle(key);
+        } else {
+            self.arm(key, now + u64::from(idle - quiet));
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use esockets::{CloseReason, Config, Conn, ConnId, Handler, Verdict};
+use esockets::{CloseReason, Config, Conn, ConnId, Handler, ShardContext, Verdict};
 
 use crate::util::{config, pattern, round_trip, wait_until, TestServer, DEADLINE};
 
@@ -36,7 +36,15 @@ struct Observed {
 struct WatchedEcho(Arc<Observed>);
 
 impl Handler for WatchedEcho {
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    type State = ();
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         conn.send(data);
         self.0
             .max_queued
@@ -44,12 +52,18 @@ impl Handler for WatchedEcho {
         Verdict::Keep(data.len())
     }
 
-    fn on_drain(&mut self, conn: &mut Conn<'_>) {
+    fn on_drain(&mut self, _cx: &mut ShardContext<'_>, conn: &mut Conn<'_>, _state: &mut ()) {
         self.0.drained.fetch_add(1, Ordering::Relaxed);
         let _ = conn;
     }
 
-    fn on_close(&mut self, _id: ConnId, reason: CloseReason) {
+    fn on_close(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _id: ConnId,
+        _state: (),
+        reason: CloseReason,
+    ) {
         if reason != CloseReason::PeerClosed {
             self.0.bad_close.store(true, Ordering::Relaxed);
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
-use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, Verdict};
+use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
 
 use crate::util::{
     config, expect_clean_close, pattern, read_to_close, round_trip, TestServer, DEADLINE,
@@ -33,12 +33,25 @@ struct Probe {
 }
 
 impl Handler for Probe {
-    fn on_connect(&mut self, conn: &mut Conn<'_>, peer: SocketAddr) -> Decision {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        peer: SocketAddr,
+    ) -> Decision<()> {
         self.connects.send((peer, conn.id())).expect("test listens");
-        Decision::Accept
+        Decision::Accept(())
     }
 
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         match data[0] {
             b'c' => {
                 conn.send(b"bye\n");
@@ -51,7 +64,7 @@ impl Handler for Probe {
                 Verdict::Keep(data.len())
             }
             b'b' => {
-                conn.send_vec(pattern(BLOB, 8));
+                conn.send_bytes(pattern(BLOB, 8));
                 self.blob_queued.store(conn.queued(), Ordering::Relaxed);
                 Verdict::Close
             }
@@ -71,7 +84,13 @@ impl Handler for Probe {
         }
     }
 
-    fn on_close(&mut self, id: ConnId, reason: CloseReason) {
+    fn on_close(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        id: ConnId,
+        _state: (),
+        reason: CloseReason,
+    ) {
         let _ = self.closes.send((id, reason));
     }
 }
@@ -201,7 +220,7 @@ fn verdict_close_delivers_queued_output_first() {
 fn server_when_closed_through_the_handle() {
     let probe = Probed::start();
     let (mut stream, id) = probe.connect();
-    assert!(probe.server.handle.close(id));
+    assert!(probe.server.handle.close(id).is_ok());
     expect_clean_close(&mut stream, b"");
     assert_eq!(probe.reason(id), CloseReason::Server);
 }

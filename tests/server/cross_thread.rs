@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
-use esockets::{CloseReason, Conn, ConnId, Decision, Handler, Verdict};
+use esockets::{CloseReason, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
 
 use crate::util::{
     assert_silent, config, expect_clean_close, read_exact, round_trip, TestServer, DEADLINE,
@@ -24,17 +24,36 @@ struct Report {
 }
 
 impl Handler for Report {
-    fn on_connect(&mut self, conn: &mut Conn<'_>, peer: SocketAddr) -> Decision {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        peer: SocketAddr,
+    ) -> Decision<()> {
         self.connects.send((peer, conn.id())).expect("test listens");
-        Decision::Accept
+        Decision::Accept(())
     }
 
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         conn.send(data);
         Verdict::Keep(data.len())
     }
 
-    fn on_close(&mut self, id: ConnId, reason: CloseReason) {
+    fn on_close(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        id: ConnId,
+        _state: (),
+        reason: CloseReason,
+    ) {
         // The test may be done listening by the time the server shuts down.
         let _ = self.closes.send((id, reason));
     }
@@ -87,7 +106,9 @@ fn sends_from_other_threads_reach_the_client_the_id_names() {
             let (handle, ids) = (handle.clone(), to_send.clone());
             thread::spawn(move || {
                 for (peer, id) in ids.iter().filter(|(p, _)| p.port() % 2 == part) {
-                    assert!(handle.send(*id, format!("to {peer}\n").into_bytes()));
+                    assert!(handle
+                        .send(*id, format!("to {peer}\n").into_bytes())
+                        .is_ok());
                 }
             })
         })
@@ -121,9 +142,9 @@ fn a_stale_id_does_not_reach_the_next_client_in_its_slot() {
     assert_ne!(fresh, stale);
 
     // Commands run in order, so "stale" would arrive first if it leaked.
-    assert!(server.handle.send(stale, b"stale".to_vec()));
-    assert!(server.handle.close(stale));
-    assert!(server.handle.send(fresh, b"fresh".to_vec()));
+    assert!(server.handle.send(stale, b"stale".to_vec()).is_ok());
+    assert!(server.handle.close(stale).is_ok());
+    assert!(server.handle.send(fresh, b"fresh".to_vec()).is_ok());
     assert_eq!(read_exact(&mut second, 5), b"fresh");
     assert_silent(&mut second, Duration::from_millis(100));
     round_trip(&mut second, b"not closed by the stale id\n");
@@ -133,8 +154,8 @@ fn a_stale_id_does_not_reach_the_next_client_in_its_slot() {
 fn closing_by_id_delivers_what_was_sent_first() {
     let (server, connected, closed) = report_server(2);
     let (mut stream, id) = connect(&server, &connected);
-    assert!(server.handle.send(id, b"last words\n".to_vec()));
-    assert!(server.handle.close(id));
+    assert!(server.handle.send(id, b"last words\n".to_vec()).is_ok());
+    assert!(server.handle.close(id).is_ok());
     expect_clean_close(&mut stream, b"last words\n");
     let (closed_id, reason) = closed.recv_timeout(DEADLINE).expect("close reported");
     assert_eq!((closed_id, reason), (id, CloseReason::Server));
@@ -148,8 +169,8 @@ fn sends_to_a_stopped_server_report_false() {
     let handle = server.handle.clone();
     server.stop().expect("clean join");
     assert!(
-        !handle.send(id, b"too late".to_vec()),
+        handle.send(id, b"too late".to_vec()).is_err(),
         "the shard has stopped"
     );
-    assert!(!handle.close(id));
+    assert!(handle.close(id).is_err());
 }

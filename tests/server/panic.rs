@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
-use esockets::{Conn, Decision, Error, Handler, ShardContext, Verdict};
+use esockets::{Conn, Decision, Error, Handler, ShardContext, ShardInfo, Verdict};
 
 use crate::util::{config, read_exact, read_to_close, round_trip, TestServer};
 
@@ -15,12 +15,25 @@ struct Fragile {
 }
 
 impl Handler for Fragile {
-    fn on_connect(&mut self, conn: &mut Conn<'_>, _peer: SocketAddr) -> Decision {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
         conn.send(&[self.index]);
-        Decision::Accept
+        Decision::Accept(())
     }
 
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         assert!(!data.contains(&b'!'), "boom on shard {}", self.index);
         conn.send(data);
         Verdict::Keep(data.len())
@@ -29,7 +42,7 @@ impl Handler for Fragile {
 
 #[test]
 fn a_handler_panic_is_reported_by_join_and_other_shards_go_on() {
-    let server = TestServer::start(config(2), |context: ShardContext| Fragile {
+    let server = TestServer::start(config(2), |context: ShardInfo| Fragile {
         index: u8::try_from(context.index).expect("few shards"),
     });
     // Connect until there is a client on each shard (64 tries: the kernel

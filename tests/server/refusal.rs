@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use esockets::{Conn, Decision, Handler, Verdict};
+use esockets::{Conn, Decision, Handler, ShardContext, Verdict};
 
 use crate::util::{config, read_to_close, round_trip, TestServer};
 
@@ -21,20 +21,39 @@ fn is_refused(port: u16) -> bool {
 struct RefuseSome;
 
 impl Handler for RefuseSome {
-    fn on_connect(&mut self, _conn: &mut Conn<'_>, peer: SocketAddr) -> Decision {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        peer: SocketAddr,
+    ) -> Decision<()> {
         if is_refused(peer.port()) {
             Decision::Refuse
         } else {
-            Decision::Accept
+            Decision::Accept(())
         }
     }
 
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         conn.send(data);
         Verdict::Keep(data.len())
     }
 
-    fn on_close(&mut self, id: esockets::ConnId, reason: esockets::CloseReason) {
+    fn on_close(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        id: esockets::ConnId,
+        _state: (),
+        reason: esockets::CloseReason,
+    ) {
         // Refused clients never reach `on_close`; the others close first.
         assert_eq!(reason, esockets::CloseReason::PeerClosed, "{id}");
     }

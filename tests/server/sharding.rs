@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::net::TcpStream;
 
-use esockets::{Conn, Handler, ShardContext, Verdict};
+use esockets::{Conn, Handler, ShardContext, ShardInfo, Verdict};
 
 use crate::util::{config, read_exact, wait_until, TestServer, DEADLINE};
 
@@ -21,12 +21,20 @@ const ROUNDS: usize = 3;
 /// Answers every byte with two: the index its factory was given, and the
 /// shard named by the client's id.
 struct WhichShard {
-    /// `ShardContext::index` of this handler's shard.
+    /// `ShardInfo::index` of this handler's shard.
     index: u8,
 }
 
 impl Handler for WhichShard {
-    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    type State = ();
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         let id_shard = u8::try_from(conn.id().shard()).expect("few shards");
         for _ in data {
             conn.send(&[self.index, id_shard]);
@@ -36,7 +44,7 @@ impl Handler for WhichShard {
 }
 
 /// Makes a shard's handler.
-fn which_shard(context: ShardContext) -> WhichShard {
+fn which_shard(context: ShardInfo) -> WhichShard {
     WhichShard {
         index: u8::try_from(context.index).expect("few shards"),
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, Verdict};
+use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
 
 use crate::util::{
     client, config, expect_clean_close, pattern, round_trip, wait_until, TestServer, DEADLINE,
@@ -36,19 +36,38 @@ struct Observed {
 struct Blob(Arc<Observed>);
 
 impl Handler for Blob {
-    fn on_connect(&mut self, conn: &mut Conn<'_>, peer: SocketAddr) -> Decision {
-        conn.send_vec(pattern(BLOB, u64::from(peer.port())));
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        peer: SocketAddr,
+    ) -> Decision<()> {
+        conn.send_bytes(pattern(BLOB, u64::from(peer.port())));
         if conn.queued() > 0 {
             self.0.queued.fetch_add(1, Ordering::Relaxed);
         }
-        Decision::Accept
+        Decision::Accept(())
     }
 
-    fn on_data(&mut self, _conn: &mut Conn<'_>, data: &[u8]) -> Verdict {
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
         Verdict::Keep(data.len())
     }
 
-    fn on_close(&mut self, _id: ConnId, reason: CloseReason) {
+    fn on_close(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _id: ConnId,
+        _state: (),
+        reason: CloseReason,
+    ) {
         let counter = if reason == CloseReason::Shutdown {
             &self.0.shut
         } else {

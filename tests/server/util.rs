@@ -8,7 +8,7 @@ use std::sync::Once;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use esockets::{Config, Error, Handler, Server, ServerHandle, ShardContext, ShardStats};
+use esockets::{Config, Error, Handler, Server, ServerHandle, ShardInfo, ShardStats};
 
 /// Read and write timeout of every client socket: a bug fails the test
 /// after this long instead of hanging it.
@@ -53,7 +53,7 @@ impl TestServer {
     /// Binds `config` (whose address should have port 0) with `factory`.
     pub fn start<F, H>(config: Config, factory: F) -> Self
     where
-        F: Fn(ShardContext) -> H + Send + Sync + 'static,
+        F: Fn(ShardInfo) -> H + Send + Sync + 'static,
         H: Handler + 'static,
     {
         raise_file_limit();

@@ -43,6 +43,11 @@ impl<T> Default for Slots<T> {
 
 /// A table of values addressed by generational keys; free slots are reused
 /// most-recently-freed first (warm in cache).
+///
+/// A slot whose generation reaches `u32::MAX` is retired instead of being
+/// reused: its generation would otherwise wrap, and a stale key from four
+/// billion lives ago would match the new occupant. Retiring costs one slot
+/// per four billion closes in that slot, so ids can never be confused.
 pub struct Slots<T> {
     /// All slots ever used; never shrinks.
     slots: Vec<Slot<T>>,
@@ -118,10 +123,29 @@ impl<T> Slots<T> {
             return None;
         }
         let value = slot.value.take()?;
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(key.index);
         self.len -= 1;
+        if slot.generation == u32::MAX {
+            return Some(value); // retired: never handed out again
+        }
+        slot.generation += 1;
+        self.free.push(key.index);
         Some(value)
+    }
+
+    /// Number of slots ever used: occupied slot indices are below this.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The key of the occupant of slot `index`, if it is occupied.
+    pub fn key_at(&self, index: usize) -> Option<Key> {
+        let slot = self.slots.get(index)?;
+        slot.value.as_ref()?;
+        Some(Key {
+            // Indices come from `u32` keys, so they fit.
+            index: index as u32,
+            generation: slot.generation,
+        })
     }
 
     /// Keys of all occupied slots.
@@ -172,6 +196,22 @@ mod tests {
         assert_eq!(predicted.generation, 1);
         assert_eq!(slots.insert(9), predicted);
         assert_eq!(slots.keys().len(), 5);
+    }
+
+    #[test]
+    fn an_exhausted_slot_is_retired_not_wrapped() {
+        let mut slots = Slots::new();
+        let first = slots.insert(1);
+        slots.slots[0].generation = u32::MAX;
+        let last = Key {
+            index: first.index,
+            generation: u32::MAX,
+        };
+        assert_eq!(slots.remove(last), Some(1));
+        let next = slots.insert(2);
+        assert_ne!(next.index, first.index, "the exhausted slot is not reused");
+        assert!(slots.get_mut(first).is_none());
+        assert!(slots.get_mut(last).is_none());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 
+use bytes::Bytes;
+
 /// Small sends are appended to the last chunk while it stays under this size,
 /// so a burst of tiny replies becomes one buffer (and one iovec) instead of
 /// many; larger sends keep their own chunk and are never copied twice.
@@ -13,13 +15,32 @@ const COALESCE_LIMIT: usize = 16 * 1024;
 /// array on the stack small.
 const MAX_IOVECS: usize = 64;
 
+/// One queued buffer.
+enum Chunk {
+    /// Copied in by the queue; small copies are appended to it.
+    Owned(Vec<u8>),
+    /// Shared with other queues (one payload sent to many clients): never
+    /// copied, only referenced.
+    Shared(Bytes),
+}
+
+impl Chunk {
+    /// The bytes of the chunk.
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Owned(vec) => vec,
+            Self::Shared(bytes) => bytes,
+        }
+    }
+}
+
 /// Bytes waiting for the socket to become writable, as a queue of chunks.
 ///
 /// An empty queue owns no heap memory, so idle connections cost nothing here.
 #[derive(Default)]
 pub struct OutQueue {
     /// Chunks in send order; the front one may be partly written.
-    chunks: VecDeque<Vec<u8>>,
+    chunks: VecDeque<Chunk>,
     /// Bytes of the front chunk already written.
     head_written: usize,
     /// Total bytes queued (not yet written).
@@ -43,29 +64,41 @@ impl OutQueue {
             return;
         }
         self.len += data.len();
-        if let Some(last) = self.chunks.back_mut() {
+        if let Some(Chunk::Owned(last)) = self.chunks.back_mut() {
             if last.len() + data.len() <= COALESCE_LIMIT {
                 last.extend_from_slice(data);
                 return;
             }
         }
-        self.chunks.push_back(data.to_vec());
+        self.chunks.push_back(Chunk::Owned(data.to_vec()));
     }
 
-    /// Appends `data` without copying it.
+    /// Appends `data` without copying it (small buffers are appended to
+    /// the last owned chunk instead, which is cheaper than another iovec).
     pub fn push_vec(&mut self, data: Vec<u8>) {
         if data.is_empty() {
             return;
         }
-        let fits_last = self
-            .chunks
-            .back()
-            .is_some_and(|last| last.len() + data.len() <= COALESCE_LIMIT);
-        if fits_last {
+        if self.fits_last(data.len()) {
             return self.push_slice(&data);
         }
         self.len += data.len();
-        self.chunks.push_back(data);
+        self.chunks.push_back(Chunk::Owned(data));
+    }
+
+    /// Appends a shared buffer by reference: the payload itself is never
+    /// copied, however many queues hold it.
+    pub fn push_bytes(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        self.len += data.len();
+        self.chunks.push_back(Chunk::Shared(data));
+    }
+
+    /// Whether `extra` bytes can be appended to the last chunk.
+    fn fits_last(&self, extra: usize) -> bool {
+        matches!(self.chunks.back(), Some(Chunk::Owned(last)) if last.len() + extra <= COALESCE_LIMIT)
     }
 
     /// Writes as much as `out` accepts, with one vectored write per call
@@ -99,7 +132,7 @@ impl OutQueue {
         let Some(first) = chunks.next() else {
             return Ok(0);
         };
-        let first = &first[self.head_written..];
+        let first = &first.as_slice()[self.head_written..];
         if self.chunks.len() == 1 {
             return out.write(first);
         }
@@ -107,7 +140,7 @@ impl OutQueue {
         slices[0] = IoSlice::new(first);
         let mut used = 1;
         for (slot, chunk) in slices[1..].iter_mut().zip(chunks) {
-            *slot = IoSlice::new(chunk);
+            *slot = IoSlice::new(chunk.as_slice());
             used += 1;
         }
         out.write_vectored(&slices[..used])
@@ -120,7 +153,7 @@ impl OutQueue {
             let Some(front) = self.chunks.front() else {
                 return;
             };
-            let left = front.len() - self.head_written;
+            let left = front.as_slice().len() - self.head_written;
             if n < left {
                 self.head_written += n;
                 return;
@@ -231,6 +264,32 @@ mod tests {
         queue.write_to(&mut out).unwrap();
         assert_eq!(out.calls, 1, "ten chunks, one writev");
         assert_eq!(out.got.len(), 10 * COALESCE_LIMIT);
+    }
+
+    #[test]
+    fn shared_buffers_are_queued_by_reference() {
+        let payload = bytes::Bytes::from(vec![7u8; 1000]);
+        let mut a = OutQueue::default();
+        let mut b = OutQueue::default();
+        a.push_slice(b"head");
+        a.push_bytes(payload.clone());
+        b.push_bytes(payload.clone());
+        match a.chunks.back() {
+            Some(super::Chunk::Shared(queued)) => {
+                assert_eq!(queued.as_ptr(), payload.as_ptr(), "no copy")
+            }
+            _ => panic!("expected a shared chunk"),
+        }
+        let mut out = Throttled {
+            got: Vec::new(),
+            per_call: 300,
+            capacity: usize::MAX,
+            calls: 0,
+        };
+        a.write_to(&mut out).unwrap();
+        assert_eq!(&out.got[..4], b"head");
+        assert_eq!(out.got.len(), 1004);
+        assert_eq!(b.len(), 1000);
     }
 
     #[test]

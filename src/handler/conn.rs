@@ -1,8 +1,12 @@
 //! `Conn`: what a handler sees of one client during a callback.
 
-use crate::connection::Connection;
-use crate::handler::CloseReason;
-use crate::id::ConnId;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use bytes::Bytes;
+
+use crate::handler::id::ConnId;
+use crate::handler::outcome::CloseReason;
+use crate::shard::client::ClientIo;
 
 /// One client, as a handler callback sees it: its id, and ways to reply or
 /// close.
@@ -10,13 +14,13 @@ use crate::id::ConnId;
 /// Replies are written straight to the socket; only what the kernel does not
 /// take is queued, and the shard flushes it when the socket becomes writable.
 /// A `Conn` lives only for one callback; keep the [`ConnId`] to reach the
-/// client later (from any thread, through
-/// [`ServerHandle::send`](crate::ServerHandle::send)).
+/// client later (through [`ShardContext`](crate::ShardContext) on its shard,
+/// or [`ServerHandle`](crate::ServerHandle) from any thread).
 pub struct Conn<'a> {
     /// The client's id.
     id: ConnId,
-    /// The shard's record of the client.
-    inner: &'a mut Connection,
+    /// The shard's record of the client's socket and buffers.
+    io: &'a mut ClientIo,
     /// `Config::output_limit`.
     output_limit: usize,
     /// The shard's output byte counter.
@@ -27,17 +31,17 @@ pub struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    /// Wraps a connection for one callback.
+    /// Wraps a client for one callback.
     pub(crate) fn new(
         id: ConnId,
-        inner: &'a mut Connection,
+        io: &'a mut ClientIo,
         output_limit: usize,
         bytes_out: &'a mut u64,
         carried: usize,
     ) -> Self {
         Self {
             id,
-            inner,
+            io,
             output_limit,
             bytes_out,
             carried,
@@ -58,7 +62,7 @@ impl<'a> Conn<'a> {
 
     /// Bytes queued for this client that the kernel has not taken yet.
     pub fn queued(&self) -> usize {
-        self.inner.out.len()
+        self.io.out.len()
     }
 
     /// Sends a copy of `data`.
@@ -67,23 +71,33 @@ impl<'a> Conn<'a> {
     /// client after the callback returns (`on_close` says why); sends after
     /// that are dropped.
     pub fn send(&mut self, data: &[u8]) {
-        *self.bytes_out += self.inner.send(data, self.output_limit) as u64;
+        *self.bytes_out += self.io.send(data, self.output_limit) as u64;
     }
 
-    /// Sends `data`, queueing the buffer itself (no copy) if the kernel does
-    /// not take it all at once.
-    pub fn send_vec(&mut self, data: Vec<u8>) {
-        *self.bytes_out += self.inner.send_vec(data, self.output_limit) as u64;
+    /// Sends a shared buffer: what the kernel does not take at once is
+    /// queued by reference, so one payload sent to many clients is never
+    /// copied per client. A `Vec<u8>` or `String` converts without a copy.
+    pub fn send_bytes(&mut self, data: impl Into<Bytes>) {
+        *self.bytes_out += self.io.send_bytes(data.into(), self.output_limit) as u64;
     }
 
     /// Closes the client once what was sent so far is delivered, as
     /// [`Verdict::Close`](crate::Verdict::Close) does; no more input is read.
     pub fn close(&mut self) {
-        self.inner.begin_close(CloseReason::Handler);
+        self.io.begin_close(CloseReason::Handler);
     }
 
     /// Whether the client is on its way out (closing or failed).
     pub fn is_closing(&self) -> bool {
-        self.inner.closing.is_some() || self.inner.failed.is_some()
+        !self.io.is_open()
+    }
+}
+
+/// The client's socket, for reading or setting socket options (with
+/// `socket2::SockRef`, say). Reading, writing or closing it behind the
+/// shard's back breaks the connection.
+impl AsFd for Conn<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.stream_fd()
     }
 }

@@ -1,4 +1,10 @@
-//! `Server`: bind the shards, start their threads, join them.
+//! The server side of the API: `Server` (bind the shards, start their
+//! threads, join them), its handle, configuration, errors and counters.
+
+pub mod config;
+pub mod error;
+pub mod handle;
+pub mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,13 +12,15 @@ use std::thread::{self, JoinHandle};
 
 use mio::{Interest, Poll, Waker};
 
-use crate::config::Config;
-use crate::error::Error;
-use crate::handle::{Remote, ServerHandle};
-use crate::handler::{Handler, ShardContext};
+use crate::handler::{Handler, ShardInfo};
+use crate::net::fds;
+use crate::net::listener::{self, ListenOptions};
+use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
-use crate::socket;
-use crate::stats::ShardStats;
+use config::{Config, RESERVED_DESCRIPTORS};
+use error::Error;
+use handle::{Remote, ServerHandle};
+use stats::ShardStats;
 
 /// A running server: one pinned thread per shard, each with its own
 /// `SO_REUSEPORT` listener, poll and handler.
@@ -49,11 +57,16 @@ impl Server {
     /// create a poll or thread, all before any client is served.
     pub fn bind<F, H>(config: Config, factory: F) -> Result<Self, Error>
     where
-        F: Fn(ShardContext) -> H + Send + Sync + 'static,
+        F: Fn(ShardInfo) -> H + Send + Sync + 'static,
         H: Handler + 'static,
     {
         config.validate()?;
-        let listeners = socket::bind_group(config.bind, config.threads, config.backlog)?;
+        let options = ListenOptions {
+            backlog: config.backlog,
+            keepalive: config.keepalive,
+            user_timeout: config.user_timeout,
+        };
+        let listeners = listener::bind_group(config.bind, config.threads, options)?;
         let local_addr = listeners[0]
             .local_addr()
             .map_err(|err| Error::listen(config.bind, err))?;
@@ -66,10 +79,9 @@ impl Server {
             poll.registry()
                 .register(&mut listener, LISTENER, Interest::READABLE)
                 .map_err(fail)?;
-            let (inbox_tx, inbox) = crossbeam::channel::unbounded();
+            let (sender, inbox) = inbox::inbox(config.inbox_capacity, waker);
             remotes.push(Remote {
-                inbox: inbox_tx,
-                waker,
+                inbox: sender,
                 stats: Default::default(),
             });
             parts.push(ShardParts {
@@ -78,8 +90,10 @@ impl Server {
                 inbox,
             });
         }
+        let max_connections = config.effective_max_connections();
+        pregrow_descriptor_table(max_connections, config.threads);
         let mut server = Self {
-            handle: ServerHandle::new(remotes, local_addr),
+            handle: ServerHandle::new(remotes, local_addr, max_connections),
             threads: Vec::with_capacity(config.threads),
         };
         let cores = if config.pin_threads {
@@ -98,12 +112,12 @@ impl Server {
                     let core = core.filter(|&id| core_affinity::set_for_current(id));
                     let core = core.map(|id| id.id);
                     tracing::info!(shard = index, ?core, "shard started");
-                    let context = ShardContext {
+                    let info = ShardInfo {
                         index,
                         core,
                         handle: handle.clone(),
                     };
-                    let handler = factory(context);
+                    let handler = factory(info);
                     Shard::new(index, parts, handle, handler, config).run();
                 });
             match spawned {
@@ -167,6 +181,19 @@ impl Server {
             }
         }
         result
+    }
+}
+
+/// Grows the descriptor table for every client and the server's own files
+/// before the shard threads start (see `fds::pregrow_table`), up to the
+/// soft open-file limit.
+fn pregrow_descriptor_table(max_connections: usize, threads: usize) {
+    let wanted = max_connections.saturating_add(RESERVED_DESCRIPTORS + 4 * threads);
+    let soft = fds::open_file_limit().map_or(wanted as u64, |(soft, _)| soft);
+    let slots = wanted.min(usize::try_from(soft).unwrap_or(usize::MAX));
+    match fds::pregrow_table(slots) {
+        Ok(size) => tracing::debug!(size, "descriptor table grown before the shards start"),
+        Err(err) => tracing::debug!(%err, slots, "cannot grow the descriptor table up front"),
     }
 }
 

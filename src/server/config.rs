@@ -3,7 +3,35 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use bytes::Bytes;
+
+use crate::net::kernel;
+use crate::server::error::ConfigError;
+
+/// TCP keepalive: the kernel probes a client after `idle` without traffic,
+/// every `interval`, and drops it after `count` unanswered probes, so a
+/// peer that vanished (power loss, NAT timeout) is found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Silence before the first probe (`TCP_KEEPIDLE`).
+    pub idle: Duration,
+    /// Time between probes (`TCP_KEEPINTVL`).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped (`TCP_KEEPCNT`).
+    pub count: u32,
+}
+
+impl Keepalive {
+    /// Probes after `idle`, then every 10 s, giving up after 6: a dead
+    /// peer is found about `idle` + 1 minute after it went silent.
+    pub fn after(idle: Duration) -> Self {
+        Self {
+            idle,
+            interval: Duration::from_secs(10),
+            count: 6,
+        }
+    }
+}
 
 /// Everything a [`Server`](crate::Server) can be told.
 ///
@@ -33,8 +61,9 @@ pub struct Config {
     /// Pin shard `i` to core `i mod cores`. Default on.
     pub pin_threads: bool,
     /// Listen backlog of each shard's socket (the kernel caps it at
-    /// `net.core.somaxconn`). Default 1000, as the original esockets'
-    /// `queue_size`.
+    /// `net.core.somaxconn`). Default: `net.core.somaxconn` itself (4096
+    /// where it cannot be read), as Go and gnet do, so a fleet that
+    /// reconnects at once is not dropped at the listen queue.
     pub backlog: u32,
     /// Disable Nagle's algorithm on accepted sockets. Default on: echo and
     /// request/response protocols want small replies sent at once.
@@ -68,6 +97,55 @@ pub struct Config {
     /// given to take its queued output and acknowledge it, lingering after
     /// our FIN, before it is closed anyway. At most a day. Default 5 s.
     pub drain_timeout: Duration,
+    /// The most clients served at once by the whole process. At the limit
+    /// a new client is accepted, sent `refuse_message` and closed at once.
+    /// Default (`None`): the open-file limit minus [`RESERVED_DESCRIPTORS`]
+    /// and 4 per shard, for the server's own files.
+    pub max_connections: Option<usize>,
+    /// Sent to a client refused at `max_connections` (or when the process
+    /// is out of descriptors) before it is closed. Default none.
+    pub refuse_message: Option<Bytes>,
+    /// Close a client from which nothing arrived for this long, with
+    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout). Only
+    /// input counts as activity. Default off; at most a day.
+    pub idle_timeout: Option<Duration>,
+    /// TCP keepalive on every client (set once on the listeners; accepted
+    /// sockets inherit it). Default off.
+    pub keepalive: Option<Keepalive>,
+    /// `TCP_USER_TIMEOUT`: drop a client whose sent data stays
+    /// unacknowledged this long (a peer that vanished while we were
+    /// sending). Default off.
+    pub user_timeout: Option<Duration>,
+    /// Period of [`Handler::on_tick`](crate::Handler::on_tick) on every
+    /// shard. Default off.
+    pub tick: Option<Duration>,
+    /// Commands each shard's inbox holds (from
+    /// [`ServerHandle`](crate::ServerHandle) and other shards); a full inbox
+    /// refuses more with
+    /// [`SendError::InboxFull`](crate::SendError::InboxFull). Default 65536.
+    pub inbox_capacity: usize,
+}
+
+/// Descriptors kept back from the default `max_connections` for the
+/// process itself: the standard streams, the signal pipe, and files a
+/// handler or the process opens (logs, `/proc` reads). Each shard keeps 4
+/// more (poll, waker, listener, spare), counted on top.
+pub const RESERVED_DESCRIPTORS: usize = 64;
+
+impl Config {
+    /// The limit on clients in force: `max_connections`, or what the
+    /// current open-file limit leaves once [`RESERVED_DESCRIPTORS`] and 4
+    /// per shard are kept back (a quarter of the limit at most, so a tiny
+    /// limit still serves clients; at least 1).
+    pub fn effective_max_connections(&self) -> usize {
+        if let Some(max) = self.max_connections {
+            return max;
+        }
+        let soft = crate::net::fds::open_file_limit().map_or(1024, |(soft, _)| soft);
+        let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+        let reserved = (RESERVED_DESCRIPTORS + 4 * self.threads).min(soft / 4);
+        soft.saturating_sub(reserved).max(1)
+    }
 }
 
 impl Default for Config {
@@ -76,7 +154,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 1234)),
             threads: default_threads(),
             pin_threads: true,
-            backlog: 1000,
+            backlog: kernel::somaxconn().unwrap_or(4096),
             nodelay: true,
             read_budget: 256 * 1024,
             accept_budget: 256,
@@ -86,6 +164,13 @@ impl Default for Config {
             output_limit: 16 * 1024 * 1024,
             input_limit: 1024 * 1024,
             drain_timeout: Duration::from_secs(5),
+            max_connections: None,
+            refuse_message: None,
+            idle_timeout: None,
+            keepalive: None,
+            user_timeout: None,
+            tick: None,
+            inbox_capacity: 65536,
         }
     }
 }
@@ -95,9 +180,10 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Longest drain timeout: deadlines are `Instant`s, which cannot hold
-/// arbitrary durations, and a day is far beyond any useful drain.
-const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// Longest drain, idle and tick period: a timer wheel tick is a
+/// millisecond and idle activity is kept in 32 bits of them (49 days), and
+/// a day is far beyond any useful value.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Most shards a server may have: ids carry the shard in 16 bits.
 const MAX_THREADS: usize = u16::MAX as usize;
@@ -133,14 +219,43 @@ impl Config {
                 return bad(field, "must be at least 1".into());
             }
         }
-        if self.drain_timeout > MAX_DRAIN_TIMEOUT {
-            return bad(
-                "drain_timeout",
-                format!(
-                    "must be at most {MAX_DRAIN_TIMEOUT:?}, got {:?}",
-                    self.drain_timeout
-                ),
-            );
+        for (field, value) in [
+            ("drain_timeout", Some(self.drain_timeout)),
+            ("idle_timeout", self.idle_timeout),
+            ("tick", self.tick),
+            ("user_timeout", self.user_timeout),
+        ] {
+            if value.is_some_and(|d| d > MAX_TIMEOUT) {
+                return bad(field, format!("must be at most 24h, got {value:?}"));
+            }
+        }
+        for (field, value) in [("idle_timeout", self.idle_timeout), ("tick", self.tick)] {
+            if value.is_some_and(|d| d < Duration::from_millis(1)) {
+                return bad(field, "must be at least 1ms (or off)".into());
+            }
+        }
+        if let Some(keepalive) = self.keepalive {
+            let secs = 1..=i32::MAX as u64;
+            if !secs.contains(&keepalive.idle.as_secs())
+                || !secs.contains(&keepalive.interval.as_secs())
+            {
+                return bad(
+                    "keepalive",
+                    "idle and interval must be whole seconds, at least 1s".into(),
+                );
+            }
+            if !(1..=127).contains(&keepalive.count) {
+                return bad(
+                    "keepalive",
+                    format!("count must be 1 to 127, got {}", keepalive.count),
+                );
+            }
+        }
+        if self.max_connections == Some(0) {
+            return bad("max_connections", "must be at least 1".into());
+        }
+        if self.inbox_capacity == 0 {
+            return bad("inbox_capacity", "must be at least 1".into());
         }
         if self.output_low_water >= self.output_high_water {
             return bad(

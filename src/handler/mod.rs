@@ -1,0 +1,138 @@
+//! The handler-facing API: the callbacks a service implements, the shard
+//! context and client view they receive, and what they return.
+
+pub(crate) mod conn;
+pub(crate) mod context;
+pub(crate) mod id;
+pub(crate) mod outcome;
+
+use std::net::SocketAddr;
+
+pub use conn::Conn;
+pub use context::{ShardContext, ShardInfo, TimerId};
+pub use id::ConnId;
+pub use outcome::{CloseReason, Decision, Verdict};
+
+/// A service: the callbacks one shard runs for its clients.
+///
+/// One handler instance exists per shard, made on the shard's own thread by
+/// the factory given to [`Server::bind`](crate::Server::bind), so a handler
+/// needs neither `Send` nor locks. Every callback runs on that thread and
+/// must not block: it holds up every client of the shard.
+///
+/// Each client carries a [`State`](Handler::State) of the handler's
+/// choosing, stored inline in the shard's table (no map, no allocation;
+/// `()` costs nothing). Every callback gets the [`ShardContext`]: the
+/// shard's clock, timers, and the other clients of the shard.
+///
+/// Only [`on_data`](Handler::on_data) is required.
+///
+/// # Examples
+///
+/// ```
+/// use esockets::{Conn, Handler, ShardContext, Verdict};
+///
+/// /// Replies to every chunk of input with the client's running total.
+/// struct Count;
+///
+/// impl Handler for Count {
+///     type State = u64;
+///
+///     fn on_data(
+///         &mut self,
+///         _cx: &mut ShardContext<'_>,
+///         conn: &mut Conn<'_>,
+///         total: &mut u64,
+///         data: &[u8],
+///     ) -> Verdict {
+///         *total += data.len() as u64;
+///         conn.send(format!("{total}\n").as_bytes());
+///         Verdict::Keep(data.len())
+///     }
+/// }
+/// ```
+pub trait Handler {
+    /// Per-connection state, made by [`on_connect`](Handler::on_connect)
+    /// (by default, `State::default()`) and handed back by value to
+    /// [`on_close`](Handler::on_close).
+    type State: Default;
+
+    /// Runs once on the shard thread before the first client.
+    fn on_start(&mut self, cx: &mut ShardContext<'_>) {
+        let _ = cx;
+    }
+
+    /// A client connected from `peer`. The handler may greet it through
+    /// `conn`, and accepts it with its initial state, or refuses it.
+    fn on_connect(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        peer: SocketAddr,
+    ) -> Decision<Self::State> {
+        let _ = (cx, conn, peer);
+        Decision::Accept(Self::State::default())
+    }
+
+    /// Input arrived. `data` holds every byte not consumed yet: what earlier
+    /// calls left ([`Conn::carried`] says how much), then the new bytes.
+    fn on_data(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        state: &mut Self::State,
+        data: &[u8],
+    ) -> Verdict;
+
+    /// A timer set with [`ShardContext::set_timer`] for this client fired.
+    fn on_timer(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        state: &mut Self::State,
+        tag: u64,
+    ) {
+        let _ = (cx, conn, state, tag);
+    }
+
+    /// The connection's queued output fell to the low-water mark after
+    /// passing the high-water mark; reading from it has resumed.
+    fn on_drain(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        state: &mut Self::State,
+    ) {
+        let _ = (cx, conn, state);
+    }
+
+    /// The connection is gone; `id` will never be used again. `state` is
+    /// the client's state, handed back.
+    fn on_close(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        id: ConnId,
+        state: Self::State,
+        reason: CloseReason,
+    ) {
+        let _ = (cx, id, state, reason);
+    }
+
+    /// Runs every `Config::tick` (off by default), on each shard.
+    fn on_tick(&mut self, cx: &mut ShardContext<'_>) {
+        let _ = cx;
+    }
+
+    /// Shutdown began: the shard stopped accepting and is about to flush
+    /// and close its clients. A service can still say goodbye here
+    /// ([`ShardContext::send_to_all`]).
+    fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
+        let _ = cx;
+    }
+
+    /// Runs once on the shard thread after its last client is closed at
+    /// shutdown.
+    fn on_shutdown(&mut self, cx: &mut ShardContext<'_>) {
+        let _ = cx;
+    }
+}

@@ -1,0 +1,8 @@
+//! Sockets and the kernel: listeners, descriptor limits, raw socket calls,
+//! kernel settings. The only place that talks to `socket2` and `libc`
+//! about sockets.
+
+pub(crate) mod fds;
+pub(crate) mod kernel;
+pub(crate) mod listener;
+pub(crate) mod stream;

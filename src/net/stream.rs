@@ -1,0 +1,30 @@
+//! Calls on connected sockets that std and mio do not offer.
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// Reads from a socket with `read(2)`.
+///
+/// The same as `Read for &TcpStream`, which calls `recv(2)` with no flags,
+/// minus the few instructions glibc's `recv` wrapper adds: this is the
+/// hottest call in the server.
+pub(crate) fn read(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes, and the
+    // descriptor stays open while `socket` is borrowed.
+    let n = unsafe { libc::read(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    // A negative count is exactly the error case; any other fits `usize`.
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Bytes this side sent (or queued) that the peer has not acknowledged yet
+/// (`SIOCOUTQ`).
+pub(crate) fn unacknowledged(socket: &impl AsRawFd) -> io::Result<usize> {
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (alias SIOCOUTQ) writes one c_int into `bytes`; the
+    // descriptor is valid for as long as `socket` is borrowed.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut bytes) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(bytes).unwrap_or(0))
+}

@@ -1,0 +1,264 @@
+//! One client as its shard holds it: socket, buffers, phase, state.
+
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use bytes::Bytes;
+use mio::net::TcpStream;
+
+use super::outqueue::OutQueue;
+use super::wheel::TimerKey;
+use crate::handler::outcome::CloseReason;
+
+/// Where a client is in its life. Every client starts `Open`; the others
+/// are steps towards the close and never go back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Served: input goes to the handler.
+    Open,
+    /// Closing gracefully for this reason: input is read and dropped,
+    /// queued output is flushed, then the lingering close begins.
+    Closing(CloseReason),
+    /// Output flushed and FIN sent; input is dropped until the client's end
+    /// of stream, its acknowledgement of all our output, or the deadline.
+    Lingering(CloseReason),
+    /// Broken or over a limit: close at once, for this reason.
+    Failed(CloseReason),
+}
+
+/// Bit flags of a [`ClientIo`], one byte instead of four `bool`s.
+mod flag {
+    /// WRITABLE interest is registered (only while output is queued).
+    pub(crate) const WRITABLE: u8 = 1;
+    /// Reading stopped because queued output passed the high-water mark.
+    pub(crate) const PAUSED: u8 = 2;
+    /// The peer's end of stream (or hang-up) was seen in an event; read
+    /// until the socket reports it.
+    pub(crate) const READ_CLOSED: u8 = 4;
+    /// The close deadline is set: `Client::clock` holds it.
+    pub(crate) const DRAIN_ARMED: u8 = 8;
+}
+
+/// The socket side of a client: what [`Conn`](crate::Conn) lends a
+/// callback.
+///
+/// An idle client owns no heap memory: both buffers are empty until a
+/// partial write or a partial message needs them, and are released again
+/// once drained.
+pub(crate) struct ClientIo {
+    /// The socket, registered with the shard's poll.
+    pub(crate) stream: TcpStream,
+    /// Output the kernel did not take yet.
+    pub(crate) out: OutQueue,
+    /// Input the handler did not consume yet.
+    pub(crate) input: Vec<u8>,
+    /// Where the client is in its life.
+    pub(crate) phase: Phase,
+    /// `flag::*` bits.
+    flags: u8,
+    /// Lingering: how many times the acknowledgement was checked, which
+    /// sets the back-off before the next check.
+    pub(crate) linger_checks: u8,
+}
+
+/// One client: its socket side, the handler's state for it, and the
+/// shard's timer for it.
+pub(crate) struct Client<S> {
+    /// Socket, buffers, phase.
+    pub(crate) io: ClientIo,
+    /// The handler's per-connection state.
+    pub(crate) state: S,
+    /// The shard's one timer for this client (idle check while open, drain
+    /// deadline while closing, acknowledgement check while lingering), or
+    /// `TimerKey::NONE`.
+    pub(crate) timer: TimerKey,
+    /// Open: wheel tick (ms, wrapping) of the last input, for the idle
+    /// timeout. Closing or lingering: the tick by which the close must end.
+    pub(crate) clock: u32,
+}
+
+impl<S> Client<S> {
+    /// A freshly accepted client, with its state.
+    pub(crate) fn new(stream: TcpStream, state: S, now_tick: u32) -> Self {
+        Self {
+            io: ClientIo {
+                stream,
+                out: OutQueue::default(),
+                input: Vec::new(),
+                phase: Phase::Open,
+                flags: 0,
+                linger_checks: 0,
+            },
+            state,
+            timer: TimerKey::NONE,
+            clock: now_tick,
+        }
+    }
+}
+
+impl ClientIo {
+    /// Whether `bit` is set.
+    fn has(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+
+    /// Sets or clears `bit`.
+    fn set(&mut self, bit: u8, on: bool) {
+        if on {
+            self.flags |= bit;
+        } else {
+            self.flags &= !bit;
+        }
+    }
+
+    /// Whether WRITABLE interest is registered.
+    pub(crate) fn writable_interest(&self) -> bool {
+        self.has(flag::WRITABLE)
+    }
+
+    /// Records whether WRITABLE interest is registered.
+    pub(crate) fn set_writable_interest(&mut self, on: bool) {
+        self.set(flag::WRITABLE, on);
+    }
+
+    /// Whether reading is paused by backpressure.
+    pub(crate) fn paused(&self) -> bool {
+        self.has(flag::PAUSED)
+    }
+
+    /// Pauses or resumes reading for backpressure.
+    pub(crate) fn set_paused(&mut self, on: bool) {
+        self.set(flag::PAUSED, on);
+    }
+
+    /// Whether an event reported the peer's end of stream.
+    pub(crate) fn read_closed(&self) -> bool {
+        self.has(flag::READ_CLOSED)
+    }
+
+    /// Records that an event reported the peer's end of stream.
+    pub(crate) fn mark_read_closed(&mut self) {
+        self.set(flag::READ_CLOSED, true);
+    }
+
+    /// Whether the close deadline is set (in `Client::clock`).
+    pub(crate) fn drain_armed(&self) -> bool {
+        self.has(flag::DRAIN_ARMED)
+    }
+
+    /// Records that the close deadline is set.
+    pub(crate) fn set_drain_armed(&mut self) {
+        self.set(flag::DRAIN_ARMED, true);
+    }
+
+    /// Whether the client is served (not closing, lingering or failed).
+    pub(crate) fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// The failure to close for at once, if any.
+    pub(crate) fn failure(&self) -> Option<CloseReason> {
+        match self.phase {
+            Phase::Failed(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Whether nothing about the client needs the shard's attention:
+    /// open, reading, nothing queued, no WRITABLE interest.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.out.is_empty() && self.flags & (flag::WRITABLE | flag::PAUSED) == 0 && self.is_open()
+    }
+
+    /// The client's socket.
+    pub(crate) fn stream_fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+
+    /// Sends `data`: straight to the socket while nothing is queued, and
+    /// queues a copy of what the kernel did not take. Returns the bytes
+    /// written now. Fails the client on a socket error or when the queue
+    /// would pass `output_limit`.
+    pub(crate) fn send(&mut self, data: &[u8], output_limit: usize) -> usize {
+        let written = self.write_direct(data);
+        let rest = &data[written..];
+        if !rest.is_empty() && self.room_for(rest.len(), output_limit) {
+            self.out.push_slice(rest);
+        }
+        written
+    }
+
+    /// Like [`send`](Self::send), but queues a slice of the shared buffer
+    /// instead of a copy.
+    pub(crate) fn send_bytes(&mut self, mut data: Bytes, output_limit: usize) -> usize {
+        let written = self.write_direct(&data);
+        if written < data.len() && self.room_for(data.len() - written, output_limit) {
+            let _ = data.split_to(written);
+            self.out.push_bytes(data);
+        }
+        written
+    }
+
+    /// Writes to the socket if nothing is queued ahead (order must hold).
+    fn write_direct(&mut self, data: &[u8]) -> usize {
+        if !self.can_send() || !self.out.is_empty() || data.is_empty() {
+            return 0;
+        }
+        loop {
+            match self.stream.write(data) {
+                Ok(n) => return n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return 0,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(CloseReason::from_io(&e));
+                    return 0;
+                }
+            }
+        }
+    }
+
+    /// Whether output may still be sent: not after FIN, not once failed.
+    fn can_send(&self) -> bool {
+        matches!(self.phase, Phase::Open | Phase::Closing(_))
+    }
+
+    /// Whether `extra` more bytes may be queued; fails the client as
+    /// overflowed when not.
+    fn room_for(&mut self, extra: usize, output_limit: usize) -> bool {
+        if !self.can_send() {
+            return false; // dropped: nothing more can be sent
+        }
+        if self.out.len() + extra > output_limit {
+            self.fail(CloseReason::OutputOverflow);
+            return false;
+        }
+        true
+    }
+
+    /// Writes queued output. Returns the bytes written; fails the client on
+    /// a socket error.
+    pub(crate) fn flush(&mut self) -> usize {
+        match self.out.write_to(&mut self.stream) {
+            Ok(n) => n,
+            Err(e) => {
+                self.fail(CloseReason::from_io(&e));
+                0
+            }
+        }
+    }
+
+    /// Starts a graceful close, unless the client is already on its way
+    /// out (the first reason wins).
+    pub(crate) fn begin_close(&mut self, reason: CloseReason) {
+        if self.is_open() {
+            self.phase = Phase::Closing(reason);
+        }
+    }
+
+    /// Marks the client for closing at once (the first failure wins).
+    pub(crate) fn fail(&mut self, reason: CloseReason) {
+        if self.failure().is_none() {
+            self.phase = Phase::Failed(reason);
+        }
+    }
+}

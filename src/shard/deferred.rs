@@ -1,0 +1,53 @@
+//! Applying what callbacks asked of other clients of the shard, right
+//! after each callback returns.
+
+use super::Shard;
+use crate::handler::context::Deferred;
+use crate::handler::outcome::CloseReason;
+use crate::handler::Handler;
+
+impl<H: Handler> Shard<H> {
+    /// Applies every deferred request, in the order asked, including those
+    /// that callbacks run meanwhile (`on_close`, `on_drain`) add.
+    pub(super) fn apply_deferred(&mut self) {
+        while !self.cx.deferred.is_empty() {
+            let mut batch = std::mem::take(&mut self.cx.deferred);
+            for request in batch.drain(..) {
+                match request {
+                    Deferred::Send(id, data) => {
+                        let Some(key) = self.key(id) else { continue };
+                        let limit = self.config.output_limit;
+                        if let Some(client) = self.clients.get_mut(key) {
+                            self.stats.bytes_out += client.io.send_bytes(data, limit) as u64;
+                            self.settle(key);
+                        }
+                    }
+                    Deferred::Close(id) => {
+                        let Some(key) = self.key(id) else { continue };
+                        if let Some(client) = self.clients.get_mut(key) {
+                            client.io.begin_close(CloseReason::Handler);
+                            self.settle(key);
+                        }
+                    }
+                    Deferred::SendToAll(data) => {
+                        let limit = self.config.output_limit;
+                        for index in 0..self.clients.capacity() {
+                            let Some(key) = self.clients.key_at(index) else {
+                                continue;
+                            };
+                            if let Some(client) = self.clients.get_mut(key) {
+                                self.stats.bytes_out +=
+                                    client.io.send_bytes(data.clone(), limit) as u64;
+                                self.settle(key);
+                            }
+                        }
+                    }
+                }
+            }
+            // Keep the vector's memory unless new requests arrived.
+            if self.cx.deferred.is_empty() {
+                self.cx.deferred = batch;
+            }
+        }
+    }
+}

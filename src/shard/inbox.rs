@@ -1,0 +1,104 @@
+//! A shard's inbox: bounded, woken once per round however many commands
+//! arrive, and read with a per-round budget so a flood of commands cannot
+//! starve the shard's clients.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use mio::Waker;
+
+use crate::handler::id::ConnId;
+use crate::server::handle::SendError;
+
+/// Something another thread asks a shard to do.
+pub(crate) enum Command {
+    /// Send these bytes to this client (dropped if the id is stale).
+    Send(ConnId, Bytes),
+    /// Close this client gracefully (ignored if the id is stale).
+    Close(ConnId),
+    /// Stop accepting, drain, close everyone, and end the shard thread.
+    Shutdown,
+}
+
+/// The sending side, held by every [`ServerHandle`](crate::ServerHandle).
+pub(crate) struct InboxSender {
+    /// The bounded queue.
+    queue: Sender<Command>,
+    /// Wakes the shard's poll.
+    waker: Waker,
+    /// Set by the first sender after the shard last looked: later senders
+    /// skip the wake (an `eventfd` write each) until the shard clears it.
+    wake_pending: Arc<AtomicBool>,
+}
+
+/// The shard's side.
+pub(crate) struct InboxReceiver {
+    /// The bounded queue.
+    queue: Receiver<Command>,
+    /// Shared with the senders; cleared before each read of the queue.
+    wake_pending: Arc<AtomicBool>,
+}
+
+/// A bounded inbox of `capacity` commands, woken through `waker`.
+pub(crate) fn inbox(capacity: usize, waker: Waker) -> (InboxSender, InboxReceiver) {
+    let (tx, rx) = channel::bounded(capacity);
+    let wake_pending = Arc::new(AtomicBool::new(false));
+    (
+        InboxSender {
+            queue: tx,
+            waker,
+            wake_pending: Arc::clone(&wake_pending),
+        },
+        InboxReceiver {
+            queue: rx,
+            wake_pending,
+        },
+    )
+}
+
+impl InboxSender {
+    /// Queues `command` and wakes the shard unless a wake is already
+    /// pending.
+    pub(crate) fn send(&self, command: Command) -> Result<(), SendError> {
+        self.queue.try_send(command).map_err(|err| match err {
+            TrySendError::Full(_) => SendError::InboxFull,
+            TrySendError::Disconnected(_) => SendError::Stopped,
+        })?;
+        // The command is in the queue before the flag is looked at: if the
+        // shard cleared the flag already, this sender wakes it; if not,
+        // the shard's next read of the queue (after it clears the flag)
+        // finds the command.
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // A failed wake means the shard's poll is gone: it has stopped.
+            self.waker.wake().map_err(|_| SendError::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// Queues a command that must not be lost to a full queue (shutdown):
+    /// waits for room.
+    pub(crate) fn send_blocking(&self, command: Command) -> Result<(), SendError> {
+        self.queue.send(command).map_err(|_| SendError::Stopped)?;
+        self.wake_pending.store(true, Ordering::Release);
+        self.waker.wake().map_err(|_| SendError::Stopped)
+    }
+}
+
+impl InboxReceiver {
+    /// Re-arms the wake, then takes up to `budget` commands, oldest first.
+    /// Returns whether commands may be left (the budget ran out).
+    pub(crate) fn take(&self, budget: usize, mut each: impl FnMut(Command)) -> bool {
+        // Acquire pairs with the senders' release `swap`: a command whose
+        // sender saw the flag still set is visible to the reads below.
+        self.wake_pending.swap(false, Ordering::AcqRel);
+        for _ in 0..budget {
+            match self.queue.try_recv() {
+                Ok(command) => each(command),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+}

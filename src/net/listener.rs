@@ -93,9 +93,30 @@ fn listener(addr: SocketAddr, options: ListenOptions) -> io::Result<TcpListener>
     Ok(TcpListener::from_std(socket.into()))
 }
 
+/// Clients waiting in a listener's accept queue now (`TCP_INFO`'s
+/// `tcpi_unacked` on a listening socket), if the kernel says.
+pub(crate) fn queued(listener: &TcpListener) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain data, for which zeroes are a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = libc::socklen_t::try_from(std::mem::size_of::<libc::tcp_info>()).ok()?;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`, and the
+    // descriptor is valid while `listener` is borrowed.
+    let rc = unsafe {
+        libc::getsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then(|| info.tcpi_unacked as usize)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{bind_group, ListenOptions};
+    use super::{bind_group, queued, ListenOptions};
     use crate::server::error::Error;
 
     const OPTIONS: ListenOptions = ListenOptions {
@@ -123,5 +144,16 @@ mod tests {
             Err(Error::AddrInUse { addr: a }) => assert_eq!(a, addr),
             other => panic!("expected AddrInUse, got {:?}", other.map(|g| g.len())),
         }
+    }
+
+    #[test]
+    fn the_accept_queue_length_is_readable() {
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 1, OPTIONS).unwrap();
+        let addr = group[0].local_addr().unwrap();
+        assert_eq!(queued(&group[0]), Some(0));
+        let _clients: Vec<_> = (0..3)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        assert_eq!(queued(&group[0]), Some(3));
     }
 }

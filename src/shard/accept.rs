@@ -13,6 +13,7 @@ use super::Shard;
 use crate::handler::context::ShardContext;
 use crate::handler::outcome::Decision;
 use crate::handler::{Conn, Handler};
+use crate::net::listener;
 
 /// How long accepting pauses after the process ran out of descriptors or
 /// memory and no client could be refused instead: long enough not to spin
@@ -60,20 +61,22 @@ enum Refusal {
 }
 
 impl<H: Handler> Shard<H> {
-    /// Accepts waiting clients, up to the accept budget (or all of them,
-    /// with `drain_queue`, when the listener is about to close).
+    /// Accepts waiting clients, up to the accept budget.
     pub(super) fn accept(&mut self) {
         self.accept_pending = !self.accept_some(self.config.accept_budget);
     }
 
-    /// Accepts until the queue is empty, however long it is: run before
-    /// the listener closes at shutdown, so no client queued in it is reset.
-    pub(super) fn accept_all(&mut self) {
-        while !self.accept_some(usize::MAX) {
-            if self.deadlines.accept_paused(self.cx.now()) {
-                return; // out of descriptors: the rest cannot be taken
-            }
-        }
+    /// Accepts every client queued in the listener now, however many:
+    /// run before the listener closes at shutdown, so that none of them is
+    /// reset. Clients that connect meanwhile are not waited for (they
+    /// could keep the shard here for ever); only the queue's length at the
+    /// start (or, if the kernel does not say, the backlog) is taken.
+    pub(super) fn accept_queued(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        let queued = listener::queued(listener).unwrap_or(self.config.backlog as usize);
+        self.accept_some(queued);
     }
 
     /// Accepts up to `budget` clients; returns whether the queue was

@@ -33,9 +33,44 @@ pub struct Cli {
     #[arg(long)]
     pub no_pin: bool,
 
-    /// Listen backlog per shard (capped by net.core.somaxconn).
-    #[arg(long, default_value_t = 1000)]
-    pub backlog: u32,
+    /// Listen backlog per shard [default: net.core.somaxconn, which also
+    /// caps it].
+    #[arg(long)]
+    pub backlog: Option<u32>,
+
+    /// Most clients served at once by the whole server; more are accepted,
+    /// sent --refuse-message and closed at once [default: the open-file
+    /// limit minus a reserve for the server's own files].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Text sent to a client refused at --max-connections before it is
+    /// closed ("\n" is not added; include one if the protocol wants it).
+    #[arg(long, value_name = "TEXT")]
+    pub refuse_message: Option<String>,
+
+    /// Close a client from which nothing arrived for this long (e.g. 5m,
+    /// 30s) [default: off].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// TCP keepalive: probe a client silent for this long, so peers that
+    /// vanished are found (e.g. 60s) [default: off].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub keepalive: Option<Duration>,
+
+    /// With --keepalive: time between probes.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub keepalive_interval: Duration,
+
+    /// With --keepalive: unanswered probes before the client is dropped.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub keepalive_count: u32,
+
+    /// TCP_USER_TIMEOUT: drop a client whose data stays unacknowledged
+    /// this long (e.g. 30s) [default: off].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub user_timeout: Option<Duration>,
 
     /// Leave Nagle's algorithm on (TCP_NODELAY off).
     #[arg(long)]
@@ -95,11 +130,21 @@ impl Cli {
         if self.protocol == Protocol::LineEcho {
             input_limit = input_limit.max(self.max_line.saturating_add(1));
         }
+        let defaults = esockets::Config::default();
         esockets::Config {
             bind: self.bind,
             threads: self.threads.unwrap_or_else(esockets::default_threads),
             pin_threads: !self.no_pin,
-            backlog: self.backlog,
+            backlog: self.backlog.unwrap_or(defaults.backlog),
+            max_connections: self.max_connections,
+            refuse_message: self.refuse_message.clone().map(Into::into),
+            idle_timeout: self.idle_timeout,
+            keepalive: self.keepalive.map(|idle| esockets::Keepalive {
+                idle,
+                interval: self.keepalive_interval,
+                count: self.keepalive_count,
+            }),
+            user_timeout: self.user_timeout,
             nodelay: !self.no_nodelay,
             read_budget: self.read_budget,
             read_buffer: self.read_buffer,
@@ -108,7 +153,7 @@ impl Cli {
             output_limit: self.output_limit,
             input_limit,
             drain_timeout: self.drain_timeout,
-            ..esockets::Config::default()
+            ..defaults
         }
     }
 }

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), esockets::Error> {
     let config = cli.config();
     report::raise_file_limit();
+    let overflows_at_start = esockets::listen_overflows();
     // Caught before the listeners exist, so a signal that arrives as soon as
     // clients can connect already means a graceful drain.
     let signals = report::catch_signals();
@@ -48,6 +49,6 @@ fn run(cli: &Cli) -> Result<(), esockets::Error> {
     }
     let stats = server.handle();
     let joined = server.join();
-    report::summary(&stats.stats());
+    report::summary(&stats.stats(), overflows_at_start);
     joined
 }

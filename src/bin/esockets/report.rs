@@ -41,31 +41,43 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol) {
         cores = esockets::default_threads(),
         "one thread, listener and event loop per shard"
     );
-    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok());
-    match somaxconn {
+    match esockets::somaxconn() {
         Some(cap) if cap < config.backlog => tracing::warn!(
             backlog = config.backlog,
             somaxconn = cap,
-            "the kernel caps the backlog at net.core.somaxconn; raise it (see docs/tuning.md)"
+            "the kernel caps the listen backlog at net.core.somaxconn; raise it (see docs/tuning.md)"
         ),
-        _ => tracing::info!(
+        Some(cap) if cap < LOW_SOMAXCONN => tracing::warn!(
             backlog = config.backlog,
-            ?somaxconn,
-            "listen backlog per shard"
+            somaxconn = cap,
+            "net.core.somaxconn is low: a fleet reconnecting at once will overflow the listen queue (see docs/tuning.md)"
         ),
+        _ => tracing::info!(backlog = config.backlog, "listen backlog per shard"),
     }
+    match esockets::tcp_migrate_req() {
+        Some(1) => tracing::info!(
+            "net.ipv4.tcp_migrate_req=1: clients queued on a closing listener move to another process on this port"
+        ),
+        Some(_) => tracing::info!(
+            "net.ipv4.tcp_migrate_req=0: at shutdown queued clients are accepted and closed gracefully (see docs/tuning.md)"
+        ),
+        None => {}
+    }
+    let max_connections = server.handle().max_connections();
     match esockets::open_file_limit() {
         Some((soft, hard)) => tracing::info!(
             soft,
             hard,
-            max_clients = soft.saturating_sub(16),
-            "open-file limit (one descriptor per client)"
+            max_connections,
+            "open-file limit (one descriptor per client); clients beyond max_connections are refused"
         ),
-        None => tracing::warn!("cannot read the open-file limit"),
+        None => tracing::warn!(max_connections, "cannot read the open-file limit"),
     }
 }
+
+/// Below this `net.core.somaxconn` a connect storm overflows the listen
+/// queue (the kernel default was 128 before Linux 5.4, 4096 since).
+const LOW_SOMAXCONN: u32 = 1024;
 
 /// Starts catching SIGINT and SIGTERM (they are held until
 /// [`on_signals`] handles them).
@@ -94,13 +106,26 @@ pub fn on_signals(mut signals: Signals, stop: impl Fn() + Send + 'static) {
     }
 }
 
-/// The final counters, per shard and in total.
-pub fn summary(shards: &[ShardStats]) {
+/// The final counters, per shard and in total, and the listen-queue
+/// overflows seen while the server ran (`overflows_at_start` from
+/// [`esockets::listen_overflows`]).
+pub fn summary(shards: &[ShardStats], overflows_at_start: Option<u64>) {
     for (index, stats) in shards.iter().enumerate() {
         log_stats(&format!("shard {index}"), stats);
     }
     let total: ShardStats = shards.iter().copied().sum();
     log_stats("total", &total);
+    if let (Some(start), Some(end)) = (overflows_at_start, esockets::listen_overflows()) {
+        let overflows = end.saturating_sub(start);
+        if overflows > 0 {
+            tracing::warn!(
+                overflows,
+                "listen-queue overflows in this network namespace while the server ran: clients were dropped before accept (raise --backlog and net.core.somaxconn)"
+            );
+        } else {
+            tracing::info!(overflows, "listen-queue overflows while the server ran");
+        }
+    }
 }
 
 /// One line of counters.
@@ -108,6 +133,8 @@ fn log_stats(what: &str, stats: &ShardStats) {
     tracing::info!(
         accepted = stats.accepted,
         refused = stats.refused,
+        over_limit = stats.over_limit,
+        idle_closed = stats.idle_closed,
         closed = stats.closed,
         bytes_in = stats.bytes_in,
         bytes_out = stats.bytes_out,

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::io::{self, Write};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
-use esockets::internals::{OutQueue, Slots};
+use esockets::internals::{OutQueue, Slots, Wheel};
 use esockets::protocols::scan_lines;
 
 /// A writer that takes everything (a socket with room to spare).
@@ -98,10 +98,63 @@ fn connection_slab(c: &mut Criterion) {
     group.finish();
 }
 
+/// The timer wheel: setting, resetting (cancel and set again) a timer
+/// among 20,000 others, and expiring a tick's worth of them.
+fn timer_wheel(c: &mut Criterion) {
+    let mut group = c.benchmark_group("timers");
+    let mut wheel = Wheel::new();
+    // 20,000 clients' idle timers spread over a minute.
+    for i in 0..20_000u64 {
+        wheel.insert(i * 3, i);
+    }
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("set-cancel-among-20k", |b| {
+        let mut at = 0u64;
+        b.iter(|| {
+            at = (at + 7919) % 60_000;
+            let key = wheel.insert(black_box(at), 0);
+            wheel.cancel(key)
+        });
+    });
+    let mut key = wheel.insert(30_000, 0);
+    group.bench_function("reset-among-20k", |b| {
+        let mut at = 30_000u64;
+        b.iter(|| {
+            wheel.cancel(key);
+            at = at % 60_000 + 1;
+            key = wheel.insert(black_box(at), 0);
+        });
+    });
+    group.bench_function("expire-one-tick-of-20k", |b| {
+        b.iter_batched(
+            || {
+                let mut wheel = Wheel::new();
+                for i in 0..20_000u64 {
+                    wheel.insert(i * 3, i);
+                }
+                wheel
+            },
+            |mut wheel| {
+                let mut fired = 0u64;
+                wheel.expire(black_box(0), |_, v| fired += v);
+                fired
+            },
+            criterion::BatchSize::LargeInput,
+        );
+    });
+    group.finish();
+}
+
 // `criterion_group!` generates an undocumented function.
 #[allow(missing_docs)]
 mod group {
-    use super::{connection_slab, line_framing, output_queue};
-    criterion::criterion_group!(benches, line_framing, output_queue, connection_slab);
+    use super::{connection_slab, line_framing, output_queue, timer_wheel};
+    criterion::criterion_group!(
+        benches,
+        line_framing,
+        output_queue,
+        connection_slab,
+        timer_wheel
+    );
 }
 criterion_main!(group::benches);

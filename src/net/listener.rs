@@ -111,7 +111,7 @@ pub(crate) fn queued(listener: &TcpListener) -> Option<usize> {
             &mut len,
         )
     };
-    (rc == 0).then(|| info.tcpi_unacked as usize)
+    (rc == 0).then_some(info.tcpi_unacked as usize)
 }
 
 #[cfg(test)]

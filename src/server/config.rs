@@ -86,7 +86,8 @@ pub struct Config {
     pub output_low_water: usize,
     /// A connection whose queued output would exceed this is closed with
     /// [`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow).
-    /// Default 16 MiB.
+    /// At most 4 GiB - 1 (queue lengths are kept in 32 bits). Default
+    /// 16 MiB.
     pub output_limit: usize,
     /// Unconsumed input a handler may leave in a connection's buffer (a
     /// partial line or frame); beyond it the client is closed with
@@ -250,6 +251,16 @@ impl Config {
                     format!("count must be 1 to 127, got {}", keepalive.count),
                 );
             }
+        }
+        if self.output_limit > u32::MAX as usize {
+            return bad(
+                "output_limit",
+                format!(
+                    "must be at most {} (4 GiB - 1), got {}",
+                    u32::MAX,
+                    self.output_limit
+                ),
+            );
         }
         if self.max_connections == Some(0) {
             return bad("max_connections", "must be at least 1".into());

@@ -262,3 +262,24 @@ impl ClientIo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// An idle client's record is what idle memory per connection is
+    /// made of: it must not grow unnoticed. In release builds
+    /// `mio::net::TcpStream` is one descriptor; debug builds add a
+    /// selector id for mio's own checks.
+    #[test]
+    fn an_idle_client_record_stays_small() {
+        let stream = std::mem::size_of::<mio::net::TcpStream>();
+        let record = std::mem::size_of::<super::Client<()>>();
+        // 88 bytes in release (the slot's generation makes 96, as before
+        // per-connection state and timers existed); 104 with debug's
+        // larger socket and its padding.
+        let limit = if stream == 4 { 88 } else { 104 };
+        assert!(
+            record <= limit,
+            "{record} bytes per client ({stream} of them the socket)"
+        );
+    }
+}

@@ -42,15 +42,17 @@ pub struct OutQueue {
     /// Chunks in send order; the front one may be partly written.
     chunks: VecDeque<Chunk>,
     /// Bytes of the front chunk already written.
-    head_written: usize,
-    /// Total bytes queued (not yet written).
-    len: usize,
+    head_written: u32,
+    /// Total bytes queued (not yet written). 32 bits keep an idle client's
+    /// record 8 bytes smaller; callers keep the total under
+    /// `Config::output_limit`, which is at most 4 GiB.
+    len: u32,
 }
 
 impl OutQueue {
     /// Number of bytes waiting.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether nothing is waiting.
@@ -63,7 +65,7 @@ impl OutQueue {
         if data.is_empty() {
             return;
         }
-        self.len += data.len();
+        self.len += to_u32(data.len());
         if let Some(Chunk::Owned(last)) = self.chunks.back_mut() {
             if last.len() + data.len() <= COALESCE_LIMIT {
                 last.extend_from_slice(data);
@@ -82,7 +84,7 @@ impl OutQueue {
         if self.fits_last(data.len()) {
             return self.push_slice(&data);
         }
-        self.len += data.len();
+        self.len += to_u32(data.len());
         self.chunks.push_back(Chunk::Owned(data));
     }
 
@@ -92,7 +94,7 @@ impl OutQueue {
         if data.is_empty() {
             return;
         }
-        self.len += data.len();
+        self.len += to_u32(data.len());
         self.chunks.push_back(Chunk::Shared(data));
     }
 
@@ -132,7 +134,7 @@ impl OutQueue {
         let Some(first) = chunks.next() else {
             return Ok(0);
         };
-        let first = &first.as_slice()[self.head_written..];
+        let first = &first.as_slice()[self.head_written as usize..];
         if self.chunks.len() == 1 {
             return out.write(first);
         }
@@ -148,14 +150,14 @@ impl OutQueue {
 
     /// Drops `n` written bytes from the front.
     fn advance(&mut self, mut n: usize) {
-        self.len -= n;
+        self.len -= to_u32(n);
         while n > 0 {
             let Some(front) = self.chunks.front() else {
                 return;
             };
-            let left = front.as_slice().len() - self.head_written;
+            let left = front.as_slice().len() - self.head_written as usize;
             if n < left {
-                self.head_written += n;
+                self.head_written += to_u32(n);
                 return;
             }
             n -= left;
@@ -163,6 +165,11 @@ impl OutQueue {
             self.chunks.pop_front();
         }
     }
+}
+
+/// A byte count that the output limit keeps within 32 bits.
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -18,8 +18,14 @@ pub(crate) enum Command {
     Send(ConnId, Bytes),
     /// Close this client gracefully (ignored if the id is stale).
     Close(ConnId),
-    /// Stop accepting, drain, close everyone, and end the shard thread.
-    Shutdown,
+}
+
+/// What the shard found in its inbox.
+pub(crate) struct Taken {
+    /// The budget ran out: commands may be left for the next round.
+    pub(crate) more: bool,
+    /// Shutdown was asked for.
+    pub(crate) shutdown: bool,
 }
 
 /// The sending side, held by every [`ServerHandle`](crate::ServerHandle).
@@ -31,6 +37,10 @@ pub(crate) struct InboxSender {
     /// Set by the first sender after the shard last looked: later senders
     /// skip the wake (an `eventfd` write each) until the shard clears it.
     wake_pending: Arc<AtomicBool>,
+    /// Shutdown was asked for: a flag beside the queue, so asking never
+    /// waits for room in a full queue (and never deadlocks a handler that
+    /// asks from its own shard).
+    shutdown: Arc<AtomicBool>,
 }
 
 /// The shard's side.
@@ -39,21 +49,26 @@ pub(crate) struct InboxReceiver {
     queue: Receiver<Command>,
     /// Shared with the senders; cleared before each read of the queue.
     wake_pending: Arc<AtomicBool>,
+    /// Shared with the senders.
+    shutdown: Arc<AtomicBool>,
 }
 
 /// A bounded inbox of `capacity` commands, woken through `waker`.
 pub(crate) fn inbox(capacity: usize, waker: Waker) -> (InboxSender, InboxReceiver) {
     let (tx, rx) = channel::bounded(capacity);
     let wake_pending = Arc::new(AtomicBool::new(false));
+    let shutdown = Arc::new(AtomicBool::new(false));
     (
         InboxSender {
             queue: tx,
             waker,
             wake_pending: Arc::clone(&wake_pending),
+            shutdown: Arc::clone(&shutdown),
         },
         InboxReceiver {
             queue: rx,
             wake_pending,
+            shutdown,
         },
     )
 }
@@ -77,10 +92,9 @@ impl InboxSender {
         Ok(())
     }
 
-    /// Queues a command that must not be lost to a full queue (shutdown):
-    /// waits for room.
-    pub(crate) fn send_blocking(&self, command: Command) -> Result<(), SendError> {
-        self.queue.send(command).map_err(|_| SendError::Stopped)?;
+    /// Asks the shard to shut down, and wakes it.
+    pub(crate) fn shutdown(&self) -> Result<(), SendError> {
+        self.shutdown.store(true, Ordering::Release);
         self.wake_pending.store(true, Ordering::Release);
         self.waker.wake().map_err(|_| SendError::Stopped)
     }
@@ -88,17 +102,25 @@ impl InboxSender {
 
 impl InboxReceiver {
     /// Re-arms the wake, then takes up to `budget` commands, oldest first.
-    /// Returns whether commands may be left (the budget ran out).
-    pub(crate) fn take(&self, budget: usize, mut each: impl FnMut(Command)) -> bool {
+    pub(crate) fn take(&self, budget: usize, mut each: impl FnMut(Command)) -> Taken {
         // Acquire pairs with the senders' release `swap`: a command whose
         // sender saw the flag still set is visible to the reads below.
         self.wake_pending.swap(false, Ordering::AcqRel);
+        let shutdown = self.shutdown.load(Ordering::Acquire);
         for _ in 0..budget {
             match self.queue.try_recv() {
                 Ok(command) => each(command),
-                Err(_) => return false,
+                Err(_) => {
+                    return Taken {
+                        more: false,
+                        shutdown,
+                    }
+                }
             }
         }
-        true
+        Taken {
+            more: true,
+            shutdown,
+        }
     }
 }

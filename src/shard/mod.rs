@@ -229,7 +229,8 @@ impl<H: Handler> Shard<H> {
     /// Runs commands other threads sent, up to the per-round budget.
     fn read_inbox(&mut self) {
         let mut commands = std::mem::take(&mut self.commands);
-        self.inbox_pending = self.inbox.take(INBOX_BUDGET, |c| commands.push(c));
+        let taken = self.inbox.take(INBOX_BUDGET, |c| commands.push(c));
+        self.inbox_pending = taken.more;
         for command in commands.drain(..) {
             match command {
                 Command::Send(id, data) => {
@@ -247,10 +248,12 @@ impl<H: Handler> Shard<H> {
                         self.settle(key);
                     }
                 }
-                Command::Shutdown => self.begin_shutdown(),
             }
         }
         self.commands = commands;
         self.apply_deferred();
+        if taken.shutdown {
+            self.begin_shutdown();
+        }
     }
 }

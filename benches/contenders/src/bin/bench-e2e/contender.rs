@@ -12,24 +12,37 @@ pub struct Contender {
     /// Port it listens on (each contender has its own, so one's leftover
     /// TIME_WAIT sockets never slow down the next one's start).
     pub port: u16,
+    /// Extra arguments, after `--threads N --bind ADDR`.
+    pub args: &'static [&'static str],
 }
 
 /// Every contender the harness knows, in default order.
-pub const KNOWN: [Contender; 3] = [
+pub const KNOWN: [Contender; 4] = [
     Contender {
         name: "esockets",
         binary: "esockets",
         port: 1234,
+        args: &[],
     },
     Contender {
         name: "tokio",
         binary: "tokio-echo",
         port: 1235,
+        args: &[],
     },
     Contender {
         name: "epoll",
         binary: "epoll-echo",
         port: 1236,
+        args: &[],
+    },
+    // esockets with an idle timeout every client resets on every message:
+    // what the timer facility costs on the echo path.
+    Contender {
+        name: "esockets-idle",
+        binary: "esockets",
+        port: 1237,
+        args: &["--idle-timeout", "60s"],
     },
 ];
 

@@ -56,7 +56,8 @@ impl Server {
         cmd.arg("--threads")
             .arg(threads.to_string())
             .arg("--bind")
-            .arg(addr.to_string());
+            .arg(addr.to_string())
+            .args(contender.args);
         let log = env.file(&format!("{tag}.server.log"));
         let mut guard = Guard::spawn(contender.name, &mut cmd, &log)?;
         let (start, grace) = match callgrind_out {

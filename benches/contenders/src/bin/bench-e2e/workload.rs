@@ -42,7 +42,7 @@ const OPEN_LOOP_CONNECTIONS: usize = 1000;
 pub const CALLGRIND_CONNECTIONS: usize = 10;
 
 /// Every workload, in the order `all` runs them.
-pub const ALL: [Workload; 9] = [
+pub const ALL: [Workload; 10] = [
     Workload {
         name: "pingpong64-100",
         kind: Kind::Echo {
@@ -61,6 +61,13 @@ pub const ALL: [Workload; 9] = [
         name: "pingpong64-10000",
         kind: Kind::Echo {
             connections: 10_000,
+            size: 64,
+        },
+    },
+    Workload {
+        name: "pingpong64-19000",
+        kind: Kind::Echo {
+            connections: 19_000,
             size: 64,
         },
     },

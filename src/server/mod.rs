@@ -192,7 +192,10 @@ fn pregrow_descriptor_table(max_connections: usize, threads: usize) {
     let soft = fds::open_file_limit().map_or(wanted as u64, |(soft, _)| soft);
     let slots = wanted.min(usize::try_from(soft).unwrap_or(usize::MAX));
     match fds::pregrow_table(slots) {
-        Ok(size) => tracing::debug!(size, "descriptor table grown before the shards start"),
+        Ok(size) => tracing::info!(
+            slots = size,
+            "descriptor table grown before the shards start (growing it later stalls every thread)"
+        ),
         Err(err) => tracing::debug!(%err, slots, "cannot grow the descriptor table up front"),
     }
 }

@@ -65,6 +65,11 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol) {
     }
     let max_connections = server.handle().max_connections();
     match esockets::open_file_limit() {
+        Some((soft, _)) if max_connections as u64 + 16 > soft => tracing::warn!(
+            soft,
+            max_connections,
+            "max_connections is above what the open-file limit allows: clients past it are refused as out of descriptors (raise the limit, see docs/tuning.md)"
+        ),
         Some((soft, hard)) => tracing::info!(
             soft,
             hard,

@@ -70,6 +70,7 @@ impl<'a> Conn<'a> {
     /// A socket error, or queued output passing `output_limit`, closes the
     /// client after the callback returns (`on_close` says why); sends after
     /// that are dropped.
+    #[inline(always)] // the echo path: see `ClientIo::send`
     pub fn send(&mut self, data: &[u8]) {
         *self.bytes_out += self.io.send(data, self.output_limit) as u64;
     }
@@ -77,6 +78,7 @@ impl<'a> Conn<'a> {
     /// Sends a shared buffer: what the kernel does not take at once is
     /// queued by reference, so one payload sent to many clients is never
     /// copied per client. A `Vec<u8>` or `String` converts without a copy.
+    #[inline]
     pub fn send_bytes(&mut self, data: impl Into<Bytes>) {
         *self.bytes_out += self.io.send_bytes(data.into(), self.output_limit) as u64;
     }

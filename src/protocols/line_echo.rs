@@ -62,6 +62,7 @@ pub fn scan_lines(data: &[u8], from: usize, max_line: usize) -> LineScan {
 impl Handler for LineEcho {
     type State = ();
 
+    #[inline] // into the shard's read loop: the whole echo path is one function
     fn on_data(
         &mut self,
         _cx: &mut ShardContext<'_>,

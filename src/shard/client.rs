@@ -153,7 +153,8 @@ impl ClientIo {
 
     /// Whether the client is served (not closing, lingering or failed).
     pub(crate) fn is_open(&self) -> bool {
-        self.phase == Phase::Open
+        // `matches!` tests the tag only; `==` would compare the payload too.
+        matches!(self.phase, Phase::Open)
     }
 
     /// The failure to close for at once, if any.
@@ -179,6 +180,9 @@ impl ClientIo {
     /// queues a copy of what the kernel did not take. Returns the bytes
     /// written now. Fails the client on a socket error or when the queue
     /// would pass `output_limit`.
+    // Every reply goes through here: inlined into the handler's `on_data`
+    // (and so into the read loop); the socket write stays out of line.
+    #[inline(always)]
     pub(crate) fn send(&mut self, data: &[u8], output_limit: usize) -> usize {
         let written = self.write_direct(data);
         let rest = &data[written..];
@@ -218,6 +222,7 @@ impl ClientIo {
     }
 
     /// Whether output may still be sent: not after FIN, not once failed.
+    #[inline]
     fn can_send(&self) -> bool {
         matches!(self.phase, Phase::Open | Phase::Closing(_))
     }

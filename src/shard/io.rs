@@ -4,7 +4,7 @@ use std::io::ErrorKind;
 
 use mio::event::Event;
 
-use super::client::{Client, Phase};
+use super::client::Client;
 use super::slots::Key;
 use super::Shard;
 use crate::handler::context::ShardContext;
@@ -73,10 +73,12 @@ impl<H: Handler> Shard<H> {
         }
         let mut budget = config.read_budget;
         loop {
-            match client.io.phase {
-                Phase::Open => {}
-                Phase::Failed(_) => return true,
-                Phase::Closing(_) | Phase::Lingering(_) => break,
+            if !client.io.is_open() {
+                // Failed: `settle` closes it; closing: drop its input below.
+                if client.io.failure().is_some() {
+                    return true;
+                }
+                break;
             }
             // Past the high-water mark `settle` pauses the client; stop now
             // so one wakeup cannot queue a whole read budget beyond it.

@@ -15,4 +15,5 @@ mod refusal;
 mod scale;
 mod sharding;
 mod shutdown;
+mod state;
 mod util;

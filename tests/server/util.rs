@@ -242,3 +242,37 @@ pub fn assert_silent(stream: &mut TcpStream, quiet: Duration) {
     }
     stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
 }
+
+/// Reads one `\n`-terminated line (without the `\n`). Panics on a close,
+/// an error or a timeout before the line ends.
+pub fn read_line(stream: &mut TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(0) => panic!(
+                "connection closed after {:?}, expected a line",
+                String::from_utf8_lossy(&line)
+            ),
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => panic!("reading a line: {err}"),
+        }
+    }
+    String::from_utf8(line).expect("lines are UTF-8")
+}
+
+/// The complete `\n`-terminated lines at the front of `data` (without
+/// their `\n`) and how many bytes they take: what a line-based test
+/// handler consumes, leaving a partial line for the next call.
+pub fn complete_lines(data: &[u8]) -> (Vec<String>, usize) {
+    let mut lines = Vec::new();
+    let mut consumed = 0;
+    while let Some(end) = data[consumed..].iter().position(|&b| b == b'\n') {
+        let line = &data[consumed..consumed + end];
+        lines.push(String::from_utf8_lossy(line).into_owned());
+        consumed += end + 1;
+    }
+    (lines, consumed)
+}

@@ -16,4 +16,5 @@ mod scale;
 mod sharding;
 mod shutdown;
 mod state;
+mod timers;
 mod util;

@@ -66,9 +66,11 @@ impl<H: Handler> Shard<H> {
         let Some(client) = clients.get_mut(key) else {
             return false;
         };
-        if idle_ticks.is_some() {
+        if idle_ticks.is_some() && client.io.is_open() {
             // Re-arming the idle timer is this store: the timer looks at it
             // when it fires, and sets itself again if the client was active.
+            // Only while open: closing or lingering, `clock` holds the close
+            // deadline, which input must not overwrite.
             client.clock = cx.now_tick() as u32;
         }
         let mut budget = config.read_budget;

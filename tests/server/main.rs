@@ -9,6 +9,7 @@ mod close_reasons;
 mod cross_thread;
 mod echo;
 mod errors;
+mod idle;
 mod line_echo;
 mod panic;
 mod refusal;

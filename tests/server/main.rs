@@ -10,6 +10,7 @@ mod cross_thread;
 mod echo;
 mod errors;
 mod idle;
+mod limits;
 mod line_echo;
 mod panic;
 mod refusal;

@@ -10,6 +10,7 @@ mod cross_thread;
 mod echo;
 mod errors;
 mod idle;
+mod inbox;
 mod limits;
 mod line_echo;
 mod panic;

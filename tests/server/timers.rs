@@ -6,10 +6,8 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
@@ -18,8 +16,8 @@ use esockets::{
 };
 
 use crate::util::{
-    assert_silent, complete_lines, config, many_descriptors, read_line, read_to_close, wait_until,
-    TestServer, DEADLINE,
+    assert_silent, complete_lines, config, many_descriptors, read_line, read_to_close, run_child,
+    wait_until, TestServer, DEADLINE,
 };
 
 /// How long a client must stay silent to show a timer did not fire.
@@ -415,45 +413,11 @@ fn ten_thousand_timers_on_ten_thousand_clients_all_fire() {
         })
     };
     let started = Instant::now();
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "timers::timer_clients_child",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, format!("{} {MANY}", server.addr))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the client process");
-    let deadline = started + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("child status") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the clients did not finish in 30 s; {} timers fired",
-                fired.load(Ordering::Relaxed)
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let output = child.wait_with_output().expect("child output");
-    assert!(
-        status.success(),
-        "the client process failed ({status}):\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
-        "the client process ran its clients:\n{}",
-        String::from_utf8_lossy(&output.stdout)
+    run_child(
+        "timers::timer_clients_child",
+        CHILD_ENV,
+        &format!("{} {MANY}", server.addr),
+        Duration::from_secs(30),
     );
     assert_eq!(fired.load(Ordering::Relaxed), MANY, "every timer fired");
     assert_eq!(

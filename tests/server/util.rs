@@ -287,3 +287,67 @@ pub fn many_descriptors() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Runs the ignored test `test` of this binary in a child process with
+/// `var` set to `value`, and returns its standard output. Panics if it
+/// fails, or does not finish within `limit` (then it is killed).
+///
+/// For tests that need a process of their own: more descriptors than one
+/// open-file limit allows for server and clients together, or a memory
+/// measure no other test may disturb.
+pub fn run_child(test: &str, var: &str, value: &str, limit: Duration) -> String {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            test,
+            "--ignored",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(var, value)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the child process");
+    // Drain the pipes on threads, so a chatty child cannot block on them.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break Some(status);
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    match status {
+        None => panic!("{test} did not finish within {limit:?}:\n{out}\n{err}"),
+        Some(status) if !status.success() => panic!("{test} failed ({status}):\n{out}\n{err}"),
+        Some(_) => {}
+    }
+    assert!(
+        out.contains("1 passed"),
+        "{test} did not run in the child:\n{out}\n{err}"
+    );
+    out
+}

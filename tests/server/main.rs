@@ -4,6 +4,7 @@
 //! Every client socket has read and write timeouts and every wait has a
 //! deadline, so a bug fails a test instead of hanging the suite.
 
+mod backlog_shutdown;
 mod backpressure;
 mod close_reasons;
 mod cross_thread;

@@ -1,0 +1,126 @@
+//! Shutdown with clients queued in the accept backlog: the shard accepts
+//! every client the kernel queued before it closes its listener, greets
+//! them, and closes them gracefully. None of them sees a reset.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+
+use crossbeam::channel::{unbounded, Receiver, Sender};
+use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
+
+use crate::util::{client, config, expect_clean_close, many_descriptors, TestServer, DEADLINE};
+
+/// Clients that wait in the backlog while the shard is busy.
+const QUEUED: usize = 1_000;
+
+/// Greets each client with `hello`; on `block`, holds its shard in
+/// `on_data` until the test releases it, then answers `released`.
+/// Reports every close.
+struct Greeter {
+    /// Told when the shard is blocked.
+    blocked: Sender<()>,
+    /// Releases the shard.
+    release: Receiver<()>,
+    /// Where `(id, reason)` of closed clients go.
+    closes: Sender<(ConnId, CloseReason)>,
+}
+
+impl Handler for Greeter {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        conn.send(b"hello\n");
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        if data == b"block" {
+            let _ = self.blocked.send(());
+            // Bounded, so a failing test cannot hang the shard for ever.
+            let _ = self.release.recv_timeout(DEADLINE);
+            conn.send(b"released\n");
+        }
+        Verdict::Keep(data.len())
+    }
+
+    fn on_close(&mut self, _cx: &mut ShardContext<'_>, id: ConnId, _state: (), why: CloseReason) {
+        let _ = self.closes.send((id, why));
+    }
+}
+
+#[test]
+fn shutdown_resets_none_of_the_clients_queued_in_the_backlog() {
+    let somaxconn = esockets::somaxconn();
+    assert!(
+        somaxconn.is_some_and(|max| max as usize > QUEUED),
+        "net.core.somaxconn is {somaxconn:?}: this test queues {QUEUED} clients in one \
+         listener's backlog, which the kernel caps at somaxconn; raise it \
+         (sysctl -w net.core.somaxconn=4096)"
+    );
+    let _fds = many_descriptors();
+    let (blocks, blocked) = unbounded();
+    let (release, released) = unbounded();
+    let (closes, closed) = unbounded();
+    let server = TestServer::start(
+        Config {
+            backlog: 4096,
+            ..config(1)
+        },
+        move |_| Greeter {
+            blocked: blocks.clone(),
+            release: released.clone(),
+            closes: closes.clone(),
+        },
+    );
+    let mut first = server.client();
+    expect_line(&mut first, b"hello\n");
+    first.write_all(b"block").expect("write");
+    blocked.recv_timeout(DEADLINE).expect("the shard blocks");
+
+    // The kernel completes these connections while the shard is held.
+    let mut queued: Vec<TcpStream> = (0..QUEUED).map(|_| client(server.addr)).collect();
+    assert_eq!(
+        server.total().accepted,
+        1,
+        "the shard is held: the others wait in its backlog"
+    );
+    server.handle.shutdown();
+    release.send(()).expect("release");
+
+    for (i, stream) in queued.iter_mut().enumerate() {
+        // `expect_clean_close` fails on a reset.
+        expect_clean_close(stream, b"hello\n");
+        if i == 0 {
+            println!("the first queued client got its greeting and a clean close");
+        }
+    }
+    expect_clean_close(&mut first, b"released\n");
+    let handle = server.handle.clone();
+    server.stop().expect("clean shutdown");
+    let total: esockets::ShardStats = handle.stats().into_iter().sum();
+    assert_eq!(total.accepted, QUEUED as u64 + 1, "{total:?}");
+    assert_eq!(total.closed, QUEUED as u64 + 1, "{total:?}");
+    let reasons: Vec<CloseReason> = closed.try_iter().map(|(_, why)| why).collect();
+    assert_eq!(reasons.len(), QUEUED + 1);
+    assert!(
+        reasons.iter().all(|&why| why == CloseReason::Shutdown),
+        "every client closed by the shutdown: {:?}",
+        reasons.iter().find(|&&why| why != CloseReason::Shutdown)
+    );
+}
+
+/// Reads exactly `line`.
+fn expect_line(stream: &mut TcpStream, line: &[u8]) {
+    assert_eq!(crate::util::read_exact(stream, line.len()), line);
+}

@@ -16,6 +16,7 @@ mod limits;
 mod line_echo;
 mod panic;
 mod refusal;
+mod refused_ids;
 mod scale;
 mod sharding;
 mod shutdown;

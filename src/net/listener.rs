@@ -93,6 +93,31 @@ fn listener(addr: SocketAddr, options: ListenOptions) -> io::Result<TcpListener>
     Ok(TcpListener::from_std(socket.into()))
 }
 
+/// Clients waiting in `listener`'s accept queue: `TCP_INFO` of a
+/// listening socket reports its queue length as `tcpi_unacked`.
+pub(crate) fn queued(listener: &TcpListener) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `tcp_info` is plain integers, for which zero is valid.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info` and the
+    // new length into `len`; the descriptor stays open while `listener` is
+    // borrowed.
+    let rc = unsafe {
+        libc::getsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(info.tcpi_unacked as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{bind_group, ListenOptions};
@@ -103,6 +128,27 @@ mod tests {
         keepalive: None,
         user_timeout: None,
     };
+
+    #[test]
+    fn queued_counts_clients_waiting_to_be_accepted() {
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 1, OPTIONS).unwrap();
+        let addr = group[0].local_addr().unwrap();
+        assert_eq!(super::queued(&group[0]).unwrap(), 0);
+        let clients: Vec<_> = (0..3)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        // The handshake's last ACK may still be on its way on return.
+        let wait_for = |n: usize| {
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while super::queued(&group[0]).unwrap() != n {
+                assert!(std::time::Instant::now() < end, "never {n} queued");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        };
+        wait_for(clients.len());
+        group[0].accept().unwrap();
+        assert_eq!(super::queued(&group[0]).unwrap(), 2);
+    }
 
     #[test]
     fn port_zero_group_shares_one_port() {

@@ -13,6 +13,7 @@ use super::Shard;
 use crate::handler::context::ShardContext;
 use crate::handler::outcome::Decision;
 use crate::handler::{Conn, Handler};
+use crate::net::listener;
 
 /// How long accepting pauses after the process ran out of descriptors or
 /// memory and no client could be refused instead: long enough not to spin
@@ -66,14 +67,28 @@ impl<H: Handler> Shard<H> {
         self.accept_pending = !self.accept_some(self.config.accept_budget);
     }
 
-    /// Accepts until the queue is empty, however long it is: run before
-    /// the listener closes at shutdown, so no client queued in it is reset.
+    /// Accepts the clients waiting in the listener's queue now, however
+    /// many: run before the listener closes at shutdown, so no client
+    /// queued in it is reset.
+    ///
+    /// Only those: accepting until the queue is empty never ended while
+    /// clients kept arriving faster than the handler took them (the shard
+    /// accepted, and allocated, for ever). A client that arrives meanwhile
+    /// is left, as it would be had it come just after the close. Where the
+    /// queue length cannot be read, at most a backlog's worth (what the
+    /// queue can hold).
     pub(super) fn accept_all(&mut self) {
-        while !self.accept_some(usize::MAX) {
-            if self.deadlines.accept_paused(self.cx.now()) {
-                return; // out of descriptors: the rest cannot be taken
-            }
-        }
+        let queued = self
+            .listener
+            .as_ref()
+            .and_then(|listener| listener::queued(listener).ok());
+        let most = queued.unwrap_or_else(|| {
+            usize::try_from(self.config.backlog)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1)
+        });
+        // Out of descriptors, accepting pauses and the rest cannot be taken.
+        self.accept_some(most);
     }
 
     /// Accepts up to `budget` clients; returns whether the queue was

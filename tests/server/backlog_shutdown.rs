@@ -1,9 +1,14 @@
 //! Shutdown with clients queued in the accept backlog: the shard accepts
 //! every client the kernel queued before it closes its listener, greets
-//! them, and closes them gracefully. None of them sees a reset.
+//! them, and closes them gracefully. None of them sees a reset. And
+//! clients that keep arriving do not keep the shard accepting for ever.
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
@@ -123,4 +128,97 @@ fn shutdown_resets_none_of_the_clients_queued_in_the_backlog() {
 /// Reads exactly `line`.
 fn expect_line(stream: &mut TcpStream, line: &[u8]) {
     assert_eq!(crate::util::read_exact(stream, line.len()), line);
+}
+
+/// Greets each client; once `slow` is set, after a slow `on_connect` (5 ms
+/// of work): slower than clients arrive in
+/// `shutdown_ends_while_clients_keep_arriving`.
+struct SlowGreeter {
+    /// Whether `on_connect` is slow.
+    slow: Arc<AtomicBool>,
+}
+
+impl Handler for SlowGreeter {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        if self.slow.load(Ordering::Relaxed) {
+            // Stands for real work (a handshake, a lookup), not waiting.
+            thread::sleep(Duration::from_millis(5));
+        }
+        conn.send(b"hello\n");
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        Verdict::Keep(data.len())
+    }
+}
+
+#[test]
+fn shutdown_ends_while_clients_keep_arriving() {
+    const STREAM_FOR: Duration = Duration::from_secs(3);
+    let slow = Arc::new(AtomicBool::new(false));
+    let server = {
+        let slow = Arc::clone(&slow);
+        TestServer::start(config(1), move |_| SlowGreeter {
+            slow: Arc::clone(&slow),
+        })
+    };
+    let addr = server.addr;
+    // Clients arrive every millisecond or so (each connects and leaves)
+    // until the listener is gone.
+    let arrivals = thread::spawn(move || {
+        let end = Instant::now() + STREAM_FOR;
+        let mut connected = 0u64;
+        while Instant::now() < end {
+            match TcpStream::connect(addr) {
+                Ok(_) => connected += 1,
+                Err(err) if err.kind() == ErrorKind::ConnectionRefused => {
+                    return (connected, Some(Instant::now()));
+                }
+                Err(err) => panic!("client {connected}: {err}"),
+            }
+            // Paces the stream, so the backlog does not overflow.
+            thread::sleep(Duration::from_millis(1));
+        }
+        (connected, None)
+    });
+    // The shard keeps up while `on_connect` is quick: few clients wait in
+    // its queue when the shutdown comes. From then on it takes them more
+    // slowly than they arrive.
+    server.wait_for_total("clients streaming in", |total| total.accepted >= 20);
+    let server = server.take();
+    slow.store(true, Ordering::Relaxed);
+    let began = Instant::now();
+    server.shutdown();
+    let (connected, refused_at) = arrivals.join().expect("arrivals");
+    let refused_at = refused_at.unwrap_or_else(|| {
+        panic!(
+            "the listener was still open {STREAM_FOR:?} after shutdown began, \
+             {connected} clients later"
+        )
+    });
+    let closed_after = refused_at - began;
+    assert!(
+        closed_after < Duration::from_secs(1),
+        "the listener closed {closed_after:?} after shutdown began"
+    );
+    server.join().expect("clean shutdown");
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "the shutdown took {:?}",
+        began.elapsed()
+    );
 }

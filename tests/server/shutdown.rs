@@ -30,6 +30,8 @@ struct Observed {
     shut: AtomicUsize,
     /// Clients closed for any other reason.
     other: AtomicUsize,
+    /// Shards that began shutting down (and so closed their listener).
+    shutting_down: AtomicUsize,
 }
 
 /// Sends every new client a 4 MiB blob (seeded by its port) at once.
@@ -74,6 +76,10 @@ impl Handler for Blob {
             &self.0.other
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_shutting_down(&mut self, _cx: &mut ShardContext<'_>) {
+        self.0.shutting_down.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -125,6 +131,12 @@ fn shutdown_delivers_queued_output_then_closes() {
             })
         })
         .collect();
+    // Shutdown is asynchronous: a client that connected before a shard
+    // took the command would be accepted (and then close, for another
+    // reason than the shutdown). Probe once every shard has begun.
+    wait_until(DEADLINE, "every shard shutting down", || {
+        observed.shutting_down.load(Ordering::Relaxed) == 2
+    });
     wait_until(DEADLINE, "new clients refused after shutdown", || {
         refused(addr)
     });

@@ -1,6 +1,6 @@
 //! Shutdown with clients queued in the accept backlog: the shard accepts
 //! every client the kernel queued before it closes its listener, greets
-//! them, and closes them gracefully. None of them sees a reset. And
+//! them, says goodbye (`on_shutting_down`), and closes them gracefully. None of them sees a reset. And
 //! clients that keep arriving do not keep the shard accepting for ever.
 
 use std::io::{ErrorKind, Write};
@@ -19,8 +19,8 @@ use crate::util::{client, config, expect_clean_close, many_descriptors, TestServ
 const QUEUED: usize = 1_000;
 
 /// Greets each client with `hello`; on `block`, holds its shard in
-/// `on_data` until the test releases it, then answers `released`.
-/// Reports every close.
+/// `on_data` until the test releases it, then answers `released`. Says
+/// `bye` to every client when shutdown begins. Reports every close.
 struct Greeter {
     /// Told when the shard is blocked.
     blocked: Sender<()>,
@@ -57,6 +57,10 @@ impl Handler for Greeter {
             conn.send(b"released\n");
         }
         Verdict::Keep(data.len())
+    }
+
+    fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
+        cx.send_to_all(&b"bye\n"[..]);
     }
 
     fn on_close(&mut self, _cx: &mut ShardContext<'_>, id: ConnId, _state: (), why: CloseReason) {
@@ -103,14 +107,13 @@ fn shutdown_resets_none_of_the_clients_queued_in_the_backlog() {
     server.handle.shutdown();
     release.send(()).expect("release");
 
-    for (i, stream) in queued.iter_mut().enumerate() {
-        // `expect_clean_close` fails on a reset.
-        expect_clean_close(stream, b"hello\n");
-        if i == 0 {
-            println!("the first queued client got its greeting and a clean close");
-        }
+    // Each was accepted before the listener closed, so it is greeted, and
+    // told goodbye by `on_shutting_down`. `expect_clean_close` fails on a
+    // reset.
+    for stream in &mut queued {
+        expect_clean_close(stream, b"hello\nbye\n");
     }
-    expect_clean_close(&mut first, b"released\n");
+    expect_clean_close(&mut first, b"released\nbye\n");
     let handle = server.handle.clone();
     server.stop().expect("clean shutdown");
     let total: esockets::ShardStats = handle.stats().into_iter().sum();

@@ -272,9 +272,10 @@ fn flood_child() {
     // The shard runs at most 1,024 commands a round before serving its
     // clients again (a few milliseconds of writes here); draining a full
     // inbox in one round would hold a round trip for 65,536 of them, over
-    // 100 ms.
+    // 100 ms (measured: median 320 ms, max 1.6 s). The max allows for a
+    // loaded machine.
     assert!(
-        median < Duration::from_millis(50) && max < Duration::from_millis(500),
+        median < Duration::from_millis(50) && max < Duration::from_secs(1),
         "round trips of the other client during the flood: median {median:?}, max {max:?}"
     );
     // Bound: a full inbox (65,536 commands of 48 bytes, each with its

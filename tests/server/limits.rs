@@ -141,3 +141,77 @@ fn without_a_refuse_message_the_client_just_sees_the_close() {
         total.over_limit == 1 && total.open == 1
     });
 }
+
+/// Refuses clients while `refusing` is set, echoes the others.
+struct RefuseWhile {
+    /// Whether `on_connect` refuses.
+    refusing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Handler for RefuseWhile {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        if self.refusing.load(Ordering::Relaxed) {
+            Decision::Refuse
+        } else {
+            Decision::Accept(())
+        }
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        conn.send(data);
+        Verdict::Keep(data.len())
+    }
+}
+
+#[test]
+fn clients_the_handler_refused_or_that_left_give_their_place_back() {
+    const LIMIT: usize = 3;
+    let refusing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let server = {
+        let refusing = Arc::clone(&refusing);
+        TestServer::start(
+            Config {
+                max_connections: Some(LIMIT),
+                refuse_message: Some(Bytes::from_static(REFUSAL)),
+                ..config(2)
+            },
+            move |_| RefuseWhile {
+                refusing: Arc::clone(&refusing),
+            },
+        )
+    };
+    // Ten refusals by the handler, and ten clients that come and go: each
+    // takes a place for a moment only.
+    for _ in 0..10 {
+        expect_clean_close(&mut server.client(), b"");
+    }
+    refusing.store(false, Ordering::Relaxed);
+    for i in 0..10 {
+        round_trip(&mut server.client(), format!("passing {i}\n").as_bytes());
+        server.wait_for_total("the passing client gone", |total| total.closed == i + 1);
+    }
+    server.wait_for_total("every place free again", |total| {
+        total.refused == 10 && total.closed == 10 && total.open == 0
+    });
+    let mut clients: Vec<TcpStream> = (0..LIMIT).map(|_| server.client()).collect();
+    for stream in &mut clients {
+        round_trip(stream, b"all places usable\n");
+    }
+    expect_refused(&server);
+    server.wait_for_total("only the last one over the limit", |total| {
+        total.over_limit == 1
+    });
+}

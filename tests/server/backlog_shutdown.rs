@@ -5,7 +5,7 @@
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -134,11 +134,16 @@ fn expect_line(stream: &mut TcpStream, line: &[u8]) {
 }
 
 /// Greets each client; once `slow` is set, after a slow `on_connect` (5 ms
-/// of work): slower than clients arrive in
-/// `shutdown_ends_while_clients_keep_arriving`.
+/// of work), slower than clients arrive in
+/// `shutdown_ends_while_clients_keep_arriving`. On `block`, holds its
+/// shard until the test releases it.
 struct SlowGreeter {
     /// Whether `on_connect` is slow.
     slow: Arc<AtomicBool>,
+    /// Told when the shard is blocked.
+    blocked: Sender<()>,
+    /// Releases the shard.
+    release: Receiver<()>,
 }
 
 impl Handler for SlowGreeter {
@@ -165,6 +170,10 @@ impl Handler for SlowGreeter {
         _state: &mut (),
         data: &[u8],
     ) -> Verdict {
+        if data == b"block" {
+            let _ = self.blocked.send(());
+            let _ = self.release.recv_timeout(DEADLINE);
+        }
         Verdict::Keep(data.len())
     }
 }
@@ -173,49 +182,70 @@ impl Handler for SlowGreeter {
 fn shutdown_ends_while_clients_keep_arriving() {
     const STREAM_FOR: Duration = Duration::from_secs(3);
     let slow = Arc::new(AtomicBool::new(false));
+    let (blocks, blocked) = unbounded();
+    let (release, released) = unbounded();
     let server = {
         let slow = Arc::clone(&slow);
-        TestServer::start(config(1), move |_| SlowGreeter {
+        // One accept per loop round: the shard takes the shutdown command
+        // after one accept at most, not after a whole budget of them.
+        let config = Config {
+            accept_budget: 1,
+            ..config(1)
+        };
+        TestServer::start(config, move |_| SlowGreeter {
             slow: Arc::clone(&slow),
+            blocked: blocks.clone(),
+            release: released.clone(),
         })
     };
     let addr = server.addr;
+    let mut first = server.client();
+    assert_eq!(crate::util::read_line(&mut first), "hello");
+    first.write_all(b"block").expect("write");
+    blocked.recv_timeout(DEADLINE).expect("the shard blocks");
+
     // Clients arrive every millisecond or so (each connects and leaves)
-    // until the listener is gone.
-    let arrivals = thread::spawn(move || {
-        let end = Instant::now() + STREAM_FOR;
-        let mut connected = 0u64;
-        while Instant::now() < end {
-            match TcpStream::connect(addr) {
-                Ok(_) => connected += 1,
-                Err(err) if err.kind() == ErrorKind::ConnectionRefused => {
-                    return (connected, Some(Instant::now()));
-                }
-                Err(err) => panic!("client {connected}: {err}"),
+    // until the listener is gone; the first ones queue while the shard is
+    // held.
+    let connected = Arc::new(AtomicU64::new(0));
+    let arrivals = {
+        let connected = Arc::clone(&connected);
+        thread::spawn(move || {
+            let end = Instant::now() + STREAM_FOR;
+            while Instant::now() < end {
+                match TcpStream::connect(addr) {
+                    Ok(_) => connected.fetch_add(1, Ordering::Relaxed),
+                    Err(err) if err.kind() == ErrorKind::ConnectionRefused => {
+                        return Some(Instant::now());
+                    }
+                    Err(err) => panic!("a client: {err}"),
+                };
+                // Paces the stream, so the backlog does not overflow.
+                thread::sleep(Duration::from_millis(1));
             }
-            // Paces the stream, so the backlog does not overflow.
-            thread::sleep(Duration::from_millis(1));
-        }
-        (connected, None)
+            None
+        })
+    };
+    crate::util::wait_until(DEADLINE, "20 clients queued", || {
+        connected.load(Ordering::Relaxed) >= 20
     });
-    // The shard keeps up while `on_connect` is quick: few clients wait in
-    // its queue when the shutdown comes. From then on it takes them more
-    // slowly than they arrive.
-    server.wait_for_total("clients streaming in", |total| total.accepted >= 20);
-    let server = server.take();
+    // From now on the shard takes clients more slowly than they arrive:
+    // the queue never empties.
     slow.store(true, Ordering::Relaxed);
+    let server = server.take();
     let began = Instant::now();
     server.shutdown();
-    let (connected, refused_at) = arrivals.join().expect("arrivals");
-    let refused_at = refused_at.unwrap_or_else(|| {
+    release.send(()).expect("release");
+    let refused_at = arrivals.join().expect("arrivals").unwrap_or_else(|| {
         panic!(
             "the listener was still open {STREAM_FOR:?} after shutdown began, \
-             {connected} clients later"
+             {} clients later",
+            connected.load(Ordering::Relaxed)
         )
     });
     let closed_after = refused_at - began;
     assert!(
-        closed_after < Duration::from_secs(1),
+        closed_after < Duration::from_secs(2),
         "the listener closed {closed_after:?} after shutdown began"
     );
     server.join().expect("clean shutdown");

@@ -502,14 +502,16 @@ fn on_tick_runs_at_its_period_on_every_shard() {
         let span = ticks[PERIODS as usize] - ticks[0];
         // Ticks are due a period apart and never run early; a late one
         // is not made up. So: at least the periods less the first tick's
-        // lateness (one period allowed), and, on a loaded machine, well
-        // under twice the periods.
+        // lateness (one period allowed). The upper bound allows for a
+        // loaded machine (a shard thread waiting for a core: 2.4 s was
+        // seen at a load of 14 on 2 cores), and still catches a period
+        // ignored or ticks that wait for events.
         assert!(
             span >= PERIOD * (PERIODS - 1),
             "shard {shard}: {PERIODS} periods of {PERIOD:?} took only {span:?}"
         );
         assert!(
-            span <= PERIOD * PERIODS * 2 + Duration::from_millis(200),
+            span <= PERIOD * PERIODS * 4 + Duration::from_secs(2),
             "shard {shard}: {PERIODS} periods of {PERIOD:?} took {span:?}"
         );
     }

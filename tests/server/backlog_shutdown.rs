@@ -226,8 +226,10 @@ fn shutdown_ends_while_clients_keep_arriving() {
             None
         })
     };
-    crate::util::wait_until(DEADLINE, "20 clients queued", || {
-        connected.load(Ordering::Relaxed) >= 20
+    // A few: each takes the shard 5 ms (and, on a loaded machine, a wait
+    // for a core) to accept at shutdown.
+    crate::util::wait_until(DEADLINE, "5 clients queued", || {
+        connected.load(Ordering::Relaxed) >= 5
     });
     // From now on the shard takes clients more slowly than they arrive:
     // the queue never empties.
@@ -239,8 +241,9 @@ fn shutdown_ends_while_clients_keep_arriving() {
     let refused_at = arrivals.join().expect("arrivals").unwrap_or_else(|| {
         panic!(
             "the listener was still open {STREAM_FOR:?} after shutdown began, \
-             {} clients later",
-            connected.load(Ordering::Relaxed)
+             {} clients later; accepted so far: {}",
+            connected.load(Ordering::Relaxed),
+            server.stats()[0].accepted
         )
     });
     let closed_after = refused_at - began;

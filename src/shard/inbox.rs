@@ -31,6 +31,8 @@ pub(crate) struct InboxSender {
     /// Set by the first sender after the shard last looked: later senders
     /// skip the wake (an `eventfd` write each) until the shard clears it.
     wake_pending: Arc<AtomicBool>,
+    /// Shutdown asked while the queue was full.
+    stop: Arc<AtomicBool>,
 }
 
 /// The shard's side.
@@ -39,21 +41,26 @@ pub(crate) struct InboxReceiver {
     queue: Receiver<Command>,
     /// Shared with the senders; cleared before each read of the queue.
     wake_pending: Arc<AtomicBool>,
+    /// Shutdown asked while the queue was full.
+    stop: Arc<AtomicBool>,
 }
 
 /// A bounded inbox of `capacity` commands, woken through `waker`.
 pub(crate) fn inbox(capacity: usize, waker: Waker) -> (InboxSender, InboxReceiver) {
     let (tx, rx) = channel::bounded(capacity);
     let wake_pending = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     (
         InboxSender {
             queue: tx,
             waker,
             wake_pending: Arc::clone(&wake_pending),
+            stop: Arc::clone(&stop),
         },
         InboxReceiver {
             queue: rx,
             wake_pending,
+            stop,
         },
     )
 }
@@ -77,16 +84,30 @@ impl InboxSender {
         Ok(())
     }
 
-    /// Queues a command that must not be lost to a full queue (shutdown):
-    /// waits for room.
-    pub(crate) fn send_blocking(&self, command: Command) -> Result<(), SendError> {
-        self.queue.send(command).map_err(|_| SendError::Stopped)?;
+    /// Asks the shard to shut down; never waits. Queued as a command, so
+    /// that what was sent before is applied first; if the queue is full,
+    /// as a flag the shard looks at every time it reads the queue.
+    ///
+    /// Waiting for room instead would deadlock a handler that shuts the
+    /// server down from its own shard while that shard's inbox is full:
+    /// only that very thread can make room.
+    pub(crate) fn request_shutdown(&self) -> Result<(), SendError> {
+        match self.queue.try_send(Command::Shutdown) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.stop.store(true, Ordering::Release),
+            Err(TrySendError::Disconnected(_)) => return Err(SendError::Stopped),
+        }
         self.wake_pending.store(true, Ordering::Release);
         self.waker.wake().map_err(|_| SendError::Stopped)
     }
 }
 
 impl InboxReceiver {
+    /// Whether shutdown was asked while the queue was full.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
     /// Re-arms the wake, then takes up to `budget` commands, oldest first.
     /// Returns whether commands may be left (the budget ran out).
     pub(crate) fn take(&self, budget: usize, mut each: impl FnMut(Command)) -> bool {

@@ -252,5 +252,8 @@ impl<H: Handler> Shard<H> {
         }
         self.commands = commands;
         self.apply_deferred();
+        if self.inbox.stop_requested() {
+            self.begin_shutdown(); // asked while the inbox was full
+        }
     }
 }

@@ -304,3 +304,99 @@ fn a_flood_of_sends_keeps_other_clients_served_and_memory_bounded() {
         .unwrap_or_else(|| panic!("no summary from the child:\n{out}"));
     println!("{summary}");
 }
+
+/// Echo that, on `stop`, shuts the whole server down from its handler
+/// (as a Redis-like `SHUTDOWN` command would), after holding its shard
+/// until the test releases it.
+struct StopOnCommand {
+    /// Where `(peer, id)` of new clients go.
+    connects: Sender<(SocketAddr, ConnId)>,
+    /// Told when the shard is held.
+    blocked: Sender<()>,
+    /// Releases the shard.
+    release: Receiver<()>,
+}
+
+impl Handler for StopOnCommand {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        peer: SocketAddr,
+    ) -> Decision<()> {
+        let _ = self.connects.send((peer, conn.id()));
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        if data == b"stop" {
+            let _ = self.blocked.send(());
+            let _ = self.release.recv_timeout(DEADLINE);
+            cx.server().shutdown();
+            conn.send(b"stopping\n");
+        }
+        Verdict::Keep(data.len())
+    }
+}
+
+/// The environment variable that makes `shutdown_from_a_handler_child` act.
+const STOP_ENV: &str = "ESOCKETS_TEST_INBOX_STOP";
+
+/// Not a test on its own: the body of
+/// `a_handler_shuts_down_its_own_shard_with_its_inbox_full`, in a child
+/// process, because the failure it looks for is a deadlock of the shard
+/// thread, which no test in this process could end.
+#[test]
+#[ignore = "run by a_handler_shuts_down_its_own_shard_with_its_inbox_full"]
+fn shutdown_from_a_handler_child() {
+    if std::env::var(STOP_ENV).is_err() {
+        return;
+    }
+    let (connects, connected) = unbounded();
+    let (blocks, blocked) = unbounded();
+    let (release, released) = unbounded();
+    let server = TestServer::start(
+        Config {
+            inbox_capacity: 1,
+            ..crate::util::config(1)
+        },
+        move |_| StopOnCommand {
+            connects: connects.clone(),
+            blocked: blocks.clone(),
+            release: released.clone(),
+        },
+    );
+    let (mut stream, id) = connect(&server, &connected);
+    std::io::Write::write_all(&mut stream, b"stop").expect("write");
+    blocked.recv_timeout(DEADLINE).expect("the shard is held");
+    assert_eq!(server.handle.send(id, &b"queued\n"[..]), Ok(()));
+    assert_eq!(
+        server.handle.send(id, &b"x"[..]),
+        Err(SendError::InboxFull),
+        "the shard's inbox is full"
+    );
+    release.send(()).expect("release");
+    // The shutdown goes through: what was queued arrives, then the close.
+    crate::util::expect_clean_close(&mut stream, b"stopping\nqueued\n");
+    server.stop().expect("clean shutdown");
+    println!("shut down from the handler");
+}
+
+#[test]
+fn a_handler_shuts_down_its_own_shard_with_its_inbox_full() {
+    let out = run_child(
+        "inbox::shutdown_from_a_handler_child",
+        STOP_ENV,
+        "1",
+        Duration::from_secs(20),
+    );
+    assert!(out.contains("shut down from the handler"), "{out}");
+}

@@ -93,10 +93,10 @@ impl<H: Handler> Shard<H> {
                 Ok(n) => {
                     stats.bytes_in += n as u64;
                     let drained = n < buf.len() && !client.io.read_closed();
-                    let mut cx = ShardContext::new(cx);
+                    let mut context = ShardContext::new(cx);
                     deliver(
                         handler,
-                        &mut cx,
+                        &mut context,
                         client,
                         id,
                         &buf[..n],
@@ -111,7 +111,11 @@ impl<H: Handler> Shard<H> {
                         return !client.io.is_quiet();
                     }
                     budget = budget.saturating_sub(n);
-                    if budget == 0 {
+                    // Requests the callback made through the context are
+                    // applied before the next callback (the caller does it
+                    // on return), as documented; the rest of the input is
+                    // read later in this round, from the ready list.
+                    if budget == 0 || !cx.deferred.is_empty() {
                         ready.push(key);
                         return !client.io.is_quiet();
                     }

@@ -317,3 +317,61 @@ fn send_to_all_reaches_every_client_of_the_shard_and_no_other() {
         }
     }
 }
+
+/// For each chunk of input: a line `D<n>` to this very client through the
+/// context, then `C<n> <bytes so far>` through `Conn`. The context's send
+/// is applied right after the callback returns: `C<n>` then `D<n>`, before
+/// the next chunk's lines.
+struct Interleave {
+    /// Chunks seen.
+    calls: u64,
+    /// Bytes seen.
+    bytes: usize,
+}
+
+impl Handler for Interleave {
+    type State = ();
+
+    fn on_data(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        self.calls += 1;
+        self.bytes += data.len();
+        cx.send(conn.id(), format!("D{}\n", self.calls))
+            .expect("same shard");
+        conn.send(format!("C{} {}\n", self.calls, self.bytes).as_bytes());
+        Verdict::Keep(data.len())
+    }
+}
+
+#[test]
+fn context_requests_are_applied_right_after_each_callback() {
+    const INPUT: usize = 300_000;
+    let server = TestServer::start(config(1), |_| Interleave { calls: 0, bytes: 0 });
+    let mut stream = server.client();
+    // Several read buffers' worth at once: several `on_data` calls in one
+    // wakeup of the shard.
+    stream.write_all(&vec![b'x'; INPUT]).expect("write");
+    let mut call = 0;
+    loop {
+        call += 1;
+        let line = read_line(&mut stream);
+        let bytes: usize = line
+            .strip_prefix(&format!("C{call} "))
+            .and_then(|bytes| bytes.parse().ok())
+            .unwrap_or_else(|| panic!("expected C{call}, got {line:?}"));
+        assert_eq!(
+            read_line(&mut stream),
+            format!("D{call}"),
+            "the context's send of call {call} right after it"
+        );
+        if bytes == INPUT {
+            break;
+        }
+    }
+    assert!(call > 1, "the input came in several calls");
+}

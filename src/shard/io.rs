@@ -114,7 +114,7 @@ impl<H: Handler> Shard<H> {
                     // Requests the callback made through the context are
                     // applied before the next callback (the caller does it
                     // on return), as documented; the rest of the input is
-                    // read later in this round, from the ready list.
+                    // read after that, from the ready list.
                     if budget == 0 || !cx.deferred.is_empty() {
                         ready.push(key);
                         return !client.io.is_quiet();

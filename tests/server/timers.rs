@@ -1,5 +1,6 @@
-//! Timers: a handler's per-connection timer fires once, never early and
-//! not much late; a cancelled one never fires; one whose client closed
+//! Timers: a handler's per-connection timer fires once, not much late and
+//! never early (counting from the shard's clock, `cx.now()`, which is read
+//! once per loop round); a cancelled one never fires; one whose client closed
 //! never fires (not even on the next client in its slot); ten thousand
 //! timers on ten thousand clients all fire; `on_tick` runs at its period.
 

@@ -284,6 +284,65 @@ fn a_timer_of_a_client_that_closed_never_fires() {
     assert_eq!(fired, [(third_id, 3)], "only the live client's timer fired");
 }
 
+/// Sets two timers due at the same moment for each client; whichever
+/// fires first cancels the other, and says whether the cancel took.
+struct Rivals;
+
+impl Handler for Rivals {
+    /// The client's two timers, by tag (1 and 2).
+    type State = [Option<TimerId>; 2];
+
+    fn on_connect(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<Self::State> {
+        let after = Duration::from_millis(30);
+        let first = cx.set_timer(conn.id(), after, 1);
+        let second = cx.set_timer(conn.id(), after, 2);
+        Decision::Accept([Some(first), Some(second)])
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _state: &mut Self::State,
+        data: &[u8],
+    ) -> Verdict {
+        Verdict::Keep(data.len())
+    }
+
+    fn on_timer(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        timers: &mut Self::State,
+        tag: u64,
+    ) {
+        let other = if tag == 1 { 1 } else { 0 };
+        let cancelled = timers[other].take().map(|timer| cx.cancel_timer(timer));
+        conn.send(format!("fired {tag}, cancelled the other: {cancelled:?}\n").as_bytes());
+    }
+}
+
+#[test]
+fn a_timer_cancelled_by_one_due_at_the_same_time_never_fires() {
+    let server = TestServer::start(config(1), |_| Rivals);
+    let mut clients: Vec<TcpStream> = (0..5).map(|_| server.client()).collect();
+    for stream in &mut clients {
+        let line = read_line(stream);
+        assert!(
+            line.ends_with("cancelled the other: Some(true)"),
+            "the other timer had not fired yet, so the cancel takes: {line:?}"
+        );
+    }
+    for stream in &mut clients {
+        assert_silent(stream, QUIET);
+    }
+}
+
 /// Clients (and timers) of the big test: one timer per client.
 const MANY: usize = 10_000;
 

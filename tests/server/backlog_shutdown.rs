@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{unbounded, Receiver, Sender};
 use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
 
-use crate::util::{client, config, expect_clean_close, many_descriptors, TestServer, DEADLINE};
+use crate::util::{client, config, expect_clean_close, heavy_test, TestServer, DEADLINE};
 
 /// Clients that wait in the backlog while the shard is busy.
 const QUEUED: usize = 1_000;
@@ -77,7 +77,7 @@ fn shutdown_resets_none_of_the_clients_queued_in_the_backlog() {
          listener's backlog, which the kernel caps at somaxconn (+1); raise it \
          (sysctl -w net.core.somaxconn=4096)"
     );
-    let _fds = many_descriptors();
+    let _fds = heavy_test();
     let (blocks, blocked) = unbounded();
     let (release, released) = unbounded();
     let (closes, closed) = unbounded();

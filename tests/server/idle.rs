@@ -73,7 +73,9 @@ const RESOLUTION: Duration = Duration::from_millis(2);
 
 #[test]
 fn the_idle_timeout_closes_a_silent_client_and_keeps_an_active_one() {
-    const IDLE: Duration = Duration::from_millis(200);
+    // Long enough that the active client's pauses (a sleep of an eighth of
+    // it, plus a round trip) stay far below it on a loaded machine.
+    const IDLE: Duration = Duration::from_millis(400);
     let (connects, connected) = unbounded();
     let (closes, closed) = unbounded();
     let server = TestServer::start(
@@ -93,16 +95,16 @@ fn the_idle_timeout_closes_a_silent_client_and_keeps_an_active_one() {
     let active_id = id_of(&active, &connected);
 
     // The silent client waits for its close on a thread of its own; the
-    // active one sends every quarter of the timeout meanwhile.
+    // active one sends every eighth of the timeout meanwhile.
     let waiter = thread::spawn(move || {
         let got = read_to_close(&mut silent, 0);
         (got, before_connect.elapsed())
     });
     let mut exchanges = 0;
-    while before_connect.elapsed() < IDLE * 3 {
+    while before_connect.elapsed() < IDLE * 5 / 2 {
         round_trip(&mut active, format!("ping {exchanges}\n").as_bytes());
         exchanges += 1;
-        thread::sleep(IDLE / 4);
+        thread::sleep(IDLE / 8);
     }
     let (got, silent_for) = waiter.join().expect("silent client");
     assert!(

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use crossbeam::channel::{bounded, unbounded, Receiver, Sender};
 use esockets::{Config, Conn, ConnId, Decision, Handler, SendError, ShardContext, Verdict};
 
-use crate::util::{read_exact, read_line, round_trip, run_child, TestServer, DEADLINE};
+use crate::util::{heavy_test, read_exact, read_line, round_trip, run_child, TestServer, DEADLINE};
 
 /// Echo that reports each client's id, and that blocks its shard in
 /// `on_data` on the message `block` until the test releases it.
@@ -299,6 +299,7 @@ fn flood_child() {
 
 #[test]
 fn a_flood_of_sends_keeps_other_clients_served_and_memory_bounded() {
+    let _heavy = heavy_test();
     let out = run_child(
         "inbox::flood_child",
         FLOOD_ENV,

@@ -17,7 +17,7 @@ use esockets::{
 };
 
 use crate::util::{
-    assert_silent, complete_lines, config, many_descriptors, read_line, read_to_close, run_child,
+    assert_silent, complete_lines, config, heavy_test, read_line, read_to_close, run_child,
     wait_until, TestServer, DEADLINE,
 };
 
@@ -457,7 +457,7 @@ fn timer_clients_child() {
 
 #[test]
 fn ten_thousand_timers_on_ten_thousand_clients_all_fire() {
-    let _fds = many_descriptors();
+    let _fds = heavy_test();
     let fired = Arc::new(AtomicUsize::new(0));
     let wrong = Arc::new(AtomicUsize::new(0));
     let config = Config {

@@ -277,11 +277,12 @@ pub fn complete_lines(data: &[u8]) -> (Vec<String>, usize) {
     (lines, consumed)
 }
 
-/// Serialises the tests that hold thousands of descriptors: the test
-/// threads of this binary share one process and its open-file limit
-/// (often 20,000), which two such tests at once could exhaust. Hold the
-/// guard for the whole test.
-pub fn many_descriptors() -> std::sync::MutexGuard<'static, ()> {
+/// Serialises the heavy tests: those that hold thousands of descriptors
+/// (the test threads of this binary share one process and its open-file
+/// limit, often 20,000, which two such tests at once could exhaust) or
+/// keep the machine's cores busy for seconds. Hold the guard for the whole
+/// test.
+pub fn heavy_test() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     // A test that failed while holding it leaves nothing to repair.
     LOCK.lock()

@@ -65,6 +65,12 @@ pub(crate) struct ContextCore {
     now: Cell<Option<Instant>>,
     /// Every timer of the shard's clients.
     pub(crate) wheel: Wheel<TimerTask>,
+    /// Timers taken from the wheel as due this round, in firing order:
+    /// those from `firing_next` on have not fired yet (and can still be
+    /// cancelled).
+    pub(crate) firing: Vec<(TimerKey, TimerTask)>,
+    /// Index in `firing` of the next timer to fire.
+    pub(crate) firing_next: usize,
     /// Requests to apply once the running callback returns.
     pub(crate) deferred: Vec<Deferred>,
     /// Reaches other shards.
@@ -80,6 +86,8 @@ impl ContextCore {
             epoch: now,
             now: Cell::new(Some(now)),
             wheel: Wheel::new(),
+            firing: Vec::new(),
+            firing_next: 0,
             deferred: Vec::new(),
             handle,
         }
@@ -220,6 +228,22 @@ impl<'a> ShardContext<'a> {
 
     /// Cancels a timer; returns whether it was still pending.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
-        self.core.wheel.cancel(timer.0).is_some()
+        if self.core.wheel.cancel(timer.0).is_some() {
+            return true;
+        }
+        // Due in the batch firing now (a timer due at the same moment as
+        // the one whose `on_timer` runs), but not fired yet: it must not.
+        let core = &mut *self.core;
+        let next = core.firing_next.min(core.firing.len());
+        match core.firing[next..]
+            .iter()
+            .position(|&(key, _)| key == timer.0)
+        {
+            Some(at) => {
+                core.firing.remove(next + at);
+                true
+            }
+            None => false,
+        }
     }
 }

@@ -115,12 +115,12 @@ impl ServerHandle {
 
     /// Starts a graceful shutdown: every shard stops accepting at once,
     /// flushes queued output up to the drain timeout, closes its clients and
-    /// ends. Returns at once, even if inboxes are full; calling it again is
-    /// harmless, and so is calling it from a handler.
+    /// ends. Returns at once, even when an inbox is full (a handler may
+    /// call it on its own shard); calling it again is harmless.
     pub fn shutdown(&self) {
         for remote in &self.shared.shards {
             // A stopped shard needs no shutdown.
-            let _ = remote.inbox.shutdown();
+            let _ = remote.inbox.request_shutdown();
         }
     }
 

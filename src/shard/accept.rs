@@ -61,22 +61,34 @@ enum Refusal {
 }
 
 impl<H: Handler> Shard<H> {
-    /// Accepts waiting clients, up to the accept budget.
+    /// Accepts waiting clients, up to the accept budget (or all of them,
+    /// with `drain_queue`, when the listener is about to close).
     pub(super) fn accept(&mut self) {
         self.accept_pending = !self.accept_some(self.config.accept_budget);
     }
 
-    /// Accepts every client queued in the listener now, however many:
-    /// run before the listener closes at shutdown, so that none of them is
-    /// reset. Clients that connect meanwhile are not waited for (they
-    /// could keep the shard here for ever); only the queue's length at the
-    /// start (or, if the kernel does not say, the backlog) is taken.
-    pub(super) fn accept_queued(&mut self) {
-        let Some(listener) = &self.listener else {
-            return;
-        };
-        let queued = listener::queued(listener).unwrap_or(self.config.backlog as usize);
-        self.accept_some(queued);
+    /// Accepts the clients waiting in the listener's queue now, however
+    /// many: run before the listener closes at shutdown, so no client
+    /// queued in it is reset.
+    ///
+    /// Only those: accepting until the queue is empty never ended while
+    /// clients kept arriving faster than the handler took them (the shard
+    /// accepted, and allocated, for ever). A client that arrives meanwhile
+    /// is left, as it would be had it come just after the close. Where the
+    /// queue length cannot be read, at most a backlog's worth (what the
+    /// queue can hold).
+    pub(super) fn accept_all(&mut self) {
+        let queued = self
+            .listener
+            .as_ref()
+            .and_then(|listener| listener::queued(listener).ok());
+        let most = queued.unwrap_or_else(|| {
+            usize::try_from(self.config.backlog)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1)
+        });
+        // Out of descriptors, accepting pauses and the rest cannot be taken.
+        self.accept_some(most);
     }
 
     /// Accepts up to `budget` clients; returns whether the queue was

@@ -18,14 +18,8 @@ pub(crate) enum Command {
     Send(ConnId, Bytes),
     /// Close this client gracefully (ignored if the id is stale).
     Close(ConnId),
-}
-
-/// What the shard found in its inbox.
-pub(crate) struct Taken {
-    /// The budget ran out: commands may be left for the next round.
-    pub(crate) more: bool,
-    /// Shutdown was asked for.
-    pub(crate) shutdown: bool,
+    /// Stop accepting, drain, close everyone, and end the shard thread.
+    Shutdown,
 }
 
 /// The sending side, held by every [`ServerHandle`](crate::ServerHandle).
@@ -37,10 +31,8 @@ pub(crate) struct InboxSender {
     /// Set by the first sender after the shard last looked: later senders
     /// skip the wake (an `eventfd` write each) until the shard clears it.
     wake_pending: Arc<AtomicBool>,
-    /// Shutdown was asked for: a flag beside the queue, so asking never
-    /// waits for room in a full queue (and never deadlocks a handler that
-    /// asks from its own shard).
-    shutdown: Arc<AtomicBool>,
+    /// Shutdown asked while the queue was full.
+    stop: Arc<AtomicBool>,
 }
 
 /// The shard's side.
@@ -49,26 +41,26 @@ pub(crate) struct InboxReceiver {
     queue: Receiver<Command>,
     /// Shared with the senders; cleared before each read of the queue.
     wake_pending: Arc<AtomicBool>,
-    /// Shared with the senders.
-    shutdown: Arc<AtomicBool>,
+    /// Shutdown asked while the queue was full.
+    stop: Arc<AtomicBool>,
 }
 
 /// A bounded inbox of `capacity` commands, woken through `waker`.
 pub(crate) fn inbox(capacity: usize, waker: Waker) -> (InboxSender, InboxReceiver) {
     let (tx, rx) = channel::bounded(capacity);
     let wake_pending = Arc::new(AtomicBool::new(false));
-    let shutdown = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     (
         InboxSender {
             queue: tx,
             waker,
             wake_pending: Arc::clone(&wake_pending),
-            shutdown: Arc::clone(&shutdown),
+            stop: Arc::clone(&stop),
         },
         InboxReceiver {
             queue: rx,
             wake_pending,
-            shutdown,
+            stop,
         },
     )
 }
@@ -92,35 +84,42 @@ impl InboxSender {
         Ok(())
     }
 
-    /// Asks the shard to shut down, and wakes it.
-    pub(crate) fn shutdown(&self) -> Result<(), SendError> {
-        self.shutdown.store(true, Ordering::Release);
+    /// Asks the shard to shut down; never waits. Queued as a command, so
+    /// that what was sent before is applied first; if the queue is full,
+    /// as a flag the shard looks at every time it reads the queue.
+    ///
+    /// Waiting for room instead would deadlock a handler that shuts the
+    /// server down from its own shard while that shard's inbox is full:
+    /// only that very thread can make room.
+    pub(crate) fn request_shutdown(&self) -> Result<(), SendError> {
+        match self.queue.try_send(Command::Shutdown) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.stop.store(true, Ordering::Release),
+            Err(TrySendError::Disconnected(_)) => return Err(SendError::Stopped),
+        }
         self.wake_pending.store(true, Ordering::Release);
         self.waker.wake().map_err(|_| SendError::Stopped)
     }
 }
 
 impl InboxReceiver {
+    /// Whether shutdown was asked while the queue was full.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
     /// Re-arms the wake, then takes up to `budget` commands, oldest first.
-    pub(crate) fn take(&self, budget: usize, mut each: impl FnMut(Command)) -> Taken {
+    /// Returns whether commands may be left (the budget ran out).
+    pub(crate) fn take(&self, budget: usize, mut each: impl FnMut(Command)) -> bool {
         // Acquire pairs with the senders' release `swap`: a command whose
         // sender saw the flag still set is visible to the reads below.
         self.wake_pending.swap(false, Ordering::AcqRel);
-        let shutdown = self.shutdown.load(Ordering::Acquire);
         for _ in 0..budget {
             match self.queue.try_recv() {
                 Ok(command) => each(command),
-                Err(_) => {
-                    return Taken {
-                        more: false,
-                        shutdown,
-                    }
-                }
+                Err(_) => return false,
             }
         }
-        Taken {
-            more: true,
-            shutdown,
-        }
+        true
     }
 }

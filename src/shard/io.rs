@@ -66,9 +66,11 @@ impl<H: Handler> Shard<H> {
         let Some(client) = clients.get_mut(key) else {
             return false;
         };
-        if idle_ticks.is_some() {
+        if idle_ticks.is_some() && client.io.is_open() {
             // Re-arming the idle timer is this store: the timer looks at it
             // when it fires, and sets itself again if the client was active.
+            // Only while open: closing or lingering, `clock` holds the close
+            // deadline, which input must not overwrite.
             client.clock = cx.now_tick() as u32;
         }
         let mut budget = config.read_budget;
@@ -93,10 +95,10 @@ impl<H: Handler> Shard<H> {
                 Ok(n) => {
                     stats.bytes_in += n as u64;
                     let drained = n < buf.len() && !client.io.read_closed();
-                    let mut cx = ShardContext::new(cx);
+                    let mut context = ShardContext::new(cx);
                     deliver(
                         handler,
-                        &mut cx,
+                        &mut context,
                         client,
                         id,
                         &buf[..n],
@@ -111,7 +113,11 @@ impl<H: Handler> Shard<H> {
                         return !client.io.is_quiet();
                     }
                     budget = budget.saturating_sub(n);
-                    if budget == 0 {
+                    // Requests the callback made through the context are
+                    // applied before the next callback (the caller does it
+                    // on return), as documented; the rest of the input is
+                    // read after that, from the ready list.
+                    if budget == 0 || !cx.deferred.is_empty() {
                         ready.push(key);
                         return !client.io.is_quiet();
                     }

@@ -229,8 +229,7 @@ impl<H: Handler> Shard<H> {
     /// Runs commands other threads sent, up to the per-round budget.
     fn read_inbox(&mut self) {
         let mut commands = std::mem::take(&mut self.commands);
-        let taken = self.inbox.take(INBOX_BUDGET, |c| commands.push(c));
-        self.inbox_pending = taken.more;
+        self.inbox_pending = self.inbox.take(INBOX_BUDGET, |c| commands.push(c));
         for command in commands.drain(..) {
             match command {
                 Command::Send(id, data) => {
@@ -248,12 +247,13 @@ impl<H: Handler> Shard<H> {
                         self.settle(key);
                     }
                 }
+                Command::Shutdown => self.begin_shutdown(),
             }
         }
         self.commands = commands;
         self.apply_deferred();
-        if taken.shutdown {
-            self.begin_shutdown();
+        if self.inbox.stop_requested() {
+            self.begin_shutdown(); // asked while the inbox was full
         }
     }
 }

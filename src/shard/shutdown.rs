@@ -27,7 +27,7 @@ impl<H: Handler> Shard<H> {
         let now = self.cx.now();
         self.deadlines.shutdown = Some(now + self.config.drain_timeout);
         self.deadlines.tick = None;
-        self.accept_queued();
+        self.accept_all();
         self.listener = None;
         self.accept_pending = false;
         self.handler

@@ -60,14 +60,23 @@ impl<H: Handler> Shard<H> {
         }
         let now = self.cx.now();
         if !self.cx.wheel.is_empty() {
-            let mut fired = Vec::new();
+            // The batch stays in the context while it fires, so that a
+            // callback can still cancel a timer of it that has not fired
+            // (`ShardContext::cancel_timer`). Its memory is reused.
+            let now_tick = self.cx.now_tick();
+            let mut firing = std::mem::take(&mut self.cx.firing);
             self.cx
                 .wheel
-                .expire(self.cx.now_tick(), |key, task| fired.push((key, task)));
-            for (key, task) in fired {
+                .expire(now_tick, |key, task| firing.push((key, task)));
+            self.cx.firing = firing;
+            self.cx.firing_next = 0;
+            while let Some(&(key, task)) = self.cx.firing.get(self.cx.firing_next) {
+                self.cx.firing_next += 1;
                 self.fire(key, task);
                 self.apply_deferred();
             }
+            self.cx.firing.clear();
+            self.cx.firing_next = 0;
         }
         if self.deadlines.accept_resume.is_some_and(|at| at <= now) {
             self.deadlines.accept_resume = None;

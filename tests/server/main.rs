@@ -4,15 +4,22 @@
 //! Every client socket has read and write timeouts and every wait has a
 //! deadline, so a bug fails a test instead of hanging the suite.
 
+mod backlog_shutdown;
 mod backpressure;
 mod close_reasons;
 mod cross_thread;
 mod echo;
 mod errors;
+mod idle;
+mod inbox;
+mod limits;
 mod line_echo;
 mod panic;
 mod refusal;
+mod refused_ids;
 mod scale;
 mod sharding;
 mod shutdown;
+mod state;
+mod timers;
 mod util;

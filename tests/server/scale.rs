@@ -7,7 +7,7 @@ use std::thread;
 
 use esockets::Config;
 
-use crate::util::{client, config, read_exact, TestServer};
+use crate::util::{client, config, heavy_test, read_exact, TestServer};
 
 /// Concurrent connections (two descriptors each in this process).
 const CONNECTIONS: usize = 4_000;
@@ -23,6 +23,7 @@ fn message(i: usize) -> Vec<u8> {
 
 #[test]
 fn four_thousand_concurrent_connections_all_echo() {
+    let _fds = heavy_test();
     let config = Config {
         backlog: 4096,
         ..config(2)

@@ -30,6 +30,8 @@ struct Observed {
     shut: AtomicUsize,
     /// Clients closed for any other reason.
     other: AtomicUsize,
+    /// Shards that began shutting down (and so closed their listener).
+    shutting_down: AtomicUsize,
 }
 
 /// Sends every new client a 4 MiB blob (seeded by its port) at once.
@@ -74,6 +76,10 @@ impl Handler for Blob {
             &self.0.other
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_shutting_down(&mut self, _cx: &mut ShardContext<'_>) {
+        self.0.shutting_down.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -125,16 +131,20 @@ fn shutdown_delivers_queued_output_then_closes() {
             })
         })
         .collect();
+    // Shutdown is asynchronous: a client that connected before a shard
+    // took the command would be accepted (and then close, for another
+    // reason than the shutdown). Probe once every shard has begun.
+    wait_until(DEADLINE, "every shard shutting down", || {
+        observed.shutting_down.load(Ordering::Relaxed) == 2
+    });
+    wait_until(DEADLINE, "new clients refused after shutdown", || {
+        refused(addr)
+    });
     for reader in readers {
         reader
             .join()
             .expect("client got its whole blob, then end of stream");
     }
-    // Probed only now: a probe queued before a shard saw the shutdown
-    // would be accepted (and sent a blob) like any queued client.
-    wait_until(DEADLINE, "new clients refused after shutdown", || {
-        refused(addr)
-    });
     server.join().expect("clean join");
     assert!(
         started.elapsed() < drain_timeout,
@@ -257,6 +267,10 @@ fn shutdown_delivers_every_echoed_byte_to_clients_still_sending() {
     let config = Config {
         read_budget: 16 * 1024,
         read_buffer: 16 * 1024,
+        // Time to echo 64 MiB in a debug build on a loaded machine: the
+        // default 5 s deadline was passed there, and a close at the
+        // deadline resets by design, which is not what this test is about.
+        drain_timeout: Duration::from_secs(30),
         ..config(2)
     };
     let server = TestServer::start(config, |_| esockets::protocols::Echo);

@@ -242,3 +242,113 @@ pub fn assert_silent(stream: &mut TcpStream, quiet: Duration) {
     }
     stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
 }
+
+/// Reads one `\n`-terminated line (without the `\n`). Panics on a close,
+/// an error or a timeout before the line ends.
+pub fn read_line(stream: &mut TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(0) => panic!(
+                "connection closed after {:?}, expected a line",
+                String::from_utf8_lossy(&line)
+            ),
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => panic!("reading a line: {err}"),
+        }
+    }
+    String::from_utf8(line).expect("lines are UTF-8")
+}
+
+/// The complete `\n`-terminated lines at the front of `data` (without
+/// their `\n`) and how many bytes they take: what a line-based test
+/// handler consumes, leaving a partial line for the next call.
+pub fn complete_lines(data: &[u8]) -> (Vec<String>, usize) {
+    let mut lines = Vec::new();
+    let mut consumed = 0;
+    while let Some(end) = data[consumed..].iter().position(|&b| b == b'\n') {
+        let line = &data[consumed..consumed + end];
+        lines.push(String::from_utf8_lossy(line).into_owned());
+        consumed += end + 1;
+    }
+    (lines, consumed)
+}
+
+/// Serialises the heavy tests: those that hold thousands of descriptors
+/// (the test threads of this binary share one process and its open-file
+/// limit, often 20,000, which two such tests at once could exhaust) or
+/// keep the machine's cores busy for seconds. Hold the guard for the whole
+/// test.
+pub fn heavy_test() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it leaves nothing to repair.
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs the ignored test `test` of this binary in a child process with
+/// `var` set to `value`, and returns its standard output. Panics if it
+/// fails, or does not finish within `limit` (then it is killed).
+///
+/// For tests that need a process of their own: more descriptors than one
+/// open-file limit allows for server and clients together, or a memory
+/// measure no other test may disturb.
+pub fn run_child(test: &str, var: &str, value: &str, limit: Duration) -> String {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            test,
+            "--ignored",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(var, value)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the child process");
+    // Drain the pipes on threads, so a chatty child cannot block on them.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break Some(status);
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    match status {
+        None => panic!("{test} did not finish within {limit:?}:\n{out}\n{err}"),
+        Some(status) if !status.success() => panic!("{test} failed ({status}):\n{out}\n{err}"),
+        Some(_) => {}
+    }
+    assert!(
+        out.contains("1 passed"),
+        "{test} did not run in the child:\n{out}\n{err}"
+    );
+    out
+}

@@ -123,7 +123,9 @@ pub struct Config {
     /// Commands each shard's inbox holds (from
     /// [`ServerHandle`](crate::ServerHandle) and other shards); a full inbox
     /// refuses more with
-    /// [`SendError::InboxFull`](crate::SendError::InboxFull). Default 65536.
+    /// [`SendError::InboxFull`](crate::SendError::InboxFull). The queue is
+    /// allocated up front, about 56 bytes a command (plus each payload).
+    /// Default 8192 (under half a MiB per shard).
     pub inbox_capacity: usize,
 }
 
@@ -171,7 +173,7 @@ impl Default for Config {
             keepalive: None,
             user_timeout: None,
             tick: None,
-            inbox_capacity: 65536,
+            inbox_capacity: 8192,
         }
     }
 }

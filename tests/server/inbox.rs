@@ -273,7 +273,7 @@ fn flood_child() {
     );
     // The shard runs at most 1,024 commands a round before serving its
     // clients again (a few milliseconds of writes here); draining a full
-    // inbox in one round would hold a round trip for 65,536 of them, over
+    // inbox in one round would hold a round trip for thousands of them, over
     // 100 ms (measured without the budget: median 320 ms, 5 round trips
     // in all). The maximum is printed, not asserted: on a loaded machine
     // (load 9 on 2 cores) a single round trip in a few hundred sometimes
@@ -283,8 +283,8 @@ fn flood_child() {
         "round trips of the other client during the flood: median {median:?}, \
          90th percentile {p90:?}, max {max:?}"
     );
-    // Bound: a full inbox (65,536 commands of 48 bytes, each with its
-    // 16-byte payload in a 32-byte allocation: 5 MiB) plus the whole
+    // Bound: a full inbox (8,192 commands of 56 bytes, each with its
+    // 16-byte payload in a 32-byte allocation: under 1 MiB) plus the whole
     // flood queued for the flooded client at once (16 MB), plus slack for
     // the allocator: 40 MiB (seen: 3 MiB usually, 27 MiB once on a loaded
     // machine, where the flooded client's reader fell behind). An

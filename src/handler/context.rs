@@ -213,8 +213,11 @@ impl<'a> ShardContext<'a> {
 
     /// Calls [`Handler::on_timer`](crate::Handler::on_timer) for client
     /// `id` with `tag` once `after` has passed (at 1 ms resolution, never
-    /// early). A timer for a client that closed (or began closing) first,
-    /// or for a client of another shard, never fires.
+    /// early). `after` counts from this loop round's clock,
+    /// [`now`](Self::now), not from the call: late in a long round the
+    /// timer fires up to that round's length sooner after the call. A
+    /// timer for a client that closed (or began closing) first, or for a
+    /// client of another shard, never fires.
     ///
     /// Setting and cancelling cost O(1) and no system call.
     pub fn set_timer(&mut self, id: ConnId, after: Duration, tag: u64) -> TimerId {

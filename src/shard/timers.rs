@@ -144,7 +144,12 @@ impl<H: Handler> Shard<H> {
             return;
         };
         let quiet = (now as u32).wrapping_sub(client.clock);
-        if quiet >= idle {
+        if client.io.paused() {
+            // Not read because of backpressure, not silent: the client's
+            // input waits in the kernel. It counts as active.
+            client.clock = now as u32;
+            self.arm(key, now + u64::from(idle));
+        } else if quiet >= idle {
             client.io.begin_close(CloseReason::IdleTimeout);
             self.settle(key);
         } else {

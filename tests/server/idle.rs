@@ -370,3 +370,32 @@ fn a_graceful_close_delivers_everything_with_the_idle_timeout_on() {
         );
     }
 }
+
+#[test]
+fn a_client_paused_by_backpressure_is_not_idle() {
+    let idle = Duration::from_millis(300);
+    let config = Config {
+        idle_timeout: Some(idle),
+        output_high_water: 64 * 1024,
+        output_low_water: 16 * 1024,
+        ..config(1)
+    };
+    let server = TestServer::start(config, |_| esockets::protocols::Echo);
+    let mut stream = server.client();
+    let mut writer = stream.try_clone().expect("clone");
+    let data = pattern(8 * 1024 * 1024, 11);
+    let sent = data.clone();
+    let sender = thread::spawn(move || writer.write_all(&sent));
+    // The client sends all along but reads nothing: past the high-water
+    // mark the server stops reading it. Three idle periods pass with its
+    // input waiting in the kernel; that is not silence.
+    server.wait_for_total("the server paused the client", |total| total.bytes_out > 0);
+    thread::sleep(3 * idle); // the time under test, not a synchronisation
+    let mut echoed = vec![0; data.len()];
+    stream
+        .read_exact(&mut echoed)
+        .expect("the paused client was served, not closed as idle");
+    assert!(echoed == data, "echo differs");
+    sender.join().expect("writer").expect("every byte sent");
+    assert_eq!(server.total().idle_closed, 0);
+}

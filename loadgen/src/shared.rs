@@ -64,4 +64,12 @@ pub struct Sample {
     pub corrected: Histogram<u64>,
     /// Latency from actual send time (ns).
     pub uncorrected: Histogram<u64>,
+    /// Messages verified in the interval.
+    pub messages: u64,
+    /// Errors counted in the interval (all causes).
+    pub errors: u64,
+    /// Connections of this worker open at the end of the interval.
+    pub open: u64,
+    /// Connects completed in the interval (churn, reconnect).
+    pub connects: u64,
 }

@@ -1,0 +1,85 @@
+//! The run second by second: throughput (left axis) and the p50, p99 and
+//! max latency of each second (right axis, log scale).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{count_label, err, latency_label, COLORS};
+use crate::timeline::TimelinePoint;
+
+/// Draws `points` on `area`.
+pub(super) fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    points: &[TimelinePoint],
+) -> Result<(), String> {
+    let x_max = points
+        .iter()
+        .map(|p| p.t_s + p.length_s)
+        .fold(1.0, f64::max);
+    let rate_max = points
+        .iter()
+        .map(|p| p.messages_per_sec)
+        .fold(1.0, f64::max)
+        * 1.15;
+    let lat = |f: fn(&TimelinePoint) -> Option<f64>| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .filter_map(|p| f(p).map(|v| (p.t_s + p.length_s / 2.0, v.max(1e-3))))
+            .collect()
+    };
+    let series = [
+        ("p50", lat(|p| p.p50_us)),
+        ("p99", lat(|p| p.p99_us)),
+        ("max", lat(|p| p.max_us)),
+    ];
+    let all = || series.iter().flat_map(|(_, s)| s.iter().map(|p| p.1));
+    let l_max = all().fold(1.0_f64, f64::max) * 2.0;
+    let l_min = all().fold(l_max, f64::min).max(1e-3) / 2.0;
+    let mut chart = ChartBuilder::on(area)
+        .caption("second by second", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(70)
+        .right_y_label_area_size(80)
+        .build_cartesian_2d(0.0..x_max, 0.0..rate_max)
+        .map_err(err)?
+        .set_secondary_coord(0.0..x_max, (l_min..l_max).log_scale());
+    chart
+        .configure_mesh()
+        .x_desc("seconds after warmup")
+        .y_desc("messages/s")
+        .y_label_formatter(&count_label)
+        .draw()
+        .map_err(err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("latency in that second")
+        .y_label_formatter(&latency_label)
+        .draw()
+        .map_err(err)?;
+    let tp: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| (p.t_s + p.length_s / 2.0, p.messages_per_sec))
+        .collect();
+    let black = BLACK.stroke_width(2);
+    chart
+        .draw_series(LineSeries::new(tp, black))
+        .map_err(err)?
+        .label("messages/s")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
+    for (i, (name, pts)) in series.into_iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_secondary_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerLeft)
+        .draw()
+        .map_err(err)
+}

@@ -1,0 +1,176 @@
+//! The run second by second, and the stalls it reveals.
+//!
+//! A closed-loop summary hides a stalled server: while it stalls, few
+//! messages are sent, so the stall weighs little in the percentiles. The
+//! per-second series does not hide it: a second whose slowest message took
+//! far longer than the run's p99, or a second with hardly any traffic while
+//! connections are open, is a stall, and its time is reported.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// A second's max latency beyond this multiple of the run's p99 is a stall.
+pub const STALL_P99_FACTOR: f64 = 10.0;
+/// ... if it is also at least this long (µs): shorter pauses are the
+/// scheduler of a busy machine, not a stalled server.
+pub const STALL_FLOOR_US: f64 = 100_000.0;
+/// A second with less than this share of the run's mean throughput, while
+/// connections are open, is a stall.
+pub const STALL_THROUGHPUT_SHARE: f64 = 0.01;
+/// Seconds shorter than this (the last, partial one) are not judged on
+/// throughput.
+const MIN_JUDGED_S: f64 = 0.5;
+
+/// One second of the measured window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelinePoint {
+    /// Start, in seconds after warmup.
+    pub t_s: f64,
+    /// Length in seconds (1, less for the last).
+    pub length_s: f64,
+    /// Messages verified.
+    pub messages: u64,
+    /// Messages per second.
+    pub messages_per_sec: f64,
+    /// Errors of all causes.
+    pub errors: u64,
+    /// Connections open at its end.
+    pub open: u64,
+    /// Connects completed (churn, reconnects).
+    pub connects: u64,
+    /// Median latency (µs); `null` when no message completed.
+    pub p50_us: Option<f64>,
+    /// 99th percentile (µs); `null` when no message completed.
+    pub p99_us: Option<f64>,
+    /// Largest latency (µs); `null` when no message completed.
+    pub max_us: Option<f64>,
+}
+
+impl TimelinePoint {
+    /// A point from one interval's counters and latency histogram (ns).
+    pub fn new(
+        t_s: f64,
+        length_s: f64,
+        counts: (u64, u64, u64, u64),
+        latency: &Histogram<u64>,
+    ) -> Self {
+        let (messages, errors, open, connects) = counts;
+        let at = |q: f64| (!latency.is_empty()).then(|| latency.value_at_quantile(q) as f64 / 1e3);
+        Self {
+            t_s,
+            length_s,
+            messages,
+            messages_per_sec: if length_s > 0.0 {
+                messages as f64 / length_s
+            } else {
+                0.0
+            },
+            errors,
+            open,
+            connects,
+            p50_us: at(0.5),
+            p99_us: at(0.99),
+            max_us: (!latency.is_empty()).then(|| latency.max() as f64 / 1e3),
+        }
+    }
+}
+
+/// A stall found in the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stall {
+    /// Start of the second, in seconds after warmup.
+    pub at_s: f64,
+    /// `latency` (max > 10x run p99) or `throughput` (near zero while
+    /// connections are open).
+    pub kind: &'static str,
+    /// That second's max latency (µs), if any message completed.
+    pub max_us: Option<f64>,
+    /// That second's messages per second.
+    pub messages_per_sec: f64,
+    /// The sentence printed.
+    pub text: String,
+}
+
+/// The stalls of a closed-loop run with overall `p99_us` and mean
+/// throughput `mean_rate`.
+pub fn find_stalls(points: &[TimelinePoint], p99_us: f64, mean_rate: f64) -> Vec<Stall> {
+    let limit = (p99_us * STALL_P99_FACTOR).max(STALL_FLOOR_US);
+    let mut out = Vec::new();
+    for p in points {
+        let slow = p.max_us.filter(|&m| m > limit);
+        let starved = p.length_s >= MIN_JUDGED_S
+            && p.open > 0
+            && p.messages_per_sec < mean_rate * STALL_THROUGHPUT_SHARE;
+        let when = format!(
+            "{:.0}-{:.0} s into the measured window",
+            p.t_s,
+            p.t_s + p.length_s
+        );
+        if let Some(max) = slow {
+            out.push(Stall {
+                at_s: p.t_s,
+                kind: "latency",
+                max_us: Some(max),
+                messages_per_sec: p.messages_per_sec,
+                text: format!(
+                    "STALL {when}: a message took {:.0} ms, more than {STALL_P99_FACTOR:.0}x the \
+                     run's p99 ({:.2} ms)",
+                    max / 1e3,
+                    p99_us / 1e3
+                ),
+            });
+        } else if starved {
+            out.push(Stall {
+                at_s: p.t_s,
+                kind: "throughput",
+                max_us: p.max_us,
+                messages_per_sec: p.messages_per_sec,
+                text: format!(
+                    "STALL {when}: {:.0} msg/s with {} connections open (run mean {:.0} msg/s)",
+                    p.messages_per_sec, p.open, mean_rate
+                ),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(t: f64, rate: f64, max_us: f64) -> TimelinePoint {
+        TimelinePoint {
+            t_s: t,
+            length_s: 1.0,
+            messages: rate as u64,
+            messages_per_sec: rate,
+            errors: 0,
+            open: 10,
+            connects: 0,
+            p50_us: Some(50.0),
+            p99_us: Some(200.0),
+            max_us: Some(max_us),
+        }
+    }
+
+    #[test]
+    fn a_slow_second_and_an_empty_second_are_stalls() {
+        let points = [
+            point(0.0, 10_000.0, 900.0),
+            point(1.0, 20.0, 1_000_000.0),
+            point(2.0, 10.0, 300.0),
+            point(3.0, 10_000.0, 800.0),
+        ];
+        let stalls = find_stalls(&points, 250.0, 7_500.0);
+        let kinds: Vec<(f64, &str)> = stalls.iter().map(|s| (s.at_s, s.kind)).collect();
+        assert_eq!(kinds, vec![(1.0, "latency"), (2.0, "throughput")]);
+        assert!(stalls[0].text.contains("1-2 s"), "{}", stalls[0].text);
+    }
+
+    #[test]
+    fn a_healthy_run_has_none() {
+        let points = [point(0.0, 10_000.0, 5_000.0), point(1.0, 9_000.0, 40_000.0)];
+        assert!(find_stalls(&points, 300.0, 9_500.0).is_empty());
+    }
+}

@@ -292,7 +292,10 @@ impl Report {
             })
             .collect();
         let cpu_s = (r.cpu.user + r.cpu.sys).as_secs_f64();
-        let stalls = if open_loop || cfg.mode == crate::cli::Mode::Idle {
+        // Slow readers are slow by design: their latency says nothing
+        // about stalls of the server.
+        let throttled = cfg.groups.iter().any(|g| g.read_rate.is_some());
+        let stalls = if open_loop || throttled || cfg.mode == crate::cli::Mode::Idle {
             Vec::new()
         } else {
             find_stalls(&r.timeline, latency.map_or(0.0, |l| l.p99), achieved)

@@ -129,7 +129,10 @@ mod tests {
         latency_chart(&file, "test", &[("a".to_string(), &h)], &points).unwrap();
         let svg = std::fs::read_to_string(&file).unwrap();
         assert!(svg.contains("99.9%"), "percentile labels");
-        assert!(svg.contains("1 ms\n") && svg.contains("µs\n"), "human units");
+        assert!(
+            svg.contains("1 ms\n") && svg.contains("µs\n"),
+            "human units"
+        );
         assert!(!svg.contains("1000000"), "no raw microseconds");
         assert!(svg.contains("seconds"), "a timeline beside the spectrum");
         let file = dir.join("sweep.svg");

@@ -149,7 +149,9 @@ impl Worker {
         }
         self.drain();
         if self.rec.measuring {
-            let length = Instant::now().saturating_duration_since(next_tick - INTERVAL);
+            // The last, partial second ends with the window; echoes that
+            // arrive during the drain still count in it.
+            let length = window_end.saturating_duration_since(next_tick - INTERVAL);
             self.send_sample(samples, tick, length);
         }
         window_end
@@ -213,7 +215,13 @@ impl Worker {
             if now >= deadline || self.conns.iter().all(|c| c.in_flight() == 0) {
                 return;
             }
-            self.poll_once(MAX_WAIT.min(deadline - now), None);
+            // Slow readers resume on timers; nothing is sent or replaced.
+            self.run_timers(now, None);
+            let mut wait = MAX_WAIT.min(deadline - now);
+            if let Some(at) = self.timers.next() {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
+            self.poll_once(wait, None);
         }
     }
 

@@ -103,9 +103,51 @@ struct Stall {
     until: Mutex<Option<Instant>>,
 }
 
+/// Binds `addr`, retrying for a bounded time (a restarted server's port
+/// may still be held for a moment by the threads of the stopped one).
+fn bind_within(addr: &str, limit: Duration) -> TcpListener {
+    let deadline = Instant::now() + limit;
+    loop {
+        match TcpListener::bind(addr) {
+            Ok(l) => return l,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("cannot bind {addr}: {e}"),
+        }
+    }
+}
+
+/// How `report` differs from `loadgen/schema/report.json` (empty: valid).
+pub fn schema_errors(report: &serde_json::Value) -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+/// Validates a JSON report against `loadgen/schema/report.json`.
+pub fn assert_valid_report(report: &serde_json::Value) {
+    let errors = schema_errors(report);
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema: {errors:#?}"
+    );
+}
+
 impl TestServer {
     pub fn start(behaviour: Behaviour) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1:0", behaviour)
+    }
+
+    /// A server on `addr` (e.g. the port of one just stopped).
+    pub fn start_on(addr: &str, behaviour: Behaviour) -> Self {
+        let listener = bind_within(addr, Duration::from_secs(5));
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let peers = Arc::new(Mutex::new(Vec::new()));

@@ -112,6 +112,10 @@ pub struct Conn {
     /// Its lifetime is over: close and replace it once nothing is in
     /// flight.
     pub expired: bool,
+    /// When its lifetime last ran out (or was set to run out): the next
+    /// lifetime counts from there, so closes keep the asked cadence even
+    /// though reconnecting takes time.
+    pub expires_at: Option<Instant>,
     /// Has been established at least once.
     pub ever_open: bool,
     /// Down (failed, waiting to reconnect) since then.
@@ -146,6 +150,7 @@ impl Conn {
             owed: 0,
             generation: 0,
             expired: false,
+            expires_at: None,
             ever_open: false,
             down_since: None,
             backoff: Duration::ZERO,

@@ -91,7 +91,12 @@ impl Worker {
     /// Sets connection `i`'s lifetime timer (churn), if lifetimes are on.
     /// `initial`: the connection was opened before the load began, so it
     /// gets a uniformly random share of a lifetime; this spreads the
-    /// closes evenly from the start instead of in one wave.
+    /// closes evenly from the start instead of in one wave. Later
+    /// lifetimes count from the previous expiry, not from the reconnect,
+    /// so each connection slot closes once per lifetime and the close rate
+    /// is the one asked as long as reconnecting is quicker than a
+    /// lifetime (if not, the connection expires at once and the shortfall
+    /// shows as "churn NOT sustained").
     pub(super) fn schedule_expiry(&mut self, i: usize, now: Instant, initial: bool) {
         let Some((lo, hi)) = self.cfg.lifetime else {
             return;
@@ -104,8 +109,16 @@ impl Worker {
         if initial {
             life = life.mul_f64(self.rng.gen_range(0.0..1.0));
         }
+        // Behind by more than a lifetime (a long reconnect): catch up by
+        // one expiry, not by a burst.
+        let from = match self.conns[i].expires_at {
+            Some(previous) if !initial => previous.max(now.checked_sub(life).unwrap_or(now)),
+            _ => now,
+        };
+        let at = (from + life).max(now);
+        self.conns[i].expires_at = Some(from + life);
         self.timers.push(Timer {
-            at: now + life,
+            at,
             conn: i,
             generation: self.conns[i].generation,
             kind: TimerKind::Expire,

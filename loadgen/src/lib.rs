@@ -32,6 +32,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod merge;
 pub mod net;
+pub mod pacer;
 pub mod pattern;
 pub mod plot;
 pub mod progress;

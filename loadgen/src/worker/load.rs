@@ -12,12 +12,12 @@ use crate::cli::Mode;
 use crate::conn::{Pace, State, Traffic};
 use crate::errors::Cause;
 use crate::net;
+use crate::pacer::Pacer;
 use crate::shared::Sample;
 
-/// In the open loop, poll this much shorter than the next send is due and
-/// spin (zero-timeout polls) for the rest: `epoll_wait` counts in whole
-/// milliseconds, which alone would make sends up to 1 ms late.
-const SPIN_MARGIN: Duration = Duration::from_millis(1);
+/// Extra poll timeout beyond an armed pacer's instant: the pacer wakes the
+/// poll; the timeout only guards against a timer that never fires.
+const FALLBACK_SLACK: Duration = Duration::from_millis(2);
 
 impl Worker {
     fn pace(&self, start: Instant) -> Pace {
@@ -75,7 +75,12 @@ impl Worker {
             tickets: shared.tickets.as_ref(),
         };
         let sending = cfg.mode != Mode::Idle && !self.senders.is_empty();
-        let open_loop = matches!(traffic.pace, Pace::Open { .. });
+        // The open loop wakes on a nanosecond timer; without one (no
+        // timerfd) it falls back to the poll's millisecond timeout.
+        let pacer = match traffic.pace {
+            Pace::Open { .. } if sending => Pacer::new(self.poll.registry()).ok(),
+            _ => None,
+        };
         let mut next_tick = warm_end + INTERVAL;
         let mut tick = 0u64;
         let mut fired = 0u64;
@@ -116,7 +121,17 @@ impl Worker {
                 loop {
                     let due = start + Duration::from_nanos((fired as f64 * step_ns) as u64);
                     if due > now {
-                        wait = wait.min(due - now);
+                        let until = due - now;
+                        if until < wait {
+                            wait = until;
+                            if let Some(p) = &pacer {
+                                // Armed: the poll below wakes on time; its own
+                                // (millisecond) timeout is only a fallback.
+                                if p.arm(until).is_ok() {
+                                    wait = until + FALLBACK_SLACK;
+                                }
+                            }
+                        }
                         break;
                     }
                     let i = self.senders[(fired % n) as usize];
@@ -130,12 +145,7 @@ impl Worker {
                     fired += 1;
                 }
             }
-            let poll_wait = if open_loop {
-                wait.saturating_sub(SPIN_MARGIN)
-            } else {
-                wait
-            };
-            self.poll_once(poll_wait, Some(&traffic));
+            self.poll_once(wait, Some(&traffic));
         }
         let window_end = Instant::now();
         self.loading = false;

@@ -64,7 +64,8 @@ pub struct Sample {
     pub corrected: Histogram<u64>,
     /// Latency from actual send time (ns).
     pub uncorrected: Histogram<u64>,
-    /// Messages verified in the interval.
+    /// Messages verified in the interval (for the last one: before the
+    /// window closed, the drain not included).
     pub messages: u64,
     /// Errors counted in the interval (all causes).
     pub errors: u64,

@@ -102,7 +102,7 @@ impl Worker {
                 break;
             }
             if self.rec.measuring && now >= next_tick {
-                self.send_sample(samples, tick, INTERVAL);
+                self.send_sample(samples, tick, INTERVAL, None);
                 tick += 1;
                 next_tick += INTERVAL;
             }
@@ -157,12 +157,15 @@ impl Worker {
         {
             self.record_unsent(start, step_ns, count, warm_end, window_end);
         }
+        let in_window = self.rec.interval_messages;
         self.drain();
         if self.rec.measuring {
-            // The last, partial second ends with the window; echoes that
-            // arrive during the drain still count in it.
+            // The last, partial second ends with the window. Echoes that
+            // arrive during the drain are in its histograms (and the
+            // interval log), not in its message count: with many messages
+            // in flight they would show as a burst of throughput.
             let length = window_end.saturating_duration_since(next_tick - INTERVAL);
-            self.send_sample(samples, tick, length);
+            self.send_sample(samples, tick, length, Some(in_window));
         }
         window_end
     }
@@ -197,8 +200,17 @@ impl Worker {
         }
     }
 
-    fn send_sample(&mut self, samples: &Sender<Sample>, index: u64, length: Duration) {
-        let (corrected, uncorrected, messages) = self.rec.take_interval();
+    /// Hands the coordinator this interval's sample; `messages` replaces
+    /// the count of completed messages when given.
+    fn send_sample(
+        &mut self,
+        samples: &Sender<Sample>,
+        index: u64,
+        length: Duration,
+        messages: Option<u64>,
+    ) {
+        let (corrected, uncorrected, completed) = self.rec.take_interval();
+        let messages = messages.unwrap_or(completed);
         let errors = self.errors.total - self.errors_mark;
         self.errors_mark = self.errors.total;
         let connects = self.life.connects - self.connects_mark;

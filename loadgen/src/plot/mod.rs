@@ -44,7 +44,9 @@ pub fn latency_label(us: &f64) -> String {
         let s = format!("{v:.1}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     };
-    if us >= 1e6 {
+    if us == 0.0 {
+        "0".to_string()
+    } else if us >= 1e6 {
         format!("{} s", trim(us / 1e6))
     } else if us >= 1e3 {
         format!("{} ms", trim(us / 1e3))
@@ -106,6 +108,7 @@ mod tests {
     #[test]
     fn labels_have_units() {
         assert_eq!(latency_label(&250.0), "250 µs");
+        assert_eq!(latency_label(&0.0), "0");
         assert_eq!(latency_label(&1500.0), "1.5 ms");
         assert_eq!(latency_label(&1_000_000.0), "1 s");
         assert_eq!(count_label(&20_000.0), "20k");

@@ -10,9 +10,11 @@ use super::{err, latency_label, COLORS};
 /// Right end of the percentile axis: 99.9999%.
 const X_MAX: f64 = 1e6;
 
-/// `(1/(1-q), value in µs)` points of `h`'s percentile spectrum.
+/// `(1/(1-q), value in µs)` points of `h`'s percentile spectrum, ending at
+/// the right edge with the largest value (what 100 % stands for).
 pub fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
-    h.iter_quantiles(5)
+    let mut points: Vec<(f64, f64)> = h
+        .iter_quantiles(5)
         .map(|v| {
             let q = v.quantile_iterated_to();
             let x = if q >= 1.0 - 1.0 / X_MAX {
@@ -22,7 +24,11 @@ pub fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
             };
             (x, (v.value_iterated_to() as f64 / 1000.0).max(1e-3))
         })
-        .collect()
+        .collect();
+    if !h.is_empty() && points.last().is_some_and(|p| p.0 < X_MAX) {
+        points.push((X_MAX, (h.max() as f64 / 1000.0).max(1e-3)));
+    }
+    points
 }
 
 /// The percentile an x position stands for: `50%`, `99.99%`.

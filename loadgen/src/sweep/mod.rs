@@ -149,7 +149,7 @@ fn summarise(threads: usize, reports: Vec<Report>) -> SweepRun {
 
 fn print_table(runs: &[SweepRun], repeat: usize) {
     println!(
-        "{:>8} {:>12} {:>16} {:>10} {:>10} {:>8}",
+        "{:>8} {:>10} {:>20} {:>10} {:>10} {:>8}",
         "threads",
         "msgs/s",
         if repeat > 1 { "range" } else { "" },
@@ -175,7 +175,7 @@ fn print_table(runs: &[SweepRun], repeat: usize) {
             String::new()
         };
         println!(
-            "{:>8} {:>12} {:>16} {:>10} {:>10} {:>8}",
+            "{:>8} {:>10} {:>20} {:>10} {:>10} {:>8}",
             r.threads,
             fmt_rate(m.median),
             range,

@@ -102,7 +102,7 @@ impl Worker {
         self.count(i, cause, 1);
         let lost = self.conns[i].kill();
         self.count(i, Cause::Lost, lost);
-        self.went_down(i);
+        self.went_down();
         if self.retrying() && self.cfg.reconnect && cause.is_disconnect() {
             if self.rec.measuring {
                 self.life.disconnects += 1;

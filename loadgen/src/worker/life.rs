@@ -71,8 +71,8 @@ impl Worker {
         }
     }
 
-    /// Open connection `i` is gone: one fewer live.
-    pub(super) fn went_down(&mut self, _i: usize) {
+    /// An open connection is gone: one fewer live.
+    pub(super) fn went_down(&mut self) {
         self.live -= 1;
         self.shared.open.fetch_sub(1, Ordering::Relaxed);
     }
@@ -81,7 +81,7 @@ impl Worker {
     /// in flight, and connects it again at once.
     pub(super) fn churn_close(&mut self, i: usize, now: Instant) {
         self.conns[i].kill();
-        self.went_down(i);
+        self.went_down();
         if self.rec.measuring {
             self.life.closes += 1;
         }

@@ -47,7 +47,7 @@ fn a_one_second_stall_is_warned_about_with_its_time() {
     let stalls = v["stalls"].as_array().unwrap();
     assert!(!stalls.is_empty(), "{}\n{}", out.stdout, out.stderr);
     let at = stalls[0]["at_s"].as_f64().unwrap();
-    assert!(at <= 2.0, "stall at {at} s");
+    assert!((0.0..3.0).contains(&at), "stall at {at} s");
     assert!(out.stderr.contains("STALL"), "{}", out.stderr);
     assert!(out.stdout.contains("STALL"), "{}", out.stdout);
     assert_valid_report(&v);

@@ -50,10 +50,18 @@ fn churn_keeps_the_population_at_the_asked_rate() {
     );
     assert!(churn["connect_us"]["p99"].is_number(), "{churn}");
     assert_eq!(churn["failed"]["total"], 0);
-    // The population stays: every second ends with (nearly) all open.
-    for p in v["timeline"].as_array().unwrap() {
-        assert!(p["open"].as_u64().unwrap() >= 45, "{p}");
-    }
+    // The population stays: at the end of each second all are open but
+    // those between a close and their replacement (a few at 100/s).
+    let open: Vec<u64> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["open"].as_u64().unwrap())
+        .collect();
+    assert!(!open.is_empty());
+    assert!(open.iter().all(|&n| (35..=50).contains(&n)), "{open:?}");
+    let mean = open.iter().sum::<u64>() as f64 / open.len() as f64;
+    assert!(mean >= 42.0, "{open:?}");
     assert!(v["messages"].as_u64().unwrap() > 0);
     assert!(out.stdout.contains("churn"), "{}", out.stdout);
     // The server saw the original 50 connections plus the replacements.
@@ -68,7 +76,7 @@ fn reconnect_rides_out_a_server_restart() {
     let (tx, rx) = mpsc::channel();
     let run_addr = addr.clone();
     let runner = std::thread::spawn(move || {
-        let mut args = base(&run_addr, "10", "3s");
+        let mut args = base(&run_addr, "10", "4s");
         args.push("--reconnect");
         let result = loadgen_json("reconnect", &args, LIMIT);
         let _ = tx.send(());

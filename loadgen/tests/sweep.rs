@@ -139,3 +139,36 @@ fn sweep_shows_the_output_of_a_server_that_fails() {
         out.stderr
     );
 }
+
+#[test]
+fn sweep_stops_when_another_process_answers() {
+    // The server command starts the real listener detached (its parent
+    // shell exits, so it is nobody's child here) and then only sleeps:
+    // the port answers, but not from the process the sweep started.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let dir = temp_dir("sweep-foreign");
+    let pid_file = dir.join("orphan.pid");
+    let cmd = format!(
+        "sh -c \"(setsid '{}' --bind {{addr}} & echo \\$! > '{}'); exec sleep 30\"",
+        echo_server().display(),
+        pid_file.display()
+    );
+    let out = sweep(&cmd, &addr, &["--threads-list", "1"]);
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("belongs to another process"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stdout.contains("msg/s"),
+        "nothing measured: {}",
+        out.stdout
+    );
+}

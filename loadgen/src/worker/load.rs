@@ -84,6 +84,8 @@ impl Worker {
         let mut next_tick = warm_end + INTERVAL;
         let mut tick = 0u64;
         let mut fired = 0u64;
+        // The send the pacer is armed for.
+        let mut armed_for: Option<Instant> = None;
         self.rec.measuring = cfg.warmup.is_zero();
         self.begin_load(start);
         for i in 0..self.conns.len() {
@@ -127,7 +129,9 @@ impl Worker {
                             if let Some(p) = &pacer {
                                 // Armed: the poll below wakes on time; its own
                                 // (millisecond) timeout is only a fallback.
-                                if p.arm(until).is_ok() {
+                                // Still armed for this send: no new syscall.
+                                if armed_for == Some(due) || p.arm(until).is_ok() {
+                                    armed_for = Some(due);
                                     wait = until + FALLBACK_SLACK;
                                 }
                             }

@@ -250,7 +250,7 @@ fn merged_timeline(logs: &[LogData]) -> Vec<TimelinePoint> {
     }
     seconds
         .into_iter()
-        .map(|(k, (len, h))| TimelinePoint::new(k as f64, len, (h.len(), 0, 0, 0), &h))
+        .map(|(k, (len, h))| TimelinePoint::latency_only(k as f64, len, h.len(), &h))
         .collect()
 }
 

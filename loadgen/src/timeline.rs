@@ -32,12 +32,12 @@ pub struct TimelinePoint {
     pub messages: u64,
     /// Messages per second.
     pub messages_per_sec: f64,
-    /// Errors of all causes.
-    pub errors: u64,
-    /// Connections open at its end.
-    pub open: u64,
-    /// Connects completed (churn, reconnects).
-    pub connects: u64,
+    /// Errors of all causes; `null` when not recorded (merged logs).
+    pub errors: Option<u64>,
+    /// Connections open at its end; `null` when not recorded.
+    pub open: Option<u64>,
+    /// Connects completed (churn, reconnects); `null` when not recorded.
+    pub connects: Option<u64>,
     /// Median latency (µs); `null` when no message completed.
     pub p50_us: Option<f64>,
     /// 99th percentile (µs); `null` when no message completed.
@@ -55,6 +55,17 @@ impl TimelinePoint {
         latency: &Histogram<u64>,
     ) -> Self {
         let (messages, errors, open, connects) = counts;
+        Self {
+            errors: Some(errors),
+            open: Some(open),
+            connects: Some(connects),
+            ..Self::latency_only(t_s, length_s, messages, latency)
+        }
+    }
+
+    /// A point that knows only messages and latency (an interval log
+    /// records no errors, open connections or connects).
+    pub fn latency_only(t_s: f64, length_s: f64, messages: u64, latency: &Histogram<u64>) -> Self {
         let at = |q: f64| (!latency.is_empty()).then(|| latency.value_at_quantile(q) as f64 / 1e3);
         Self {
             t_s,
@@ -65,9 +76,9 @@ impl TimelinePoint {
             } else {
                 0.0
             },
-            errors,
-            open,
-            connects,
+            errors: None,
+            open: None,
+            connects: None,
             p50_us: at(0.5),
             p99_us: at(0.99),
             max_us: (!latency.is_empty()).then(|| latency.max() as f64 / 1e3),
@@ -99,7 +110,7 @@ pub fn find_stalls(points: &[TimelinePoint], p99_us: f64, mean_rate: f64) -> Vec
     for p in points {
         let slow = p.max_us.filter(|&m| m > limit);
         let starved = p.length_s >= MIN_JUDGED_S
-            && p.open > 0
+            && p.open.unwrap_or(0) > 0
             && p.messages_per_sec < mean_rate * STALL_THROUGHPUT_SHARE;
         let when = format!(
             "{:.0}-{:.0} s into the measured window",
@@ -127,7 +138,9 @@ pub fn find_stalls(points: &[TimelinePoint], p99_us: f64, mean_rate: f64) -> Vec
                 messages_per_sec: p.messages_per_sec,
                 text: format!(
                     "STALL {when}: {:.0} msg/s with {} connections open (run mean {:.0} msg/s)",
-                    p.messages_per_sec, p.open, mean_rate
+                    p.messages_per_sec,
+                    p.open.unwrap_or(0),
+                    mean_rate
                 ),
             });
         }
@@ -145,9 +158,9 @@ mod tests {
             length_s: 1.0,
             messages: rate as u64,
             messages_per_sec: rate,
-            errors: 0,
-            open: 10,
-            connects: 0,
+            errors: Some(0),
+            open: Some(10),
+            connects: Some(0),
             p50_us: Some(50.0),
             p99_us: Some(200.0),
             max_us: Some(max_us),

@@ -170,6 +170,13 @@ fn merge_says_na_for_unknowns_and_validates() {
     let v = json(&report);
     assert_valid_report(&v);
     assert!(v["cpu"].is_null() && v["connections"]["connect_us"].is_null());
+    // Logs record latency per second, not errors or open connections.
+    let first = &v["timeline"][0];
+    assert!(first["messages"].as_u64().unwrap() > 0, "{first}");
+    assert!(
+        first["errors"].is_null() && first["open"].is_null(),
+        "{first}"
+    );
 }
 
 #[test]

@@ -82,11 +82,13 @@ fn reconnect_rides_out_a_server_restart() {
         let _ = tx.send(());
         result
     });
-    // Stop the server once all ten are connected, then start another on
-    // the same port.
+    // Stop the server once all ten are connected and traffic flows (the
+    // load phase has begun), then start another on the same port.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while first.peers.lock().unwrap().len() < 10 {
-        assert!(Instant::now() < deadline, "loadgen never connected");
+    while first.peers.lock().unwrap().len() < 10
+        || first.reads.load(std::sync::atomic::Ordering::Relaxed) < 1000
+    {
+        assert!(Instant::now() < deadline, "loadgen never got going");
         assert!(rx.try_recv().is_err(), "loadgen ended early");
         std::thread::yield_now();
     }

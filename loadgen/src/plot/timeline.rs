@@ -17,6 +17,10 @@ pub(super) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     points: &[TimelinePoint],
 ) -> Result<(), String> {
+    if points.iter().all(|p| p.open.is_none()) {
+        // Nothing recorded about connections (merged logs).
+        return rates(area, points);
+    }
     let height = area.dim_in_pixel().1 as f64;
     let (top, bottom) = area.split_vertically((height * TOP_SHARE) as u32);
     rates(&top, points)?;
@@ -114,7 +118,7 @@ fn connections<DB: DrawingBackend>(
         .map(|p| p.t_s + p.length_s)
         .fold(1.0, f64::max);
     let mid = |p: &TimelinePoint| p.t_s + p.length_s / 2.0;
-    type Pick = fn(&TimelinePoint) -> u64;
+    type Pick = fn(&TimelinePoint) -> Option<u64>;
     type Line<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
     let all: [(&str, Pick, RGBColor); 3] = [
         ("connections open", |p| p.open, BLACK),
@@ -125,9 +129,16 @@ fn connections<DB: DrawingBackend>(
     let lines: Vec<Line> = all
         .iter()
         .enumerate()
-        .filter(|(i, (_, pick, _))| *i == 0 || points.iter().any(|p| pick(p) > 0))
+        .filter(|(i, (_, pick, _))| {
+            points
+                .iter()
+                .any(|p| pick(p).is_some_and(|v| *i == 0 || v > 0))
+        })
         .map(|(_, (name, pick, color))| {
-            let pts = points.iter().map(|p| (mid(p), pick(p) as f64)).collect();
+            let pts = points
+                .iter()
+                .filter_map(|p| pick(p).map(|v| (mid(p), v as f64)))
+                .collect();
             (*name, pts, *color)
         })
         .collect();

@@ -52,6 +52,11 @@ impl Worker {
             match self.conns[i].state {
                 State::Open => self.schedule_expiry(i, start, true),
                 State::Dead if self.cfg.reconnect => {
+                    // Dropped before the load began (or never connected):
+                    // brought back from the start.
+                    if self.conns[i].ever_open && self.rec.measuring {
+                        self.life.disconnects += 1;
+                    }
                     self.conns[i].down_since = Some(start);
                     self.schedule_retry(i, start);
                 }

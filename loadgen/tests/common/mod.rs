@@ -95,6 +95,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     pub peers: Arc<Mutex<Vec<SocketAddr>>>,
+    /// Reads served so far, all connections together.
+    pub reads: Arc<AtomicU64>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -155,7 +157,8 @@ impl TestServer {
             reads: AtomicU64::new(0),
             until: Mutex::new(None),
         });
-        let (s, p) = (Arc::clone(&stop), Arc::clone(&peers));
+        let reads = Arc::new(AtomicU64::new(0));
+        let (s, p, r) = (Arc::clone(&stop), Arc::clone(&peers), Arc::clone(&reads));
         let accept = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -165,14 +168,15 @@ impl TestServer {
                 if let Ok(peer) = stream.peer_addr() {
                     p.lock().unwrap().push(peer);
                 }
-                let (s, stall) = (Arc::clone(&s), Arc::clone(&stall));
-                std::thread::spawn(move || serve(stream, behaviour, &s, &stall));
+                let (s, stall, r) = (Arc::clone(&s), Arc::clone(&stall), Arc::clone(&r));
+                std::thread::spawn(move || serve(stream, behaviour, &s, &stall, &r));
             }
         });
         Self {
             addr,
             stop,
             peers,
+            reads,
             accept: Some(accept),
         }
     }
@@ -192,7 +196,13 @@ impl Drop for TestServer {
     }
 }
 
-fn serve(mut stream: TcpStream, behaviour: Behaviour, stop: &AtomicBool, stall: &Stall) {
+fn serve(
+    mut stream: TcpStream,
+    behaviour: Behaviour,
+    stop: &AtomicBool,
+    stall: &Stall,
+    reads_total: &AtomicU64,
+) {
     stream
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
@@ -209,6 +219,7 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, stop: &AtomicBool, stall: 
             Err(_) => return,
         };
         reads += 1;
+        reads_total.fetch_add(1, Ordering::Relaxed);
         let chunk = &buf[..n];
         let ok = match behaviour {
             Behaviour::Echo => stream.write_all(chunk).is_ok(),

@@ -152,6 +152,11 @@ pub struct LoadArgs {
     /// before counting them as lost.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DUR")]
     pub drain_timeout: Duration,
+    /// Closed loop: a second counts as a stall when its slowest messages
+    /// (on several connections at once) took 10x the run's p99 and at
+    /// least this long; raise it on a busy machine (e.g. `500ms`).
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration, value_name = "DUR")]
+    pub stall_floor: Duration,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

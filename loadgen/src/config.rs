@@ -56,6 +56,9 @@ pub struct RunConfig {
     pub messages: Option<u64>,
     /// Wait for in-flight messages after the run.
     pub drain_timeout: Duration,
+    /// A second's slowest message must take at least this long to count
+    /// as a stall.
+    pub stall_floor: Duration,
     /// Show a progress line.
     pub progress: bool,
 }
@@ -233,6 +236,7 @@ impl RunConfig {
             warmup,
             messages: args.messages,
             drain_timeout: args.drain_timeout,
+            stall_floor: args.stall_floor,
             progress: !args.quiet,
         })
     }

@@ -298,7 +298,12 @@ impl Report {
         let stalls = if open_loop || throttled || cfg.mode == crate::cli::Mode::Idle {
             Vec::new()
         } else {
-            find_stalls(&r.timeline, latency.map_or(0.0, |l| l.p99), achieved)
+            find_stalls(
+                &r.timeline,
+                latency.map_or(0.0, |l| l.p99),
+                achieved,
+                cfg.stall_floor.as_secs_f64() * 1e6,
+            )
         };
         let mut report = Report {
             loadgen_version: env!("CARGO_PKG_VERSION").to_string(),

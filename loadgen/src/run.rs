@@ -81,16 +81,22 @@ struct Interval {
     uncorrected: Histogram<u64>,
     /// Messages, errors, open connections, connects.
     counts: (u64, u64, u64, u64),
+    /// Longest pause of any worker.
+    pause: Duration,
 }
 
 impl Interval {
-    fn point(&self, index: u64) -> TimelinePoint {
-        TimelinePoint::new(
+    fn point(&self, index: u64, stall_floor: Duration) -> TimelinePoint {
+        let mut point = TimelinePoint::new(
             index as f64,
             self.length.as_secs_f64(),
             self.counts,
             &self.corrected,
-        )
+        );
+        point.loadgen_pause_ms = Some(self.pause.as_secs_f64() * 1e3);
+        point.slow_messages =
+            crate::timeline::slow_messages(&self.corrected, stall_floor.as_secs_f64() * 1e6);
+        point
     }
 }
 
@@ -175,6 +181,7 @@ pub fn execute(
                     corrected: new_histogram(),
                     uncorrected: new_histogram(),
                     counts: (0, 0, 0, 0),
+                    pause: Duration::ZERO,
                 });
                 entry.workers += 1;
                 entry.length = entry.length.max(sample.length);
@@ -184,11 +191,12 @@ pub fn execute(
                 entry.counts.1 += sample.errors;
                 entry.counts.2 += sample.open;
                 entry.counts.3 += sample.connects;
+                entry.pause = entry.pause.max(sample.pause);
                 if entry.workers == cfg.threads {
                     if let Some(done) = pending.remove(&index) {
                         last_line = interval_line(&done);
                         write_interval(log.as_mut(), warm_end, index, &done);
-                        timeline.push(done.point(index));
+                        timeline.push(done.point(index, cfg.stall_floor));
                     }
                 }
             }
@@ -205,7 +213,7 @@ pub fn execute(
     }
     for (index, partial) in std::mem::take(&mut pending) {
         write_interval(log.as_mut(), warm_end, index, &partial);
-        timeline.push(partial.point(index));
+        timeline.push(partial.point(index, cfg.stall_floor));
     }
     timeline.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     progress.finish();

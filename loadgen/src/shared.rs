@@ -73,4 +73,6 @@ pub struct Sample {
     pub open: u64,
     /// Connects completed in the interval (churn, reconnect).
     pub connects: u64,
+    /// Longest time the worker's poll overran its timeout in the interval.
+    pub pause: Duration,
 }

@@ -11,15 +11,18 @@ use serde::Serialize;
 
 /// A second's max latency beyond this multiple of the run's p99 is a stall.
 pub const STALL_P99_FACTOR: f64 = 10.0;
-/// ... if it is also at least this long (µs): shorter pauses are the
-/// scheduler of a busy machine, not a stalled server.
-pub const STALL_FLOOR_US: f64 = 100_000.0;
+/// ... if it is also at least this long (µs; `--stall-floor`): shorter
+/// pauses are the scheduler of a busy machine, not a stalled server.
+pub const STALL_FLOOR_US: f64 = 200_000.0;
 /// A second with less than this share of the run's mean throughput, while
 /// connections are open, is a stall.
 pub const STALL_THROUGHPUT_SHARE: f64 = 0.01;
 /// Seconds shorter than this (the last, partial one) are not judged on
 /// throughput.
 const MIN_JUDGED_S: f64 = 0.5;
+/// A slow second is put down to loadgen, not the server, when loadgen
+/// itself paused for at least this share of the slowest latency.
+const PAUSE_SHARE: f64 = 0.5;
 
 /// One second of the measured window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,6 +47,11 @@ pub struct TimelinePoint {
     pub p99_us: Option<f64>,
     /// Largest latency (µs); `null` when no message completed.
     pub max_us: Option<f64>,
+    /// Messages slower than the stall floor (`--stall-floor`).
+    pub slow_messages: u64,
+    /// Longest time a loadgen thread was paused (not scheduled, or busy)
+    /// beyond its poll timeout (ms); `null` when not recorded.
+    pub loadgen_pause_ms: Option<f64>,
 }
 
 impl TimelinePoint {
@@ -82,8 +90,19 @@ impl TimelinePoint {
             p50_us: at(0.5),
             p99_us: at(0.99),
             max_us: (!latency.is_empty()).then(|| latency.max() as f64 / 1e3),
+            slow_messages: slow_messages(latency, STALL_FLOOR_US),
+            loadgen_pause_ms: None,
         }
     }
+}
+
+/// Messages of `h` (ns) at or above `floor_us`.
+pub fn slow_messages(h: &Histogram<u64>, floor_us: f64) -> u64 {
+    let floor = (floor_us * 1e3) as u64;
+    if h.is_empty() || h.max() < floor {
+        return 0;
+    }
+    h.count_between(floor, h.max())
 }
 
 /// A stall found in the timeline.
@@ -91,8 +110,9 @@ impl TimelinePoint {
 pub struct Stall {
     /// Start of the second, in seconds after warmup.
     pub at_s: f64,
-    /// `latency` (max > 10x run p99) or `throughput` (near zero while
-    /// connections are open).
+    /// `latency` (max > 10x run p99, on several connections at once),
+    /// `throughput` (near zero while connections are open), or `loadgen`
+    /// (a slow or empty second explained by loadgen itself pausing).
     pub kind: &'static str,
     /// That second's max latency (µs), if any message completed.
     pub max_us: Option<f64>,
@@ -103,46 +123,70 @@ pub struct Stall {
 }
 
 /// The stalls of a closed-loop run with overall `p99_us` and mean
-/// throughput `mean_rate`.
-pub fn find_stalls(points: &[TimelinePoint], p99_us: f64, mean_rate: f64) -> Vec<Stall> {
-    let limit = (p99_us * STALL_P99_FACTOR).max(STALL_FLOOR_US);
+/// throughput `mean_rate`; slow seconds count from `floor_us` (whose
+/// `slow_messages` must have been counted against the same floor).
+pub fn find_stalls(
+    points: &[TimelinePoint],
+    p99_us: f64,
+    mean_rate: f64,
+    floor_us: f64,
+) -> Vec<Stall> {
+    let limit = (p99_us * STALL_P99_FACTOR).max(floor_us);
     let mut out = Vec::new();
     for p in points {
-        let slow = p.max_us.filter(|&m| m > limit);
+        let open = p.open.unwrap_or(0);
+        // A server stall holds up every connection's message at once; one
+        // slow message among several connections is one thread's hiccup.
+        let enough = p.slow_messages >= open.clamp(1, 2);
+        let slow = p.max_us.filter(|&m| m > limit && enough);
         let starved = p.length_s >= MIN_JUDGED_S
-            && p.open.unwrap_or(0) > 0
+            && open > 0
             && p.messages_per_sec < mean_rate * STALL_THROUGHPUT_SHARE;
         let when = format!(
             "{:.0}-{:.0} s into the measured window",
             p.t_s,
             p.t_s + p.length_s
         );
-        if let Some(max) = slow {
-            out.push(Stall {
-                at_s: p.t_s,
-                kind: "latency",
-                max_us: Some(max),
-                messages_per_sec: p.messages_per_sec,
-                text: format!(
+        let pause_us = p.loadgen_pause_ms.unwrap_or(0.0) * 1e3;
+        let stall = |kind, text| Stall {
+            at_s: p.t_s,
+            kind,
+            max_us: p.max_us,
+            messages_per_sec: p.messages_per_sec,
+            text,
+        };
+        if slow.is_none() && !starved {
+            continue;
+        }
+        let worst_us = slow.unwrap_or(p.length_s * 1e6);
+        if pause_us >= worst_us * PAUSE_SHARE {
+            out.push(stall(
+                "loadgen",
+                format!(
+                    "loadgen itself paused {:.0} ms {when} (not scheduled, or busy): that \
+                     second's latency and throughput include the pause; not a server stall",
+                    pause_us / 1e3
+                ),
+            ));
+        } else if let Some(max) = slow {
+            out.push(stall(
+                "latency",
+                format!(
                     "STALL {when}: a message took {:.0} ms, more than {STALL_P99_FACTOR:.0}x the \
-                     run's p99 ({:.2} ms)",
+                     run's p99 ({:.2} ms), on {} messages at once",
                     max / 1e3,
-                    p99_us / 1e3
+                    p99_us / 1e3,
+                    p.slow_messages
                 ),
-            });
-        } else if starved {
-            out.push(Stall {
-                at_s: p.t_s,
-                kind: "throughput",
-                max_us: p.max_us,
-                messages_per_sec: p.messages_per_sec,
-                text: format!(
-                    "STALL {when}: {:.0} msg/s with {} connections open (run mean {:.0} msg/s)",
-                    p.messages_per_sec,
-                    p.open.unwrap_or(0),
-                    mean_rate
+            ));
+        } else {
+            out.push(stall(
+                "throughput",
+                format!(
+                    "STALL {when}: {:.0} msg/s with {open} connections open (run mean {:.0} msg/s)",
+                    p.messages_per_sec, mean_rate
                 ),
-            });
+            ));
         }
     }
     out
@@ -164,6 +208,8 @@ mod tests {
             p50_us: Some(50.0),
             p99_us: Some(200.0),
             max_us: Some(max_us),
+            slow_messages: if max_us >= STALL_FLOOR_US { 10 } else { 0 },
+            loadgen_pause_ms: Some(1.0),
         }
     }
 
@@ -175,15 +221,28 @@ mod tests {
             point(2.0, 10.0, 300.0),
             point(3.0, 10_000.0, 800.0),
         ];
-        let stalls = find_stalls(&points, 250.0, 7_500.0);
+        let stalls = find_stalls(&points, 250.0, 7_500.0, STALL_FLOOR_US);
         let kinds: Vec<(f64, &str)> = stalls.iter().map(|s| (s.at_s, s.kind)).collect();
         assert_eq!(kinds, vec![(1.0, "latency"), (2.0, "throughput")]);
         assert!(stalls[0].text.contains("1-2 s"), "{}", stalls[0].text);
     }
 
     #[test]
+    fn one_slow_message_or_a_loadgen_pause_is_not_a_server_stall() {
+        let mut lone = point(0.0, 10_000.0, 300_000.0);
+        lone.slow_messages = 1;
+        assert!(find_stalls(&[lone], 300.0, 10_000.0, STALL_FLOOR_US).is_empty());
+        let mut paused = point(0.0, 10_000.0, 300_000.0);
+        paused.loadgen_pause_ms = Some(280.0);
+        let stalls = find_stalls(&[paused], 300.0, 10_000.0, STALL_FLOOR_US);
+        assert_eq!(stalls.len(), 1);
+        assert_eq!(stalls[0].kind, "loadgen");
+        assert!(!stalls[0].text.contains("STALL"), "{}", stalls[0].text);
+    }
+
+    #[test]
     fn a_healthy_run_has_none() {
         let points = [point(0.0, 10_000.0, 5_000.0), point(1.0, 9_000.0, 40_000.0)];
-        assert!(find_stalls(&points, 300.0, 9_500.0).is_empty());
+        assert!(find_stalls(&points, 300.0, 9_500.0, STALL_FLOOR_US).is_empty());
     }
 }

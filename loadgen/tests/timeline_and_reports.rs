@@ -30,6 +30,10 @@ fn closed_loop(
         duration,
         "--warmup",
         "0s",
+        // The test machine is shared and busy: hiccups of a few hundred
+        // ms happen to healthy servers; the stall asked for lasts 1 s.
+        "--stall-floor",
+        "500ms",
         "--quiet",
     ];
     loadgen_json(name, &args, LIMIT)
@@ -44,7 +48,12 @@ fn a_one_second_stall_is_warned_about_with_its_time() {
         stall: Duration::from_secs(1),
     });
     let (out, v) = closed_loop(&server, "stall", "3s");
-    let stalls = v["stalls"].as_array().unwrap();
+    let stalls: Vec<&serde_json::Value> = v["stalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "latency" || s["kind"] == "throughput")
+        .collect();
     assert!(!stalls.is_empty(), "{}\n{}", out.stdout, out.stderr);
     let at = stalls[0]["at_s"].as_f64().unwrap();
     assert!((0.0..3.0).contains(&at), "stall at {at} s");
@@ -58,7 +67,15 @@ fn a_healthy_server_gives_no_stall_warning() {
     let server = TestServer::start(Behaviour::Echo);
     let (out, v) = closed_loop(&server, "healthy", "2s");
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(v["stalls"].as_array().unwrap().len(), 0, "{}", out.stdout);
+    // A pause of loadgen itself on a busy machine may be reported, but
+    // never as a server stall.
+    let server_stalls = v["stalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] != "loadgen")
+        .count();
+    assert_eq!(server_stalls, 0, "{}", out.stdout);
     assert!(!out.stderr.contains("STALL"), "{}", out.stderr);
     let timeline = v["timeline"].as_array().unwrap();
     assert!(timeline.len() >= 2, "{timeline:?}");

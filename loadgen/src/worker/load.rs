@@ -154,7 +154,9 @@ impl Worker {
                     fired += 1;
                 }
             }
+            let polled = Instant::now();
             self.poll_once(wait, Some(&traffic));
+            self.pause = self.pause.max(polled.elapsed().saturating_sub(wait));
         }
         let window_end = Instant::now();
         self.loading = false;
@@ -224,6 +226,7 @@ impl Worker {
         self.errors_mark = self.errors.total;
         let connects = self.life.connects - self.connects_mark;
         self.connects_mark = self.life.connects;
+        let pause = std::mem::take(&mut self.pause);
         // The coordinator outlives the workers; a closed channel only
         // means nobody wants the sample.
         let _ = samples.send(Sample {
@@ -235,6 +238,7 @@ impl Worker {
             errors,
             open: self.live as u64,
             connects,
+            pause,
         });
     }
 

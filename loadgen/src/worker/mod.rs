@@ -185,6 +185,9 @@ struct Worker {
     errors_mark: u64,
     /// `life.connects` at the last per-second sample.
     connects_mark: u64,
+    /// Longest time a poll of this interval overran its timeout: this
+    /// thread was not scheduled (or was busy) that long.
+    pause: Duration,
 }
 
 impl Worker {
@@ -247,6 +250,7 @@ impl Worker {
             senders,
             errors_mark: 0,
             connects_mark: 0,
+            pause: Duration::ZERO,
             shared: Arc::clone(&spec.shared),
             index: spec.index,
             conns,

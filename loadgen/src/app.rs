@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::error::ErrorKind;
 use clap::Parser;
 
-use crate::cli::{Cli, Command, LoadArgs};
+use crate::cli::{Cli, Command, LoadArgs, PlotArgs};
 use crate::config::RunConfig;
 use crate::report::Report;
 use crate::{merge, plot, run, sweep, table, Failure};
@@ -18,7 +18,12 @@ pub const EXIT_FAILED_RUN: i32 = 1;
 
 /// Runs the program with `args`; returns the exit code.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let argv: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = e.print();
@@ -32,9 +37,10 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let outcome = match cli.command {
-        None => load(&cli.load),
+        None => load(&cli.load, &argv),
         Some(Command::Merge(args)) => merge::run(&args),
-        Some(Command::Sweep(args)) => sweep::run(&args, stop_flag()),
+        Some(Command::Sweep(args)) => sweep::run(&args, stop_flag(), &argv),
+        Some(Command::Plot(args)) => plot_logs(&args),
     };
     match outcome {
         Ok(true) => 0,
@@ -67,28 +73,65 @@ pub fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Res
 }
 
 /// One load run: returns whether it passed.
-fn load(args: &LoadArgs) -> Result<bool, Failure> {
-    let cfg = RunConfig::from_args(args)?;
+fn load(args: &LoadArgs, argv: &[String]) -> Result<bool, Failure> {
+    let mut cfg = RunConfig::from_args(args)?;
+    cfg.command_line = argv.to_vec();
     let result = run::execute(&cfg, stop_flag(), args.hdr_log.as_deref())?;
     let report = Report::from_run(&result);
+    for stall in &report.stalls {
+        eprintln!("loadgen: warning: {}", stall.text);
+    }
     print!("{}", table::render(&report));
     if let Some(path) = &args.json {
         write_json(path, &report)?;
     }
     if let Some(path) = &args.plot {
         let title = format!(
-            "loadgen {} {} B x {} connections: latency by percentile",
-            report.mode, report.size, report.connections.asked
+            "loadgen {} mode, {} B x {} connections",
+            report.mode, cfg.size, report.connections.asked
         );
-        let mut series = vec![("latency", &result.corrected)];
+        let mut series = vec![("latency".to_string(), &result.corrected)];
         if cfg.rate.is_some() {
             series = vec![
-                ("corrected (from intended send)", &result.corrected),
-                ("uncorrected (from actual send)", &result.uncorrected),
+                (
+                    "corrected (from intended send)".to_string(),
+                    &result.corrected,
+                ),
+                (
+                    "uncorrected (from actual send)".to_string(),
+                    &result.uncorrected,
+                ),
             ];
         }
-        plot::latency_chart(path, &title, &series)
+        plot::latency_chart(path, &title, &series, &report.timeline)
             .map_err(|e| Failure::Runtime(format!("cannot draw {}: {e}", path.display())))?;
     }
     Ok(report.ok())
+}
+
+/// `loadgen plot`: the spectra of several interval logs on one chart.
+fn plot_logs(args: &PlotArgs) -> Result<bool, Failure> {
+    let mut merged = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        let log = crate::hdrlog::read_log(path).map_err(Failure::Usage)?;
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let kind = match merge::open_loop(&log) {
+            Some(true) => " (open loop, corrected)",
+            _ => "",
+        };
+        merged.push((format!("{name}{kind}"), merge::merge_logs(&[log]).latency));
+    }
+    let series: Vec<(String, &hdrhistogram::Histogram<u64>)> =
+        merged.iter().map(|(n, h)| (n.clone(), h)).collect();
+    let title = args.title.clone().unwrap_or_else(|| {
+        let names: Vec<&str> = merged.iter().map(|(n, _)| n.as_str()).collect();
+        format!("latency by percentile: {}", names.join(" vs "))
+    });
+    plot::latency_chart(&args.out, &title, &series, &[])
+        .map_err(|e| Failure::Runtime(format!("cannot draw {}: {e}", args.out.display())))?;
+    println!("wrote {}", args.out.display());
+    Ok(true)
 }

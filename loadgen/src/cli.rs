@@ -6,6 +6,22 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Examples printed at the end of `--help`.
+const EXAMPLES: &str = "\
+Examples:
+  loadgen --addr 127.0.0.1:1234 -c 1000 --duration 10s --json run.json --plot run.svg
+  loadgen -c 1000 --rate 50000                      # open loop, 50k msg/s in total
+  loadgen -c 2000 --churn 500                       # 500 reconnects/s, population kept
+  loadgen -c 2000 --lifetime 1s..5s                 # each connection lives 1-5 s
+  loadgen -c 100 --reconnect --duration 30s         # survive a server restart
+  loadgen -c 100 --read-rate 10000 --pipeline 8     # slow readers: 10 kB/s each
+  loadgen -c 1000 --mix idle:90,slow:9,heavy:1 --read-rate 2000
+  loadgen --addr 10.0.0.1:7,10.0.0.2:7 -c 2000      # two targets, half each
+  loadgen -c 10 --mode stream --size 16384          # bandwidth, echo stream verified
+  loadgen plot a.hlog b.hlog --out both.svg         # one chart, one scale
+  loadgen sweep --server-cmd 'esockets --threads {threads} --bind {addr}' \\
+      --threads-list 1,2,4 --repeat 3 -c 1000 --duration 5s";
+
 /// `loadgen [OPTIONS]` runs a load; `loadgen merge` and `loadgen sweep` are
 /// subcommands.
 #[derive(Parser, Debug)]
@@ -13,7 +29,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "loadgen",
     version,
     about = "Load generator for TCP echo-style servers: many connections, honest latency",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     /// Optional subcommand; without one, a load run.
@@ -32,6 +49,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Run the same load against a server started with each thread count.
     Sweep(Box<SweepArgs>),
+    /// Draw the latency spectra of several interval logs in one chart, on
+    /// one scale (e.g. `loadgen plot esockets.hlog tokio.hlog --out c.svg`).
+    Plot(PlotArgs),
 }
 
 /// Traffic pattern.
@@ -43,14 +63,23 @@ pub enum Mode {
     Line,
     /// Open and hold the connections, checking they stay open.
     Idle,
+    /// Send continuously (up to 256 KiB in flight per connection) and
+    /// verify the echo stream: a bandwidth figure, as tcpkali's.
+    Stream,
 }
 
 /// Options of one load run.
 #[derive(Args, Debug, Clone)]
 pub struct LoadArgs {
-    /// Server address.
-    #[arg(long, default_value = "127.0.0.1:1234", value_name = "HOST:PORT")]
-    pub addr: String,
+    /// Server address; repeat it (or give a comma list) to spread the
+    /// connections over several servers, e.g. `--addr a:7 --addr b:7`.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:1234",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub addr: Vec<String>,
     /// Connections to open and hold.
     #[arg(long, short = 'c', default_value_t = 100, value_name = "N")]
     pub connections: u64,
@@ -83,6 +112,32 @@ pub struct LoadArgs {
     /// connections; latency counts from the intended send time.
     #[arg(long, value_name = "MSGS_PER_SEC")]
     pub rate: Option<f64>,
+    /// Churn: close this many connections per second in total and open
+    /// new ones at once, keeping the population (e.g. `--churn 500`).
+    #[arg(long, value_name = "PER_SEC", conflicts_with = "lifetime")]
+    pub churn: Option<f64>,
+    /// Churn: each connection lives this long (or a uniformly random time
+    /// in a range) before it is closed and replaced, e.g. `2s` or `1s..5s`.
+    #[arg(long, value_name = "DUR[..DUR]")]
+    pub lifetime: Option<String>,
+    /// When the server closes or resets a connection, or a connect fails,
+    /// reconnect with backoff (10 ms doubling to 1 s) instead of ending
+    /// the run; downtime is reported.
+    #[arg(long)]
+    pub reconnect: bool,
+    /// Slow readers: each connection reads at most this many bytes per
+    /// second (e.g. `--read-rate 10000`).
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub read_rate: Option<u64>,
+    /// Share of connections that only hold their connection (idle), the
+    /// rest send; both groups are reported (e.g. `--idle-fraction 0.9`).
+    #[arg(long, value_name = "F", conflicts_with = "mix")]
+    pub idle_fraction: Option<f64>,
+    /// Connection groups as NAME:PERCENT, e.g. `idle:90,slow:9,heavy:1`:
+    /// `idle` holds, `slow` reads at `--read-rate` (default 1000 B/s), any
+    /// other name sends normally; each group is reported.
+    #[arg(long, value_name = "SPEC")]
+    pub mix: Option<String>,
     /// Measured time (after warmup) [default: 10s; with --messages a 10m cap].
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DUR")]
     pub duration: Option<Duration>,
@@ -97,6 +152,11 @@ pub struct LoadArgs {
     /// before counting them as lost.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DUR")]
     pub drain_timeout: Duration,
+    /// Closed loop: a second counts as a stall when its slowest messages
+    /// (on several connections at once) took 10x the run's p99 and at
+    /// least this long; raise it on a busy machine (e.g. `500ms`).
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration, value_name = "DUR")]
+    pub stall_floor: Duration,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -138,6 +198,10 @@ pub struct SweepArgs {
     /// Prefix the server with `taskset -c CPULIST`.
     #[arg(long, value_name = "CPULIST")]
     pub taskset: Option<String>,
+    /// Run each thread count this many times (in alternation) and report
+    /// the median with its range.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
     /// How long to wait for the server to accept connections.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DUR")]
     pub ready_timeout: Duration,
@@ -145,4 +209,19 @@ pub struct SweepArgs {
     /// sweep).
     #[command(flatten)]
     pub load: LoadArgs,
+}
+
+/// Options of `loadgen plot`.
+#[derive(Args, Debug, Clone)]
+pub struct PlotArgs {
+    /// Interval logs written with `--hdr-log`; each becomes one line,
+    /// named after its file (`esockets.hlog` → `esockets`).
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// The SVG file to write.
+    #[arg(long, short = 'o', value_name = "FILE.svg")]
+    pub out: PathBuf,
+    /// Chart title.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }

@@ -5,14 +5,28 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::cli::{LoadArgs, Mode};
+use crate::shape::{self, Group};
 use crate::source::parse_sources;
 use crate::Failure;
+
+/// Bytes in flight per connection in `--mode stream`.
+pub const STREAM_IN_FLIGHT: usize = 256 * 1024;
 
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// Server address.
-    pub addr: SocketAddr,
+    /// Server addresses; connection `g` goes to `targets[g % len]`.
+    pub targets: Vec<SocketAddr>,
+    /// The program's command line, for the report.
+    pub command_line: Vec<String>,
+    /// Connection lifetime range (churn), if any.
+    pub lifetime: Option<(Duration, Duration)>,
+    /// `--churn`: connects per second asked for, if given.
+    pub churn: Option<f64>,
+    /// Reconnect after failures instead of ending the run.
+    pub reconnect: bool,
+    /// Connection groups (at least one), in `--mix` order.
+    pub groups: Vec<Group>,
     /// Connections asked for.
     pub connections: u64,
     /// Connects per second over all workers; 0 = unlimited.
@@ -29,7 +43,8 @@ pub struct RunConfig {
     pub mode: Mode,
     /// Message size in bytes.
     pub size: usize,
-    /// Messages in flight per connection.
+    /// Messages in flight per connection (in stream mode: enough for
+    /// `STREAM_IN_FLIGHT` bytes).
     pub pipeline: usize,
     /// Open-loop total rate (messages/s), if any.
     pub rate: Option<f64>,
@@ -41,6 +56,9 @@ pub struct RunConfig {
     pub messages: Option<u64>,
     /// Wait for in-flight messages after the run.
     pub drain_timeout: Duration,
+    /// A second's slowest message must take at least this long to count
+    /// as a stall.
+    pub stall_floor: Duration,
     /// Show a progress line.
     pub progress: bool,
 }
@@ -52,6 +70,14 @@ fn usage(msg: impl Into<String>) -> Failure {
 /// Number of cores this process may use.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Number of connects per second a churn setting asks for: `--churn`, or
+/// the population divided by the mean lifetime.
+pub fn churn_rate(connections: u64, lifetime: Option<(Duration, Duration)>) -> Option<f64> {
+    let (lo, hi) = lifetime?;
+    let mean = (lo.as_secs_f64() + hi.as_secs_f64()) / 2.0;
+    Some(connections as f64 / mean)
 }
 
 /// Resolves `HOST:PORT` to one socket address.
@@ -69,7 +95,19 @@ impl RunConfig {
         if args.connections == 0 {
             return Err(usage("--connections must be at least 1"));
         }
-        let addr = resolve(&args.addr)?;
+        let targets = args
+            .addr
+            .iter()
+            .map(|a| resolve(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(&addr) = targets.first() else {
+            return Err(usage("--addr: give at least one address"));
+        };
+        if targets.iter().any(|t| t.is_ipv4() != addr.is_ipv4()) {
+            return Err(usage(
+                "--addr: all targets must be of one family (IPv4/IPv6)",
+            ));
+        }
         let sources = match &args.source {
             Some(list) => parse_sources(list).map_err(|e| usage(format!("--source: {e}")))?,
             None => Vec::new(),
@@ -105,6 +143,47 @@ impl RunConfig {
             if args.messages.is_some() {
                 return Err(usage("--messages is for the closed loop; drop --rate"));
             }
+            if args.mode == Mode::Stream {
+                return Err(usage("--rate makes no sense with --mode stream"));
+            }
+        }
+        let lifetime = match (&args.lifetime, args.churn) {
+            (Some(text), _) => {
+                Some(shape::parse_lifetime(text).map_err(|e| usage(format!("--lifetime: {e}")))?)
+            }
+            (None, Some(rate)) => {
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(usage(
+                        "--churn must be a positive number of connects per second",
+                    ));
+                }
+                let secs = args.connections as f64 / rate;
+                Some((Duration::from_secs_f64(secs), Duration::from_secs_f64(secs)))
+            }
+            (None, None) => None,
+        };
+        if lifetime.is_some() && args.messages.is_some() {
+            return Err(usage(
+                "--messages cannot be combined with --churn or --lifetime",
+            ));
+        }
+        if args.read_rate == Some(0) {
+            return Err(usage("--read-rate must be at least 1 byte per second"));
+        }
+        let groups = shape::groups(
+            args.connections,
+            args.mix.as_deref(),
+            args.idle_fraction,
+            args.read_rate,
+            args.mode == Mode::Idle,
+        )
+        .map_err(|e| usage(format!("--mix: {e}")))?;
+        if args.rate.is_some()
+            && groups
+                .iter()
+                .all(|g| g.connections == 0 || g.kind == shape::GroupKind::Idle)
+        {
+            return Err(usage("--rate needs at least one sending connection"));
         }
         if args.messages == Some(0) {
             return Err(usage("--messages must be at least 1"));
@@ -128,8 +207,21 @@ impl RunConfig {
         if args.connect_timeout.is_zero() {
             return Err(usage("--connect-timeout must be more than 0"));
         }
+        let pipeline = if args.mode == Mode::Stream {
+            args.pipeline
+                .max(STREAM_IN_FLIGHT.div_ceil(args.size.max(1)))
+        } else {
+            args.pipeline
+        };
         Ok(Self {
-            addr,
+            targets,
+            command_line: Vec::new(),
+            churn: args
+                .churn
+                .or_else(|| churn_rate(args.connections, lifetime)),
+            lifetime,
+            reconnect: args.reconnect,
+            groups,
             connections: args.connections,
             connect_rate: args.connect_rate,
             connect_timeout: args.connect_timeout,
@@ -138,12 +230,13 @@ impl RunConfig {
             pin: args.pin,
             mode: args.mode,
             size: args.size,
-            pipeline: args.pipeline,
+            pipeline,
             rate: args.rate,
             duration,
             warmup,
             messages: args.messages,
             drain_timeout: args.drain_timeout,
+            stall_floor: args.stall_floor,
             progress: !args.quiet,
         })
     }

@@ -11,6 +11,7 @@ use mio::net::TcpStream;
 
 use crate::pattern::Pattern;
 use crate::recorder::{Recorder, Stamp};
+use crate::throttle::Throttle;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,19 +67,64 @@ pub enum Fault {
     Io(io::Error),
 }
 
+/// What a read left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// The socket is drained (a short read, or `EAGAIN`).
+    Drained,
+    /// The read-rate credit ran out; read again at this time.
+    Throttled(Instant),
+}
+
+/// Where a connection sends, and how it behaves; fixed for its life.
+#[derive(Debug, Clone, Copy)]
+pub struct Role {
+    /// Global connection number (payload seed).
+    pub id: u32,
+    /// Index of its source address, if any.
+    pub source: Option<usize>,
+    /// Index of its target server.
+    pub target: usize,
+    /// Index of its group.
+    pub group: usize,
+    /// Whether it sends (its group is not idle).
+    pub sends: bool,
+    /// Read rate limit in bytes per second, if any.
+    pub read_rate: Option<u64>,
+    /// Open loop: its position among the worker's sending connections.
+    pub slot: u64,
+}
+
 /// One connection.
 #[derive(Debug)]
 pub struct Conn {
     /// The socket, while alive.
     pub stream: Option<TcpStream>,
-    /// Global connection number (payload seed).
-    pub id: u32,
-    /// Index of its source address, if any.
-    pub source: Option<usize>,
+    /// Who it is.
+    pub role: Role,
     /// Life stage.
     pub state: State,
     /// Open loop: messages due so far on this connection.
     pub owed: u64,
+    /// Connect generation: bumped on every connect, so timers set for an
+    /// earlier socket are ignored.
+    pub generation: u32,
+    /// Its lifetime is over: close and replace it once nothing is in
+    /// flight.
+    pub expired: bool,
+    /// When its lifetime last ran out (or was set to run out): the next
+    /// lifetime counts from there, so closes keep the asked cadence even
+    /// though reconnecting takes time.
+    pub expires_at: Option<Instant>,
+    /// Has been established at least once.
+    pub ever_open: bool,
+    /// Down (failed, waiting to reconnect) since then.
+    pub down_since: Option<Instant>,
+    /// Next reconnect backoff.
+    pub backoff: Duration,
+    /// Measured messages completed (all its sockets).
+    pub completed: u64,
+    throttle: Option<Throttle>,
     send_seq: u64,
     recv_seq: u64,
     recv_off: usize,
@@ -94,14 +140,22 @@ fn take_ticket(tickets: &AtomicU64) -> bool {
 }
 
 impl Conn {
-    /// A connection not yet started, with buffers for `traffic`.
-    pub fn new(id: u32, source: Option<usize>, size: usize, pipeline: usize) -> Self {
+    /// A connection not yet started, with buffers for `pipeline` messages
+    /// of `size` bytes.
+    pub fn new(role: Role, size: usize, pipeline: usize) -> Self {
         Self {
             stream: None,
-            id,
-            source,
+            role,
             state: State::Waiting,
             owed: 0,
+            generation: 0,
+            expired: false,
+            expires_at: None,
+            ever_open: false,
+            down_since: None,
+            backoff: Duration::ZERO,
+            completed: 0,
+            throttle: None,
             send_seq: 0,
             recv_seq: 0,
             recv_off: 0,
@@ -109,6 +163,24 @@ impl Conn {
             out_pos: 0,
             inflight: VecDeque::with_capacity(pipeline),
         }
+    }
+
+    /// Marks the connection established at `now` (read credit starts
+    /// from zero).
+    pub fn opened(&mut self, now: Instant, size: usize) {
+        self.state = State::Open;
+        self.expired = false;
+        self.throttle = self.role.read_rate.map(|r| Throttle::new(r, size, now));
+    }
+
+    /// Messages queued so far (the next sequence number).
+    pub fn sent(&self) -> u64 {
+        self.send_seq
+    }
+
+    /// Whether nothing is in flight or waiting to be written.
+    pub fn quiet(&self) -> bool {
+        self.inflight.is_empty() && self.out.is_empty()
     }
 
     /// Messages sent and not yet fully echoed.
@@ -124,7 +196,11 @@ impl Conn {
     /// Queues as many messages as pacing, pipeline and tickets allow.
     /// `local` is this connection's index in its worker; `measured` says
     /// whether warmup is over (only measured messages take tickets).
-    pub fn fill(&mut self, t: &Traffic<'_>, local: u64, now: Instant, measured: bool) {
+    pub fn fill(&mut self, t: &Traffic<'_>, now: Instant, measured: bool) {
+        if !self.role.sends || self.expired {
+            return;
+        }
+        let local = self.role.slot;
         while self.inflight.len() < t.pipeline {
             let intended = match t.pace {
                 Pace::Closed => now,
@@ -145,7 +221,7 @@ impl Conn {
                     break;
                 }
             }
-            t.pattern.write(self.id, self.send_seq, &mut self.out);
+            t.pattern.write(self.role.id, self.send_seq, &mut self.out);
             self.inflight.push_back(Stamp {
                 intended,
                 sent: now,
@@ -178,22 +254,44 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads until the socket is empty, checking every byte against what
-    /// was sent and recording each completed message.
+    /// Reads until the socket is empty (or the read-rate credit is used
+    /// up), checking every byte against what was sent and recording each
+    /// completed message. A read that returns less than asked means the
+    /// socket is drained (TCP hands over everything queued), so a message
+    /// that is already there costs one receive, not two.
     pub fn read(
         &mut self,
         buf: &mut [u8],
         pattern: &Pattern,
         rec: &mut Recorder,
-    ) -> Result<(), Fault> {
+    ) -> Result<ReadEnd, Fault> {
         loop {
             let Some(stream) = self.stream.as_mut() else {
-                return Ok(());
+                return Ok(ReadEnd::Drained);
             };
-            match stream.read(buf) {
+            let now = Instant::now();
+            let limit = match self.throttle.as_mut() {
+                Some(t) => {
+                    let allowed = t.allowance(now);
+                    if allowed == 0 {
+                        return Ok(ReadEnd::Throttled(t.ready_at(pattern.size(), now)));
+                    }
+                    allowed.min(buf.len())
+                }
+                None => buf.len(),
+            };
+            match stream.read(&mut buf[..limit]) {
                 Ok(0) => return Err(Fault::Closed),
-                Ok(n) => self.consume(&buf[..n], pattern, Instant::now(), rec)?,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Ok(n) => {
+                    if let Some(t) = self.throttle.as_mut() {
+                        t.spend(n);
+                    }
+                    self.consume(&buf[..n], pattern, Instant::now(), rec)?;
+                    if n < limit {
+                        return Ok(ReadEnd::Drained);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadEnd::Drained),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Fault::Io(e)),
             }
@@ -213,7 +311,7 @@ impl Conn {
                 return Err(Fault::Mismatch);
             }
             let n = (size - self.recv_off).min(data.len());
-            if !pattern.matches(self.id, self.recv_seq, self.recv_off, &data[..n]) {
+            if !pattern.matches(self.role.id, self.recv_seq, self.recv_off, &data[..n]) {
                 self.inflight.pop_front();
                 return Err(Fault::Mismatch);
             }
@@ -221,7 +319,9 @@ impl Conn {
             data = &data[n..];
             if self.recv_off == size {
                 if let Some(stamp) = self.inflight.pop_front() {
-                    rec.record(stamp, now);
+                    if rec.record(stamp, now, self.role.group) {
+                        self.completed += 1;
+                    }
                 }
                 self.recv_seq += 1;
                 self.recv_off = 0;
@@ -231,7 +331,9 @@ impl Conn {
     }
 
     /// Drops the socket (zero-linger) and marks the connection dead;
-    /// returns the messages that were still in flight.
+    /// returns the messages that were still in flight. Sequence numbers
+    /// carry on on the next socket, so the open-loop schedule is kept and
+    /// no two messages of a connection ever look alike.
     pub fn kill(&mut self) -> u64 {
         if let Some(stream) = self.stream.take() {
             crate::net::close_reset(stream);
@@ -241,6 +343,9 @@ impl Conn {
         self.inflight.clear();
         self.out.clear();
         self.out_pos = 0;
+        self.recv_seq = self.send_seq;
+        self.recv_off = 0;
+        self.throttle = None;
         lost
     }
 }

@@ -20,7 +20,10 @@ pub struct Errors {
     /// Messages never answered (still in flight after the drain timeout,
     /// or on a connection that died).
     pub lost: u64,
-    /// Anything else (address not available, too many files, ...).
+    /// A connect failed with `EADDRNOTAVAIL`: no local port left for the
+    /// destination (add `--source` addresses).
+    pub addr_not_available: u64,
+    /// Anything else (too many files, ...).
     pub other: u64,
     /// Sum of the above.
     pub total: u64,
@@ -41,6 +44,8 @@ pub enum Cause {
     ConnectTimeout,
     /// See [`Errors::lost`].
     Lost,
+    /// See [`Errors::addr_not_available`].
+    AddrNotAvailable,
     /// See [`Errors::other`].
     Other,
 }
@@ -55,6 +60,7 @@ impl Errors {
             Cause::Refused => &mut self.refused,
             Cause::ConnectTimeout => &mut self.connect_timeout,
             Cause::Lost => &mut self.lost,
+            Cause::AddrNotAvailable => &mut self.addr_not_available,
             Cause::Other => &mut self.other,
         };
         *slot += n;
@@ -69,12 +75,13 @@ impl Errors {
         self.refused += other.refused;
         self.connect_timeout += other.connect_timeout;
         self.lost += other.lost;
+        self.addr_not_available += other.addr_not_available;
         self.other += other.other;
         self.total += other.total;
     }
 
     /// `(name, count)` of every cause, for tables.
-    pub fn by_cause(&self) -> [(&'static str, u64); 7] {
+    pub fn by_cause(&self) -> [(&'static str, u64); 8] {
         [
             ("mismatch", self.mismatch),
             ("closed", self.closed),
@@ -82,6 +89,7 @@ impl Errors {
             ("refused", self.refused),
             ("connect_timeout", self.connect_timeout),
             ("lost", self.lost),
+            ("addr_not_available", self.addr_not_available),
             ("other", self.other),
         ]
     }
@@ -99,6 +107,40 @@ impl Errors {
     }
 }
 
+impl Cause {
+    /// Every cause, in report order.
+    pub const ALL: [Cause; 8] = [
+        Cause::Mismatch,
+        Cause::Closed,
+        Cause::Reset,
+        Cause::Refused,
+        Cause::ConnectTimeout,
+        Cause::Lost,
+        Cause::AddrNotAvailable,
+        Cause::Other,
+    ];
+
+    /// The JSON key of this cause.
+    pub fn key(self) -> &'static str {
+        match self {
+            Cause::Mismatch => "mismatch",
+            Cause::Closed => "closed",
+            Cause::Reset => "reset",
+            Cause::Refused => "refused",
+            Cause::ConnectTimeout => "connect_timeout",
+            Cause::Lost => "lost",
+            Cause::AddrNotAvailable => "addr_not_available",
+            Cause::Other => "other",
+        }
+    }
+
+    /// Whether this cause means "the server went away" (what `--reconnect`
+    /// rides out), as opposed to wrong data.
+    pub fn is_disconnect(self) -> bool {
+        !matches!(self, Cause::Mismatch)
+    }
+}
+
 /// The cause an I/O error stands for.
 pub fn classify(err: &io::Error) -> Cause {
     match err.kind() {
@@ -106,6 +148,7 @@ pub fn classify(err: &io::Error) -> Cause {
         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => Cause::Reset,
         io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => Cause::Closed,
         io::ErrorKind::TimedOut => Cause::ConnectTimeout,
+        io::ErrorKind::AddrNotAvailable => Cause::AddrNotAvailable,
         _ => Cause::Other,
     }
 }
@@ -133,6 +176,7 @@ mod tests {
         assert_eq!(c(io::ErrorKind::ConnectionRefused), Cause::Refused);
         assert_eq!(c(io::ErrorKind::ConnectionReset), Cause::Reset);
         assert_eq!(c(io::ErrorKind::BrokenPipe), Cause::Closed);
-        assert_eq!(c(io::ErrorKind::AddrNotAvailable), Cause::Other);
+        assert_eq!(c(io::ErrorKind::AddrNotAvailable), Cause::AddrNotAvailable);
+        assert_eq!(c(io::ErrorKind::PermissionDenied), Cause::Other);
     }
 }

@@ -60,14 +60,20 @@ impl HdrLogWriter {
         writeln!(out, "#[Histogram log format version 1.3]")?;
         writeln!(
             out,
-            "#[loadgen mode={} size={} connections={} threads={} pipeline={} rate={}]",
-            format!("{:?}", cfg.mode).to_lowercase(),
+            "#[loadgen version={} mode={} size={} connections={} threads={} pipeline={} rate={} targets={}]",
+            env!("CARGO_PKG_VERSION"),
+            crate::report::mode_name(cfg.mode),
             cfg.size,
             cfg.connections,
             cfg.threads,
             cfg.pipeline,
             cfg.rate
-                .map_or_else(|| "none".to_string(), |r| r.to_string())
+                .map_or_else(|| "none".to_string(), |r| r.to_string()),
+            cfg.targets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         )?;
         writeln!(out, "#[StartTime: {now:.3} (seconds since epoch)]")?;
         writeln!(out, "#[BaseTime: {now:.3} (seconds since epoch)]")?;
@@ -136,7 +142,8 @@ impl HdrLogWriter {
         writeln!(
             self.out,
             "#[loadgen-summary established={} open_at_end={} messages={} duration_s={:.6} \
-             mismatch={} closed={} reset={} refused={} connect_timeout={} lost={} other={}]",
+             mismatch={} closed={} reset={} refused={} connect_timeout={} lost={} \
+             addr_not_available={} other={}]",
             r.established,
             r.open_at_end,
             r.messages,
@@ -147,6 +154,7 @@ impl HdrLogWriter {
             e.refused,
             e.connect_timeout,
             e.lost,
+            e.addr_not_available,
             e.other
         )?;
         self.out.flush()
@@ -174,6 +182,8 @@ pub struct LogData {
     pub intervals: Vec<LogInterval>,
     /// `key=value` pairs from `#[loadgen ...]` comment lines.
     pub meta: BTreeMap<String, String>,
+    /// The log's `BaseTime` (seconds since the epoch), if it has one.
+    pub base_s: Option<f64>,
 }
 
 /// Reads an interval log written by loadgen (or any HdrHistogram tool).
@@ -195,7 +205,10 @@ pub fn read_log(path: &Path) -> Result<LogData, String> {
         let entry =
             entry.map_err(|e| format!("{}: not an interval log ({e:?})", path.display()))?;
         match entry {
-            LogEntry::BaseTime(t) => base = t.as_secs_f64(),
+            LogEntry::BaseTime(t) => {
+                base = t.as_secs_f64();
+                data.base_s = Some(base);
+            }
             LogEntry::StartTime(_) => {}
             LogEntry::Interval(iv) => {
                 let bytes = base64::engine::general_purpose::STANDARD

@@ -13,6 +13,7 @@
 //!                        │                    own histograms)
 //!                        ├─ report (table, JSON, plot)
 //!                        ├─ merge (interval logs → one report)
+//!                        ├─ plot (interval logs → one chart)
 //!                        └─ sweep (server thread counts → table, plot)
 //! ```
 //!
@@ -27,19 +28,25 @@ pub mod conn;
 pub mod errors;
 pub mod hdrlog;
 pub mod histo;
+pub mod lifecycle;
 pub mod limits;
 pub mod merge;
 pub mod net;
+pub mod pacer;
 pub mod pattern;
 pub mod plot;
 pub mod progress;
 pub mod recorder;
 pub mod report;
 pub mod run;
+pub mod shape;
 pub mod shared;
 pub mod source;
 pub mod sweep;
 pub mod table;
+pub mod throttle;
+pub mod timeline;
+pub mod verdict;
 pub mod worker;
 
 /// A failure that ends the program, with the exit code it maps to.

@@ -2,16 +2,21 @@
 //! report. Histograms are added (exact: HdrHistogram addition loses
 //! nothing), the measured span runs from the earliest interval start to
 //! the latest interval end over all logs, and the counters loadgen writes
-//! in `#[loadgen-summary ...]` lines are summed.
+//! in `#[loadgen-summary ...]` lines are summed. What the logs do not say
+//! (CPU, connect times, unsent messages) is `null` in JSON and `n/a` in the
+//! table. Open- and closed-loop logs are not merged: their latencies mean
+//! different things.
 
 use hdrhistogram::Histogram;
 
 use crate::app::write_json;
-use crate::cli::{MergeArgs, Mode};
-use crate::errors::Errors;
+use crate::cli::MergeArgs;
+use crate::errors::{Cause, Errors};
 use crate::hdrlog::{read_log, LogData, TAG_CORRECTED, TAG_UNCORRECTED};
-use crate::histo::{self, new_histogram, ConnectSummary, Summary};
-use crate::report::{Connections, Cpu, Rate, Report};
+use crate::histo::{self, new_histogram};
+use crate::report::{per_sec, summary, Connections, Rate, Report, Shape};
+use crate::shape::{Group, GroupKind};
+use crate::timeline::TimelinePoint;
 use crate::{plot, table, Failure};
 
 /// The sum of several logs.
@@ -27,8 +32,49 @@ pub struct Merged {
     pub report: Report,
 }
 
-fn meta_u64(log: &LogData, key: &str) -> u64 {
-    log.meta.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+fn meta_u64(log: &LogData, key: &str) -> Option<u64> {
+    log.meta.get(key).and_then(|v| v.parse().ok())
+}
+
+/// The value all logs agree on, or `None`.
+fn common<T: PartialEq + Copy>(values: impl IntoIterator<Item = Option<T>>) -> Option<T> {
+    let mut it = values.into_iter();
+    let first = it.next()??;
+    it.all(|v| v == Some(first)).then_some(first)
+}
+
+/// Whether a log is of an open-loop run (`None`: the log does not say).
+pub fn open_loop(log: &LogData) -> Option<bool> {
+    log.meta
+        .get("rate")
+        .map(|r| r != "none" && r.parse::<f64>().is_ok())
+}
+
+/// Fails when the logs mix open- and closed-loop runs.
+pub fn check_same_loop(logs: &[LogData], names: &[String]) -> Result<(), Failure> {
+    let kinds: Vec<Option<bool>> = logs.iter().map(open_loop).collect();
+    let open: Vec<&str> = names
+        .iter()
+        .zip(&kinds)
+        .filter(|(_, k)| **k == Some(true))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let closed: Vec<&str> = names
+        .iter()
+        .zip(&kinds)
+        .filter(|(_, k)| **k == Some(false))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !open.is_empty() && !closed.is_empty() {
+        return Err(Failure::Usage(format!(
+            "cannot merge open-loop logs ({}) with closed-loop logs ({}): their latencies \
+             are measured differently (from the intended send vs from the send); merge each \
+             kind on its own",
+            open.join(", "),
+            closed.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// Merges parsed logs.
@@ -71,90 +117,141 @@ fn build_report(
     uncorrected: Option<&Histogram<u64>>,
     span_s: f64,
 ) -> Report {
-    let sum = |key: &str| logs.iter().map(|l| meta_u64(l, key)).sum::<u64>();
-    let sizes: Vec<u64> = logs.iter().map(|l| meta_u64(l, "size")).collect();
-    let size = if sizes.windows(2).all(|w| w[0] == w[1]) {
-        sizes.first().copied().unwrap_or(0)
-    } else {
-        0
-    };
-    let mode = logs
-        .first()
-        .and_then(|l| l.meta.get("mode"))
-        .cloned()
-        .unwrap_or_else(|| "echo".to_string());
+    let sum = |key: &str| logs.iter().filter_map(|l| meta_u64(l, key)).sum::<u64>();
+    let size = common(logs.iter().map(|l| meta_u64(l, "size")));
+    let pipeline = common(logs.iter().map(|l| meta_u64(l, "pipeline")));
+    let mode = common(logs.iter().map(|l| l.meta.get("mode").map(String::as_str)))
+        .unwrap_or("mixed")
+        .to_string();
     let mut errors = Errors::default();
-    for (key, cause) in [
-        ("mismatch", crate::errors::Cause::Mismatch),
-        ("closed", crate::errors::Cause::Closed),
-        ("reset", crate::errors::Cause::Reset),
-        ("refused", crate::errors::Cause::Refused),
-        ("connect_timeout", crate::errors::Cause::ConnectTimeout),
-        ("lost", crate::errors::Cause::Lost),
-        ("other", crate::errors::Cause::Other),
-    ] {
-        errors.add(cause, sum(key));
+    for cause in Cause::ALL {
+        errors.add(cause, sum(cause.key()));
     }
     let messages = latency.len();
-    let per_sec = if span_s > 0.0 {
-        messages as f64 / span_s
-    } else {
-        0.0
-    };
-    let bytes = messages * size;
+    let rate = per_sec(messages as f64, span_s);
+    let bytes = size.map(|s| messages * s);
     let asked_rate: f64 = logs
         .iter()
         .filter_map(|l| l.meta.get("rate").and_then(|r| r.parse::<f64>().ok()))
         .sum();
     let asked = (asked_rate > 0.0).then_some(asked_rate);
+    let started = logs
+        .iter()
+        .filter_map(|l| l.base_s)
+        .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))));
+    let connections = sum("connections");
+    let targets: Vec<String> = logs
+        .iter()
+        .filter_map(|l| l.meta.get("targets").cloned())
+        .collect();
     let mut report = Report {
+        loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
+        command_line: std::env::args().collect(),
+        started_at: started.map(|s| {
+            crate::report::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(s))
+        }),
+        targets: Vec::new(),
+        shape: Shape {
+            mode: mode.clone(),
+            size: size.map(|s| s as usize),
+            pipeline: pipeline.map(|p| p as usize),
+            connections,
+            rate: asked,
+            lifetime_s: None,
+            churn_per_sec: None,
+            reconnect: None,
+            groups: vec![Group {
+                name: "all".into(),
+                connections,
+                kind: if mode == "idle" {
+                    GroupKind::Idle
+                } else {
+                    GroupKind::Active
+                },
+                read_rate: None,
+            }],
+        },
         connections: Connections {
-            asked: sum("connections"),
+            asked: connections,
             established: sum("established"),
             open_at_end: sum("open_at_end"),
-            connect_us: ConnectSummary::default(),
+            connect_us: None,
             sources: Vec::new(),
         },
         duration_s: span_s,
         messages,
         bytes,
-        messages_per_sec: per_sec,
-        mb_per_sec: if span_s > 0.0 {
-            bytes as f64 / span_s / 1e6
-        } else {
-            0.0
-        },
+        messages_per_sec: rate,
+        mb_per_sec: bytes.map(|b| per_sec(b as f64, span_s) / 1e6),
         rate: Rate {
             asked,
-            achieved: per_sec,
-            sustained: asked.map(|a| per_sec >= a * crate::report::SUSTAINED_SHARE),
+            achieved: rate,
+            sustained: asked.map(|a| rate >= a * crate::report::SUSTAINED_SHARE),
             // Interval logs carry no count of unsent messages; their waits
             // are in the corrected histograms all the same.
-            unsent: 0,
+            unsent: None,
         },
-        latency_us: Summary::of(latency),
-        latency_uncorrected_us: uncorrected.map(Summary::of),
+        latency_us: summary(latency),
+        latency_uncorrected_us: uncorrected.and_then(summary),
+        pacing: None,
         errors,
-        cpu: Cpu {
-            user_s: 0.0,
-            sys_s: 0.0,
-            percent: 0.0,
-        },
-        size: size as usize,
-        pipeline: logs.first().map_or(0, |l| meta_u64(l, "pipeline") as usize),
+        churn: None,
+        reconnect: None,
+        groups: Vec::new(),
+        timeline: merged_timeline(logs),
+        stalls: Vec::new(),
+        cpu: None,
+        mode,
+        size: size.map(|s| s as usize),
+        pipeline: pipeline.map(|p| p as usize),
         threads: sum("threads") as usize,
         interrupted: false,
         problems: Vec::new(),
-        notes: vec![format!("merged from {} interval logs", logs.len())],
-        mode: mode.clone(),
+        notes: vec![format!(
+            "merged from {} interval logs{}",
+            logs.len(),
+            if targets.is_empty() {
+                String::new()
+            } else {
+                format!(" (targets {})", targets.join(" "))
+            }
+        )],
     };
-    let mode = match mode.as_str() {
-        "idle" => Mode::Idle,
-        "line" => Mode::Line,
-        _ => Mode::Echo,
-    };
-    report.judge(mode, None);
+    report.judge(None);
     report
+}
+
+/// Per-second points of the merged logs, by whole second since the
+/// earliest interval.
+fn merged_timeline(logs: &[LogData]) -> Vec<TimelinePoint> {
+    let primary: Vec<_> = logs
+        .iter()
+        .flat_map(|l| {
+            let untagged = l.intervals.iter().any(|iv| iv.tag.is_none());
+            l.intervals
+                .iter()
+                .filter(move |iv| match iv.tag.as_deref() {
+                    None => true,
+                    Some(TAG_CORRECTED) => !untagged,
+                    _ => false,
+                })
+        })
+        .collect();
+    let Some(t0) = primary.iter().map(|iv| iv.start_s).reduce(f64::min) else {
+        return Vec::new();
+    };
+    let mut seconds: std::collections::BTreeMap<u64, (f64, Histogram<u64>)> =
+        std::collections::BTreeMap::new();
+    for iv in primary {
+        let k = (iv.start_s - t0).round().max(0.0) as u64;
+        let slot = seconds.entry(k).or_insert_with(|| (0.0, new_histogram()));
+        slot.0 = slot.0.max(iv.length_s);
+        histo::add(&mut slot.1, &iv.histogram);
+    }
+    seconds
+        .into_iter()
+        .map(|(k, (len, h))| TimelinePoint::latency_only(k as f64, len, h.len(), &h))
+        .collect()
 }
 
 /// Runs `loadgen merge`: returns whether the merged runs passed.
@@ -165,21 +262,23 @@ pub fn run(args: &MergeArgs) -> Result<bool, Failure> {
         .map(|p| read_log(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::Usage)?;
+    let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+    check_same_loop(&logs, &names)?;
     let merged = merge_logs(&logs);
     print!("{}", table::render(&merged.report));
     if let Some(path) = &args.json {
         write_json(path, &merged.report)?;
     }
     if let Some(path) = &args.plot {
-        let mut series = vec![("merged latency", &merged.latency)];
+        let mut series = vec![("merged latency".to_string(), &merged.latency)];
         if let Some(unc) = &merged.uncorrected {
-            series.push(("merged uncorrected", unc));
+            series.push(("merged uncorrected".to_string(), unc));
         }
         let title = format!(
             "loadgen merge of {} logs: latency by percentile",
             logs.len()
         );
-        plot::latency_chart(path, &title, &series)
+        plot::latency_chart(path, &title, &series, &merged.report.timeline)
             .map_err(|e| Failure::Runtime(format!("cannot draw {}: {e}", path.display())))?;
     }
     Ok(merged.report.ok())
@@ -189,14 +288,16 @@ pub fn run(args: &MergeArgs) -> Result<bool, Failure> {
 mod tests {
     use super::*;
     use crate::hdrlog::LogInterval;
+    use crate::histo::Summary;
 
-    fn log(values: &[u64], start: f64) -> LogData {
+    fn log(values: &[u64], start: f64, rate: &str) -> LogData {
         let mut h = new_histogram();
         for &v in values {
             h.saturating_record(v);
         }
         let mut data = LogData::default();
         data.meta.insert("size".into(), "10".into());
+        data.meta.insert("rate".into(), rate.into());
         data.intervals.push(LogInterval {
             tag: None,
             start_s: start,
@@ -210,14 +311,34 @@ mod tests {
     fn merge_equals_one_histogram_of_both() {
         let a: Vec<u64> = (1..5000).map(|v| v * 1000).collect();
         let b: Vec<u64> = (1..300).map(|v| v * 900_000).collect();
-        let merged = merge_logs(&[log(&a, 100.0), log(&b, 100.5)]);
+        let merged = merge_logs(&[log(&a, 100.0, "none"), log(&b, 100.5, "none")]);
         let mut both = new_histogram();
         for v in a.iter().chain(&b) {
             both.saturating_record(*v);
         }
-        assert_eq!(merged.report.latency_us, Summary::of(&both));
+        assert_eq!(merged.report.latency_us, Some(Summary::of(&both)));
         assert_eq!(merged.report.messages, both.len());
         assert!((merged.span_s - 1.5).abs() < 1e-9);
-        assert_eq!(merged.report.bytes, both.len() * 10);
+        assert_eq!(merged.report.bytes, Some(both.len() * 10));
+        assert!(merged.report.cpu.is_none(), "unknown, not 0");
+        assert!(merged.report.connections.connect_us.is_none());
+    }
+
+    #[test]
+    fn open_and_closed_loop_logs_are_not_merged() {
+        let logs = [log(&[1000], 0.0, "none"), log(&[1000], 0.0, "5000")];
+        let names = vec!["closed.hlog".to_string(), "open.hlog".to_string()];
+        let err = check_same_loop(&logs, &names).unwrap_err();
+        assert!(err.message().contains("open.hlog"), "{}", err.message());
+        assert!(check_same_loop(&logs[..1], &names[..1]).is_ok());
+    }
+
+    #[test]
+    fn sizes_that_differ_are_unknown() {
+        let mut b = log(&[1000], 0.0, "none");
+        b.meta.insert("size".into(), "20".into());
+        let merged = merge_logs(&[log(&[1000], 0.0, "none"), b]);
+        assert_eq!(merged.report.size, None);
+        assert_eq!(merged.report.bytes, None);
     }
 }

@@ -38,18 +38,29 @@ pub struct Recorder {
     /// Open loop: measured messages that fell due but were never sent
     /// because the connection's pipeline stayed full.
     pub unsent: u64,
+    /// Measured messages completed in the current interval.
+    pub interval_messages: u64,
+    /// Latency (from intended send) per connection group; empty when the
+    /// run has one group (then `corrected` is that group's).
+    pub groups: Vec<Histogram<u64>>,
+    /// Open loop: how late each message left against its schedule (ns).
+    pub pacing: Histogram<u64>,
 }
 
 impl Default for Recorder {
     fn default() -> Self {
-        Self::new()
+        Self::new(1)
     }
 }
 
 impl Recorder {
-    /// Empty, not yet measuring.
-    pub fn new() -> Self {
+    /// Empty, not yet measuring, for `groups` connection groups.
+    pub fn new(groups: usize) -> Self {
+        let per_group = if groups > 1 { groups } else { 0 };
         Self {
+            interval_messages: 0,
+            groups: (0..per_group).map(|_| new_histogram()).collect(),
+            pacing: new_histogram(),
             measuring: false,
             corrected: new_histogram(),
             uncorrected: new_histogram(),
@@ -60,10 +71,11 @@ impl Recorder {
         }
     }
 
-    /// Records one completed message, if it was sent after warmup.
-    pub fn record(&mut self, stamp: Stamp, now: Instant) {
+    /// Records one completed message of connection group `group`, if it
+    /// was sent after warmup; returns whether it was.
+    pub fn record(&mut self, stamp: Stamp, now: Instant, group: usize) -> bool {
         if !stamp.measured {
-            return;
+            return false;
         }
         let corrected = now.saturating_duration_since(stamp.intended).as_nanos() as u64;
         let uncorrected = now.saturating_duration_since(stamp.sent).as_nanos() as u64;
@@ -72,7 +84,20 @@ impl Recorder {
         self.interval_corrected.saturating_record(corrected.max(1));
         self.interval_uncorrected
             .saturating_record(uncorrected.max(1));
+        if let Some(h) = self.groups.get_mut(group) {
+            h.saturating_record(corrected.max(1));
+        }
         self.messages += 1;
+        self.interval_messages += 1;
+        true
+    }
+
+    /// Records how late a message left against its schedule.
+    pub fn record_pacing(&mut self, lag: std::time::Duration) {
+        if self.measuring {
+            self.pacing
+                .saturating_record((lag.as_nanos() as u64).max(1));
+        }
     }
 
     /// Records a message that was due at `intended` but never sent before
@@ -87,11 +112,13 @@ impl Recorder {
         self.unsent += 1;
     }
 
-    /// Hands out the current interval's histograms and starts a new one.
-    pub fn take_interval(&mut self) -> (Histogram<u64>, Histogram<u64>) {
+    /// Hands out the current interval's histograms and message count and
+    /// starts a new one.
+    pub fn take_interval(&mut self) -> (Histogram<u64>, Histogram<u64>, u64) {
         (
             std::mem::replace(&mut self.interval_corrected, new_histogram()),
             std::mem::replace(&mut self.interval_uncorrected, new_histogram()),
+            std::mem::take(&mut self.interval_messages),
         )
     }
 }
@@ -103,7 +130,7 @@ mod tests {
 
     #[test]
     fn unsent_messages_count_in_the_corrected_tail_only() {
-        let mut rec = Recorder::new();
+        let mut rec = Recorder::new(1);
         let end = Instant::now();
         rec.record_unsent(end - Duration::from_millis(300), end);
         assert_eq!(rec.unsent, 1);

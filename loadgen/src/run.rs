@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam::channel::{self, RecvTimeoutError};
 use hdrhistogram::Histogram;
@@ -17,10 +17,12 @@ use crate::config::RunConfig;
 use crate::errors::Errors;
 use crate::hdrlog::HdrLogWriter;
 use crate::histo::{self, new_histogram};
+use crate::lifecycle::Lifecycle;
 use crate::limits::{check_nofile, ephemeral_ports, CpuTime};
 use crate::progress::Progress;
 use crate::shared::{Sample, Shared};
-use crate::worker::{self, WorkerReport, WorkerSpec};
+use crate::timeline::TimelinePoint;
+use crate::worker::{self, Tally, WorkerReport, WorkerSpec};
 use crate::Failure;
 
 /// Everything measured in one run, merged over workers.
@@ -28,6 +30,20 @@ use crate::Failure;
 pub struct RunResult {
     /// The run's configuration.
     pub cfg: RunConfig,
+    /// Wall-clock time the run started (before connecting).
+    pub started_at: SystemTime,
+    /// Counts per target server, in `--addr` order.
+    pub per_target: Vec<Tally>,
+    /// Counts per connection group, in `--mix` order.
+    pub per_group: Vec<Tally>,
+    /// Latency per group (ns, from intended send); empty with one group.
+    pub group_latency: Vec<Histogram<u64>>,
+    /// Churn and reconnects.
+    pub life: Lifecycle,
+    /// Open loop: lateness of sends against the schedule (ns).
+    pub pacing: Histogram<u64>,
+    /// One point per second of the measured window.
+    pub timeline: Vec<TimelinePoint>,
     /// Connections established.
     pub established: u64,
     /// Connections still open at the end.
@@ -63,6 +79,25 @@ struct Interval {
     length: Duration,
     corrected: Histogram<u64>,
     uncorrected: Histogram<u64>,
+    /// Messages, errors, open connections, connects.
+    counts: (u64, u64, u64, u64),
+    /// Longest pause of any worker.
+    pause: Duration,
+}
+
+impl Interval {
+    fn point(&self, index: u64, stall_floor: Duration) -> TimelinePoint {
+        let mut point = TimelinePoint::new(
+            index as f64,
+            self.length.as_secs_f64(),
+            self.counts,
+            &self.corrected,
+        );
+        point.loadgen_pause_ms = Some(self.pause.as_secs_f64() * 1e3);
+        point.slow_messages =
+            crate::timeline::slow_messages(&self.corrected, stall_floor.as_secs_f64() * 1e6);
+        point
+    }
 }
 
 /// Runs `cfg` to completion; Ctrl-C sets `stop`. Writes an interval log to
@@ -72,6 +107,7 @@ pub fn execute(
     stop: Arc<AtomicBool>,
     hdr_log: Option<&Path>,
 ) -> Result<RunResult, Failure> {
+    let started_at = SystemTime::now();
     check_nofile(cfg.connections)?;
     if let Some(ports) = ephemeral_ports() {
         let sources = cfg.sources.len().max(1) as u64;
@@ -130,6 +166,7 @@ pub fn execute(
     let mut cpu_start: Option<(CpuTime, Instant)> = None;
     let mut pending: BTreeMap<u64, Interval> = BTreeMap::new();
     let mut last_line = String::from("warming up");
+    let mut timeline: Vec<TimelinePoint> = Vec::new();
     loop {
         let received = rx.recv_timeout(Duration::from_millis(100));
         if cpu_start.is_none() && Instant::now() >= warm_end {
@@ -143,15 +180,23 @@ pub fn execute(
                     length: Duration::ZERO,
                     corrected: new_histogram(),
                     uncorrected: new_histogram(),
+                    counts: (0, 0, 0, 0),
+                    pause: Duration::ZERO,
                 });
                 entry.workers += 1;
                 entry.length = entry.length.max(sample.length);
                 histo::add(&mut entry.corrected, &sample.corrected);
                 histo::add(&mut entry.uncorrected, &sample.uncorrected);
+                entry.counts.0 += sample.messages;
+                entry.counts.1 += sample.errors;
+                entry.counts.2 += sample.open;
+                entry.counts.3 += sample.connects;
+                entry.pause = entry.pause.max(sample.pause);
                 if entry.workers == cfg.threads {
                     if let Some(done) = pending.remove(&index) {
                         last_line = interval_line(&done);
                         write_interval(log.as_mut(), warm_end, index, &done);
+                        timeline.push(done.point(index, cfg.stall_floor));
                     }
                 }
             }
@@ -168,7 +213,9 @@ pub fn execute(
     }
     for (index, partial) in std::mem::take(&mut pending) {
         write_interval(log.as_mut(), warm_end, index, &partial);
+        timeline.push(partial.point(index, cfg.stall_floor));
     }
+    timeline.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     progress.finish();
 
     let mut reports = Vec::with_capacity(handles.len());
@@ -182,7 +229,9 @@ pub fn execute(
     let (cpu0, t0) = cpu_start.unwrap_or((CpuTime::default(), started));
     let cpu = CpuTime::now().since(&cpu0);
     let cpu_wall = t0.elapsed();
-    let result = merge_reports(cfg, reports, warm_end, cpu, cpu_wall, &shared);
+    let mut result = merge_reports(cfg, reports, warm_end, cpu, cpu_wall, &shared);
+    result.started_at = started_at;
+    result.timeline = timeline;
     if let Some(log) = log.as_mut() {
         if let Err(e) = log.summary(&result) {
             eprintln!("loadgen: warning: interval log: {e}");
@@ -194,9 +243,9 @@ pub fn execute(
 fn interval_line(iv: &Interval) -> String {
     let secs = iv.length.as_secs_f64().max(1e-3);
     format!(
-        "{:.0} msg/s | p99 {:.1} us",
-        iv.corrected.len() as f64 / secs,
-        iv.corrected.value_at_quantile(0.99) as f64 / 1000.0
+        "{} msg/s | p99 {}",
+        crate::table::fmt_rate(iv.counts.0 as f64 / secs),
+        crate::table::fmt_us(iv.corrected.value_at_quantile(0.99) as f64 / 1000.0)
     )
 }
 
@@ -222,6 +271,13 @@ fn merge_reports(
 ) -> RunResult {
     let mut r = RunResult {
         cfg: cfg.clone(),
+        started_at: SystemTime::now(),
+        per_target: vec![Tally::default(); cfg.targets.len()],
+        per_group: vec![Tally::default(); cfg.groups.len()],
+        group_latency: Vec::new(),
+        life: Lifecycle::default(),
+        pacing: new_histogram(),
+        timeline: Vec::new(),
         established: 0,
         open_at_end: 0,
         connect: new_histogram(),
@@ -251,6 +307,20 @@ fn merge_reports(
         for (slot, n) in r.per_source.iter_mut().zip(w.per_source) {
             slot.1 += n;
         }
+        for (slot, t) in r.per_target.iter_mut().zip(&w.per_target) {
+            slot.merge(t);
+        }
+        for (slot, t) in r.per_group.iter_mut().zip(&w.per_group) {
+            slot.merge(t);
+        }
+        if r.group_latency.is_empty() {
+            r.group_latency = w.recorder.groups.iter().map(|_| new_histogram()).collect();
+        }
+        for (into, from) in r.group_latency.iter_mut().zip(&w.recorder.groups) {
+            histo::add(into, from);
+        }
+        histo::add(&mut r.pacing, &w.recorder.pacing);
+        r.life.merge(&w.life);
     }
     r
 }

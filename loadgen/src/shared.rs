@@ -64,4 +64,15 @@ pub struct Sample {
     pub corrected: Histogram<u64>,
     /// Latency from actual send time (ns).
     pub uncorrected: Histogram<u64>,
+    /// Messages verified in the interval (for the last one: before the
+    /// window closed, the drain not included).
+    pub messages: u64,
+    /// Errors counted in the interval (all causes).
+    pub errors: u64,
+    /// Connections of this worker open at the end of the interval.
+    pub open: u64,
+    /// Connects completed in the interval (churn, reconnect).
+    pub connects: u64,
+    /// Longest time the worker's poll overran its timeout in the interval.
+    pub pause: Duration,
 }

@@ -1,9 +1,12 @@
-//! Human-readable rendering of a [`Report`].
+//! Human-readable rendering of a [`Report`]. Unknown values print `n/a`.
 
 use std::fmt::Write;
 
 use crate::histo::Summary;
 use crate::report::Report;
+
+/// Text for a value that is not known.
+pub const NA: &str = "n/a";
 
 /// A latency in µs with a fitting unit.
 pub fn fmt_us(us: f64) -> String {
@@ -16,7 +19,26 @@ pub fn fmt_us(us: f64) -> String {
     }
 }
 
-fn latency_row(out: &mut String, name: &str, s: &Summary) {
+/// A count or rate with a k/M suffix (`106.8k`, `1.20M`, `950`).
+pub fn fmt_rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn opt_us(v: Option<f64>) -> String {
+    v.map_or_else(|| NA.to_string(), fmt_us)
+}
+
+fn latency_row(out: &mut String, name: &str, s: Option<&Summary>) {
+    let Some(s) = s else {
+        let _ = writeln!(out, "  {name:<12}{NA:>10}");
+        return;
+    };
     let _ = writeln!(
         out,
         "  {name:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
@@ -30,15 +52,28 @@ fn latency_row(out: &mut String, name: &str, s: &Summary) {
     );
 }
 
-/// Renders the report as an aligned text table.
-pub fn render(r: &Report) -> String {
-    let mut out = String::new();
+fn header(out: &mut String, r: &Report) {
     let c = &r.connections;
+    let opt = |v: Option<usize>| v.map_or_else(|| NA.to_string(), |v| v.to_string());
     let _ = writeln!(
         out,
         "loadgen: {} mode, {} B messages, {} connections, {} threads, pipeline {}, {:.2} s measured",
-        r.mode, r.size, c.asked, r.threads, r.pipeline, r.duration_s
+        r.mode,
+        opt(r.size),
+        c.asked,
+        r.threads,
+        opt(r.pipeline),
+        r.duration_s
     );
+    let targets: Vec<&str> = r.targets.iter().map(|t| t.addr.as_str()).collect();
+    if !targets.is_empty() {
+        let started = r.started_at.as_deref().unwrap_or(NA);
+        let _ = writeln!(
+            out,
+            "target        {}  (started {started})",
+            targets.join(" ")
+        );
+    }
     let _ = writeln!(
         out,
         "connections   asked {}  established {}  open at end {}",
@@ -47,9 +82,9 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         out,
         "connect time  p50 {}  p99 {}  max {}",
-        fmt_us(c.connect_us.p50),
-        fmt_us(c.connect_us.p99),
-        fmt_us(c.connect_us.max)
+        opt_us(c.connect_us.map(|s| s.p50)),
+        opt_us(c.connect_us.map(|s| s.p99)),
+        opt_us(c.connect_us.map(|s| s.max))
     );
     if !c.sources.is_empty() {
         let per: Vec<String> = c
@@ -59,13 +94,88 @@ pub fn render(r: &Report) -> String {
             .collect();
         let _ = writeln!(out, "sources       {}", per.join(" "));
     }
+}
+
+fn shapes(out: &mut String, r: &Report) {
+    if let Some(ch) = &r.churn {
+        let _ = writeln!(
+            out,
+            "churn         asked {:.0}/s  achieved {:.0} connects/s  ({} connects, {} closes)  \
+             connect p50 {}  p99 {}  max {}",
+            ch.asked_per_sec,
+            ch.connects_per_sec,
+            ch.connects,
+            ch.closes,
+            opt_us(ch.connect_us.map(|s| s.p50)),
+            opt_us(ch.connect_us.map(|s| s.p99)),
+            opt_us(ch.connect_us.map(|s| s.max))
+        );
+        let failed = ch.failed.summary();
+        if !failed.is_empty() {
+            let _ = writeln!(out, "  failed      {failed}");
+        }
+    }
+    if let Some(rc) = &r.reconnect {
+        let failed = rc.failed.summary();
+        let _ = writeln!(
+            out,
+            "reconnect     {} disconnects  {} reconnects  downtime {:.2} connection-s  \
+             longest outage {}  failed attempts {}",
+            rc.disconnects,
+            rc.reconnects,
+            rc.downtime_s,
+            fmt_us(rc.longest_outage_s * 1e6),
+            if failed.is_empty() { "none" } else { &failed }
+        );
+    }
+    if r.targets.len() > 1 {
+        for t in &r.targets {
+            let _ = writeln!(
+                out,
+                "  target {:<21} {} conns  {} established  {} msg/s  {} errors",
+                t.addr,
+                t.connections,
+                t.established,
+                fmt_rate(t.messages_per_sec),
+                t.errors
+            );
+        }
+    }
+    if r.groups.len() > 1 {
+        for g in &r.groups {
+            let rate = g
+                .group
+                .read_rate
+                .map_or(String::new(), |b| format!(" (read-rate {b} B/s)"));
+            let _ = writeln!(
+                out,
+                "  group {:<10} {:>6} conns{rate}  {} open  {} msg/s  {:.0} B/s per conn  p99 {}  {} errors",
+                g.group.name,
+                g.group.connections,
+                g.open_at_end,
+                fmt_rate(g.messages_per_sec),
+                g.bytes_per_sec_per_connection,
+                opt_us(g.latency_us.map(|l| l.p99)),
+                g.errors
+            );
+        }
+    }
+}
+
+/// Renders the report as an aligned text table.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    header(&mut out, r);
+    let mb = r
+        .mb_per_sec
+        .map_or_else(|| NA.to_string(), |m| format!("{m:.2}"));
+    let verified = r
+        .bytes
+        .map_or_else(|| NA.to_string(), |b| format!("{:.1}", b as f64 / 1e6));
     let _ = writeln!(
         out,
-        "throughput    {:.0} msg/s  {:.2} MB/s  ({} messages, {:.1} MB verified)",
-        r.messages_per_sec,
-        r.mb_per_sec,
-        r.messages,
-        r.bytes as f64 / 1e6
+        "throughput    {:.0} msg/s  {mb} MB/s  ({} messages, {verified} MB verified)",
+        r.messages_per_sec, r.messages
     );
     if let Some(asked) = r.rate.asked {
         let verdict = if r.rate.sustained == Some(true) {
@@ -79,17 +189,31 @@ pub fn render(r: &Report) -> String {
             r.rate.achieved
         );
     }
+    if let Some(p) = &r.pacing {
+        let _ = writeln!(
+            out,
+            "pacing        sends late against the schedule: p50 {}  p99 {}  max {}",
+            fmt_us(p.lag_us.p50),
+            fmt_us(p.lag_us.p99),
+            fmt_us(p.lag_us.max)
+        );
+    }
+    shapes(&mut out, r);
     let _ = writeln!(
         out,
         "latency       {:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
         "p50", "p90", "p99", "p99.9", "p99.99", "max", "mean"
     );
-    match &r.latency_uncorrected_us {
-        Some(unc) => {
-            latency_row(&mut out, "corrected", &r.latency_us);
-            latency_row(&mut out, "uncorrected", unc);
+    match (&r.latency_uncorrected_us, r.rate.asked) {
+        (Some(unc), _) => {
+            latency_row(&mut out, "corrected", r.latency_us.as_ref());
+            latency_row(&mut out, "uncorrected", Some(unc));
         }
-        None => latency_row(&mut out, "", &r.latency_us),
+        (None, Some(_)) => {
+            latency_row(&mut out, "corrected", r.latency_us.as_ref());
+            latency_row(&mut out, "uncorrected", None);
+        }
+        (None, None) => latency_row(&mut out, "", r.latency_us.as_ref()),
     }
     let errors = r.errors.summary();
     let _ = writeln!(
@@ -97,11 +221,21 @@ pub fn render(r: &Report) -> String {
         "errors        {}",
         if errors.is_empty() { "none" } else { &errors }
     );
-    let _ = writeln!(
-        out,
-        "loadgen cpu   user {:.2} s  sys {:.2} s  ({:.0}% of one core)",
-        r.cpu.user_s, r.cpu.sys_s, r.cpu.percent
-    );
+    match &r.cpu {
+        Some(cpu) => {
+            let per = cpu
+                .us_per_message
+                .map_or(String::new(), |u| format!(", {u:.2} us per message"));
+            let _ = writeln!(
+                out,
+                "loadgen cpu   user {:.2} s  sys {:.2} s  ({:.0}% of one core{per})",
+                cpu.user_s, cpu.sys_s, cpu.percent
+            );
+        }
+        None => {
+            let _ = writeln!(out, "loadgen cpu   {NA}");
+        }
+    }
     for note in &r.notes {
         let _ = writeln!(out, "note          {note}");
     }
@@ -118,4 +252,19 @@ pub fn render(r: &Report) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_read_well() {
+        assert_eq!(fmt_us(850.0), "850 us");
+        assert_eq!(fmt_us(1500.0), "1.50 ms");
+        assert_eq!(fmt_us(2_500_000.0), "2.50 s");
+        assert_eq!(fmt_rate(950.0), "950");
+        assert_eq!(fmt_rate(106_785.0), "106.8k");
+        assert_eq!(fmt_rate(1_200_000.0), "1.20M");
+    }
 }

@@ -1,14 +1,15 @@
-//! The connect phase of a worker: ramped, bounded concurrency, timeouts.
+//! Connecting: the connect phase (ramped, bounded concurrency) and the
+//! start of every connect, including those of churn and reconnects later.
 
-use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Token};
 
+use super::timers::{Timer, TimerKind};
 use super::{Worker, MAX_CONNECTING, MAX_WAIT};
 use crate::conn::State;
-use crate::errors::{classify, Cause};
+use crate::errors::classify;
 use crate::net;
 
 impl Worker {
@@ -19,12 +20,10 @@ impl Worker {
         let rate = self.cfg.connect_rate as f64 / self.cfg.threads as f64;
         let t0 = Instant::now();
         let mut next = 0usize;
-        let mut pending: VecDeque<usize> = VecDeque::new();
         while !self.shared.stopped() {
             let now = Instant::now();
-            let mut room = MAX_CONNECTING.saturating_sub(self.connecting);
             let mut wait = MAX_WAIT;
-            while next < n && room > 0 {
+            while next < n && self.connecting < MAX_CONNECTING {
                 if rate > 0.0 {
                     let due = t0 + Duration::from_secs_f64(next as f64 / rate);
                     if due > now {
@@ -33,35 +32,26 @@ impl Worker {
                     }
                 }
                 self.start_connect(next, now);
-                pending.push_back(next);
                 next += 1;
-                room -= 1;
             }
-            while let Some(&i) = pending.front() {
-                match self.conns[i].state {
-                    State::Connecting(since) if now >= since + self.cfg.connect_timeout => {
-                        self.count(Cause::ConnectTimeout, 1);
-                        self.conns[i].kill();
-                        self.connecting -= 1;
-                    }
-                    State::Connecting(since) => {
-                        wait = wait.min(since + self.cfg.connect_timeout - now);
-                        break;
-                    }
-                    _ => {}
-                }
-                pending.pop_front();
-            }
-            if next >= n && pending.is_empty() {
+            self.run_timers(now, None);
+            if next >= n && self.connecting == 0 {
                 break;
+            }
+            if let Some(at) = self.timers.next() {
+                wait = wait.min(at.saturating_duration_since(now));
             }
             self.poll_once(wait, None);
         }
     }
 
-    fn start_connect(&mut self, i: usize, now: Instant) {
-        let from: Option<IpAddr> = self.conns[i].source.map(|s| self.cfg.sources[s]);
-        let result = net::start_connect(self.cfg.addr, from).and_then(|mut stream| {
+    /// Starts connecting connection `i` (a new socket, a new generation)
+    /// with a connect-timeout timer.
+    pub(super) fn start_connect(&mut self, i: usize, now: Instant) {
+        let role = self.conns[i].role;
+        let from: Option<IpAddr> = role.source.map(|s| self.cfg.sources[s]);
+        let to = self.cfg.targets[role.target];
+        let result = net::start_connect(to, from).and_then(|mut stream| {
             self.poll.registry().register(
                 &mut stream,
                 Token(i),
@@ -69,16 +59,21 @@ impl Worker {
             )?;
             Ok(stream)
         });
+        let conn = &mut self.conns[i];
+        conn.generation = conn.generation.wrapping_add(1);
         match result {
             Ok(stream) => {
-                self.conns[i].stream = Some(stream);
-                self.conns[i].state = State::Connecting(now);
+                conn.stream = Some(stream);
+                conn.state = State::Connecting(now);
                 self.connecting += 1;
+                self.timers.push(Timer {
+                    at: now + self.cfg.connect_timeout,
+                    conn: i,
+                    generation: conn.generation,
+                    kind: TimerKind::ConnectTimeout,
+                });
             }
-            Err(e) => {
-                self.count(classify(&e), 1);
-                self.conns[i].kill();
-            }
+            Err(e) => self.connect_failed(i, classify(&e), now),
         }
     }
 }

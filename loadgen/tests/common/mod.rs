@@ -95,6 +95,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     pub peers: Arc<Mutex<Vec<SocketAddr>>>,
+    /// Reads served so far, all connections together.
+    pub reads: Arc<AtomicU64>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -103,9 +105,51 @@ struct Stall {
     until: Mutex<Option<Instant>>,
 }
 
+/// Binds `addr`, retrying for a bounded time (a restarted server's port
+/// may still be held for a moment by the threads of the stopped one).
+fn bind_within(addr: &str, limit: Duration) -> TcpListener {
+    let deadline = Instant::now() + limit;
+    loop {
+        match TcpListener::bind(addr) {
+            Ok(l) => return l,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("cannot bind {addr}: {e}"),
+        }
+    }
+}
+
+/// How `report` differs from `loadgen/schema/report.json` (empty: valid).
+pub fn schema_errors(report: &serde_json::Value) -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+/// Validates a JSON report against `loadgen/schema/report.json`.
+pub fn assert_valid_report(report: &serde_json::Value) {
+    let errors = schema_errors(report);
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema: {errors:#?}"
+    );
+}
+
 impl TestServer {
     pub fn start(behaviour: Behaviour) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1:0", behaviour)
+    }
+
+    /// A server on `addr` (e.g. the port of one just stopped).
+    pub fn start_on(addr: &str, behaviour: Behaviour) -> Self {
+        let listener = bind_within(addr, Duration::from_secs(5));
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let peers = Arc::new(Mutex::new(Vec::new()));
@@ -113,7 +157,8 @@ impl TestServer {
             reads: AtomicU64::new(0),
             until: Mutex::new(None),
         });
-        let (s, p) = (Arc::clone(&stop), Arc::clone(&peers));
+        let reads = Arc::new(AtomicU64::new(0));
+        let (s, p, r) = (Arc::clone(&stop), Arc::clone(&peers), Arc::clone(&reads));
         let accept = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -123,14 +168,15 @@ impl TestServer {
                 if let Ok(peer) = stream.peer_addr() {
                     p.lock().unwrap().push(peer);
                 }
-                let (s, stall) = (Arc::clone(&s), Arc::clone(&stall));
-                std::thread::spawn(move || serve(stream, behaviour, &s, &stall));
+                let (s, stall, r) = (Arc::clone(&s), Arc::clone(&stall), Arc::clone(&r));
+                std::thread::spawn(move || serve(stream, behaviour, &s, &stall, &r));
             }
         });
         Self {
             addr,
             stop,
             peers,
+            reads,
             accept: Some(accept),
         }
     }
@@ -150,7 +196,13 @@ impl Drop for TestServer {
     }
 }
 
-fn serve(mut stream: TcpStream, behaviour: Behaviour, stop: &AtomicBool, stall: &Stall) {
+fn serve(
+    mut stream: TcpStream,
+    behaviour: Behaviour,
+    stop: &AtomicBool,
+    stall: &Stall,
+    reads_total: &AtomicU64,
+) {
     stream
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
@@ -167,6 +219,7 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, stop: &AtomicBool, stall: 
             Err(_) => return,
         };
         reads += 1;
+        reads_total.fetch_add(1, Ordering::Relaxed);
         let chunk = &buf[..n];
         let ok = match behaviour {
             Behaviour::Echo => stream.write_all(chunk).is_ok(),

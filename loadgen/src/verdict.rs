@@ -1,0 +1,128 @@
+//! Judging a report: what makes a run fail (`problems`, non-zero exit) and
+//! what is worth a note (`notes`).
+
+use crate::errors::Cause;
+use crate::report::Report;
+
+/// Open loop: sends later than this at p99 mean loadgen cannot keep its
+/// own schedule (µs).
+pub const PACING_LATE_US: f64 = 1_000.0;
+/// Closed loop: loadgen busier than this share of its threads may itself
+/// be the bottleneck.
+pub const BUSY_SHARE: f64 = 0.9;
+
+impl Report {
+    /// Fills `problems` and `notes`; `messages` is `--messages`.
+    pub fn judge(&mut self, messages: Option<u64>) {
+        let c = &self.connections;
+        if c.established < c.asked {
+            self.problems.push(format!(
+                "only {} of {} connections were established",
+                c.established, c.asked
+            ));
+        }
+        let reconnecting = self.reconnect.is_some();
+        let churning = self.churn.is_some();
+        if self.errors.total > 0 {
+            // With --reconnect, a server going away is what is measured:
+            // disconnects and failed connects are reported, not failures.
+            // Wrong bytes always fail a run.
+            let tolerated: u64 = Cause::ALL
+                .iter()
+                .filter(|c| reconnecting && c.is_disconnect())
+                .map(|c| match c {
+                    Cause::Closed => self.errors.closed,
+                    Cause::Reset => self.errors.reset,
+                    Cause::Refused => self.errors.refused,
+                    Cause::ConnectTimeout => self.errors.connect_timeout,
+                    Cause::Lost => self.errors.lost,
+                    Cause::AddrNotAvailable => self.errors.addr_not_available,
+                    Cause::Other => self.errors.other,
+                    Cause::Mismatch => 0,
+                })
+                .sum();
+            let line = format!("{} errors: {}", self.errors.total, self.errors.summary());
+            if tolerated < self.errors.total {
+                self.problems.push(line);
+            } else {
+                self.notes
+                    .push(format!("{line} (ridden out with --reconnect)"));
+            }
+        }
+        let sends = self
+            .shape
+            .groups
+            .iter()
+            .any(|g| g.kind == crate::shape::GroupKind::Active && g.connections > 0);
+        if sends && self.messages == 0 && !self.interrupted {
+            self.problems
+                .push("no message was echoed in the measured window".to_string());
+        }
+        if let (Some(asked), Some(false)) = (self.rate.asked, self.rate.sustained) {
+            self.notes.push(format!(
+                "rate NOT sustained: asked {asked:.0} msg/s, achieved {:.0} msg/s ({:.0}%)",
+                self.rate.achieved,
+                100.0 * self.rate.achieved / asked
+            ));
+        }
+        if let Some(unsent) = self.rate.unsent.filter(|&n| n > 0) {
+            self.notes.push(format!(
+                "{unsent} messages fell due but were never sent (the server fell behind); \
+                 their wait until the end of the run is in the corrected latency"
+            ));
+        }
+        if let Some(n) = messages {
+            if self.messages < n && !self.interrupted {
+                self.problems.push(format!(
+                    "--messages {n}: only {} verified before the run ended",
+                    self.messages
+                ));
+            }
+        }
+        if let Some(churn) = &self.churn {
+            if churn.asked_per_sec > 0.0 && churn.connects_per_sec < churn.asked_per_sec * 0.9 {
+                self.notes.push(format!(
+                    "churn NOT sustained: asked {:.0} connects/s, achieved {:.0}",
+                    churn.asked_per_sec, churn.connects_per_sec
+                ));
+            }
+        }
+        self.bottleneck_notes();
+        for stall in &self.stalls {
+            self.notes.push(stall.text.clone());
+        }
+        if churning && self.connections.open_at_end < self.connections.asked {
+            self.notes.push(format!(
+                "{} connections were between a close and their replacement at the end",
+                self.connections.asked - self.connections.open_at_end
+            ));
+        }
+        if self.interrupted {
+            self.notes
+                .push("interrupted by Ctrl-C: report covers what was measured".to_string());
+        }
+    }
+
+    /// Notes when loadgen itself, not the server, may have limited the run.
+    fn bottleneck_notes(&mut self) {
+        if let Some(p) = &self.pacing {
+            if p.lag_us.p99 > PACING_LATE_US {
+                self.notes.push(format!(
+                    "loadgen fell behind its own send schedule (p99 {:.0} us late): loadgen may \
+                     be the bottleneck; add --threads or load machines",
+                    p.lag_us.p99
+                ));
+            }
+            return;
+        }
+        if let Some(cpu) = &self.cpu {
+            if cpu.percent >= 100.0 * BUSY_SHARE * self.threads as f64 {
+                self.notes.push(format!(
+                    "loadgen used {:.0}% of one core with {} threads: it may be the \
+                     bottleneck; add --threads or load machines",
+                    cpu.percent, self.threads
+                ));
+            }
+        }
+    }
+}

@@ -1,5 +1,5 @@
-//! A custom handler in twenty lines: greets each client, answers every
-//! complete line in upper case, and counts clients per shard.
+//! A custom handler: greets each client, answers every complete line in
+//! upper case, counts clients per shard and lines per client (its state).
 //!
 //! Run: `cargo run --release --example uppercase`, then `nc 127.0.0.1 1234`.
 
@@ -14,40 +14,36 @@ struct Uppercase {
 }
 
 impl Handler for Uppercase {
-    type State = ();
+    /// Per client, kept in the server's own table: lines answered.
+    type State = u64;
 
     fn on_connect(
         &mut self,
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Decision<u64> {
         self.clients += 1;
         conn.send(format!("hello {peer}, you are client {} here\n", self.clients).as_bytes());
-        Decision::Accept(())
+        Decision::Accept(0)
     }
 
     fn on_data(
         &mut self,
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
-        _state: &mut (),
+        lines: &mut u64,
         data: &[u8],
     ) -> Verdict {
         let complete = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        *lines += data[..complete].iter().filter(|&&b| b == b'\n').count() as u64;
         conn.send(&data[..complete].to_ascii_uppercase());
         Verdict::Keep(complete) // a partial line waits for its newline
     }
 
-    fn on_close(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        id: ConnId,
-        _state: (),
-        reason: CloseReason,
-    ) {
+    fn on_close(&mut self, _cx: &mut ShardContext<'_>, id: ConnId, lines: u64, why: CloseReason) {
         self.clients -= 1;
-        eprintln!("client {id} left: {reason:?}");
+        eprintln!("client {id} left after {lines} lines: {why:?}");
     }
 }
 

@@ -67,6 +67,13 @@ pub enum Error {
         /// The panic message, when it was a string.
         message: String,
     },
+    /// SIGINT and SIGTERM could not be caught, or the thread that acts on
+    /// them could not be started.
+    #[error("cannot catch SIGINT/SIGTERM: {source}")]
+    Signals {
+        /// What the operating system said.
+        source: io::Error,
+    },
 }
 
 impl Error {

@@ -3,21 +3,28 @@
 mod cli;
 mod report;
 
+use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use esockets::protocols::{Discard, Echo, LineEcho};
-use esockets::Server;
+use esockets::{Server, StopSignals};
 
 use cli::{Cli, Protocol};
 
+/// How long an error message waits for earlier log lines to be written.
+const FLUSH_BEFORE_ERROR: Duration = Duration::from_millis(200);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    report::init_logging();
+    let _log = esockets::logging::init();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("esockets: error: {err}");
+            esockets::logging::flush(FLUSH_BEFORE_ERROR);
+            // Ignored: with stderr gone there is nobody left to tell.
+            let _ = writeln!(io::stderr(), "esockets: error: {err}");
             ExitCode::FAILURE
         }
     }
@@ -29,7 +36,7 @@ fn run(cli: &Cli) -> Result<(), esockets::Error> {
     report::raise_file_limit();
     // Caught before the listeners exist, so a signal that arrives as soon as
     // clients can connect already means a graceful drain.
-    let signals = report::catch_signals();
+    let signals = StopSignals::catch()?;
     let server = match cli.protocol {
         Protocol::Echo => Server::bind(config.clone(), |_| Echo)?,
         Protocol::Discard => Server::bind(config.clone(), |_| Discard)?,
@@ -40,14 +47,8 @@ fn run(cli: &Cli) -> Result<(), esockets::Error> {
     };
     report::started(&server, &config, cli.protocol);
     let handle = server.handle();
-    match signals {
-        Ok(signals) => report::on_signals(signals, move || handle.shutdown()),
-        Err(err) => {
-            tracing::warn!(%err, "cannot catch SIGINT/SIGTERM; stop the server with SIGKILL")
-        }
-    }
-    let stats = server.handle();
+    signals.watch(handle.clone())?;
     let joined = server.join();
-    report::summary(&stats.stats());
+    report::summary(&handle.stats());
     joined
 }

@@ -1,25 +1,9 @@
 //! What the server tells its operator: start-up facts, signals, summary.
 
-use std::io::{self, IsTerminal};
-use std::thread;
-
 use clap::ValueEnum;
 use esockets::{Config, Server, ShardStats};
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 
 use crate::cli::Protocol;
-
-/// Logs to stderr, at `info` unless `RUST_LOG` says otherwise.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .init();
-}
 
 /// Raises the soft open-file limit to the hard one: every client is a
 /// descriptor, and the soft limit is often a tenth of what is allowed.
@@ -64,33 +48,6 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol) {
             "open-file limit (one descriptor per client)"
         ),
         None => tracing::warn!("cannot read the open-file limit"),
-    }
-}
-
-/// Starts catching SIGINT and SIGTERM (they are held until
-/// [`on_signals`] handles them).
-pub fn catch_signals() -> io::Result<Signals> {
-    Signals::new([SIGINT, SIGTERM])
-}
-
-/// Runs `stop` on the first caught signal; a second one exits at once.
-pub fn on_signals(mut signals: Signals, stop: impl Fn() + Send + 'static) {
-    let spawned = thread::Builder::new()
-        .name("esockets-signals".into())
-        .spawn(move || {
-            let mut stopping = false;
-            for signal in signals.forever() {
-                if stopping {
-                    tracing::warn!(signal, "second signal: exiting without draining");
-                    std::process::exit(130);
-                }
-                stopping = true;
-                tracing::info!(signal, "shutting down: no new clients, draining output");
-                stop();
-            }
-        });
-    if let Err(err) = spawned {
-        tracing::warn!(%err, "cannot start the signal thread; stop the server with SIGKILL");
     }
 }
 

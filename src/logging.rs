@@ -1,0 +1,192 @@
+//! The `esockets` binary's logging in one call: readable lines on stderr
+//! that never block and never panic, whatever happened to stderr.
+//!
+//! # Implementation notes
+//!
+//! A log call formats its line and puts it in a bounded queue without
+//! waiting; one writer thread takes lines from the queue and writes them to
+//! stderr. When stderr is a full pipe nobody reads, only the writer thread
+//! waits: the queue fills, further lines are dropped and counted, and every
+//! other thread (shards, the signal thread, `main`) goes on. Write errors
+//! (a reader that exited: `EPIPE`; a closed descriptor) are ignored, where
+//! the default `tracing` writer would print a complaint with `eprintln!`,
+//! which panics when stderr is broken (issue 12: a server behind
+//! `2>&1 | head -2` became unkillable).
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::EnvFilter;
+
+/// Lines that may wait for the writer thread. At about 150 bytes a line
+/// that is 150 KiB: enough for any burst of start-up, warning or summary
+/// lines, small enough to drop excess quickly when stderr is stuck.
+const QUEUE_LINES: usize = 1024;
+
+/// How long dropping a [`LogGuard`] waits for queued lines to be written:
+/// long enough for any terminal or file, short enough that a stuck stderr
+/// does not noticeably delay the exit.
+const EXIT_FLUSH: Duration = Duration::from_secs(1);
+
+/// The queue every log call writes to; set once by [`init`].
+static QUEUE: OnceLock<Queue> = OnceLock::new();
+
+/// The sending side of the writer thread's queue.
+struct Queue {
+    /// Lines and flush requests, in order.
+    sender: Sender<Message>,
+    /// Lines dropped because the queue was full, not yet reported.
+    dropped: AtomicU64,
+}
+
+/// What the writer thread is asked to do.
+enum Message {
+    /// Write these bytes (one formatted event) to stderr.
+    Line(Vec<u8>),
+    /// Answer once every earlier line was written (or given up on).
+    Flush(Sender<()>),
+}
+
+/// Installs the `esockets` log format as the global `tracing` subscriber:
+/// stderr, level `info` unless `RUST_LOG` says otherwise (for example
+/// `RUST_LOG=debug`), timestamps to the second in UTC, colours only on a
+/// terminal. Logging never blocks a thread and never panics, even when
+/// stderr is closed or is a full pipe; lines that cannot be written in time
+/// are dropped and counted.
+///
+/// Keep the returned guard until the end of `main`: dropping it waits
+/// (at most a second) for the last lines to be written. If a global
+/// subscriber was already installed, it stays and this does nothing.
+///
+/// # Examples
+///
+/// ```no_run
+/// let _log = esockets::logging::init();
+/// tracing::info!("written to stderr, like the esockets server's logs");
+/// ```
+pub fn init() -> LogGuard {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if QUEUE.get().is_none() {
+        let (sender, receiver) = channel::bounded(QUEUE_LINES);
+        let spawned = thread::Builder::new()
+            .name("esockets-log".into())
+            .spawn(move || write_lines(receiver));
+        if spawned.is_err() {
+            // Without a writer thread, logs are lost rather than blocking.
+            return LogGuard { _private: () };
+        }
+        let _ = QUEUE.set(Queue {
+            sender,
+            dropped: AtomicU64::new(0),
+        });
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| QueueWriter)
+        .with_ansi(io::stderr().is_terminal())
+        .with_timer(UtcSeconds)
+        .with_target(false)
+        .try_init();
+    LogGuard { _private: () }
+}
+
+/// Waits until every line logged so far was written to stderr, for at most
+/// `timeout`. Returns whether they were; `true` when [`init`] was not
+/// called.
+pub fn flush(timeout: Duration) -> bool {
+    let Some(queue) = QUEUE.get() else {
+        return true;
+    };
+    let deadline = Instant::now() + timeout;
+    let (done, written) = channel::bounded(1);
+    if queue
+        .sender
+        .send_timeout(Message::Flush(done), timeout)
+        .is_err()
+    {
+        return false;
+    }
+    written
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .is_ok()
+}
+
+/// Returned by [`init`]; dropping it flushes the log (see [`flush`]),
+/// waiting at most a second.
+#[must_use = "dropping the guard at once may lose the last log lines at exit"]
+#[derive(Debug)]
+pub struct LogGuard {
+    /// Only [`init`] makes one.
+    _private: (),
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        flush(EXIT_FLUSH);
+    }
+}
+
+/// The writer thread: writes queued lines to stderr until every sender is
+/// gone, ignoring errors.
+fn write_lines(receiver: Receiver<Message>) {
+    let mut stderr = io::stderr();
+    // After EPIPE nobody will ever read: stop trying.
+    let mut broken = false;
+    for message in receiver {
+        match message {
+            Message::Line(line) if !broken => {
+                let dropped = QUEUE
+                    .get()
+                    .map_or(0, |queue| queue.dropped.swap(0, Ordering::Relaxed));
+                if dropped > 0 {
+                    let note = format!("({dropped} log lines dropped: stderr was not read)\n");
+                    let _ = stderr.write_all(note.as_bytes());
+                }
+                if let Err(err) = stderr.write_all(&line) {
+                    broken = err.kind() == io::ErrorKind::BrokenPipe;
+                }
+            }
+            Message::Line(_) => {}
+            Message::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// One event's bytes, handed to the queue without waiting.
+struct QueueWriter;
+
+impl Write for QueueWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(queue) = QUEUE.get() {
+            if let Err(TrySendError::Full(_)) = queue.sender.try_send(Message::Line(buf.to_vec())) {
+                queue.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Timestamps such as `2026-11-21T19:32:57Z`: UTC, to the second.
+struct UtcSeconds;
+
+impl FormatTime for UtcSeconds {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        write!(
+            w,
+            "{}",
+            humantime::format_rfc3339_seconds(SystemTime::now())
+        )
+    }
+}

@@ -119,7 +119,7 @@ impl Config {
         if self.backlog == 0 || self.backlog > i32::MAX as u32 {
             return bad(
                 "backlog",
-                format!("must be at least 1, got {}", self.backlog),
+                format!("must be 1 to {}, got {}", i32::MAX, self.backlog),
             );
         }
         for (field, value) in [
@@ -130,14 +130,14 @@ impl Config {
             ("input_limit", self.input_limit),
         ] {
             if value == 0 {
-                return bad(field, "must be at least 1".into());
+                return bad(field, "must be at least 1, got 0".into());
             }
         }
         if self.drain_timeout > MAX_DRAIN_TIMEOUT {
             return bad(
                 "drain_timeout",
                 format!(
-                    "must be at most {MAX_DRAIN_TIMEOUT:?}, got {:?}",
+                    "must be at most {MAX_DRAIN_TIMEOUT:?} (a day), got {:?}",
                     self.drain_timeout
                 ),
             );

@@ -97,7 +97,10 @@ impl Server {
                 .spawn(move || {
                     let core = core.filter(|&id| core_affinity::set_for_current(id));
                     let core = core.map(|id| id.id);
-                    tracing::info!(shard = index, ?core, "shard started");
+                    match core {
+                        Some(core) => tracing::info!(shard = index, core, "shard started"),
+                        None => tracing::info!(shard = index, "shard started, not pinned"),
+                    }
                     let context = ShardContext {
                         index,
                         core,

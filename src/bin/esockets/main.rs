@@ -1,7 +1,10 @@
 //! The `esockets` server: built-in protocols on the sharded reactor.
 
+mod bind;
 mod cli;
+mod flags;
 mod report;
+mod units;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -30,9 +33,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts the server, waits for SIGINT/SIGTERM, drains and reports.
-fn run(cli: &Cli) -> Result<(), esockets::Error> {
-    let config = cli.config();
+/// Starts the server, waits for SIGINT/SIGTERM, drains and reports; an
+/// error is a message for the user.
+fn run(cli: &Cli) -> Result<(), String> {
+    let config = cli.config()?;
+    serve(cli, config).map_err(|err| match err {
+        esockets::Error::Config(err) => flags::describe(&err),
+        err => err.to_string(),
+    })
+}
+
+/// [`run`] with a checked config.
+fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
     report::raise_file_limit();
     // Caught before the listeners exist, so a signal that arrives as soon as
     // clients can connect already means a graceful drain.
@@ -45,7 +57,7 @@ fn run(cli: &Cli) -> Result<(), esockets::Error> {
             Server::bind(config.clone(), move |_| LineEcho::new(max_line))?
         }
     };
-    report::started(&server, &config, cli.protocol);
+    report::started(&server, &config, cli.protocol, cli.max_line);
     let handle = server.handle();
     signals.watch(handle.clone())?;
     let joined = server.join();

@@ -1,51 +1,101 @@
-//! What the server tells its operator: start-up facts, signals, summary.
+//! What the server tells its operator: start-up facts in plain words and
+//! units, and the final counters.
 
 use clap::ValueEnum;
 use esockets::{Config, Server, ShardStats};
 
 use crate::cli::Protocol;
+use crate::units::{format_duration, format_size};
+
+/// Descriptors the process uses besides its clients: stdio, the listeners,
+/// epoll and waker descriptors, a few spare.
+const OWN_DESCRIPTORS: u64 = 16;
 
 /// Raises the soft open-file limit to the hard one: every client is a
 /// descriptor, and the soft limit is often a tenth of what is allowed.
 pub fn raise_file_limit() {
     if let Err(err) = esockets::raise_open_file_limit() {
-        tracing::warn!(%err, "cannot raise the open-file limit");
+        tracing::warn!("cannot raise the open-file limit: {err}");
     }
 }
 
-/// One log line per fact a deployer needs.
-pub fn started(server: &Server, config: &Config, protocol: Protocol) {
-    let protocol = protocol
+/// One log line per fact a deployer needs (the README shows them; a test
+/// keeps it in step).
+pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: usize) {
+    let name = protocol
         .to_possible_value()
         .map_or_else(String::new, |value| value.get_name().to_owned());
-    tracing::info!(addr = %server.local_addr(), %protocol, "esockets listening");
+    tracing::info!(addr = %server.local_addr(), protocol = %name, "esockets listening");
+    if protocol == Protocol::LineEcho {
+        tracing::info!(
+            "longest line {}; a longer one gets \"ERROR line too long\" and a close",
+            format_size(max_line)
+        );
+    }
+    shards(config);
+    backlog(config.backlog);
+    file_limit();
     tracing::info!(
-        shards = config.threads,
-        pinned = config.pin_threads,
-        cores = esockets::default_threads(),
-        "one thread, listener and event loop per shard"
+        "per client: output paused above {}, resumed at {}, client closed above {}; \
+         partial input up to {}",
+        format_size(config.output_high_water),
+        format_size(config.output_low_water),
+        format_size(config.output_limit),
+        format_size(config.input_limit),
     );
+    tracing::info!(
+        "stop with Ctrl-C or SIGTERM: clients get up to {} to take their output; \
+         a second signal exits at once",
+        format_duration(config.drain_timeout)
+    );
+}
+
+/// Shards, cores and pinning; a warning when shards share cores.
+fn shards(config: &Config) {
+    let cores = esockets::default_threads();
+    let pinning = if config.pin_threads {
+        "each pinned to one of"
+    } else {
+        "not pinned, on"
+    };
+    tracing::info!(
+        "{} shards (one thread, listener and event loop each), {pinning} {cores} cores",
+        config.threads
+    );
+    if config.threads > cores {
+        tracing::warn!(
+            "--threads {} is more than the {cores} cores this process may use: shards share \
+             cores, which adds context switches and rarely helps (see docs/tuning.md)",
+            config.threads
+        );
+    }
+}
+
+/// The backlog, and whether the kernel caps it.
+fn backlog(backlog: u32) {
     let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok());
     match somaxconn {
-        Some(cap) if cap < config.backlog => tracing::warn!(
-            backlog = config.backlog,
-            somaxconn = cap,
-            "the kernel caps the backlog at net.core.somaxconn; raise it (see docs/tuning.md)"
+        Some(cap) => tracing::info!(
+            "listen backlog {backlog} per shard (the kernel allows up to {cap}: net.core.somaxconn)"
         ),
-        _ => tracing::info!(
-            backlog = config.backlog,
-            ?somaxconn,
-            "listen backlog per shard"
-        ),
+        None => tracing::info!("listen backlog {backlog} per shard"),
     }
+    if let Some(cap) = somaxconn.filter(|&cap| cap < backlog) {
+        tracing::warn!(
+            "the kernel caps the backlog at {cap}: raise net.core.somaxconn to {backlog} \
+             or more (see docs/tuning.md)"
+        );
+    }
+}
+
+/// The open-file limit, as the number of clients it allows.
+fn file_limit() {
     match esockets::open_file_limit() {
         Some((soft, hard)) => tracing::info!(
-            soft,
-            hard,
-            max_clients = soft.saturating_sub(16),
-            "open-file limit (one descriptor per client)"
+            "open files: limit {soft} (hard limit {hard}), room for about {} clients",
+            soft.saturating_sub(OWN_DESCRIPTORS)
         ),
         None => tracing::warn!("cannot read the open-file limit"),
     }

@@ -145,16 +145,23 @@ impl Lines {
     pub fn wait_for(&mut self, needle: &str) -> String {
         let end = Instant::now() + DEADLINE;
         loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.receiver.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {needle:?}; so far: {:#?}", self.seen),
+            let line = self.next_before(end, needle);
+            if line.contains(needle) {
+                return line;
             }
+        }
+    }
+
+    /// The next line, which must come before `end`; else panics saying it
+    /// waited for `what`.
+    pub fn next_before(&mut self, end: Instant, what: &str) -> String {
+        let left = end.saturating_duration_since(Instant::now());
+        match self.receiver.recv_timeout(left) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(_) => panic!("no line with {what:?}; so far: {:#?}", self.seen),
         }
     }
 

@@ -32,8 +32,9 @@
 //!     }
 //! }
 //!
+//! let _log = esockets::logging::init(); // log to stderr, as the binary does
 //! let server = Server::bind(Config::default(), |_shard| Shout)?;
-//! server.join()?;
+//! server.run_until_signal()?; // until Ctrl-C or SIGTERM, then drain
 //! # Ok::<(), esockets::Error>(())
 //! ```
 //!

@@ -73,18 +73,15 @@ enum Message {
 pub fn init() -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if QUEUE.get().is_none() {
-        let (sender, receiver) = channel::bounded(QUEUE_LINES);
+        let (queue, receiver) = Queue::new(QUEUE_LINES);
         let spawned = thread::Builder::new()
             .name("esockets-log".into())
-            .spawn(move || write_lines(receiver));
+            .spawn(move || write_lines(receiver, io::stderr(), dropped_lines));
         if spawned.is_err() {
             // Without a writer thread, logs are lost rather than blocking.
             return LogGuard { _private: () };
         }
-        let _ = QUEUE.set(Queue {
-            sender,
-            dropped: AtomicU64::new(0),
-        });
+        let _ = QUEUE.set(queue);
     }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -132,23 +129,48 @@ impl Drop for LogGuard {
     }
 }
 
-/// The writer thread: writes queued lines to stderr until every sender is
-/// gone, ignoring errors.
-fn write_lines(receiver: Receiver<Message>) {
-    let mut stderr = io::stderr();
+impl Queue {
+    /// A queue of `lines` lines, and the writer thread's end of it.
+    fn new(lines: usize) -> (Self, Receiver<Message>) {
+        let (sender, receiver) = channel::bounded(lines);
+        let queue = Self {
+            sender,
+            dropped: AtomicU64::new(0),
+        };
+        (queue, receiver)
+    }
+
+    /// Queues `line` without waiting; counts it as dropped if the queue is
+    /// full.
+    fn push(&self, line: &[u8]) {
+        if let Err(TrySendError::Full(_)) = self.sender.try_send(Message::Line(line.to_vec())) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Lines dropped since the last call (0 before [`init`]).
+fn dropped_lines() -> u64 {
+    QUEUE
+        .get()
+        .map_or(0, |queue| queue.dropped.swap(0, Ordering::Relaxed))
+}
+
+/// The writer thread: writes queued lines to `out` until every sender is
+/// gone, ignoring errors; before a line, says how many were dropped since
+/// the last one written (`dropped` counts them).
+fn write_lines(receiver: Receiver<Message>, mut out: impl Write, dropped: impl Fn() -> u64) {
     // After EPIPE nobody will ever read: stop trying.
     let mut broken = false;
     for message in receiver {
         match message {
             Message::Line(line) if !broken => {
-                let dropped = QUEUE
-                    .get()
-                    .map_or(0, |queue| queue.dropped.swap(0, Ordering::Relaxed));
-                if dropped > 0 {
-                    let note = format!("({dropped} log lines dropped: stderr was not read)\n");
-                    let _ = stderr.write_all(note.as_bytes());
+                let lost = dropped();
+                if lost > 0 {
+                    let note = format!("({lost} log lines dropped: stderr was not read)\n");
+                    let _ = out.write_all(note.as_bytes());
                 }
-                if let Err(err) = stderr.write_all(&line) {
+                if let Err(err) = out.write_all(&line) {
                     broken = err.kind() == io::ErrorKind::BrokenPipe;
                 }
             }
@@ -166,9 +188,7 @@ struct QueueWriter;
 impl Write for QueueWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(queue) = QUEUE.get() {
-            if let Err(TrySendError::Full(_)) = queue.sender.try_send(Message::Line(buf.to_vec())) {
-                queue.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+            queue.push(buf);
         }
         Ok(buf.len())
     }
@@ -188,5 +208,80 @@ impl FormatTime for UtcSeconds {
             "{}",
             humantime::format_rfc3339_seconds(SystemTime::now())
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A writer that fails every write with `kind`, counting the tries.
+    struct Failing {
+        kind: io::ErrorKind,
+        tries: Arc<AtomicU64>,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, _buf: &[u8]) -> io::Result<usize> {
+            self.tries.fetch_add(1, Ordering::Relaxed);
+            Err(self.kind.into())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        let (queue, _receiver) = Queue::new(2);
+        for _ in 0..5 {
+            queue.push(b"line\n");
+        }
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn lines_are_written_in_order_with_a_note_of_drops() {
+        let (queue, receiver) = Queue::new(8);
+        queue.push(b"one\n");
+        queue.push(b"two\n");
+        drop(queue);
+        let mut out = Vec::new();
+        let reported = AtomicU64::new(3);
+        write_lines(receiver, &mut out, || reported.swap(0, Ordering::Relaxed));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "(3 log lines dropped: stderr was not read)\none\ntwo\n"
+        );
+    }
+
+    #[test]
+    fn a_broken_pipe_stops_writing_but_flushes_still_answer() {
+        let (queue, receiver) = Queue::new(8);
+        let (done, flushed) = channel::bounded(1);
+        queue.push(b"one\n");
+        queue.push(b"two\n");
+        queue
+            .sender
+            .send(Message::Flush(done))
+            .expect("queue has room");
+        drop(queue);
+        let tries = Arc::new(AtomicU64::new(0));
+        let out = Failing {
+            kind: io::ErrorKind::BrokenPipe,
+            tries: Arc::clone(&tries),
+        };
+        write_lines(receiver, out, || 0);
+        assert_eq!(tries.load(Ordering::Relaxed), 1, "one try, then none");
+        assert!(flushed.try_recv().is_ok(), "the flush was answered");
+    }
+
+    #[test]
+    fn flush_without_init_returns_at_once() {
+        if QUEUE.get().is_none() {
+            assert!(flush(Duration::ZERO));
+        }
     }
 }

@@ -15,7 +15,10 @@ const OWN_DESCRIPTORS: u64 = 16;
 /// descriptor, and the soft limit is often a tenth of what is allowed.
 pub fn raise_file_limit() {
     if let Err(err) = esockets::raise_open_file_limit() {
-        tracing::warn!("cannot raise the open-file limit: {err}");
+        tracing::warn!(
+            "cannot raise the open-file limit ({err}): fewer clients fit; raise `ulimit -n` \
+             or systemd's LimitNOFILE= (see docs/tuning.md)"
+        );
     }
 }
 

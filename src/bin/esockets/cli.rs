@@ -21,7 +21,8 @@ Durations are seconds (5, 0.5) or take a unit: 500ms, 30s, 2m.";
 /// Serves one built-in protocol on one address, with one pinned thread and
 /// one SO_REUSEPORT listener per shard. Stop it with Ctrl-C or SIGTERM: it
 /// stops accepting, flushes queued output (up to --drain-timeout), and
-/// prints a summary. Set RUST_LOG (e.g. RUST_LOG=debug) for more logs.
+/// prints a summary; a second signal exits at once. Set RUST_LOG (e.g.
+/// RUST_LOG=debug) for more logs.
 #[derive(Debug, Parser)]
 #[command(name = "esockets", version, after_help = AFTER_HELP)]
 pub struct Cli {

@@ -4,12 +4,13 @@
 
 mod child;
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
 use child::{address_in, esockets, fill_pipe, pipe, read_pipe_until, Child};
+use socket2::{Domain, Socket, Type};
 
 /// The drain timeout given to the servers here: an idle server drains at
 /// once, so its exit must come well within it.
@@ -102,17 +103,33 @@ fn a_second_signal_during_the_drain_exits_at_once() {
     let mut child = Child::spawn(&mut command);
     let mut lines = child.stderr_lines();
     let addr = address_in(&lines.wait_for("esockets listening"));
-    // A client that sends but never reads: once its echo fills the kernel
-    // buffers and the server's output queue, the server stops reading it,
-    // and our writes time out. The drain then has output it cannot deliver.
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    // A client that sends but never reads, with a small receive buffer:
+    // once its echo overflows that buffer, the server holds output the
+    // client does not acknowledge, and the drain has to wait for it. Once
+    // the server's output queue passes --high-water it stops reading, and
+    // our writes time out.
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    socket
+        .connect_timeout(&addr.into(), Duration::from_secs(10))
+        .expect("connect");
+    let mut stream: TcpStream = socket.into();
     stream
         .set_write_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
     let chunk = vec![b'x'; 64 * 1024];
     let mut sent = 0usize;
-    while stream.write_all(&chunk).is_ok() {
-        sent += chunk.len();
+    loop {
+        match stream.write_all(&chunk) {
+            Ok(()) => sent += chunk.len(),
+            // Stalled after more than a high-water mark's worth: blocked.
+            Err(_) if sent >= 1 << 20 => break,
+            // Stalled early (a busy machine): keep going.
+            Err(err) => assert!(
+                matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+                "write: {err}"
+            ),
+        }
         assert!(sent < 1 << 30, "the server never stopped reading");
     }
     child.signal(libc::SIGTERM);

@@ -20,9 +20,11 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Lines that may wait for the writer thread. At about 150 bytes a line
 /// that is 150 KiB: enough for any burst of start-up, warning or summary
@@ -54,8 +56,9 @@ enum Message {
 }
 
 /// Installs the `esockets` log format as the global `tracing` subscriber:
-/// stderr, level `info` unless `RUST_LOG` says otherwise (for example
-/// `RUST_LOG=debug`), timestamps to the second in UTC, colours only on a
+/// stderr, level `info` unless `RUST_LOG` says otherwise (a level such as
+/// `RUST_LOG=debug`, or levels by target such as
+/// `RUST_LOG=esockets=debug,info`), timestamps to the second in UTC, colours only on a
 /// terminal. Logging never blocks a thread and never panics, even when
 /// stderr is closed or is a full pipe; lines that cannot be written in time
 /// are dropped and counted.
@@ -71,7 +74,10 @@ enum Message {
 /// tracing::info!("written to stderr, like the esockets server's logs");
 /// ```
 pub fn init() -> LogGuard {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, complaint) = match filter(std::env::var("RUST_LOG").ok().as_deref()) {
+        Ok(filter) => (filter, None),
+        Err(complaint) => (default_filter(), Some(complaint)),
+    };
     if QUEUE.get().is_none() {
         let (queue, receiver) = Queue::new(QUEUE_LINES);
         let spawned = thread::Builder::new()
@@ -83,14 +89,45 @@ pub fn init() -> LogGuard {
         }
         let _ = QUEUE.set(queue);
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let format = tracing_subscriber::fmt::layer()
         .with_writer(|| QueueWriter)
         .with_ansi(io::stderr().is_terminal())
         .with_timer(UtcSeconds)
-        .with_target(false)
+        .with_target(false);
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(format)
         .try_init();
+    if let (Ok(()), Some(complaint)) = (installed, complaint) {
+        tracing::warn!("{complaint}");
+    }
     LogGuard { _private: () }
+}
+
+/// What is logged when `RUST_LOG` is unset or empty: `info` and above.
+fn default_filter() -> Targets {
+    Targets::new().with_default(LevelFilter::INFO)
+}
+
+/// The filter `RUST_LOG` asks for (the default when unset or empty).
+///
+/// The `Targets` syntax (`LEVEL` or `TARGET=LEVEL`, comma-separated)
+/// rather than `EnvFilter`'s: the latter needs the regex crates, which
+/// made every first build of esockets about a quarter slower (issue 12).
+///
+/// # Errors
+///
+/// A message for the operator when `RUST_LOG` cannot be read.
+fn filter(rust_log: Option<&str>) -> Result<Targets, String> {
+    match rust_log.map(str::trim) {
+        None | Some("") => Ok(default_filter()),
+        Some(text) => text.parse().map_err(|err| {
+            format!(
+                "RUST_LOG={text:?} not understood ({err}), logging at info: give a level \
+                 (RUST_LOG=debug) or levels by target (RUST_LOG=esockets=debug,info)"
+            )
+        }),
+    }
 }
 
 /// Waits until every line logged so far was written to stderr, for at most
@@ -276,6 +313,25 @@ mod tests {
         write_lines(receiver, out, || 0);
         assert_eq!(tries.load(Ordering::Relaxed), 1, "one try, then none");
         assert!(flushed.try_recv().is_ok(), "the flush was answered");
+    }
+
+    #[test]
+    fn rust_log_levels_and_targets() {
+        use tracing::Level;
+        assert!(filter(None)
+            .expect("default")
+            .would_enable("esockets", &Level::INFO));
+        assert!(!filter(Some(""))
+            .expect("default")
+            .would_enable("esockets", &Level::DEBUG));
+        assert!(filter(Some("debug"))
+            .expect("a level")
+            .would_enable("mio", &Level::DEBUG));
+        let targets = filter(Some("esockets=trace,warn")).expect("by target");
+        assert!(targets.would_enable("esockets", &Level::TRACE));
+        assert!(!targets.would_enable("mio", &Level::INFO));
+        let err = filter(Some("esockets=loud")).expect_err("not a level");
+        assert!(err.contains("RUST_LOG=debug"), "{err}");
     }
 
     #[test]

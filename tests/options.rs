@@ -137,7 +137,7 @@ fn more_threads_than_cores_is_a_warning() {
     says(
         &warning,
         &[
-            &format!("--threads {threads} is more than the {cores} cores"),
+            &format!("--threads {threads} is more than the cores this process may use ({cores})"),
             "docs/tuning.md",
         ],
     );

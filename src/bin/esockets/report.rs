@@ -57,17 +57,17 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: u
 fn shards(config: &Config) {
     let cores = esockets::default_threads();
     let pinning = if config.pin_threads {
-        "each pinned to one of"
+        "pinned to cores"
     } else {
-        "not pinned, on"
+        "not pinned"
     };
     tracing::info!(
-        "{} shards (one thread, listener and event loop each), {pinning} {cores} cores",
+        "shards: {} (one thread, listener and event loop each), {pinning}; cores available: {cores}",
         config.threads
     );
     if config.threads > cores {
         tracing::warn!(
-            "--threads {} is more than the {cores} cores this process may use: shards share \
+            "--threads {} is more than the cores this process may use ({cores}): shards share \
              cores, which adds context switches and rarely helps (see docs/tuning.md)",
             config.threads
         );

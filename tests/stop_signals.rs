@@ -12,14 +12,13 @@ use std::time::Duration;
 use child::{address_in, esockets, fill_pipe, pipe, read_pipe_until, Child};
 use socket2::{Domain, Socket, Type};
 
-/// The drain timeout given to the servers here: an idle server drains at
-/// once, so its exit must come well within it.
-const DRAIN: &str = "3s";
+/// The drain timeout given to the servers here. They are idle, so they
+/// drain at once, and each must exit within this after SIGTERM (the log
+/// flush at exit waits at most a second of it).
+const DRAIN: &str = "5s";
 
-/// How long a server may take to exit after SIGTERM: the drain timeout,
-/// plus the second the log flush may wait at exit, plus slack for a busy
-/// machine.
-const EXIT_LIMIT: Duration = Duration::from_secs(8);
+/// [`DRAIN`] as a limit on the wait for the exit.
+const EXIT_LIMIT: Duration = Duration::from_secs(5);
 
 /// An idle server started with `stderr` and these extra settings.
 fn server(stderr: Stdio) -> std::process::Command {

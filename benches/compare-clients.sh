@@ -2,9 +2,9 @@
 # Compares loadgen with a second echo client, thread-client (one blocking
 # thread per connection, as rust_echo_bench does), against one esockets
 # server: 64-byte ping-pong, runs alternating, messages/s and client CPU.
-# Usage: cargo build --release --workspace && benches/compare-clients.sh
+# Usage: cargo build --profile dist --workspace && benches/compare-clients.sh
 set -euo pipefail
-bin=${BIN:-target/release}
+bin=${BIN:-target/dist}
 port=${PORT:-1250}
 runs=${RUNS:-3}
 "$bin/esockets" --threads 2 --bind "127.0.0.1:$port" 2>/dev/null &

@@ -5,9 +5,9 @@
 # connect-storm (15,000 clients from 4 loopback sources, one byte echoed
 # each) and stops it; servers alternate run by run. Prints one JSON line
 # per run; quote the median served_ms.
-# Usage: cargo build --release --workspace && benches/connect-storm.sh
+# Usage: cargo build --profile dist --workspace && benches/connect-storm.sh
 set -euo pipefail
-bin=${BIN:-target/release}
+bin=${BIN:-target/dist}
 runs=${RUNS:-3}
 connections=${CONNECTIONS:-15000}
 port=${PORT:-1260}

@@ -1,7 +1,7 @@
 //! Microbenchmarks of the pure code on the per-message path: line framing,
 //! the output queue, and the connection slab with its generational keys.
 //!
-//! Run: `cargo bench --bench hot_paths`.
+//! Run: `cargo bench -p esockets-micro` (this file belongs to `benches/micro`).
 
 use std::hint::black_box;
 use std::io::{self, Write};

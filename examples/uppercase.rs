@@ -1,7 +1,8 @@
 //! A custom handler: greets each client, answers every complete line in
 //! upper case, counts clients per shard and lines per client (its state).
 //!
-//! Run: `cargo run --release --example uppercase`, then `nc 127.0.0.1 1234`.
+//! Run: `cargo run --release --example uppercase`, then `nc 127.0.0.1 1234`;
+//! stop it with Ctrl-C (it drains its clients first).
 
 use esockets::{
     CloseReason, Config, Conn, ConnId, Decision, Handler, Server, ShardContext, Verdict,
@@ -43,12 +44,13 @@ impl Handler for Uppercase {
 
     fn on_close(&mut self, _cx: &mut ShardContext<'_>, id: ConnId, lines: u64, why: CloseReason) {
         self.clients -= 1;
-        eprintln!("client {id} left after {lines} lines: {why:?}");
+        tracing::info!(%id, lines, ?why, "client left");
     }
 }
 
 fn main() -> Result<(), esockets::Error> {
+    let _log = esockets::logging::init(); // the esockets server's log format, on stderr
     let server = Server::bind(Config::default(), |_shard| Uppercase { clients: 0 })?;
-    eprintln!("uppercase service on {}", server.local_addr());
-    server.join()
+    tracing::info!(addr = %server.local_addr(), "uppercase service listening");
+    server.run_until_signal() // Ctrl-C or SIGTERM: drain, then return
 }

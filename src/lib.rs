@@ -40,8 +40,9 @@
 //!     }
 //! }
 //!
+//! let _log = esockets::logging::init(); // log to stderr, as the binary does
 //! let server = Server::bind(Config::default(), |_shard| Shout)?;
-//! server.join()?;
+//! server.run_until_signal()?; // until Ctrl-C or SIGTERM, then drain
 //! # Ok::<(), esockets::Error>(())
 //! ```
 //!
@@ -49,6 +50,7 @@
 
 mod handler;
 mod net;
+mod ops;
 pub mod protocols;
 mod server;
 mod shard;
@@ -58,6 +60,8 @@ pub use handler::{
 };
 pub use net::fds::{open_file_limit, raise_open_file_limit};
 pub use net::kernel::{listen_overflows, somaxconn, tcp_migrate_req};
+pub use ops::logging;
+pub use ops::signals::StopSignals;
 pub use server::config::{default_threads, Config, Keepalive, RESERVED_DESCRIPTORS};
 pub use server::error::{ConfigError, Error};
 pub use server::handle::{SendError, ServerHandle};

@@ -208,7 +208,7 @@ impl Config {
         if self.backlog == 0 || self.backlog > i32::MAX as u32 {
             return bad(
                 "backlog",
-                format!("must be at least 1, got {}", self.backlog),
+                format!("must be 1 to {}, got {}", i32::MAX, self.backlog),
             );
         }
         for (field, value) in [
@@ -219,7 +219,7 @@ impl Config {
             ("input_limit", self.input_limit),
         ] {
             if value == 0 {
-                return bad(field, "must be at least 1".into());
+                return bad(field, "must be at least 1, got 0".into());
             }
         }
         for (field, value) in [

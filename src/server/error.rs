@@ -38,7 +38,7 @@ pub enum Error {
         addr: SocketAddr,
     },
     /// The address is not one of this machine's.
-    #[error("cannot listen on {addr}: address not available on this machine")]
+    #[error("cannot listen on {addr}: address not available on this machine (use one of its own addresses, 127.0.0.1 for this machine only, or 0.0.0.0 for all of them)")]
     AddrNotAvailable {
         /// The address asked for.
         addr: SocketAddr,
@@ -66,6 +66,13 @@ pub enum Error {
         shard: usize,
         /// The panic message, when it was a string.
         message: String,
+    },
+    /// SIGINT and SIGTERM could not be caught, or the thread that acts on
+    /// them could not be started.
+    #[error("cannot catch SIGINT/SIGTERM: {source}")]
+    Signals {
+        /// What the operating system said.
+        source: io::Error,
     },
 }
 

@@ -111,7 +111,10 @@ impl Server {
                 .spawn(move || {
                     let core = core.filter(|&id| core_affinity::set_for_current(id));
                     let core = core.map(|id| id.id);
-                    tracing::info!(shard = index, ?core, "shard started");
+                    match core {
+                        Some(core) => tracing::info!(shard = index, core, "shard started"),
+                        None => tracing::info!(shard = index, "shard started, not pinned"),
+                    }
                     let info = ShardInfo {
                         index,
                         core,
@@ -193,10 +196,10 @@ fn pregrow_descriptor_table(max_connections: usize, threads: usize) {
     let slots = wanted.min(usize::try_from(soft).unwrap_or(usize::MAX));
     match fds::pregrow_table(slots) {
         Ok(size) => tracing::info!(
-            slots = size,
-            "descriptor table grown before the shards start (growing it later stalls every thread)"
+            "descriptor table sized for {size} files before the shards start (growing it later \
+             would stall every thread)"
         ),
-        Err(err) => tracing::debug!(%err, slots, "cannot grow the descriptor table up front"),
+        Err(err) => tracing::debug!("cannot size the descriptor table for {slots} files: {err}"),
     }
 }
 

@@ -6,26 +6,39 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::bind::parse_bind;
+use crate::flags;
+use crate::units::{parse_duration, parse_size};
+
+/// What `--help` says after the options.
+const AFTER_HELP: &str = "\
+Sizes are bytes (65536) or take a unit: 64KiB, 16MiB, 1GiB (powers of 1024; \
+also K, M, G) or 64KB, 16MB, 1GB (powers of 1000); 1.5MiB works too.
+Durations are seconds (5, 0.5) or take a unit: 500ms, 30s, 2m.";
+
 /// A sharded, thread-per-core TCP server for very many concurrent clients.
 ///
 /// Serves one built-in protocol on one address, with one pinned thread and
 /// one SO_REUSEPORT listener per shard. Stop it with Ctrl-C or SIGTERM: it
 /// stops accepting, flushes queued output (up to --drain-timeout), and
-/// prints a summary. Set RUST_LOG (e.g. RUST_LOG=debug) for more logs.
+/// prints a summary; a second signal exits at once. Set RUST_LOG (e.g.
+/// RUST_LOG=debug) for more logs.
 #[derive(Debug, Parser)]
-#[command(name = "esockets", version)]
+#[command(name = "esockets", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Protocol to serve.
     #[arg(long, short, value_enum, default_value_t = Protocol::Echo)]
     pub protocol: Protocol,
 
-    /// Address to listen on, IPv4 (127.0.0.1:1234) or IPv6 ([::1]:1234);
-    /// port 0 picks a free port.
-    #[arg(long, short, default_value = "127.0.0.1:1234")]
+    /// Address to listen on: IPv4 (127.0.0.1:1234, 0.0.0.0:1234 for every
+    /// interface), IPv6 ([::1]:1234) or a host name (localhost:1234, which
+    /// listens on its first IPv4 address); port 0 picks a free port.
+    #[arg(long, short, default_value = "127.0.0.1:1234", value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub bind: SocketAddr,
 
     /// Shard threads, each with its own listener and event loop [default:
-    /// the number of cores].
+    /// the number of cores this process may use; more is allowed, with a
+    /// warning].
     #[arg(long, short)]
     pub threads: Option<usize>,
 
@@ -51,16 +64,16 @@ pub struct Cli {
 
     /// Close a client from which nothing arrived for this long (e.g. 5m,
     /// 30s) [default: off].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
 
     /// TCP keepalive: probe a client silent for this long, so peers that
     /// vanished are found (e.g. 60s) [default: off].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub keepalive: Option<Duration>,
 
     /// With --keepalive: time between probes.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub keepalive_interval: Duration,
 
     /// With --keepalive: unanswered probes before the client is dropped.
@@ -69,7 +82,7 @@ pub struct Cli {
 
     /// TCP_USER_TIMEOUT: drop a client whose data stays unacknowledged
     /// this long (e.g. 30s) [default: off].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub user_timeout: Option<Duration>,
 
     /// Leave Nagle's algorithm on (TCP_NODELAY off).
@@ -77,38 +90,38 @@ pub struct Cli {
     pub no_nodelay: bool,
 
     /// Bytes read from one client per wakeup before serving the others.
-    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value = "256KiB", value_name = "SIZE", value_parser = parse_size)]
     pub read_budget: usize,
 
     /// Size of the read buffer each shard shares among its clients.
-    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
     pub read_buffer: usize,
 
     /// Stop reading from a client whose queued output exceeds this.
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
     pub high_water: usize,
 
     /// Resume reading once its queued output falls to this.
-    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value = "256KiB", value_name = "SIZE", value_parser = parse_size)]
     pub low_water: usize,
 
     /// Close a client whose queued output would exceed this.
-    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value = "16MiB", value_name = "SIZE", value_parser = parse_size)]
     pub output_limit: usize,
 
     /// Close a client whose unconsumed input (a partial line) exceeds this
     /// (raised to --max-line + 1 for line-echo if lower).
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
     pub input_limit: usize,
 
-    /// line-echo: longest line in bytes, without its newline; a longer one
-    /// gets "ERROR line too long" and the client is closed.
-    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    /// line-echo: longest line, without its newline (at least 1 byte); a
+    /// longer one gets "ERROR line too long" and the client is closed.
+    #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_line: usize,
 
-    /// How long shutdown waits for queued output to reach clients
-    /// (e.g. 5s, 500ms).
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    /// How long shutdown waits for queued output to reach clients: seconds
+    /// (5, 0.5) or with a unit (500ms, 30s, 2m); at most a day.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 }
 
@@ -124,14 +137,21 @@ pub enum Protocol {
 }
 
 impl Cli {
-    /// The server config these options describe.
-    pub fn config(&self) -> esockets::Config {
+    /// The server config these options describe, checked.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the flag at fault and the values it accepts.
+    pub fn config(&self) -> Result<esockets::Config, String> {
+        if self.max_line == 0 {
+            return Err("--max-line must be at least 1 byte, got 0".into());
+        }
         let mut input_limit = self.input_limit;
         if self.protocol == Protocol::LineEcho {
             input_limit = input_limit.max(self.max_line.saturating_add(1));
         }
         let defaults = esockets::Config::default();
-        esockets::Config {
+        let config = esockets::Config {
             bind: self.bind,
             threads: self.threads.unwrap_or_else(esockets::default_threads),
             pin_threads: !self.no_pin,
@@ -154,6 +174,8 @@ impl Cli {
             input_limit,
             drain_timeout: self.drain_timeout,
             ..defaults
-        }
+        };
+        config.validate().map_err(|err| flags::describe(&err))?;
+        Ok(config)
     }
 }

@@ -1,36 +1,55 @@
 //! The `esockets` server: built-in protocols on the sharded reactor.
 
+mod bind;
 mod cli;
+mod flags;
 mod report;
+mod units;
 
+use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use esockets::protocols::{Discard, Echo, LineEcho};
-use esockets::Server;
+use esockets::{Server, StopSignals};
 
 use cli::{Cli, Protocol};
 
+/// How long an error message waits for earlier log lines to be written.
+const FLUSH_BEFORE_ERROR: Duration = Duration::from_millis(200);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    report::init_logging();
+    let _log = esockets::logging::init();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("esockets: error: {err}");
+            esockets::logging::flush(FLUSH_BEFORE_ERROR);
+            // Ignored: with stderr gone there is nobody left to tell.
+            let _ = writeln!(io::stderr(), "esockets: error: {err}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// Starts the server, waits for SIGINT/SIGTERM, drains and reports.
-fn run(cli: &Cli) -> Result<(), esockets::Error> {
-    let config = cli.config();
+/// Starts the server, waits for SIGINT/SIGTERM, drains and reports; an
+/// error is a message for the user.
+fn run(cli: &Cli) -> Result<(), String> {
+    let config = cli.config()?;
+    serve(cli, config).map_err(|err| match err {
+        esockets::Error::Config(err) => flags::describe(&err),
+        err => err.to_string(),
+    })
+}
+
+/// [`run`] with a checked config.
+fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
     report::raise_file_limit();
     let overflows_at_start = esockets::listen_overflows();
     // Caught before the listeners exist, so a signal that arrives as soon as
     // clients can connect already means a graceful drain.
-    let signals = report::catch_signals();
+    let signals = StopSignals::catch()?;
     let server = match cli.protocol {
         Protocol::Echo => Server::bind(config.clone(), |_| Echo)?,
         Protocol::Discard => Server::bind(config.clone(), |_| Discard)?,
@@ -39,16 +58,10 @@ fn run(cli: &Cli) -> Result<(), esockets::Error> {
             Server::bind(config.clone(), move |_| LineEcho::new(max_line))?
         }
     };
-    report::started(&server, &config, cli.protocol);
+    report::started(&server, &config, cli.protocol, cli.max_line);
     let handle = server.handle();
-    match signals {
-        Ok(signals) => report::on_signals(signals, move || handle.shutdown()),
-        Err(err) => {
-            tracing::warn!(%err, "cannot catch SIGINT/SIGTERM; stop the server with SIGKILL")
-        }
-    }
-    let stats = server.handle();
+    signals.watch(handle.clone())?;
     let joined = server.join();
-    report::summary(&stats.stats(), overflows_at_start);
+    report::summary(&handle.stats(), overflows_at_start);
     joined
 }

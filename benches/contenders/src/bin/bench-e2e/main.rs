@@ -16,6 +16,7 @@ mod net;
 mod procfs;
 mod report;
 mod server;
+mod tools;
 mod wait;
 mod workload;
 
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<bool, String> {
     let contenders = Contender::parse_list(&cli.contenders)?;
     let workloads = Workload::parse_list(&cli.workloads)?;
+    tools::check(&workloads)?;
     let env = Env::from_cli(cli)?;
     eprintln!("bench-e2e: logs and reports in {}", env.work_dir.display());
     let mut records = Vec::new();

@@ -1,0 +1,2 @@
+//! Nothing: this package only holds the `hot_paths` microbenchmark
+//! (`cargo bench -p esockets-micro`).

@@ -1,0 +1,91 @@
+//! Which command-line flag sets which [`esockets::Config`] field, so that
+//! configuration errors name what the user typed (`--low-water`), not the
+//! library's field (`output_low_water`).
+//!
+//! A new `Config` field with a flag needs one line in [`FLAGS`].
+
+use esockets::ConfigError;
+
+/// `(Config field, flag)` for every field a flag sets.
+pub const FLAGS: &[(&str, &str)] = &[
+    ("bind", "--bind"),
+    ("threads", "--threads"),
+    ("pin_threads", "--no-pin"),
+    ("backlog", "--backlog"),
+    ("nodelay", "--no-nodelay"),
+    ("read_budget", "--read-budget"),
+    ("read_buffer", "--read-buffer"),
+    ("output_high_water", "--high-water"),
+    ("output_low_water", "--low-water"),
+    ("output_limit", "--output-limit"),
+    ("input_limit", "--input-limit"),
+    ("drain_timeout", "--drain-timeout"),
+    ("max_connections", "--max-connections"),
+    ("refuse_message", "--refuse-message"),
+    ("idle_timeout", "--idle-timeout"),
+    ("keepalive", "--keepalive"),
+    ("user_timeout", "--user-timeout"),
+];
+
+/// The flag that sets `field`, or the field itself if no flag does.
+pub fn flag_of(field: &str) -> &str {
+    FLAGS
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map_or(field, |(_, flag)| flag)
+}
+
+/// `err` as the command line's user should read it: every field name in
+/// it (the one at fault, and any it is compared with) replaced by its flag.
+pub fn describe(err: &ConfigError) -> String {
+    let reason = err
+        .reason
+        .split_inclusive(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map(|piece| {
+            let word = piece.trim_end_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            format!("{}{}", flag_of(word), &piece[word.len()..])
+        })
+        .collect::<String>();
+    format!("{} {reason}", flag_of(err.field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_flag_in_the_table_exists() {
+        let command = crate::cli::Cli::command();
+        for (field, flag) in FLAGS {
+            let long = flag.trim_start_matches("--");
+            assert!(
+                command
+                    .get_arguments()
+                    .any(|arg| arg.get_long() == Some(long)),
+                "{field}: no flag {flag}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_flags_not_fields() {
+        let err = ConfigError {
+            field: "output_low_water",
+            reason: "must be below output_high_water (262144 >= 1000)".into(),
+        };
+        assert_eq!(
+            describe(&err),
+            "--low-water must be below --high-water (262144 >= 1000)"
+        );
+    }
+
+    #[test]
+    fn a_field_without_a_flag_keeps_its_name() {
+        let err = ConfigError {
+            field: "accept_budget",
+            reason: "must be at least 1, got 0".into(),
+        };
+        assert_eq!(describe(&err), "accept_budget must be at least 1, got 0");
+    }
+}

@@ -1,0 +1,150 @@
+//! Stopping a server on SIGINT (Ctrl-C) or SIGTERM: the first signal
+//! drains, a second one exits at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::ops::logging;
+use crate::server::error::Error;
+use crate::server::handle::ServerHandle;
+use crate::server::Server;
+
+/// How long the last log line may take to reach stderr before a second
+/// signal ends the process.
+const EXIT_FLUSH: Duration = Duration::from_millis(200);
+
+/// SIGINT and SIGTERM, caught from [`catch`](StopSignals::catch) on and held
+/// until [`watch`](StopSignals::watch) acts on them.
+///
+/// Most programs want [`Server::run_until_signal`], which does both.
+/// Catch before [`Server::bind`] when something (a deployer, a test) may
+/// send SIGTERM as soon as the server accepts clients: a signal that
+/// arrives between the two is then held and still means a graceful drain.
+///
+/// # Examples
+///
+/// ```no_run
+/// use esockets::{protocols::Echo, Config, Server, StopSignals};
+///
+/// let signals = StopSignals::catch()?;
+/// let server = Server::bind(Config::default(), |_shard| Echo)?;
+/// signals.watch(server.handle())?;
+/// server.join()?;
+/// # Ok::<(), esockets::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct StopSignals {
+    /// The caught signals, delivered to the watching thread.
+    signals: Signals,
+}
+
+impl StopSignals {
+    /// Starts catching SIGINT and SIGTERM: from now on they no longer end
+    /// the process at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signals`] if the handlers cannot be installed.
+    pub fn catch() -> Result<Self, Error> {
+        let signals =
+            Signals::new([SIGINT, SIGTERM]).map_err(|source| Error::Signals { source })?;
+        Ok(Self { signals })
+    }
+
+    /// Starts a thread that acts on the caught signals: the first one
+    /// starts a graceful shutdown of `handle`'s server (see
+    /// [`ServerHandle::shutdown`]); any further one ends the process at once
+    /// with status 128 + the signal number (130 for SIGINT, 143 for
+    /// SIGTERM), as an uncaught signal would.
+    ///
+    /// The thread calls `shutdown` before it logs anything, so a logger
+    /// that blocks cannot hold the shutdown up.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signals`] if the thread cannot be started.
+    pub fn watch(self, handle: ServerHandle) -> Result<(), Error> {
+        self.watch_with(handle, Arc::new(AtomicBool::new(false)))
+    }
+
+    /// [`watch`](Self::watch), sharing `stopping`: once it is set, any
+    /// signal ends the process at once.
+    fn watch_with(self, handle: ServerHandle, stopping: Arc<AtomicBool>) -> Result<(), Error> {
+        let mut signals = self.signals;
+        thread::Builder::new()
+            .name("esockets-signals".into())
+            .spawn(move || {
+                for signal in signals.forever() {
+                    if stopping.swap(true, Ordering::SeqCst) {
+                        exit_at_once(signal);
+                    }
+                    handle.shutdown();
+                    tracing::info!(
+                        signal = %signal_name(signal),
+                        "shutting down: no new clients, draining output (a second signal exits at once)"
+                    );
+                }
+            })
+            .map(drop)
+            .map_err(|source| Error::Signals { source })
+    }
+}
+
+impl Server {
+    /// Runs the server until SIGINT (Ctrl-C) or SIGTERM, then shuts it down
+    /// gracefully and waits for it: every shard stops accepting, flushes
+    /// queued output (up to [`Config::drain_timeout`](crate::Config)) and
+    /// closes its clients. A second signal during the drain ends the process
+    /// at once (status 130 for SIGINT, 143 for SIGTERM), and so does any
+    /// signal after this returns.
+    ///
+    /// The signals are caught from this call on; to hold one that arrives
+    /// between [`Server::bind`] and this call, use [`StopSignals`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use esockets::{protocols::Echo, Config, Server};
+    ///
+    /// let _log = esockets::logging::init();
+    /// let server = Server::bind(Config::default(), |_shard| Echo)?;
+    /// server.run_until_signal()?;
+    /// # Ok::<(), esockets::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signals`] if the signals cannot be caught (the server is
+    /// then shut down), or what [`join`](Server::join) returns.
+    pub fn run_until_signal(self) -> Result<(), Error> {
+        let stopping = Arc::new(AtomicBool::new(false));
+        StopSignals::catch()?.watch_with(self.handle(), Arc::clone(&stopping))?;
+        let joined = self.join();
+        stopping.store(true, Ordering::SeqCst);
+        joined
+    }
+}
+
+/// Ends the process on a signal received while already stopping.
+fn exit_at_once(signal: i32) -> ! {
+    tracing::warn!(
+        signal = %signal_name(signal),
+        "second signal: exiting without draining"
+    );
+    logging::flush(EXIT_FLUSH);
+    std::process::exit(128 + signal)
+}
+
+/// The usual name of a signal we catch.
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}

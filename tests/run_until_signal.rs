@@ -1,0 +1,103 @@
+//! Issue 12: `Server::run_until_signal` drains on SIGTERM. The test runs
+//! itself again as a child process (selected by an environment variable),
+//! where the server runs; the parent is its client and signals it.
+
+mod child;
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use child::{address_in, Child};
+use esockets::{Config, Conn, Decision, Handler, Server, ShardContext, Verdict};
+
+/// Set in the child's environment: run the server instead of the test.
+const CHILD: &str = "ESOCKETS_RUN_UNTIL_SIGNAL_CHILD";
+
+/// What the server sends every client as it connects: far more than the
+/// kernel buffers hold, so most of it is still queued in the server when
+/// the signal comes, and only a drain delivers it.
+const GREETING: usize = 8 << 20;
+
+/// Sends [`GREETING`] bytes to every client, ignores what they send.
+struct Greeter;
+
+impl Handler for Greeter {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        conn.send(&vec![b'g'; GREETING]);
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        Verdict::Keep(data.len())
+    }
+}
+
+/// The child: logs like the binary, serves until a signal, says so.
+fn serve() {
+    let _log = esockets::logging::init();
+    let config = Config {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        threads: 1,
+        drain_timeout: Duration::from_secs(10),
+        ..Config::default()
+    };
+    let server = Server::bind(config, |_shard| Greeter).expect("bind");
+    println!("child listening on {}", server.local_addr());
+    server.run_until_signal().expect("run until signal");
+    println!("child drained");
+}
+
+#[test]
+fn run_until_signal_drains_on_sigterm() {
+    if std::env::var_os(CHILD).is_some() {
+        return serve();
+    }
+    let mut command = Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args([
+            "run_until_signal_drains_on_sigterm",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = Child::spawn(&mut command);
+    let mut stdout = child.stdout_lines();
+    let mut stderr = child.stderr_lines();
+    let addr = address_in(&stdout.wait_for("child listening on"));
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // The first byte shows the greeting is queued; most of it still is.
+    let mut first = [0u8; 1];
+    stream.read_exact(&mut first).expect("first byte");
+    child.signal(libc::SIGTERM);
+    stderr.wait_for("shutting down");
+    let mut rest = Vec::new();
+    stream
+        .read_to_end(&mut rest)
+        .expect("the rest, then end of stream");
+    assert_eq!(1 + rest.len(), GREETING, "bytes delivered by the drain");
+    stdout.wait_for("child drained");
+    let status = child.wait_within(Duration::from_secs(10), "exit after the drain");
+    assert!(status.success(), "child exit: {status}");
+}

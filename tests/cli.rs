@@ -5,145 +5,12 @@
 //! Every child runs under a deadline and is killed if it overstays, and
 //! every client socket has timeouts.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::thread;
-use std::time::{Duration, Instant};
+mod child;
 
-/// How long a child may take to exit, or to log a line we wait for.
-const DEADLINE: Duration = Duration::from_secs(20);
+use std::io::{Read, Write};
+use std::net::TcpListener;
 
-/// Read and write timeout of client sockets.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A child `esockets` process and the lines of its stderr.
-struct Server {
-    /// The process.
-    child: Child,
-    /// Its stderr, line by line, as it comes.
-    lines: Receiver<String>,
-}
-
-impl Server {
-    /// Starts `esockets` with `args`, logging at `info` to a pipe.
-    fn spawn(args: &[&str]) -> Self {
-        Self::spawn_with_file_limit(args, None)
-    }
-
-    /// Starts `esockets` with `args` and, if given, this open-file limit
-    /// (soft and hard).
-    fn spawn_with_file_limit(args: &[&str], files: Option<libc::rlim_t>) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_esockets"));
-        command
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(files) = files {
-            let limit = libc::rlimit {
-                rlim_cur: files,
-                rlim_max: files,
-            };
-            // SAFETY: setrlimit is async-signal-safe; the closure only reads
-            // a copied struct.
-            unsafe {
-                command.pre_exec(move || {
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                });
-            }
-        }
-        let mut child = command.spawn().expect("start esockets");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// Waits for a line containing `needle` and returns it; panics with
-    /// what was seen if it does not come in time.
-    fn wait_for_line(&mut self, needle: &str) -> String {
-        let end = Instant::now() + DEADLINE;
-        let mut seen = Vec::new();
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => panic!("no line with {needle:?}; stderr so far: {seen:#?}"),
-            }
-        }
-    }
-
-    /// The address from the "esockets listening addr=..." line.
-    fn listening_addr(&mut self) -> SocketAddr {
-        let line = self.wait_for_line("esockets listening");
-        let addr = line
-            .split_whitespace()
-            .find_map(|field| field.strip_prefix("addr="))
-            .unwrap_or_else(|| panic!("no addr= in {line:?}"));
-        addr.parse()
-            .unwrap_or_else(|err| panic!("bad address {addr:?} in {line:?}: {err}"))
-    }
-
-    /// Sends `signal` to the process.
-    fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
-        // SAFETY: kill only sends a signal to our own child process.
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
-    }
-
-    /// Waits for the process to exit (killing it past the deadline) and
-    /// returns its status and the rest of its stderr.
-    fn finish(mut self) -> (ExitStatus, Vec<String>) {
-        let status = wait(&mut self.child);
-        // The pipe closed with the process: the reader ends, and so does
-        // this iteration.
-        let rest = self.lines.iter().collect();
-        (status, rest)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Only if a test failed before the process ended.
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Waits for `child` to exit within `DEADLINE`, killing it otherwise.
-fn wait(child: &mut Child) -> ExitStatus {
-    let end = Instant::now() + DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("esockets did not exit within {DEADLINE:?}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-}
+use child::server::{client, Server};
 
 /// Runs `esockets` with `args`, which must fail at start-up, and returns
 /// its only stderr line after checking it is an error.
@@ -155,14 +22,6 @@ fn start_error(args: &[&str]) -> String {
     let line = lines.into_iter().next().expect("one line");
     assert!(line.starts_with("esockets: error: "), "{line}");
     line
-}
-
-/// A client of `addr` with timeouts.
-fn client(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    stream
 }
 
 #[test]

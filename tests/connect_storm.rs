@@ -6,13 +6,13 @@
 //! Its own test binary: the overflow counter is per network namespace, and
 //! cargo runs test binaries one at a time.
 
-mod common;
+mod child;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use child::server::{self, Server};
 use socket2::{Domain, Socket, Type};
 
 /// Clients in the storm (the test process holds one descriptor each, the
@@ -88,7 +88,7 @@ fn start_connect(source: IpAddr, addr: SocketAddr) -> Socket {
 
 #[test]
 fn fifteen_thousand_clients_connecting_at_once_are_all_served_at_once() {
-    common::raise_file_limit();
+    server::raise_file_limit();
     let mut server = Server::spawn(&["--bind", "127.0.0.1:0"]);
     let addr = server.listening_addr();
     let overflows_before = esockets::listen_overflows();
@@ -104,10 +104,10 @@ fn fifteen_thousand_clients_connecting_at_once_are_all_served_at_once() {
     for socket in &sockets {
         socket.set_nonblocking(false).expect("blocking");
         socket
-            .set_write_timeout(Some(common::IO_TIMEOUT))
+            .set_write_timeout(Some(server::IO_TIMEOUT))
             .expect("timeout");
         socket
-            .set_read_timeout(Some(common::IO_TIMEOUT))
+            .set_read_timeout(Some(server::IO_TIMEOUT))
             .expect("timeout");
         (&*socket).write_all(b"x").expect("write");
     }
@@ -131,7 +131,7 @@ fn fifteen_thousand_clients_connecting_at_once_are_all_served_at_once() {
     let (status, total) = server.stop();
     assert!(status.success(), "{status}");
     assert_eq!(
-        common::counter(&total, "accepted"),
+        server::counter(&total, "accepted"),
         CLIENTS as u64,
         "{total}"
     );

@@ -2,13 +2,14 @@
 //! open-file limit refuse clients at once (never leave them hanging in the
 //! listen queue), without spinning, and serve again once clients leave.
 
-mod common;
+mod child;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{client, counter, Server, DEADLINE};
+use child::server::{client, counter, Server};
+use child::DEADLINE;
 
 /// What became of a client that sent one line.
 #[derive(Debug, PartialEq, Eq)]

@@ -84,7 +84,8 @@ impl<'a> Conn<'a> {
     }
 
     /// Closes the client once what was sent so far is delivered, as
-    /// [`Verdict::Close`](crate::Verdict::Close) does; no more input is read.
+    /// [`Verdict::Close`](crate::Verdict::Close) does; no more input is handed
+    /// to the handler (what arrives is read and dropped).
     pub fn close(&mut self) {
         self.io.begin_close(CloseReason::Handler);
     }

@@ -65,12 +65,6 @@ pub(crate) struct ContextCore {
     now: Cell<Option<Instant>>,
     /// Every timer of the shard's clients.
     pub(crate) wheel: Wheel<TimerTask>,
-    /// Timers taken from the wheel as due this round, in firing order:
-    /// those from `firing_next` on have not fired yet (and can still be
-    /// cancelled).
-    pub(crate) firing: Vec<(TimerKey, TimerTask)>,
-    /// Index in `firing` of the next timer to fire.
-    pub(crate) firing_next: usize,
     /// Requests to apply once the running callback returns.
     pub(crate) deferred: Vec<Deferred>,
     /// Reaches other shards.
@@ -86,8 +80,6 @@ impl ContextCore {
             epoch: now,
             now: Cell::new(Some(now)),
             wheel: Wheel::new(),
-            firing: Vec::new(),
-            firing_next: 0,
             deferred: Vec::new(),
             handle,
         }
@@ -229,24 +221,10 @@ impl<'a> ShardContext<'a> {
         TimerId(key)
     }
 
-    /// Cancels a timer; returns whether it was still pending.
+    /// Cancels a timer; returns whether it was still pending (a timer due
+    /// at the same moment as the one whose `on_timer` runs now counts as
+    /// pending: it will not fire). O(1).
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
-        if self.core.wheel.cancel(timer.0).is_some() {
-            return true;
-        }
-        // Due in the batch firing now (a timer due at the same moment as
-        // the one whose `on_timer` runs), but not fired yet: it must not.
-        let core = &mut *self.core;
-        let next = core.firing_next.min(core.firing.len());
-        match core.firing[next..]
-            .iter()
-            .position(|&(key, _)| key == timer.0)
-        {
-            Some(at) => {
-                core.firing.remove(next + at);
-                true
-            }
-            None => false,
-        }
+        self.core.wheel.cancel(timer.0).is_some()
     }
 }

@@ -96,7 +96,8 @@ pub trait Handler {
     }
 
     /// The connection's queued output fell to the low-water mark after
-    /// passing the high-water mark; reading from it has resumed.
+    /// passing the high-water mark; reading from it has resumed (for a
+    /// closing client, only its flush goes on).
     fn on_drain(
         &mut self,
         cx: &mut ShardContext<'_>,

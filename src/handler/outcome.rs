@@ -20,7 +20,8 @@ pub enum Verdict {
     /// is presented again, with the next bytes appended, on the next call.
     Keep(usize),
     /// Close the connection once the output queued so far is delivered (or
-    /// the drain timeout passes). No more input is read.
+    /// the drain timeout passes). No more input is handed to the handler
+    /// (what arrives is read and dropped).
     Close,
 }
 
@@ -29,7 +30,8 @@ pub enum Verdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// The client closed its side (end of stream) and its output was flushed.
+    /// The client closed its side (end of stream); its output was flushed
+    /// (or the drain deadline passed first).
     PeerClosed,
     /// The client reset the connection, or it broke (`ECONNRESET`, `EPIPE`).
     Reset,

@@ -98,7 +98,7 @@ pub struct Config {
     /// given to take its queued output and acknowledge it, lingering after
     /// our FIN, before it is closed anyway. At most a day. Default 5 s.
     pub drain_timeout: Duration,
-    /// The most clients served at once by the whole process. At the limit
+    /// The most clients this server serves at once, over all its shards. At the limit
     /// a new client is accepted, sent `refuse_message` and closed at once.
     /// Default (`None`): the open-file limit minus [`RESERVED_DESCRIPTORS`]
     /// and 4 per shard, for the server's own files.
@@ -106,9 +106,11 @@ pub struct Config {
     /// Sent to a client refused at `max_connections` (or when the process
     /// is out of descriptors) before it is closed. Default none.
     pub refuse_message: Option<Bytes>,
-    /// Close a client from which nothing arrived for this long, with
-    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout). Only
-    /// input counts as activity. Default off; at most a day.
+    /// Close a client from which nothing arrived for this long while none
+    /// of our output was on its way to it, with
+    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout). (A
+    /// client that stopped reading is bounded by `output_limit` and dropped
+    /// by `user_timeout`.) Default off; at most a day.
     pub idle_timeout: Option<Duration>,
     /// TCP keepalive on every client (set once on the listeners; accepted
     /// sockets inherit it). Default off.
@@ -238,13 +240,17 @@ impl Config {
             }
         }
         if let Some(keepalive) = self.keepalive {
-            let secs = 1..=i32::MAX as u64;
+            // Linux counts both in whole seconds, up to 32767.
+            let secs = 1..=32767;
             if !secs.contains(&keepalive.idle.as_secs())
                 || !secs.contains(&keepalive.interval.as_secs())
             {
                 return bad(
                     "keepalive",
-                    "idle and interval must be whole seconds, at least 1s".into(),
+                    format!(
+                        "idle and interval must be 1s to 32767s (whole seconds), got {:?} and {:?}",
+                        keepalive.idle, keepalive.interval
+                    ),
                 );
             }
             if !(1..=127).contains(&keepalive.count) {

@@ -140,12 +140,15 @@ impl ServerHandle {
 
     /// Takes a place for a new client; `false` at `max_connections`.
     pub(crate) fn reserve_connection(&self) -> bool {
-        let before = self.shared.open.fetch_add(1, Ordering::Relaxed);
-        if before < self.shared.max_connections {
-            return true;
-        }
-        self.shared.open.fetch_sub(1, Ordering::Relaxed);
-        false
+        let max = self.shared.max_connections;
+        // Compare-and-swap, not add-then-undo: an undo in flight on another
+        // shard must not make this one refuse below the limit.
+        self.shared
+            .open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |open| {
+                (open < max).then_some(open + 1)
+            })
+            .is_ok()
     }
 
     /// Gives back the place of a client that closed.

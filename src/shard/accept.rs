@@ -33,13 +33,17 @@ enum AcceptError {
 
 /// Sorts an `accept` error, as actix-server does, into one that concerns
 /// only the client and one that concerns the whole process.
+///
+/// `EPERM`/`EACCES` (a security module's accept hook) come before the
+/// client is taken off the queue, so they would repeat for ever: they
+/// pause accepting like a resource error instead of spinning.
 fn classify(err: &io::Error) -> AcceptError {
     match err.raw_os_error() {
         Some(libc::EMFILE | libc::ENFILE) => AcceptError::OutOfDescriptors,
         Some(libc::ENOBUFS | libc::ENOMEM) => AcceptError::Resources,
         _ if matches!(
             err.kind(),
-            ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::PermissionDenied
+            ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
         ) =>
         {
             AcceptError::Client
@@ -49,6 +53,16 @@ fn classify(err: &io::Error) -> AcceptError {
         }
         _ => AcceptError::Resources,
     }
+}
+
+/// What giving up the spare descriptor achieved.
+enum Spared {
+    /// A waiting client was accepted and closed; the spare is back.
+    Refused,
+    /// Nobody was waiting; the spare is back.
+    QueueEmpty,
+    /// The spare could not be used or taken back: pause accepting.
+    Failed,
 }
 
 /// Why a client is refused before the handler sees it.
@@ -61,8 +75,7 @@ enum Refusal {
 }
 
 impl<H: Handler> Shard<H> {
-    /// Accepts waiting clients, up to the accept budget (or all of them,
-    /// with `drain_queue`, when the listener is about to close).
+    /// Accepts waiting clients, up to the accept budget.
     pub(super) fn accept(&mut self) {
         self.accept_pending = !self.accept_some(self.config.accept_budget);
     }
@@ -115,8 +128,18 @@ impl<H: Handler> Shard<H> {
                     AcceptError::Client => {
                         tracing::debug!(shard = self.index, %err, "accept failed for one client");
                     }
-                    AcceptError::OutOfDescriptors if self.refuse_with_spare() => {}
-                    AcceptError::OutOfDescriptors | AcceptError::Resources => {
+                    AcceptError::OutOfDescriptors => match self.refuse_with_spare() {
+                        Spared::Refused => {}
+                        // `accept` reports EMFILE before it looks at the
+                        // queue: nobody was waiting after all. Edge-triggered
+                        // polling wakes us for the next client; no pause.
+                        Spared::QueueEmpty => return true,
+                        Spared::Failed => {
+                            self.pause_accept(&err);
+                            return true;
+                        }
+                    },
+                    AcceptError::Resources => {
                         self.pause_accept(&err);
                         return true;
                     }
@@ -133,19 +156,24 @@ impl<H: Handler> Shard<H> {
     /// With several shards another shard may take the freed descriptor
     /// first: then this accept fails again, the spare cannot be taken back
     /// yet, and accepting pauses; the spare is taken again on resuming.
-    fn refuse_with_spare(&mut self) -> bool {
+    fn refuse_with_spare(&mut self) -> Spared {
         if !self.spare.release() {
-            return false;
+            return Spared::Failed;
         }
         let accepted = self.listener.as_ref().map(|listener| listener.accept());
-        let refused = match accepted {
+        let outcome = match accepted {
             Some(Ok((stream, peer))) => {
                 self.refuse(stream, peer, Refusal::OutOfDescriptors);
-                true
+                Spared::Refused
             }
-            _ => false,
+            Some(Err(err)) if err.kind() == ErrorKind::WouldBlock => Spared::QueueEmpty,
+            _ => Spared::Failed,
         };
-        self.spare.take() && refused
+        if self.spare.take() {
+            outcome
+        } else {
+            Spared::Failed
+        }
     }
 
     /// Stops accepting for a while: the process or system is out of a

@@ -9,6 +9,7 @@ use mio::net::TcpStream;
 use super::outqueue::OutQueue;
 use super::wheel::TimerKey;
 use crate::handler::outcome::CloseReason;
+use crate::net::stream;
 
 /// Where a client is in its life. Every client starts `Open`; the others
 /// are steps towards the close and never go back.
@@ -72,7 +73,7 @@ pub(crate) struct Client<S> {
     /// deadline while closing, acknowledgement check while lingering), or
     /// `TimerKey::NONE`.
     pub(crate) timer: TimerKey,
-    /// Open: wheel tick (ms, wrapping) of the last input, for the idle
+    /// Open: wheel tick (ms, wrapping) of the last activity, for the idle
     /// timeout. Closing or lingering: the tick by which the close must end.
     pub(crate) clock: u32,
 }
@@ -238,6 +239,12 @@ impl ClientIo {
             return false;
         }
         true
+    }
+
+    /// Whether output is still on its way to the client: queued here, or
+    /// in the kernel's send buffer, not yet acknowledged (`SIOCOUTQ`).
+    pub(crate) fn output_in_flight(&self) -> bool {
+        !self.out.is_empty() || stream::unacknowledged(&self.stream).is_ok_and(|n| n > 0)
     }
 
     /// Writes queued output. Returns the bytes written; fails the client on

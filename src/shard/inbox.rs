@@ -78,7 +78,8 @@ impl InboxSender {
         // the shard's next read of the queue (after it clears the flag)
         // finds the command.
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
-            // A failed wake means the shard's poll is gone: it has stopped.
+            // The eventfd write fails only if the descriptor is broken; the
+            // command is queued all the same, so say so only as "stopped".
             self.waker.wake().map_err(|_| SendError::Stopped)?;
         }
         Ok(())

@@ -20,20 +20,19 @@ impl<H: Handler> Shard<H> {
         let Some(client) = self.clients.get_mut(key) else {
             return; // closed earlier in this round
         };
-        let io = &mut client.io;
         if event.is_read_closed() || event.is_error() {
-            io.mark_read_closed();
+            client.io.mark_read_closed();
         }
         // An error or hang-up is reported whether or not WRITABLE was asked
         // for; flushing then fails and marks the client, so a paused client
         // whose peer vanished does not linger until shutdown.
         let flushable = event.is_writable() || event.is_write_closed() || event.is_error();
         let mut unsettled = false;
-        if flushable && !io.out.is_empty() {
-            self.stats.bytes_out += io.flush() as u64;
+        if flushable && !client.io.out.is_empty() {
+            self.stats.bytes_out += client.io.flush() as u64;
             unsettled = true;
         }
-        if event.is_readable() || io.read_closed() {
+        if event.is_readable() || client.io.read_closed() {
             unsettled |= self.read(key);
         }
         if unsettled {
@@ -184,7 +183,8 @@ fn deliver<H: Handler>(
         let mut conn = Conn::new(id, io, config.output_limit, bytes_out, 0);
         let verdict = handler.on_data(cx, &mut conn, &mut client.state, fresh);
         let rest = unconsumed(&mut client.io, verdict, fresh);
-        if rest.len() > config.input_limit {
+        if rest.len() > config.input_limit && client.io.is_open() {
+            // (A client the handler closed keeps its graceful close.)
             client.io.fail(CloseReason::InputOverflow);
         } else if !rest.is_empty() {
             client.io.input.extend_from_slice(rest);
@@ -197,7 +197,7 @@ fn deliver<H: Handler>(
     let mut conn = Conn::new(id, io, config.output_limit, bytes_out, carried);
     let verdict = handler.on_data(cx, &mut conn, &mut client.state, &input);
     let rest = unconsumed(&mut client.io, verdict, &input).len();
-    if rest > config.input_limit {
+    if rest > config.input_limit && client.io.is_open() {
         client.io.fail(CloseReason::InputOverflow);
     } else if rest > 0 {
         input.drain(..input.len() - rest);

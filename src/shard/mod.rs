@@ -62,7 +62,8 @@ pub(crate) struct ShardParts {
     pub(crate) inbox: InboxReceiver,
 }
 
-/// A running shard.
+/// A running shard. Dropping it (at the end of `run`, or when a handler
+/// panicked) gives back its clients' places in the process-wide count.
 pub(crate) struct Shard<H: Handler> {
     /// Index of this shard.
     index: u16,
@@ -252,8 +253,21 @@ impl<H: Handler> Shard<H> {
         }
         self.commands = commands;
         self.apply_deferred();
-        if self.inbox.stop_requested() {
-            self.begin_shutdown(); // asked while the inbox was full
+        // Asked while the inbox was full: once what was queued before it
+        // is applied (the budget may leave some for the next round).
+        if self.inbox.stop_requested() && !self.inbox_pending {
+            self.begin_shutdown();
+        }
+    }
+}
+
+impl<H: Handler> Drop for Shard<H> {
+    fn drop(&mut self) {
+        // Empty after a normal shutdown; after a handler's panic, the
+        // clients dropped with the shard must not keep their places, or
+        // the other shards would refuse clients at a limit never reached.
+        for _ in 0..self.clients.len() {
+            self.cx.handle.release_connection();
         }
     }
 }

@@ -60,23 +60,13 @@ impl<H: Handler> Shard<H> {
         }
         let now = self.cx.now();
         if !self.cx.wheel.is_empty() {
-            // The batch stays in the context while it fires, so that a
-            // callback can still cancel a timer of it that has not fired
-            // (`ShardContext::cancel_timer`). Its memory is reused.
-            let now_tick = self.cx.now_tick();
-            let mut firing = std::mem::take(&mut self.cx.firing);
-            self.cx
-                .wheel
-                .expire(now_tick, |key, task| firing.push((key, task)));
-            self.cx.firing = firing;
-            self.cx.firing_next = 0;
-            while let Some(&(key, task)) = self.cx.firing.get(self.cx.firing_next) {
-                self.cx.firing_next += 1;
+            self.cx.wheel.expire(self.cx.now_tick());
+            // One at a time: a callback of one may still cancel another due
+            // at the same moment (`ShardContext::cancel_timer`), in O(1).
+            while let Some((key, task)) = self.cx.wheel.pop_due() {
                 self.fire(key, task);
                 self.apply_deferred();
             }
-            self.cx.firing.clear();
-            self.cx.firing_next = 0;
         }
         if self.deadlines.accept_resume.is_some_and(|at| at <= now) {
             self.deadlines.accept_resume = None;
@@ -136,7 +126,8 @@ impl<H: Handler> Shard<H> {
     }
 
     /// The idle timer of an open client fired: close it if nothing arrived
-    /// for the idle timeout, else set the timer for when that would be.
+    /// for the idle timeout and none of our output is on its way to it,
+    /// else set the timer for when that would be.
     fn check_idle(&mut self, key: super::slots::Key) {
         let Some(idle) = self.idle_ticks else { return };
         let now = self.cx.now_tick();
@@ -144,12 +135,15 @@ impl<H: Handler> Shard<H> {
             return;
         };
         let quiet = (now as u32).wrapping_sub(client.clock);
-        if client.io.paused() {
-            // Not read because of backpressure, not silent: the client's
-            // input waits in the kernel. It counts as active.
+        if quiet >= idle && client.io.output_in_flight() {
+            // Still taking our output (a slow reader's window opens in
+            // large steps, so its progress cannot be seen from here): not
+            // idle. A reader that stopped is bounded by the output limit
+            // and dropped by `user_timeout`.
             client.clock = now as u32;
-            self.arm(key, now + u64::from(idle));
-        } else if quiet >= idle {
+            return self.arm(key, now + u64::from(idle));
+        }
+        if quiet >= idle {
             client.io.begin_close(CloseReason::IdleTimeout);
             self.settle(key);
         } else {

@@ -6,6 +6,12 @@
 //! list threaded through one node table, so cancelling unlinks the node at
 //! once: a timer that is set and cancelled on every message leaves nothing
 //! behind, unlike a heap with lazy deletion.
+//!
+//! Firing is two steps: [`expire`](Wheel::expire) moves the due timers
+//! out of their buckets into a due queue, and [`pop_due`](Wheel::pop_due)
+//! hands them out one at a time. A due timer keeps its node (and its key)
+//! until it is handed out, so a callback run for one of them can still
+//! cancel another due at the same moment, in O(1).
 
 /// Buckets in the wheel; a power of two. One turn is this many ticks
 /// (4.096 s): a timer further out stays in its bucket and is looked at
@@ -41,8 +47,12 @@ impl TimerKey {
 
 /// One timer, or a vacant node on the free list.
 struct Node<T> {
-    /// Bumped when the node is vacated, so old keys go stale.
+    /// Bumped when the node is vacated, so old keys go stale. A node whose
+    /// generation reaches `u32::MAX` is retired, never reused, so a stale
+    /// key can never name a later timer.
     generation: u32,
+    /// In a bucket (not due yet, not vacant).
+    linked: bool,
     /// Previous node in the bucket, or `NIL` at the head.
     prev: u32,
     /// Next node in the bucket (or in the free list), or `NIL`.
@@ -68,6 +78,10 @@ pub struct Wheel<T> {
     len: usize,
     /// Every tick before this one has been expired.
     cursor: u64,
+    /// Timers found due by `expire`, not handed out yet: (index,
+    /// generation), so one cancelled (and its node reused) meanwhile is
+    /// skipped.
+    due: std::collections::VecDeque<(u32, u32)>,
 }
 
 impl<T> Default for Wheel<T> {
@@ -86,10 +100,11 @@ impl<T> Wheel<T> {
             occupied: vec![0; BUCKETS / 64],
             len: 0,
             cursor: 0,
+            due: std::collections::VecDeque::new(),
         }
     }
 
-    /// Timers set and not yet fired or cancelled.
+    /// Timers set and not yet handed out or cancelled (due ones included).
     pub fn len(&self) -> usize {
         self.len
     }
@@ -107,6 +122,7 @@ impl<T> Wheel<T> {
             NIL => {
                 self.nodes.push(Node {
                     generation: 0,
+                    linked: false,
                     prev: NIL,
                     next: NIL,
                     deadline,
@@ -132,13 +148,16 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Cancels a timer; returns its value, or `None` if the key is stale.
+    /// Cancels a timer, due or not; returns its value, or `None` if the
+    /// key is stale (the timer was handed out or cancelled already).
     pub fn cancel(&mut self, key: TimerKey) -> Option<T> {
         let node = self.nodes.get(key.index as usize)?;
         if node.generation != key.generation || node.value.is_none() {
             return None;
         }
-        self.unlink(key.index);
+        if node.linked {
+            self.unlink(key.index);
+        }
         Some(self.vacate(key.index))
     }
 
@@ -151,9 +170,9 @@ impl<T> Wheel<T> {
         node.value.as_mut()
     }
 
-    /// Removes every timer due at or before tick `now` and hands each to
-    /// `fired` with its key, in no particular order.
-    pub fn expire(&mut self, now: u64, mut fired: impl FnMut(TimerKey, T)) {
+    /// Moves every timer due at or before tick `now` to the due queue; take
+    /// them with [`pop_due`](Self::pop_due).
+    pub fn expire(&mut self, now: u64) {
         if now < self.cursor {
             return;
         }
@@ -162,9 +181,6 @@ impl<T> Wheel<T> {
         let span = (now - self.cursor + 1).min(BUCKETS as u64);
         for step in 0..span {
             let bucket = ((self.cursor + step) as usize) & (BUCKETS - 1);
-            if self.heads[bucket] == NIL {
-                continue;
-            }
             let mut index = self.heads[bucket];
             while index != NIL {
                 let node = &self.nodes[index as usize];
@@ -172,13 +188,25 @@ impl<T> Wheel<T> {
                 if node.deadline <= now {
                     let generation = node.generation;
                     self.unlink(index);
-                    let value = self.vacate(index);
-                    fired(TimerKey { index, generation }, value);
+                    self.due.push_back((index, generation));
                 }
                 index = next;
             }
         }
         self.cursor = now + 1;
+    }
+
+    /// The next due timer, with its key, in the order `expire` found them.
+    pub fn pop_due(&mut self) -> Option<(TimerKey, T)> {
+        while let Some((index, generation)) = self.due.pop_front() {
+            let node = &self.nodes[index as usize];
+            if node.generation == generation && node.value.is_some() && !node.linked {
+                let value = self.vacate(index);
+                return Some((TimerKey { index, generation }, value));
+            }
+            // Cancelled after it fell due (its node may even be reused).
+        }
+        None
     }
 
     /// A tick by which the next timer may be due: the tick of the first
@@ -216,6 +244,7 @@ impl<T> Wheel<T> {
             self.nodes[head as usize].prev = index;
         }
         let node = &mut self.nodes[index as usize];
+        node.linked = true;
         node.prev = NIL;
         node.next = head;
         self.heads[bucket] = index;
@@ -224,7 +253,8 @@ impl<T> Wheel<T> {
 
     /// Takes a set node out of its bucket.
     fn unlink(&mut self, index: u32) {
-        let node = &self.nodes[index as usize];
+        let node = &mut self.nodes[index as usize];
+        node.linked = false;
         let (prev, next) = (node.prev, node.next);
         let bucket = (node.deadline as usize) & (BUCKETS - 1);
         if prev == NIL {
@@ -243,9 +273,16 @@ impl<T> Wheel<T> {
     /// Frees an unlinked node and returns its value.
     fn vacate(&mut self, index: u32) -> T {
         let node = &mut self.nodes[index as usize];
-        node.generation = node.generation.wrapping_add(1);
-        node.next = self.free;
-        self.free = index;
+        if node.generation == u32::MAX {
+            // Retired, not put back on the free list: reusing it would wrap
+            // the generation. Left vacant for ever, it matches no key. It
+            // costs one node per four billion timers set in it.
+            node.next = NIL;
+        } else {
+            node.generation += 1;
+            node.next = self.free;
+            self.free = index;
+        }
         self.len -= 1;
         // Only set nodes are unlinked and vacated, so the value is there.
         match node.value.take() {
@@ -260,8 +297,11 @@ mod tests {
     use super::{TimerKey, Wheel, BUCKETS};
 
     fn expire(wheel: &mut Wheel<u32>, now: u64) -> Vec<u32> {
+        wheel.expire(now);
         let mut fired = Vec::new();
-        wheel.expire(now, |_, v| fired.push(v));
+        while let Some((_, v)) = wheel.pop_due() {
+            fired.push(v);
+        }
         fired.sort_unstable();
         fired
     }
@@ -293,6 +333,39 @@ mod tests {
         assert_eq!(expire(&mut wheel, 5), vec![2, 3]);
         assert_eq!(wheel.cancel(b), None, "a fired timer cannot be cancelled");
         assert!(TimerKey::NONE.is_none());
+    }
+
+    #[test]
+    fn a_due_timer_can_be_cancelled_before_it_is_handed_out() {
+        let mut wheel = Wheel::new();
+        let a = wheel.insert(5, 1);
+        let b = wheel.insert(5, 2);
+        wheel.expire(5);
+        assert_eq!(wheel.len(), 2, "due but not handed out");
+        let (first, value) = wheel.pop_due().unwrap();
+        let other = if first == a { b } else { a };
+        assert_eq!(wheel.cancel(other), Some(3 - value), "cancelled while due");
+        let reused = wheel.insert(9, 7);
+        assert_eq!(reused.index, other.index, "its node is reused at once");
+        assert_eq!(wheel.pop_due(), None, "the cancelled one never comes");
+        assert_eq!(wheel.cancel(first), None, "a handed-out timer is gone");
+        assert_eq!(expire(&mut wheel, 9), vec![7]);
+    }
+
+    #[test]
+    fn an_exhausted_node_is_retired_not_wrapped() {
+        let mut wheel = Wheel::new();
+        let a = wheel.insert(5, 1);
+        wheel.nodes[a.index as usize].generation = u32::MAX;
+        let last = TimerKey {
+            index: a.index,
+            generation: u32::MAX,
+        };
+        assert_eq!(wheel.cancel(last), Some(1));
+        let b = wheel.insert(5, 2);
+        assert_ne!(b.index, a.index, "the exhausted node is not reused");
+        assert_eq!(wheel.cancel(a), None);
+        assert_eq!(wheel.cancel(last), None);
     }
 
     #[test]
@@ -330,7 +403,7 @@ mod tests {
     #[test]
     fn next_deadline_wraps_around_the_wheel() {
         let mut wheel: Wheel<u32> = Wheel::new();
-        wheel.expire(BUCKETS as u64 - 10, |_, _| {});
+        wheel.expire(BUCKETS as u64 - 10);
         wheel.insert(BUCKETS as u64 + 5, 1);
         assert_eq!(wheel.next_deadline(), Some(BUCKETS as u64 + 5));
         let key = wheel.insert(BUCKETS as u64 - 2, 2);

@@ -1,6 +1,7 @@
-//! `connect-storm`: a fleet reconnecting at once. Starts N non-blocking
-//! connects from several loopback source addresses in one burst, sends one
-//! byte on each and waits for every echo. Prints how long that took, how
+//! `connect-storm`: a fleet reconnecting at once. Makes N sockets bound to
+//! several loopback source addresses (not timed), then starts their
+//! non-blocking connects in one burst from several threads, sends one byte
+//! on each and waits for every echo. Prints how long that took, how
 //! many clients had to retransmit (a SYN or handshake ACK dropped at a full
 //! listen queue costs the client a 1 s retransmit), and the change in the
 //! namespace's `ListenOverflows` counter.
@@ -28,19 +29,34 @@ struct Cli {
     /// Loopback source addresses used round-robin: 127.0.0.2 and up.
     #[arg(long, default_value_t = 4)]
     sources: u8,
+    /// Threads starting the connects (the burst is as fast as they are).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
 }
 
 fn main() -> Result<(), String> {
     let cli = Cli::parse();
     raise_file_limit();
-    let before = listen_overflows();
-    let start = Instant::now();
     let sockets: Vec<std::net::TcpStream> = (0..cli.connections)
         .map(|i| {
             let last = 2 + (i % usize::from(cli.sources.max(1))) as u8;
-            start_connect(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)), cli.addr)
+            bound_socket(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
         })
         .collect::<Result<_, _>>()?;
+    let before = listen_overflows();
+    let start = Instant::now();
+    let share = sockets.len().div_ceil(cli.threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let burst: Vec<_> = sockets
+            .chunks(share)
+            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(|s| connect(s, cli.addr))))
+            .collect();
+        burst.into_iter().try_for_each(|thread| {
+            thread
+                .join()
+                .map_err(|_| "a connect thread panicked".to_owned())?
+        })
+    })?;
     let timeout = Some(Duration::from_secs(30));
     for socket in &sockets {
         socket.set_nonblocking(false).map_err(|e| e.to_string())?;
@@ -75,9 +91,9 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
-/// Starts a non-blocking connect from `source`; the port is picked at
-/// connect time by the whole 4-tuple (`IP_BIND_ADDRESS_NO_PORT`).
-fn start_connect(source: IpAddr, addr: SocketAddr) -> Result<std::net::TcpStream, String> {
+/// A non-blocking socket bound to `source`; its port is picked at connect
+/// time by the whole 4-tuple (`IP_BIND_ADDRESS_NO_PORT`).
+fn bound_socket(source: IpAddr) -> Result<std::net::TcpStream, String> {
     let os = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
     // SAFETY: plain socket calls on a descriptor this function owns; the
     // sockaddr structs are fully initialised before use.
@@ -105,14 +121,28 @@ fn start_connect(source: IpAddr, addr: SocketAddr) -> Result<std::net::TcpStream
         if libc::bind(fd, (&bind as *const libc::sockaddr_in).cast(), size) != 0 {
             return Err(os("bind"));
         }
-        let to = sockaddr(addr);
-        if libc::connect(fd, (&to as *const libc::sockaddr_in).cast(), size) != 0
-            && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINPROGRESS)
-        {
-            return Err(os("connect"));
-        }
         Ok(std::net::TcpStream::from(owned))
     }
+}
+
+/// Starts a non-blocking connect of `socket` to `addr`.
+fn connect(socket: &std::net::TcpStream, addr: SocketAddr) -> Result<(), String> {
+    let to = sockaddr(addr);
+    let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `to` is a fully initialised sockaddr_in of `size` bytes; the
+    // descriptor is valid while `socket` is borrowed.
+    let rc = unsafe {
+        libc::connect(
+            socket.as_raw_fd(),
+            (&to as *const libc::sockaddr_in).cast(),
+            size,
+        )
+    };
+    let err = std::io::Error::last_os_error();
+    if rc != 0 && err.raw_os_error() != Some(libc::EINPROGRESS) {
+        return Err(format!("connect: {err}"));
+    }
+    Ok(())
 }
 
 /// An IPv4 `sockaddr_in` for `addr` (IPv6 is not used here).

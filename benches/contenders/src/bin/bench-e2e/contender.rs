@@ -17,7 +17,7 @@ pub struct Contender {
 }
 
 /// Every contender the harness knows, in default order.
-pub const KNOWN: [Contender; 4] = [
+pub const KNOWN: [Contender; 5] = [
     Contender {
         name: "esockets",
         binary: "esockets",
@@ -43,6 +43,14 @@ pub const KNOWN: [Contender; 4] = [
         binary: "esockets",
         port: 1237,
         args: &["--idle-timeout", "60s"],
+    },
+    // An earlier build of esockets, copied into the binary directory as
+    // `esockets-baseline`: before/after figures of a change, run by run.
+    Contender {
+        name: "esockets-baseline",
+        binary: "esockets-baseline",
+        port: 1238,
+        args: &[],
     },
 ];
 

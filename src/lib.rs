@@ -64,9 +64,10 @@ pub use ops::logging;
 pub use ops::signals::StopSignals;
 pub use server::config::{default_threads, Config, Keepalive, RESERVED_DESCRIPTORS};
 pub use server::error::{ConfigError, Error};
-pub use server::handle::{SendError, ServerHandle};
+pub use server::handle::ServerHandle;
 pub use server::stats::ShardStats;
 pub use server::Server;
+pub use shard::inbox::SendError;
 
 /// Pure building blocks, public only so `benches/` can measure them; not a
 /// stable API.

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::handler::id::ConnId;
-use crate::server::handle::{SendError, ServerHandle};
+use crate::server::handle::ServerHandle;
+use crate::shard::inbox::SendError;
 use crate::shard::wheel::{TimerKey, Wheel};
 
 /// What a shard's factory is told when it makes the shard's handler.

@@ -8,21 +8,7 @@ use bytes::Bytes;
 
 use crate::handler::id::ConnId;
 use crate::server::stats::{PublishedStats, ShardStats};
-use crate::shard::inbox::{Command, InboxSender};
-
-/// Why a command to a shard was not queued.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The shard's inbox is full (`Config::inbox_capacity` commands wait):
-    /// the shard is far behind; try later or drop the message.
-    #[error("the shard's inbox is full")]
-    InboxFull,
-    /// The shard has stopped (the server shut down), or there is no such
-    /// shard.
-    #[error("the shard has stopped")]
-    Stopped,
-}
+use crate::shard::inbox::{Command, InboxSender, SendError};
 
 /// How other threads reach one shard.
 pub(crate) struct Remote {
@@ -38,7 +24,7 @@ struct Shared {
     shards: Vec<Remote>,
     /// The address the server listens on (the real port if 0 was asked).
     local_addr: SocketAddr,
-    /// Clients open in the whole process, counted on accept and close
+    /// Clients open in this server (all shards), counted on accept and close
     /// only, against `max_connections`.
     open: AtomicUsize,
     /// The most clients served at once.

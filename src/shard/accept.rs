@@ -247,7 +247,17 @@ impl<H: Handler> Shard<H> {
             .registry()
             .register(&mut stream, token, Interest::READABLE)
         {
-            tracing::warn!(shard = self.index, %peer, %err, "cannot register client; dropping it");
+            let now = self.cx.now();
+            if let Some(suppressed) = self.warnings.client_failed.allow(now) {
+                tracing::warn!(
+                    shard = self.index,
+                    %peer,
+                    %err,
+                    suppressed,
+                    "cannot register client with epoll (fs.epoll.max_user_watches?); dropping it"
+                );
+            }
+            self.stats.refused += 1;
             self.cx.handle.release_connection();
             return;
         }

@@ -10,7 +10,20 @@ use crossbeam::channel::{self, Receiver, Sender, TrySendError};
 use mio::Waker;
 
 use crate::handler::id::ConnId;
-use crate::server::handle::SendError;
+
+/// Why a command to a shard was not queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The shard's inbox is full (`Config::inbox_capacity` commands wait):
+    /// the shard is far behind; try later or drop the message.
+    #[error("the shard's inbox is full")]
+    InboxFull,
+    /// The shard has stopped (the server shut down), or there is no such
+    /// shard.
+    #[error("the shard has stopped")]
+    Stopped,
+}
 
 /// Something another thread asks a shard to do.
 pub(crate) enum Command {

@@ -63,7 +63,7 @@ pub(crate) struct ShardParts {
 }
 
 /// A running shard. Dropping it (at the end of `run`, or when a handler
-/// panicked) gives back its clients' places in the process-wide count.
+/// panicked) gives back its clients' places in the server-wide count.
 pub(crate) struct Shard<H: Handler> {
     /// Index of this shard.
     index: u16,

@@ -134,10 +134,14 @@ pub(crate) fn ticks(duration: Duration) -> u64 {
 /// The shard, as every callback sees it: its clock, timers, and the other
 /// clients of the shard.
 ///
-/// Sends and closes aimed at other clients of this shard are applied right
-/// after the callback returns (in the order asked); those aimed at clients
-/// of other shards go to that shard's inbox at once. Timers are set and
-/// cancelled at once.
+/// Sends and closes aimed at other clients of this shard are applied in
+/// the order asked, after the callback returns and before the shard reads
+/// any more input from that client: right away after `on_data`,
+/// `on_connect`, `on_timer` and `on_tick`; after the batch in progress when
+/// the callback ran inside one (an `on_close` or `on_drain` during
+/// shutdown's sweep or an inbox batch). Those aimed at clients of other
+/// shards go to that shard's inbox at once. Timers are set and cancelled at
+/// once.
 pub struct ShardContext<'a> {
     /// The shard's parts this context lends.
     core: &'a mut ContextCore,

@@ -90,6 +90,9 @@ fn run_until_signal_drains_on_sigterm() {
     // The first byte shows the greeting is queued; most of it still is.
     let mut first = [0u8; 1];
     stream.read_exact(&mut first).expect("first byte");
+    // The child prints its address just before `run_until_signal` installs
+    // the handlers: signal only once it catches SIGTERM.
+    child.wait_until_it_catches(libc::SIGTERM);
     child.signal(libc::SIGTERM);
     stderr.wait_for("shutting down");
     let mut rest = Vec::new();

@@ -12,6 +12,10 @@ use crate::Failure;
 /// Bytes in flight per connection in `--mode stream`.
 pub const STREAM_IN_FLIGHT: usize = 256 * 1024;
 
+/// Smallest message of the stream mode: at most 256 messages (and stamps)
+/// in flight per connection.
+pub const STREAM_MIN_SIZE: usize = 1024;
+
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -158,7 +162,14 @@ impl RunConfig {
                     ));
                 }
                 let secs = args.connections as f64 / rate;
-                Some((Duration::from_secs_f64(secs), Duration::from_secs_f64(secs)))
+                let lifetime = Duration::try_from_secs_f64(secs).map_err(|_| {
+                    usage(format!(
+                        "--churn {rate} with {} connections means a lifetime of {secs:e} s: \
+                         ask for at least one connect a century",
+                        args.connections
+                    ))
+                })?;
+                Some((lifetime, lifetime))
             }
             (None, None) => None,
         };
@@ -206,6 +217,15 @@ impl RunConfig {
         };
         if args.connect_timeout.is_zero() {
             return Err(usage("--connect-timeout must be more than 0"));
+        }
+        if args.mode == Mode::Stream && args.size < STREAM_MIN_SIZE {
+            // Each message in flight keeps a stamp: 256 KiB of 1-byte
+            // messages would be 262,144 stamps per connection.
+            return Err(usage(format!(
+                "--mode stream needs --size {STREAM_MIN_SIZE} or more (got {}): the stream keeps \
+                 256 KiB in flight per connection, one stamp per message",
+                args.size
+            )));
         }
         let pipeline = if args.mode == Mode::Stream {
             args.pipeline

@@ -109,6 +109,9 @@ pub struct Conn {
     /// Connect generation: bumped on every connect, so timers set for an
     /// earlier socket are ignored.
     pub generation: u32,
+    /// A slow reader's resume timer is set: one at a time, however many
+    /// reads end throttled before it fires.
+    pub resume_pending: bool,
     /// Its lifetime is over: close and replace it once nothing is in
     /// flight.
     pub expired: bool,
@@ -149,6 +152,7 @@ impl Conn {
             state: State::Waiting,
             owed: 0,
             generation: 0,
+            resume_pending: false,
             expired: false,
             expires_at: None,
             ever_open: false,

@@ -17,9 +17,12 @@ pub struct Errors {
     pub refused: u64,
     /// A connect did not finish within `--connect-timeout`.
     pub connect_timeout: u64,
-    /// Messages never answered (still in flight after the drain timeout,
-    /// or on a connection that died).
+    /// Messages never answered on a connection that died.
     pub lost: u64,
+    /// Messages never answered on a connection still open at the end
+    /// (after the drain): the server swallowed them. Always a failure,
+    /// `--reconnect` or not.
+    pub unanswered: u64,
     /// A connect failed with `EADDRNOTAVAIL`: no local port left for the
     /// destination (add `--source` addresses).
     pub addr_not_available: u64,
@@ -44,6 +47,8 @@ pub enum Cause {
     ConnectTimeout,
     /// See [`Errors::lost`].
     Lost,
+    /// See [`Errors::unanswered`].
+    Unanswered,
     /// See [`Errors::addr_not_available`].
     AddrNotAvailable,
     /// See [`Errors::other`].
@@ -60,6 +65,7 @@ impl Errors {
             Cause::Refused => &mut self.refused,
             Cause::ConnectTimeout => &mut self.connect_timeout,
             Cause::Lost => &mut self.lost,
+            Cause::Unanswered => &mut self.unanswered,
             Cause::AddrNotAvailable => &mut self.addr_not_available,
             Cause::Other => &mut self.other,
         };
@@ -75,13 +81,14 @@ impl Errors {
         self.refused += other.refused;
         self.connect_timeout += other.connect_timeout;
         self.lost += other.lost;
+        self.unanswered += other.unanswered;
         self.addr_not_available += other.addr_not_available;
         self.other += other.other;
         self.total += other.total;
     }
 
     /// `(name, count)` of every cause, for tables.
-    pub fn by_cause(&self) -> [(&'static str, u64); 8] {
+    pub fn by_cause(&self) -> [(&'static str, u64); 9] {
         [
             ("mismatch", self.mismatch),
             ("closed", self.closed),
@@ -89,6 +96,7 @@ impl Errors {
             ("refused", self.refused),
             ("connect_timeout", self.connect_timeout),
             ("lost", self.lost),
+            ("unanswered", self.unanswered),
             ("addr_not_available", self.addr_not_available),
             ("other", self.other),
         ]
@@ -109,13 +117,14 @@ impl Errors {
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 8] = [
+    pub const ALL: [Cause; 9] = [
         Cause::Mismatch,
         Cause::Closed,
         Cause::Reset,
         Cause::Refused,
         Cause::ConnectTimeout,
         Cause::Lost,
+        Cause::Unanswered,
         Cause::AddrNotAvailable,
         Cause::Other,
     ];
@@ -129,6 +138,7 @@ impl Cause {
             Cause::Refused => "refused",
             Cause::ConnectTimeout => "connect_timeout",
             Cause::Lost => "lost",
+            Cause::Unanswered => "unanswered",
             Cause::AddrNotAvailable => "addr_not_available",
             Cause::Other => "other",
         }
@@ -137,7 +147,7 @@ impl Cause {
     /// Whether this cause means "the server went away" (what `--reconnect`
     /// rides out), as opposed to wrong data.
     pub fn is_disconnect(self) -> bool {
-        !matches!(self, Cause::Mismatch)
+        !matches!(self, Cause::Mismatch | Cause::Unanswered)
     }
 }
 

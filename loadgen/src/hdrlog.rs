@@ -143,7 +143,7 @@ impl HdrLogWriter {
             self.out,
             "#[loadgen-summary established={} open_at_end={} messages={} duration_s={:.6} \
              mismatch={} closed={} reset={} refused={} connect_timeout={} lost={} \
-             addr_not_available={} other={}]",
+             unanswered={} addr_not_available={} other={}]",
             r.established,
             r.open_at_end,
             r.messages,
@@ -154,6 +154,7 @@ impl HdrLogWriter {
             e.refused,
             e.connect_timeout,
             e.lost,
+            e.unanswered,
             e.addr_not_available,
             e.other
         )?;

@@ -68,6 +68,12 @@ impl Lifecycle {
         self.longest_outage = self.longest_outage.max(outage);
     }
 
+    /// Counts a connection still down when the run ended, after `outage`.
+    pub fn still_down(&mut self, outage: Duration) {
+        self.downtime += outage;
+        self.longest_outage = self.longest_outage.max(outage);
+    }
+
     /// Adds `other` into `self`.
     pub fn merge(&mut self, other: &Lifecycle) {
         self.connects += other.connects;

@@ -127,7 +127,16 @@ fn build_report(
     for cause in Cause::ALL {
         errors.add(cause, sum(cause.key()));
     }
-    let messages = latency.len();
+    // The count each run wrote in its summary: the corrected histogram
+    // also holds the waits of open-loop messages that were never sent, so
+    // its length would count them as answered. Logs without a summary (a
+    // run that was killed) fall back on the uncorrected histogram.
+    let summarised = logs.iter().all(|l| meta_u64(l, "messages").is_some());
+    let messages = if summarised {
+        sum("messages")
+    } else {
+        uncorrected.map_or(latency.len(), Histogram::len)
+    };
     let rate = per_sec(messages as f64, span_s);
     let bytes = size.map(|s| messages * s);
     let asked_rate: f64 = logs

@@ -36,6 +36,7 @@ impl Report {
                     Cause::Refused => self.errors.refused,
                     Cause::ConnectTimeout => self.errors.connect_timeout,
                     Cause::Lost => self.errors.lost,
+                    Cause::Unanswered => 0,
                     Cause::AddrNotAvailable => self.errors.addr_not_available,
                     Cause::Other => self.errors.other,
                     Cause::Mismatch => 0,

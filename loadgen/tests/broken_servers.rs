@@ -63,8 +63,9 @@ fn early_close_is_reported() {
 }
 
 #[test]
-fn hung_answers_are_lost() {
-    // Every 50th read waits 3 s: longer than run plus drain timeout.
+fn hung_answers_are_unanswered() {
+    // Every 50th read waits 3 s: longer than run plus drain timeout, on a
+    // connection the server keeps open.
     let server = TestServer::start(Behaviour::SlowEvery {
         every: 50,
         delay: Duration::from_secs(3),
@@ -72,9 +73,21 @@ fn hung_answers_are_lost() {
     let (out, v) = run(&server, "hung", "4", &[]);
     assert_ne!(out.code, 0);
     assert_eq!(
-        v["errors"]["lost"], 4,
+        v["errors"]["unanswered"], 4,
         "one message per connection hangs: {v}"
     );
+    assert_eq!(v["errors"]["lost"], 0, "{v}");
+}
+
+#[test]
+fn unanswered_messages_fail_a_run_even_with_reconnect() {
+    let server = TestServer::start(Behaviour::SlowEvery {
+        every: 50,
+        delay: Duration::from_secs(3),
+    });
+    let (out, v) = run(&server, "hung-reconnect", "4", &["--reconnect"]);
+    assert_ne!(out.code, 0, "swallowed messages are not ridden out: {v}");
+    assert_eq!(v["errors"]["unanswered"], 4, "{v}");
 }
 
 #[test]

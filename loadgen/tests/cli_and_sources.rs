@@ -173,3 +173,57 @@ fn merge_of_two_logs_equals_one_histogram_of_both() {
     assert_eq!(v["connections"]["established"], 10);
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
 }
+
+#[test]
+fn merge_counts_only_messages_that_were_answered() {
+    // One connection, one message in flight, a server that stalls 2 ms
+    // every 7th read, asked for 20,000 msg/s: most messages fall due and
+    // are never sent. Their waits go into the corrected histogram; merge
+    // must not count them as answered messages.
+    let server = TestServer::start(Behaviour::SlowEvery {
+        every: 7,
+        delay: Duration::from_millis(2),
+    });
+    let dir = temp_dir("merge-unsent");
+    let addr = server.addr_arg();
+    let log = dir.join("overloaded.hlog");
+    let report = dir.join("overloaded.json");
+    loadgen(
+        &[
+            "--addr",
+            &addr,
+            "--connections",
+            "1",
+            "--rate",
+            "20000",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--quiet",
+            "--hdr-log",
+            log.to_str().unwrap(),
+            "--json",
+            report.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let run = json(&report);
+    assert!(
+        run["rate"]["unsent"].as_u64().unwrap() > 0,
+        "the run must fall behind: {run}"
+    );
+    let merged = dir.join("merged.json");
+    let out = loadgen(
+        &[
+            "merge",
+            log.to_str().unwrap(),
+            "--json",
+            merged.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let v = json(&merged);
+    assert_eq!(v["messages"], run["messages"], "{}\n{v}", out.stderr);
+    assert_eq!(v["rate"]["sustained"], false, "{v}");
+}

@@ -104,7 +104,10 @@ impl Server {
     /// signal after this returns.
     ///
     /// The signals are caught from this call on; to hold one that arrives
-    /// between [`Server::bind`] and this call, use [`StopSignals`].
+    /// between [`Server::bind`] and this call, use [`StopSignals`]. Once per
+    /// process: the signal watcher stays after the server ended, and a
+    /// later signal ends the process, so a program that runs servers one
+    /// after another stops each with [`ServerHandle::shutdown`](crate::ServerHandle::shutdown).
     ///
     /// # Examples
     ///

@@ -230,33 +230,41 @@ impl Config {
             ("tick", self.tick),
             ("user_timeout", self.user_timeout),
         ] {
-            if value.is_some_and(|d| d > MAX_TIMEOUT) {
-                return bad(field, format!("must be at most 24h, got {value:?}"));
+            if let Some(value) = value.filter(|&d| d > MAX_TIMEOUT) {
+                return bad(
+                    field,
+                    format!("must be at most 24h, got {}", describe_duration(value)),
+                );
             }
         }
         for (field, value) in [("idle_timeout", self.idle_timeout), ("tick", self.tick)] {
             if value.is_some_and(|d| d < Duration::from_millis(1)) {
-                return bad(field, "must be at least 1ms (or off)".into());
+                return bad(
+                    field,
+                    "must be at least 1ms (leave it unset to turn it off)".into(),
+                );
             }
         }
         if let Some(keepalive) = self.keepalive {
             // Linux counts both in whole seconds, up to 32767.
-            let secs = 1..=32767;
-            if !secs.contains(&keepalive.idle.as_secs())
-                || !secs.contains(&keepalive.interval.as_secs())
-            {
-                return bad(
-                    "keepalive",
-                    format!(
-                        "idle and interval must be 1s to 32767s (whole seconds), got {:?} and {:?}",
-                        keepalive.idle, keepalive.interval
-                    ),
-                );
+            for (field, value) in [
+                ("keepalive", keepalive.idle),
+                ("keepalive_interval", keepalive.interval),
+            ] {
+                if value.subsec_nanos() != 0 || !(1..=32767).contains(&value.as_secs()) {
+                    return bad(
+                        field,
+                        format!(
+                            "must be whole seconds from 1s to 32767s, got {}",
+                            describe_duration(value)
+                        ),
+                    );
+                }
             }
             if !(1..=127).contains(&keepalive.count) {
                 return bad(
-                    "keepalive",
-                    format!("count must be 1 to 127, got {}", keepalive.count),
+                    "keepalive_count",
+                    format!("must be 1 to 127, got {}", keepalive.count),
                 );
             }
         }
@@ -298,6 +306,20 @@ impl Config {
     }
 }
 
+/// A duration as a person writes it: `48h`, `90s`, `1.5s`, `250ms`.
+fn describe_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_nanos() == 0 && secs >= 3600 && secs % 3600 == 0 {
+        format!("{}h", secs / 3600)
+    } else if d.subsec_nanos() == 0 {
+        format!("{secs}s")
+    } else if secs == 0 {
+        format!("{}ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Config;
@@ -316,6 +338,27 @@ mod tests {
         let err = config.validate().unwrap_err();
         assert_eq!(err.field, "threads");
         assert!(err.to_string().contains("threads"), "{err}");
+    }
+
+    #[test]
+    fn durations_in_errors_read_as_typed() {
+        let config = Config {
+            idle_timeout: Some(std::time::Duration::from_secs(2 * 86_400)),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "idle_timeout");
+        assert_eq!(err.reason, "must be at most 24h, got 48h");
+        let config = Config {
+            keepalive: Some(super::Keepalive {
+                interval: std::time::Duration::from_millis(500),
+                ..super::Keepalive::after(std::time::Duration::from_secs(60))
+            }),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "keepalive_interval");
+        assert!(err.reason.ends_with("got 500ms"), "{}", err.reason);
     }
 
     #[test]

@@ -61,6 +61,7 @@ impl Worker {
         });
         let conn = &mut self.conns[i];
         conn.generation = conn.generation.wrapping_add(1);
+        conn.resume_pending = false;
         match result {
             Ok(stream) => {
                 conn.stream = Some(stream);

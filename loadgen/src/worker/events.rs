@@ -60,12 +60,16 @@ impl Worker {
                 if readable {
                     match conn.read(&mut self.buf, &self.pattern, &mut self.rec) {
                         Ok(ReadEnd::Drained) => {}
-                        Ok(ReadEnd::Throttled(at)) => self.timers.push(Timer {
-                            at,
-                            conn: i,
-                            generation: conn.generation,
-                            kind: TimerKind::ReadResume,
-                        }),
+                        Ok(ReadEnd::Throttled(at)) if !conn.resume_pending => {
+                            conn.resume_pending = true;
+                            self.timers.push(Timer {
+                                at,
+                                conn: i,
+                                generation: conn.generation,
+                                kind: TimerKind::ReadResume,
+                            });
+                        }
+                        Ok(ReadEnd::Throttled(_)) => {} // its timer is set
                         Err(fault) => result = Err(fault),
                     }
                 }

@@ -125,12 +125,15 @@ impl Worker {
         });
     }
 
-    /// Reconnects connection `i` after its backoff.
+    /// Reconnects connection `i` after its backoff, spread by ±50 % so
+    /// that connections dropped together (a server restart) do not all
+    /// come back in the same millisecond and overflow its listen queue.
     pub(super) fn schedule_retry(&mut self, i: usize, now: Instant) {
+        let jitter = self.rng.gen_range(0.5..1.5);
         let conn = &mut self.conns[i];
         conn.backoff = next_backoff(conn.backoff);
         self.timers.push(Timer {
-            at: now + conn.backoff,
+            at: now + conn.backoff.mul_f64(jitter),
             conn: i,
             generation: conn.generation,
             kind: TimerKind::Retry,
@@ -157,7 +160,10 @@ impl Worker {
                 (TimerKind::Retry, State::Dead) if self.retrying() => {
                     self.start_connect(t.conn, now);
                 }
-                (TimerKind::ReadResume, State::Open) => self.service(t.conn, traffic, true),
+                (TimerKind::ReadResume, State::Open) => {
+                    self.conns[t.conn].resume_pending = false;
+                    self.service(t.conn, traffic, true);
+                }
                 _ => {}
             }
         }

@@ -171,6 +171,18 @@ impl Worker {
         }
         let window_end = Instant::now();
         self.loading = false;
+        // Outages still going on at the end count too (up to the end of
+        // the measured window), or a server that never came back would
+        // show no downtime at all.
+        if self.rec.measuring {
+            for conn in &self.conns {
+                if let Some(down) = conn.down_since {
+                    let from = down.max(warm_end);
+                    self.life
+                        .still_down(window_end.saturating_duration_since(from));
+                }
+            }
+        }
         if let Pace::Open {
             start,
             step_ns,
@@ -296,7 +308,13 @@ impl Worker {
                 self.count(i, Cause::Closed, 1);
             }
             let lost = self.conns[i].kill();
-            self.count(i, Cause::Lost, lost);
+            // Unanswered on a connection the server kept open: swallowed.
+            let cause = if alive {
+                Cause::Unanswered
+            } else {
+                Cause::Lost
+            };
+            self.count(i, cause, lost);
             self.shared.open.fetch_sub(1, Ordering::Relaxed);
         }
         WorkerReport {

@@ -27,6 +27,12 @@ pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
         ));
     }
     let Some((host, port)) = text.rsplit_once(':') else {
+        if let Ok(port) = text.parse::<u16>() {
+            return Err(format!(
+                "'{text}' is a port without an address: type --bind 127.0.0.1:{port} \
+                 (or 0.0.0.0:{port} for every interface)"
+            ));
+        }
         return Err(format!(
             "'{text}' has no port: type --bind {text}:{SUGGESTED_PORT} \
              (or an address, e.g. --bind 127.0.0.1:{SUGGESTED_PORT})"

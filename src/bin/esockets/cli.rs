@@ -58,7 +58,8 @@ pub struct Cli {
     pub max_connections: Option<usize>,
 
     /// Text sent to a client refused at --max-connections before it is
-    /// closed ("\n" is not added; include one if the protocol wants it).
+    /// closed, as given: no newline is added (in bash, --refuse-message
+    /// $'busy\n' sends one).
     #[arg(long, value_name = "TEXT")]
     pub refuse_message: Option<String>,
 
@@ -68,11 +69,11 @@ pub struct Cli {
     pub idle_timeout: Option<Duration>,
 
     /// TCP keepalive: probe a client silent for this long, so peers that
-    /// vanished are found (e.g. 60s) [default: off].
+    /// vanished are found (whole seconds, e.g. 60s) [default: off].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub keepalive: Option<Duration>,
 
-    /// With --keepalive: time between probes.
+    /// With --keepalive: time between probes (whole seconds).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub keepalive_interval: Duration,
 

@@ -24,6 +24,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("refuse_message", "--refuse-message"),
     ("idle_timeout", "--idle-timeout"),
     ("keepalive", "--keepalive"),
+    ("keepalive_interval", "--keepalive-interval"),
+    ("keepalive_count", "--keepalive-count"),
     ("user_timeout", "--user-timeout"),
 ];
 

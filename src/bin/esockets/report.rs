@@ -7,6 +7,10 @@ use esockets::{Config, Server, ShardStats};
 use crate::cli::Protocol;
 use crate::units::{format_duration, format_size};
 
+/// Below this open-file limit a server holds too few clients to be useful,
+/// and it says so.
+const LOW_FILE_LIMIT: u64 = 1024;
+
 /// Below this `net.core.somaxconn` a connect storm overflows the listen
 /// queue (the kernel default was 128 before Linux 5.4, 4096 since).
 const LOW_SOMAXCONN: u32 = 1024;
@@ -38,7 +42,11 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: u
     shards(config);
     backlog(config.backlog);
     migrate_req();
-    file_limit(server.handle().max_connections());
+    timeouts(config);
+    file_limit(
+        server.handle().max_connections(),
+        config.max_connections.is_some(),
+    );
     tracing::info!(
         "per client: output paused above {}, resumed at {}, client closed above {}; \
          partial input up to {}",
@@ -99,28 +107,57 @@ fn backlog(backlog: u32) {
     }
 }
 
+/// The timeouts that close idle or dead clients, on or off.
+fn timeouts(config: &Config) {
+    let idle = config
+        .idle_timeout
+        .map_or_else(|| "off".to_owned(), format_duration);
+    let keepalive = config.keepalive.map_or_else(
+        || "off".to_owned(),
+        |k| {
+            format!(
+                "after {} (every {}, {} probes)",
+                format_duration(k.idle),
+                format_duration(k.interval),
+                k.count
+            )
+        },
+    );
+    let user = config
+        .user_timeout
+        .map_or_else(|| "off".to_owned(), format_duration);
+    tracing::info!("idle timeout {idle}; TCP keepalive {keepalive}; TCP user timeout {user}");
+}
+
 /// What happens at shutdown to clients still in the listen queue.
 fn migrate_req() {
     match esockets::tcp_migrate_req() {
         Some(1) => tracing::info!(
-            "net.ipv4.tcp_migrate_req is 1: at shutdown, clients still connecting move to \
-             another esockets on this port"
+            "net.ipv4.tcp_migrate_req is 1: at shutdown, queued clients are served and closed \
+             gracefully; one that connects during the close moves to another listener of this \
+             port, if any"
         ),
         Some(_) => tracing::info!(
             "net.ipv4.tcp_migrate_req is 0: at shutdown, queued clients are served and closed \
-             gracefully (set it to 1 for restarts without resets, see docs/tuning.md)"
+             gracefully (see docs/tuning.md)"
         ),
         None => {}
     }
 }
 
 /// The open-file limit and the limit on clients it implies.
-fn file_limit(max_connections: usize) {
+fn file_limit(max_connections: usize, asked: bool) {
     match esockets::open_file_limit() {
-        Some((soft, _)) if max_connections as u64 + 16 > soft => tracing::warn!(
-            "at most {max_connections} clients (--max-connections), but the open-file limit \
-             is {soft}: clients past it are refused for lack of descriptors (raise the limit, \
-             see docs/tuning.md)"
+        Some((soft, _)) if asked && (max_connections as u64).saturating_add(16) > soft => {
+            tracing::warn!(
+                "--max-connections {max_connections} is above what the open-file limit ({soft}) \
+             allows: clients past it are refused for lack of descriptors (raise it with \
+             `ulimit -n` or systemd's LimitNOFILE=, see docs/tuning.md)"
+            )
+        }
+        Some((soft, _)) if soft < LOW_FILE_LIMIT => tracing::warn!(
+            "the open-file limit is only {soft}: at most {max_connections} clients fit \
+             (raise it with `ulimit -n 65536` or systemd's LimitNOFILE=, see docs/tuning.md)"
         ),
         Some((soft, hard)) => tracing::info!(
             "open files: limit {soft} (hard limit {hard}); at most {max_connections} clients \

@@ -148,7 +148,17 @@ fn build_report(
         .iter()
         .filter_map(|l| l.base_s)
         .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))));
-    let connections = sum("connections");
+    // Connections asked for, by the logs whose runs ended with a summary
+    // (the ones whose established and error counts are known).
+    let connections: u64 = logs
+        .iter()
+        .filter(|l| meta_u64(l, "messages").is_some())
+        .filter_map(|l| meta_u64(l, "connections"))
+        .sum();
+    let unsummarised = logs
+        .iter()
+        .filter(|l| meta_u64(l, "messages").is_none())
+        .count();
     let targets: Vec<String> = logs
         .iter()
         .filter_map(|l| l.meta.get("targets").cloned())
@@ -227,6 +237,13 @@ fn build_report(
         )],
     };
     report.judge(None);
+    if unsummarised > 0 {
+        report.problems.push(format!(
+            "{unsummarised} of {} logs end without a summary (a killed run?): their messages \
+             come from the histograms, their errors and connections are unknown and left out",
+            logs.len()
+        ));
+    }
     report
 }
 

@@ -63,6 +63,10 @@ counters! {
     closed,
     /// Clients closed by the idle timeout (counted in `closed` too).
     idle_closed,
+    /// Graceful closes that ended with output still on its way (queued,
+    /// or unacknowledged in the kernel): the drain deadline passed, or the
+    /// client left without taking it (counted in `closed` too).
+    cut_off,
     /// Times accepting paused because the process or system was out of
     /// descriptors or memory.
     accept_pauses,
@@ -104,6 +108,7 @@ mod tests {
             over_limit: 7,
             idle_closed: 8,
             accept_pauses: 9,
+            cut_off: 10,
         };
         published.publish(&stats);
         assert_eq!(published.snapshot(), stats);

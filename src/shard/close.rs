@@ -21,12 +21,31 @@ const LINGER_FIRST_CHECK: Duration = Duration::from_millis(10);
 /// a dozen over a 5 s drain) instead of one every 10 ms.
 const LINGER_MAX_CHECK: Duration = Duration::from_secs(1);
 
+/// Whether a close for `reason` is a graceful one, which owes the client
+/// all its output (a failure closes at once by design).
+fn reason_is_graceful(reason: CloseReason) -> bool {
+    matches!(
+        reason,
+        CloseReason::PeerClosed
+            | CloseReason::Handler
+            | CloseReason::Server
+            | CloseReason::IdleTimeout
+            | CloseReason::Shutdown
+    )
+}
+
 impl<H: Handler> Shard<H> {
     /// Closes a client now and tells the handler why.
     pub(super) fn close_now(&mut self, key: Key, reason: CloseReason) {
         let Some(client) = self.clients.remove(key) else {
             return;
         };
+        if reason_is_graceful(reason) && client.io.output_in_flight() {
+            // A graceful close that ends with output not yet taken: the
+            // drain deadline cut it short, or the client left first. The
+            // operator should know.
+            self.stats.cut_off += 1;
+        }
         // Dropping the stream closes the descriptor, which also removes it
         // from epoll: no extra `epoll_ctl`.
         drop(client.io);

@@ -157,6 +157,10 @@ fn shutdown_delivers_queued_output_then_closes() {
     let stats = handle.stats().into_iter().sum::<esockets::ShardStats>();
     assert_eq!(stats.bytes_out, (CLIENTS * BLOB) as u64, "{stats:?}");
     assert_eq!((stats.open, stats.closed), (0, CLIENTS as u64), "{stats:?}");
+    assert_eq!(
+        stats.cut_off, 0,
+        "every client took all it was owed: {stats:?}"
+    );
 }
 
 #[test]
@@ -203,6 +207,7 @@ fn the_drain_deadline_closes_clients_that_never_read() {
         "output is queued"
     );
     let started = Instant::now();
+    let handle = server.handle.clone();
     server.stop().expect("clean join");
     let took = started.elapsed();
     assert!(
@@ -210,6 +215,11 @@ fn the_drain_deadline_closes_clients_that_never_read() {
         "join after {took:?}"
     );
     assert_eq!(observed.shut.load(Ordering::Relaxed), 1);
+    let stats = handle.stats().into_iter().sum::<esockets::ShardStats>();
+    assert_eq!(
+        stats.cut_off, 1,
+        "the client owed 4 MiB was cut off: {stats:?}"
+    );
     drop(stream);
 }
 

@@ -178,6 +178,13 @@ pub fn summary(shards: &[ShardStats], overflows_at_start: Option<u64>) {
     }
     let total: ShardStats = shards.iter().copied().sum();
     log_stats("total", &total);
+    if total.cut_off > 0 {
+        tracing::warn!(
+            "{} clients were closed with output they had not taken: the drain deadline \
+             passed (raise --drain-timeout if they were healthy but slow) or they left first",
+            total.cut_off
+        );
+    }
     if let (Some(start), Some(end)) = (overflows_at_start, esockets::listen_overflows()) {
         match end.saturating_sub(start) {
             0 => tracing::info!("listen-queue overflows while the server ran: none"),
@@ -197,6 +204,7 @@ fn log_stats(what: &str, stats: &ShardStats) {
         refused = stats.refused,
         over_limit = stats.over_limit,
         idle_closed = stats.idle_closed,
+        cut_off = stats.cut_off,
         closed = stats.closed,
         bytes_in = stats.bytes_in,
         bytes_out = stats.bytes_out,

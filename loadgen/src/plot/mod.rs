@@ -148,12 +148,12 @@ mod tests {
             SweepPoint {
                 threads: 1,
                 msgs_per_sec: spread(10_000.0),
-                p99_us: 5.0,
+                p99_us: Some(5.0),
             },
             SweepPoint {
                 threads: 2,
                 msgs_per_sec: spread(18_000.0),
-                p99_us: 6.0,
+                p99_us: Some(6.0),
             },
         ];
         sweep_chart(&file, "sweep", &pts).unwrap();

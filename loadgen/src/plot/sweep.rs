@@ -16,8 +16,8 @@ pub struct SweepPoint {
     pub threads: usize,
     /// Messages per second: median and range.
     pub msgs_per_sec: Spread,
-    /// Median p99 latency (µs).
-    pub p99_us: f64,
+    /// Median p99 latency (µs), if measured (no point drawn otherwise).
+    pub p99_us: Option<f64>,
 }
 
 /// Draws throughput (left) and p99 (right) by server thread count.
@@ -28,7 +28,7 @@ pub fn sweep_chart(path: &Path, title: &str, points: &[SweepPoint]) -> Result<()
         .map(|p| p.msgs_per_sec.max)
         .fold(1.0, f64::max)
         * 1.15;
-    let l_max = points.iter().map(|p| p.p99_us).fold(1.0, f64::max) * 1.15;
+    let l_max = points.iter().filter_map(|p| p.p99_us).fold(1.0, f64::max) * 1.15;
     let root = SVGBackend::new(path, (PANEL_WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -85,7 +85,7 @@ pub fn sweep_chart(path: &Path, title: &str, points: &[SweepPoint]) -> Result<()
         .map_err(err)?;
     let lat: Vec<(i32, f64)> = points
         .iter()
-        .map(|p| (p.threads as i32, p.p99_us))
+        .filter_map(|p| p.p99_us.map(|l| (p.threads as i32, l)))
         .collect();
     chart
         .draw_secondary_series(LineSeries::new(lat.clone(), red.stroke_width(2)))

@@ -37,8 +37,9 @@ pub struct SweepRun {
     pub threads: usize,
     /// Messages per second: median and range over the repeats.
     pub messages_per_sec: Spread,
-    /// p99 latency (µs): median and range over the repeats.
-    pub p99_us: Spread,
+    /// p99 latency (µs): median and range over the repeats that measured
+    /// one; `None` (null in JSON) when none did.
+    pub p99_us: Option<Spread>,
     /// Errors summed over the repeats.
     pub errors: u64,
     /// Each repeat's report, in the order run.
@@ -52,8 +53,8 @@ pub struct Recommendation {
     pub threads: usize,
     /// Its median messages per second.
     pub messages_per_sec: f64,
-    /// Its median p99 (µs).
-    pub p99_us: f64,
+    /// Its median p99 (µs), if measured.
+    pub p99_us: Option<f64>,
     /// The sentence printed.
     pub text: String,
 }
@@ -111,7 +112,10 @@ pub fn recommend(runs: &[SweepRun]) -> Option<Recommendation> {
         .iter()
         .filter(|r| r.messages_per_sec.median >= best * GOOD_SHARE)
         .min_by_key(|r| r.threads)?;
-    let (rate, p99) = (pick.messages_per_sec.median, pick.p99_us.median);
+    let (rate, p99) = (
+        pick.messages_per_sec.median,
+        pick.p99_us.as_ref().map(|p| p.median),
+    );
     Some(Recommendation {
         threads: pick.threads,
         messages_per_sec: rate,
@@ -122,7 +126,7 @@ pub fn recommend(runs: &[SweepRun]) -> Option<Recommendation> {
             fmt_rate(rate),
             100.0 * rate / best,
             fmt_rate(best),
-            fmt_us(p99)
+            p99.map_or_else(|| "n/a".to_owned(), fmt_us)
         ),
     })
 }
@@ -140,8 +144,9 @@ fn summarise(threads: usize, reports: Vec<Report>) -> SweepRun {
     };
     SweepRun {
         threads,
+        // Every repeat has a throughput (zero when nothing came back).
         messages_per_sec: Spread::of(&rates).unwrap_or(zero),
-        p99_us: Spread::of(&p99s).unwrap_or(zero),
+        p99_us: Spread::of(&p99s),
         errors: reports.iter().map(|r| r.errors.total).sum(),
         reports,
     }
@@ -169,17 +174,17 @@ fn print_table(runs: &[SweepRun], repeat: usize) {
         } else {
             String::new()
         };
-        let p_range = if repeat > 1 {
-            format!("{:.0}%", p.range_percent())
-        } else {
-            String::new()
+        let p_range = match p {
+            Some(p) if repeat > 1 => format!("{:.0}%", p.range_percent()),
+            _ => String::new(),
         };
         println!(
             "{:>8} {:>10} {:>20} {:>10} {:>10} {:>8}",
             r.threads,
             fmt_rate(m.median),
             range,
-            fmt_us(p.median),
+            p.as_ref()
+                .map_or_else(|| "n/a".to_owned(), |p| fmt_us(p.median)),
             p_range,
             r.errors
         );
@@ -270,7 +275,7 @@ pub fn run(args: &SweepArgs, stop: Arc<AtomicBool>, argv: &[String]) -> Result<b
             .map(|r| SweepPoint {
                 threads: r.threads,
                 msgs_per_sec: r.messages_per_sec,
-                p99_us: r.p99_us.median,
+                p99_us: r.p99_us.as_ref().map(|p| p.median),
             })
             .collect();
         let title = if args.repeat > 1 {

@@ -10,10 +10,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{unbounded, Receiver, Sender};
+use crossbeam::channel::{unbounded, Sender};
 use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
 
-use crate::util::{client, config, expect_clean_close, heavy_test, TestServer, DEADLINE};
+use crate::util::{
+    client, config, expect_clean_close, heavy_test, Gate, Hold, TestServer, DEADLINE,
+};
 
 /// Clients that wait in the backlog while the shard is busy.
 const QUEUED: usize = 1_000;
@@ -22,10 +24,8 @@ const QUEUED: usize = 1_000;
 /// `on_data` until the test releases it, then answers `released`. Says
 /// `bye` to every client when shutdown begins. Reports every close.
 struct Greeter {
-    /// Told when the shard is blocked.
-    blocked: Sender<()>,
-    /// Releases the shard.
-    release: Receiver<()>,
+    /// Holds the shard until the test lets it go.
+    hold: Hold,
     /// Where `(id, reason)` of closed clients go.
     closes: Sender<(ConnId, CloseReason)>,
 }
@@ -51,9 +51,7 @@ impl Handler for Greeter {
         data: &[u8],
     ) -> Verdict {
         if data == b"block" {
-            let _ = self.blocked.send(());
-            // Bounded, so a failing test cannot hang the shard for ever.
-            let _ = self.release.recv_timeout(DEADLINE);
+            self.hold.here();
             conn.send(b"released\n");
         }
         Verdict::Keep(data.len())
@@ -78,8 +76,7 @@ fn shutdown_resets_none_of_the_clients_queued_in_the_backlog() {
          (sysctl -w net.core.somaxconn=4096)"
     );
     let _fds = heavy_test();
-    let (blocks, blocked) = unbounded();
-    let (release, released) = unbounded();
+    let (gate, hold) = Gate::new();
     let (closes, closed) = unbounded();
     let server = TestServer::start(
         Config {
@@ -87,15 +84,14 @@ fn shutdown_resets_none_of_the_clients_queued_in_the_backlog() {
             ..config(1)
         },
         move |_| Greeter {
-            blocked: blocks.clone(),
-            release: released.clone(),
+            hold: hold.clone(),
             closes: closes.clone(),
         },
     );
     let mut first = server.client();
     expect_line(&mut first, b"hello\n");
     first.write_all(b"block").expect("write");
-    blocked.recv_timeout(DEADLINE).expect("the shard blocks");
+    gate.wait_held();
 
     // The kernel completes these connections while the shard is held.
     let mut queued: Vec<TcpStream> = (0..QUEUED).map(|_| client(server.addr)).collect();
@@ -105,7 +101,7 @@ fn shutdown_resets_none_of_the_clients_queued_in_the_backlog() {
         "the shard is held: the others wait in its backlog"
     );
     server.handle.shutdown();
-    release.send(()).expect("release");
+    gate.open();
 
     // Each was accepted before the listener closed, so it is greeted, and
     // told goodbye by `on_shutting_down`. `expect_clean_close` fails on a
@@ -140,10 +136,8 @@ fn expect_line(stream: &mut TcpStream, line: &[u8]) {
 struct SlowGreeter {
     /// Whether `on_connect` is slow.
     slow: Arc<AtomicBool>,
-    /// Told when the shard is blocked.
-    blocked: Sender<()>,
-    /// Releases the shard.
-    release: Receiver<()>,
+    /// Holds the shard until the test lets it go.
+    hold: Hold,
 }
 
 impl Handler for SlowGreeter {
@@ -171,8 +165,7 @@ impl Handler for SlowGreeter {
         data: &[u8],
     ) -> Verdict {
         if data == b"block" {
-            let _ = self.blocked.send(());
-            let _ = self.release.recv_timeout(DEADLINE);
+            self.hold.here();
         }
         Verdict::Keep(data.len())
     }
@@ -182,8 +175,7 @@ impl Handler for SlowGreeter {
 fn shutdown_ends_while_clients_keep_arriving() {
     const STREAM_FOR: Duration = Duration::from_secs(3);
     let slow = Arc::new(AtomicBool::new(false));
-    let (blocks, blocked) = unbounded();
-    let (release, released) = unbounded();
+    let (gate, hold) = Gate::new();
     let server = {
         let slow = Arc::clone(&slow);
         // One accept per loop round: the shard takes the shutdown command
@@ -194,15 +186,14 @@ fn shutdown_ends_while_clients_keep_arriving() {
         };
         TestServer::start(config, move |_| SlowGreeter {
             slow: Arc::clone(&slow),
-            blocked: blocks.clone(),
-            release: released.clone(),
+            hold: hold.clone(),
         })
     };
     let addr = server.addr;
     let mut first = server.client();
     assert_eq!(crate::util::read_line(&mut first), "hello");
     first.write_all(b"block").expect("write");
-    blocked.recv_timeout(DEADLINE).expect("the shard blocks");
+    gate.wait_held();
 
     // Clients arrive every millisecond or so (each connects and leaves)
     // until the listener is gone; the first ones queue while the shard is
@@ -237,7 +228,7 @@ fn shutdown_ends_while_clients_keep_arriving() {
     let server = server.take();
     let began = Instant::now();
     server.shutdown();
-    release.send(()).expect("release");
+    gate.open();
     let refused_at = arrivals.join().expect("arrivals").unwrap_or_else(|| {
         panic!(
             "the listener was still open {STREAM_FOR:?} after shutdown began, \

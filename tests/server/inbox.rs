@@ -14,17 +14,17 @@ use bytes::Bytes;
 use crossbeam::channel::{bounded, unbounded, Receiver, Sender};
 use esockets::{Config, Conn, ConnId, Decision, Handler, SendError, ShardContext, Verdict};
 
-use crate::util::{heavy_test, read_exact, read_line, round_trip, run_child, TestServer, DEADLINE};
+use crate::util::{
+    heavy_test, read_exact, read_line, round_trip, run_child, Gate, Hold, TestServer, DEADLINE,
+};
 
 /// Echo that reports each client's id, and that blocks its shard in
 /// `on_data` on the message `block` until the test releases it.
 struct Blocker {
     /// Where `(peer, id)` of new clients go.
     connects: Sender<(SocketAddr, ConnId)>,
-    /// Told when the shard is blocked.
-    blocked: Sender<()>,
-    /// Releases the shard.
-    release: Receiver<()>,
+    /// Holds the shard until the test lets it go.
+    hold: Hold,
 }
 
 impl Handler for Blocker {
@@ -48,9 +48,7 @@ impl Handler for Blocker {
         data: &[u8],
     ) -> Verdict {
         if data == b"block" {
-            let _ = self.blocked.send(());
-            // Bounded, so a failing test cannot hang the shard for ever.
-            let _ = self.release.recv_timeout(DEADLINE);
+            self.hold.here();
             conn.send(b"released\n");
         } else {
             conn.send(data);
@@ -59,32 +57,24 @@ impl Handler for Blocker {
     }
 }
 
-/// Channels to a `Blocker` server: its connect reports, its "blocked"
-/// signal, and the release.
+/// Channels to a `Blocker` server: its connect reports, and the gate
+/// that holds its shard.
 struct BlockerControl {
     /// `(peer, id)` of new clients.
     connected: Receiver<(SocketAddr, ConnId)>,
-    /// One message each time the shard blocks.
-    blocked: Receiver<()>,
-    /// Send one message to release the shard.
-    release: Sender<()>,
+    /// Says when the shard is held; lets it go.
+    gate: Gate,
 }
 
 /// A `Blocker` server with `config`.
 fn blocker(config: Config) -> (TestServer, BlockerControl) {
     let (connects, connected) = unbounded();
-    let (blocks, blocked) = unbounded();
-    let (release, released) = unbounded();
+    let (gate, hold) = Gate::new();
     let server = TestServer::start(config, move |_| Blocker {
         connects: connects.clone(),
-        blocked: blocks.clone(),
-        release: released.clone(),
+        hold: hold.clone(),
     });
-    let control = BlockerControl {
-        connected,
-        blocked,
-        release,
-    };
+    let control = BlockerControl { connected, gate };
     (server, control)
 }
 
@@ -105,10 +95,7 @@ fn a_full_inbox_refuses_with_inbox_full() {
     });
     let (mut stream, id) = connect(&server, &control.connected);
     std::io::Write::write_all(&mut stream, b"block").expect("write");
-    control
-        .blocked
-        .recv_timeout(DEADLINE)
-        .expect("the shard blocks");
+    control.gate.wait_held();
 
     for digit in b'1'..b'1' + CAPACITY as u8 {
         assert_eq!(
@@ -127,7 +114,7 @@ fn a_full_inbox_refuses_with_inbox_full() {
         Err(SendError::InboxFull),
         "a close past the capacity"
     );
-    control.release.send(()).expect("release");
+    control.gate.open();
     assert_eq!(read_line(&mut stream), "released");
     // What was queued arrives, in order; what was refused does not.
     assert_eq!(read_exact(&mut stream, CAPACITY), b"1234");
@@ -319,10 +306,8 @@ fn a_flood_of_sends_keeps_other_clients_served_and_memory_bounded() {
 struct StopOnCommand {
     /// Where `(peer, id)` of new clients go.
     connects: Sender<(SocketAddr, ConnId)>,
-    /// Told when the shard is held.
-    blocked: Sender<()>,
-    /// Releases the shard.
-    release: Receiver<()>,
+    /// Holds the shard until the test lets it go.
+    hold: Hold,
 }
 
 impl Handler for StopOnCommand {
@@ -346,8 +331,7 @@ impl Handler for StopOnCommand {
         data: &[u8],
     ) -> Verdict {
         if data == b"stop" {
-            let _ = self.blocked.send(());
-            let _ = self.release.recv_timeout(DEADLINE);
+            self.hold.here();
             cx.server().shutdown();
             conn.send(b"stopping\n");
         }
@@ -369,8 +353,7 @@ fn shutdown_from_a_handler_child() {
         return;
     }
     let (connects, connected) = unbounded();
-    let (blocks, blocked) = unbounded();
-    let (release, released) = unbounded();
+    let (gate, hold) = Gate::new();
     let server = TestServer::start(
         Config {
             inbox_capacity: 1,
@@ -378,20 +361,19 @@ fn shutdown_from_a_handler_child() {
         },
         move |_| StopOnCommand {
             connects: connects.clone(),
-            blocked: blocks.clone(),
-            release: released.clone(),
+            hold: hold.clone(),
         },
     );
     let (mut stream, id) = connect(&server, &connected);
     std::io::Write::write_all(&mut stream, b"stop").expect("write");
-    blocked.recv_timeout(DEADLINE).expect("the shard is held");
+    gate.wait_held();
     assert_eq!(server.handle.send(id, &b"queued\n"[..]), Ok(()));
     assert_eq!(
         server.handle.send(id, &b"x"[..]),
         Err(SendError::InboxFull),
         "the shard's inbox is full"
     );
-    release.send(()).expect("release");
+    gate.open();
     // The shutdown goes through: what was queued arrives, then the close.
     crate::util::expect_clean_close(&mut stream, b"stopping\nqueued\n");
     server.stop().expect("clean shutdown");

@@ -8,6 +8,7 @@ use std::sync::Once;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crossbeam::channel::{unbounded, Receiver, Sender};
 use esockets::{Config, Error, Handler, Server, ServerHandle, ShardInfo, ShardStats};
 
 /// Read and write timeout of every client socket: a bug fails the test
@@ -351,4 +352,56 @@ pub fn run_child(test: &str, var: &str, value: &str, limit: Duration) -> String 
         "{test} did not run in the child:\n{out}\n{err}"
     );
     out
+}
+
+/// The handler's side of a [`Gate`]: holds the shard's thread inside a
+/// callback until the test opens the gate.
+#[derive(Clone)]
+pub struct Hold {
+    /// Told when the shard is held.
+    held: Sender<()>,
+    /// One message per release.
+    release: Receiver<()>,
+}
+
+impl Hold {
+    /// Says the shard is held, then waits for the gate to open (bounded,
+    /// so a failing test cannot hang the shard for ever).
+    pub fn here(&self) {
+        let _ = self.held.send(());
+        let _ = self.release.recv_timeout(DEADLINE);
+    }
+}
+
+/// The test's side: learn that a shard is held, then let it go.
+pub struct Gate {
+    /// One message each time a shard is held.
+    held: Receiver<()>,
+    /// Lets one held shard go.
+    release: Sender<()>,
+}
+
+impl Gate {
+    /// A gate and the `Hold` a handler keeps.
+    pub fn new() -> (Self, Hold) {
+        let (held_tx, held) = unbounded();
+        let (release, release_rx) = unbounded();
+        (
+            Self { held, release },
+            Hold {
+                held: held_tx,
+                release: release_rx,
+            },
+        )
+    }
+
+    /// Waits until a shard is held.
+    pub fn wait_held(&self) {
+        self.held.recv_timeout(DEADLINE).expect("the shard is held");
+    }
+
+    /// Lets the held shard go.
+    pub fn open(&self) {
+        self.release.send(()).expect("release");
+    }
 }

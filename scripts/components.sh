@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the real components some tests start (each on its own free
+# loopback port): redis-server, haproxy, promtool (Debian's prometheus),
+# chromium, and Python's websockets package. Only what is missing is
+# installed; on a machine that has them all this does nothing.
+# Used by scripts/test (the README's test command) and so by .ci/run.
+set -euo pipefail
+
+missing_packages=()
+need() { # need COMMAND DEBIAN-PACKAGE
+    command -v "$1" >/dev/null 2>&1 || missing_packages+=("$2")
+}
+need redis-server redis-server
+need haproxy haproxy
+need promtool prometheus
+need chromium chromium
+
+if ((${#missing_packages[@]})); then
+    echo "components: installing ${missing_packages[*]}" >&2
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "components: need root to install ${missing_packages[*]} (apt-get)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >/dev/null
+    # The prometheus package starts its server as a service where it can;
+    # the tests only need promtool.
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl stop prometheus prometheus-node-exporter redis-server haproxy >/dev/null 2>&1 || true
+    fi
+fi
+
+if ! python3 -c 'import websockets' >/dev/null 2>&1; then
+    echo "components: installing Python websockets" >&2
+    python3 -m pip install -q websockets
+fi
+
+for command in redis-server haproxy promtool chromium; do
+    command -v "$command" >/dev/null || { echo "components: $command still missing" >&2; exit 1; }
+done
+python3 -c 'import websockets' || { echo "components: Python websockets still missing" >&2; exit 1; }

@@ -269,3 +269,45 @@ fn serve(
         }
     }
 }
+
+/// How long a component may take to start listening.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The project's helpers for real components (`require`, `free_port`,
+/// `wait_until_listening`), shared with the server's tests.
+#[path = "../../../tests/child/components.rs"]
+pub mod components;
+
+/// A real `redis-server` on a free loopback port, killed (by its PID)
+/// when dropped.
+pub struct Redis {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl Redis {
+    /// Starts one without persistence, bound to 127.0.0.1.
+    pub fn start() -> Self {
+        let program = components::require("redis-server");
+        let port = components::free_port();
+        let child = Command::new(program)
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args(["--bind", "127.0.0.1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let redis = Self { addr, child };
+        components::wait_until_listening(addr, "redis-server");
+        redis
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

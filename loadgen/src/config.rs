@@ -256,9 +256,7 @@ impl RunConfig {
         Ok(Self {
             targets,
             command_line: Vec::new(),
-            churn: args
-                .churn
-                .or_else(|| churn_rate(connections, lifetime)),
+            churn: args.churn.or_else(|| churn_rate(connections, lifetime)),
             lifetime,
             reconnect: args.reconnect,
             groups,
@@ -300,7 +298,10 @@ fn pubsub_plan(args: &LoadArgs) -> Result<Option<Plan>, Failure> {
         return Ok(None);
     }
     let unsupported = [
-        (args.connections.is_some(), "--connections (use --subscribers and --publishers)"),
+        (
+            args.connections.is_some(),
+            "--connections (use --subscribers and --publishers)",
+        ),
         (args.churn.is_some(), "--churn"),
         (args.lifetime.is_some(), "--lifetime"),
         (args.reconnect, "--reconnect"),
@@ -319,7 +320,9 @@ fn pubsub_plan(args: &LoadArgs) -> Result<Option<Plan>, Failure> {
         return Err(usage("--subscribers must be at least 1"));
     }
     if args.topics == 0 || args.topics > MAX_TOPICS {
-        return Err(usage(format!("--topics must be between 1 and {MAX_TOPICS}")));
+        return Err(usage(format!(
+            "--topics must be between 1 and {MAX_TOPICS}"
+        )));
     }
     if args.topics_per_subscriber == 0 || args.topics_per_subscriber > args.topics {
         return Err(usage(format!(

@@ -188,7 +188,11 @@ pub fn render(r: &Report) -> String {
         } else {
             "NOT sustained"
         };
-        let unit = if r.is_pubsub() { "publishes/s" } else { "msg/s" };
+        let unit = if r.is_pubsub() {
+            "publishes/s"
+        } else {
+            "msg/s"
+        };
         let _ = writeln!(
             out,
             "rate          asked {asked:.0} {unit}  achieved {:.0} {unit}  ({verdict})",

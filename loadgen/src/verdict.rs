@@ -66,7 +66,11 @@ impl Report {
             pubsub.judge(&mut self.problems, &mut self.notes);
         }
         if let (Some(asked), Some(false)) = (self.rate.asked, self.rate.sustained) {
-            let what = if self.is_pubsub() { "publish rate" } else { "rate" };
+            let what = if self.is_pubsub() {
+                "publish rate"
+            } else {
+                "rate"
+            };
             self.notes.push(format!(
                 "{what} NOT sustained: asked {asked:.0} msg/s, achieved {:.0} msg/s ({:.0}%)",
                 self.rate.achieved,

@@ -162,7 +162,10 @@ fn a_dropped_delivery_is_lost() {
     let (out, v) = faulty("drop", Fault::Drop(10));
     let p = &v["pubsub"];
     assert_eq!(p["lost"], 1, "{p}");
-    assert_eq!((p["duplicated"].as_u64(), p["out_of_order"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (p["duplicated"].as_u64(), p["out_of_order"].as_u64()),
+        (Some(0), Some(0))
+    );
     let expected = p["expected_deliveries"].as_u64().unwrap();
     assert_eq!(p["delivered"].as_u64().unwrap(), expected - 1);
     assert!(out.stdout.contains("lost 1"), "{}", out.stdout);
@@ -172,7 +175,10 @@ fn a_dropped_delivery_is_lost() {
 fn a_reported_drop_is_lost_and_reported() {
     let (_, v) = faulty("missed", Fault::DropReported(10));
     let p = &v["pubsub"];
-    assert_eq!((p["lost"].as_u64(), p["missed_reported"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (p["lost"].as_u64(), p["missed_reported"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(p["missed_notices"], 1);
     let problems = v["problems"].to_string();
     assert!(problems.contains("reported by the server"), "{problems}");
@@ -182,7 +188,10 @@ fn a_reported_drop_is_lost_and_reported() {
 fn a_duplicate_is_counted() {
     let (_, v) = faulty("dup", Fault::Duplicate(10));
     let p = &v["pubsub"];
-    assert_eq!((p["duplicated"].as_u64(), p["lost"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (p["duplicated"].as_u64(), p["lost"].as_u64()),
+        (Some(1), Some(0))
+    );
     assert_eq!(p["delivered"], p["expected_deliveries"]);
 }
 
@@ -190,7 +199,10 @@ fn a_duplicate_is_counted() {
 fn a_reordered_delivery_is_counted() {
     let (_, v) = faulty("reorder", Fault::Reorder(10));
     let p = &v["pubsub"];
-    assert_eq!((p["out_of_order"].as_u64(), p["lost"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (p["out_of_order"].as_u64(), p["lost"].as_u64()),
+        (Some(1), Some(0))
+    );
     assert_eq!(p["duplicated"], 0);
 }
 
@@ -199,12 +211,25 @@ fn pubsub_options_are_checked() {
     for (args, says) in [
         (vec!["--mode", "pubsub", "-c", "10"], "--connections"),
         (
-            vec!["--mode", "pubsub", "--topics", "2", "--topics-per-subscriber", "3"],
+            vec![
+                "--mode",
+                "pubsub",
+                "--topics",
+                "2",
+                "--topics-per-subscriber",
+                "3",
+            ],
             "--topics-per-subscriber",
         ),
-        (vec!["--mode", "pubsub", "--publishers", "0"], "--publishers"),
+        (
+            vec!["--mode", "pubsub", "--publishers", "0"],
+            "--publishers",
+        ),
         (vec!["--mode", "pubsub", "--reconnect"], "--reconnect"),
-        (vec!["--subscribers", "5"], "--subscribers is for --mode pubsub"),
+        (
+            vec!["--subscribers", "5"],
+            "--subscribers is for --mode pubsub",
+        ),
     ] {
         let out = loadgen(&args, LIMIT);
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);

@@ -86,7 +86,8 @@ impl Counts {
         self.server_errors += other.server_errors;
         self.receivers += other.receivers;
         if self.first_server_error.is_none() {
-            self.first_server_error.clone_from(&other.first_server_error);
+            self.first_server_error
+                .clone_from(&other.first_server_error);
         }
         if self.first_mismatch.is_none() {
             self.first_mismatch.clone_from(&other.first_mismatch);

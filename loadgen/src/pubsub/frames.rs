@@ -84,7 +84,9 @@ impl Worker {
             return self.mismatch(i, || "a delivery to a publisher".into());
         };
         let Some(t) = topic_index(topic) else {
-            return self.mismatch(i, || format!("a delivery on unknown topic '{}'", text(topic)));
+            return self.mismatch(i, || {
+                format!("a delivery on unknown topic '{}'", text(topic))
+            });
         };
         let subs = &self.clients[i].subs;
         if !subs.topics.contains(&t) && !subs.pending.iter().any(|&(p, _)| p == t) {

@@ -33,9 +33,9 @@ mod counts;
 mod frames;
 pub mod payload;
 pub mod plan;
+pub mod report;
 pub mod verify;
 pub mod wire;
-pub mod report;
 mod worker;
 
 pub use counts::Counts;

@@ -106,7 +106,12 @@ mod tests {
 
     #[test]
     fn every_topic_is_covered_and_counts_agree() {
-        for (n, m, t, k) in [(200, 4, 4, 1), (10, 1, 1, 1), (7, 3, 5, 2), (30, 100, 1000, 3)] {
+        for (n, m, t, k) in [
+            (200, 4, 4, 1),
+            (10, 1, 1, 1),
+            (7, 3, 5, 2),
+            (30, 100, 1000, 3),
+        ] {
             let p = plan(n, m, t, k);
             let mut subs = vec![0u64; t as usize];
             for s in 0..n {
@@ -122,7 +127,11 @@ mod tests {
                 }
             }
             for topic in 0..t {
-                assert_eq!(p.subscribers_of(topic), subs[topic as usize], "{p:?} {topic}");
+                assert_eq!(
+                    p.subscribers_of(topic),
+                    subs[topic as usize],
+                    "{p:?} {topic}"
+                );
                 let want: Vec<u64> = p.publishers_of(topic).collect();
                 assert_eq!(want, pubs[topic as usize], "{p:?} {topic}");
                 assert!(!want.is_empty(), "topic {topic} has no publisher");

@@ -159,7 +159,12 @@ fn int(text: &[u8]) -> Result<i64, Garbled> {
     std::str::from_utf8(text)
         .ok()
         .and_then(|t| t.parse().ok())
-        .ok_or_else(|| Garbled(format!("bad RESP number '{}'", String::from_utf8_lossy(text))))
+        .ok_or_else(|| {
+            Garbled(format!(
+                "bad RESP number '{}'",
+                String::from_utf8_lossy(text)
+            ))
+        })
 }
 
 /// Reads one bulk string or integer at `buf`; `Ok(None)`: incomplete.

@@ -400,14 +400,16 @@ impl Worker {
     /// shared totals (once per poll, not per message).
     fn share_counts(&mut self) {
         if self.unshared_expected > 0 {
-            self.ps
-                .expected
-                .fetch_add(std::mem::take(&mut self.unshared_expected), Ordering::SeqCst);
+            self.ps.expected.fetch_add(
+                std::mem::take(&mut self.unshared_expected),
+                Ordering::SeqCst,
+            );
         }
         if self.unshared_delivered > 0 {
-            self.ps
-                .delivered
-                .fetch_add(std::mem::take(&mut self.unshared_delivered), Ordering::SeqCst);
+            self.ps.delivered.fetch_add(
+                std::mem::take(&mut self.unshared_delivered),
+                Ordering::SeqCst,
+            );
         }
     }
 
@@ -781,7 +783,11 @@ impl Worker {
                     let pubs = &client.publishing;
                     published.push((
                         p,
-                        pubs.topics.iter().copied().zip(pubs.queued.iter().copied()).collect(),
+                        pubs.topics
+                            .iter()
+                            .copied()
+                            .zip(pubs.queued.iter().copied())
+                            .collect(),
                     ));
                 }
             }

@@ -291,7 +291,14 @@ impl Redis {
         let program = components::require("redis-server");
         let port = components::free_port();
         let child = Command::new(program)
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(["--bind", "127.0.0.1"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::net::kernel;
+use crate::pubsub::SlowSubscribers;
 use crate::server::error::ConfigError;
 
 /// TCP keepalive: the kernel probes a client after `idle` without traffic,
@@ -129,6 +130,9 @@ pub struct Config {
     /// allocated up front, about 56 bytes a command (plus each payload).
     /// Default 8192 (under half a MiB per shard).
     pub inbox_capacity: usize,
+    /// What happens to a pub/sub subscriber whose output queue passed
+    /// `output_high_water`. Default [`SlowSubscribers::Close`].
+    pub slow_subscribers: SlowSubscribers,
 }
 
 /// Descriptors kept back from the default `max_connections` for the
@@ -176,6 +180,7 @@ impl Default for Config {
             user_timeout: None,
             tick: None,
             inbox_capacity: 8192,
+            slow_subscribers: SlowSubscribers::Close,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::handler::id::ConnId;
+use crate::pubsub::directory::Directory;
 use crate::server::stats::{PublishedStats, ShardStats};
 use crate::shard::inbox::{Command, InboxSender, SendError};
 
@@ -29,6 +30,8 @@ struct Shared {
     open: AtomicUsize,
     /// The most clients served at once.
     max_connections: usize,
+    /// Which shards have subscribers of which topic.
+    directory: Directory,
 }
 
 /// A cheap, cloneable handle to a running server, usable from any thread:
@@ -57,6 +60,7 @@ impl ServerHandle {
                 local_addr,
                 open: AtomicUsize::new(0),
                 max_connections,
+                directory: Directory::default(),
             }),
         }
     }
@@ -99,6 +103,46 @@ impl ServerHandle {
         self.command(id.shard(), Command::Close(id))
     }
 
+    /// Publishes `payload` to every subscriber of `topic`, on every shard:
+    /// one command per shard that has subscribers, the payload shared by
+    /// all of them. Each subscriber receives `payload` byte for byte (a
+    /// protocol frames it before publishing). Publishes from one thread to
+    /// one topic reach each subscriber in the order made.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::InboxFull`] if some shard with subscribers was too far
+    /// behind to take it (the others got it); [`SendError::Stopped`] if a
+    /// shard has stopped.
+    pub fn publish(&self, topic: &[u8], payload: impl Into<Bytes>) -> Result<(), SendError> {
+        let topic = Bytes::copy_from_slice(topic);
+        let payload = payload.into();
+        let mut result = Ok(());
+        self.shared.directory.for_each_shard(&topic, |shard| {
+            let batch = vec![(topic.clone(), payload.clone())];
+            if let Err(err) = self.command(shard, Command::Publish(batch)) {
+                result = Err(err);
+            }
+        });
+        result
+    }
+
+    /// Queues `payload` for every client of the server (one shared buffer).
+    ///
+    /// # Errors
+    ///
+    /// As for [`publish`](Self::publish).
+    pub fn broadcast(&self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        let payload = payload.into();
+        let mut result = Ok(());
+        for shard in 0..self.shards() {
+            if let Err(err) = self.command(shard, Command::Broadcast(payload.clone())) {
+                result = Err(err);
+            }
+        }
+        result
+    }
+
     /// Starts a graceful shutdown: every shard stops accepting at once,
     /// flushes queued output up to the drain timeout, closes its clients and
     /// ends. Returns at once, even when an inbox is full (a handler may
@@ -122,6 +166,20 @@ impl ServerHandle {
     /// The published counters of one shard (for that shard to update).
     pub(crate) fn published(&self, shard: usize) -> Option<&PublishedStats> {
         self.shared.shards.get(shard).map(|remote| &remote.stats)
+    }
+
+    /// Which shards have subscribers of which topic.
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.shared.directory
+    }
+
+    /// Offers `command` to shard `shard`; hands it back if that inbox is
+    /// full.
+    pub(crate) fn offer(&self, shard: usize, command: Command) -> Result<(), Command> {
+        match self.shared.shards.get(shard) {
+            Some(remote) => remote.inbox.offer(command),
+            None => Ok(()),
+        }
     }
 
     /// Takes a place for a new client; `false` at `max_connections`.

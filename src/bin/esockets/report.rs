@@ -4,7 +4,7 @@
 use clap::ValueEnum;
 use esockets::{Config, Server, ShardStats};
 
-use crate::cli::Protocol;
+use crate::cli::{Cli, Protocol};
 use crate::units::{format_duration, format_size};
 
 /// Below this open-file limit a server holds too few clients to be useful,
@@ -28,7 +28,8 @@ pub fn raise_file_limit() {
 
 /// One log line per fact a deployer needs (the README shows them; a test
 /// keeps it in step).
-pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: usize) {
+pub fn started(server: &Server, config: &Config, cli: &Cli) {
+    let protocol = cli.protocol;
     let name = protocol
         .to_possible_value()
         .map_or_else(String::new, |value| value.get_name().to_owned());
@@ -36,7 +37,20 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: u
     if protocol == Protocol::LineEcho {
         tracing::info!(
             "longest line {}; a longer one gets \"ERROR line too long\" and a close",
-            format_size(max_line)
+            format_size(cli.max_line)
+        );
+    }
+    if protocol == Protocol::Pubsub {
+        let slow = match config.slow_subscribers {
+            esockets::SlowSubscribers::Drop => "have deliveries skipped (and are told how many)",
+            _ => "are closed at the output limit",
+        };
+        tracing::info!(
+            "pubsub: lines up to {}, topics up to {} B, {} subscriptions per client; \
+             slow subscribers {slow}",
+            format_size(cli.max_line),
+            esockets::protocols::pubsub::MAX_TOPIC,
+            cli.max_subscriptions,
         );
     }
     shards(config);

@@ -1,6 +1,8 @@
-//! `--mode pubsub`: against a real redis-server every delivery arrives
-//! once and in order and the report adds up; against a fake server that
-//! drops, duplicates or reorders one delivery, loadgen says so and fails.
+//! `--mode pubsub`: against a real redis-server and against esockets'
+//! `pubsub` protocol (in this process, on several shards) every delivery
+//! arrives once and in order and the report adds up; against a fake
+//! server that drops, duplicates or reorders one delivery, loadgen says so
+//! and fails.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -10,6 +12,8 @@ mod fake_pubsub;
 use std::time::Duration;
 
 use common::{assert_valid_report, loadgen, loadgen_json, Redis};
+use esockets::protocols::PubSub;
+use esockets::{Config, Server, SlowSubscribers};
 use fake_pubsub::{FakePubsub, Fault};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -120,6 +124,87 @@ fn redis_open_loop_with_overlapping_subscriptions() {
     // Each topic has 12 subscribers: 6 subscribers (s ≡ t) and 6 (s ≡ t-1).
     let published = p["published"].as_u64().unwrap();
     assert_eq!(p["expected_deliveries"].as_u64().unwrap(), 12 * published);
+}
+
+/// esockets serving the `pubsub` protocol on `shards` shards, as
+/// `esockets --protocol pubsub` does.
+fn esockets_pubsub(shards: usize, slow: SlowSubscribers) -> Server {
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        threads: shards,
+        pin_threads: false,
+        slow_subscribers: slow,
+        ..Config::default()
+    };
+    Server::bind(config, |_| PubSub::new(4096)).unwrap()
+}
+
+#[test]
+fn esockets_fan_out_across_shards_delivers_everything_once_in_order() {
+    let server = esockets_pubsub(3, SlowSubscribers::Close);
+    let addr = server.local_addr().to_string();
+    let (out, v) = pubsub(
+        "esockets-closed",
+        &addr,
+        &[
+            "--subscribers",
+            "200",
+            "--topics",
+            "4",
+            "--publishers",
+            "4",
+            "--pipeline",
+            "4",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+        ],
+    );
+    assert_all_delivered(&out, &v);
+    let p = &v["pubsub"];
+    let published = p["published"].as_u64().unwrap();
+    assert_eq!(p["expected_deliveries"].as_u64().unwrap(), 50 * published);
+    server.shutdown();
+    server.join().unwrap();
+}
+
+#[test]
+fn esockets_open_loop_many_rooms() {
+    let server = esockets_pubsub(2, SlowSubscribers::Drop);
+    let addr = server.local_addr().to_string();
+    let (out, v) = pubsub(
+        "esockets-open",
+        &addr,
+        &[
+            "--subscribers",
+            "100",
+            "--topics",
+            "20",
+            "--topics-per-subscriber",
+            "2",
+            "--publishers",
+            "10",
+            "--rate",
+            "1000",
+            "--size",
+            "200",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+        ],
+    );
+    assert_all_delivered(&out, &v);
+    assert_eq!(v["pubsub"]["missed_reported"], 0);
+    // 20 topics, 10 publishers: publisher p cycles over topics p and p+10.
+    let published = v["pubsub"]["published"].as_u64().unwrap();
+    assert_eq!(
+        v["pubsub"]["expected_deliveries"].as_u64().unwrap(),
+        10 * published
+    );
+    server.shutdown();
+    server.join().unwrap();
 }
 
 #[test]

@@ -48,6 +48,8 @@ pub struct Subscriptions {
 pub struct Publishing {
     /// The topics it cycles over.
     pub topics: Vec<u64>,
+    /// Their names on the wire, same order.
+    pub names: Vec<Vec<u8>>,
     /// Messages queued per topic (the next sequence number), same order.
     pub queued: Vec<u64>,
     /// Messages queued in all.

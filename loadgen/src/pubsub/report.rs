@@ -120,7 +120,8 @@ impl PubsubReport {
                 String::new()
             };
             problems.push(format!(
-                "{} of {} expected deliveries lost{reported}",
+                "{} of {} expected deliveries lost (not received by the end of the drain)\
+                 {reported}",
                 self.lost, self.expected_deliveries
             ));
         } else if self.missed_reported > 0 {

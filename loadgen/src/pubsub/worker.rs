@@ -156,6 +156,9 @@ impl Worker {
             if let Role::Publisher(p) = role {
                 client.publishing.topics = plan.publisher_topics(p);
                 client.publishing.queued = vec![0; client.publishing.topics.len()];
+                client.publishing.names = (client.publishing.topics.iter())
+                    .map(|&t| topic_name(t).into_bytes())
+                    .collect();
                 client.publishing.slot = publishers.len() as u64;
                 publishers.push(clients.len());
             }
@@ -549,8 +552,8 @@ impl Worker {
         };
         super::payload::header(&header, &mut self.scratch);
         let len = super::payload::len(self.scratch.len(), size);
-        let name = topic_name(topic);
-        super::wire::publish_start(protocol, name.as_bytes(), len, &mut client.out);
+        let name = &client.publishing.names[c];
+        super::wire::publish_start(protocol, name, len, &mut client.out);
         super::payload::write(&header, &self.scratch, size, &mut client.out);
         super::wire::publish_end(protocol, &mut client.out);
         client.publishing.queued[c] += 1;

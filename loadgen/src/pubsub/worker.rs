@@ -701,11 +701,13 @@ impl Worker {
         let mut settled = false;
         loop {
             let now = Instant::now();
+            // Shared first: once this worker counts as done, its
+            // publishes must all be in the expected total.
+            self.share_counts();
             if !settled && (self.publishers_settled() || now >= deadline) {
                 settled = true;
                 self.ps.publishing_done.fetch_add(1, Ordering::SeqCst);
             }
-            self.share_counts();
             let all_done = self.ps.publishing_done.load(Ordering::SeqCst) >= self.cfg.threads
                 && self.ps.delivered.load(Ordering::SeqCst)
                     >= self.ps.expected.load(Ordering::SeqCst);

@@ -4,7 +4,10 @@
 //! Each shard keeps only its own subscribers ([`topics`]); a shared
 //! [`directory`] says which shards have subscribers of a topic, so a
 //! publish sends one command per such shard, coalesced per loop round.
+//! The [`backplane`] carries publishes between esockets processes through
+//! Redis.
 
+pub(crate) mod backplane;
 pub(crate) mod directory;
 pub(crate) mod topics;
 

@@ -133,6 +133,10 @@ pub struct Config {
     /// What happens to a pub/sub subscriber whose output queue passed
     /// `output_high_water`. Default [`SlowSubscribers::Close`].
     pub slow_subscribers: SlowSubscribers,
+    /// Share topics with other esockets processes through the Redis
+    /// server at this URL (`redis://HOST:PORT`): every publish reaches
+    /// subscribers in every process. Default none.
+    pub backplane: Option<String>,
 }
 
 /// Descriptors kept back from the default `max_connections` for the
@@ -181,6 +185,7 @@ impl Default for Config {
             tick: None,
             inbox_capacity: 8192,
             slow_subscribers: SlowSubscribers::Close,
+            backplane: None,
         }
     }
 }
@@ -211,6 +216,14 @@ impl Config {
                 "threads",
                 format!("must be 1 to {MAX_THREADS}, got {}", self.threads),
             );
+        }
+        if let Some(url) = &self.backplane {
+            if let Err(err) = redis::Client::open(url.as_str()) {
+                return bad(
+                    "backplane",
+                    format!("must be a Redis URL (redis://HOST:PORT), got {url:?}: {err}"),
+                );
+            }
         }
         if self.backlog == 0 || self.backlog > i32::MAX as u32 {
             return bad(

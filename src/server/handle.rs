@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::handler::id::ConnId;
+use crate::pubsub::backplane::{BackplaneStats, Outbox};
 use crate::pubsub::directory::Directory;
 use crate::server::stats::{PublishedStats, ShardStats};
 use crate::shard::inbox::{Command, InboxSender, SendError};
@@ -32,6 +33,8 @@ struct Shared {
     max_connections: usize,
     /// Which shards have subscribers of which topic.
     directory: Directory,
+    /// Where local publishes go to reach other processes, if anywhere.
+    backplane: Option<Outbox>,
 }
 
 /// A cheap, cloneable handle to a running server, usable from any thread:
@@ -53,7 +56,12 @@ impl std::fmt::Debug for ServerHandle {
 
 impl ServerHandle {
     /// A handle over the shards' remotes.
-    pub(crate) fn new(shards: Vec<Remote>, local_addr: SocketAddr, max_connections: usize) -> Self {
+    pub(crate) fn new(
+        shards: Vec<Remote>,
+        local_addr: SocketAddr,
+        max_connections: usize,
+        backplane: Option<Outbox>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 shards,
@@ -61,6 +69,7 @@ impl ServerHandle {
                 open: AtomicUsize::new(0),
                 max_connections,
                 directory: Directory::default(),
+                backplane,
             }),
         }
     }
@@ -117,14 +126,55 @@ impl ServerHandle {
     pub fn publish(&self, topic: &[u8], payload: impl Into<Bytes>) -> Result<(), SendError> {
         let topic = Bytes::copy_from_slice(topic);
         let payload = payload.into();
+        self.forward(&topic, &payload);
+        self.publish_local(&topic, &payload)
+    }
+
+    /// Publishes to this process's subscribers only.
+    pub(crate) fn publish_local(&self, topic: &[u8], payload: &Bytes) -> Result<(), SendError> {
         let mut result = Ok(());
-        self.shared.directory.for_each_shard(&topic, |shard| {
-            let batch = vec![(topic.clone(), payload.clone())];
+        self.shared.directory.for_each_shard(topic, |shard| {
+            let batch = vec![(Bytes::copy_from_slice(topic), payload.clone())];
             if let Err(err) = self.command(shard, Command::Publish(batch)) {
                 result = Err(err);
             }
         });
         result
+    }
+
+    /// Publishes to this process's subscribers, waiting (yielding) while a
+    /// shard's inbox is full until it has room or `give_up` says so: for
+    /// the backplane, which then reads no more from Redis meanwhile.
+    pub(crate) fn publish_local_waiting(
+        &self,
+        topic: &[u8],
+        payload: &Bytes,
+        give_up: impl Fn() -> bool,
+    ) {
+        self.shared.directory.for_each_shard(topic, |shard| {
+            let mut command =
+                Command::Publish(vec![(Bytes::copy_from_slice(topic), payload.clone())]);
+            while let Err(refused) = self.offer(shard, command) {
+                if give_up() {
+                    return;
+                }
+                std::thread::yield_now();
+                command = refused;
+            }
+        });
+    }
+
+    /// Hands a local publish to the backplane, if there is one.
+    pub(crate) fn forward(&self, topic: &Bytes, payload: &Bytes) {
+        if let Some(backplane) = &self.shared.backplane {
+            backplane.forward(topic, payload);
+        }
+    }
+
+    /// The Redis backplane's counters, if the server has one
+    /// ([`Config::backplane`](crate::Config::backplane)).
+    pub fn backplane_stats(&self) -> Option<BackplaneStats> {
+        self.shared.backplane.as_ref().map(Outbox::stats)
     }
 
     /// Queues `payload` for every client of the server (one shared buffer).

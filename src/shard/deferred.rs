@@ -31,6 +31,7 @@ impl<H: Handler> Shard<H> {
                     }
                     Deferred::Publish(topic, payload) => {
                         self.stats.published += 1;
+                        self.cx.handle.forward(&topic, &payload);
                         self.deliver(&topic, &payload);
                     }
                     Deferred::SendToAll(data) => {

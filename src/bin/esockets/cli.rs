@@ -130,6 +130,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = SlowSubscribers::Close)]
     pub slow_subscribers: SlowSubscribers,
 
+    /// pubsub: share topics with other esockets processes through the
+    /// Redis server at this URL (redis://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    pub backplane: Option<String>,
+
     /// How long shutdown waits for queued output to reach clients: seconds
     /// (5, 0.5) or with a unit (500ms, 30s, 2m); at most a day.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
@@ -201,6 +206,7 @@ impl Cli {
                 SlowSubscribers::Close => esockets::SlowSubscribers::Close,
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,
             },
+            backplane: self.backplane.clone(),
             ..defaults
         };
         config.validate().map_err(|err| flags::describe(&err))?;

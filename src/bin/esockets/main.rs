@@ -68,6 +68,10 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
     let handle = server.handle();
     signals.watch(handle.clone())?;
     let joined = server.join();
-    report::summary(&handle.stats(), overflows_at_start);
+    report::summary(
+        &handle.stats(),
+        handle.backplane_stats(),
+        overflows_at_start,
+    );
     joined
 }

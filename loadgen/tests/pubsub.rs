@@ -11,7 +11,8 @@ mod fake_pubsub;
 
 use std::time::Duration;
 
-use common::{assert_valid_report, loadgen, loadgen_json, Redis};
+use common::redis::Redis;
+use common::{assert_valid_report, loadgen, loadgen_json};
 use esockets::protocols::PubSub;
 use esockets::{Config, Server, SlowSubscribers};
 use fake_pubsub::{FakePubsub, Fault};

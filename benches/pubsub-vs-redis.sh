@@ -13,7 +13,10 @@
 # /proc/PID/stat, sampled every 100 ms and interpolated at the window's
 # ends, which the interval log gives) -> deliveries per server CPU-second,
 # and server RSS growth from before the load to its peak in the window
-# per subscription. Prints a table of medians; every run's loadgen JSON,
+# per subscription (at small sizes the allocator's baseline dominates).
+# Deliveries/s and deliveries per CPU-second both count the deliveries of
+# publishes due in the window (some arrive in the drain after it).
+# Prints a table of medians; every run's loadgen JSON,
 # interval log and CPU samples stay in $OUT.
 #
 # Usage:

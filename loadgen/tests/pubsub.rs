@@ -1,5 +1,6 @@
-//! `--mode pubsub`: against a real redis-server and against esockets'
-//! `pubsub` protocol (in this process, on several shards) every delivery
+//! `--mode pubsub`: against a real redis-server, against esockets'
+//! `pubsub` protocol (in this process, on several shards) and against two
+//! esockets sharing topics through a Redis backplane, every delivery
 //! arrives once and in order and the report adds up; against a fake
 //! server that drops, duplicates or reorders one delivery, loadgen says so
 //! and fails.
@@ -206,6 +207,74 @@ fn esockets_open_loop_many_rooms() {
     );
     server.shutdown();
     server.join().unwrap();
+}
+
+#[test]
+fn two_esockets_sharing_topics_through_a_redis_backplane() {
+    let redis = Redis::start();
+    let url = format!("redis://{}", redis.addr);
+    let servers: Vec<Server> = (0..2)
+        .map(|_| {
+            let config = Config {
+                bind: "127.0.0.1:0".parse().unwrap(),
+                threads: 2,
+                pin_threads: false,
+                backplane: Some(url.clone()),
+                ..Config::default()
+            };
+            Server::bind(config, |_| PubSub::new(4096)).unwrap()
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for server in &servers {
+        while !server
+            .handle()
+            .backplane_stats()
+            .is_some_and(|stats| stats.connected)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "backplane not connected"
+            );
+            // Polling a condition with a deadline: the backplane connects
+            // in its own thread and says so only in its counters.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    // Connection g goes to server g mod 2: subscribers of every topic on
+    // both, publisher 0 on the first and publisher 1 on the second.
+    let addrs = format!("{},{}", servers[0].local_addr(), servers[1].local_addr());
+    let (out, v) = pubsub(
+        "backplane",
+        &addrs,
+        &[
+            "--subscribers",
+            "40",
+            "--topics",
+            "2",
+            "--publishers",
+            "2",
+            "--rate",
+            "200",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+        ],
+    );
+    assert_all_delivered(&out, &v);
+    let published = v["pubsub"]["published"].as_u64().unwrap();
+    assert_eq!(
+        v["pubsub"]["expected_deliveries"].as_u64().unwrap(),
+        20 * published
+    );
+    for t in v["targets"].as_array().unwrap() {
+        assert!(t["messages"].as_u64().unwrap() > 0, "{t}");
+    }
+    for server in servers {
+        server.shutdown();
+        server.join().unwrap();
+    }
 }
 
 #[test]

@@ -65,6 +65,7 @@ pub use ops::logging;
 pub use ops::signals::StopSignals;
 pub use pubsub::backplane::BackplaneStats;
 pub use pubsub::SlowSubscribers;
+pub use server::balance::Balance;
 pub use server::config::{default_threads, Config, Keepalive, RESERVED_DESCRIPTORS};
 pub use server::error::{ConfigError, Error};
 pub use server::handle::ServerHandle;

@@ -3,6 +3,20 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
+use mio::net::TcpStream;
+
+use crate::server::config::Config;
+
+/// Sets the options `config` asks for on a newly accepted client
+/// (`TCP_NODELAY`); keepalive and `TCP_USER_TIMEOUT` come from the
+/// listener.
+pub(crate) fn set_up(stream: &TcpStream, config: &Config) -> io::Result<()> {
+    if config.nodelay {
+        stream.set_nodelay(true)?;
+    }
+    Ok(())
+}
+
 /// Reads from a socket with `read(2)`.
 ///
 /// The same as `Read for &TcpStream`, which calls `recv(2)` with no flags,

@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::net::kernel;
 use crate::pubsub::SlowSubscribers;
+use crate::server::balance::Balance;
 use crate::server::error::ConfigError;
 
 /// TCP keepalive: the kernel probes a client after `idle` without traffic,
@@ -137,6 +138,10 @@ pub struct Config {
     /// server at this URL (`redis://HOST:PORT`): every publish reaches
     /// subscribers in every process. Default none.
     pub backplane: Option<String>,
+    /// How new clients are spread over the shards: by the kernel's
+    /// `SO_REUSEPORT` hash, or by an acceptor to the least-loaded shard
+    /// (see docs/tuning.md). Default [`Balance::ReusePort`].
+    pub balance: Balance,
 }
 
 /// Descriptors kept back from the default `max_connections` for the
@@ -186,6 +191,7 @@ impl Default for Config {
             inbox_capacity: 8192,
             slow_subscribers: SlowSubscribers::Close,
             backplane: None,
+            balance: Balance::ReusePort,
         }
     }
 }

@@ -2,13 +2,14 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
 use crate::handler::id::ConnId;
 use crate::pubsub::backplane::{BackplaneStats, Outbox};
 use crate::pubsub::directory::Directory;
+use crate::server::acceptor::Control;
 use crate::server::stats::{PublishedStats, ShardStats};
 use crate::shard::inbox::{Command, InboxSender, SendError};
 
@@ -35,6 +36,8 @@ struct Shared {
     directory: Directory,
     /// Where local publishes go to reach other processes, if anywhere.
     backplane: Option<Outbox>,
+    /// The acceptor, under least-loaded balancing.
+    acceptor: OnceLock<Arc<Control>>,
 }
 
 /// A cheap, cloneable handle to a running server, usable from any thread:
@@ -70,6 +73,7 @@ impl ServerHandle {
                 max_connections,
                 directory: Directory::default(),
                 backplane,
+                acceptor: OnceLock::new(),
             }),
         }
     }
@@ -198,6 +202,18 @@ impl ServerHandle {
     /// ends. Returns at once, even when an inbox is full (a handler may
     /// call it on its own shard); calling it again is harmless.
     pub fn shutdown(&self) {
+        // Under least-loaded balancing the acceptor hands over the clients
+        // queued now, then tells the shards.
+        if let Some(acceptor) = self.shared.acceptor.get() {
+            if acceptor.stop() {
+                return;
+            }
+        }
+        self.shutdown_shards();
+    }
+
+    /// Asks every shard to shut down.
+    pub(crate) fn shutdown_shards(&self) {
         for remote in &self.shared.shards {
             // A stopped shard needs no shutdown.
             let _ = remote.inbox.request_shutdown();
@@ -206,11 +222,26 @@ impl ServerHandle {
 
     /// The latest counters of every shard, by index.
     pub fn stats(&self) -> Vec<ShardStats> {
-        self.shared
+        let mut stats: Vec<ShardStats> = self
+            .shared
             .shards
             .iter()
             .map(|remote| remote.stats.snapshot())
-            .collect()
+            .collect();
+        if let (Some(acceptor), Some(first)) = (self.shared.acceptor.get(), stats.first_mut()) {
+            acceptor.add_counters(first);
+        }
+        stats
+    }
+
+    /// Lets `shutdown` and `stats` reach the acceptor (once, at bind).
+    pub(crate) fn set_acceptor(&self, control: Arc<Control>) {
+        let _ = self.shared.acceptor.set(control);
+    }
+
+    /// One shard's inbox.
+    pub(crate) fn inbox(&self, shard: usize) -> Option<&InboxSender> {
+        self.shared.shards.get(shard).map(|remote| &remote.inbox)
     }
 
     /// The published counters of one shard (for that shard to update).

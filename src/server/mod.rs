@@ -1,6 +1,8 @@
 //! The server side of the API: `Server` (bind the shards, start their
 //! threads, join them), its handle, configuration, errors and counters.
 
+pub(crate) mod acceptor;
+pub(crate) mod balance;
 pub mod config;
 pub mod error;
 pub mod handle;
@@ -18,6 +20,8 @@ use crate::net::listener::{self, ListenOptions};
 use crate::pubsub::backplane::{Backplane, Running};
 use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
+use acceptor::Acceptor;
+use balance::{Balance, ShardLoad};
 use config::{Config, RESERVED_DESCRIPTORS};
 use error::ConfigError;
 use error::Error;
@@ -48,6 +52,8 @@ pub struct Server {
     threads: Vec<JoinHandle<()>>,
     /// The Redis backplane's threads, if any.
     backplane: Option<Running>,
+    /// The acceptor thread, under least-loaded balancing.
+    acceptor: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -80,19 +86,26 @@ impl Server {
             keepalive: config.keepalive,
             user_timeout: config.user_timeout,
         };
-        let listeners = listener::bind_group(config.bind, config.threads, options)?;
+        let least_loaded = config.balance == Balance::LeastLoaded;
+        let count = if least_loaded { 1 } else { config.threads };
+        let listeners = listener::bind_group(config.bind, count, options)?;
         let local_addr = listeners[0]
             .local_addr()
             .map_err(|err| Error::listen(config.bind, err))?;
+        let (shard_listeners, acceptor_listeners) =
+            balance::split(config.balance, listeners, config.threads);
+        let loads: Vec<Arc<ShardLoad>> = (0..config.threads).map(|_| Arc::default()).collect();
         let mut parts = Vec::with_capacity(config.threads);
         let mut remotes = Vec::with_capacity(config.threads);
-        for (shard, mut listener) in listeners.into_iter().enumerate() {
+        for (shard, mut listener) in shard_listeners.into_iter().enumerate() {
             let fail = |source| Error::Shard { shard, source };
             let poll = Poll::new().map_err(fail)?;
             let waker = Waker::new(poll.registry(), WAKER).map_err(fail)?;
-            poll.registry()
-                .register(&mut listener, LISTENER, Interest::READABLE)
-                .map_err(fail)?;
+            if let Some(listener) = &mut listener {
+                poll.registry()
+                    .register(listener, LISTENER, Interest::READABLE)
+                    .map_err(fail)?;
+            }
             let (sender, inbox) = inbox::inbox(config.inbox_capacity, waker);
             remotes.push(Remote {
                 inbox: sender,
@@ -102,15 +115,27 @@ impl Server {
                 poll,
                 listener,
                 inbox,
+                load: least_loaded.then(|| Arc::clone(&loads[shard])),
             });
         }
+        let acceptor = match acceptor_listeners {
+            Some(listeners) => Some(
+                Acceptor::new(listeners, loads)
+                    .map_err(|source| Error::Shard { shard: 0, source })?,
+            ),
+            None => None,
+        };
         let max_connections = config.effective_max_connections();
         pregrow_descriptor_table(max_connections, config.threads);
         let mut server = Self {
             handle: ServerHandle::new(remotes, local_addr, max_connections, outbox),
             threads: Vec::with_capacity(config.threads),
             backplane: None,
+            acceptor: None,
         };
+        if let Some(acceptor) = &acceptor {
+            server.handle.set_acceptor(acceptor.control());
+        }
         if let Some(backplane) = backplane {
             let running = backplane
                 .start(server.handle.clone())
@@ -155,6 +180,13 @@ impl Server {
                 }
             }
         }
+        if let Some(acceptor) = acceptor {
+            tracing::debug!(shards = config.threads, "acceptor started");
+            let thread = acceptor
+                .start(server.handle.clone(), config)
+                .map_err(|source| Error::Shard { shard: 0, source })?;
+            server.acceptor = Some(thread);
+        }
         Ok(server)
     }
 
@@ -194,6 +226,11 @@ impl Server {
         let mut result = Ok(());
         // The shards have stopped once joined; then the backplane.
         let _stop_backplane_last = self.backplane.take();
+        // The acceptor ends first: it hands over its last clients, then
+        // tells the shards to shut down. It runs no handler code.
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
         for (shard, thread) in self.threads.drain(..).enumerate() {
             if let Err(panic) = thread.join() {
                 let message = panic
@@ -228,7 +265,7 @@ fn pregrow_descriptor_table(max_connections: usize, threads: usize) {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if !self.threads.is_empty() {
+        if !self.threads.is_empty() || self.acceptor.is_some() {
             self.handle.shutdown();
             // Panics were already reported by the panic hook.
             let _ = self.join_threads();

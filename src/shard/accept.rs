@@ -13,16 +13,16 @@ use super::Shard;
 use crate::handler::context::ShardContext;
 use crate::handler::outcome::Decision;
 use crate::handler::{Conn, Handler};
-use crate::net::listener;
+use crate::net::{listener, stream};
 
 /// How long accepting pauses after the process ran out of descriptors or
 /// memory and no client could be refused instead: long enough not to spin
 /// on a full accept queue, short enough that clients barely notice once
 /// descriptors free up.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What to do about an `accept` error.
-enum AcceptError {
+pub(crate) enum AcceptError {
     /// The one client failed (it reset before we took it, say): go on.
     Client,
     /// The process is out of descriptors: refuse a client with the spare.
@@ -37,7 +37,7 @@ enum AcceptError {
 /// `EPERM`/`EACCES` (a security module's accept hook) come before the
 /// client is taken off the queue, so they would repeat for ever: they
 /// pause accepting like a resource error instead of spinning.
-fn classify(err: &io::Error) -> AcceptError {
+pub(crate) fn classify(err: &io::Error) -> AcceptError {
     match err.raw_os_error() {
         Some(libc::EMFILE | libc::ENFILE) => AcceptError::OutOfDescriptors,
         Some(libc::ENOBUFS | libc::ENOMEM) => AcceptError::Resources,
@@ -67,7 +67,7 @@ enum Spared {
 
 /// Why a client is refused before the handler sees it.
 #[derive(Clone, Copy)]
-enum Refusal {
+pub(super) enum Refusal {
     /// `max_connections` clients are open.
     AtLimit,
     /// The process has no descriptor left.
@@ -117,7 +117,9 @@ impl<H: Handler> Shard<H> {
             match listener.accept() {
                 Ok((stream, peer)) => {
                     if self.cx.handle.reserve_connection() {
-                        self.admit(stream, peer);
+                        if self.set_up(&stream, peer) {
+                            self.admit(stream, peer);
+                        }
                     } else {
                         self.refuse(stream, peer, Refusal::AtLimit);
                     }
@@ -201,7 +203,7 @@ impl<H: Handler> Shard<H> {
     }
 
     /// Closes a client the server cannot take, after the refuse message.
-    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr, why: Refusal) {
+    pub(super) fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr, why: Refusal) {
         self.stats.refused += 1;
         self.stats.over_limit += 1;
         if let Some(message) = &self.config.refuse_message {
@@ -231,15 +233,22 @@ impl<H: Handler> Shard<H> {
         }
     }
 
-    /// Sets up a new client and asks the handler about it.
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        if self.config.nodelay {
-            if let Err(err) = stream.set_nodelay(true) {
+    /// Sets a new client's socket options; if that fails, drops it and
+    /// gives back its place. Returns whether the client can be admitted.
+    fn set_up(&mut self, stream: &TcpStream, peer: SocketAddr) -> bool {
+        match stream::set_up(stream, &self.config) {
+            Ok(()) => true,
+            Err(err) => {
                 tracing::debug!(shard = self.index, %peer, %err, "cannot set TCP_NODELAY; dropping client");
                 self.cx.handle.release_connection();
-                return;
+                false
             }
         }
+    }
+
+    /// Registers a new client (its socket options set) and asks the
+    /// handler about it.
+    pub(super) fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
         let key = self.clients.next_key();
         let token = Token(key.to_token());
         if let Err(err) = self

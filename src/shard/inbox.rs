@@ -10,6 +10,7 @@ use crossbeam::channel::{self, Receiver, Sender, TrySendError};
 use mio::Waker;
 
 use crate::handler::id::ConnId;
+use crate::shard::handoff::Handoff;
 
 /// Why a command to a shard was not queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +40,8 @@ pub(crate) enum Command {
     Broadcast(Bytes),
     /// Stop accepting, drain, close everyone, and end the shard thread.
     Shutdown,
+    /// Serve this client the acceptor accepted (least-loaded balancing).
+    Handoff(Handoff),
 }
 
 /// The sending side, held by every [`ServerHandle`](crate::ServerHandle).
@@ -115,6 +118,22 @@ impl InboxSender {
         }
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
             // As in `send`: a broken eventfd means a stopped shard.
+            let _ = self.waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues `command` like [`send`](Self::send), but hands it back with
+    /// the reason when it was not queued (full, or the shard stopped).
+    pub(crate) fn try_send(&self, command: Command) -> Result<(), (Command, SendError)> {
+        match self.queue.try_send(command) {
+            Ok(()) => {}
+            Err(TrySendError::Full(command)) => return Err((command, SendError::InboxFull)),
+            Err(TrySendError::Disconnected(command)) => return Err((command, SendError::Stopped)),
+        }
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // As in `send`: a broken eventfd means a stopped shard, which
+            // drops what its inbox holds when it ends.
             let _ = self.waker.wake();
         }
         Ok(())

@@ -9,6 +9,7 @@ pub(crate) mod client;
 mod close;
 mod deferred;
 mod fanout;
+pub(crate) mod handoff;
 pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
@@ -19,6 +20,7 @@ pub(crate) mod slots;
 mod timers;
 pub(crate) mod wheel;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -29,10 +31,13 @@ use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
 use crate::net::fds::Spare;
+use crate::server::balance::ShardLoad;
 use crate::server::config::Config;
 use crate::server::handle::ServerHandle;
 use crate::server::stats::ShardStats;
+pub(crate) use accept::{classify, AcceptError, ACCEPT_BACKOFF};
 use client::Client;
+use handoff::Balancing;
 use inbox::{Command, InboxReceiver};
 use rate_limit::Warnings;
 use slots::{Key, Slots};
@@ -60,10 +65,13 @@ const OUTBOUND_RETRY: Duration = Duration::from_millis(1);
 pub(crate) struct ShardParts {
     /// The shard's own poll, with the listener and waker registered.
     pub(crate) poll: Poll,
-    /// The shard's own member of the `SO_REUSEPORT` group.
-    pub(crate) listener: TcpListener,
+    /// The shard's own member of the `SO_REUSEPORT` group; `None` when an
+    /// acceptor hands clients over instead (least-loaded balancing).
+    pub(crate) listener: Option<TcpListener>,
     /// Commands from other threads.
     pub(crate) inbox: InboxReceiver,
+    /// Where the shard publishes its load for the acceptor, if there is one.
+    pub(crate) load: Option<Arc<ShardLoad>>,
 }
 
 /// A running shard. Dropping it (at the end of `run`, or when a handler
@@ -114,6 +122,8 @@ pub(crate) struct Shard<H: Handler> {
     outbound_pending: bool,
     /// Clients with deliveries queued but not yet written this round.
     held: Vec<Key>,
+    /// The load published for least-loaded balancing.
+    balancing: Balancing,
 }
 
 impl<H: Handler> Shard<H> {
@@ -132,7 +142,7 @@ impl<H: Handler> Shard<H> {
         Self {
             index,
             poll: parts.poll,
-            listener: Some(parts.listener),
+            listener: parts.listener,
             inbox: parts.inbox,
             handler,
             idle_ticks: config
@@ -154,6 +164,7 @@ impl<H: Handler> Shard<H> {
             subscribers: Vec::new(),
             outbound_pending: false,
             held: Vec::new(),
+            balancing: Balancing::new(parts.load),
         }
     }
 
@@ -175,6 +186,7 @@ impl<H: Handler> Shard<H> {
                 self.close_all(CloseReason::Error(err.kind()));
                 break;
             }
+            self.balancing.begin_round();
             self.cx.begin_round(self.needs_clock());
             for event in events.iter() {
                 match event.token() {
@@ -201,7 +213,9 @@ impl<H: Handler> Shard<H> {
             if let Some(published) = self.cx.handle.published(usize::from(self.index)) {
                 published.publish(&self.stats);
             }
+            self.publish_load();
         }
+        self.close_handoffs_left();
         self.handler
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();
@@ -280,6 +294,7 @@ impl<H: Handler> Shard<H> {
                 }
                 Command::Broadcast(payload) => self.broadcast(&payload),
                 Command::Shutdown => self.begin_shutdown(),
+                Command::Handoff(handoff) => self.take_handoff(handoff),
             }
         }
         self.commands = commands;

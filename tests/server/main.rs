@@ -6,6 +6,7 @@
 
 mod backlog_shutdown;
 mod backpressure;
+mod balance;
 mod close_reasons;
 mod cross_thread;
 mod echo;

@@ -125,6 +125,13 @@ pub struct Cli {
     #[arg(long, default_value_t = esockets::protocols::pubsub::MAX_SUBSCRIPTIONS, value_name = "N")]
     pub max_subscriptions: usize,
 
+    /// How new clients are spread over the shards: reuseport (the
+    /// kernel's hash, one listener per shard) or least-loaded (one
+    /// acceptor hands each client to the shard with the fewest clients,
+    /// skipping stalled shards). See docs/tuning.md.
+    #[arg(long, value_enum, default_value_t = Balance::Reuseport)]
+    pub balance: Balance,
+
     /// pubsub: a subscriber whose queued output passed --high-water is
     /// closed (at --output-limit) or has deliveries skipped and counted.
     #[arg(long, value_enum, default_value_t = SlowSubscribers::Close)]
@@ -163,6 +170,15 @@ pub enum SlowSubscribers {
     /// Skip its deliveries while its queue is above --high-water; it gets
     /// "MISSED n" once it catches up.
     Drop,
+}
+
+/// How new clients are spread over the shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Balance {
+    /// The kernel's SO_REUSEPORT hash: one listener per shard.
+    Reuseport,
+    /// One acceptor thread: each client to the least-loaded shard.
+    LeastLoaded,
 }
 
 impl Cli {
@@ -207,6 +223,10 @@ impl Cli {
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,
             },
             backplane: self.backplane.clone(),
+            balance: match self.balance {
+                Balance::Reuseport => esockets::Balance::ReusePort,
+                Balance::LeastLoaded => esockets::Balance::LeastLoaded,
+            },
             ..defaults
         };
         config.validate().map_err(|err| flags::describe(&err))?;

@@ -29,6 +29,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("user_timeout", "--user-timeout"),
     ("slow_subscribers", "--slow-subscribers"),
     ("backplane", "--backplane"),
+    ("balance", "--balance"),
 ];
 
 /// The flag that sets `field`, or the field itself if no flag does.

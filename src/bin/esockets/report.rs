@@ -59,6 +59,13 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
         );
     }
     shards(config);
+    if config.balance == esockets::Balance::LeastLoaded {
+        tracing::info!(
+            "balance: least-loaded; one acceptor thread hands each new client to the shard \
+             with the fewest open clients, skipping shards stalled for {} ms or more",
+            esockets::Balance::STALLED_AFTER.as_millis()
+        );
+    }
     backlog(config.backlog);
     migrate_req();
     timeouts(config);

@@ -1,0 +1,428 @@
+//! Least-loaded balancing, the acceptor's side: one thread accepts on the
+//! server's listening socket(s), sets each client's socket options, and
+//! hands it to the shard with the fewest clients that is not stalled,
+//! through that shard's inbox.
+//!
+//! At shutdown it accepts the clients queued at that moment and hands
+//! them over like the others, closes the listener, and only then asks the
+//! shards to shut down: each inbox is first in, first out, so every
+//! client handed over is admitted before its shard begins to drain, and
+//! none is left in an inbox.
+
+use std::io::{ErrorKind, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::net::fds::Spare;
+use crate::net::{listener, stream};
+use crate::server::balance::{load_of, monotonic_nanos, pick, Candidate, ShardLoad};
+use crate::server::config::Config;
+use crate::server::handle::ServerHandle;
+use crate::server::stats::ShardStats;
+use crate::shard::handoff::Handoff;
+use crate::shard::inbox::{Command, SendError};
+use crate::shard::{classify, AcceptError, ACCEPT_BACKOFF};
+
+/// Token of the acceptor's waker; listener `i` has token `i`.
+const WAKER: Token = Token(usize::MAX);
+
+/// How soon a client that no inbox had room for is offered again.
+const RETRY: Duration = Duration::from_millis(1);
+
+/// How other threads reach the acceptor: to stop it, and to read what it
+/// counted.
+pub(crate) struct Control {
+    /// Shutdown was asked.
+    stop: AtomicBool,
+    /// The acceptor thread has ended.
+    finished: AtomicBool,
+    /// Wakes the acceptor's poll.
+    waker: Waker,
+    /// Clients refused for lack of descriptors.
+    refused: AtomicU64,
+    /// Times accepting paused for lack of descriptors or memory.
+    accept_pauses: AtomicU64,
+}
+
+impl Control {
+    /// Asks the acceptor to stop. Returns whether it will pass the
+    /// shutdown on to the shards; if not (it has ended already), the
+    /// caller must.
+    pub(crate) fn stop(&self) -> bool {
+        // SeqCst with `finish`'s pair: of a stop and the acceptor's end,
+        // at least one side sees the other, so the shards are told.
+        self.stop.store(true, Ordering::SeqCst);
+        // A broken eventfd: the acceptor is gone and `finished` says so.
+        let _ = self.waker.wake();
+        !self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Adds what the acceptor counted to `stats` (shard 0's counters: the
+    /// clients it refused never reached a shard).
+    pub(crate) fn add_counters(&self, stats: &mut ShardStats) {
+        let refused = self.refused.load(Ordering::Relaxed);
+        stats.refused += refused;
+        stats.over_limit += refused;
+        stats.accept_pauses += self.accept_pauses.load(Ordering::Relaxed);
+    }
+}
+
+/// The acceptor, made on the caller's thread by `Server::bind` (so setup
+/// errors come back at once) and started once the handle exists.
+pub(crate) struct Acceptor {
+    /// Polls the listeners and the waker.
+    poll: Poll,
+    /// The server's listening sockets; listener `i` has token `i`.
+    listeners: Vec<TcpListener>,
+    /// Shared with the handle.
+    control: Arc<Control>,
+    /// Each shard's published load.
+    loads: Vec<Arc<ShardLoad>>,
+}
+
+impl Acceptor {
+    /// An acceptor over `listeners`, reading the shards' `loads`.
+    pub(crate) fn new(
+        mut listeners: Vec<TcpListener>,
+        loads: Vec<Arc<ShardLoad>>,
+    ) -> std::io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        for (index, listener) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(listener, Token(index), Interest::READABLE)?;
+        }
+        Ok(Self {
+            poll,
+            listeners,
+            control: Arc::new(Control {
+                stop: AtomicBool::new(false),
+                finished: AtomicBool::new(false),
+                waker,
+                refused: AtomicU64::new(0),
+                accept_pauses: AtomicU64::new(0),
+            }),
+            loads,
+        })
+    }
+
+    /// How the handle reaches this acceptor.
+    pub(crate) fn control(&self) -> Arc<Control> {
+        Arc::clone(&self.control)
+    }
+
+    /// Starts the acceptor thread.
+    pub(crate) fn start(
+        self,
+        handle: ServerHandle,
+        config: Config,
+    ) -> std::io::Result<JoinHandle<()>> {
+        let shards = self.loads.len();
+        let running = Running {
+            ready: vec![true; self.listeners.len()],
+            sent: vec![0; shards],
+            stopped: vec![false; shards],
+            candidates: Vec::with_capacity(shards),
+            acceptor: self,
+            handle,
+            config,
+            spare: Spare::default(),
+            waiting: None,
+            paused_until: None,
+            last_warning: None,
+        };
+        let control = running.acceptor.control();
+        thread::Builder::new()
+            .name("esockets-acceptor".into())
+            .spawn(move || running.run())
+            .inspect_err(|_| {
+                // Never started: a shutdown must go to the shards directly.
+                control.finished.store(true, Ordering::SeqCst);
+            })
+    }
+}
+
+/// The acceptor thread's state.
+struct Running {
+    /// Poll, listeners, control, loads.
+    acceptor: Acceptor,
+    /// Reaches the shards' inboxes.
+    handle: ServerHandle,
+    /// The server's settings.
+    config: Config,
+    /// Listener `i` may have clients waiting (edge-triggered polling: set
+    /// on its event, cleared when `accept` would block).
+    ready: Vec<bool>,
+    /// Clients handed to each shard (wrapping).
+    sent: Vec<u32>,
+    /// Shards whose thread has ended (an inbox that says "stopped").
+    stopped: Vec<bool>,
+    /// What `pick` looks at (memory reused).
+    candidates: Vec<Candidate>,
+    /// A descriptor kept for refusing a client at `EMFILE`.
+    spare: Spare,
+    /// A client no inbox had room for, offered again first.
+    waiting: Option<Handoff>,
+    /// Accepting is paused until then (out of descriptors or memory).
+    paused_until: Option<Instant>,
+    /// When the last warning was logged (at most one a second).
+    last_warning: Option<Instant>,
+}
+
+impl Running {
+    /// Accepts and hands over until shutdown.
+    fn run(mut self) {
+        self.spare.take();
+        let mut events = Events::with_capacity(64);
+        loop {
+            let timeout = self.timeout();
+            if let Err(err) = self.acceptor.poll.poll(&mut events, timeout) {
+                if err.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!(%err, "the acceptor's poll failed; no more clients are accepted");
+                self.acceptor.listeners.clear();
+                self.end();
+                return;
+            }
+            for event in events.iter() {
+                if let Some(ready) = self.ready.get_mut(event.token().0) {
+                    *ready = true;
+                }
+            }
+            if self.acceptor.control.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            self.work();
+        }
+        self.finish();
+    }
+
+    /// How long the poll may sleep.
+    fn timeout(&self) -> Option<Duration> {
+        if self.waiting.is_some() {
+            return Some(RETRY);
+        }
+        if let Some(until) = self.paused_until {
+            return Some(until.saturating_duration_since(Instant::now()));
+        }
+        self.ready.contains(&true).then_some(Duration::ZERO)
+    }
+
+    /// Offers the waiting client again, then accepts from every ready
+    /// listener, up to the accept budget each.
+    fn work(&mut self) {
+        if let Some(handoff) = self.waiting.take() {
+            if let Err(handoff) = self.place(handoff) {
+                self.waiting = Some(handoff);
+                return;
+            }
+        }
+        if let Some(until) = self.paused_until {
+            if Instant::now() < until {
+                return;
+            }
+            self.paused_until = None;
+            self.spare.take();
+        }
+        for index in 0..self.acceptor.listeners.len() {
+            if self.ready[index] {
+                self.accept_from(index, self.config.accept_budget);
+                if self.waiting.is_some() || self.paused_until.is_some() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Accepts up to `budget` clients from listener `index` and hands them
+    /// over.
+    fn accept_from(&mut self, index: usize, budget: usize) {
+        for _ in 0..budget {
+            match self.acceptor.listeners[index].accept() {
+                Ok((stream, peer)) => {
+                    if let Err(err) = stream::set_up(&stream, &self.config) {
+                        tracing::debug!(%peer, %err, "cannot set TCP_NODELAY; dropping client");
+                        continue;
+                    }
+                    if let Err(handoff) = self.place(Handoff { stream, peer }) {
+                        self.waiting = Some(handoff);
+                        return;
+                    }
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    self.ready[index] = false;
+                    return;
+                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => match classify(&err) {
+                    AcceptError::Client => tracing::debug!(%err, "accept failed for one client"),
+                    AcceptError::OutOfDescriptors => {
+                        if !self.refuse_with_spare(index) {
+                            self.pause(&err);
+                            return;
+                        }
+                    }
+                    AcceptError::Resources => {
+                        self.pause(&err);
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Hands `handoff` to the least-loaded shard that takes it; gives it
+    /// back when every inbox is full (or every shard has stopped).
+    fn place(&mut self, mut handoff: Handoff) -> Result<(), Handoff> {
+        let now = monotonic_nanos();
+        self.candidates.clear();
+        for (shard, cell) in self.acceptor.loads.iter().enumerate() {
+            self.candidates.push(Candidate {
+                load: load_of(cell.read(), self.sent[shard]),
+                stalled: cell.stalled(now),
+                full: self.stopped[shard],
+            });
+        }
+        while let Some(shard) = pick(&self.candidates) {
+            let Some(inbox) = self.handle.inbox(shard) else {
+                self.candidates[shard].full = true;
+                continue;
+            };
+            match inbox.try_send(Command::Handoff(handoff)) {
+                Ok(()) => {
+                    self.sent[shard] = self.sent[shard].wrapping_add(1);
+                    return Ok(());
+                }
+                Err((command, why)) => {
+                    let Command::Handoff(back) = command else {
+                        return Ok(()); // only a handoff was sent
+                    };
+                    handoff = back;
+                    self.candidates[shard].full = true;
+                    if why == SendError::Stopped {
+                        self.stopped[shard] = true;
+                    }
+                }
+            }
+        }
+        Err(handoff)
+    }
+
+    /// At `EMFILE`: gives up the spare descriptor to accept one client and
+    /// close it at once (after the refuse message), then takes the spare
+    /// back. Returns whether accepting can go on.
+    fn refuse_with_spare(&mut self, index: usize) -> bool {
+        if !self.spare.release() {
+            return false;
+        }
+        let refused = match self.acceptor.listeners[index].accept() {
+            Ok((mut stream, peer)) => {
+                if let Some(message) = &self.config.refuse_message {
+                    // Best effort, as a shard does.
+                    let _ = stream.write(message);
+                }
+                drop(stream);
+                self.acceptor
+                    .control
+                    .refused
+                    .fetch_add(1, Ordering::Relaxed);
+                if self.may_warn() {
+                    tracing::warn!(
+                        %peer,
+                        "refusing clients: the process is out of file descriptors (raise the \
+                         open-file limit, or lower --max-connections)"
+                    );
+                }
+                true
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                self.ready[index] = false;
+                true
+            }
+            Err(_) => false,
+        };
+        self.spare.take() && refused
+    }
+
+    /// Stops accepting for a while: the process or system is out of a
+    /// resource and no client could be refused instead.
+    fn pause(&mut self, err: &std::io::Error) {
+        self.acceptor
+            .control
+            .accept_pauses
+            .fetch_add(1, Ordering::Relaxed);
+        if self.may_warn() {
+            tracing::warn!(
+                %err,
+                "cannot accept more clients now; pausing accept for {} ms",
+                ACCEPT_BACKOFF.as_millis()
+            );
+        }
+        self.paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+    }
+
+    /// Whether a warning may be logged now (one a second at most).
+    fn may_warn(&mut self) -> bool {
+        let now = Instant::now();
+        let allowed = self.last_warning.map_or(true, |last| {
+            now.duration_since(last) >= Duration::from_secs(1)
+        });
+        if allowed {
+            self.last_warning = Some(now);
+        }
+        allowed
+    }
+
+    /// Shutdown: hands over the clients queued in the listeners now (as a
+    /// shard accepts its queue before closing its listener), closes the
+    /// listeners, then asks every shard to shut down.
+    fn finish(mut self) {
+        let mut dropped = 0usize;
+        if let Some(handoff) = self.waiting.take() {
+            dropped += usize::from(self.place(handoff).is_err());
+        }
+        for index in 0..self.acceptor.listeners.len() {
+            let listener = &self.acceptor.listeners[index];
+            let most = listener::queued(listener).unwrap_or_else(|_| {
+                usize::try_from(self.config.backlog)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1)
+            });
+            for _ in 0..most {
+                let Ok((stream, peer)) = self.acceptor.listeners[index].accept() else {
+                    break;
+                };
+                if stream::set_up(&stream, &self.config).is_err() {
+                    continue;
+                }
+                // Every inbox full: the client is closed rather than left.
+                dropped += usize::from(self.place(Handoff { stream, peer }).is_err());
+            }
+        }
+        self.acceptor.listeners.clear();
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "shutdown: every shard's inbox was full; closed clients still queued"
+            );
+        }
+        // `stop` is set: `end` asks the shards to shut down.
+        self.end();
+    }
+
+    /// The acceptor thread ends: says so, and passes on a shutdown asked
+    /// meanwhile that the asker left to it.
+    fn end(&self) {
+        let control = &self.acceptor.control;
+        control.finished.store(true, Ordering::SeqCst);
+        if control.stop.load(Ordering::SeqCst) {
+            self.handle.shutdown_shards();
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Which shard serves a new client: the kernel's `SO_REUSEPORT` hash, or
+//! one acceptor handing each client to the least-loaded shard.
+//!
+//! In least-loaded mode each shard publishes its load in one word (clients
+//! open, handoffs taken from its inbox) and the time its current loop
+//! round began; the acceptor adds the handoffs it sent but the shard has
+//! not taken yet, and skips shards whose round has run too long.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam::utils::CachePadded;
+use mio::net::TcpListener;
+
+/// How new clients are spread over the shards
+/// ([`Config::balance`](crate::Config::balance)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Balance {
+    /// One listening socket per shard in one `SO_REUSEPORT` group: the
+    /// kernel hashes each client's addresses and ports to a shard. No
+    /// thread in between, no cross-thread traffic; fair on average, blind
+    /// to load.
+    #[default]
+    ReusePort,
+    /// One listening socket and an acceptor thread: each client goes to
+    /// the shard with the fewest open clients, skipping shards whose loop
+    /// round has been running for longer than a few milliseconds (a
+    /// blocked callback), through that shard's inbox.
+    LeastLoaded,
+}
+
+/// Who accepts on the bound `listeners`: each shard on its own (one per
+/// shard), or the acceptor on all of them (the shards get none).
+pub(crate) fn split(
+    balance: Balance,
+    listeners: Vec<TcpListener>,
+    shards: usize,
+) -> (Vec<Option<TcpListener>>, Option<Vec<TcpListener>>) {
+    match balance {
+        Balance::ReusePort => (listeners.into_iter().map(Some).collect(), None),
+        Balance::LeastLoaded => ((0..shards).map(|_| None).collect(), Some(listeners)),
+    }
+}
+
+impl Balance {
+    /// Under [`Balance::LeastLoaded`], a shard whose current loop round
+    /// has been running this long gets no new clients while another shard
+    /// is free: it is blocked in a callback or swamped, and a client given
+    /// to it would wait for its first reply.
+    pub const STALLED_AFTER: Duration = Duration::from_millis(5);
+}
+
+/// [`Balance::STALLED_AFTER`].
+pub(crate) const STALLED_AFTER: Duration = Balance::STALLED_AFTER;
+
+/// Bits of the load word that count open clients; the rest count
+/// handoffs taken (wrapping).
+const OPEN_BITS: u32 = 32;
+
+/// One shard's published load: written by the shard, read by the
+/// acceptor, in a cache line of its own.
+#[derive(Debug, Default)]
+pub(crate) struct ShardLoad {
+    /// `taken << 32 | open`: clients open, and handoffs taken from the
+    /// inbox (wrapping), stored together so that a client moving from the
+    /// inbox to the clients' table is never counted twice or not at all.
+    load: CachePadded<AtomicU64>,
+    /// `start << 1 | running`: when the shard's current (or last) loop
+    /// round began, in monotonic nanoseconds, and whether it still runs.
+    /// Stands in for the stall watchdog's heartbeat until that lands.
+    round: CachePadded<AtomicU64>,
+}
+
+/// A shard's load as it last published it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Published {
+    /// Clients open on the shard.
+    pub(crate) open: u32,
+    /// Handoffs the shard has taken from its inbox (wrapping).
+    pub(crate) taken: u32,
+}
+
+impl ShardLoad {
+    /// Stores the shard's load (shard thread only).
+    pub(crate) fn publish(&self, load: Published) {
+        let word = (u64::from(load.taken) << OPEN_BITS) | u64::from(load.open);
+        self.load.store(word, Ordering::Relaxed);
+    }
+
+    /// A loop round begins (shard thread only).
+    pub(crate) fn begin_round(&self) {
+        self.round
+            .store((monotonic_nanos() << 1) | 1, Ordering::Relaxed);
+    }
+
+    /// The loop round ended (shard thread only).
+    pub(crate) fn end_round(&self) {
+        self.round.fetch_and(!1, Ordering::Relaxed);
+    }
+
+    /// Whether the shard's current round has run for [`STALLED_AFTER`] or
+    /// longer at `now` (monotonic nanoseconds; any thread).
+    pub(crate) fn stalled(&self, now: u64) -> bool {
+        let round = self.round.load(Ordering::Relaxed);
+        round & 1 == 1 && now.saturating_sub(round >> 1) >= STALLED_AFTER.as_nanos() as u64
+    }
+
+    /// The last load stored (any thread).
+    pub(crate) fn read(&self) -> Published {
+        let word = self.load.load(Ordering::Relaxed);
+        Published {
+            open: word as u32,
+            taken: (word >> OPEN_BITS) as u32,
+        }
+    }
+}
+
+/// Nanoseconds on the monotonic clock (the clock behind `Instant`), as a
+/// plain number other threads can compare.
+pub(crate) fn monotonic_nanos() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own; CLOCK_MONOTONIC
+    // always exists on Linux (the zero stays if it failed).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(now.tv_nsec as u64)
+}
+
+/// What the acceptor knows of one shard when it picks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    /// Clients open or on their way (sent, not yet taken).
+    pub(crate) load: u64,
+    /// The shard's loop round has run past [`STALLED_AFTER`].
+    pub(crate) stalled: bool,
+    /// The shard's inbox refused a handoff this time round.
+    pub(crate) full: bool,
+}
+
+/// The shard a new client goes to: the least-loaded of those neither
+/// stalled nor full, the first of equals; if every shard is stalled, the
+/// least-loaded one that is not full (it serves the client once it is
+/// back, as a kernel-chosen shard would); `None` when every inbox is full.
+pub(crate) fn pick(candidates: &[Candidate]) -> Option<usize> {
+    let least = |skip_stalled: bool| {
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.full && !(skip_stalled && c.stalled))
+            .min_by_key(|(_, c)| c.load)
+            .map(|(index, _)| index)
+    };
+    least(true).or_else(|| least(false))
+}
+
+/// The load the acceptor counts for a shard: what it published, plus the
+/// handoffs `sent` to it that it has not taken yet.
+pub(crate) fn load_of(published: Published, sent: u32) -> u64 {
+    u64::from(published.open) + u64::from(sent.wrapping_sub(published.taken))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn free(load: u64) -> Candidate {
+        Candidate {
+            load,
+            stalled: false,
+            full: false,
+        }
+    }
+
+    #[test]
+    fn the_least_loaded_shard_wins_and_ties_go_to_the_first() {
+        assert_eq!(pick(&[free(3), free(1), free(2)]), Some(1));
+        assert_eq!(pick(&[free(2), free(2)]), Some(0));
+    }
+
+    #[test]
+    fn stalled_and_full_shards_are_skipped() {
+        let stalled = Candidate {
+            stalled: true,
+            ..free(0)
+        };
+        let full = Candidate {
+            full: true,
+            ..free(0)
+        };
+        assert_eq!(pick(&[stalled, free(9)]), Some(1));
+        assert_eq!(pick(&[full, free(9)]), Some(1));
+        assert_eq!(pick(&[full, full]), None);
+    }
+
+    #[test]
+    fn when_every_shard_is_stalled_the_least_loaded_still_gets_it() {
+        let stalled = |load| Candidate {
+            stalled: true,
+            ..free(load)
+        };
+        assert_eq!(pick(&[stalled(4), stalled(2)]), Some(1));
+    }
+
+    #[test]
+    fn a_round_running_past_the_limit_is_a_stall_until_it_ends() {
+        let cell = ShardLoad::default();
+        let later = monotonic_nanos() + STALLED_AFTER.as_nanos() as u64;
+        assert!(!cell.stalled(later), "no round yet");
+        cell.begin_round();
+        assert!(cell.stalled(later));
+        assert!(!cell.stalled(monotonic_nanos()));
+        cell.end_round();
+        assert!(!cell.stalled(later), "waiting for events is no stall");
+    }
+
+    #[test]
+    fn handoffs_on_their_way_count_until_taken() {
+        let cell = ShardLoad::default();
+        cell.publish(Published { open: 5, taken: 7 });
+        assert_eq!(cell.read(), Published { open: 5, taken: 7 });
+        assert_eq!(load_of(cell.read(), 10), 8, "3 sent, not taken");
+        // The counts wrap without a jump in load.
+        let wrapped = Published {
+            open: 1,
+            taken: u32::MAX,
+        };
+        assert_eq!(load_of(wrapped, 1), 3);
+    }
+}

@@ -1,0 +1,323 @@
+//! Balancing: under `Balance::LeastLoaded` one acceptor hands each client
+//! to the shard with the fewest clients, skipping a stalled shard; ids,
+//! counters, close reasons, refusals at the limit and shutdown behave as
+//! under `Balance::ReusePort`.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
+
+use crossbeam::channel::{unbounded, Sender};
+use esockets::{
+    Balance, CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, Verdict,
+};
+
+use crate::util::{
+    config, expect_clean_close, heavy_test, read_exact, wait_until, Gate, Hold, TestServer,
+    DEADLINE,
+};
+
+/// Both modes, for the tests that must behave the same in each.
+const MODES: [Balance; 2] = [Balance::ReusePort, Balance::LeastLoaded];
+
+/// A config of `threads` shards balanced by `balance`.
+fn balanced(threads: usize, balance: Balance) -> Config {
+    Config {
+        balance,
+        ..config(threads)
+    }
+}
+
+/// Greets each client with `hello`; answers `?` with its shard's index
+/// and the shard its id names; holds its shard on `block` until the test
+/// releases it; closes the client on `quit`; says `bye` to every client
+/// when shutdown begins; reports every open and close.
+struct Probe {
+    /// `ShardInfo::index` of this handler's shard.
+    index: u8,
+    /// Holds the shard until the test lets it go.
+    hold: Hold,
+    /// Where `(shard index, id)` of admitted clients go.
+    opens: Sender<(u8, ConnId)>,
+    /// Where `(id, reason)` of closed clients go.
+    closes: Sender<(ConnId, CloseReason)>,
+}
+
+impl Handler for Probe {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        let _ = self.opens.send((self.index, conn.id()));
+        conn.send(b"hello\n");
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        match data {
+            b"?" => {
+                let id_shard = u8::try_from(conn.id().shard()).expect("few shards");
+                conn.send(&[self.index, id_shard]);
+            }
+            b"block" => {
+                self.hold.here();
+                conn.send(b"released\n");
+            }
+            b"quit" => return Verdict::Close,
+            _ => {}
+        }
+        Verdict::Keep(data.len())
+    }
+
+    fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
+        cx.send_to_all(&b"bye\n"[..]);
+    }
+
+    fn on_close(&mut self, _cx: &mut ShardContext<'_>, id: ConnId, _state: (), why: CloseReason) {
+        let _ = self.closes.send((id, why));
+    }
+}
+
+/// A server of `Probe`s, with the test's ends of its channels.
+struct Probed {
+    /// The server.
+    server: TestServer,
+    /// Lets a held shard go.
+    gate: Gate,
+    /// `(shard index, id)` of each admitted client, in order.
+    opens: crossbeam::channel::Receiver<(u8, ConnId)>,
+    /// `(id, reason)` of each closed client.
+    closes: crossbeam::channel::Receiver<(ConnId, CloseReason)>,
+}
+
+impl Probed {
+    /// Starts `config` with a `Probe` per shard.
+    fn start(config: Config) -> Self {
+        let (gate, hold) = Gate::new();
+        let (opens_tx, opens) = unbounded();
+        let (closes_tx, closes) = unbounded();
+        let server = TestServer::start(config, move |info: ShardInfo| Probe {
+            index: u8::try_from(info.index).expect("few shards"),
+            hold: hold.clone(),
+            opens: opens_tx.clone(),
+            closes: closes_tx.clone(),
+        });
+        Self {
+            server,
+            gate,
+            opens,
+            closes,
+        }
+    }
+
+    /// A client, greeted.
+    fn client(&self) -> TcpStream {
+        let mut stream = self.server.client();
+        assert_eq!(read_exact(&mut stream, 6), b"hello\n");
+        stream
+    }
+}
+
+/// Asks a client which shard serves it; checks its id names that shard.
+fn shard_of(stream: &mut TcpStream) -> u8 {
+    stream.write_all(b"?").expect("ask");
+    let answer = read_exact(stream, 2);
+    assert_eq!(answer[0], answer[1], "the id names the shard serving it");
+    answer[0]
+}
+
+#[test]
+fn least_loaded_spreads_a_thousand_clients_evenly_over_two_shards() {
+    const CLIENTS: usize = 1_000;
+    let _fds = heavy_test();
+    let server = TestServer::start(balanced(2, Balance::LeastLoaded), |_| {
+        esockets::protocols::Echo
+    });
+    let clients: Vec<TcpStream> = (0..CLIENTS).map(|_| server.client()).collect();
+    server.wait_for_total("every client open", |t| t.open == CLIENTS as u64);
+    let open: Vec<u64> = server.handle.stats().iter().map(|s| s.open).collect();
+    let even = CLIENTS as u64 / 2;
+    for (shard, &n) in open.iter().enumerate() {
+        assert!(
+            n.abs_diff(even) <= even / 100,
+            "shard {shard} has {n} clients, more than 1 % off {even}: {open:?}"
+        );
+    }
+    drop(clients);
+    server.wait_for_total("every client closed", |t| t.open == 0);
+}
+
+#[test]
+fn a_stalled_shard_gets_no_new_clients_until_it_is_back() {
+    const NEWCOMERS: usize = 20;
+    let probed = Probed::start(balanced(2, Balance::LeastLoaded));
+    // One client on each shard: equal load.
+    let mut first = probed.client();
+    let mut second = probed.client();
+    let held = shard_of(&mut first);
+    let other = shard_of(&mut second);
+    assert_ne!(
+        held, other,
+        "least-loaded puts the second client on the other shard"
+    );
+
+    first.write_all(b"block").expect("write");
+    probed.gate.wait_held();
+    // "Stalled" means a loop round running for STALLED_AFTER or longer:
+    // the condition is time itself.
+    let visible = Instant::now() + Balance::STALLED_AFTER * 2;
+    wait_until(DEADLINE, "the stall to last past the limit", || {
+        Instant::now() >= visible
+    });
+
+    // Alternating shards would be fair; the held one gets none of them,
+    // and each is served while it is held.
+    let mut newcomers: Vec<TcpStream> = (0..NEWCOMERS).map(|_| probed.client()).collect();
+    for (i, stream) in newcomers.iter_mut().enumerate() {
+        assert_eq!(
+            shard_of(stream),
+            other,
+            "newcomer {i} went to the stalled shard"
+        );
+    }
+
+    probed.gate.open();
+    assert_eq!(read_exact(&mut first, 9), b"released\n");
+    // Back, and by far the least loaded: the next client is its.
+    let mut next = probed.client();
+    assert_eq!(
+        shard_of(&mut next),
+        held,
+        "the shard is back in the rotation"
+    );
+}
+
+#[test]
+fn ids_counters_and_close_reasons_are_the_same_in_both_modes() {
+    for balance in MODES {
+        let probed = Probed::start(balanced(2, balance));
+        let mut peer_closes = probed.client();
+        let mut quits = probed.client();
+        let mut server_closes = probed.client();
+        let mut stays = probed.client();
+        for stream in [&mut peer_closes, &mut quits, &mut server_closes, &mut stays] {
+            shard_of(stream);
+        }
+        let opened: Vec<(u8, ConnId)> = probed.opens.try_iter().collect();
+        assert_eq!(opened.len(), 4, "{balance:?}");
+        for (index, id) in &opened {
+            assert_eq!(usize::from(*index), id.shard(), "{balance:?}: {id:?}");
+        }
+        let ids: Vec<ConnId> = opened.iter().map(|(_, id)| *id).collect();
+
+        drop(peer_closes);
+        quits.write_all(b"quit").expect("write");
+        probed.server.handle.close(ids[2]).expect("close");
+        let mut closed = Vec::new();
+        for _ in 0..3 {
+            closed.push(probed.closes.recv_timeout(DEADLINE).expect("a close"));
+        }
+        closed.sort_by_key(|(id, _)| ids.iter().position(|i| i == id));
+        assert_eq!(
+            closed,
+            vec![
+                (ids[0], CloseReason::PeerClosed),
+                (ids[1], CloseReason::Handler),
+                (ids[2], CloseReason::Server),
+            ],
+            "{balance:?}"
+        );
+        probed
+            .server
+            .wait_for_total("three closed", |t| t.closed == 3 && t.open == 1);
+        let total = probed.server.total();
+        assert_eq!(
+            (total.accepted, total.refused),
+            (4, 0),
+            "{balance:?}: {total:?}"
+        );
+
+        let Probed { server, closes, .. } = probed;
+        server.handle.shutdown();
+        expect_clean_close(&mut stays, b"bye\n");
+        server.stop().expect("clean shutdown");
+        assert_eq!(
+            closes.try_iter().collect::<Vec<_>>(),
+            vec![(ids[3], CloseReason::Shutdown)],
+            "{balance:?}"
+        );
+    }
+}
+
+#[test]
+fn clients_waiting_at_shutdown_are_served_then_closed_cleanly_in_both_modes() {
+    // Under reuseport they wait in the held shard's listen queue; under
+    // least-loaded the acceptor has handed them over and they wait in the
+    // held shard's inbox. Either way each is greeted, told goodbye and
+    // closed without a reset.
+    const WAITING: usize = 200;
+    let _fds = heavy_test();
+    for balance in MODES {
+        let probed = Probed::start(balanced(1, balance));
+        let mut first = probed.client();
+        first.write_all(b"block").expect("write");
+        probed.gate.wait_held();
+        let mut waiting: Vec<TcpStream> = (0..WAITING).map(|_| probed.server.client()).collect();
+        probed.server.handle.shutdown();
+        probed.gate.open();
+        for stream in &mut waiting {
+            expect_clean_close(stream, b"hello\nbye\n");
+        }
+        expect_clean_close(&mut first, b"released\nbye\n");
+        let Probed { server, closes, .. } = probed;
+        let handle = server.handle.clone();
+        server.stop().expect("clean shutdown");
+        let total: esockets::ShardStats = handle.stats().into_iter().sum();
+        assert_eq!(total.accepted, WAITING as u64 + 1, "{balance:?}: {total:?}");
+        assert_eq!(total.closed, WAITING as u64 + 1, "{balance:?}: {total:?}");
+        assert_eq!(total.open, 0, "{balance:?}: {total:?}");
+        let reasons: Vec<CloseReason> = closes.try_iter().map(|(_, why)| why).collect();
+        assert_eq!(reasons.len(), WAITING + 1, "{balance:?}");
+        assert!(
+            reasons.iter().all(|why| *why == CloseReason::Shutdown),
+            "{balance:?}: {reasons:?}"
+        );
+    }
+}
+
+#[test]
+fn least_loaded_refuses_at_the_connection_limit_like_reuseport() {
+    for balance in MODES {
+        let server = TestServer::start(
+            Config {
+                max_connections: Some(2),
+                refuse_message: Some(b"busy\n".to_vec().into()),
+                ..balanced(2, balance)
+            },
+            |_| esockets::protocols::Echo,
+        );
+        let mut kept: Vec<TcpStream> = (0..2).map(|_| server.client()).collect();
+        for stream in &mut kept {
+            crate::util::round_trip(stream, b"ping");
+        }
+        let mut refused = server.client();
+        expect_clean_close(&mut refused, b"busy\n");
+        server.wait_for_total("one refused", |t| t.over_limit == 1);
+        let total = server.total();
+        assert_eq!(
+            (total.open, total.refused),
+            (2, 1),
+            "{balance:?}: {total:?}"
+        );
+    }
+}

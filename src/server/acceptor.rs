@@ -26,6 +26,7 @@ use crate::server::handle::ServerHandle;
 use crate::server::stats::ShardStats;
 use crate::shard::handoff::Handoff;
 use crate::shard::inbox::{Command, SendError};
+use crate::shard::rate_limit::RateLimit;
 use crate::shard::{classify, AcceptError, ACCEPT_BACKOFF};
 
 /// Token of the acceptor's waker; listener `i` has token `i`.
@@ -134,7 +135,8 @@ impl Acceptor {
             spare: Spare::default(),
             waiting: None,
             paused_until: None,
-            last_warning: None,
+            refused_warning: RateLimit::default(),
+            paused_warning: RateLimit::default(),
         };
         let control = running.acceptor.control();
         thread::Builder::new()
@@ -170,8 +172,10 @@ struct Running {
     waiting: Option<Handoff>,
     /// Accepting is paused until then (out of descriptors or memory).
     paused_until: Option<Instant>,
-    /// When the last warning was logged (at most one a second).
-    last_warning: Option<Instant>,
+    /// Warnings about clients refused for lack of descriptors.
+    refused_warning: RateLimit,
+    /// Warnings about accepting paused.
+    paused_warning: RateLimit,
 }
 
 impl Running {
@@ -285,7 +289,7 @@ impl Running {
         for (shard, cell) in self.acceptor.loads.iter().enumerate() {
             self.candidates.push(Candidate {
                 load: load_of(cell.read(), self.sent[shard]),
-                stalled: cell.stalled(now),
+                running: cell.running(now),
                 full: self.stopped[shard],
             });
         }
@@ -332,9 +336,10 @@ impl Running {
                     .control
                     .refused
                     .fetch_add(1, Ordering::Relaxed);
-                if self.may_warn() {
+                if let Some(suppressed) = self.refused_warning.allow(Instant::now()) {
                     tracing::warn!(
                         %peer,
+                        suppressed,
                         "refusing clients: the process is out of file descriptors (raise the \
                          open-file limit, or lower --max-connections)"
                     );
@@ -357,26 +362,15 @@ impl Running {
             .control
             .accept_pauses
             .fetch_add(1, Ordering::Relaxed);
-        if self.may_warn() {
+        if let Some(suppressed) = self.paused_warning.allow(Instant::now()) {
             tracing::warn!(
                 %err,
+                suppressed,
                 "cannot accept more clients now; pausing accept for {} ms",
                 ACCEPT_BACKOFF.as_millis()
             );
         }
         self.paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
-    }
-
-    /// Whether a warning may be logged now (one a second at most).
-    fn may_warn(&mut self) -> bool {
-        let now = Instant::now();
-        let allowed = self.last_warning.map_or(true, |last| {
-            now.duration_since(last) >= Duration::from_secs(1)
-        });
-        if allowed {
-            self.last_warning = Some(now);
-        }
-        allowed
     }
 
     /// Shutdown: hands over the clients queued in the listeners now (as a

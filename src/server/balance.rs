@@ -99,11 +99,14 @@ impl ShardLoad {
         self.round.fetch_and(!1, Ordering::Relaxed);
     }
 
-    /// Whether the shard's current round has run for [`STALLED_AFTER`] or
-    /// longer at `now` (monotonic nanoseconds; any thread).
-    pub(crate) fn stalled(&self, now: u64) -> bool {
+    /// How long the shard's current round has run at `now` (monotonic
+    /// nanoseconds); 0 while it waits for events (any thread).
+    pub(crate) fn running(&self, now: u64) -> u64 {
         let round = self.round.load(Ordering::Relaxed);
-        round & 1 == 1 && now.saturating_sub(round >> 1) >= STALLED_AFTER.as_nanos() as u64
+        if round & 1 == 0 {
+            return 0;
+        }
+        now.saturating_sub(round >> 1)
     }
 
     /// The last load stored (any thread).
@@ -136,26 +139,33 @@ pub(crate) fn monotonic_nanos() -> u64 {
 pub(crate) struct Candidate {
     /// Clients open or on their way (sent, not yet taken).
     pub(crate) load: u64,
-    /// The shard's loop round has run past [`STALLED_AFTER`].
-    pub(crate) stalled: bool,
+    /// How long the shard's current loop round has run, in nanoseconds
+    /// (0 while it waits for events); from [`STALLED_AFTER`] on it is
+    /// stalled.
+    pub(crate) running: u64,
     /// The shard's inbox refused a handoff this time round.
     pub(crate) full: bool,
 }
 
+impl Candidate {
+    /// Whether the shard's round has run past [`STALLED_AFTER`].
+    fn stalled(&self) -> bool {
+        self.running >= STALLED_AFTER.as_nanos() as u64
+    }
+}
+
 /// The shard a new client goes to: the least-loaded of those neither
 /// stalled nor full, the first of equals; if every shard is stalled, the
-/// least-loaded one that is not full (it serves the client once it is
-/// back, as a kernel-chosen shard would); `None` when every inbox is full.
+/// one whose round began last (most likely back first: a shard the
+/// scheduler paused briefly rather than one blocked in a callback);
+/// `None` when every inbox is full.
 pub(crate) fn pick(candidates: &[Candidate]) -> Option<usize> {
-    let least = |skip_stalled: bool| {
-        candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.full && !(skip_stalled && c.stalled))
-            .min_by_key(|(_, c)| c.load)
-            .map(|(index, _)| index)
-    };
-    least(true).or_else(|| least(false))
+    let open = || candidates.iter().enumerate().filter(|(_, c)| !c.full);
+    open()
+        .filter(|(_, c)| !c.stalled())
+        .min_by_key(|(_, c)| c.load)
+        .or_else(|| open().min_by_key(|(_, c)| c.running))
+        .map(|(index, _)| index)
 }
 
 /// The load the acceptor counts for a shard: what it published, plus the
@@ -168,10 +178,13 @@ pub(crate) fn load_of(published: Published, sent: u32) -> u64 {
 mod tests {
     use super::*;
 
+    /// A shard's round this many milliseconds old: past the limit.
+    const STALLED: u64 = 2 * STALLED_AFTER.as_nanos() as u64;
+
     fn free(load: u64) -> Candidate {
         Candidate {
             load,
-            stalled: false,
+            running: 0,
             full: false,
         }
     }
@@ -185,7 +198,7 @@ mod tests {
     #[test]
     fn stalled_and_full_shards_are_skipped() {
         let stalled = Candidate {
-            stalled: true,
+            running: STALLED,
             ..free(0)
         };
         let full = Candidate {
@@ -198,24 +211,29 @@ mod tests {
     }
 
     #[test]
-    fn when_every_shard_is_stalled_the_least_loaded_still_gets_it() {
-        let stalled = |load| Candidate {
-            stalled: true,
+    fn when_every_shard_is_stalled_the_one_stalled_least_long_gets_it() {
+        let stalled = |load, running| Candidate {
+            running,
             ..free(load)
         };
-        assert_eq!(pick(&[stalled(4), stalled(2)]), Some(1));
+        assert_eq!(
+            pick(&[stalled(0, STALLED * 9), stalled(9, STALLED)]),
+            Some(1)
+        );
+        // Busy but within the limit: load decides.
+        assert_eq!(pick(&[stalled(3, STALLED / 4), stalled(1, 0)]), Some(1));
+        assert_eq!(pick(&[stalled(1, STALLED / 4), stalled(3, 0)]), Some(0));
     }
 
     #[test]
-    fn a_round_running_past_the_limit_is_a_stall_until_it_ends() {
+    fn a_round_runs_from_its_start_until_it_ends() {
         let cell = ShardLoad::default();
-        let later = monotonic_nanos() + STALLED_AFTER.as_nanos() as u64;
-        assert!(!cell.stalled(later), "no round yet");
+        assert_eq!(cell.running(monotonic_nanos()), 0, "no round yet");
         cell.begin_round();
-        assert!(cell.stalled(later));
-        assert!(!cell.stalled(monotonic_nanos()));
+        let later = monotonic_nanos() + STALLED;
+        assert!(cell.running(later) >= STALLED);
         cell.end_round();
-        assert!(!cell.stalled(later), "waiting for events is no stall");
+        assert_eq!(cell.running(later), 0, "waiting for events is no stall");
     }
 
     #[test]

@@ -193,6 +193,8 @@ fn a_stalled_shard_gets_no_new_clients_until_it_is_back() {
 
     probed.gate.open();
     assert_eq!(read_exact(&mut first, 9), b"released\n");
+    // Answered in a later round: the stalled one has ended.
+    assert_eq!(shard_of(&mut first), held);
     // Back, and by far the least loaded: the next client is its.
     let mut next = probed.client();
     assert_eq!(

@@ -2,11 +2,13 @@
 //! error is found here, before anything is opened.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{LoadArgs, Mode};
 use crate::shape::{self, Group};
 use crate::source::parse_sources;
+use crate::ws;
 use crate::Failure;
 
 /// Bytes in flight per connection in `--mode stream`.
@@ -65,6 +67,8 @@ pub struct RunConfig {
     pub stall_floor: Duration,
     /// Show a progress line.
     pub progress: bool,
+    /// WebSocket (`--ws`); `None` over plain TCP.
+    pub ws: Option<Arc<ws::Settings>>,
 }
 
 fn usage(msg: impl Into<String>) -> Failure {
@@ -91,6 +95,37 @@ pub fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
     found
         .next()
         .ok_or_else(|| bad("resolves to no address".into()))
+}
+
+/// The WebSocket settings of `args` (`None` without `--ws`).
+fn ws_settings(args: &LoadArgs) -> Result<Option<Arc<ws::Settings>>, Failure> {
+    if !args.ws {
+        return Ok(None);
+    }
+    let path = args.ws_path.clone().unwrap_or_else(|| "/".into());
+    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
+        return Err(usage(format!(
+            "--ws-path '{path}': give a path starting with / and without spaces"
+        )));
+    }
+    if let Some(origin) = &args.ws_origin {
+        if origin.is_empty() || origin.bytes().any(|b| b < 0x20) {
+            return Err(usage("--ws-origin: give one line, e.g. http://localhost"));
+        }
+    }
+    // Masking keys need not be secret from this program's user, only
+    // different per frame and per run.
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32);
+    Ok(Some(Arc::new(ws::Settings {
+        text: args.ws_text,
+        path,
+        origin: args.ws_origin.clone(),
+        hosts: args.addr.clone(),
+        seed,
+    })))
 }
 
 impl RunConfig {
@@ -258,6 +293,7 @@ impl RunConfig {
             drain_timeout: args.drain_timeout,
             stall_floor: args.stall_floor,
             progress: !args.quiet,
+            ws: ws_settings(args)?,
         })
     }
 }

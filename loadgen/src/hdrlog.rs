@@ -143,7 +143,7 @@ impl HdrLogWriter {
             self.out,
             "#[loadgen-summary established={} open_at_end={} messages={} duration_s={:.6} \
              mismatch={} closed={} reset={} refused={} connect_timeout={} lost={} \
-             unanswered={} addr_not_available={} other={}]",
+             unanswered={} addr_not_available={} handshake={} protocol={} other={}]",
             r.established,
             r.open_at_end,
             r.messages,
@@ -156,6 +156,8 @@ impl HdrLogWriter {
             e.lost,
             e.unanswered,
             e.addr_not_available,
+            e.handshake,
+            e.protocol,
             e.other
         )?;
         self.out.flush()

@@ -172,6 +172,7 @@ fn build_report(
         targets: Vec::new(),
         shape: Shape {
             mode: mode.clone(),
+            websocket: None,
             size: size.map(|s| s as usize),
             pipeline: pipeline.map(|p| p as usize),
             connections,

@@ -450,6 +450,83 @@ mod tests {
         );
     }
 
+    /// A server frame (unmasked) of `opcode` carrying `payload`.
+    fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![u8::from(fin) << 7 | opcode];
+        match payload.len() {
+            n @ 0..=125 => out.push(n as u8),
+            n @ 126..=0xFFFF => {
+                out.push(126);
+                out.extend((n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(127);
+                out.extend((n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn random_streams_decode_the_same_however_they_are_cut() {
+        use rand::rngs::SmallRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(6455);
+        for _ in 0..200 {
+            // Messages of random sizes, fragmented at random, with pings
+            // between fragments.
+            let mut stream = Vec::new();
+            let mut expected = Vec::new();
+            for _ in 0..rng.gen_range(1..6) {
+                let len = [0, 1, 125, 126, 300, 70_000][rng.gen_range(0..6)];
+                let message: Vec<u8> = (0..len).map(|_| rng.gen_range(b'a'..=b'z')).collect();
+                let text = rng.gen_bool(0.5);
+                let mut rest = &message[..];
+                let mut first = true;
+                loop {
+                    let cut = rng.gen_range(0..=rest.len());
+                    let (part, tail) = rest.split_at(cut);
+                    let last = tail.is_empty() && rng.gen_bool(0.7);
+                    let opcode = if !first { 0 } else if text { 1 } else { 2 };
+                    stream.extend(server_frame(last, opcode, part));
+                    first = false;
+                    rest = tail;
+                    if last {
+                        break;
+                    }
+                    if rng.gen_bool(0.3) {
+                        stream.extend(server_frame(true, 0x9, b"p"));
+                        expected.push("ping:[112]".to_string());
+                    }
+                }
+                let kind = if text { "text" } else { "binary" };
+                expected.push(format!("{kind}:{}", String::from_utf8_lossy(&message)));
+            }
+            for step in [1, 2, 3, 7, 64, 1000, stream.len()] {
+                if step < 7 && stream.len() > 5000 {
+                    continue; // byte by byte is slow in debug builds
+                }
+                assert_eq!(decode(&stream, step).unwrap(), expected, "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        use rand::rngs::SmallRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(1);
+        for _ in 0..2000 {
+            let len = rng.gen_range(0..64);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            let mut d = Decoder::new();
+            let mut data = &bytes[..];
+            // Every call consumes input or ends: no endless loop either.
+            while let Ok(Some(_)) = d.next(&mut data) {}
+        }
+    }
+
     #[test]
     fn data_is_never_copied() {
         let stream = [0x82, 0x03, 1, 2, 3];

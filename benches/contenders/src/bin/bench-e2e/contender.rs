@@ -14,27 +14,33 @@ pub struct Contender {
     pub port: u16,
     /// Extra arguments, after `--threads N --bind ADDR`.
     pub args: &'static [&'static str],
+    /// Speaks WebSocket: takes the WebSocket workloads (`ws-*`) only;
+    /// the others take only the plain TCP ones.
+    pub websocket: bool,
 }
 
 /// Every contender the harness knows, in default order.
-pub const KNOWN: [Contender; 5] = [
+pub const KNOWN: [Contender; 7] = [
     Contender {
         name: "esockets",
         binary: "esockets",
         port: 1234,
         args: &[],
+        websocket: false,
     },
     Contender {
         name: "tokio",
         binary: "tokio-echo",
         port: 1235,
         args: &[],
+        websocket: false,
     },
     Contender {
         name: "epoll",
         binary: "epoll-echo",
         port: 1236,
         args: &[],
+        websocket: false,
     },
     // esockets with an idle timeout every client resets on every message:
     // what the timer facility costs on the echo path.
@@ -43,6 +49,7 @@ pub const KNOWN: [Contender; 5] = [
         binary: "esockets",
         port: 1237,
         args: &["--idle-timeout", "60s"],
+        websocket: false,
     },
     // An earlier build of esockets, copied into the binary directory as
     // `esockets-baseline`: before/after figures of a change, run by run.
@@ -51,11 +58,31 @@ pub const KNOWN: [Contender; 5] = [
         binary: "esockets-baseline",
         port: 1238,
         args: &[],
+        websocket: false,
+    },
+    // esockets' WebSocket echo: each message sent back as it came.
+    Contender {
+        name: "esockets-ws",
+        binary: "esockets",
+        port: 1239,
+        args: &["--protocol", "ws-echo"],
+        websocket: true,
+    },
+    // The ordinary Rust WebSocket echo server (tokio + tungstenite).
+    Contender {
+        name: "tokio-tungstenite",
+        binary: "tokio-tungstenite-echo",
+        port: 1240,
+        args: &[],
+        websocket: true,
     },
 ];
 
-/// The contender every ratio is taken against.
+/// The contender every ratio of the plain TCP workloads is taken against.
 pub const BASELINE: &str = "esockets";
+
+/// The contender every ratio of the WebSocket workloads is taken against.
+pub const WS_BASELINE: &str = "esockets-ws";
 
 impl Contender {
     /// Looks up contenders by name, keeping the order given.

@@ -264,7 +264,11 @@ impl Decoder {
             let at = usize::from(self.control.len);
             self.control.bytes[at..at + take].copy_from_slice(bytes);
             self.control.len += take as u8;
-            return if done { Some(self.control_piece(frame)) } else { None };
+            return if done {
+                Some(self.control_piece(frame))
+            } else {
+                None
+            };
         }
         if take == 0 && !done {
             return None;
@@ -435,7 +439,10 @@ mod tests {
             (&[0x80, 0x00], FrameError::StrayContinuation),
             (&[0x02, 0x00, 0x82, 0x00], FrameError::UnfinishedMessage),
             (&[0x82, 0x7E, 0x00, 0x7D], FrameError::BadLength),
-            (&[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0], FrameError::BadLength),
+            (
+                &[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                FrameError::BadLength,
+            ),
             (&[0x88, 0x01, 0x03], FrameError::CloseTooShort),
             (&[0x88, 0x02, 0x03, 0xED], FrameError::BadCloseCode(1005)),
         ];
@@ -488,7 +495,13 @@ mod tests {
                     let cut = rng.gen_range(0..=rest.len());
                     let (part, tail) = rest.split_at(cut);
                     let last = tail.is_empty() && rng.gen_bool(0.7);
-                    let opcode = if !first { 0 } else if text { 1 } else { 2 };
+                    let opcode = if !first {
+                        0
+                    } else if text {
+                        1
+                    } else {
+                        2
+                    };
                     stream.extend(server_frame(last, opcode, part));
                     first = false;
                     rest = tail;

@@ -75,7 +75,9 @@ pub fn check_response(received: &[u8], key: &str) -> Result<Option<usize>, Strin
     };
     let upgrade = header("Upgrade").unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
-        return Err(format!("101 without 'Upgrade: websocket' (got {upgrade:?})"));
+        return Err(format!(
+            "101 without 'Upgrade: websocket' (got {upgrade:?})"
+        ));
     }
     let connection = header("Connection").unwrap_or_default();
     if !connection
@@ -98,7 +100,9 @@ pub fn check_response(received: &[u8], key: &str) -> Result<Option<usize>, Strin
     }
     for unasked in ["Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol"] {
         if let Some(value) = header(unasked).filter(|v| !v.is_empty()) {
-            return Err(format!("server chose {unasked}: {value} (none was offered)"));
+            return Err(format!(
+                "server chose {unasked}: {value} (none was offered)"
+            ));
         }
     }
     Ok(Some(length))
@@ -157,7 +161,9 @@ mod tests {
             "HTTP/1.1 404 Not Found\r\n\r\n".to_string(),
             response("Sec-WebSocket-Accept: AAAA\r\n"),
             response(""),
-            response(&format!("{accept}Sec-WebSocket-Extensions: permessage-deflate\r\n")),
+            response(&format!(
+                "{accept}Sec-WebSocket-Extensions: permessage-deflate\r\n"
+            )),
             format!("HTTP/1.1 101 OK\r\nConnection: Upgrade\r\n{accept}\r\n"),
             "NOT HTTP\r\n\r\n".to_string(),
         ];

@@ -170,7 +170,12 @@ fn churn_upgrades_every_new_connection() {
 #[test]
 fn a_corrupted_byte_is_a_verification_error() {
     let server = PythonServer::start("ws-corrupt", &["--corrupt-every", "20"]);
-    let (out, v) = run(&server.addr(), "ws-corrupt", "4", &["--drain-timeout", "500ms"]);
+    let (out, v) = run(
+        &server.addr(),
+        "ws-corrupt",
+        "4",
+        &["--drain-timeout", "500ms"],
+    );
     assert_ne!(out.code, 0, "{}", out.stdout);
     assert_eq!(v["errors"]["mismatch"], 4, "one per connection: {v}");
     assert!(out.stdout.contains("FAILED"), "{}", out.stdout);
@@ -179,7 +184,12 @@ fn a_corrupted_byte_is_a_verification_error() {
 #[test]
 fn a_close_from_the_server_is_reported() {
     let server = PythonServer::start("ws-close", &["--close-after", "5"]);
-    let (out, v) = run(&server.addr(), "ws-close", "4", &["--drain-timeout", "500ms"]);
+    let (out, v) = run(
+        &server.addr(),
+        "ws-close",
+        "4",
+        &["--drain-timeout", "500ms"],
+    );
     assert_ne!(out.code, 0, "{}", out.stdout);
     assert_eq!(v["errors"]["closed"], 4, "{v}");
     assert_eq!(v["messages"], 20, "5 echoed on each: {v}");
@@ -194,7 +204,8 @@ fn a_server_that_does_not_upgrade_is_a_handshake_error() {
     assert_eq!(v["errors"]["handshake"], 3, "{v}");
     assert_eq!(v["connections"]["established"], 0, "{v}");
     assert!(
-        out.stderr.contains("WebSocket: handshake response is not HTTP"),
+        out.stderr
+            .contains("WebSocket: handshake response is not HTTP"),
         "{}",
         out.stderr
     );

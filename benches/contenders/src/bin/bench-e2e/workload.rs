@@ -320,6 +320,9 @@ mod tests {
         let cli = <crate::cli::Cli as clap::Parser>::parse_from(["bench-e2e"]);
         let args = ws.loadgen_args(&cli).expect("timed");
         assert!(args.contains(&"--ws".to_string()), "{args:?}");
-        assert!(!tcp.loadgen_args(&cli).expect("timed").contains(&"--ws".to_string()));
+        assert!(!tcp
+            .loadgen_args(&cli)
+            .expect("timed")
+            .contains(&"--ws".to_string()));
     }
 }

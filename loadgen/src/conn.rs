@@ -149,8 +149,9 @@ pub struct Conn {
     pub backoff: Duration,
     /// Measured messages completed (all its sockets).
     pub completed: u64,
-    /// WebSocket state (`--ws`); `None` over plain TCP.
-    pub ws: Option<Link>,
+    /// WebSocket state (`--ws`); `None` over plain TCP (boxed: a plain
+    /// TCP connection pays one pointer for it).
+    pub ws: Option<Box<Link>>,
     throttle: Option<Throttle>,
     send_seq: u64,
     recv_seq: u64,
@@ -300,7 +301,7 @@ impl Conn {
         pattern: &Pattern,
         rec: &mut Recorder,
     ) -> Result<ReadEnd, Fault> {
-        if let Some(early) = self.ws.as_mut().and_then(Link::take_pending) {
+        if let Some(early) = self.ws.as_mut().and_then(|link| link.take_pending()) {
             self.receive(&early, pattern, Instant::now(), rec)?;
         }
         loop {

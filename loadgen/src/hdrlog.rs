@@ -60,9 +60,10 @@ impl HdrLogWriter {
         writeln!(out, "#[Histogram log format version 1.3]")?;
         writeln!(
             out,
-            "#[loadgen version={} mode={} size={} connections={} threads={} pipeline={} rate={} targets={}]",
+            "#[loadgen version={} mode={} websocket={} size={} connections={} threads={} pipeline={} rate={} targets={}]",
             env!("CARGO_PKG_VERSION"),
             crate::report::mode_name(cfg.mode),
+            cfg.ws.as_ref().map_or("none", |w| w.message_kind()),
             cfg.size,
             cfg.connections,
             cfg.threads,

@@ -227,7 +227,10 @@ impl Worker {
                 per_target[role.target].connections += 1;
                 per_group[group].connections += 1;
                 let mut conn = Conn::new(role, cfg.size, cfg.pipeline);
-                conn.ws = cfg.ws.as_ref().map(|ws| Link::new(Arc::clone(ws), g));
+                conn.ws = cfg
+                    .ws
+                    .as_ref()
+                    .map(|ws| Box::new(Link::new(Arc::clone(ws), g)));
                 conn
             })
             .collect::<Vec<_>>();

@@ -134,6 +134,28 @@ fn text_messages_pipelined_and_line_mode() {
     );
     assert_clean(&out, &v, 10);
     assert_eq!(v["shape"]["websocket"], "text");
+    // The interval log says so too, and a merge of it reports it.
+    let dir = temp_dir("ws-text-merge");
+    let log = dir.join("run.hlog");
+    let merged = dir.join("merged.json");
+    let (out, _) = run(
+        &server.addr(),
+        "ws-text-log",
+        "2",
+        &["--ws-text", "--hdr-log", log.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = common::loadgen(
+        &[
+            "merge",
+            log.to_str().unwrap(),
+            "--json",
+            merged.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(common::json(&merged)["shape"]["websocket"], "text");
     let (out, v) = run(
         &server.addr(),
         "ws-line",

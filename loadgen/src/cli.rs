@@ -18,8 +18,8 @@ Examples:
   loadgen -c 1000 --mix idle:90,slow:9,heavy:1 --read-rate 2000
   loadgen --addr 10.0.0.1:7,10.0.0.2:7 -c 2000      # two targets, half each
   loadgen -c 10 --mode stream --size 16384          # bandwidth, echo stream verified
-  loadgen --ws -c 1000 --addr 127.0.0.1:8080        # WebSocket echo, masked frames
   loadgen plot a.hlog b.hlog --out both.svg         # one chart, one scale
+  loadgen --ws -c 1000 --addr 127.0.0.1:8080        # WebSocket echo, masked frames
   loadgen sweep --server-cmd 'esockets --threads {threads} --bind {addr}' \\
       --threads-list 1,2,4 --repeat 3 -c 1000 --duration 5s";
 
@@ -103,20 +103,6 @@ pub struct LoadArgs {
     /// Traffic pattern.
     #[arg(long, value_enum, default_value_t = Mode::Echo)]
     pub mode: Mode,
-    /// Speak WebSocket (RFC 6455): upgrade every connection, send each
-    /// message as one masked frame (binary; see --ws-text), answer pings,
-    /// and check each message the server sends back byte for byte.
-    #[arg(long)]
-    pub ws: bool,
-    /// With --ws: send text messages instead of binary ones.
-    #[arg(long, requires = "ws")]
-    pub ws_text: bool,
-    /// With --ws: request path of the upgrade [default: /].
-    #[arg(long, requires = "ws", value_name = "PATH")]
-    pub ws_path: Option<String>,
-    /// With --ws: send this Origin header (e.g. `http://localhost`).
-    #[arg(long, requires = "ws", value_name = "ORIGIN")]
-    pub ws_origin: Option<String>,
     /// Message size in bytes (line mode: including the newline).
     #[arg(long, default_value_t = 64, value_name = "BYTES")]
     pub size: usize,
@@ -184,6 +170,20 @@ pub struct LoadArgs {
     /// No progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Speak WebSocket (RFC 6455): upgrade every connection, send each
+    /// message as one masked frame (binary; see --ws-text), answer pings,
+    /// and check each message the server sends back byte for byte.
+    #[arg(long)]
+    pub ws: bool,
+    /// With --ws: send text messages instead of binary ones.
+    #[arg(long, requires = "ws")]
+    pub ws_text: bool,
+    /// With --ws: request path of the upgrade [default: /].
+    #[arg(long, requires = "ws", value_name = "PATH")]
+    pub ws_path: Option<String>,
+    /// With --ws: send this Origin header (e.g. `http://localhost`).
+    #[arg(long, requires = "ws", value_name = "ORIGIN")]
+    pub ws_origin: Option<String>,
 }
 
 /// Options of `loadgen merge`.

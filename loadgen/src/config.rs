@@ -23,6 +23,8 @@ pub const STREAM_MIN_SIZE: usize = 1024;
 pub struct RunConfig {
     /// Server addresses; connection `g` goes to `targets[g % len]`.
     pub targets: Vec<SocketAddr>,
+    /// WebSocket (`--ws`); `None` over plain TCP.
+    pub ws: Option<Arc<ws::Settings>>,
     /// The program's command line, for the report.
     pub command_line: Vec<String>,
     /// Connection lifetime range (churn), if any.
@@ -67,8 +69,6 @@ pub struct RunConfig {
     pub stall_floor: Duration,
     /// Show a progress line.
     pub progress: bool,
-    /// WebSocket (`--ws`); `None` over plain TCP.
-    pub ws: Option<Arc<ws::Settings>>,
 }
 
 fn usage(msg: impl Into<String>) -> Failure {
@@ -269,6 +269,7 @@ impl RunConfig {
             args.pipeline
         };
         Ok(Self {
+            ws: ws_settings(args)?,
             targets,
             command_line: Vec::new(),
             churn: args
@@ -293,7 +294,6 @@ impl RunConfig {
             drain_timeout: args.drain_timeout,
             stall_floor: args.stall_floor,
             progress: !args.quiet,
-            ws: ws_settings(args)?,
         })
     }
 }

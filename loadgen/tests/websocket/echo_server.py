@@ -11,6 +11,7 @@ import argparse
 import asyncio
 
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 
 
 def parse():
@@ -35,14 +36,18 @@ def corrupt(message):
 
 async def echo(ws):
     count = 0
-    async for message in ws:
-        count += 1
-        if ARGS.corrupt_every and count % ARGS.corrupt_every == 0:
-            message = corrupt(message)
-        await ws.send(message)
-        if ARGS.close_after and count >= ARGS.close_after:
-            await ws.close(1000, "enough")
-            return
+    try:
+        async for message in ws:
+            count += 1
+            if ARGS.corrupt_every and count % ARGS.corrupt_every == 0:
+                message = corrupt(message)
+            await ws.send(message)
+            if ARGS.close_after and count >= ARGS.close_after:
+                await ws.close(1000, "enough")
+                return
+    except ConnectionClosed:
+        # loadgen resets a connection after its close frame: expected.
+        return
 
 
 async def main():

@@ -19,10 +19,12 @@ impl Drop for Server {
     }
 }
 
-/// Starts the contender on an ephemeral port; returns it and its address.
-fn start() -> (Server, String) {
+/// Starts the contender on an ephemeral port with `extra` arguments;
+/// returns it and its address.
+fn start(extra: &[&str]) -> (Server, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_tokio-tungstenite-echo"))
         .args(["--threads", "2", "--bind", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start server");
@@ -66,13 +68,23 @@ fn load(addr: &str, extra: &[&str]) -> (u64, u64, u64) {
     (result.errors.total, result.messages, result.established)
 }
 
-#[test]
-fn tokio_tungstenite_echoes_binary_and_text_messages() {
-    let (_server, addr) = start();
-    for extra in [&[][..], &["--ws-text"], &["--size", "70000"]] {
-        let (errors, messages, established) = load(&addr, extra);
+fn check(addr: &str, runs: &[&[&str]]) {
+    for extra in runs {
+        let (errors, messages, established) = load(addr, extra);
         assert_eq!(errors, 0, "{extra:?}");
         assert_eq!(established, 20, "{extra:?}");
         assert!(messages > 0, "{extra:?}");
     }
+}
+
+#[test]
+fn tokio_tungstenite_echoes_binary_and_text_messages() {
+    let (_server, addr) = start(&[]);
+    check(&addr, &[&[], &["--ws-text"], &["--size", "70000"]]);
+}
+
+#[test]
+fn tokio_tungstenite_with_a_small_read_buffer_echoes_large_messages() {
+    let (_server, addr) = start(&["--read-buffer-size", "4096"]);
+    check(&addr, &[&[], &["--size", "70000"]]);
 }

@@ -3,8 +3,10 @@
 //!
 //! A multi-thread runtime with `--threads` workers, one `TcpListener`, one
 //! spawned task per connection that upgrades it with
-//! `tokio_tungstenite::accept_async` (default configuration: no
-//! compression) and sends every text or binary message back as it came.
+//! `tokio_tungstenite::accept_async_with_config` (tungstenite's default
+//! configuration, no compression; `--read-buffer-size` changes the read
+//! buffer every connection allocates, 128 KiB by default) and sends every
+//! text or binary message back as it came.
 //! Pings are answered by tungstenite itself, a close is answered and ends
 //! the task. Deliberately not tuned, like `tokio-echo`.
 
@@ -17,6 +19,7 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Command line of `tokio-tungstenite-echo`.
@@ -29,6 +32,10 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:1240")]
     bind: SocketAddr,
+    /// Read buffer of each connection, allocated at the handshake
+    /// [default: tungstenite's, 128 KiB].
+    #[arg(long, value_name = "BYTES")]
+    read_buffer_size: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -40,7 +47,11 @@ fn main() -> ExitCode {
         .worker_threads(threads.max(1))
         .enable_io()
         .build();
-    let result = runtime.and_then(|rt| rt.block_on(serve(args.bind)));
+    let mut config = WebSocketConfig::default();
+    if let Some(size) = args.read_buffer_size {
+        config = config.read_buffer_size(size);
+    }
+    let result = runtime.and_then(|rt| rt.block_on(serve(args.bind, config)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -51,7 +62,7 @@ fn main() -> ExitCode {
 }
 
 /// Accepts connections until SIGTERM or SIGINT arrives.
-async fn serve(bind: SocketAddr) -> io::Result<()> {
+async fn serve(bind: SocketAddr, config: WebSocketConfig) -> io::Result<()> {
     let listener = TcpListener::bind(bind).await?;
     println!("listening on {}", listener.local_addr()?);
     let mut term = signal(SignalKind::terminate())?;
@@ -60,7 +71,7 @@ async fn serve(bind: SocketAddr) -> io::Result<()> {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(echo(stream));
+                    tokio::spawn(echo(stream, config));
                 }
                 // Out of descriptors or an aborted handshake: keep serving.
                 Err(e) => eprintln!("tokio-tungstenite-echo: accept: {e}"),
@@ -72,11 +83,11 @@ async fn serve(bind: SocketAddr) -> io::Result<()> {
 }
 
 /// Upgrades `stream` and echoes its messages until a close or an error.
-async fn echo(stream: TcpStream) {
+async fn echo(stream: TcpStream, config: WebSocketConfig) {
     if stream.set_nodelay(true).is_err() {
         return;
     }
-    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+    let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else {
         return;
     };
     while let Some(message) = ws.next().await {

@@ -20,7 +20,7 @@ pub struct Contender {
 }
 
 /// Every contender the harness knows, in default order.
-pub const KNOWN: [Contender; 7] = [
+pub const KNOWN: [Contender; 8] = [
     Contender {
         name: "esockets",
         binary: "esockets",
@@ -74,6 +74,15 @@ pub const KNOWN: [Contender; 7] = [
         binary: "tokio-tungstenite-echo",
         port: 1240,
         args: &[],
+        websocket: true,
+    },
+    // The same with a 4 KiB read buffer per connection instead of
+    // tungstenite's 128 KiB: what a user tuning for many connections does.
+    Contender {
+        name: "tokio-tungstenite-4k",
+        binary: "tokio-tungstenite-echo",
+        port: 1241,
+        args: &["--read-buffer-size", "4096"],
         websocket: true,
     },
 ];

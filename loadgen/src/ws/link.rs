@@ -13,6 +13,20 @@ use super::encode::{self, Opcode};
 use super::handshake;
 use super::Settings;
 
+/// Largest message [`Link::messages`] assembles from fragments.
+pub const MAX_ASSEMBLED: usize = 16 << 20;
+
+/// Why [`Link::messages`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The server closed (the answering close frame is queued).
+    Closed(Option<u16>),
+    /// The server broke the protocol (a close 1002 is queued).
+    Protocol(FrameError),
+    /// A message over [`MAX_ASSEMBLED`] bytes (a close 1009 is queued).
+    TooBig,
+}
+
 /// Where a link is in its connection's life.
 #[derive(Debug)]
 enum Phase {
@@ -35,6 +49,8 @@ pub struct Link {
     pending: Vec<u8>,
     /// A close frame was sent on this socket.
     close_sent: bool,
+    /// [`Link::messages`]: a fragmented message so far.
+    assembly: Vec<u8>,
 }
 
 impl Link {
@@ -49,6 +65,7 @@ impl Link {
             decoder: Decoder::new(),
             pending: Vec::new(),
             close_sent: false,
+            assembly: Vec::new(),
         }
     }
 
@@ -58,6 +75,7 @@ impl Link {
         self.decoder = Decoder::new();
         self.pending = Vec::new();
         self.close_sent = false;
+        self.assembly = Vec::new();
     }
 
     /// Whether the handshake is done.
@@ -114,6 +132,58 @@ impl Link {
             check_close(*code, reason.as_slice())?;
         }
         Ok(piece)
+    }
+
+    /// For modes that want whole messages (rather than checking payloads
+    /// as they stream in, as the echo modes do): decodes `data`, calls
+    /// `on_message(payload, text)` for every complete message (a slice of
+    /// `data` when it came in one piece, else assembled), answers pings
+    /// into `out`, and stops at a close or a protocol error, queueing the
+    /// close frame to send.
+    pub fn messages(
+        &mut self,
+        mut data: &[u8],
+        out: &mut Vec<u8>,
+        mut on_message: impl FnMut(&[u8], bool),
+    ) -> Result<(), End> {
+        loop {
+            let piece = match self.next(&mut data) {
+                Ok(Some(piece)) => piece,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.close(out, super::CLOSE_PROTOCOL_ERROR);
+                    return Err(End::Protocol(e));
+                }
+            };
+            match piece {
+                Piece::Data {
+                    bytes,
+                    text,
+                    offset,
+                    end,
+                } => {
+                    if offset == 0 && end {
+                        on_message(bytes, text);
+                        continue;
+                    }
+                    if self.assembly.len() + bytes.len() > MAX_ASSEMBLED {
+                        self.close(out, super::CLOSE_TOO_BIG);
+                        return Err(End::TooBig);
+                    }
+                    self.assembly.extend_from_slice(bytes);
+                    if end {
+                        on_message(&self.assembly, text);
+                        self.assembly.clear();
+                    }
+                }
+                Piece::Ping(payload) => self.pong(out, payload.as_slice()),
+                Piece::Pong(_) => {}
+                Piece::Close { code, .. } => {
+                    self.close(out, code.unwrap_or(super::CLOSE_NORMAL));
+                    return Err(End::Closed(code));
+                }
+            }
+        }
     }
 
     /// A fresh masking key.
@@ -216,6 +286,51 @@ mod tests {
             encode::apply_mask(&mut payload, frame[2..6].try_into().unwrap());
             assert_eq!(payload, b"abc");
         }
+    }
+
+    /// A server frame (unmasked).
+    fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![u8::from(fin) << 7 | opcode, payload.len() as u8];
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn whole_messages_pings_and_close() {
+        let mut link = Link::new(settings(true), 1);
+        upgrade(&mut link, &[]);
+        let mut stream = server_frame(true, 1, b"MSG a 1");
+        stream.extend(server_frame(false, 1, b"MSG b"));
+        stream.extend(server_frame(true, 9, b"hi"));
+        stream.extend(server_frame(true, 0, b" 2"));
+        stream.extend(server_frame(true, 8, &1000u16.to_be_bytes()));
+        for step in [1, 3, stream.len()] {
+            let mut link = Link::new(settings(true), 1);
+            upgrade(&mut link, &[]);
+            let mut got = Vec::new();
+            let mut out = Vec::new();
+            let mut end = Ok(());
+            for chunk in stream.chunks(step) {
+                end = link.messages(chunk, &mut out, |m, text| {
+                    got.push((String::from_utf8_lossy(m).into_owned(), text))
+                });
+                if end.is_err() {
+                    break;
+                }
+            }
+            assert_eq!(end, Err(End::Closed(Some(1000))), "step {step}");
+            let want = [("MSG a 1".to_string(), true), ("MSG b 2".to_string(), true)];
+            assert_eq!(got, want, "step {step}");
+            // A pong (2 + 4 + 2 bytes), then the answering close (2 + 4 + 2).
+            assert_eq!(out.len(), 16, "step {step}");
+            assert_eq!((out[0], out[8]), (0x8A, 0x88));
+        }
+        let mut out = Vec::new();
+        let bad = server_frame(true, 3, b"");
+        assert!(matches!(
+            link.messages(&bad, &mut out, |_, _| {}),
+            Err(End::Protocol(FrameError::BadOpcode(3)))
+        ));
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! a streaming decoder of server frames ([`decode`]), and the state of one
 //! connection ([`Link`]). Modes send and verify their messages as before;
 //! over WebSocket each message is one frame, and the payload of each
-//! message the server sends back is checked byte for byte.
+//! message the server sends back is checked byte for byte. A mode that
+//! wants whole messages instead (commands and deliveries, one per text
+//! message) uses [`Link::messages`]; the handshake is the same for all:
+//! [`Link::start`] once connected, then [`Link::upgrade_bytes`] with what
+//! is read until it says done.
 //!
 //! Nothing here touches a socket: a connection appends frames to its
 //! output buffer and hands the link the bytes it read.
@@ -15,13 +19,16 @@ pub mod encode;
 pub mod handshake;
 mod link;
 
-pub use link::Link;
+pub use link::{End, Link, MAX_ASSEMBLED};
 
 /// Close code loadgen sends when it ends a connection (§7.4.1: normal).
 pub const CLOSE_NORMAL: u16 = 1000;
 
 /// Close code loadgen sends when the server broke the protocol.
 pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+
+/// Close code loadgen sends for a message too big to assemble.
+pub const CLOSE_TOO_BIG: u16 = 1009;
 
 /// How every connection of a run speaks WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -112,6 +112,11 @@ fn ws_settings(args: &LoadArgs) -> Result<Option<Arc<ws::Settings>>, Failure> {
     if !args.ws {
         return Ok(None);
     }
+    if args.mode == Mode::Pubsub && args.protocol == crate::cli::Protocol::Redis {
+        return Err(usage(
+            "--ws speaks the pubsub protocol over WebSocket; Redis has no WebSocket (drop --ws)",
+        ));
+    }
     let path = args.ws_path.clone().unwrap_or_else(|| "/".into());
     if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
         return Err(usage(format!(
@@ -130,7 +135,8 @@ fn ws_settings(args: &LoadArgs) -> Result<Option<Arc<ws::Settings>>, Failure> {
         .map_or(0, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id()).rotate_left(32);
     Ok(Some(Arc::new(ws::Settings {
-        text: args.ws_text,
+        // The pubsub protocol is text: one command per text message.
+        text: args.ws_text || args.mode == Mode::Pubsub,
         path,
         origin: args.ws_origin.clone(),
         hosts: args.addr.clone(),

@@ -401,25 +401,14 @@ impl Conn {
             Some(_) => {}
         }
         self.flush()?;
-        loop {
-            let (Some(stream), Some(link)) = (self.stream.as_mut(), self.ws.as_mut()) else {
-                return Ok(false);
-            };
-            match stream.read(buf) {
-                Ok(0) => return Err(Fault::Closed),
-                Ok(n) => match link.upgrade_bytes(&buf[..n]) {
-                    Ok(true) => return Ok(true),
-                    Ok(false) => {}
-                    Err(why) => {
-                        ws::warn_once(&why);
-                        return Err(Fault::Handshake);
-                    }
-                },
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Fault::Io(e)),
-            }
-        }
+        let (Some(stream), Some(link)) = (self.stream.as_mut(), self.ws.as_mut()) else {
+            return Ok(false);
+        };
+        ws::read_upgrade(link, stream, buf).map_err(|fault| match fault {
+            ws::UpgradeFault::Closed => Fault::Closed,
+            ws::UpgradeFault::Io(e) => Fault::Io(e),
+            ws::UpgradeFault::Refused => Fault::Handshake,
+        })
     }
 
     fn consume(

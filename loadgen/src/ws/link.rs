@@ -51,6 +51,8 @@ pub struct Link {
     close_sent: bool,
     /// [`Link::messages`]: a fragmented message so far.
     assembly: Vec<u8>,
+    /// [`Link::frame_line`]: the line being framed.
+    scratch: Vec<u8>,
 }
 
 impl Link {
@@ -66,6 +68,7 @@ impl Link {
             pending: Vec::new(),
             close_sent: false,
             assembly: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -203,6 +206,19 @@ impl Link {
         encode::append_frame(out, opcode, len, mask, write);
     }
 
+    /// Turns the command line appended to `out` from `start` into one
+    /// masked text message, its line end (`\n` or `\r\n`) dropped: the
+    /// line protocols' commands over WebSocket, one per message.
+    pub fn frame_line(&mut self, out: &mut Vec<u8>, start: usize) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&out[start..]);
+        out.truncate(start);
+        let line = self.scratch.strip_suffix(b"\n").unwrap_or(&self.scratch);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mask = self.rng.gen();
+        encode::append_bytes(out, Opcode::Text, line, mask);
+    }
+
     /// Appends the pong answering a ping with `payload`.
     pub fn pong(&mut self, out: &mut Vec<u8>, payload: &[u8]) {
         let mask = self.mask();
@@ -331,6 +347,25 @@ mod tests {
             link.messages(&bad, &mut out, |_, _| {}),
             Err(End::Protocol(FrameError::BadOpcode(3)))
         ));
+    }
+
+    #[test]
+    fn lines_become_text_messages() {
+        let mut link = Link::new(settings(false), 1);
+        upgrade(&mut link, &[]);
+        let mut out = b"before".to_vec();
+        out.extend_from_slice(b"PUB t hello\n");
+        link.frame_line(&mut out, 6);
+        assert_eq!(&out[..6], b"before");
+        let frame = &out[6..];
+        assert_eq!(
+            (frame[0], frame[1]),
+            (0x81, 0x80 | 11),
+            "text, masked, no newline"
+        );
+        let mut payload = frame[6..].to_vec();
+        encode::apply_mask(&mut payload, frame[2..6].try_into().unwrap());
+        assert_eq!(payload, b"PUB t hello");
     }
 
     #[test]

@@ -64,3 +64,42 @@ pub fn warn_once(what: &str) {
         eprintln!("loadgen: warning: WebSocket: {what} (further such errors are only counted)");
     }
 }
+
+/// Why an opening handshake did not complete.
+#[derive(Debug)]
+pub enum UpgradeFault {
+    /// The server closed the connection.
+    Closed,
+    /// A socket error.
+    Io(std::io::Error),
+    /// The server refused the upgrade or answered it wrongly (the reason
+    /// was printed, see [`warn_once`]).
+    Refused,
+}
+
+/// Reads the handshake response of `link` from `stream` into `buf` until
+/// the socket is drained (`Ok(false)`) or the handshake is done
+/// (`Ok(true)`).
+pub fn read_upgrade(
+    link: &mut Link,
+    stream: &mut impl std::io::Read,
+    buf: &mut [u8],
+) -> Result<bool, UpgradeFault> {
+    use std::io::ErrorKind;
+    loop {
+        match stream.read(buf) {
+            Ok(0) => return Err(UpgradeFault::Closed),
+            Ok(n) => match link.upgrade_bytes(&buf[..n]) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(why) => {
+                    warn_once(&why);
+                    return Err(UpgradeFault::Refused);
+                }
+            },
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(UpgradeFault::Io(e)),
+        }
+    }
+}

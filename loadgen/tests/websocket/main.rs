@@ -1,7 +1,8 @@
-//! `loadgen --ws` against an independent WebSocket server: Python's
+//! `loadgen --ws` against independent WebSocket servers built on Python's
 //! `websockets` package (installed by scripts/components.sh), started by
 //! each test on its own ephemeral port and killed by its PID when the
-//! test ends. It echoes, pings, corrupts or closes on request.
+//! test ends: an echo server that pings, corrupts or closes on request,
+//! and a server of the pubsub protocol over WebSocket.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../common/mod.rs"]
@@ -25,8 +26,18 @@ struct PythonServer {
 }
 
 impl PythonServer {
-    /// Starts the server with `args` (see the script's docstring).
+    /// Starts the echo server with `args` (see the script's docstring).
     fn start(name: &str, args: &[&str]) -> Self {
+        Self::start_script(name, "echo_server.py", include_str!("echo_server.py"), args)
+    }
+
+    /// Starts the pubsub server with `args` (see the script's docstring).
+    fn start_pubsub(name: &str, args: &[&str]) -> Self {
+        let script = include_str!("pubsub_server.py");
+        Self::start_script(name, "pubsub_server.py", script, args)
+    }
+
+    fn start_script(name: &str, file: &str, text: &str, args: &[&str]) -> Self {
         let check = Command::new("python3")
             .args(["-c", "import websockets"])
             .stderr(Stdio::null())
@@ -36,8 +47,8 @@ impl PythonServer {
             "python3 with the websockets package is not installed: run \
              scripts/components.sh (as root), or the README's test command"
         );
-        let script = temp_dir(name).join("echo_server.py");
-        std::fs::write(&script, include_str!("echo_server.py")).unwrap();
+        let script = temp_dir(name).join(file);
+        std::fs::write(&script, text).unwrap();
         let mut child = Command::new("python3")
             .arg(&script)
             .args(args)
@@ -240,4 +251,69 @@ fn ws_options_are_checked() {
     let out = common::loadgen(&["--ws", "--ws-path", "no-slash"], LIMIT);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--ws-path"), "{}", out.stderr);
+}
+
+/// Runs `loadgen --ws --mode pubsub` against `addr` for 1 s.
+fn pubsub(addr: &str, name: &str, extra: &[&str]) -> (common::Outcome, serde_json::Value) {
+    let mut args = vec![
+        "--ws",
+        "--mode",
+        "pubsub",
+        "--addr",
+        addr,
+        "--subscribers",
+        "20",
+        "--publishers",
+        "2",
+        "--topics",
+        "4",
+        "--threads",
+        "2",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    loadgen_json(name, &args, LIMIT)
+}
+
+#[test]
+fn pubsub_over_websocket_verifies_every_delivery() {
+    let server = PythonServer::start_pubsub("ws-pubsub", &[]);
+    for (name, extra) in [
+        ("ws-pubsub", &[][..]),
+        ("ws-pubsub-open", &["--rate", "500"]),
+    ] {
+        let (out, v) = pubsub(&server.addr(), name, extra);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        let p = &v["pubsub"];
+        assert_eq!(v["errors"]["total"], 0, "{v}");
+        assert_eq!(p["lost"], 0, "{p}");
+        assert_eq!(p["delivered"], p["expected_deliveries"], "{p}");
+        assert_eq!(p["subscriptions"], 20, "{p}");
+        assert!(p["deliveries_in_window"].as_u64().unwrap() > 0, "{p}");
+        assert_eq!(v["shape"]["websocket"], "text", "commands are text");
+        assert_valid_report(&v);
+    }
+}
+
+#[test]
+fn pubsub_over_websocket_finds_a_lost_delivery() {
+    let server = PythonServer::start_pubsub("ws-pubsub-lossy", &["--drop-every", "50"]);
+    let (out, v) = pubsub(&server.addr(), "ws-pubsub-lossy", &[]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(v["pubsub"]["lost"].as_u64().unwrap() > 0, "{v}");
+}
+
+#[test]
+fn pubsub_over_websocket_is_not_for_redis() {
+    let out = common::loadgen(&["--ws", "--mode", "pubsub", "--protocol", "redis"], LIMIT);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Redis has no WebSocket"),
+        "{}",
+        out.stderr
+    );
 }

@@ -30,7 +30,7 @@ struct Args {
     #[arg(long)]
     threads: Option<usize>,
     /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:1240")]
+    #[arg(long, default_value = "127.0.0.1:1242")]
     bind: SocketAddr,
     /// Read buffer of each connection, allocated at the handshake
     /// [default: tungstenite's, 128 KiB].

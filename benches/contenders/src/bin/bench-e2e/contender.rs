@@ -14,33 +14,27 @@ pub struct Contender {
     pub port: u16,
     /// Extra arguments, after `--threads N --bind ADDR`.
     pub args: &'static [&'static str],
-    /// Speaks WebSocket: takes the WebSocket workloads (`ws-*`) only;
-    /// the others take only the plain TCP ones.
-    pub websocket: bool,
 }
 
 /// Every contender the harness knows, in default order.
-pub const KNOWN: [Contender; 8] = [
+pub const KNOWN: [Contender; 5] = [
     Contender {
         name: "esockets",
         binary: "esockets",
         port: 1234,
         args: &[],
-        websocket: false,
     },
     Contender {
         name: "tokio",
         binary: "tokio-echo",
         port: 1235,
         args: &[],
-        websocket: false,
     },
     Contender {
         name: "epoll",
         binary: "epoll-echo",
         port: 1236,
         args: &[],
-        websocket: false,
     },
     // esockets with an idle timeout every client resets on every message:
     // what the timer facility costs on the echo path.
@@ -49,7 +43,6 @@ pub const KNOWN: [Contender; 8] = [
         binary: "esockets",
         port: 1237,
         args: &["--idle-timeout", "60s"],
-        websocket: false,
     },
     // An earlier build of esockets, copied into the binary directory as
     // `esockets-baseline`: before/after figures of a change, run by run.
@@ -58,32 +51,33 @@ pub const KNOWN: [Contender; 8] = [
         binary: "esockets-baseline",
         port: 1238,
         args: &[],
-        websocket: false,
     },
+];
+
+/// The WebSocket contenders: they take the WebSocket workloads (`ws-*`)
+/// only, and the contenders of [`KNOWN`] only the plain TCP ones.
+pub const WS_KNOWN: [Contender; 3] = [
     // esockets' WebSocket echo: each message sent back as it came.
     Contender {
         name: "esockets-ws",
         binary: "esockets",
-        port: 1239,
+        port: 1241,
         args: &["--protocol", "ws-echo"],
-        websocket: true,
     },
     // The ordinary Rust WebSocket echo server (tokio + tungstenite).
     Contender {
         name: "tokio-tungstenite",
         binary: "tokio-tungstenite-echo",
-        port: 1240,
+        port: 1242,
         args: &[],
-        websocket: true,
     },
     // The same with a 4 KiB read buffer per connection instead of
     // tungstenite's 128 KiB: what a user tuning for many connections does.
     Contender {
         name: "tokio-tungstenite-4k",
         binary: "tokio-tungstenite-echo",
-        port: 1241,
+        port: 1243,
         args: &["--read-buffer-size", "4096"],
-        websocket: true,
     },
 ];
 
@@ -101,14 +95,20 @@ impl Contender {
             .map(|name| {
                 KNOWN
                     .iter()
+                    .chain(&WS_KNOWN)
                     .find(|c| c.name == name.trim())
                     .copied()
                     .ok_or_else(|| {
-                        let known: Vec<_> = KNOWN.iter().map(|c| c.name).collect();
+                        let known: Vec<_> = KNOWN.iter().chain(&WS_KNOWN).map(|c| c.name).collect();
                         format!("unknown contender {name:?} (known: {})", known.join(", "))
                     })
             })
             .collect()
+    }
+
+    /// Whether it speaks WebSocket (one of [`WS_KNOWN`]).
+    pub fn websocket(&self) -> bool {
+        WS_KNOWN.iter().any(|c| c.name == self.name)
     }
 
     /// The address it listens on for `host`.

@@ -176,7 +176,7 @@ impl Workload {
     /// WebSocket contenders and the rest for the others; capacity is an
     /// esockets-only check.
     pub fn applies_to(&self, contender: &Contender) -> bool {
-        self.websocket() == contender.websocket
+        self.websocket() == contender.websocket()
             && (!matches!(self.kind, Kind::Capacity) || contender.name == BASELINE)
     }
 
@@ -283,7 +283,7 @@ impl Workload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contender::KNOWN;
+    use crate::contender::{KNOWN, WS_KNOWN};
 
     fn names(list: &[&str]) -> Vec<&'static str> {
         let list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
@@ -307,7 +307,12 @@ mod tests {
 
     #[test]
     fn websocket_workloads_take_websocket_contenders_only() {
-        let contender = |name: &str| KNOWN.iter().find(|c| c.name == name).copied().expect(name);
+        let contender = |name: &str| {
+            (KNOWN.iter().chain(&WS_KNOWN))
+                .find(|c| c.name == name)
+                .copied()
+                .expect(name)
+        };
         let ws = WS[0];
         let tcp = ALL[0];
         assert!(ws.applies_to(&contender("esockets-ws")));

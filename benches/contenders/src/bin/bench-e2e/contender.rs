@@ -81,6 +81,18 @@ pub const WS_KNOWN: [Contender; 3] = [
     },
 ];
 
+/// esockets under each balancing mode besides the default: plain TCP
+/// contenders, for comparing `--balance` settings (e.g. on `skew-1000`).
+pub const BALANCE_KNOWN: [Contender; 1] = [
+    // One acceptor hands each client to the least-loaded shard.
+    Contender {
+        name: "esockets-least-loaded",
+        binary: "esockets",
+        port: 1244,
+        args: &["--balance", "least-loaded"],
+    },
+];
+
 /// The contender every ratio of the plain TCP workloads is taken against.
 pub const BASELINE: &str = "esockets";
 
@@ -96,10 +108,16 @@ impl Contender {
                 KNOWN
                     .iter()
                     .chain(&WS_KNOWN)
+                    .chain(&BALANCE_KNOWN)
                     .find(|c| c.name == name.trim())
                     .copied()
                     .ok_or_else(|| {
-                        let known: Vec<_> = KNOWN.iter().chain(&WS_KNOWN).map(|c| c.name).collect();
+                        let known: Vec<_> = KNOWN
+                            .iter()
+                            .chain(&WS_KNOWN)
+                            .chain(&BALANCE_KNOWN)
+                            .map(|c| c.name)
+                            .collect();
                         format!("unknown contender {name:?} (known: {})", known.join(", "))
                     })
             })

@@ -31,7 +31,24 @@ pub enum Kind {
     Capacity,
     /// User-space instructions per echoed message, counted by callgrind.
     Callgrind,
+    /// A few heavy clients among many light ones (two loadgen runs at
+    /// once, open loop): how evenly the shards carry it.
+    Skew(Skew),
 }
+
+/// The populations of a skewed workload.
+#[derive(Debug, Clone, Copy)]
+pub struct Skew {
+    /// Light connections.
+    pub light: usize,
+    /// Heavy connections.
+    pub heavy: usize,
+    /// How many times a light connection's messages a heavy one sends.
+    pub factor: usize,
+}
+
+/// Message size of the skewed workload.
+pub const SKEW_SIZE: usize = 64;
 
 /// A named workload.
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +152,17 @@ pub const WS: [Workload; 3] = [
     },
 ];
 
+/// The skewed workloads, in the order `skew` runs them; `all` does not
+/// include them. `--rate` is the total of light and heavy messages.
+pub const SKEWED: [Workload; 1] = [Workload {
+    name: "skew-1000",
+    kind: Kind::Skew(Skew {
+        light: 900,
+        heavy: 100,
+        factor: 10,
+    }),
+}];
+
 /// Converts anything displayable into an argument.
 fn s(value: impl ToString) -> String {
     value.to_string()
@@ -149,15 +177,22 @@ impl Workload {
             match name {
                 "all" => found.extend(ALL),
                 "ws" => found.extend(WS),
+                "skew" => found.extend(SKEWED),
                 _ => found.push(
                     ALL.iter()
                         .chain(&WS)
+                        .chain(&SKEWED)
                         .find(|w| w.name == name)
                         .copied()
                         .ok_or_else(|| {
-                            let known: Vec<_> = ALL.iter().chain(&WS).map(|w| w.name).collect();
+                            let known: Vec<_> = ALL
+                                .iter()
+                                .chain(&WS)
+                                .chain(&SKEWED)
+                                .map(|w| w.name)
+                                .collect();
                             format!(
-                                "unknown workload {name:?} (known: all, ws, {})",
+                                "unknown workload {name:?} (known: all, ws, skew, {})",
                                 known.join(", ")
                             )
                         })?,
@@ -206,7 +241,7 @@ impl Workload {
             }
             Kind::OpenLoop => (OPEN_LOOP_CONNECTIONS, 64),
             Kind::Capacity => (cli.capacity_connections, 64),
-            Kind::IdleMemory | Kind::WsIdleMemory | Kind::Callgrind => return None,
+            Kind::IdleMemory | Kind::WsIdleMemory | Kind::Callgrind | Kind::Skew(_) => return None,
         };
         let mut args = vec![
             s("--mode"),
@@ -266,6 +301,14 @@ impl Workload {
                 ("ir_base", "Ir (short run)"),
                 ("ir_full", "Ir (long run)"),
             ],
+            Kind::Skew(_) => &[
+                ("msgs_per_sec", "msgs/s"),
+                ("light_p99_us", "light p99 µs (corrected)"),
+                ("heavy_p99_us", "heavy p99 µs (corrected)"),
+                ("cpu_max_over_mean", "shard CPU max/mean"),
+                ("msgs_max_over_mean", "shard msgs max/mean"),
+                ("errors", "errors"),
+            ],
         }
     }
 
@@ -276,6 +319,7 @@ impl Workload {
             Kind::OpenLoop => "p99_us",
             Kind::IdleMemory | Kind::WsIdleMemory => "bytes_per_conn",
             Kind::Callgrind => "ir_per_msg",
+            Kind::Skew(_) => "light_p99_us",
         }
     }
 }

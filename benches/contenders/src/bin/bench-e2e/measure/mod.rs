@@ -2,6 +2,7 @@
 
 mod callgrind;
 mod idle;
+mod skew;
 mod timed;
 
 use serde_json::Value;
@@ -34,6 +35,7 @@ pub fn run(
             idle::measure(env, contender, &tag, workload.websocket())
         }
         Kind::Callgrind => callgrind::measure(env, contender, &tag),
+        Kind::Skew(populations) => skew::measure(env, contender, populations, &tag),
         _ => {
             let args = workload
                 .loadgen_args(&env.cli)

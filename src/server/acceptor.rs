@@ -138,14 +138,19 @@ impl Acceptor {
             refused_warning: RateLimit::default(),
             paused_warning: RateLimit::default(),
         };
-        let control = running.acceptor.control();
+        // If the thread cannot start, dropping `running` marks the
+        // acceptor finished.
         thread::Builder::new()
             .name("esockets-acceptor".into())
             .spawn(move || running.run())
-            .inspect_err(|_| {
-                // Never started: a shutdown must go to the shards directly.
-                control.finished.store(true, Ordering::SeqCst);
-            })
+    }
+}
+
+impl Drop for Acceptor {
+    /// Never started, or its thread is ending (normally, or in a panic):
+    /// from now on a shutdown must reach the shards directly.
+    fn drop(&mut self) {
+        self.control.finished.store(true, Ordering::SeqCst);
     }
 }
 

@@ -171,12 +171,15 @@ impl Server {
                 });
             match spawned {
                 Ok(thread) => server.threads.push(thread),
-                // Dropping `server` shuts down and joins the shards started.
+                // Dropping `server` shuts down and joins the shards started
+                // (the acceptor, never started, first: then the shutdown
+                // goes to the shards directly).
                 Err(source) => {
+                    drop(acceptor);
                     return Err(Error::Shard {
                         shard: index,
                         source,
-                    })
+                    });
                 }
             }
         }

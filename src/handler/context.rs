@@ -79,6 +79,8 @@ pub(crate) struct ContextCore {
     pub(crate) topics: Topics<Key>,
     /// Publishes for each other shard, sent once per loop round.
     pub(crate) outbound: Vec<Vec<(Bytes, Bytes)>>,
+    /// Something was added to `outbound` this round.
+    pub(crate) outbound_queued: bool,
 }
 
 impl ContextCore {
@@ -92,6 +94,7 @@ impl ContextCore {
             wheel: Wheel::new(),
             deferred: Vec::new(),
             outbound: (0..handle.shards()).map(|_| Vec::new()).collect(),
+            outbound_queued: false,
             topics: Topics::default(),
             handle,
         }
@@ -305,10 +308,12 @@ impl<'a> ShardContext<'a> {
         let me = self.shard();
         let core = &mut *self.core;
         let outbound = &mut core.outbound;
+        let queued = &mut core.outbound_queued;
         core.handle.directory().for_each_shard(&topic, |shard| {
             if shard != me {
                 if let Some(batch) = outbound.get_mut(shard) {
                     batch.push((topic.clone(), payload.clone()));
+                    *queued = true;
                 }
             }
         });

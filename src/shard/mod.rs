@@ -225,17 +225,18 @@ impl<H: Handler> Shard<H> {
         {
             return Some(Duration::ZERO);
         }
-        // Another shard's inbox was full: offer again soon, without
-        // spinning on the core that shard may need.
-        let retry = self
-            .outbound_pending
-            .then(|| Instant::now() + OUTBOUND_RETRY);
         let wheel = self.cx.wheel.next_deadline().map(|t| self.cx.instant_of(t));
-        let next = [wheel, self.deadlines.next(), retry]
-            .into_iter()
-            .flatten()
-            .min()?;
-        Some(next.saturating_duration_since(Instant::now()))
+        let next = match (wheel, self.deadlines.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = next.map(|next| next.saturating_duration_since(Instant::now()));
+        if self.outbound_pending {
+            // Another shard's inbox was full: offer again soon, without
+            // spinning on the core that shard may need.
+            return Some(wait.map_or(OUTBOUND_RETRY, |wait| wait.min(OUTBOUND_RETRY)));
+        }
+        wait
     }
 
     /// The id handlers and other threads know a client by.

@@ -54,6 +54,7 @@ mod ops;
 pub mod protocols;
 mod server;
 mod shard;
+pub mod websocket;
 
 pub use handler::{
     CloseReason, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, TimerId, Verdict,

@@ -4,7 +4,9 @@
 mod discard;
 mod echo;
 mod line_echo;
+mod ws_echo;
 
 pub use discard::Discard;
 pub use echo::Echo;
 pub use line_echo::{scan_lines, LineEcho, LineScan, LINE_TOO_LONG};
+pub use ws_echo::WsEcho;

@@ -11,7 +11,7 @@ mod deferred;
 pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod settle;
 mod shutdown;
 pub(crate) mod slots;

@@ -120,6 +120,31 @@ pub struct Cli {
     #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_line: usize,
 
+    /// ws-echo: largest WebSocket message (and frame); a larger one closes
+    /// the client with code 1009 (raises --input-limit to fit a whole frame).
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub ws_max_message: usize,
+
+    /// ws-echo: ping a client silent for this long (checked at this
+    /// interval); 0 turns pings off.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_ping_interval: Duration,
+
+    /// ws-echo: close a pinged client (code 1001) from which nothing arrived
+    /// within this.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_pong_timeout: Duration,
+
+    /// ws-echo: close a client that has not completed the WebSocket
+    /// handshake this long after connecting (with 408).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_handshake_timeout: Duration,
+
+    /// ws-echo: a browser Origin allowed to connect (https://example.com);
+    /// repeat for more [default: any origin]. Others get 403.
+    #[arg(long, value_name = "ORIGIN")]
+    pub ws_allowed_origin: Vec<String>,
+
     /// How long shutdown waits for queued output to reach clients: seconds
     /// (5, 0.5) or with a unit (500ms, 30s, 2m); at most a day.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
@@ -135,6 +160,9 @@ pub enum Protocol {
     LineEcho,
     /// RFC 863: everything is read and thrown away.
     Discard,
+    /// WebSocket (RFC 6455): every message is sent back as it came; a plain
+    /// GET / gets a page that talks to it.
+    WsEcho,
 }
 
 impl Cli {
@@ -150,6 +178,9 @@ impl Cli {
         let mut input_limit = self.input_limit;
         if self.protocol == Protocol::LineEcho {
             input_limit = input_limit.max(self.max_line.saturating_add(1));
+        }
+        if self.protocol == Protocol::WsEcho {
+            input_limit = input_limit.max(self.ws_config()?.input_limit());
         }
         let defaults = esockets::Config::default();
         let config = esockets::Config {
@@ -178,5 +209,23 @@ impl Cli {
         };
         config.validate().map_err(|err| flags::describe(&err))?;
         Ok(config)
+    }
+
+    /// The WebSocket layer's settings these options describe, checked.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the flag at fault.
+    pub fn ws_config(&self) -> Result<esockets::websocket::WsConfig, String> {
+        let ws = esockets::websocket::WsConfig {
+            max_message: self.ws_max_message,
+            ping_interval: Some(self.ws_ping_interval).filter(|d| !d.is_zero()),
+            pong_timeout: self.ws_pong_timeout,
+            handshake_timeout: self.ws_handshake_timeout,
+            allowed_origins: self.ws_allowed_origin.clone(),
+            ..Default::default()
+        };
+        ws.validate().map_err(|err| flags::describe(&err))?;
+        Ok(ws)
     }
 }

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use esockets::protocols::{Discard, Echo, LineEcho};
+use esockets::protocols::{Discard, Echo, LineEcho, WsEcho};
+use esockets::websocket::WebSocket;
 use esockets::{Server, StopSignals};
 
 use cli::{Cli, Protocol};
@@ -57,8 +58,16 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
             let max_line = cli.max_line;
             Server::bind(config.clone(), move |_| LineEcho::new(max_line))?
         }
+        Protocol::WsEcho => {
+            // Checked already by `cli.config()`.
+            let ws = cli.ws_config().map_err(|reason| esockets::ConfigError {
+                field: "websocket",
+                reason,
+            })?;
+            Server::bind(config.clone(), move |_| WebSocket::new(ws.clone(), WsEcho))?
+        }
     };
-    report::started(&server, &config, cli.protocol, cli.max_line);
+    report::started(&server, &config, cli);
     let handle = server.handle();
     signals.watch(handle.clone())?;
     let joined = server.join();

@@ -4,7 +4,7 @@
 use clap::ValueEnum;
 use esockets::{Config, Server, ShardStats};
 
-use crate::cli::Protocol;
+use crate::cli::{Cli, Protocol};
 use crate::units::{format_duration, format_size};
 
 /// Below this open-file limit a server holds too few clients to be useful,
@@ -28,7 +28,8 @@ pub fn raise_file_limit() {
 
 /// One log line per fact a deployer needs (the README shows them; a test
 /// keeps it in step).
-pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: usize) {
+pub fn started(server: &Server, config: &Config, cli: &Cli) {
+    let protocol = cli.protocol;
     let name = protocol
         .to_possible_value()
         .map_or_else(String::new, |value| value.get_name().to_owned());
@@ -36,8 +37,11 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: u
     if protocol == Protocol::LineEcho {
         tracing::info!(
             "longest line {}; a longer one gets \"ERROR line too long\" and a close",
-            format_size(max_line)
+            format_size(cli.max_line)
         );
+    }
+    if protocol == Protocol::WsEcho {
+        websocket(cli);
     }
     shards(config);
     backlog(config.backlog);
@@ -59,6 +63,30 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: u
         "stop with Ctrl-C or SIGTERM: clients get up to {} to take their output; \
          a second signal exits at once",
         format_duration(config.drain_timeout)
+    );
+}
+
+/// The WebSocket layer's limits and timeouts.
+fn websocket(cli: &Cli) {
+    let pings = if cli.ws_ping_interval.is_zero() {
+        "idle clients not pinged".to_owned()
+    } else {
+        format!(
+            "clients silent for {} pinged, closed if still silent {} later",
+            format_duration(cli.ws_ping_interval),
+            format_duration(cli.ws_pong_timeout)
+        )
+    };
+    let origins = if cli.ws_allowed_origin.is_empty() {
+        "any".to_owned()
+    } else {
+        cli.ws_allowed_origin.join(", ")
+    };
+    tracing::info!(
+        "WebSocket: messages up to {} (larger: close 1009); {pings}; handshake within {}; \
+         origins: {origins}; plain GET / serves a page",
+        format_size(cli.ws_max_message),
+        format_duration(cli.ws_handshake_timeout)
     );
 }
 

@@ -40,3 +40,6 @@ pub use handshake::{
 };
 pub use layer::{Closed, OpenRequest, WebSocket, WsConn, WsHandler, WsState, LAYER_TIMER_BIT};
 pub use message::{valid_prefix, Assembler, Event, Message};
+
+#[cfg(test)]
+mod tests;

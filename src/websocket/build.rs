@@ -104,8 +104,10 @@ pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
     }
 }
 
-/// Appends `payload` to `out`, unmasked with `mask` if there is one.
+/// Appends `payload` to `out`, unmasked with `mask` if there is one. `out`
+/// grows to exactly what it needs, if it must grow.
 pub fn unmask_into(out: &mut Vec<u8>, payload: &[u8], mask: Option<[u8; 4]>) {
+    out.reserve_exact(payload.len());
     let start = out.len();
     out.extend_from_slice(payload);
     if let Some(mask) = mask {

@@ -119,7 +119,7 @@ impl Assembler {
         self.kind = Some(kind);
         self.buffer.clear();
         self.valid = 0;
-        self.append(frame)?;
+        self.append(frame, max_message)?;
         Ok(None)
     }
 
@@ -139,7 +139,7 @@ impl Assembler {
         if frame.payload.len() > max_message.saturating_sub(self.buffer.len()) {
             return Err(too_big());
         }
-        self.append(frame)?;
+        self.append(frame, max_message)?;
         if !frame.fin {
             return Ok(None);
         }
@@ -154,7 +154,14 @@ impl Assembler {
     }
 
     /// Unmasks a fragment onto the message and checks the text so far.
-    fn append(&mut self, frame: &Frame<'_>) -> Result<(), ProtocolError> {
+    /// The buffer grows by doubling, but never past `max_message` (the
+    /// caller checked the fragment fits).
+    fn append(&mut self, frame: &Frame<'_>, max_message: usize) -> Result<(), ProtocolError> {
+        let needed = self.buffer.len() + frame.payload.len();
+        if needed > self.buffer.capacity() {
+            let target = needed.max(max_message.min(self.buffer.capacity() * 2));
+            self.buffer.reserve_exact(target - self.buffer.len());
+        }
         unmask_into(&mut self.buffer, frame.payload, frame.mask);
         if self.kind == Some(Kind::Text) {
             self.valid = valid_prefix(&self.buffer, self.valid)?;

@@ -1,6 +1,7 @@
 //! The adapter from a message-level [`WsHandler`] to an esockets
 //! [`Handler`]: handshake, frames, assembly, pings, closing handshake.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -347,6 +348,9 @@ pub struct WebSocket<H> {
     out: Vec<u8>,
     /// Limits the log lines about bad clients.
     warnings: RateLimit,
+    /// The shard's clients that completed the handshake: told of a
+    /// shutdown with a close frame.
+    open: HashSet<ConnId>,
 }
 
 impl<H> WebSocket<H> {
@@ -358,6 +362,7 @@ impl<H> WebSocket<H> {
             scratch: Vec::new(),
             out: Vec::new(),
             warnings: RateLimit::default(),
+            open: HashSet::new(),
         }
     }
 
@@ -404,6 +409,7 @@ impl<H: WsHandler> WebSocket<H> {
                 (consumed, path, protocol)
             }
         };
+        self.open.insert(conn.id());
         let link = &mut state.link;
         link.phase = Phase::Open;
         link.heard = true;
@@ -612,6 +618,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
         reason: CloseReason,
     ) {
         if state.link.phase != Phase::Handshake {
+            self.open.remove(&id);
             let closed = Closed {
                 code: state.link.code,
                 reason,
@@ -624,8 +631,18 @@ impl<H: WsHandler> Handler for WebSocket<H> {
         self.handler.on_tick(cx);
     }
 
+    /// The handler says goodbye first; then every open client gets a close
+    /// frame (1001), one shared buffer, before the shard flushes and closes
+    /// the connections.
     fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
         self.handler.on_shutting_down(cx);
+        let mut goodbye = Vec::new();
+        write_close(&mut goodbye, GOING_AWAY, "server shutting down");
+        let goodbye = Bytes::from(goodbye);
+        for &id in &self.open {
+            // Only clients of this shard: never an inbox to fill.
+            let _ = cx.send(id, goodbye.clone());
+        }
     }
 
     fn on_shutdown(&mut self, cx: &mut ShardContext<'_>) {

@@ -33,6 +33,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("pong_timeout", "--ws-pong-timeout"),
     ("handshake_timeout", "--ws-handshake-timeout"),
     ("allowed_origins", "--ws-allowed-origin"),
+    ("slow_subscribers", "--slow-subscribers"),
+    ("backplane", "--backplane"),
 ];
 
 /// The flag that sets `field`, or the field itself if no flag does.

@@ -21,11 +21,14 @@ use crate::{CloseReason, Conn, ConnId, Decision, Handler, ShardContext, Verdict}
 /// tags must leave it clear.
 pub const LAYER_TIMER_BIT: u64 = 1 << 63;
 
-/// The layer's timer: handshake deadline, then the idle check that pings.
+/// The layer's timer: the idle check of an open client, which pings.
 const CHECK: u64 = LAYER_TIMER_BIT;
 
 /// The layer's timer: the client did not answer our close frame in time.
 const CLOSE_DEADLINE: u64 = LAYER_TIMER_BIT | 1;
+
+/// The layer's timer: the handshake did not complete in time.
+const HANDSHAKE_DEADLINE: u64 = LAYER_TIMER_BIT | 2;
 
 /// Payloads up to this size are framed into one buffer and sent in one
 /// write; larger ones go as header and payload, saving a copy.
@@ -410,9 +413,11 @@ impl<H: WsHandler> WebSocket<H> {
             }
         };
         self.open.insert(conn.id());
+        if let Some(interval) = self.config.ping_interval {
+            cx.set_timer(conn.id(), interval, CHECK);
+        }
         let link = &mut state.link;
         link.phase = Phase::Open;
-        link.heard = true;
         link.protocol = protocol.and_then(|i| u8::try_from(i).ok());
         let request = OpenRequest {
             path,
@@ -530,7 +535,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
         conn: &mut Conn<'_>,
         _peer: std::net::SocketAddr,
     ) -> Decision<Self::State> {
-        cx.set_timer(conn.id(), self.config.handshake_timeout, CHECK);
+        cx.set_timer(conn.id(), self.config.handshake_timeout, HANDSHAKE_DEADLINE);
         Decision::Accept(WsState::default())
     }
 
@@ -597,7 +602,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             return;
         }
         match (ws.link.phase, tag) {
-            (Phase::Handshake, CHECK) => {
+            (Phase::Handshake, HANDSHAKE_DEADLINE) => {
                 ws.conn.send(&reject_response(Status::RequestTimeout));
                 ws.conn.close();
             }

@@ -9,21 +9,22 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use child::components::require;
 use child::server::{client, Server};
 use child::{Child, DEADLINE};
 use esockets::websocket::{accept_key, masked_frame, parse_frame, Opcode, Parsed, Role};
 
 /// A ws-echo server with two shards and these extra flags.
 fn ws_server(extra: &[&str]) -> (Server, SocketAddr) {
-    let mut args = vec![
-        "--protocol",
-        "ws-echo",
-        "--bind",
-        "127.0.0.1:0",
-        "--threads",
-        "2",
-    ];
-    args.extend_from_slice(extra);
+    let mut flags = vec!["--protocol", "ws-echo"];
+    flags.extend_from_slice(extra);
+    spawn_server(&flags)
+}
+
+/// A server with two shards on a free port and these flags.
+fn spawn_server(flags: &[&str]) -> (Server, SocketAddr) {
+    let mut args = vec!["--bind", "127.0.0.1:0", "--threads", "2"];
+    args.extend_from_slice(flags);
     let mut server = Server::spawn(&args);
     let addr = server.listening_addr();
     (server, addr)
@@ -345,6 +346,69 @@ fn plain_requests_get_the_page_or_an_error() {
         start.elapsed() >= Duration::from_millis(300),
         "{:?}",
         start.elapsed()
+    );
+    drop(server);
+}
+
+#[test]
+fn pubsub_over_websocket_with_python_clients() {
+    let (server, addr) = spawn_server(&["--protocol", "pubsub", "--websocket"]);
+    let out = run_python(addr, &["pubsub"]);
+    assert_passed(
+        &out,
+        &[
+            "delivery as a text message",
+            "replies and errors as text messages",
+        ],
+    );
+    drop(server);
+}
+
+#[test]
+fn chromium_chats_through_the_built_in_page() {
+    let chromium = require("chromium");
+    let (server, addr) = spawn_server(&["--protocol", "pubsub", "--websocket"]);
+    // A second client in the room sees what the browser publishes.
+    let mut watcher = RawClient::open(addr);
+    watcher.send(true, Opcode::Text, b"SUB lobby-7");
+    assert_eq!(watcher.frame(), (Opcode::Text, b"+OK".to_vec()));
+
+    let profile = std::env::temp_dir().join(format!("esockets-chromium-{}", std::process::id()));
+    let url = format!("http://{addr}/?room=lobby-7&nick=ada&say=hello%20from%20chromium");
+    let mut command = Command::new(chromium);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
+        .arg(&url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut browser = Child::spawn(&mut command);
+    let mut lines = browser.stdout_lines();
+    let status = browser.wait_within(DEADLINE * 3, "chromium --dump-dom");
+    let dom = lines.rest().join("\n");
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(status.success(), "chromium: {status}");
+
+    // The page subscribed, published, and wrote the delivery into its DOM.
+    assert!(dom.contains(r#"id="status">open<"#), "{dom}");
+    assert!(
+        dom.contains(r#"<div class="msg">ada: hello from chromium</div>"#),
+        "no delivery in the page: {dom}"
+    );
+    // And the message went through the server to the other subscriber.
+    assert_eq!(
+        watcher.frame(),
+        (
+            Opcode::Text,
+            b"MSG lobby-7 ada: hello from chromium".to_vec()
+        )
     );
     drop(server);
 }

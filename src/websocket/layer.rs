@@ -86,6 +86,17 @@ pub trait WsHandler {
         let _ = (cx, ws, state, tag);
     }
 
+    /// The client's queued output fell to the low-water mark after passing
+    /// the high-water mark; reading from it has resumed. Only while open.
+    fn on_drain(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        ws: &mut WsConn<'_, '_>,
+        state: &mut Self::State,
+    ) {
+        let _ = (cx, ws, state);
+    }
+
     /// A client that completed the handshake is gone.
     fn on_close(
         &mut self,
@@ -216,6 +227,13 @@ impl WsConn<'_, '_> {
             .protocol
             .and_then(|i| self.config.protocols.get(usize::from(i)))
             .map(String::as_str)
+    }
+
+    /// The TCP connection under the WebSocket, for library calls that take
+    /// one (`cx.subscribe(ws.conn(), topic)`). Send through the `WsConn`,
+    /// not around it.
+    pub fn conn(&self) -> &Conn<'_> {
+        self.conn
     }
 
     /// Bytes queued for the client that the kernel has not taken yet.
@@ -393,8 +411,9 @@ impl<H: WsHandler> WebSocket<H> {
                 return Err(Verdict::Close);
             }
             Handshake::Plain { path } => {
+                let route = path.split_once('?').map_or(path, |(route, _query)| route);
                 match &self.config.page {
-                    Some(page) if path == "/" || path == "/index.html" => {
+                    Some(page) if route == "/" || route == "/index.html" => {
                         conn.send(&page_response(page));
                     }
                     _ => conn.send(&reject_response(Status::NotFound)),
@@ -612,6 +631,24 @@ impl<H: WsHandler> Handler for WebSocket<H> {
                 ws.conn.close();
             }
             _ => {}
+        }
+    }
+
+    fn on_drain(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        state: &mut Self::State,
+    ) {
+        let mut ws = WsConn {
+            conn,
+            link: &mut state.link,
+            out: &mut self.out,
+            config: &self.config,
+        };
+        if ws.is_open() {
+            self.handler.on_drain(cx, &mut ws, &mut state.user);
+            after_callback(cx, &mut ws);
         }
     }
 

@@ -94,6 +94,23 @@ async def origins():
         passed("allowed origin served")
 
 
+async def pubsub():
+    async with websockets.connect(URI, ping_interval=None) as sub, websockets.connect(
+        URI, ping_interval=None
+    ) as pub:
+        assert await echoed(sub, "SUB news") == "+OK"
+        assert await echoed(pub, "PUB news hello, world \u20ac") == "+OK"
+        delivery = await asyncio.wait_for(sub.recv(), TIMEOUT)
+        assert delivery == "MSG news hello, world \u20ac", delivery
+        passed("delivery as a text message")
+        assert await echoed(sub, "UNSUB news") == "+OK"
+        assert await echoed(sub, "UNSUB news") == "-ERR not subscribed"
+        assert await echoed(sub, "NOPE") == "-ERR unknown command"
+        assert await echoed(sub, b"SUB news") == "-ERR commands are text messages"
+        assert await echoed(sub, "PING") == "+PONG"
+        passed("replies and errors as text messages")
+
+
 async def main():
     if MODE == "exchange":
         await exchange(float(sys.argv[3]))
@@ -101,6 +118,8 @@ async def main():
         await oversize()
     elif MODE == "server-close":
         await server_close()
+    elif MODE == "pubsub":
+        await pubsub()
     elif MODE == "origins":
         await origins()
     else:

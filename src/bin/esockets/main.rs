@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use esockets::protocols::pubsub::PubSubWs;
 use esockets::protocols::{Discard, Echo, LineEcho, PubSub, WsEcho};
 use esockets::websocket::WebSocket;
 use esockets::{Server, StopSignals};
@@ -59,12 +60,15 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
             Server::bind(config.clone(), move |_| LineEcho::new(max_line))?
         }
         Protocol::WsEcho => {
-            // Checked already by `cli.config()`.
-            let ws = cli.ws_config().map_err(|reason| esockets::ConfigError {
-                field: "websocket",
-                reason,
-            })?;
+            let ws = ws_config(cli)?;
             Server::bind(config.clone(), move |_| WebSocket::new(ws.clone(), WsEcho))?
+        }
+        Protocol::Pubsub if cli.websocket => {
+            let ws = ws_config(cli)?;
+            let max = cli.max_subscriptions;
+            Server::bind(config.clone(), move |_| {
+                WebSocket::new(ws.clone(), PubSubWs::new().with_max_subscriptions(max))
+            })?
         }
         Protocol::Pubsub => {
             let (max_line, max) = (cli.max_line, cli.max_subscriptions);
@@ -83,4 +87,15 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
         overflows_at_start,
     );
     joined
+}
+
+/// The WebSocket settings (already checked by `Cli::config`).
+fn ws_config(cli: &Cli) -> Result<esockets::websocket::WsConfig, esockets::Error> {
+    cli.ws_config().map_err(|reason| {
+        esockets::ConfigError {
+            field: "websocket",
+            reason,
+        }
+        .into()
+    })
 }

@@ -58,7 +58,7 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
             cli.max_subscriptions,
         );
     }
-    if protocol == Protocol::WsEcho {
+    if cli.speaks_websocket() {
         websocket(cli);
     }
     shards(config);

@@ -515,6 +515,14 @@ impl<H: WsHandler> WebSocket<H> {
         }
     }
 
+    /// Takes a client whose closing handshake began off the list of open
+    /// clients, so shutdown does not send it a second close frame.
+    fn forget_if_closing(&mut self, id: ConnId, link: &Link) {
+        if matches!(link.phase, Phase::Closing | Phase::Closed) {
+            self.open.remove(&id);
+        }
+    }
+
     /// Frees the shared buffers if a large message grew them.
     fn trim_buffers(&mut self) {
         for buffer in [&mut self.scratch, &mut self.out] {
@@ -594,6 +602,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             }
         }
         self.trim_buffers();
+        self.forget_if_closing(conn.id(), &state.link);
         if conn.is_closing() {
             return Verdict::Keep(data.len());
         }
@@ -632,6 +641,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             }
             _ => {}
         }
+        self.forget_if_closing(conn.id(), &state.link);
     }
 
     fn on_drain(

@@ -50,10 +50,14 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
             esockets::SlowSubscribers::Drop => "have deliveries skipped (and are told how many)",
             _ => "are closed at the output limit",
         };
+        let commands = if cli.websocket {
+            "one command per WebSocket text message".to_owned()
+        } else {
+            format!("lines up to {}", format_size(cli.max_line))
+        };
         tracing::info!(
-            "pubsub: lines up to {}, topics up to {} B, {} subscriptions per client; \
+            "pubsub: {commands}, topics up to {} B, {} subscriptions per client; \
              slow subscribers {slow}",
-            format_size(cli.max_line),
             esockets::protocols::pubsub::MAX_TOPIC,
             cli.max_subscriptions,
         );

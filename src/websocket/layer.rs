@@ -43,6 +43,15 @@ const SCRATCH_KEEP: usize = 64 * 1024;
 /// One instance per shard, like a `Handler`; every callback runs on the
 /// shard's thread and must not block. Only
 /// [`on_message`](Self::on_message) is required.
+///
+/// Once a client's closing handshake begins (either side sent a close
+/// frame, or the layer failed it), its topic subscriptions end, so no
+/// delivery follows the close frame. Bytes sent around the layer
+/// (`cx.send(id, frame)`, `cx.send_to_all`, `ServerHandle::broadcast`)
+/// reach the client as they are, whatever its phase: send those only to
+/// clients known to be open (after [`on_open`](Self::on_open), before
+/// [`on_close`](Self::on_close)), and never to all clients of a shard,
+/// since some may still be in their HTTP handshake.
 pub trait WsHandler {
     /// Per-connection state, from the handshake on (`Default` until
     /// [`on_open`](Self::on_open)).
@@ -515,11 +524,12 @@ impl<H: WsHandler> WebSocket<H> {
         }
     }
 
-    /// Takes a client whose closing handshake began off the list of open
-    /// clients, so shutdown does not send it a second close frame.
-    fn forget_if_closing(&mut self, id: ConnId, link: &Link) {
-        if matches!(link.phase, Phase::Closing | Phase::Closed) {
-            self.open.remove(&id);
+    /// Once a client's closing handshake began: takes it off the list of
+    /// open clients (so shutdown does not send it a second close frame) and
+    /// ends its subscriptions (no data frame may follow a close frame).
+    fn forget_if_closing(&mut self, cx: &mut ShardContext<'_>, conn: &Conn<'_>, link: &Link) {
+        if matches!(link.phase, Phase::Closing | Phase::Closed) && self.open.remove(&conn.id()) {
+            cx.unsubscribe_all(conn);
         }
     }
 
@@ -602,7 +612,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             }
         }
         self.trim_buffers();
-        self.forget_if_closing(conn.id(), &state.link);
+        self.forget_if_closing(cx, conn, &state.link);
         if conn.is_closing() {
             return Verdict::Keep(data.len());
         }
@@ -641,7 +651,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             }
             _ => {}
         }
-        self.forget_if_closing(conn.id(), &state.link);
+        self.forget_if_closing(cx, conn, &state.link);
     }
 
     fn on_drain(

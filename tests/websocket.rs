@@ -3,16 +3,19 @@
 //! the rules on purpose.
 
 mod child;
+#[path = "websocket/raw_client.rs"]
+mod raw_client;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use child::components::require;
 use child::server::{client, Server};
 use child::{Child, DEADLINE};
-use esockets::websocket::{accept_key, masked_frame, parse_frame, Opcode, Parsed, Role};
+use esockets::websocket::{masked_frame, Opcode};
+use raw_client::{RawClient, UPGRADE};
 
 /// A ws-echo server with two shards and these extra flags.
 fn ws_server(extra: &[&str]) -> (Server, SocketAddr) {
@@ -135,115 +138,6 @@ fn origins_off_the_allow_list_are_refused() {
         &["forbidden origin refused with 403", "allowed origin served"],
     );
     drop(server);
-}
-
-/// A hand-driven WebSocket client: sends exactly the bytes it is told to,
-/// answers nothing on its own.
-struct RawClient {
-    stream: TcpStream,
-    /// Bytes read and not yet parsed.
-    input: Vec<u8>,
-}
-
-/// The handshake request for the RFC's sample key.
-const UPGRADE: &str = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-                       Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                       Sec-WebSocket-Version: 13\r\n\r\n";
-
-impl RawClient {
-    /// Connects and completes the handshake.
-    fn open(addr: SocketAddr) -> Self {
-        let mut raw = Self {
-            stream: client(addr),
-            input: Vec::new(),
-        };
-        raw.stream
-            .write_all(UPGRADE.as_bytes())
-            .expect("send upgrade");
-        let head = raw.http_head();
-        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-        let accept = accept_key("dGhlIHNhbXBsZSBub25jZQ==");
-        assert!(
-            head.contains(&format!("Sec-WebSocket-Accept: {accept}\r\n")),
-            "{head}"
-        );
-        raw
-    }
-
-    /// Reads an HTTP response head (up to the blank line).
-    fn http_head(&mut self) -> String {
-        loop {
-            if let Some(end) = self.input.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.input[..end + 4]).into_owned();
-                self.input.drain(..end + 4);
-                return head;
-            }
-            assert!(self.fill(), "closed before the response: {:?}", self.input);
-        }
-    }
-
-    /// Reads more input; false at end of stream.
-    fn fill(&mut self) -> bool {
-        let mut buf = [0u8; 8192];
-        match self.stream.read(&mut buf) {
-            Ok(0) => false,
-            Ok(n) => {
-                self.input.extend_from_slice(&buf[..n]);
-                true
-            }
-            Err(err) if err.kind() == ErrorKind::ConnectionReset => false,
-            Err(err) => panic!("read: {err}"),
-        }
-    }
-
-    /// Sends one masked frame.
-    fn send(&mut self, fin: bool, opcode: Opcode, payload: &[u8]) {
-        let frame = masked_frame(fin, opcode, payload, [0x12, 0x34, 0x56, 0x78]);
-        self.stream.write_all(&frame).expect("send frame");
-    }
-
-    /// The next frame from the server: its opcode and payload.
-    fn frame(&mut self) -> (Opcode, Vec<u8>) {
-        loop {
-            match parse_frame(&self.input, Role::Client, 1 << 24) {
-                Parsed::Frame(frame) => {
-                    let got = (frame.opcode, frame.payload.to_vec());
-                    let len = frame.len;
-                    self.input.drain(..len);
-                    return got;
-                }
-                Parsed::Incomplete { .. } => {
-                    assert!(self.fill(), "closed before a whole frame: {:?}", self.input)
-                }
-                Parsed::Error(err) => panic!("the server sent a bad frame: {err}"),
-            }
-        }
-    }
-
-    /// Expects a close frame with `code`, then the end of the stream.
-    fn expect_close(&mut self, code: u16) {
-        let (opcode, payload) = self.frame();
-        assert_eq!(opcode, Opcode::Close, "payload {payload:?}");
-        assert_eq!(
-            payload[..2],
-            code.to_be_bytes(),
-            "reason {:?}",
-            String::from_utf8_lossy(&payload[2..])
-        );
-        self.expect_end();
-    }
-
-    /// Expects the server to close the connection (nothing more arrives).
-    fn expect_end(&mut self) {
-        let had = self.input.len();
-        while self.fill() {}
-        assert_eq!(
-            self.input.len(),
-            had,
-            "bytes after the close: {:?}",
-            &self.input[had..]
-        );
-    }
 }
 
 #[test]

@@ -55,6 +55,7 @@ pub mod protocols;
 mod pubsub;
 mod server;
 mod shard;
+pub mod websocket;
 
 pub use handler::{
     CloseReason, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, TimerId, Verdict,

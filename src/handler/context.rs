@@ -289,6 +289,18 @@ impl<'a> ShardContext<'a> {
         }
     }
 
+    /// Ends every subscription of `conn` at once (as its close would): for
+    /// a protocol whose client must get no more deliveries, such as a
+    /// WebSocket client once the closing handshake began.
+    pub fn unsubscribe_all(&mut self, conn: &Conn<'_>) {
+        let key = ContextCore::key_of(conn);
+        let shard = self.shard();
+        let core = &mut *self.core;
+        let directory = core.handle.directory();
+        core.topics
+            .remove_client(key, |topic| directory.remove(topic, shard));
+    }
+
     /// How many topics `conn` is subscribed to.
     pub fn subscriptions(&self, conn: &Conn<'_>) -> usize {
         self.core.topics.count(ContextCore::key_of(conn))

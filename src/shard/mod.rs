@@ -12,7 +12,7 @@ mod fanout;
 pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod settle;
 mod shutdown;
 pub(crate) mod slots;

@@ -73,6 +73,11 @@ impl Server {
         self.child.signal(signal);
     }
 
+    /// The process's resident memory now.
+    pub fn rss_bytes(&self) -> u64 {
+        self.child.rss_bytes()
+    }
+
     /// CPU time (user + system) the process has used so far.
     pub fn cpu_time(&self) -> Duration {
         self.child.cpu_time()

@@ -121,6 +121,36 @@ pub struct Cli {
     #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_line: usize,
 
+    /// pubsub: speak WebSocket instead of lines (one command, reply or
+    /// delivery per text message); a plain GET / serves a chat page.
+    #[arg(long)]
+    pub websocket: bool,
+
+    /// WebSocket (ws-echo, pubsub --websocket): largest WebSocket message (and frame); a larger one closes
+    /// the client with code 1009 (raises --input-limit to fit a whole frame).
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub ws_max_message: usize,
+
+    /// WebSocket (ws-echo, pubsub --websocket): ping a client silent for this long (checked at this
+    /// interval); 0 turns pings off.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_ping_interval: Duration,
+
+    /// WebSocket (ws-echo, pubsub --websocket): close a pinged client (code 1001) from which nothing arrived
+    /// within this.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_pong_timeout: Duration,
+
+    /// WebSocket (ws-echo, pubsub --websocket): close a client that has not completed the WebSocket
+    /// handshake this long after connecting (with 408).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_handshake_timeout: Duration,
+
+    /// WebSocket (ws-echo, pubsub --websocket): a browser Origin allowed to connect (https://example.com);
+    /// repeat for more [default: any origin]. Others get 403.
+    #[arg(long, value_name = "ORIGIN")]
+    pub ws_allowed_origin: Vec<String>,
+
     /// pubsub: most topics one client may subscribe to.
     #[arg(long, default_value_t = esockets::protocols::pubsub::MAX_SUBSCRIPTIONS, value_name = "N")]
     pub max_subscriptions: usize,
@@ -150,6 +180,9 @@ pub enum Protocol {
     LineEcho,
     /// RFC 863: everything is read and thrown away.
     Discard,
+    /// WebSocket (RFC 6455): every message is sent back as it came; a plain
+    /// GET / gets a page that talks to it.
+    WsEcho,
     /// Topics: SUB, UNSUB, PUB, PING lines; deliveries as MSG lines
     /// (docs/protocols.md).
     Pubsub,
@@ -178,6 +211,14 @@ impl Cli {
         let mut input_limit = self.input_limit;
         if matches!(self.protocol, Protocol::LineEcho | Protocol::Pubsub) {
             input_limit = input_limit.max(self.max_line.saturating_add(1));
+        }
+        if self.websocket && self.protocol != Protocol::Pubsub {
+            return Err("--websocket works with --protocol pubsub only (ws-echo is \
+                        WebSocket already)"
+                .into());
+        }
+        if self.speaks_websocket() {
+            input_limit = input_limit.max(self.ws_config()?.input_limit());
         }
         let defaults = esockets::Config::default();
         let config = esockets::Config {
@@ -211,5 +252,35 @@ impl Cli {
         };
         config.validate().map_err(|err| flags::describe(&err))?;
         Ok(config)
+    }
+
+    /// Whether the protocol runs over WebSocket.
+    pub fn speaks_websocket(&self) -> bool {
+        self.protocol == Protocol::WsEcho || (self.protocol == Protocol::Pubsub && self.websocket)
+    }
+
+    /// The WebSocket layer's settings these options describe, checked.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the flag at fault.
+    pub fn ws_config(&self) -> Result<esockets::websocket::WsConfig, String> {
+        let ws = esockets::websocket::WsConfig {
+            max_message: self.ws_max_message,
+            ping_interval: Some(self.ws_ping_interval).filter(|d| !d.is_zero()),
+            pong_timeout: self.ws_pong_timeout,
+            handshake_timeout: self.ws_handshake_timeout,
+            allowed_origins: self.ws_allowed_origin.clone(),
+            page: Some(bytes::Bytes::from_static(
+                if self.protocol == Protocol::Pubsub {
+                    esockets::protocols::pubsub::CHAT_PAGE.as_bytes()
+                } else {
+                    esockets::websocket::ECHO_PAGE.as_bytes()
+                },
+            )),
+            ..Default::default()
+        };
+        ws.validate().map_err(|err| flags::describe(&err))?;
+        Ok(ws)
     }
 }

@@ -27,6 +27,12 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("keepalive_interval", "--keepalive-interval"),
     ("keepalive_count", "--keepalive-count"),
     ("user_timeout", "--user-timeout"),
+    // esockets::websocket::WsConfig
+    ("max_message", "--ws-max-message"),
+    ("ping_interval", "--ws-ping-interval"),
+    ("pong_timeout", "--ws-pong-timeout"),
+    ("handshake_timeout", "--ws-handshake-timeout"),
+    ("allowed_origins", "--ws-allowed-origin"),
     ("slow_subscribers", "--slow-subscribers"),
     ("backplane", "--backplane"),
 ];

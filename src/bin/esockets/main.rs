@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use esockets::protocols::{Discard, Echo, LineEcho, PubSub};
+use esockets::protocols::pubsub::PubSubWs;
+use esockets::protocols::{Discard, Echo, LineEcho, PubSub, WsEcho};
+use esockets::websocket::WebSocket;
 use esockets::{Server, StopSignals};
 
 use cli::{Cli, Protocol};
@@ -57,6 +59,17 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
             let max_line = cli.max_line;
             Server::bind(config.clone(), move |_| LineEcho::new(max_line))?
         }
+        Protocol::WsEcho => {
+            let ws = ws_config(cli)?;
+            Server::bind(config.clone(), move |_| WebSocket::new(ws.clone(), WsEcho))?
+        }
+        Protocol::Pubsub if cli.websocket => {
+            let ws = ws_config(cli)?;
+            let max = cli.max_subscriptions;
+            Server::bind(config.clone(), move |_| {
+                WebSocket::new(ws.clone(), PubSubWs::new().with_max_subscriptions(max))
+            })?
+        }
         Protocol::Pubsub => {
             let (max_line, max) = (cli.max_line, cli.max_subscriptions);
             Server::bind(config.clone(), move |_| {
@@ -74,4 +87,15 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
         overflows_at_start,
     );
     joined
+}
+
+/// The WebSocket settings (already checked by `Cli::config`).
+fn ws_config(cli: &Cli) -> Result<esockets::websocket::WsConfig, esockets::Error> {
+    cli.ws_config().map_err(|reason| {
+        esockets::ConfigError {
+            field: "websocket",
+            reason,
+        }
+        .into()
+    })
 }

@@ -50,13 +50,20 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
             esockets::SlowSubscribers::Drop => "have deliveries skipped (and are told how many)",
             _ => "are closed at the output limit",
         };
+        let commands = if cli.websocket {
+            "one command per WebSocket text message".to_owned()
+        } else {
+            format!("lines up to {}", format_size(cli.max_line))
+        };
         tracing::info!(
-            "pubsub: lines up to {}, topics up to {} B, {} subscriptions per client; \
+            "pubsub: {commands}, topics up to {} B, {} subscriptions per client; \
              slow subscribers {slow}",
-            format_size(cli.max_line),
             esockets::protocols::pubsub::MAX_TOPIC,
             cli.max_subscriptions,
         );
+    }
+    if cli.speaks_websocket() {
+        websocket(cli);
     }
     shards(config);
     backlog(config.backlog);
@@ -78,6 +85,30 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
         "stop with Ctrl-C or SIGTERM: clients get up to {} to take their output; \
          a second signal exits at once",
         format_duration(config.drain_timeout)
+    );
+}
+
+/// The WebSocket layer's limits and timeouts.
+fn websocket(cli: &Cli) {
+    let pings = if cli.ws_ping_interval.is_zero() {
+        "idle clients not pinged".to_owned()
+    } else {
+        format!(
+            "clients silent for {} pinged, closed if still silent {} later",
+            format_duration(cli.ws_ping_interval),
+            format_duration(cli.ws_pong_timeout)
+        )
+    };
+    let origins = if cli.ws_allowed_origin.is_empty() {
+        "any".to_owned()
+    } else {
+        cli.ws_allowed_origin.join(", ")
+    };
+    tracing::info!(
+        "WebSocket: messages up to {} (larger: close 1009); {pings}; handshake within {}; \
+         origins: {origins}; plain GET / serves a page",
+        format_size(cli.ws_max_message),
+        format_duration(cli.ws_handshake_timeout)
     );
 }
 

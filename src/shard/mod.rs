@@ -18,6 +18,7 @@ pub(crate) mod slots;
 mod timers;
 pub(crate) mod wheel;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -28,6 +29,7 @@ use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
 use crate::net::fds::Spare;
+use crate::net::group::Group;
 use crate::server::config::Config;
 use crate::server::handle::ServerHandle;
 use crate::server::stats::ShardStats;
@@ -60,6 +62,8 @@ pub(crate) struct ShardParts {
     pub(crate) listener: TcpListener,
     /// Commands from other threads.
     pub(crate) inbox: InboxReceiver,
+    /// The server's listening sockets, as seen at shutdown.
+    pub(crate) group: Arc<Group>,
 }
 
 /// A running shard. Dropping it (at the end of `run`, or when a handler
@@ -73,6 +77,8 @@ pub(crate) struct Shard<H: Handler> {
     listener: Option<TcpListener>,
     /// Commands from other threads.
     inbox: InboxReceiver,
+    /// The server's listening sockets, as seen at shutdown.
+    group: Arc<Group>,
     /// The service.
     handler: H,
     /// The server's settings.
@@ -124,6 +130,7 @@ impl<H: Handler> Shard<H> {
             poll: parts.poll,
             listener: Some(parts.listener),
             inbox: parts.inbox,
+            group: parts.group,
             handler,
             idle_ticks: config
                 .idle_timeout
@@ -152,7 +159,11 @@ impl<H: Handler> Shard<H> {
             self.deadlines.tick = Some(Instant::now() + period);
         }
         let mut events = Events::with_capacity(EVENT_CAPACITY);
-        while !(self.deadlines.shutting_down() && self.clients.is_empty() && self.sweep.is_none()) {
+        while !(self.deadlines.shutting_down()
+            && self.deadlines.grace.is_none()
+            && self.clients.is_empty()
+            && self.sweep.is_none())
+        {
             let timeout = self.poll_timeout();
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == std::io::ErrorKind::Interrupted {

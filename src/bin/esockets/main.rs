@@ -39,8 +39,30 @@ fn run(cli: &Cli) -> Result<(), String> {
     let config = cli.config()?;
     serve(cli, config).map_err(|err| match err {
         esockets::Error::Config(err) => flags::describe(&err),
+        err @ esockets::Error::AddrInUse { .. } => format!(
+            "{err}; to replace an esockets running there without dropping a client, start \
+             this one with --reuseport-join (see docs/operations.md)"
+        ),
         err => err.to_string(),
     })
+}
+
+/// A server on the sockets systemd passed, if any, else bound to
+/// `config.bind`.
+fn start<F, H>(
+    config: &esockets::Config,
+    passed: Vec<std::net::TcpListener>,
+    factory: F,
+) -> Result<Server, esockets::Error>
+where
+    F: Fn(esockets::ShardInfo) -> H + Send + Sync + 'static,
+    H: esockets::Handler + 'static,
+{
+    if passed.is_empty() {
+        Server::bind(config.clone(), factory)
+    } else {
+        Server::from_listeners(config.clone(), passed, factory)
+    }
 }
 
 /// [`run`] with a checked config.
@@ -50,15 +72,18 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
     // Caught before the listeners exist, so a signal that arrives as soon as
     // clients can connect already means a graceful drain.
     let signals = StopSignals::catch()?;
+    let passed = esockets::systemd_listeners()?;
+    let passed_count = passed.len();
     let server = match cli.protocol {
-        Protocol::Echo => Server::bind(config.clone(), |_| Echo)?,
-        Protocol::Discard => Server::bind(config.clone(), |_| Discard)?,
+        Protocol::Echo => start(&config, passed, |_| Echo)?,
+        Protocol::Discard => start(&config, passed, |_| Discard)?,
         Protocol::LineEcho => {
             let max_line = cli.max_line;
-            Server::bind(config.clone(), move |_| LineEcho::new(max_line))?
+            start(&config, passed, move |_| LineEcho::new(max_line))?
         }
     };
     report::started(&server, &config, cli.protocol, cli.max_line);
+    report::restart(&config, passed_count);
     let handle = server.handle();
     signals.watch(handle.clone())?;
     let joined = server.join();

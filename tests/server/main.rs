@@ -10,6 +10,7 @@ mod close_reasons;
 mod cross_thread;
 mod echo;
 mod errors;
+mod grace;
 mod idle;
 mod inbox;
 mod limits;

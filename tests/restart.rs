@@ -1,0 +1,360 @@
+//! Replacing a running server without refusing or resetting a client.
+//!
+//! In a network namespace of its own (where `net.ipv4.tcp_migrate_req`
+//! can be set without touching the machine), a client opens connections
+//! continuously, each an echo round trip and a clean close, while a new
+//! `esockets --reuseport-join` starts beside the old one and the old one
+//! gets SIGTERM. None may fail; the old one exits 0 after its drain and
+//! the new one serves everyone after it. Where namespaces cannot be made
+//! (not root), the test says so and skips, or fails when `CI` is set.
+//!
+//! Also: without `--reuseport-join`, a second server on a port in use is
+//! still refused with a clear error.
+
+mod child;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use child::server::{counter, Server};
+use child::DEADLINE;
+
+/// The port both servers listen on, inside the test's own namespace.
+const PORT: u16 = 4000;
+
+/// Client threads, each connecting every `PACE`: a few hundred
+/// connections a second in all.
+const CLIENTS: usize = 4;
+
+/// Pause between two connections of one client thread (pacing, not
+/// synchronisation).
+const PACE: Duration = Duration::from_millis(8);
+
+/// Read, write and connect timeout of each connection: a stuck one fails.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A network namespace made for one test, deleted on drop.
+struct Namespace {
+    /// Its name, under /var/run/netns.
+    name: String,
+}
+
+impl Namespace {
+    /// A new namespace with loopback up and `tcp_migrate_req` on, or
+    /// `None` (after saying why) where namespaces cannot be made here.
+    /// With `CI` set, that is a failure instead.
+    fn create() -> Option<Self> {
+        let name = format!("esockets-restart-{}", std::process::id());
+        if let Err(why) = ip(&["netns", "add", &name]) {
+            let message = format!(
+                "cannot create a network namespace ({why}): the restart test needs root \
+                 (CAP_SYS_ADMIN) and iproute2's `ip`"
+            );
+            assert!(std::env::var_os("CI").is_none(), "{message}");
+            eprintln!("SKIPPED restart test: {message}; set CI=1 to make this a failure");
+            return None;
+        }
+        let namespace = Self { name };
+        namespace
+            .exec(&["ip", "link", "set", "lo", "up"])
+            .expect("loopback up in the namespace");
+        if let Err(why) = namespace.exec(&["sysctl", "-w", "net.ipv4.tcp_migrate_req=1"]) {
+            let message = format!(
+                "cannot set net.ipv4.tcp_migrate_req=1 in the namespace ({why}): the kernel \
+                 needs to be Linux 5.14 or later"
+            );
+            assert!(std::env::var_os("CI").is_none(), "{message}");
+            eprintln!("SKIPPED restart test: {message}; set CI=1 to make this a failure");
+            return None;
+        }
+        Some(namespace)
+    }
+
+    /// Runs `args` inside the namespace, to completion.
+    fn exec(&self, args: &[&str]) -> Result<(), String> {
+        let mut full = vec!["netns", "exec", self.name.as_str()];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// `esockets` with `args`, inside the namespace (`ip netns exec`
+    /// execs it in place, so signals reach it).
+    fn esockets(&self, args: &[&str]) -> Server {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &self.name])
+            .arg(env!("CARGO_BIN_EXE_esockets"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        Server::start(&mut command)
+    }
+
+    /// Moves the calling thread into the namespace: sockets it makes from
+    /// then on live there.
+    fn enter(&self) {
+        let file = File::open(format!("/var/run/netns/{}", self.name)).expect("open the netns");
+        // SAFETY: setns on a namespace descriptor we hold; it changes only
+        // the calling thread's network namespace.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// Runs `ip` with `args`; its error output on failure.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("ip: {err}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Connections made continuously by `CLIENTS` threads in the namespace.
+struct Traffic {
+    /// Set to stop the threads.
+    stop: Arc<AtomicBool>,
+    /// Connections that did their round trip and closed cleanly.
+    served: Arc<AtomicU64>,
+    /// What went wrong with the others.
+    failures: Arc<Mutex<Vec<String>>>,
+    /// The threads.
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Traffic {
+    /// Starts the client threads, connecting to `addr` inside `namespace`.
+    fn start(namespace: &Arc<Namespace>, addr: SocketAddr) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..CLIENTS)
+            .map(|thread| {
+                let (namespace, stop) = (Arc::clone(namespace), Arc::clone(&stop));
+                let (served, failures) = (Arc::clone(&served), Arc::clone(&failures));
+                thread::spawn(move || {
+                    namespace.enter();
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        match exchange(addr, format!("client {thread} connection {n}\n")) {
+                            Ok(()) => served.fetch_add(1, Ordering::Relaxed),
+                            Err(why) => {
+                                failures.lock().expect("failures").push(why);
+                                0
+                            }
+                        };
+                        thread::sleep(PACE);
+                    }
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            served,
+            failures,
+            threads,
+        }
+    }
+
+    /// Connections served so far.
+    fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` connections beyond `from` were served.
+    fn wait_for(&self, from: u64, more: u64, what: &str) -> u64 {
+        let end = Instant::now() + DEADLINE;
+        while self.served() < from + more {
+            assert!(
+                Instant::now() < end,
+                "{what}: only {} of {more} connections served within {DEADLINE:?}; \
+                 failures: {:?}",
+                self.served() - from,
+                self.failures.lock().expect("failures")
+            );
+            // Polling a counter, not synchronising.
+            thread::sleep(Duration::from_millis(5));
+        }
+        self.served()
+    }
+
+    /// Stops the threads; the connections served, and the failures.
+    fn finish(self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            thread.join().expect("client thread");
+        }
+        let failures = self.failures.lock().expect("failures").clone();
+        (self.served.load(Ordering::Relaxed), failures)
+    }
+}
+
+/// One connection: `line` there and back, then a clean close (our FIN,
+/// then the server's, no reset). What failed, in words.
+fn exchange(addr: SocketAddr, line: String) -> Result<(), String> {
+    let mut stream =
+        TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|err| format!("connect: {err}"))?;
+    let step = |what: &str, err: std::io::Error| format!("{line:?} {what}: {err}");
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| step("timeout", e))?;
+    stream
+        .set_write_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| step("timeout", e))?;
+    stream
+        .write_all(line.as_bytes())
+        .map_err(|e| step("write", e))?;
+    let mut back = vec![0; line.len()];
+    stream.read_exact(&mut back).map_err(|e| step("echo", e))?;
+    if back != line.as_bytes() {
+        return Err(format!("{line:?} came back as {:?}", String::from_utf8_lossy(&back)));
+    }
+    stream
+        .shutdown(Shutdown::Write)
+        .map_err(|e| step("shutdown", e))?;
+    let mut rest = [0u8; 64];
+    match stream.read(&mut rest) {
+        Ok(0) => Ok(()),
+        Ok(n) => Err(format!("{line:?}: {n} unexpected bytes after the echo")),
+        Err(err) => Err(step("close", err)),
+    }
+}
+
+#[test]
+fn a_server_is_replaced_under_continuous_connects_without_a_failed_client() {
+    let Some(namespace) = Namespace::create() else {
+        return;
+    };
+    let namespace = Arc::new(namespace);
+    let bind = format!("127.0.0.1:{PORT}");
+    let addr: SocketAddr = bind.parse().expect("address");
+    // The grace lets a client in the middle of its exchange finish with
+    // the old server instead of being told goodbye.
+    let args = ["--bind", &bind, "--threads", "2", "--shutdown-grace", "5s"];
+    let mut old = namespace.esockets(&args);
+    old.wait_for_line("esockets listening");
+
+    let traffic = Traffic::start(&namespace, addr);
+    let served = traffic.wait_for(0, 100, "before the new server");
+
+    let mut joined: Vec<&str> = args.to_vec();
+    joined.push("--reuseport-join");
+    let mut new = namespace.esockets(&joined);
+    new.wait_for_line("esockets listening");
+    new.wait_for_line("--reuseport-join: sharing");
+    traffic.wait_for(served, 200, "with both servers");
+
+    let began = Instant::now();
+    old.signal(libc::SIGTERM);
+    let (status, lines) = old.finish();
+    let took = began.elapsed();
+    assert!(status.success(), "the old server: {status}; {lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("tcp_migrate_req is 1: clients queued here move")),
+        "the old server leaves its queue to the new one: {lines:#?}"
+    );
+    let old_total = lines
+        .iter()
+        .find(|l| l.contains(" total "))
+        .unwrap_or_else(|| panic!("no summary: {lines:#?}"));
+    let at_exit = traffic.served();
+    traffic.wait_for(at_exit, 300, "after the old server exited");
+
+    let (served, failures) = traffic.finish();
+    let (status, new_total) = new.stop();
+    assert!(status.success(), "the new server: {status}");
+    let all = served + failures.len() as u64;
+    assert!(
+        failures.is_empty(),
+        "{} of {all} connections failed, e.g. {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(10)]
+    );
+    let old_accepted = counter(old_total, "accepted");
+    let new_accepted = counter(&new_total, "accepted");
+    assert!(
+        new_accepted >= served - at_exit,
+        "the new server served everyone after the old one left: {new_accepted} accepted, \
+         {} connections after",
+        served - at_exit
+    );
+    assert_eq!(
+        old_accepted + new_accepted,
+        all,
+        "every connection was accepted once, by one of them ({old_total} / {new_total})"
+    );
+    eprintln!(
+        "restart: {all} connections, none failed; the old server served {old_accepted} and \
+         took {took:?} to stop; the new one served {new_accepted}"
+    );
+}
+
+#[test]
+fn without_reuseport_join_a_second_server_on_the_port_is_refused() {
+    let mut first = Server::spawn(&["--bind", "127.0.0.1:0", "--threads", "2"]);
+    let addr = first.listening_addr().to_string();
+    let (status, lines) = Server::spawn(&["--bind", &addr, "--threads", "2"]).finish();
+    assert!(!status.success(), "{lines:#?}");
+    let error = lines
+        .iter()
+        .find(|l| l.starts_with("esockets: error: "))
+        .unwrap_or_else(|| panic!("no error line: {lines:#?}"));
+    assert!(error.contains(&addr), "{error}");
+    assert!(error.contains("address already in use"), "{error}");
+    assert!(error.contains("--reuseport-join"), "{error}");
+    let (status, _) = first.stop();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn with_reuseport_join_both_servers_share_the_port_until_one_stops() {
+    let mut first = Server::spawn(&["--bind", "127.0.0.1:0", "--threads", "1"]);
+    let addr = first.listening_addr();
+    let bind = addr.to_string();
+    let mut second = Server::spawn(&["--bind", &bind, "--threads", "1", "--reuseport-join"]);
+    assert_eq!(second.listening_addr(), addr);
+    if esockets::tcp_migrate_req() != Some(1) {
+        let warning = second.wait_for_line("--reuseport-join with net.ipv4.tcp_migrate_req");
+        assert!(warning.contains("WARN"), "{warning}");
+    }
+    let (status, _) = first.stop();
+    assert!(status.success(), "{status}");
+    // Only the second listens now.
+    for n in 0..20 {
+        let line = format!("after the first left {n}\n");
+        let mut stream = child::server::client(addr);
+        stream.write_all(line.as_bytes()).expect("write");
+        let mut back = vec![0; line.len()];
+        stream.read_exact(&mut back).expect("echo");
+        assert_eq!(back, line.as_bytes());
+    }
+    let (status, total) = second.stop();
+    assert!(status.success(), "{status}");
+    assert!(counter(&total, "accepted") >= 20, "{total}");
+}

@@ -29,9 +29,14 @@ use child::DEADLINE;
 /// The port both servers listen on, inside the test's own namespace.
 const PORT: u16 = 4000;
 
-/// Client threads, each connecting every `PACE`: a few hundred
-/// connections a second in all.
-const CLIENTS: usize = 4;
+/// Client threads, each connecting again `PACE` after a connection
+/// ended: a few hundred connections a second in all.
+const CLIENTS: usize = 8;
+
+/// How long a client thinks in the middle of its line: each connection
+/// lasts this long at least, so several are in the middle of their
+/// exchange with the old server when it gets SIGTERM.
+const THINK: Duration = Duration::from_millis(10);
 
 /// Pause between two connections of one client thread (pacing, not
 /// synchronisation).
@@ -213,8 +218,9 @@ impl Traffic {
     }
 }
 
-/// One connection: `line` there and back, then a clean close (our FIN,
-/// then the server's, no reset). What failed, in words.
+/// One connection: `line` there (in two halves, `THINK` apart) and back,
+/// then a clean close (our FIN, then the server's, no reset). What
+/// failed, in words.
 fn exchange(addr: SocketAddr, line: String) -> Result<(), String> {
     let mut stream =
         TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|err| format!("connect: {err}"))?;
@@ -225,9 +231,10 @@ fn exchange(addr: SocketAddr, line: String) -> Result<(), String> {
     stream
         .set_write_timeout(Some(IO_TIMEOUT))
         .map_err(|e| step("timeout", e))?;
-    stream
-        .write_all(line.as_bytes())
-        .map_err(|e| step("write", e))?;
+    let (first, second) = line.as_bytes().split_at(line.len() / 2);
+    stream.write_all(first).map_err(|e| step("write", e))?;
+    thread::sleep(THINK);
+    stream.write_all(second).map_err(|e| step("write", e))?;
     let mut back = vec![0; line.len()];
     stream.read_exact(&mut back).map_err(|e| step("echo", e))?;
     if back != line.as_bytes() {

@@ -31,12 +31,12 @@ const PORT: u16 = 4000;
 
 /// Client threads, each connecting again `PACE` after a connection
 /// ended: a few hundred connections a second in all.
-const CLIENTS: usize = 8;
+const CLIENTS: usize = 32;
 
 /// How long a client thinks in the middle of its line: each connection
 /// lasts this long at least, so several are in the middle of their
 /// exchange with the old server when it gets SIGTERM.
-const THINK: Duration = Duration::from_millis(10);
+const THINK: Duration = Duration::from_millis(50);
 
 /// Pause between two connections of one client thread (pacing, not
 /// synchronisation).
@@ -162,6 +162,9 @@ impl Traffic {
                 let (served, failures) = (Arc::clone(&served), Arc::clone(&failures));
                 thread::spawn(move || {
                     namespace.enter();
+                    // Staggered starts, so that connections begin and end
+                    // at every moment rather than all together.
+                    thread::sleep((THINK + PACE) * thread as u32 / CLIENTS as u32);
                     let mut n = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         n += 1;
@@ -238,7 +241,10 @@ fn exchange(addr: SocketAddr, line: String) -> Result<(), String> {
     let mut back = vec![0; line.len()];
     stream.read_exact(&mut back).map_err(|e| step("echo", e))?;
     if back != line.as_bytes() {
-        return Err(format!("{line:?} came back as {:?}", String::from_utf8_lossy(&back)));
+        return Err(format!(
+            "{line:?} came back as {:?}",
+            String::from_utf8_lossy(&back)
+        ));
     }
     stream
         .shutdown(Shutdown::Write)

@@ -15,8 +15,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use child::server::{client, Server};
 use child::address_in;
+use child::server::{client, Server};
 
 /// `esockets` with `args`, started as systemd would activate it with
 /// `listener` as its only socket.
@@ -79,7 +79,9 @@ fn the_passed_socket_is_served_and_keeps_clients_queued_between_servers() {
     let (status, lines) = first.finish();
     assert!(status.success(), "{status}: {lines:#?}");
     assert!(
-        lines.iter().any(|l| l.contains("stay there for the next server")),
+        lines
+            .iter()
+            .any(|l| l.contains("stay there for the next server")),
         "{lines:#?}"
     );
 

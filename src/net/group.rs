@@ -63,7 +63,10 @@ impl Group {
             return true;
         }
         let others = kernel::listening_inodes(addr).map_or(0, |inodes| {
-            inodes.iter().filter(|inode| !self.own.contains(inode)).count()
+            inodes
+                .iter()
+                .filter(|inode| !self.own.contains(inode))
+                .count()
         });
         if others == 0 {
             return false;

@@ -62,7 +62,8 @@ fn listening_on(lines: impl Iterator<Item = String>, addr: SocketAddr) -> Vec<u6
     let mut inodes = Vec::new();
     for line in lines.skip(1) {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let (Some(local), Some(&state), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9))
+        let (Some(local), Some(&state), Some(inode)) =
+            (fields.get(1), fields.get(3), fields.get(9))
         else {
             continue;
         };
@@ -144,10 +145,7 @@ mod tests {
             row(&local, "01", 14),
             row(&local, "0A", 15),
         ];
-        assert_eq!(
-            super::listening_on(table.into_iter(), addr),
-            vec![11, 13]
-        );
+        assert_eq!(super::listening_on(table.into_iter(), addr), vec![11, 13]);
     }
 
     #[test]

@@ -299,7 +299,10 @@ mod tests {
         let group = super::adopt_group(vec![passed], 3, OPTIONS).unwrap();
         assert_eq!(group.len(), 3);
         let inodes: Vec<_> = group.iter().map(|l| super::inode(l).unwrap()).collect();
-        assert!(inodes.iter().all(|&i| i == inodes[0]), "one socket: {inodes:?}");
+        assert!(
+            inodes.iter().all(|&i| i == inodes[0]),
+            "one socket: {inodes:?}"
+        );
         let _client = std::net::TcpStream::connect(addr).unwrap();
         let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
         // Whichever descriptor accepts, it takes the one client.

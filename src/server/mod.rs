@@ -112,8 +112,7 @@ impl Server {
             }
             .into());
         }
-        let listeners =
-            listener::adopt_group(listeners, config.threads, listen_options(&config))?;
+        let listeners = listener::adopt_group(listeners, config.threads, listen_options(&config))?;
         Self::start(config, listeners, true, factory)
     }
 

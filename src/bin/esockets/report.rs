@@ -143,8 +143,10 @@ pub fn restart(config: &Config, passed: usize) {
             config.bind
         );
         if esockets::tcp_migrate_req() != Some(1) {
-            let setting = esockets::tcp_migrate_req()
-                .map_or_else(|| "missing (Linux before 5.14)".to_owned(), |n| n.to_string());
+            let setting = esockets::tcp_migrate_req().map_or_else(
+                || "missing (Linux before 5.14)".to_owned(),
+                |n| n.to_string(),
+            );
             tracing::warn!(
                 "--reuseport-join with net.ipv4.tcp_migrate_req {setting}: when the other                  server stops, it must accept its queued clients itself, and one that connects                  in the instant its listeners close is reset; run `sysctl -w                  net.ipv4.tcp_migrate_req=1` (in this network namespace) so the kernel moves                  them here (see docs/operations.md)"
             );

@@ -62,8 +62,7 @@ impl Namespace {
                 "cannot create a network namespace ({why}): the restart test needs root \
                  (CAP_SYS_ADMIN) and iproute2's `ip`"
             );
-            assert!(std::env::var_os("CI").is_none(), "{message}");
-            eprintln!("SKIPPED restart test: {message}; set CI=1 to make this a failure");
+            skip(&message);
             return None;
         }
         let namespace = Self { name };
@@ -75,8 +74,7 @@ impl Namespace {
                 "cannot set net.ipv4.tcp_migrate_req=1 in the namespace ({why}): the kernel \
                  needs to be Linux 5.14 or later"
             );
-            assert!(std::env::var_os("CI").is_none(), "{message}");
-            eprintln!("SKIPPED restart test: {message}; set CI=1 to make this a failure");
+            skip(&message);
             return None;
         }
         Some(namespace)
@@ -118,6 +116,16 @@ impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = ip(&["netns", "del", &self.name]);
     }
+}
+
+/// Says why the restart test cannot run here, on the real stderr (not
+/// the test harness's captured output, which a passing test hides); with
+/// `CI` set, fails instead.
+fn skip(message: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    let line = format!("SKIPPED restart test: {message}; set CI=1 to make this a failure\n");
+    // Ignored: with stderr gone there is nobody left to tell.
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Runs `ip` with `args`; its error output on failure.
@@ -211,13 +219,28 @@ impl Traffic {
     }
 
     /// Stops the threads; the connections served, and the failures.
-    fn finish(self) -> (u64, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads {
-            thread.join().expect("client thread");
-        }
+    fn finish(mut self) -> (u64, Vec<String>) {
+        self.stop_threads();
         let failures = self.failures.lock().expect("failures").clone();
-        (self.served.load(Ordering::Relaxed), failures)
+        (self.served(), failures)
+    }
+
+    /// Stops the threads and waits for them (each within `IO_TIMEOUT`).
+    fn stop_threads(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() && !thread::panicking() {
+                panic!("a client thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Traffic {
+    /// Also when the test failed: the threads hold the namespace, which is
+    /// deleted only once they are gone.
+    fn drop(&mut self) {
+        self.stop_threads();
     }
 }
 

@@ -21,8 +21,10 @@ const FLUSH_BEFORE_ERROR: Duration = Duration::from_millis(200);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any thread starts: it changes the environment.
+    let passed = esockets::systemd_listeners();
     let _log = esockets::logging::init();
-    match run(&cli) {
+    match run(&cli, passed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             esockets::logging::flush(FLUSH_BEFORE_ERROR);
@@ -33,11 +35,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts the server, waits for SIGINT/SIGTERM, drains and reports; an
-/// error is a message for the user.
-fn run(cli: &Cli) -> Result<(), String> {
+/// Starts the server (on the sockets systemd `passed`, if any), waits for
+/// SIGINT/SIGTERM, drains and reports; an error is a message for the user.
+fn run(
+    cli: &Cli,
+    passed: Result<Vec<std::net::TcpListener>, esockets::Error>,
+) -> Result<(), String> {
     let config = cli.config()?;
-    serve(cli, config).map_err(|err| match err {
+    let passed = passed.map_err(|err| err.to_string())?;
+    serve(cli, config, passed).map_err(|err| match err {
         esockets::Error::Config(err) => flags::describe(&err),
         err @ esockets::Error::AddrInUse { .. } => format!(
             "{err}; to replace an esockets running there without dropping a client, start \
@@ -66,13 +72,16 @@ where
 }
 
 /// [`run`] with a checked config.
-fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
+fn serve(
+    cli: &Cli,
+    config: esockets::Config,
+    passed: Vec<std::net::TcpListener>,
+) -> Result<(), esockets::Error> {
     report::raise_file_limit();
     let overflows_at_start = esockets::listen_overflows();
     // Caught before the listeners exist, so a signal that arrives as soon as
     // clients can connect already means a graceful drain.
     let signals = StopSignals::catch()?;
-    let passed = esockets::systemd_listeners()?;
     let passed_count = passed.len();
     let server = match cli.protocol {
         Protocol::Echo => start(&config, passed, |_| Echo)?,

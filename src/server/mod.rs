@@ -17,9 +17,11 @@ use crate::handler::{Handler, ShardInfo};
 use crate::net::fds;
 use crate::net::group::Group;
 use crate::net::listener::{self, ListenOptions};
+use crate::pubsub::backplane::{Backplane, Outbox, Running};
 use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
 use config::{Config, RESERVED_DESCRIPTORS};
+use error::ConfigError;
 use error::Error;
 use handle::{Remote, ServerHandle};
 use stats::ShardStats;
@@ -46,6 +48,8 @@ pub struct Server {
     handle: ServerHandle,
     /// The shard threads, by index; empty once joined.
     threads: Vec<JoinHandle<()>>,
+    /// The Redis backplane's threads, if any.
+    backplane: Option<Running>,
 }
 
 impl Server {
@@ -63,13 +67,14 @@ impl Server {
         H: Handler + 'static,
     {
         config.validate()?;
+        let backplane = backplane(&config)?;
         let listeners = listener::bind_group(
             config.bind,
             config.threads,
             listen_options(&config),
             config.reuseport_join,
         )?;
-        Self::start(config, listeners, false, factory)
+        Self::start(config, listeners, false, backplane, factory)
     }
 
     /// Like [`bind`](Server::bind), but serves listening sockets made
@@ -101,8 +106,9 @@ impl Server {
         H: Handler + 'static,
     {
         config.validate()?;
+        let backplane = backplane(&config)?;
         if listeners.len() > config.threads {
-            return Err(crate::ConfigError {
+            return Err(ConfigError {
                 field: "threads",
                 reason: format!(
                     "must be at least {}, one per listening socket passed (got {})",
@@ -113,15 +119,16 @@ impl Server {
             .into());
         }
         let listeners = listener::adopt_group(listeners, config.threads, listen_options(&config))?;
-        Self::start(config, listeners, true, factory)
+        Self::start(config, listeners, true, backplane, factory)
     }
 
     /// Starts one shard per listener (`passed` if the listeners were made
-    /// elsewhere).
+    /// elsewhere), and the backplane if configured.
     fn start<F, H>(
         config: Config,
         listeners: Vec<TcpListener>,
         passed: bool,
+        (backplane, outbox): (Option<Backplane>, Option<Outbox>),
         factory: F,
     ) -> Result<Self, Error>
     where
@@ -156,9 +163,16 @@ impl Server {
         let max_connections = config.effective_max_connections();
         pregrow_descriptor_table(max_connections, config.threads);
         let mut server = Self {
-            handle: ServerHandle::new(remotes, local_addr, max_connections),
+            handle: ServerHandle::new(remotes, local_addr, max_connections, outbox),
             threads: Vec::with_capacity(config.threads),
+            backplane: None,
         };
+        if let Some(backplane) = backplane {
+            let running = backplane
+                .start(server.handle.clone())
+                .map_err(|source| Error::Shard { shard: 0, source })?;
+            server.backplane = Some(running);
+        }
         let cores = if config.pin_threads {
             core_affinity::get_core_ids().filter(|ids| !ids.is_empty())
         } else {
@@ -234,6 +248,8 @@ impl Server {
     /// Joins the threads, keeping the first panic.
     fn join_threads(&mut self) -> Result<(), Error> {
         let mut result = Ok(());
+        // The shards have stopped once joined; then the backplane.
+        let _stop_backplane_last = self.backplane.take();
         for (shard, thread) in self.threads.drain(..).enumerate() {
             if let Err(panic) = thread.join() {
                 let message = panic
@@ -247,6 +263,25 @@ impl Server {
             }
         }
         result
+    }
+}
+
+/// The backplane `config` asks for, not started yet, and the outbox the
+/// shards publish to it through.
+///
+/// # Errors
+///
+/// A [`ConfigError`] for a `backplane` that is no Redis URL.
+fn backplane(config: &Config) -> Result<(Option<Backplane>, Option<Outbox>), ConfigError> {
+    match &config.backplane {
+        None => Ok((None, None)),
+        Some(url) => {
+            let (backplane, outbox) = Backplane::new(url).map_err(|err| ConfigError {
+                field: "backplane",
+                reason: format!("{url:?} is not a Redis URL (redis://HOST:PORT): {err}"),
+            })?;
+            Ok((Some(backplane), Some(outbox)))
+        }
     }
 }
 

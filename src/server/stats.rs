@@ -74,6 +74,18 @@ counters! {
     bytes_in,
     /// Bytes written to clients.
     bytes_out,
+    /// Messages published by this shard's handler (each counted once,
+    /// however many subscribers it reaches).
+    published,
+    /// Deliveries queued to this shard's subscribers (one per subscriber
+    /// per message).
+    delivered,
+    /// Deliveries skipped because the subscriber was slow, under
+    /// [`SlowSubscribers::Drop`](crate::SlowSubscribers::Drop).
+    dropped_slow,
+    /// Messages published here that never reached another shard: its
+    /// inbox stayed full until this shard's backlog for it overflowed.
+    lost_fanout,
 }
 
 impl Sum for ShardStats {
@@ -109,6 +121,10 @@ mod tests {
             idle_closed: 8,
             accept_pauses: 9,
             cut_off: 10,
+            published: 11,
+            delivered: 12,
+            dropped_slow: 13,
+            lost_fanout: 14,
         };
         published.publish(&stats);
         assert_eq!(published.snapshot(), stats);

@@ -29,6 +29,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("keepalive_interval", "--keepalive-interval"),
     ("keepalive_count", "--keepalive-count"),
     ("user_timeout", "--user-timeout"),
+    ("slow_subscribers", "--slow-subscribers"),
+    ("backplane", "--backplane"),
 ];
 
 /// The flag that sets `field`, or the field itself if no flag does.

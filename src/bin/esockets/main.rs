@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use esockets::protocols::{Discard, Echo, LineEcho};
+use esockets::protocols::{Discard, Echo, LineEcho, PubSub};
 use esockets::{Server, StopSignals};
 
 use cli::{Cli, Protocol};
@@ -90,12 +90,22 @@ fn serve(
             let max_line = cli.max_line;
             start(&config, passed, move |_| LineEcho::new(max_line))?
         }
+        Protocol::Pubsub => {
+            let (max_line, max) = (cli.max_line, cli.max_subscriptions);
+            start(&config, passed, move |_| {
+                PubSub::new(max_line).with_max_subscriptions(max)
+            })?
+        }
     };
-    report::started(&server, &config, cli.protocol, cli.max_line);
+    report::started(&server, &config, cli);
     report::restart(&config, passed_count);
     let handle = server.handle();
     signals.watch(handle.clone())?;
     let joined = server.join();
-    report::summary(&handle.stats(), overflows_at_start);
+    report::summary(
+        &handle.stats(),
+        handle.backplane_stats(),
+        overflows_at_start,
+    );
     joined
 }

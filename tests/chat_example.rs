@@ -25,7 +25,10 @@ fn two_members_chat_in_a_room_across_shards() {
     // Enough members that both shards hold some.
     let mut others: Vec<LineClient> = (0..8).map(|_| LineClient::connect(addr)).collect();
     for (n, other) in others.iter_mut().enumerate() {
-        assert_eq!(other.command(&format!("/nick m{n}")), format!("you are m{n}"));
+        assert_eq!(
+            other.command(&format!("/nick m{n}")),
+            format!("you are m{n}")
+        );
         assert_eq!(other.command("/join lobby"), format!("[lobby] m{n} joined"));
         assert_eq!(ann.line(), format!("[lobby] m{n} joined"));
     }
@@ -39,8 +42,15 @@ fn two_members_chat_in_a_room_across_shards() {
     }
     assert_eq!(ann.line(), "[lobby] <ann> hello all");
     drop(others.pop());
-    assert_eq!(ann.line(), "[lobby] m7 left", "a member who disconnects is announced");
-    assert_eq!(ann.command("/nick x y"), "names are 1 to 32 letters, digits, - or _");
+    assert_eq!(
+        ann.line(),
+        "[lobby] m7 left",
+        "a member who disconnects is announced"
+    );
+    assert_eq!(
+        ann.command("/nick x y"),
+        "names are 1 to 32 letters, digits, - or _"
+    );
     server.shutdown();
     server.join().expect("clean shutdown");
 }

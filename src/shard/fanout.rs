@@ -13,6 +13,10 @@ use crate::pubsub::SlowSubscribers;
 /// past it they are dropped and counted (`lost_fanout`).
 const OUTBOUND_BACKLOG: usize = 1 << 16;
 
+/// Bytes of deliveries held for one client before they are written
+/// without waiting for the end of the round.
+const HOLD_LIMIT: usize = 64 * 1024;
+
 impl<H: Handler> Shard<H> {
     /// Queues `payload` for every subscriber of `topic` on this shard.
     pub(super) fn deliver(&mut self, topic: &[u8], payload: &Bytes) {
@@ -52,9 +56,43 @@ impl<H: Handler> Shard<H> {
             return;
         }
         self.stats.delivered += 1;
-        let limit = self.config.output_limit;
-        self.stats.bytes_out += client.io.send_bytes(payload.clone(), limit) as u64;
-        self.settle(key);
+        if client
+            .io
+            .hold_bytes(payload.clone(), self.config.output_limit)
+        {
+            self.held.push(key);
+        }
+        // Holding is for coalescing small deliveries, not for queuing
+        // much: past a modest amount, write now (the client stays listed
+        // for the end-of-round flush), so the queue's length keeps saying
+        // how far behind the client really is.
+        if client.io.out.len() >= HOLD_LIMIT.min(self.config.output_high_water) {
+            self.stats.bytes_out += client.io.flush() as u64;
+        }
+    }
+
+    /// Flushes every client that deliveries were held for this round: one
+    /// `write` (or `writev`) per client however many messages it got.
+    pub(super) fn flush_held(&mut self) {
+        let mut held = std::mem::take(&mut self.held);
+        for &key in &held {
+            let Some(client) = self.clients.get_mut(key) else {
+                continue;
+            };
+            client.io.release();
+            if client.io.failure().is_none() {
+                self.stats.bytes_out += client.io.flush() as u64;
+            }
+            self.settle(key);
+        }
+        held.clear();
+        // Keep the memory, unless flushing held more (a callback run by
+        // `settle` published).
+        if self.held.is_empty() {
+            self.held = held;
+        } else {
+            self.held.append(&mut held);
+        }
     }
 
     /// Sends each other shard this round's publishes for it, one command

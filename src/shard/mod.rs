@@ -118,6 +118,8 @@ pub(crate) struct Shard<H: Handler> {
     subscribers: Vec<Key>,
     /// Publishes for another shard wait for room in its inbox.
     outbound_pending: bool,
+    /// Clients with deliveries queued but not yet written this round.
+    held: Vec<Key>,
 }
 
 impl<H: Handler> Shard<H> {
@@ -158,6 +160,7 @@ impl<H: Handler> Shard<H> {
             commands: Vec::new(),
             subscribers: Vec::new(),
             outbound_pending: false,
+            held: Vec::new(),
         }
     }
 
@@ -202,6 +205,9 @@ impl<H: Handler> Shard<H> {
                 self.sweep_step();
             }
             self.fire_timers();
+            while !self.held.is_empty() {
+                self.flush_held();
+            }
             self.send_outbound();
             if let Some(published) = self.cx.handle.published(usize::from(self.index)) {
                 published.publish(&self.stats);
@@ -210,6 +216,7 @@ impl<H: Handler> Shard<H> {
         self.handler
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();
+        self.flush_held();
         self.send_outbound();
     }
 

@@ -109,23 +109,24 @@ pub(crate) fn adopt_group(
     count: usize,
     options: ListenOptions,
 ) -> Result<Vec<TcpListener>, Error> {
-    let fail = |index: usize, err: io::Error| Error::Passed {
-        reason: format!("socket {index} (descriptor {}): {err}", 3 + index),
-    };
-    for (index, socket) in passed.iter().enumerate() {
-        let socket2 = socket2::SockRef::from(socket);
-        socket2.set_nonblocking(true).map_err(|e| fail(index, e))?;
-        set_options(&socket2, options).map_err(|e| fail(index, e))?;
-    }
+    use std::os::fd::AsRawFd;
     if passed.is_empty() {
         return Err(Error::Passed {
             reason: "none was passed".into(),
         });
     }
+    let fail = |socket: &std::net::TcpListener, err: io::Error| Error::Passed {
+        reason: format!("descriptor {}: {err}", socket.as_raw_fd()),
+    };
+    for socket in &passed {
+        let socket2 = socket2::SockRef::from(socket);
+        socket2.set_nonblocking(true).map_err(|e| fail(socket, e))?;
+        set_options(&socket2, options).map_err(|e| fail(socket, e))?;
+    }
     let mut extra = Vec::with_capacity(count.saturating_sub(passed.len()));
     for shard in passed.len()..count {
-        let index = shard % passed.len();
-        extra.push(passed[index].try_clone().map_err(|e| fail(index, e))?);
+        let socket = &passed[shard % passed.len()];
+        extra.push(socket.try_clone().map_err(|e| fail(socket, e))?);
     }
     let group = passed
         .into_iter()

@@ -102,7 +102,9 @@ pub(crate) struct Shard<H: Handler> {
     cx: ContextCore,
     /// The shard's own deadlines: accept back-off, tick, shutdown.
     deadlines: Deadlines,
-    /// The accept budget ran out with clients possibly still waiting.
+    /// Accepting is due: the listener was ready this round (accepted
+    /// after the other events), or the accept budget ran out with clients
+    /// possibly still waiting.
     accept_pending: bool,
     /// The inbox budget ran out with commands possibly still waiting.
     inbox_pending: bool,
@@ -189,7 +191,10 @@ impl<H: Handler> Shard<H> {
             self.cx.begin_round(self.needs_clock());
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
+                    // After the other events: a shutdown that arrived in
+                    // the same round closes the listener first, leaving
+                    // its queue to another server where one takes it.
+                    LISTENER => self.accept_pending = true,
                     WAKER => self.read_inbox(),
                     token => self.client_event(Key::from_token(token.0), event),
                 }

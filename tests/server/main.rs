@@ -16,6 +16,7 @@ mod inbox;
 mod limits;
 mod line_echo;
 mod panic;
+mod passed;
 mod pubsub;
 mod refusal;
 mod refused_ids;

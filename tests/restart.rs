@@ -8,8 +8,9 @@
 //! the new one serves everyone after it. Where namespaces cannot be made
 //! (not root), the test says so and skips, or fails when `CI` is set.
 //!
-//! Also: without `--reuseport-join`, a second server on a port in use is
-//! still refused with a clear error.
+//! Also: with `tcp_migrate_req` off, both servers warn; without
+//! `--reuseport-join`, a second server on a port in use is still refused
+//! with a clear error.
 
 mod child;
 
@@ -52,11 +53,16 @@ struct Namespace {
 }
 
 impl Namespace {
-    /// A new namespace with loopback up and `tcp_migrate_req` on, or
-    /// `None` (after saying why) where namespaces cannot be made here.
-    /// With `CI` set, that is a failure instead.
-    fn create() -> Option<Self> {
-        let name = format!("esockets-restart-{}", std::process::id());
+    /// A new namespace with loopback up and `tcp_migrate_req` set to
+    /// `migrate`, or `None` (after saying why) where namespaces cannot be
+    /// made here. With `CI` set, that is a failure instead.
+    fn create(migrate: u8) -> Option<Self> {
+        static MADE: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "esockets-restart-{}-{}",
+            std::process::id(),
+            MADE.fetch_add(1, Ordering::Relaxed)
+        );
         if let Err(why) = ip(&["netns", "add", &name]) {
             let message = format!(
                 "cannot create a network namespace ({why}): the restart test needs root \
@@ -69,10 +75,11 @@ impl Namespace {
         namespace
             .exec(&["ip", "link", "set", "lo", "up"])
             .expect("loopback up in the namespace");
-        if let Err(why) = namespace.exec(&["sysctl", "-w", "net.ipv4.tcp_migrate_req=1"]) {
+        let setting = format!("net.ipv4.tcp_migrate_req={migrate}");
+        if let Err(why) = namespace.exec(&["sysctl", "-w", &setting]) {
             let message = format!(
-                "cannot set net.ipv4.tcp_migrate_req=1 in the namespace ({why}): the kernel \
-                 needs to be Linux 5.14 or later"
+                "cannot set {setting} in the namespace ({why}): the kernel needs to be Linux \
+                 5.14 or later"
             );
             skip(&message);
             return None;
@@ -282,7 +289,7 @@ fn exchange(addr: SocketAddr, line: String) -> Result<(), String> {
 
 #[test]
 fn a_server_is_replaced_under_continuous_connects_without_a_failed_client() {
-    let Some(namespace) = Namespace::create() else {
+    let Some(namespace) = Namespace::create(1) else {
         return;
     };
     let namespace = Arc::new(namespace);
@@ -349,6 +356,37 @@ fn a_server_is_replaced_under_continuous_connects_without_a_failed_client() {
         "restart: {all} connections, none failed; the old server served {old_accepted} and \
          took {took:?} to stop; the new one served {new_accepted}"
     );
+}
+
+#[test]
+fn joining_with_tcp_migrate_req_off_is_warned_about_at_both_ends() {
+    let Some(namespace) = Namespace::create(0) else {
+        return;
+    };
+    let bind = format!("127.0.0.1:{PORT}");
+    let mut old = namespace.esockets(&["--bind", &bind, "--threads", "1"]);
+    old.wait_for_line("esockets listening");
+    let mut new = namespace.esockets(&["--bind", &bind, "--threads", "1", "--reuseport-join"]);
+    let warning = new.wait_for_line("--reuseport-join with net.ipv4.tcp_migrate_req 0");
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains("sysctl -w net.ipv4.tcp_migrate_req=1"),
+        "says what to do: {warning}"
+    );
+    old.signal(libc::SIGTERM);
+    let (status, lines) = old.finish();
+    assert!(status.success(), "{status}: {lines:#?}");
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("but net.ipv4.tcp_migrate_req is 0"))
+        .unwrap_or_else(|| panic!("the old server warns at shutdown: {lines:#?}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains("queued here are accepted and served"),
+        "{warning}"
+    );
+    let (status, _) = new.stop();
+    assert!(status.success(), "{status}");
 }
 
 #[test]

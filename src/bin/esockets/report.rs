@@ -153,12 +153,14 @@ fn timeouts(config: &Config) {
 pub fn restart(config: &Config, passed: usize) {
     if passed > 0 {
         tracing::info!(
-            "serving {passed} listening sockets passed by systemd (LISTEN_FDS), not --bind;              {} shards share them",
+            "serving {passed} listening sockets passed by systemd (LISTEN_FDS), not --bind; \
+             {} shards share them",
             config.threads
         );
     } else if config.reuseport_join {
         tracing::info!(
-            "--reuseport-join: sharing {} with the server already listening there, if any;              new clients are spread over both until it stops",
+            "--reuseport-join: sharing {} with the server already listening there, if any; \
+             new clients are spread over both until it stops",
             config.bind
         );
         if esockets::tcp_migrate_req() != Some(1) {
@@ -167,13 +169,18 @@ pub fn restart(config: &Config, passed: usize) {
                 |n| n.to_string(),
             );
             tracing::warn!(
-                "--reuseport-join with net.ipv4.tcp_migrate_req {setting}: when the other                  server stops, it must accept its queued clients itself, and one that connects                  in the instant its listeners close is reset; run `sysctl -w                  net.ipv4.tcp_migrate_req=1` (in this network namespace) so the kernel moves                  them here (see docs/operations.md)"
+                "--reuseport-join with net.ipv4.tcp_migrate_req {setting}: when the other \
+                 server stops, it must accept its queued clients itself, and one that connects \
+                 in the instant its listeners close is reset; run `sysctl -w \
+                 net.ipv4.tcp_migrate_req=1` (in this network namespace) so the kernel moves \
+                 them here (see docs/operations.md)"
             );
         }
     }
     if !config.shutdown_grace.is_zero() {
         tracing::info!(
-            "at shutdown, clients are served for up to {} more after the listeners close              (--shutdown-grace), then drained",
+            "at shutdown, clients are served for up to {} more after the listeners close \
+             (--shutdown-grace), then drained",
             format_duration(config.shutdown_grace)
         );
     }

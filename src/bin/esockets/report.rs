@@ -153,7 +153,7 @@ fn timeouts(config: &Config) {
 pub fn restart(config: &Config, passed: usize) {
     if passed > 0 {
         tracing::info!(
-            "serving {passed} listening sockets passed by systemd (LISTEN_FDS), not --bind; \
+            "serving {passed} listening socket(s) passed by systemd (LISTEN_FDS), not --bind; \
              {} shards share them",
             config.threads
         );

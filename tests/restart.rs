@@ -14,10 +14,10 @@
 
 mod child;
 
-use std::fs::File;
+use child::netns::Namespace;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,111 +46,18 @@ const PACE: Duration = Duration::from_millis(8);
 /// Read, write and connect timeout of each connection: a stuck one fails.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A network namespace made for one test, deleted on drop.
-struct Namespace {
-    /// Its name, under /var/run/netns.
-    name: String,
-}
-
-impl Namespace {
-    /// A new namespace with loopback up and `tcp_migrate_req` set to
-    /// `migrate`, or `None` (after saying why) where namespaces cannot be
-    /// made here. With `CI` set, that is a failure instead.
-    fn create(migrate: u8) -> Option<Self> {
-        static MADE: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "esockets-restart-{}-{}",
-            std::process::id(),
-            MADE.fetch_add(1, Ordering::Relaxed)
-        );
-        if let Err(why) = ip(&["netns", "add", &name]) {
-            let message = format!(
-                "cannot create a network namespace ({why}): the restart test needs root \
-                 (CAP_SYS_ADMIN) and iproute2's `ip`"
-            );
-            skip(&message);
-            return None;
-        }
-        let namespace = Self { name };
-        namespace
-            .exec(&["ip", "link", "set", "lo", "up"])
-            .expect("loopback up in the namespace");
-        let setting = format!("net.ipv4.tcp_migrate_req={migrate}");
-        if let Err(why) = namespace.exec(&["sysctl", "-w", &setting]) {
-            let message = format!(
-                "cannot set {setting} in the namespace ({why}): the kernel needs to be Linux \
-                 5.14 or later"
-            );
-            skip(&message);
-            return None;
-        }
-        Some(namespace)
-    }
-
-    /// Runs `args` inside the namespace, to completion.
-    fn exec(&self, args: &[&str]) -> Result<(), String> {
-        let mut full = vec!["netns", "exec", self.name.as_str()];
-        full.extend_from_slice(args);
-        ip(&full)
-    }
-
-    /// `esockets` with `args`, inside the namespace (`ip netns exec`
-    /// execs it in place, so signals reach it).
-    fn esockets(&self, args: &[&str]) -> Server {
-        let mut command = Command::new("ip");
-        command
-            .args(["netns", "exec", &self.name])
-            .arg(env!("CARGO_BIN_EXE_esockets"))
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        Server::start(&mut command)
-    }
-
-    /// Moves the calling thread into the namespace: sockets it makes from
-    /// then on live there.
-    fn enter(&self) {
-        let file = File::open(format!("/var/run/netns/{}", self.name)).expect("open the netns");
-        // SAFETY: setns on a namespace descriptor we hold; it changes only
-        // the calling thread's network namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = ip(&["netns", "del", &self.name]);
-    }
-}
-
-/// Says why the restart test cannot run here, on the real stderr (not
-/// the test harness's captured output, which a passing test hides); with
-/// `CI` set, fails instead.
-fn skip(message: &str) {
-    assert!(std::env::var_os("CI").is_none(), "{message}");
-    let line = format!("SKIPPED restart test: {message}; set CI=1 to make this a failure\n");
-    // Ignored: with stderr gone there is nobody left to tell.
-    let _ = std::io::stderr().write_all(line.as_bytes());
-}
-
-/// Runs `ip` with `args`; its error output on failure.
-fn ip(args: &[&str]) -> Result<(), String> {
-    let output = Command::new("ip")
+/// `esockets` with `args`, inside `namespace` (`ip netns exec` execs it
+/// in place, so signals reach it).
+fn esockets_in(namespace: &Namespace, args: &[&str]) -> Server {
+    let mut command = Command::new("ip");
+    command
+        .args(["netns", "exec", &namespace.name])
+        .arg(env!("CARGO_BIN_EXE_esockets"))
         .args(args)
+        .env("RUST_LOG", "info")
         .stdin(Stdio::null())
-        .output()
-        .map_err(|err| format!("ip: {err}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
+        .stdout(Stdio::null());
+    Server::start(&mut command)
 }
 
 /// Connections made continuously by `CLIENTS` threads in the namespace.
@@ -298,7 +205,7 @@ fn a_server_is_replaced_under_continuous_connects_without_a_failed_client() {
     // The grace lets a client in the middle of its exchange finish with
     // the old server instead of being told goodbye.
     let args = ["--bind", &bind, "--threads", "2", "--shutdown-grace", "5s"];
-    let mut old = namespace.esockets(&args);
+    let mut old = esockets_in(&namespace, &args);
     old.wait_for_line("esockets listening");
 
     let traffic = Traffic::start(&namespace, addr);
@@ -306,7 +213,7 @@ fn a_server_is_replaced_under_continuous_connects_without_a_failed_client() {
 
     let mut joined: Vec<&str> = args.to_vec();
     joined.push("--reuseport-join");
-    let mut new = namespace.esockets(&joined);
+    let mut new = esockets_in(&namespace, &joined);
     new.wait_for_line("esockets listening");
     new.wait_for_line("--reuseport-join: sharing");
     traffic.wait_for(served, 200, "with both servers");
@@ -364,9 +271,12 @@ fn joining_with_tcp_migrate_req_off_is_warned_about_at_both_ends() {
         return;
     };
     let bind = format!("127.0.0.1:{PORT}");
-    let mut old = namespace.esockets(&["--bind", &bind, "--threads", "1"]);
+    let mut old = esockets_in(&namespace, &["--bind", &bind, "--threads", "1"]);
     old.wait_for_line("esockets listening");
-    let mut new = namespace.esockets(&["--bind", &bind, "--threads", "1", "--reuseport-join"]);
+    let mut new = esockets_in(
+        &namespace,
+        &["--bind", &bind, "--threads", "1", "--reuseport-join"],
+    );
     let warning = new.wait_for_line("--reuseport-join with net.ipv4.tcp_migrate_req 0");
     assert!(warning.contains("WARN"), "{warning}");
     assert!(

@@ -34,20 +34,20 @@ pub fn listen_overflows() -> Option<u64> {
 }
 
 /// Inode numbers of every listening TCP socket bound to exactly `addr` in
-/// this network namespace (this process's and any other's), from
-/// `/proc/net/tcp` or `/proc/net/tcp6`; `None` if it cannot be read.
+/// the calling thread's network namespace (this process's and any
+/// other's), from `/proc/thread-self/net/tcp` or `tcp6` (`/proc/net` is
+/// the main thread's namespace, which a thread may have left); `None` if
+/// it cannot be read.
 ///
 /// The kernel lists listening sockets before all others, so reading stops
 /// at the first socket that is not listening: a server with 100,000
 /// clients does not make this read 15 MB.
 pub(crate) fn listening_inodes(addr: SocketAddr) -> Option<Vec<u64>> {
     use std::io::BufRead;
-    let path = if addr.is_ipv4() {
-        "/proc/net/tcp"
-    } else {
-        "/proc/net/tcp6"
-    };
-    let file = std::fs::File::open(path).ok()?;
+    let table = if addr.is_ipv4() { "tcp" } else { "tcp6" };
+    let file = std::fs::File::open(format!("/proc/thread-self/net/{table}"))
+        .or_else(|_| std::fs::File::open(format!("/proc/net/{table}")))
+        .ok()?;
     let lines = std::io::BufReader::new(file).lines().map_while(Result::ok);
     Some(listening_on(lines, addr))
 }

@@ -15,6 +15,9 @@ mod idle;
 mod inbox;
 mod limits;
 mod line_echo;
+mod migrate;
+#[path = "../child/netns.rs"]
+mod netns;
 mod panic;
 mod passed;
 mod pubsub;

@@ -14,8 +14,6 @@
 
 mod child;
 
-use child::netns::Namespace;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
@@ -24,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use child::netns::Namespace;
 use child::server::{counter, Server};
 use child::DEADLINE;
 

@@ -19,6 +19,7 @@ pub(crate) mod slots;
 mod timers;
 pub(crate) mod wheel;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -29,6 +30,7 @@ use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
 use crate::net::fds::Spare;
+use crate::net::group::Group;
 use crate::server::config::Config;
 use crate::server::handle::ServerHandle;
 use crate::server::stats::ShardStats;
@@ -64,6 +66,8 @@ pub(crate) struct ShardParts {
     pub(crate) listener: TcpListener,
     /// Commands from other threads.
     pub(crate) inbox: InboxReceiver,
+    /// The server's listening sockets, as seen at shutdown.
+    pub(crate) group: Arc<Group>,
 }
 
 /// A running shard. Dropping it (at the end of `run`, or when a handler
@@ -77,6 +81,8 @@ pub(crate) struct Shard<H: Handler> {
     listener: Option<TcpListener>,
     /// Commands from other threads.
     inbox: InboxReceiver,
+    /// The server's listening sockets, as seen at shutdown.
+    group: Arc<Group>,
     /// The service.
     handler: H,
     /// The server's settings.
@@ -96,7 +102,9 @@ pub(crate) struct Shard<H: Handler> {
     cx: ContextCore,
     /// The shard's own deadlines: accept back-off, tick, shutdown.
     deadlines: Deadlines,
-    /// The accept budget ran out with clients possibly still waiting.
+    /// Accepting is due: the listener was ready this round (accepted
+    /// after the other events), or the accept budget ran out with clients
+    /// possibly still waiting.
     accept_pending: bool,
     /// The inbox budget ran out with commands possibly still waiting.
     inbox_pending: bool,
@@ -134,6 +142,7 @@ impl<H: Handler> Shard<H> {
             poll: parts.poll,
             listener: Some(parts.listener),
             inbox: parts.inbox,
+            group: parts.group,
             handler,
             idle_ticks: config
                 .idle_timeout
@@ -165,7 +174,11 @@ impl<H: Handler> Shard<H> {
             self.deadlines.tick = Some(Instant::now() + period);
         }
         let mut events = Events::with_capacity(EVENT_CAPACITY);
-        while !(self.deadlines.shutting_down() && self.clients.is_empty() && self.sweep.is_none()) {
+        while !(self.deadlines.shutting_down()
+            && self.deadlines.grace.is_none()
+            && self.clients.is_empty()
+            && self.sweep.is_none())
+        {
             let timeout = self.poll_timeout();
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == std::io::ErrorKind::Interrupted {
@@ -178,7 +191,10 @@ impl<H: Handler> Shard<H> {
             self.cx.begin_round(self.needs_clock());
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
+                    // After the other events: a shutdown that arrived in
+                    // the same round closes the listener first, leaving
+                    // its queue to another server where one takes it.
+                    LISTENER => self.accept_pending = true,
                     WAKER => self.read_inbox(),
                     token => self.client_event(Key::from_token(token.0), event),
                 }

@@ -6,6 +6,7 @@
 
 pub mod components;
 pub mod line_client;
+pub mod netns;
 pub mod server;
 
 use std::io::{BufRead, BufReader, Read};

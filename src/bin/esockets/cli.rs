@@ -21,8 +21,9 @@ Durations are seconds (5, 0.5) or take a unit: 500ms, 30s, 2m.";
 /// Serves one built-in protocol on one address, with one pinned thread and
 /// one SO_REUSEPORT listener per shard. Stop it with Ctrl-C or SIGTERM: it
 /// stops accepting, flushes queued output (up to --drain-timeout), and
-/// prints a summary; a second signal exits at once. Set RUST_LOG (e.g.
-/// RUST_LOG=debug) for more logs.
+/// prints a summary; a second signal exits at once. Started by systemd
+/// socket activation (LISTEN_FDS), it serves the sockets passed instead of
+/// --bind. Set RUST_LOG (e.g. RUST_LOG=debug) for more logs.
 #[derive(Debug, Parser)]
 #[command(name = "esockets", version, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -169,6 +170,21 @@ pub struct Cli {
     /// (5, 0.5) or with a unit (500ms, 30s, 2m); at most a day.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// At shutdown, once the listeners are closed, go on serving clients
+    /// this long so that exchanges in progress finish (ends early when
+    /// every client has left); then the drain begins. For restarts
+    /// without a failed request, see docs/operations.md.
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Join the SO_REUSEPORT group of a server already listening on
+    /// --bind (the esockets this one replaces) instead of refusing a port
+    /// in use; the kernel spreads new clients over both until the old one
+    /// stops. Needs net.ipv4.tcp_migrate_req=1 for a restart in which no
+    /// client is reset (see docs/operations.md).
+    #[arg(long)]
+    pub reuseport_join: bool,
 }
 
 /// The built-in protocols.
@@ -243,6 +259,8 @@ impl Cli {
             output_limit: self.output_limit,
             input_limit,
             drain_timeout: self.drain_timeout,
+            shutdown_grace: self.shutdown_grace,
+            reuseport_join: self.reuseport_join,
             slow_subscribers: match self.slow_subscribers {
                 SlowSubscribers::Close => esockets::SlowSubscribers::Close,
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,

@@ -20,6 +20,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("output_limit", "--output-limit"),
     ("input_limit", "--input-limit"),
     ("drain_timeout", "--drain-timeout"),
+    ("shutdown_grace", "--shutdown-grace"),
+    ("reuseport_join", "--reuseport-join"),
     ("max_connections", "--max-connections"),
     ("refuse_message", "--refuse-message"),
     ("idle_timeout", "--idle-timeout"),

@@ -179,13 +179,51 @@ fn timeouts(config: &Config) {
     tracing::info!("idle timeout {idle}; TCP keepalive {keepalive}; TCP user timeout {user}");
 }
 
+/// Start-up lines for the restart features, only when one is on: sockets
+/// passed by systemd, joining another server's port, a shutdown grace.
+pub fn restart(config: &Config, passed: usize) {
+    if passed > 0 {
+        tracing::info!(
+            "serving {passed} listening socket(s) passed by systemd (LISTEN_FDS), not --bind; \
+             {} shards share them",
+            config.threads
+        );
+    } else if config.reuseport_join {
+        tracing::info!(
+            "--reuseport-join: sharing {} with the server already listening there, if any; \
+             new clients are spread over both until it stops",
+            config.bind
+        );
+        if esockets::tcp_migrate_req() != Some(1) {
+            let setting = esockets::tcp_migrate_req().map_or_else(
+                || "missing (Linux before 5.14)".to_owned(),
+                |n| n.to_string(),
+            );
+            tracing::warn!(
+                "--reuseport-join with net.ipv4.tcp_migrate_req {setting}: when the other \
+                 server stops, it must accept its queued clients itself, and one that connects \
+                 in the instant its listeners close is reset; run `sysctl -w \
+                 net.ipv4.tcp_migrate_req=1` (in this network namespace) so the kernel moves \
+                 them here (see docs/operations.md)"
+            );
+        }
+    }
+    if !config.shutdown_grace.is_zero() {
+        tracing::info!(
+            "at shutdown, clients are served for up to {} more after the listeners close \
+             (--shutdown-grace), then drained",
+            format_duration(config.shutdown_grace)
+        );
+    }
+}
+
 /// What happens at shutdown to clients still in the listen queue.
 fn migrate_req() {
     match esockets::tcp_migrate_req() {
         Some(1) => tracing::info!(
-            "net.ipv4.tcp_migrate_req is 1: at shutdown, queued clients are served and closed \
-             gracefully; one that connects during the close moves to another listener of this \
-             port, if any"
+            "net.ipv4.tcp_migrate_req is 1: at shutdown, queued clients move to another server \
+             on this port if one joined it (--reuseport-join), else are served and closed \
+             gracefully"
         ),
         Some(_) => tracing::info!(
             "net.ipv4.tcp_migrate_req is 0: at shutdown, queued clients are served and closed \

@@ -55,10 +55,12 @@ pub mod protocols;
 mod pubsub;
 mod server;
 mod shard;
+pub mod websocket;
 
 pub use handler::{
     CloseReason, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, TimerId, Verdict,
 };
+pub use net::activation::systemd_listeners;
 pub use net::fds::{open_file_limit, raise_open_file_limit};
 pub use net::kernel::{listen_overflows, somaxconn, tcp_migrate_req};
 pub use ops::logging;

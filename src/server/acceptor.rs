@@ -19,6 +19,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::net::fds::Spare;
+use crate::net::group::Group;
 use crate::net::{listener, stream};
 use crate::server::balance::{load_of, monotonic_nanos, pick, Candidate, ShardLoad};
 use crate::server::config::Config;
@@ -84,6 +85,8 @@ pub(crate) struct Acceptor {
     control: Arc<Control>,
     /// Each shard's published load.
     loads: Vec<Arc<ShardLoad>>,
+    /// The server's listening sockets as seen at shutdown.
+    group: Arc<Group>,
 }
 
 impl Acceptor {
@@ -91,6 +94,7 @@ impl Acceptor {
     pub(crate) fn new(
         mut listeners: Vec<TcpListener>,
         loads: Vec<Arc<ShardLoad>>,
+        group: Arc<Group>,
     ) -> std::io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
@@ -109,6 +113,7 @@ impl Acceptor {
                 accept_pauses: AtomicU64::new(0),
             }),
             loads,
+            group,
         })
     }
 
@@ -379,14 +384,16 @@ impl Running {
     }
 
     /// Shutdown: hands over the clients queued in the listeners now (as a
-    /// shard accepts its queue before closing its listener), closes the
-    /// listeners, then asks every shard to shut down.
+    /// shard accepts its queue before closing its listener, unless another
+    /// server takes them: `Group::leaves_queued`), closes the listeners,
+    /// then asks every shard to shut down.
     fn finish(mut self) {
         let mut dropped = 0usize;
         if let Some(handoff) = self.waiting.take() {
             dropped += usize::from(self.place(handoff).is_err());
         }
-        for index in 0..self.acceptor.listeners.len() {
+        let take_queued = !self.acceptor.group.leaves_queued();
+        for index in (0..self.acceptor.listeners.len()).filter(|_| take_queued) {
             let listener = &self.acceptor.listeners[index];
             let most = listener::queued(listener).unwrap_or_else(|_| {
                 usize::try_from(self.config.backlog)

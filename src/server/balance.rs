@@ -30,6 +30,16 @@ pub enum Balance {
     LeastLoaded,
 }
 
+/// How many listening sockets to bind or adopt for `threads` shards: one
+/// per shard, or under least-loaded balancing the `acceptor_takes` the
+/// acceptor accepts on (one when binding; every socket passed in).
+pub(crate) fn listener_count(balance: Balance, threads: usize, acceptor_takes: usize) -> usize {
+    match balance {
+        Balance::ReusePort => threads,
+        Balance::LeastLoaded => acceptor_takes,
+    }
+}
+
 /// Who accepts on the bound `listeners`: each shard on its own (one per
 /// shard), or the acceptor on all of them (the shards get none).
 pub(crate) fn split(

@@ -109,6 +109,12 @@ impl ShardLoad {
         self.round.fetch_and(!1, Ordering::Relaxed);
     }
 
+    /// The shard has ended (shard thread only): from now on it looks
+    /// stalled since the clock's start, longer than any live shard.
+    pub(crate) fn stop(&self) {
+        self.round.store(1, Ordering::Relaxed);
+    }
+
     /// How long the shard's current round has run at `now` (monotonic
     /// nanoseconds); 0 while it waits for events (any thread).
     pub(crate) fn running(&self, now: u64) -> u64 {
@@ -244,6 +250,11 @@ mod tests {
         assert!(cell.running(later) >= STALLED);
         cell.end_round();
         assert_eq!(cell.running(later), 0, "waiting for events is no stall");
+        cell.stop();
+        assert!(
+            cell.running(monotonic_nanos()) > STALLED * 1000,
+            "ended: stalled for ever"
+        );
     }
 
     #[test]

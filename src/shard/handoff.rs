@@ -84,13 +84,20 @@ impl<H: Handler> Shard<H> {
         cell.end_round();
     }
 
-    /// Closes the clients still waiting in the inbox when the shard ends
-    /// (a shard that stopped on an error): their descriptors must not wait
-    /// in the queue until the last handle is dropped.
+    /// Stops taking handoffs as the shard ends (its loop is over, or a
+    /// handler panicked): tells the acceptor (the shard shows as stalled
+    /// for ever from now on), then closes the clients already waiting in
+    /// the inbox, whose descriptors would otherwise wait in the queue
+    /// until the last handle is dropped.
+    ///
+    /// One handoff sent between the acceptor's last look at the load and
+    /// the inbox's end can still wait there; the acceptor gets the next
+    /// ones back ("stopped") and places them elsewhere.
     pub(super) fn close_handoffs_left(&mut self) {
-        if self.balancing.cell.is_none() {
+        let Some(cell) = &self.balancing.cell else {
             return;
-        }
+        };
+        cell.stop();
         let mut left = 0usize;
         self.inbox.take(usize::MAX, |command| {
             if let Command::Handoff(handoff) = command {

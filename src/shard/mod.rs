@@ -331,5 +331,7 @@ impl<H: Handler> Drop for Shard<H> {
         for _ in 0..self.clients.len() {
             self.cx.handle.release_connection();
         }
+        // After a panic, clients handed over must not wait in the inbox.
+        self.close_handoffs_left();
     }
 }

@@ -323,3 +323,94 @@ fn least_loaded_refuses_at_the_connection_limit_like_reuseport() {
         );
     }
 }
+
+/// Greets each client with its shard's index; panics on `!`.
+struct Fragile {
+    /// This shard's index.
+    index: u8,
+}
+
+impl Handler for Fragile {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        conn.send(&[self.index]);
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        assert!(!data.contains(&b'!'), "boom on shard {}", self.index);
+        Verdict::Keep(data.len())
+    }
+}
+
+#[test]
+fn least_loaded_sends_no_client_to_a_shard_that_panicked() {
+    let server = TestServer::start(balanced(2, Balance::LeastLoaded), |info: ShardInfo| {
+        Fragile {
+            index: u8::try_from(info.index).expect("few shards"),
+        }
+    });
+    let mut doomed = server.client();
+    let dead = read_exact(&mut doomed, 1)[0];
+    doomed.write_all(b"!").expect("write");
+    assert_eq!(
+        crate::util::read_to_close(&mut doomed, 16),
+        b"",
+        "the panicking shard's client is dropped"
+    );
+    // Every newcomer is greeted by the other shard, though the dead one
+    // holds no client and would be the least loaded.
+    for i in 0..10 {
+        let mut stream = server.client();
+        let greeting = read_exact(&mut stream, 1)[0];
+        assert_ne!(greeting, dead, "newcomer {i} went to the dead shard");
+    }
+    let server = server.take();
+    server.shutdown();
+    match server.join() {
+        Err(esockets::Error::ShardPanicked { shard, .. }) => {
+            assert_eq!(shard, usize::from(dead));
+        }
+        other => panic!("expected ShardPanicked, got {other:?}"),
+    }
+}
+
+#[test]
+fn least_loaded_serves_listening_sockets_passed_in() {
+    let passed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = passed.local_addr().expect("addr");
+    let (opens, opened) = unbounded();
+    let server = esockets::Server::from_listeners(
+        balanced(2, Balance::LeastLoaded),
+        vec![passed],
+        move |info: ShardInfo| Probe {
+            index: u8::try_from(info.index).expect("few shards"),
+            hold: Gate::new().1,
+            opens: opens.clone(),
+            closes: unbounded().0,
+        },
+    )
+    .expect("serves the passed socket");
+    let mut clients: Vec<TcpStream> = (0..4).map(|_| crate::util::client(addr)).collect();
+    let mut per_shard = [0; 2];
+    for stream in &mut clients {
+        assert_eq!(read_exact(stream, 6), b"hello\n");
+        per_shard[usize::from(shard_of(stream))] += 1;
+    }
+    assert_eq!(per_shard, [2, 2]);
+    assert_eq!(opened.try_iter().count(), 4);
+    server.shutdown();
+    server.join().expect("clean shutdown");
+}

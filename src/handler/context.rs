@@ -1,12 +1,13 @@
 //! `ShardContext`: what every callback may do to its shard.
 
-use std::cell::Cell;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::handler::id::ConnId;
 use crate::server::handle::ServerHandle;
+use crate::server::heartbeat::{Activity, Heartbeat};
 use crate::shard::inbox::SendError;
 use crate::shard::wheel::{TimerKey, Wheel};
 
@@ -61,48 +62,48 @@ pub(crate) struct ContextCore {
     pub(crate) shard: u16,
     /// When the shard started: tick 0 of its timer wheel.
     pub(crate) epoch: Instant,
-    /// The time of this loop round: read at its start when timers need it,
-    /// else on first use (`None` until then).
-    now: Cell<Option<Instant>>,
+    /// The time of this loop round, read at its start.
+    now: Instant,
     /// Every timer of the shard's clients.
     pub(crate) wheel: Wheel<TimerTask>,
     /// Requests to apply once the running callback returns.
     pub(crate) deferred: Vec<Deferred>,
     /// Reaches other shards.
     pub(crate) handle: ServerHandle,
+    /// The shard's heartbeat: what it is doing, for the stall watchdog.
+    pub(crate) heartbeat: Arc<Heartbeat>,
 }
 
 impl ContextCore {
     /// A core for shard `shard`, its clock starting now.
-    pub(crate) fn new(shard: u16, handle: ServerHandle) -> Self {
+    pub(crate) fn new(shard: u16, handle: ServerHandle, heartbeat: Arc<Heartbeat>) -> Self {
         let now = Instant::now();
         Self {
             shard,
             epoch: now,
-            now: Cell::new(Some(now)),
+            now,
             wheel: Wheel::new(),
             deferred: Vec::new(),
             handle,
+            heartbeat,
         }
     }
 
-    /// Starts a loop round: reads the clock now if `eager`, else leaves it
-    /// to the first caller of [`now`](Self::now) in this round. A shard
-    /// with no timers and no idle timeout so reads no clock at all.
-    pub(crate) fn begin_round(&mut self, eager: bool) {
-        self.now.set(eager.then(Instant::now));
+    /// Starts a loop round at `now` (read once per round by the shard).
+    pub(crate) fn begin_round(&mut self, now: Instant) {
+        self.now = now;
     }
 
     /// The time of this loop round.
     pub(crate) fn now(&self) -> Instant {
-        match self.now.get() {
-            Some(now) => now,
-            None => {
-                let now = Instant::now();
-                self.now.set(Some(now));
-                now
-            }
-        }
+        self.now
+    }
+
+    /// Tells the stall watchdog which handler callback the shard enters:
+    /// one relaxed byte store.
+    #[inline(always)]
+    pub(crate) fn enter(&self, activity: Activity) {
+        self.heartbeat.enter(activity);
     }
 
     /// The time of this loop round as a wheel tick: milliseconds since the

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::handler::id::ConnId;
+use crate::server::heartbeat::Heartbeat;
 use crate::server::stats::{PublishedStats, ShardStats};
 use crate::shard::inbox::{Command, InboxSender, SendError};
 
@@ -16,6 +17,9 @@ pub(crate) struct Remote {
     pub(crate) inbox: InboxSender,
     /// The shard's published counters.
     pub(crate) stats: PublishedStats,
+    /// The shard's heartbeat and round durations (also lent to the shard's
+    /// context, which writes them).
+    pub(crate) heartbeat: Arc<Heartbeat>,
 }
 
 /// What every handle clone shares.
@@ -122,6 +126,22 @@ impl ServerHandle {
     /// The published counters of one shard (for that shard to update).
     pub(crate) fn published(&self, shard: usize) -> Option<&PublishedStats> {
         self.shared.shards.get(shard).map(|remote| &remote.stats)
+    }
+
+    /// The heartbeat of one shard (for the watchdog and the metrics).
+    pub(crate) fn heartbeat(&self, shard: usize) -> Option<&Arc<Heartbeat>> {
+        self.shared
+            .shards
+            .get(shard)
+            .map(|remote| &remote.heartbeat)
+    }
+
+    /// Commands waiting in one shard's inbox now.
+    pub(crate) fn inbox_depth(&self, shard: usize) -> usize {
+        self.shared
+            .shards
+            .get(shard)
+            .map_or(0, |remote| remote.inbox.len())
     }
 
     /// Takes a place for a new client; `false` at `max_connections`.

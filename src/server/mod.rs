@@ -4,22 +4,27 @@
 pub mod config;
 pub mod error;
 pub mod handle;
+pub(crate) mod heartbeat;
 pub mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use mio::{Interest, Poll, Waker};
 
 use crate::handler::{Handler, ShardInfo};
 use crate::net::fds;
 use crate::net::listener::{self, ListenOptions};
+use crate::ops::metrics::MetricsEndpoint;
+use crate::ops::watchdog::Watchdog;
 use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
 use config::{Config, RESERVED_DESCRIPTORS};
 use error::Error;
 use handle::{Remote, ServerHandle};
+use heartbeat::Heartbeat;
 use stats::ShardStats;
 
 /// A running server: one pinned thread per shard, each with its own
@@ -44,6 +49,10 @@ pub struct Server {
     handle: ServerHandle,
     /// The shard threads, by index; empty once joined.
     threads: Vec<JoinHandle<()>>,
+    /// The metrics endpoint, if on; stopped once the shards are joined.
+    metrics: Option<MetricsEndpoint>,
+    /// The stall watchdog, if on; stopped once the shards are joined.
+    watchdog: Option<Watchdog>,
 }
 
 impl Server {
@@ -72,6 +81,7 @@ impl Server {
             .map_err(|err| Error::listen(config.bind, err))?;
         let mut parts = Vec::with_capacity(config.threads);
         let mut remotes = Vec::with_capacity(config.threads);
+        let epoch = Instant::now();
         for (shard, mut listener) in listeners.into_iter().enumerate() {
             let fail = |source| Error::Shard { shard, source };
             let poll = Poll::new().map_err(fail)?;
@@ -83,6 +93,7 @@ impl Server {
             remotes.push(Remote {
                 inbox: sender,
                 stats: Default::default(),
+                heartbeat: Arc::new(Heartbeat::new(epoch)),
             });
             parts.push(ShardParts {
                 poll,
@@ -92,9 +103,28 @@ impl Server {
         }
         let max_connections = config.effective_max_connections();
         pregrow_descriptor_table(max_connections, config.threads);
+        let handle = ServerHandle::new(remotes, local_addr, max_connections);
+        // Before the shards start: a bad metrics address is an error with
+        // nothing to undo.
+        let metrics = match config.metrics {
+            Some(addr) => Some(
+                MetricsEndpoint::start(addr, handle.clone())
+                    .map_err(|source| Error::Metrics { addr, source })?,
+            ),
+            None => None,
+        };
+        let watchdog = match config.stall_threshold {
+            Some(threshold) => Some(
+                Watchdog::start(handle.clone(), threshold)
+                    .map_err(|source| Error::Watchdog { source })?,
+            ),
+            None => None,
+        };
         let mut server = Self {
-            handle: ServerHandle::new(remotes, local_addr, max_connections),
+            handle,
             threads: Vec::with_capacity(config.threads),
+            metrics,
+            watchdog,
         };
         let cores = if config.pin_threads {
             core_affinity::get_core_ids().filter(|ids| !ids.is_empty())
@@ -143,6 +173,12 @@ impl Server {
         self.handle.local_addr()
     }
 
+    /// Where the metrics endpoint listens (the real port if 0 was asked),
+    /// when [`Config::metrics`] is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsEndpoint::addr)
+    }
+
     /// A handle usable from any thread.
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
@@ -168,8 +204,17 @@ impl Server {
         self.join_threads()
     }
 
-    /// Joins the threads, keeping the first panic.
+    /// Joins the threads, keeping the first panic; then stops the metrics
+    /// endpoint and the watchdog.
     fn join_threads(&mut self) -> Result<(), Error> {
+        let result = self.join_shards();
+        self.metrics = None;
+        self.watchdog = None;
+        result
+    }
+
+    /// Joins the shard threads, keeping the first panic.
+    fn join_shards(&mut self) -> Result<(), Error> {
         let mut result = Ok(());
         for (shard, thread) in self.threads.drain(..).enumerate() {
             if let Err(panic) = thread.join() {

@@ -11,6 +11,7 @@ use crate::handler::context::{ticks, ShardContext};
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
 use crate::net::stream;
+use crate::server::heartbeat::Activity;
 
 /// First wait before looking again whether a lingering client has
 /// acknowledged our output: a few loopback or LAN round trips.
@@ -46,6 +47,7 @@ impl<H: Handler> Shard<H> {
             // operator should know.
             self.stats.cut_off += 1;
         }
+        client.io.forget(&mut self.stats);
         // Dropping the stream closes the descriptor, which also removes it
         // from epoll: no extra `epoll_ctl`.
         drop(client.io);
@@ -54,7 +56,7 @@ impl<H: Handler> Shard<H> {
         }
         self.cx.handle.release_connection();
         self.stats.open -= 1;
-        self.stats.closed += 1;
+        self.stats.count_close(reason);
         let id = self.id(key);
         match reason {
             CloseReason::OutputOverflow | CloseReason::InputOverflow | CloseReason::Error(_) => {
@@ -64,11 +66,11 @@ impl<H: Handler> Shard<H> {
                 }
             }
             CloseReason::IdleTimeout => {
-                self.stats.idle_closed += 1;
                 tracing::trace!(shard = self.index, conn = %id, ?reason, "client closed");
             }
             _ => tracing::trace!(shard = self.index, conn = %id, ?reason, "client closed"),
         }
+        self.cx.enter(Activity::OnClose);
         let mut cx = ShardContext::new(&mut self.cx);
         self.handler.on_close(&mut cx, id, client.state, reason);
     }

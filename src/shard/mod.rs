@@ -11,13 +11,15 @@ mod deferred;
 pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
-mod rate_limit;
+pub(crate) mod rate_limit;
+pub(crate) mod round;
 mod settle;
 mod shutdown;
 pub(crate) mod slots;
 mod timers;
 pub(crate) mod wheel;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -30,10 +32,12 @@ use crate::handler::Handler;
 use crate::net::fds::Spare;
 use crate::server::config::Config;
 use crate::server::handle::ServerHandle;
+use crate::server::heartbeat::Heartbeat;
 use crate::server::stats::ShardStats;
 use client::Client;
 use inbox::{Command, InboxReceiver};
 use rate_limit::Warnings;
+use round::Rounds;
 use slots::{Key, Slots};
 use timers::Deadlines;
 
@@ -104,6 +108,8 @@ pub(crate) struct Shard<H: Handler> {
     warnings: Warnings,
     /// Commands taken from the inbox this round (memory reused).
     commands: Vec<Command>,
+    /// Timing of the loop's rounds: heartbeat, durations, stalls.
+    rounds: Rounds,
 }
 
 impl<H: Handler> Shard<H> {
@@ -119,6 +125,13 @@ impl<H: Handler> Shard<H> {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
         let mut spare = Spare::default();
         spare.take();
+        let stall_nanos = config.stall_threshold.map_or(u64::MAX, |threshold| {
+            u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX)
+        });
+        let heartbeat = handle
+            .heartbeat(usize::from(index))
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Heartbeat::new(Instant::now())));
         Self {
             index,
             poll: parts.poll,
@@ -133,7 +146,7 @@ impl<H: Handler> Shard<H> {
             clients: Slots::new(),
             stats: ShardStats::default(),
             ready: Vec::new(),
-            cx: ContextCore::new(index, handle),
+            cx: ContextCore::new(index, handle, heartbeat),
             deadlines: Deadlines::default(),
             accept_pending: false,
             inbox_pending: false,
@@ -141,6 +154,7 @@ impl<H: Handler> Shard<H> {
             spare,
             warnings: Warnings::default(),
             commands: Vec::new(),
+            rounds: Rounds::new(stall_nanos),
         }
     }
 
@@ -152,8 +166,9 @@ impl<H: Handler> Shard<H> {
             self.deadlines.tick = Some(Instant::now() + period);
         }
         let mut events = Events::with_capacity(EVENT_CAPACITY);
+        let mut ended = Instant::now();
         while !(self.deadlines.shutting_down() && self.clients.is_empty() && self.sweep.is_none()) {
-            let timeout = self.poll_timeout();
+            let timeout = self.poll_timeout(ended);
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == std::io::ErrorKind::Interrupted {
                     continue;
@@ -162,7 +177,7 @@ impl<H: Handler> Shard<H> {
                 self.close_all(CloseReason::Error(err.kind()));
                 break;
             }
-            self.cx.begin_round(self.needs_clock());
+            self.begin_round();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -181,23 +196,17 @@ impl<H: Handler> Shard<H> {
                 self.sweep_step();
             }
             self.fire_timers();
-            if let Some(published) = self.cx.handle.published(usize::from(self.index)) {
-                published.publish(&self.stats);
-            }
+            ended = self.end_round();
         }
+        self.publish();
         self.handler
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
     }
 
-    /// Whether this round's clock must be read up front: something is
-    /// timed. Otherwise a round reads no clock unless a callback asks.
-    fn needs_clock(&self) -> bool {
-        self.idle_ticks.is_some() || !self.cx.wheel.is_empty() || !self.deadlines.is_empty()
-    }
-
     /// How long the poll may sleep: not at all while work is left over,
-    /// else until the next timer or deadline, else until an event.
-    fn poll_timeout(&self) -> Option<Duration> {
+    /// else until the next timer or deadline (from `now`, when the last
+    /// round ended), else until an event.
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         if !self.ready.is_empty()
             || self.accept_pending
             || self.inbox_pending
@@ -210,7 +219,7 @@ impl<H: Handler> Shard<H> {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        Some(next.saturating_duration_since(Instant::now()))
+        Some(next.saturating_duration_since(now))
     }
 
     /// The id handlers and other threads know a client by.
@@ -237,7 +246,7 @@ impl<H: Handler> Shard<H> {
                     let Some(key) = self.key(id) else { continue };
                     let limit = self.config.output_limit;
                     if let Some(client) = self.clients.get_mut(key) {
-                        self.stats.bytes_out += client.io.send_bytes(data, limit) as u64;
+                        client.io.send_bytes(data, limit, &mut self.stats);
                         self.settle(key);
                     }
                 }

@@ -28,8 +28,10 @@ impl<H: Handler> Shard<H> {
         let queued = io.out.len();
         if !io.paused() && queued > self.config.output_high_water {
             io.set_paused(true);
+            self.stats.paused += 1;
         } else if io.paused() && queued <= self.config.output_low_water {
             io.set_paused(false);
+            self.stats.paused -= 1;
             self.ready.push(key);
             self.drained(key);
             return self.settle(key);

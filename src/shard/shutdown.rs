@@ -5,6 +5,7 @@ use super::Shard;
 use crate::handler::context::ShardContext;
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
+use crate::server::heartbeat::Activity;
 
 /// Clients set closing per loop round at shutdown: each costs a few
 /// system calls (flush, FIN, a read, `SIOCOUTQ`), so a batch is about a
@@ -30,6 +31,7 @@ impl<H: Handler> Shard<H> {
         self.accept_all();
         self.listener = None;
         self.accept_pending = false;
+        self.cx.enter(Activity::OnShuttingDown);
         self.handler
             .on_shutting_down(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();

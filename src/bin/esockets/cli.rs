@@ -124,6 +124,52 @@ pub struct Cli {
     /// (5, 0.5) or with a unit (500ms, 30s, 2m); at most a day.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// Serve metrics in the Prometheus text format at http://ADDR/metrics
+    /// (e.g. 127.0.0.1:9100; port 0 picks one) [default: off].
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
+    pub metrics: Option<SocketAddr>,
+
+    /// Warn when a shard's event-loop round runs longer than this (a
+    /// handler blocking or doing too much at once), naming the shard and
+    /// the callback; "off" turns stall detection off.
+    #[arg(long, default_value = "25ms", value_name = "DURATION|off", value_parser = parse_threshold)]
+    pub stall_threshold: Threshold,
+
+    /// Log lines as text (for people) or JSON (one object per line, for
+    /// Loki, Elasticsearch and the like).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--stall-threshold`: a duration, or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threshold(pub Option<Duration>);
+
+/// Reads `--stall-threshold`: `off`, or a duration.
+fn parse_threshold(text: &str) -> Result<Threshold, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(Threshold(None));
+    }
+    parse_duration(text).map(|d| Threshold(Some(d)))
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormat> for esockets::logging::LogFormat {
+    fn from(format: LogFormat) -> Self {
+        match format {
+            LogFormat::Text => Self::Text,
+            LogFormat::Json => Self::Json,
+        }
+    }
 }
 
 /// The built-in protocols.
@@ -174,6 +220,8 @@ impl Cli {
             output_limit: self.output_limit,
             input_limit,
             drain_timeout: self.drain_timeout,
+            stall_threshold: self.stall_threshold.0,
+            metrics: self.metrics,
             ..defaults
         };
         config.validate().map_err(|err| flags::describe(&err))?;

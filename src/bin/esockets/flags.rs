@@ -27,6 +27,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("keepalive_interval", "--keepalive-interval"),
     ("keepalive_count", "--keepalive-count"),
     ("user_timeout", "--user-timeout"),
+    ("stall_threshold", "--stall-threshold"),
+    ("metrics", "--metrics"),
 ];
 
 /// The flag that sets `field`, or the field itself if no flag does.

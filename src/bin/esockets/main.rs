@@ -21,7 +21,7 @@ const FLUSH_BEFORE_ERROR: Duration = Duration::from_millis(200);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _log = esockets::logging::init();
+    let _log = esockets::logging::init_with(cli.log_format.into());
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -39,6 +39,9 @@ fn run(cli: &Cli) -> Result<(), String> {
     let config = cli.config()?;
     serve(cli, config).map_err(|err| match err {
         esockets::Error::Config(err) => flags::describe(&err),
+        esockets::Error::Metrics { addr, source } => {
+            format!("--metrics {addr}: cannot listen there: {source}")
+        }
         err => err.to_string(),
     })
 }

@@ -39,6 +39,9 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: u
             format_size(max_line)
         );
     }
+    if let Some(addr) = server.metrics_addr() {
+        tracing::info!("metrics at http://{addr}/metrics (Prometheus text format)");
+    }
     shards(config);
     backlog(config.backlog);
     migrate_req();
@@ -183,6 +186,13 @@ pub fn summary(shards: &[ShardStats], overflows_at_start: Option<u64>) {
             "{} clients were closed with output they had not taken: the drain deadline \
              passed (raise --drain-timeout if they were healthy but slow) or they left first",
             total.cut_off
+        );
+    }
+    if total.stalls > 0 {
+        tracing::warn!(
+            "{} event-loop rounds stalled (ran past --stall-threshold): their clients waited; \
+             the warnings above name the shard and the callback (see docs/operations.md)",
+            total.stalls
         );
     }
     if let (Some(start), Some(end)) = (overflows_at_start, esockets::listen_overflows()) {

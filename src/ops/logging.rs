@@ -297,11 +297,7 @@ struct UtcMillis;
 
 impl FormatTime for UtcMillis {
     fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
-        write!(
-            w,
-            "{}",
-            humantime::format_rfc3339_millis(SystemTime::now())
-        )
+        write!(w, "{}", humantime::format_rfc3339_millis(SystemTime::now()))
     }
 }
 

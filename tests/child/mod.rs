@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod components;
+pub mod scrape;
 pub mod server;
 
 use std::io::{BufRead, BufReader, Read};

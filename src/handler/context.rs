@@ -1,5 +1,6 @@
 //! `ShardContext`: what every callback may do to its shard.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,8 +63,9 @@ pub(crate) struct ContextCore {
     pub(crate) shard: u16,
     /// When the shard started: tick 0 of its timer wheel.
     pub(crate) epoch: Instant,
-    /// The time of this loop round, read at its start.
-    now: Instant,
+    /// The time of this loop round: read at its start when timers need it,
+    /// else on first use (`None` until then).
+    now: Cell<Option<Instant>>,
     /// Every timer of the shard's clients.
     pub(crate) wheel: Wheel<TimerTask>,
     /// Requests to apply once the running callback returns.
@@ -81,7 +83,7 @@ impl ContextCore {
         Self {
             shard,
             epoch: now,
-            now,
+            now: Cell::new(Some(now)),
             wheel: Wheel::new(),
             deferred: Vec::new(),
             handle,
@@ -89,14 +91,25 @@ impl ContextCore {
         }
     }
 
-    /// Starts a loop round at `now` (read once per round by the shard).
-    pub(crate) fn begin_round(&mut self, now: Instant) {
-        self.now = now;
+    /// Starts a loop round: reads the clock now if `eager`, else leaves it
+    /// to the first caller of [`now`](Self::now) in this round. A shard
+    /// with no timers and no idle timeout so reads no `Instant` at all
+    /// (the round's own timing reads the raw monotonic clock: see
+    /// `shard/round.rs`).
+    pub(crate) fn begin_round(&mut self, eager: bool) {
+        self.now.set(eager.then(Instant::now));
     }
 
     /// The time of this loop round.
     pub(crate) fn now(&self) -> Instant {
-        self.now
+        match self.now.get() {
+            Some(now) => now,
+            None => {
+                let now = Instant::now();
+                self.now.set(Some(now));
+                now
+            }
+        }
     }
 
     /// Tells the stall watchdog which handler callback the shard enters:

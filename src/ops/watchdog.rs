@@ -89,11 +89,7 @@ impl Watch {
     /// Looks at shard `shard`: a round past `threshold` is reported once,
     /// then again every [`REMIND_EVERY`] while it lasts.
     fn look(&mut self, handle: &ServerHandle, shard: usize, threshold: Duration) {
-        let (Some(heartbeat), Some(published)) = (handle.heartbeat(shard), handle.published(shard))
-        else {
-            return;
-        };
-        let Some(busy) = heartbeat.busy(|| published.snapshot().rounds) else {
+        let Some(busy) = handle.heartbeat(shard).and_then(|heartbeat| heartbeat.busy()) else {
             return;
         };
         if busy.running < threshold {
@@ -109,7 +105,10 @@ impl Watch {
             _ => {
                 // The shard may have ended the round and reported it
                 // itself a moment ago.
-                if !heartbeat.claim_stall(busy.beat) {
+                let claimed = handle
+                    .heartbeat(shard)
+                    .is_some_and(|heartbeat| heartbeat.claim_stall(busy.beat));
+                if !claimed {
                     return;
                 }
                 self.reported = Some((busy.beat, busy.running));

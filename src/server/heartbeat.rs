@@ -1,14 +1,16 @@
-//! A shard's heartbeat: when its current event-loop round began and which
-//! callback it entered last, plus how long its rounds took, published for
-//! the stall watchdog and the metrics endpoint.
+//! A shard's heartbeat: when its current event-loop round began, whether
+//! it is still running, and which callback it entered last; plus how long
+//! its rounds took. Published for the stall watchdog and the metrics
+//! endpoint.
 //!
 //! The shard writes, other threads read: relaxed stores and loads only, in
-//! a cache line of its own. Per round the shard stores the start word, the
-//! activity byte, one histogram bucket and the duration sum; per handler
-//! callback one byte (which callback).
+//! a cache line of its own. Per round the shard stores the beat twice (at
+//! the start: running; at the end: done) and resets the activity byte; per
+//! handler callback it stores that byte. The round durations are published
+//! with the counters (at most once a millisecond).
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam::utils::CachePadded;
 
@@ -37,16 +39,29 @@ pub(crate) const ROUND_BOUNDS_NANOS: [u64; 16] = [
 /// Buckets of the histogram: one per bound, and one above the last.
 pub(crate) const ROUND_BUCKETS: usize = ROUND_BOUNDS_NANOS.len() + 1;
 
-/// Bits of the beat word that hold the round number (the rest hold the
-/// start time).
-const ROUND_BITS: u32 = 16;
-
-/// The start time is kept in units of 2^10 ns (about a microsecond), so
-/// 48 bits of it last 9 years.
+/// The beat holds the start time in units of 2^10 ns (about a
+/// microsecond): 63 bits of them never wrap.
 const UNIT_SHIFT: u32 = 10;
 
-/// Mask of the start-time part, after the shift.
-const TIME_MASK: u64 = (1 << (64 - ROUND_BITS)) - 1;
+/// The beat's low bit: the round is still running.
+const RUNNING: u64 = 1;
+
+/// Nanoseconds on the monotonic clock (`CLOCK_MONOTONIC`, the clock
+/// behind `Instant`), as a plain number: cheaper to subtract than
+/// `Instant`s (no normalising, no checks), which matters twice per round.
+#[inline]
+pub(crate) fn monotonic_nanos() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own; CLOCK_MONOTONIC
+    // always exists on Linux, so it cannot fail (the zero stays if it did).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(now.tv_nsec as u64)
+}
 
 /// What a shard is doing: its own work, or (the last) handler callback it
 /// entered in the current round.
@@ -103,7 +118,7 @@ impl Activity {
 /// A round the shard is in, as another thread sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Busy {
-    /// The round's beat word: names the round (start time and number).
+    /// The round's beat word: names the round (its start time).
     pub(crate) beat: u64,
     /// How long the round has run.
     pub(crate) running: Duration,
@@ -136,20 +151,17 @@ impl RoundTimes {
 }
 
 /// One shard's heartbeat and round durations, written by the shard only.
+#[derive(Default)]
 pub(crate) struct Heartbeat {
-    /// The same for every shard of a server: time zero of the beats.
-    epoch: Instant,
-    /// The shared part, in a cache line of its own.
+    /// The atomics, in a cache line of their own.
     cells: CachePadded<Cells>,
 }
 
 /// The atomics of a [`Heartbeat`].
 #[derive(Default)]
 struct Cells {
-    /// `start << 16 | round`: the start of the current (or last) round in
-    /// 2^10 ns units since `epoch`, and its number modulo 2^16. The round
-    /// is over once the shard's published `rounds` counter reached that
-    /// number.
+    /// `start << 1 | running`: the start of the current (or last) round,
+    /// in 2^10 ns units of the monotonic clock, and whether it still runs.
     beat: AtomicU64,
     /// The [`Activity`] byte.
     activity: AtomicU8,
@@ -164,34 +176,25 @@ struct Cells {
 }
 
 impl Heartbeat {
-    /// A heartbeat whose time zero is `epoch` (the same for all shards).
-    pub(crate) fn new(epoch: Instant) -> Self {
-        Self {
-            epoch,
-            cells: CachePadded::new(Cells::default()),
-        }
-    }
-
-    /// Nanoseconds from time zero to `at`.
+    /// The beat word of a round that started at `start` (monotonic
+    /// nanoseconds), still running.
     #[inline]
-    pub(crate) fn nanos(&self, at: Instant) -> u64 {
-        // 584 years of nanoseconds fit in 64 bits.
-        at.saturating_duration_since(self.epoch).as_nanos() as u64
+    pub(crate) fn beat_of(start: u64) -> u64 {
+        ((start >> UNIT_SHIFT) << 1) | RUNNING
     }
 
-    /// The beat word of round `round`, started `start` nanoseconds after
-    /// time zero.
-    #[inline]
-    pub(crate) fn beat_of(start: u64, round: u64) -> u64 {
-        ((start >> UNIT_SHIFT) << ROUND_BITS) | (round & ((1 << ROUND_BITS) - 1))
-    }
-
-    /// Round begins (shard thread only): its beat word, and no callback
+    /// A round begins (shard thread only): its beat, and no callback
     /// entered yet.
     #[inline]
     pub(crate) fn begin(&self, beat: u64) {
         self.cells.beat.store(beat, Ordering::Relaxed);
         self.enter(Activity::Loop);
+    }
+
+    /// The round named `beat` ended (shard thread only).
+    #[inline]
+    pub(crate) fn end(&self, beat: u64) {
+        self.cells.beat.store(beat & !RUNNING, Ordering::Relaxed);
     }
 
     /// The shard enters a handler callback (shard thread only).
@@ -209,13 +212,9 @@ impl Heartbeat {
             .unwrap_or(Activity::Loop)
     }
 
-    /// Publishes bucket `bucket` and the sum of `times` (shard thread
-    /// only): the only parts a round changed.
-    #[inline]
-    pub(crate) fn publish_round(&self, times: &RoundTimes, bucket: usize) {
-        if let (Some(cell), Some(&count)) =
-            (self.cells.buckets.get(bucket), times.buckets.get(bucket))
-        {
+    /// Publishes the round durations (shard thread only).
+    pub(crate) fn publish_rounds(&self, times: &RoundTimes) {
+        for (cell, &count) in self.cells.buckets.iter().zip(&times.buckets) {
             cell.store(count, Ordering::Relaxed);
         }
         self.cells
@@ -236,22 +235,17 @@ impl Heartbeat {
     }
 
     /// The round the shard is in now; `None` while it waits for events
-    /// (any thread). `rounds_done` reads the rounds it completed (its
-    /// published `rounds` counter).
-    ///
-    /// The beat is read first, then the count, then the clock: a round
-    /// that ends meanwhile is seen as over (the count passed it), never as
-    /// running since long ago.
-    pub(crate) fn busy(&self, rounds_done: impl FnOnce() -> u64) -> Option<Busy> {
+    /// (any thread).
+    pub(crate) fn busy(&self) -> Option<Busy> {
         let beat = self.cells.beat.load(Ordering::Relaxed);
-        let activity = self.activity();
-        let round_mask = (1 << ROUND_BITS) - 1;
-        // The round in progress is always the one after the last completed.
-        if beat & round_mask != rounds_done().wrapping_add(1) & round_mask {
+        if beat & RUNNING == 0 {
             return None;
         }
-        let started = beat >> ROUND_BITS;
-        let units = (self.nanos(Instant::now()) >> UNIT_SHIFT).wrapping_sub(started) & TIME_MASK;
+        let activity = self.activity();
+        let started = beat >> 1;
+        // A start read just before the clock may be a unit "in the
+        // future" of a clock read on another core: saturate.
+        let units = (monotonic_nanos() >> UNIT_SHIFT).saturating_sub(started);
         Some(Busy {
             beat,
             running: Duration::from_nanos(units << UNIT_SHIFT),
@@ -272,35 +266,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_round_is_busy_until_the_shard_counts_it_done() {
-        let now = Instant::now();
-        let epoch = now
-            .checked_sub(Duration::from_secs(1))
-            .expect("a second ago");
-        let heartbeat = Heartbeat::new(epoch);
-        assert_eq!(heartbeat.busy(|| 0), None, "no round yet");
-        let start = now
-            .checked_sub(Duration::from_millis(25))
-            .expect("25 ms ago");
-        let beat = Heartbeat::beat_of(heartbeat.nanos(start), 1);
+    fn a_round_is_busy_from_its_start_until_it_ends() {
+        let heartbeat = Heartbeat::default();
+        assert_eq!(heartbeat.busy(), None, "no round yet");
+        let start = monotonic_nanos() - 25_000_000;
+        let beat = Heartbeat::beat_of(start);
         heartbeat.begin(beat);
         heartbeat.enter(Activity::OnData);
-        let busy = heartbeat.busy(|| 0).expect("round 1 runs");
+        let busy = heartbeat.busy().expect("the round runs");
         assert_eq!(busy.activity, Activity::OnData);
         assert_eq!(busy.beat, beat);
-        assert!(
-            busy.running >= Duration::from_millis(24),
-            "{:?}",
-            busy.running
-        );
+        assert!(busy.running >= Duration::from_millis(24), "{:?}", busy.running);
         assert!(busy.running < Duration::from_secs(5), "{:?}", busy.running);
-        assert_eq!(heartbeat.busy(|| 1), None, "round 1 is over");
-        assert_eq!(heartbeat.busy(|| 2), None, "and so is the next one");
+        heartbeat.end(beat);
+        assert_eq!(heartbeat.busy(), None, "the round is over");
     }
 
     #[test]
     fn only_the_first_claim_of_a_stall_wins() {
-        let heartbeat = Heartbeat::new(Instant::now());
+        let heartbeat = Heartbeat::default();
         assert!(heartbeat.claim_stall(7));
         assert!(!heartbeat.claim_stall(7));
         assert!(heartbeat.claim_stall(8));
@@ -314,13 +298,8 @@ mod tests {
         assert_eq!(times.observe(200_000_000), 13);
         assert_eq!(times.observe(5_000_000_000), ROUND_BUCKETS - 1);
         assert_eq!(times.sum_nanos, 5_200_013_000);
-        let heartbeat = Heartbeat::new(Instant::now());
-        heartbeat.publish_round(&times, 0);
-        heartbeat.publish_round(&times, ROUND_BUCKETS - 1);
-        let published = heartbeat.round_times();
-        assert_eq!(published.buckets[0], 2);
-        assert_eq!(published.buckets[13], 0, "bucket 13 was not published");
-        assert_eq!(published.buckets[ROUND_BUCKETS - 1], 1);
-        assert_eq!(published.sum_nanos, times.sum_nanos);
+        let heartbeat = Heartbeat::default();
+        heartbeat.publish_rounds(&times);
+        assert_eq!(heartbeat.round_times(), times);
     }
 }

@@ -10,7 +10,6 @@ pub mod stats;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
 use mio::{Interest, Poll, Waker};
 
@@ -24,7 +23,6 @@ use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
 use config::{Config, RESERVED_DESCRIPTORS};
 use error::Error;
 use handle::{Remote, ServerHandle};
-use heartbeat::Heartbeat;
 use stats::ShardStats;
 
 /// A running server: one pinned thread per shard, each with its own
@@ -81,7 +79,6 @@ impl Server {
             .map_err(|err| Error::listen(config.bind, err))?;
         let mut parts = Vec::with_capacity(config.threads);
         let mut remotes = Vec::with_capacity(config.threads);
-        let epoch = Instant::now();
         for (shard, mut listener) in listeners.into_iter().enumerate() {
             let fail = |source| Error::Shard { shard, source };
             let poll = Poll::new().map_err(fail)?;
@@ -93,7 +90,7 @@ impl Server {
             remotes.push(Remote {
                 inbox: sender,
                 stats: Default::default(),
-                heartbeat: Arc::new(Heartbeat::new(epoch)),
+                heartbeat: Arc::default(),
             });
             parts.push(ShardParts {
                 poll,

@@ -19,7 +19,6 @@ pub(crate) mod slots;
 mod timers;
 pub(crate) mod wheel;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -32,12 +31,11 @@ use crate::handler::Handler;
 use crate::net::fds::Spare;
 use crate::server::config::Config;
 use crate::server::handle::ServerHandle;
-use crate::server::heartbeat::Heartbeat;
 use crate::server::stats::ShardStats;
 use client::Client;
 use inbox::{Command, InboxReceiver};
 use rate_limit::Warnings;
-use round::Rounds;
+use round::{Rounds, PUBLISH_EVERY};
 use slots::{Key, Slots};
 use timers::Deadlines;
 
@@ -131,7 +129,7 @@ impl<H: Handler> Shard<H> {
         let heartbeat = handle
             .heartbeat(usize::from(index))
             .cloned()
-            .unwrap_or_else(|| Arc::new(Heartbeat::new(Instant::now())));
+            .unwrap_or_default();
         Self {
             index,
             poll: parts.poll,
@@ -166,9 +164,8 @@ impl<H: Handler> Shard<H> {
             self.deadlines.tick = Some(Instant::now() + period);
         }
         let mut events = Events::with_capacity(EVENT_CAPACITY);
-        let mut ended = Instant::now();
         while !(self.deadlines.shutting_down() && self.clients.is_empty() && self.sweep.is_none()) {
-            let timeout = self.poll_timeout(ended);
+            let timeout = self.poll_timeout();
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == std::io::ErrorKind::Interrupted {
                     continue;
@@ -178,6 +175,7 @@ impl<H: Handler> Shard<H> {
                 break;
             }
             self.begin_round();
+            self.cx.begin_round(self.needs_clock());
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -196,17 +194,23 @@ impl<H: Handler> Shard<H> {
                 self.sweep_step();
             }
             self.fire_timers();
-            ended = self.end_round();
+            self.end_round();
         }
         self.publish();
         self.handler
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
     }
 
+    /// Whether this round's clock must be read up front: something is
+    /// timed. Otherwise a round reads no `Instant` unless a callback asks.
+    fn needs_clock(&self) -> bool {
+        self.idle_ticks.is_some() || !self.cx.wheel.is_empty() || !self.deadlines.is_empty()
+    }
+
     /// How long the poll may sleep: not at all while work is left over,
-    /// else until the next timer or deadline (from `now`, when the last
-    /// round ended), else until an event.
-    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+    /// else until the next timer or deadline, else until an event; and no
+    /// longer than it takes for unpublished counters to be due.
+    fn poll_timeout(&self) -> Option<Duration> {
         if !self.ready.is_empty()
             || self.accept_pending
             || self.inbox_pending
@@ -215,11 +219,15 @@ impl<H: Handler> Shard<H> {
             return Some(Duration::ZERO);
         }
         let wheel = self.cx.wheel.next_deadline().map(|t| self.cx.instant_of(t));
-        let next = match (wheel, self.deadlines.next()) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
-        Some(next.saturating_duration_since(now))
+        let timeout = match (wheel, self.deadlines.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|next| next.saturating_duration_since(Instant::now()));
+        if self.rounds.unpublished {
+            return Some(timeout.map_or(PUBLISH_EVERY, |t| t.min(PUBLISH_EVERY)));
+        }
+        timeout
     }
 
     /// The id handlers and other threads know a client by.

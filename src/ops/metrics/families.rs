@@ -41,7 +41,7 @@ impl Sample {
             handle
                 .heartbeat(shard)
                 .map_or_else(Default::default, |heartbeat| {
-                    let busy = heartbeat.busy(|| stats.rounds);
+                    let busy = heartbeat.busy();
                     (
                         heartbeat.round_times(),
                         busy.map_or(0.0, |busy| busy.running.as_secs_f64()),

@@ -85,7 +85,7 @@ pub(crate) struct Shard<H: Handler> {
     clients: Slots<Client<H::State>>,
     /// The one read buffer all clients of the shard share.
     buf: Vec<u8>,
-    /// Counters, published once per loop round.
+    /// Counters, published at most once per 10 ms (see `round.rs`).
     stats: ShardStats,
     /// Clients with input left after their read budget, or whose reading
     /// just resumed: read them again after the current events.

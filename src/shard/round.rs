@@ -17,7 +17,7 @@ use crate::server::heartbeat::{monotonic_nanos, Heartbeat, RoundTimes};
 /// Longest time the published counters may lag behind the shard's. A
 /// shard that goes idle with counters unpublished wakes up once after
 /// this long to publish them.
-pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(1);
+pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(10);
 
 /// [`PUBLISH_EVERY`] in nanoseconds.
 const PUBLISH_EVERY_NANOS: u64 = PUBLISH_EVERY.as_nanos() as u64;

@@ -84,8 +84,8 @@ pub fn value(text: &str, series: &str) -> Option<f64> {
 }
 
 /// Scrapes until `series` satisfies `condition`, within [`DEADLINE`];
-/// returns that scrape. Shards publish counters once per loop round, so a
-/// test waits rather than reads once.
+/// returns that scrape. Shards publish counters at the end of a loop round
+/// (at most 10 ms late), so a test waits rather than reads once.
 pub fn wait_for(addr: SocketAddr, series: &str, condition: impl Fn(f64) -> bool) -> String {
     let end = Instant::now() + DEADLINE;
     loop {

@@ -89,7 +89,10 @@ impl Watch {
     /// Looks at shard `shard`: a round past `threshold` is reported once,
     /// then again every [`REMIND_EVERY`] while it lasts.
     fn look(&mut self, handle: &ServerHandle, shard: usize, threshold: Duration) {
-        let Some(busy) = handle.heartbeat(shard).and_then(|heartbeat| heartbeat.busy()) else {
+        let Some(busy) = handle
+            .heartbeat(shard)
+            .and_then(|heartbeat| heartbeat.busy())
+        else {
             return;
         };
         if busy.running < threshold {

@@ -276,7 +276,11 @@ mod tests {
         let busy = heartbeat.busy().expect("the round runs");
         assert_eq!(busy.activity, Activity::OnData);
         assert_eq!(busy.beat, beat);
-        assert!(busy.running >= Duration::from_millis(24), "{:?}", busy.running);
+        assert!(
+            busy.running >= Duration::from_millis(24),
+            "{:?}",
+            busy.running
+        );
         assert!(busy.running < Duration::from_secs(5), "{:?}", busy.running);
         heartbeat.end(beat);
         assert_eq!(heartbeat.busy(), None, "the round is over");

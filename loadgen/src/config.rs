@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::cli::{LoadArgs, Mode};
+use crate::pubsub::Plan;
 use crate::shape::{self, Group};
 use crate::source::parse_sources;
 use crate::Failure;
@@ -65,7 +66,16 @@ pub struct RunConfig {
     pub stall_floor: Duration,
     /// Show a progress line.
     pub progress: bool,
+    /// `--mode pubsub`: who subscribes and publishes where.
+    pub pubsub: Option<Plan>,
 }
+
+/// `--connections` when not given.
+pub const DEFAULT_CONNECTIONS: u64 = 100;
+
+/// Most topics a run may use (the per-topic counters are allocated up
+/// front).
+pub const MAX_TOPICS: u64 = 10_000_000;
 
 fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(msg.into())
@@ -96,7 +106,13 @@ pub fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
 impl RunConfig {
     /// Checks `args` and fills in defaults.
     pub fn from_args(args: &LoadArgs) -> Result<Self, Failure> {
-        if args.connections == 0 {
+        let pubsub = pubsub_plan(args)?;
+        let connections = match (pubsub, args.connections) {
+            (Some(plan), _) => plan.connections(),
+            (None, Some(n)) => n,
+            (None, None) => DEFAULT_CONNECTIONS,
+        };
+        if connections == 0 {
             return Err(usage("--connections must be at least 1"));
         }
         let targets = args
@@ -128,7 +144,11 @@ impl RunConfig {
         if args.pipeline == 0 {
             return Err(usage("--pipeline must be at least 1"));
         }
-        let min_size = if args.mode == Mode::Line { 2 } else { 1 };
+        let min_size = match args.mode {
+            Mode::Line => 2,
+            Mode::Pubsub => 0,
+            _ => 1,
+        };
         if args.size < min_size {
             return Err(usage(format!(
                 "--size must be at least {min_size} in {:?} mode",
@@ -161,12 +181,12 @@ impl RunConfig {
                         "--churn must be a positive number of connects per second",
                     ));
                 }
-                let secs = args.connections as f64 / rate;
+                let secs = connections as f64 / rate;
                 let lifetime = Duration::try_from_secs_f64(secs).map_err(|_| {
                     usage(format!(
                         "--churn {rate} with {} connections means a lifetime of {secs:e} s: \
                          ask for at least one connect a century",
-                        args.connections
+                        connections
                     ))
                 })?;
                 Some((lifetime, lifetime))
@@ -182,7 +202,7 @@ impl RunConfig {
             return Err(usage("--read-rate must be at least 1 byte per second"));
         }
         let groups = shape::groups(
-            args.connections,
+            connections,
             args.mix.as_deref(),
             args.idle_fraction,
             args.read_rate,
@@ -236,13 +256,11 @@ impl RunConfig {
         Ok(Self {
             targets,
             command_line: Vec::new(),
-            churn: args
-                .churn
-                .or_else(|| churn_rate(args.connections, lifetime)),
+            churn: args.churn.or_else(|| churn_rate(connections, lifetime)),
             lifetime,
             reconnect: args.reconnect,
             groups,
-            connections: args.connections,
+            connections,
             connect_rate: args.connect_rate,
             connect_timeout: args.connect_timeout,
             sources,
@@ -258,6 +276,65 @@ impl RunConfig {
             drain_timeout: args.drain_timeout,
             stall_floor: args.stall_floor,
             progress: !args.quiet,
+            pubsub,
         })
     }
+}
+
+/// The pub/sub layout of `--mode pubsub` (checked), or `None` in other
+/// modes, where the pub/sub options must not be given.
+fn pubsub_plan(args: &LoadArgs) -> Result<Option<Plan>, Failure> {
+    if args.mode != Mode::Pubsub {
+        let pubsub_only = [
+            (args.protocol != crate::cli::Protocol::Pubsub, "--protocol"),
+            (args.subscribers != 100, "--subscribers"),
+            (args.publishers != 1, "--publishers"),
+            (args.topics != 1, "--topics"),
+            (args.topics_per_subscriber != 1, "--topics-per-subscriber"),
+        ];
+        if let Some((_, flag)) = pubsub_only.iter().find(|(given, _)| *given) {
+            return Err(usage(format!("{flag} is for --mode pubsub")));
+        }
+        return Ok(None);
+    }
+    let unsupported = [
+        (
+            args.connections.is_some(),
+            "--connections (use --subscribers and --publishers)",
+        ),
+        (args.churn.is_some(), "--churn"),
+        (args.lifetime.is_some(), "--lifetime"),
+        (args.reconnect, "--reconnect"),
+        (args.read_rate.is_some(), "--read-rate"),
+        (args.idle_fraction.is_some(), "--idle-fraction"),
+        (args.mix.is_some(), "--mix"),
+        (args.messages.is_some(), "--messages"),
+    ];
+    if let Some((_, flag)) = unsupported.iter().find(|(given, _)| *given) {
+        return Err(usage(format!("{flag} does not apply to --mode pubsub")));
+    }
+    if args.publishers == 0 {
+        return Err(usage("--publishers must be at least 1"));
+    }
+    if args.subscribers == 0 {
+        return Err(usage("--subscribers must be at least 1"));
+    }
+    if args.topics == 0 || args.topics > MAX_TOPICS {
+        return Err(usage(format!(
+            "--topics must be between 1 and {MAX_TOPICS}"
+        )));
+    }
+    if args.topics_per_subscriber == 0 || args.topics_per_subscriber > args.topics {
+        return Err(usage(format!(
+            "--topics-per-subscriber must be between 1 and --topics ({})",
+            args.topics
+        )));
+    }
+    Ok(Some(Plan {
+        protocol: args.protocol,
+        subscribers: args.subscribers,
+        publishers: args.publishers,
+        topics: args.topics,
+        per_subscriber: args.topics_per_subscriber,
+    }))
 }

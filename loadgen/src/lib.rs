@@ -36,6 +36,7 @@ pub mod pacer;
 pub mod pattern;
 pub mod plot;
 pub mod progress;
+pub mod pubsub;
 pub mod recorder;
 pub mod report;
 pub mod run;

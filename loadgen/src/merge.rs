@@ -235,6 +235,7 @@ fn build_report(
                 format!(" (targets {})", targets.join(" "))
             }
         )],
+        pubsub: None,
     };
     report.judge(None);
     if unsummarised > 0 {

@@ -235,6 +235,9 @@ pub struct Report {
     pub problems: Vec<String>,
     /// Things worth knowing that are not failures.
     pub notes: Vec<String>,
+    /// `--mode pubsub`: subscriptions, publishes, deliveries and their
+    /// checks; `null` in the other modes.
+    pub pubsub: Option<crate::pubsub::report::PubsubReport>,
 }
 
 /// `n / secs`, 0 for an empty window.
@@ -295,7 +298,8 @@ impl Report {
         // Slow readers are slow by design: their latency says nothing
         // about stalls of the server.
         let throttled = cfg.groups.iter().any(|g| g.read_rate.is_some());
-        let stalls = if open_loop || throttled || cfg.mode == crate::cli::Mode::Idle {
+        let quiet_mode = matches!(cfg.mode, crate::cli::Mode::Idle | crate::cli::Mode::Pubsub);
+        let stalls = if open_loop || throttled || quiet_mode {
             Vec::new()
         } else {
             find_stalls(
@@ -401,7 +405,21 @@ impl Report {
             interrupted: r.interrupted,
             problems: Vec::new(),
             notes: Vec::new(),
+            pubsub: r
+                .pubsub
+                .as_ref()
+                .map(|o| crate::pubsub::report::PubsubReport::of(o, secs, r.messages)),
         };
+        if let Some(p) = &report.pubsub {
+            // The rate asked is of publishes; deliveries are the messages.
+            report.rate.achieved = p.publishes_per_sec;
+            report.rate.sustained = cfg
+                .rate
+                .map(|asked| p.publishes_per_sec >= asked * SUSTAINED_SHARE);
+            // Payloads are at least their header, which may pass --size.
+            report.bytes = None;
+            report.mb_per_sec = None;
+        }
         report.judge(cfg.messages);
         report
     }

@@ -172,20 +172,30 @@ pub fn render(r: &Report) -> String {
     let verified = r
         .bytes
         .map_or_else(|| NA.to_string(), |b| format!("{:.1}", b as f64 / 1e6));
-    let _ = writeln!(
-        out,
-        "throughput    {:.0} msg/s  {mb} MB/s  ({} messages, {verified} MB verified)",
-        r.messages_per_sec, r.messages
-    );
+    match &r.pubsub {
+        Some(p) => p.render(&mut out),
+        None => {
+            let _ = writeln!(
+                out,
+                "throughput    {:.0} msg/s  {mb} MB/s  ({} messages, {verified} MB verified)",
+                r.messages_per_sec, r.messages
+            );
+        }
+    }
     if let Some(asked) = r.rate.asked {
         let verdict = if r.rate.sustained == Some(true) {
             "sustained"
         } else {
             "NOT sustained"
         };
+        let unit = if r.is_pubsub() {
+            "publishes/s"
+        } else {
+            "msg/s"
+        };
         let _ = writeln!(
             out,
-            "rate          asked {asked:.0} msg/s  achieved {:.0} msg/s  ({verdict})",
+            "rate          asked {asked:.0} {unit}  achieved {:.0} {unit}  ({verdict})",
             r.rate.achieved
         );
     }
@@ -242,6 +252,8 @@ pub fn render(r: &Report) -> String {
     if r.ok() {
         let what = if r.mode == "idle" {
             "every connection held open"
+        } else if r.is_pubsub() {
+            "every delivery verified: none lost, duplicated or out of order"
         } else {
             "every echoed byte verified"
         };

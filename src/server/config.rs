@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::net::kernel;
+use crate::pubsub::SlowSubscribers;
 use crate::server::error::ConfigError;
 
 /// TCP keepalive: the kernel probes a client after `idle` without traffic,
@@ -144,6 +145,13 @@ pub struct Config {
     /// [`Server::metrics_addr`](crate::Server::metrics_addr)). Default
     /// off.
     pub metrics: Option<SocketAddr>,
+    /// What happens to a pub/sub subscriber whose output queue passed
+    /// `output_high_water`. Default [`SlowSubscribers::Close`].
+    pub slow_subscribers: SlowSubscribers,
+    /// Share topics with other esockets processes through the Redis
+    /// server at this URL (`redis://HOST:PORT`): every publish reaches
+    /// subscribers in every process. Default none.
+    pub backplane: Option<String>,
 }
 
 /// Descriptors kept back from the default `max_connections` for the
@@ -193,6 +201,8 @@ impl Default for Config {
             inbox_capacity: 8192,
             stall_threshold: Some(Duration::from_millis(25)),
             metrics: None,
+            slow_subscribers: SlowSubscribers::Close,
+            backplane: None,
         }
     }
 }
@@ -223,6 +233,14 @@ impl Config {
                 "threads",
                 format!("must be 1 to {MAX_THREADS}, got {}", self.threads),
             );
+        }
+        if let Some(url) = &self.backplane {
+            if let Err(err) = redis::Client::open(url.as_str()) {
+                return bad(
+                    "backplane",
+                    format!("must be a Redis URL (redis://HOST:PORT), got {url:?}: {err}"),
+                );
+            }
         }
         if self.backlog == 0 || self.backlog > i32::MAX as u32 {
             return bad(

@@ -18,9 +18,11 @@ use crate::net::fds;
 use crate::net::listener::{self, ListenOptions};
 use crate::ops::metrics::MetricsEndpoint;
 use crate::ops::watchdog::Watchdog;
+use crate::pubsub::backplane::{Backplane, Running};
 use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
 use config::{Config, RESERVED_DESCRIPTORS};
+use error::ConfigError;
 use error::Error;
 use handle::{Remote, ServerHandle};
 use stats::ShardStats;
@@ -51,6 +53,8 @@ pub struct Server {
     metrics: Option<MetricsEndpoint>,
     /// The stall watchdog, if on; stopped once the shards are joined.
     watchdog: Option<Watchdog>,
+    /// The Redis backplane's threads, if any.
+    backplane: Option<Running>,
 }
 
 impl Server {
@@ -68,6 +72,16 @@ impl Server {
         H: Handler + 'static,
     {
         config.validate()?;
+        let (backplane, outbox) = match &config.backplane {
+            None => (None, None),
+            Some(url) => {
+                let (backplane, outbox) = Backplane::new(url).map_err(|err| ConfigError {
+                    field: "backplane",
+                    reason: format!("{url:?} is not a Redis URL (redis://HOST:PORT): {err}"),
+                })?;
+                (Some(backplane), Some(outbox))
+            }
+        };
         let options = ListenOptions {
             backlog: config.backlog,
             keepalive: config.keepalive,
@@ -100,7 +114,7 @@ impl Server {
         }
         let max_connections = config.effective_max_connections();
         pregrow_descriptor_table(max_connections, config.threads);
-        let handle = ServerHandle::new(remotes, local_addr, max_connections);
+        let handle = ServerHandle::new(remotes, local_addr, max_connections, outbox);
         // Before the shards start: a bad metrics address is an error with
         // nothing to undo.
         let metrics = match config.metrics {
@@ -122,7 +136,14 @@ impl Server {
             threads: Vec::with_capacity(config.threads),
             metrics,
             watchdog,
+            backplane: None,
         };
+        if let Some(backplane) = backplane {
+            let running = backplane
+                .start(server.handle.clone())
+                .map_err(|source| Error::Shard { shard: 0, source })?;
+            server.backplane = Some(running);
+        }
         let cores = if config.pin_threads {
             core_affinity::get_core_ids().filter(|ids| !ids.is_empty())
         } else {
@@ -213,6 +234,8 @@ impl Server {
     /// Joins the shard threads, keeping the first panic.
     fn join_shards(&mut self) -> Result<(), Error> {
         let mut result = Ok(());
+        // The shards have stopped once joined; then the backplane.
+        let _stop_backplane_last = self.backplane.take();
         for (shard, thread) in self.threads.drain(..).enumerate() {
             if let Err(panic) = thread.join() {
                 let message = panic

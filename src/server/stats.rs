@@ -97,6 +97,18 @@ counters! {
     bytes_in,
     /// Bytes written to clients.
     bytes_out,
+    /// Messages published by this shard's handler (each counted once,
+    /// however many subscribers it reaches).
+    published,
+    /// Deliveries queued to this shard's subscribers (one per subscriber
+    /// per message).
+    delivered,
+    /// Deliveries skipped because the subscriber was slow, under
+    /// [`SlowSubscribers::Drop`](crate::SlowSubscribers::Drop).
+    dropped_slow,
+    /// Messages published here that never reached another shard: its
+    /// inbox stayed full until this shard's backlog for it overflowed.
+    lost_fanout,
     /// Bytes queued for clients now: output the kernel did not take yet.
     queued_out,
     /// Clients whose reading is paused now because their queued output
@@ -163,7 +175,11 @@ mod tests {
             idle_closed: 8,
             accept_pauses: 9,
             cut_off: 10,
-            stalls: 11,
+            published: 11,
+            delivered: 12,
+            dropped_slow: 13,
+            lost_fanout: 14,
+            stalls: 15,
             ..ShardStats::default()
         };
         published.publish(&stats);
@@ -171,7 +187,7 @@ mod tests {
         let total: ShardStats = [stats, stats].into_iter().sum();
         assert_eq!(total.bytes_out, 12);
         assert_eq!(total.accept_pauses, 18);
-        assert_eq!(total.stalls, 22);
+        assert_eq!(total.stalls, 30);
     }
 
     #[test]

@@ -292,6 +292,7 @@ impl<H: Handler> Shard<H> {
                 if let Some(client) = self.clients.remove(key) {
                     client.io.forget(&mut self.stats);
                 }
+                self.unsubscribe_all(key);
                 self.cx.handle.release_connection();
                 self.stats.open -= 1;
                 self.stats.refused += 1;

@@ -8,6 +8,7 @@ mod accept;
 pub(crate) mod client;
 mod close;
 mod deferred;
+mod fanout;
 pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
@@ -52,6 +53,9 @@ const EVENT_CAPACITY: usize = 1024;
 /// other threads cannot starve the shard's own clients; the rest wait for
 /// the next round (which then does not sleep).
 const INBOX_BUDGET: usize = 1024;
+
+/// How soon publishes refused by a full inbox are offered again.
+const OUTBOUND_RETRY: Duration = Duration::from_millis(1);
 
 /// The parts of a shard made on the caller's thread by `Server::bind`, so
 /// that setup errors come back synchronously.
@@ -108,6 +112,12 @@ pub(crate) struct Shard<H: Handler> {
     commands: Vec<Command>,
     /// Timing of the loop's rounds: heartbeat, durations, stalls.
     rounds: Rounds,
+    /// Subscribers of the topic being delivered (memory reused).
+    subscribers: Vec<Key>,
+    /// Publishes for another shard wait for room in its inbox.
+    outbound_pending: bool,
+    /// Clients with deliveries queued but not yet written this round.
+    held: Vec<Key>,
 }
 
 impl<H: Handler> Shard<H> {
@@ -153,6 +163,9 @@ impl<H: Handler> Shard<H> {
             warnings: Warnings::default(),
             commands: Vec::new(),
             rounds: Rounds::new(stall_nanos),
+            subscribers: Vec::new(),
+            outbound_pending: false,
+            held: Vec::new(),
         }
     }
 
@@ -194,11 +207,18 @@ impl<H: Handler> Shard<H> {
                 self.sweep_step();
             }
             self.fire_timers();
+            while !self.held.is_empty() {
+                self.flush_held();
+            }
+            self.send_outbound();
             self.end_round();
         }
-        self.publish();
         self.handler
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
+        self.apply_deferred();
+        self.flush_held();
+        self.send_outbound();
+        self.publish();
     }
 
     /// Whether this round's clock must be read up front: something is
@@ -218,12 +238,17 @@ impl<H: Handler> Shard<H> {
         {
             return Some(Duration::ZERO);
         }
+        // Another shard's inbox was full: offer again soon, without
+        // spinning on the core that shard may need.
+        let retry = self
+            .outbound_pending
+            .then(|| Instant::now() + OUTBOUND_RETRY);
         let wheel = self.cx.wheel.next_deadline().map(|t| self.cx.instant_of(t));
-        let timeout = match (wheel, self.deadlines.next()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-        .map(|next| next.saturating_duration_since(Instant::now()));
+        let timeout = [wheel, self.deadlines.next(), retry]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|next| next.saturating_duration_since(Instant::now()));
         if self.rounds.unpublished {
             return Some(timeout.map_or(PUBLISH_EVERY, |t| t.min(PUBLISH_EVERY)));
         }
@@ -265,6 +290,12 @@ impl<H: Handler> Shard<H> {
                         self.settle(key);
                     }
                 }
+                Command::Publish(batch) => {
+                    for (topic, payload) in &batch {
+                        self.deliver(topic, payload);
+                    }
+                }
+                Command::Broadcast(payload) => self.broadcast(&payload),
                 Command::Shutdown => self.begin_shutdown(),
             }
         }

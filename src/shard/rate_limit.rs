@@ -42,6 +42,8 @@ pub(super) struct Warnings {
     pub(super) client_failed: RateLimit,
     /// Loop rounds that ran past the stall threshold.
     pub(super) stall: RateLimit,
+    /// Publishes lost because another shard's inbox stayed full.
+    pub(super) fanout_lost: RateLimit,
 }
 
 #[cfg(test)]

@@ -108,10 +108,11 @@ pub struct WorkerReport {
 
 /// Increments `connect_done` when dropped, so the coordinator never waits
 /// for a worker that failed early.
-struct ConnectDone<'a>(&'a Shared, bool);
+pub(crate) struct ConnectDone<'a>(pub(crate) &'a Shared, pub(crate) bool);
 
 impl ConnectDone<'_> {
-    fn signal(&mut self) {
+    /// Counts this worker as done connecting (once).
+    pub(crate) fn signal(&mut self) {
         if !self.1 {
             self.1 = true;
             self.0.connect_done.fetch_add(1, Ordering::SeqCst);

@@ -29,6 +29,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("user_timeout", "--user-timeout"),
     ("stall_threshold", "--stall-threshold"),
     ("metrics", "--metrics"),
+    ("slow_subscribers", "--slow-subscribers"),
+    ("backplane", "--backplane"),
 ];
 
 /// The flag that sets `field`, or the field itself if no flag does.

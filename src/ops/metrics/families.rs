@@ -191,6 +191,26 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
         "Commands from other threads waiting in the shard's inbox.",
         &[("", |s| s.inbox)],
     ),
+    counter(
+        "esockets_pubsub_published",
+        "Messages published by this shard's handler (once each, however many subscribers).",
+        &[("", |s| s.stats.published)],
+    ),
+    counter(
+        "esockets_pubsub_delivered",
+        "Deliveries queued to this shard's subscribers (one per subscriber per message).",
+        &[("", |s| s.stats.delivered)],
+    ),
+    counter(
+        "esockets_pubsub_dropped",
+        "Deliveries skipped because the subscriber was slow (slow subscribers: drop).",
+        &[("", |s| s.stats.dropped_slow)],
+    ),
+    counter(
+        "esockets_pubsub_lost_fanout",
+        "Messages published here that never reached another shard: its inbox stayed full.",
+        &[("", |s| s.stats.lost_fanout)],
+    ),
 ];
 
 /// Encodes every metric of a server on each scrape.
@@ -321,6 +341,41 @@ fn encode_process(
     for (name, help, value) in facts {
         let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
         encode_value(&mut metric, Kind::Gauge, value)?;
+    }
+    if let Some(backplane) = handle.backplane_stats() {
+        let counters: [(&str, &str, u64); 4] = [
+            (
+                "esockets_backplane_sent",
+                "Local publishes sent to the Redis backplane.",
+                backplane.sent,
+            ),
+            (
+                "esockets_backplane_received",
+                "Publishes of other processes received from the Redis backplane.",
+                backplane.received,
+            ),
+            (
+                "esockets_backplane_lost",
+                "Local publishes that never reached Redis (unreachable, or the outbox was full).",
+                backplane.lost,
+            ),
+            (
+                "esockets_backplane_reconnects",
+                "Times a connection to Redis was made again after it broke.",
+                backplane.reconnects,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            encode_value(&mut metric, Kind::Counter, value)?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "esockets_backplane_connected",
+            "1 while both connections to the Redis backplane are up.",
+            None,
+            MetricType::Gauge,
+        )?;
+        encode_value(&mut metric, Kind::Gauge, u64::from(backplane.connected))?;
     }
     let mut metric = encoder.encode_descriptor(
         "esockets_build",

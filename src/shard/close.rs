@@ -105,13 +105,14 @@ impl<H: Handler> Shard<H> {
     /// with each look, and never after its close deadline.
     fn arm_linger_check(&mut self, key: Key) {
         let now = self.cx.now_tick();
-        let drain = ticks(self.config.drain_timeout);
+        // Never early: the wheel counts whole milliseconds.
+        let deadline = self.cx.deadline_after(self.config.drain_timeout);
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
         if !client.io.drain_armed() {
             client.io.set_drain_armed();
-            client.clock = (now + drain) as u32;
+            client.clock = deadline as u32;
         }
         let shift = u32::from(client.io.linger_checks).min(16);
         client.io.linger_checks = client.io.linger_checks.saturating_add(1);

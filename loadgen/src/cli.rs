@@ -21,6 +21,7 @@ Examples:
   loadgen --mode pubsub --subscribers 1000 --topics 10 --publishers 4 --rate 2000
   loadgen --mode pubsub --protocol redis --addr 127.0.0.1:6379 --subscribers 100
   loadgen plot a.hlog b.hlog --out both.svg         # one chart, one scale
+  loadgen --ws -c 1000 --addr 127.0.0.1:8080        # WebSocket echo, masked frames
   loadgen sweep --server-cmd 'esockets --threads {threads} --bind {addr}' \\
       --threads-list 1,2,4 --repeat 3 -c 1000 --duration 5s";
 
@@ -208,6 +209,20 @@ pub struct LoadArgs {
     /// No progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Speak WebSocket (RFC 6455): upgrade every connection, send each
+    /// message as one masked frame (binary; see --ws-text), answer pings,
+    /// and check each message the server sends back byte for byte.
+    #[arg(long)]
+    pub ws: bool,
+    /// With --ws: send text messages instead of binary ones.
+    #[arg(long, requires = "ws")]
+    pub ws_text: bool,
+    /// With --ws: request path of the upgrade [default: /].
+    #[arg(long, requires = "ws", value_name = "PATH")]
+    pub ws_path: Option<String>,
+    /// With --ws: send this Origin header (e.g. `http://localhost`).
+    #[arg(long, requires = "ws", value_name = "ORIGIN")]
+    pub ws_origin: Option<String>,
 }
 
 /// Options of `loadgen merge`.

@@ -2,12 +2,14 @@
 //! error is found here, before anything is opened.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{LoadArgs, Mode};
 use crate::pubsub::Plan;
 use crate::shape::{self, Group};
 use crate::source::parse_sources;
+use crate::ws;
 use crate::Failure;
 
 /// Bytes in flight per connection in `--mode stream`.
@@ -22,6 +24,8 @@ pub const STREAM_MIN_SIZE: usize = 1024;
 pub struct RunConfig {
     /// Server addresses; connection `g` goes to `targets[g % len]`.
     pub targets: Vec<SocketAddr>,
+    /// WebSocket (`--ws`); `None` over plain TCP.
+    pub ws: Option<Arc<ws::Settings>>,
     /// The program's command line, for the report.
     pub command_line: Vec<String>,
     /// Connection lifetime range (churn), if any.
@@ -101,6 +105,43 @@ pub fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
     found
         .next()
         .ok_or_else(|| bad("resolves to no address".into()))
+}
+
+/// The WebSocket settings of `args` (`None` without `--ws`).
+fn ws_settings(args: &LoadArgs) -> Result<Option<Arc<ws::Settings>>, Failure> {
+    if !args.ws {
+        return Ok(None);
+    }
+    if args.mode == Mode::Pubsub && args.protocol == crate::cli::Protocol::Redis {
+        return Err(usage(
+            "--ws speaks the pubsub protocol over WebSocket; Redis has no WebSocket (drop --ws)",
+        ));
+    }
+    let path = args.ws_path.clone().unwrap_or_else(|| "/".into());
+    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
+        return Err(usage(format!(
+            "--ws-path '{path}': give a path starting with / and without spaces"
+        )));
+    }
+    if let Some(origin) = &args.ws_origin {
+        if origin.is_empty() || origin.bytes().any(|b| b < 0x20) {
+            return Err(usage("--ws-origin: give one line, e.g. http://localhost"));
+        }
+    }
+    // Masking keys need not be secret from this program's user, only
+    // different per frame and per run.
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32);
+    Ok(Some(Arc::new(ws::Settings {
+        // The pubsub protocol is text: one command per text message.
+        text: args.ws_text || args.mode == Mode::Pubsub,
+        path,
+        origin: args.ws_origin.clone(),
+        hosts: args.addr.clone(),
+        seed,
+    })))
 }
 
 impl RunConfig {
@@ -254,6 +295,7 @@ impl RunConfig {
             args.pipeline
         };
         Ok(Self {
+            ws: ws_settings(args)?,
             targets,
             command_line: Vec::new(),
             churn: args.churn.or_else(|| churn_rate(connections, lifetime)),

@@ -155,6 +155,9 @@ pub struct Pacing {
 pub struct Shape {
     /// Traffic mode.
     pub mode: String,
+    /// Over WebSocket (`--ws`): the kind of message sent, `binary` or
+    /// `text`; `null` over plain TCP (or unknown).
+    pub websocket: Option<String>,
     /// Message size (bytes).
     pub size: Option<usize>,
     /// Messages in flight per connection.
@@ -329,6 +332,7 @@ impl Report {
                 .collect(),
             shape: Shape {
                 mode: mode_name(cfg.mode),
+                websocket: cfg.ws.as_ref().map(|w| w.message_kind().to_string()),
                 size: Some(cfg.size),
                 pipeline: Some(cfg.pipeline),
                 connections: cfg.connections,

@@ -55,9 +55,14 @@ fn latency_row(out: &mut String, name: &str, s: Option<&Summary>) {
 fn header(out: &mut String, r: &Report) {
     let c = &r.connections;
     let opt = |v: Option<usize>| v.map_or_else(|| NA.to_string(), |v| v.to_string());
+    let transport = r
+        .shape
+        .websocket
+        .as_ref()
+        .map_or(String::new(), |kind| format!(" over WebSocket ({kind})"));
     let _ = writeln!(
         out,
-        "loadgen: {} mode, {} B messages, {} connections, {} threads, pipeline {}, {:.2} s measured",
+        "loadgen: {} mode{transport}, {} B messages, {} connections, {} threads, pipeline {}, {:.2} s measured",
         r.mode,
         opt(r.size),
         c.asked,

@@ -39,7 +39,7 @@ impl Report {
                     Cause::Unanswered => 0,
                     Cause::AddrNotAvailable => self.errors.addr_not_available,
                     Cause::Other => self.errors.other,
-                    Cause::Mismatch => 0,
+                    Cause::Mismatch | Cause::Handshake | Cause::Protocol => 0,
                 })
                 .sum();
             let line = format!("{} errors: {}", self.errors.total, self.errors.summary());

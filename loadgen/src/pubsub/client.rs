@@ -1,5 +1,8 @@
 //! One pub/sub connection (a subscriber or a publisher): its socket, its
 //! output queue, its unparsed input, and what it is owed or has sent.
+//! Over WebSocket (`--ws`) each command goes out as one text message and
+//! each message received becomes one line of input, so the line parser
+//! is the same.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -8,6 +11,8 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::verify::StreamCheck;
+use crate::errors::{classify, Cause};
+use crate::ws::{self, Link};
 
 /// What a connection does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +80,25 @@ pub enum Fault {
     Closed,
     /// A socket error.
     Io(io::Error),
+    /// WebSocket: the server refused the upgrade or answered it wrongly.
+    Handshake,
+    /// WebSocket: the server broke the protocol.
+    Protocol,
+}
+
+impl Fault {
+    /// The error cause this fault counts as.
+    pub fn cause(&self) -> Cause {
+        match self {
+            Fault::Closed => Cause::Closed,
+            Fault::Handshake => Cause::Handshake,
+            Fault::Protocol => Cause::Protocol,
+            Fault::Io(e) => match classify(e) {
+                Cause::ConnectTimeout => Cause::Other,
+                c => c,
+            },
+        }
+    }
 }
 
 /// One connection.
@@ -99,6 +123,8 @@ pub struct Client {
     out_pos: usize,
     /// Bytes received and not yet parsed (a partial frame).
     pub input: Vec<u8>,
+    /// WebSocket state (`--ws`); `None` over plain TCP.
+    pub ws: Option<Box<Link>>,
 }
 
 impl Client {
@@ -115,6 +141,62 @@ impl Client {
             out: Vec::new(),
             out_pos: 0,
             input: Vec::new(),
+            ws: None,
+        }
+    }
+
+    /// Over WebSocket, turns the command line appended to `out` from
+    /// `start` into one text message; over TCP it stays as it is.
+    pub fn framed(&mut self, start: usize) {
+        if let Some(link) = self.ws.as_mut() {
+            link.frame_line(&mut self.out, start);
+        }
+    }
+
+    /// WebSocket: advances the opening handshake of a connected socket to
+    /// target server `target`, reading the response into `buf`;
+    /// `Ok(true)` once it is done (at once over plain TCP).
+    pub fn upgrade(&mut self, buf: &mut [u8], target: usize) -> Result<bool, Fault> {
+        match self.ws.as_mut() {
+            None => return Ok(true),
+            Some(link) if link.is_open() => return Ok(true),
+            Some(link) if !link.started() => link.start(&mut self.out, target),
+            Some(_) => {}
+        }
+        self.flush()?;
+        let (Some(stream), Some(link)) = (self.stream.as_mut(), self.ws.as_mut()) else {
+            return Ok(false);
+        };
+        ws::read_upgrade(link, stream, buf).map_err(|fault| match fault {
+            ws::UpgradeFault::Closed => Fault::Closed,
+            ws::UpgradeFault::Io(e) => Fault::Io(e),
+            ws::UpgradeFault::Refused => Fault::Handshake,
+        })
+    }
+
+    /// Takes bytes read: over TCP they are input as they are; over
+    /// WebSocket each complete message becomes one line of input (pings
+    /// are answered into `out`).
+    fn received(&mut self, data: &[u8]) -> Result<(), Fault> {
+        let Some(link) = self.ws.as_mut() else {
+            self.input.extend_from_slice(data);
+            return Ok(());
+        };
+        let input = &mut self.input;
+        let result = link.messages(data, &mut self.out, |message, _text| {
+            input.extend_from_slice(message);
+            input.push(b'\n');
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(ws::End::Closed(_)) => {
+                let _ = self.flush();
+                Err(Fault::Closed)
+            }
+            Err(end) => {
+                ws::warn_once(&format!("bad frame from the server: {end:?}"));
+                Err(Fault::Protocol)
+            }
         }
     }
 
@@ -149,14 +231,17 @@ impl Client {
     /// Reads what the socket holds into `input` (up to `buf.len()` bytes
     /// a read); returns whether the socket is drained.
     pub fn read_some(&mut self, buf: &mut [u8]) -> Result<bool, Fault> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Ok(true);
-        };
+        if let Some(early) = self.ws.as_mut().and_then(|link| link.take_pending()) {
+            self.received(&early)?;
+        }
         loop {
+            let Some(stream) = self.stream.as_mut() else {
+                return Ok(true);
+            };
             match stream.read(buf) {
                 Ok(0) => return Err(Fault::Closed),
                 Ok(n) => {
-                    self.input.extend_from_slice(&buf[..n]);
+                    self.received(&buf[..n])?;
                     return Ok(n < buf.len());
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
@@ -166,8 +251,17 @@ impl Client {
         }
     }
 
-    /// Drops the socket (zero-linger) and marks the connection dead.
+    /// Drops the socket (zero-linger) and marks the connection dead;
+    /// over WebSocket an open connection first sends a close frame (best
+    /// effort: one write that does not wait).
     pub fn kill(&mut self) {
+        if let Some(link) = self.ws.as_mut() {
+            link.close(&mut self.out, ws::CLOSE_NORMAL);
+            let _ = self.flush();
+            if let Some(link) = self.ws.as_mut() {
+                link.reset();
+            }
+        }
         if let Some(stream) = self.stream.take() {
             crate::net::close_reset(stream);
         }

@@ -25,6 +25,7 @@ use crate::pacer::Pacer;
 use crate::recorder::Recorder;
 use crate::shared::{Sample, Shared};
 use crate::worker::{ConnectDone, Tally};
+use crate::ws::Link;
 
 /// Connects in progress at once per worker.
 const MAX_CONNECTING: usize = 256;
@@ -153,6 +154,10 @@ impl Worker {
                 Role::Publisher(g - plan.subscribers)
             };
             let mut client = Client::new(role, g);
+            client.ws = cfg
+                .ws
+                .as_ref()
+                .map(|ws| Box::new(Link::new(Arc::clone(ws), g)));
             if let Role::Publisher(p) = role {
                 client.publishing.topics = plan.publisher_topics(p);
                 client.publishing.queued = vec![0; client.publishing.topics.len()];
@@ -270,11 +275,13 @@ impl Worker {
         client.state = State::Open;
         if let Role::Subscriber(s) = client.role {
             for topic in self.plan.subscriber_topics(s) {
+                let start = client.out.len();
                 super::wire::subscribe(
                     self.plan.protocol,
                     topic_name(topic).as_bytes(),
                     &mut client.out,
                 );
+                client.framed(start);
                 client.subs.pending.push_back((topic, now));
             }
         }
@@ -424,11 +431,21 @@ impl Worker {
                 let Some(stream) = self.clients[i].stream.as_ref() else {
                     return;
                 };
+                let target = self.target(i);
                 match crate::net::connect_result(stream) {
-                    Ok(true) => {
-                        self.established(i, since, Instant::now());
-                        self.service(i, true);
-                    }
+                    // Connected; over WebSocket, once upgraded too.
+                    Ok(true) => match self.clients[i].upgrade(&mut self.buf, target) {
+                        Ok(true) => {
+                            self.established(i, since, Instant::now());
+                            self.service(i, true);
+                        }
+                        Ok(false) => {}
+                        Err(fault) => {
+                            self.connecting -= 1;
+                            self.clients[i].kill();
+                            self.count(i, fault.cause(), 1);
+                        }
+                    },
                     Ok(false) => {}
                     Err(e) => {
                         self.connecting -= 1;
@@ -464,14 +481,7 @@ impl Worker {
     }
 
     fn fault(&mut self, i: usize, fault: Fault) {
-        let cause = match fault {
-            Fault::Closed => Cause::Closed,
-            Fault::Io(e) => match classify(&e) {
-                Cause::ConnectTimeout => Cause::Other,
-                c => c,
-            },
-        };
-        self.fail(i, cause);
+        self.fail(i, fault.cause());
     }
 
     /// Handles every complete frame of connection `i`'s input; returns
@@ -553,9 +563,11 @@ impl Worker {
         super::payload::header(&header, &mut self.scratch);
         let len = super::payload::len(self.scratch.len(), size);
         let name = &client.publishing.names[c];
+        let start = client.out.len();
         super::wire::publish_start(protocol, name, len, &mut client.out);
         super::payload::write(&header, &self.scratch, size, &mut client.out);
         super::wire::publish_end(protocol, &mut client.out);
+        client.framed(start);
         client.publishing.queued[c] += 1;
         client.publishing.total += 1;
         client.awaiting += 1;

@@ -25,6 +25,7 @@ use crate::pattern::Pattern;
 use crate::recorder::Recorder;
 use crate::shape::GroupKind;
 use crate::shared::{Sample, Shared};
+use crate::ws::Link;
 
 mod connect;
 mod events;
@@ -226,7 +227,12 @@ impl Worker {
                 }
                 per_target[role.target].connections += 1;
                 per_group[group].connections += 1;
-                Conn::new(role, cfg.size, cfg.pipeline)
+                let mut conn = Conn::new(role, cfg.size, cfg.pipeline);
+                conn.ws = cfg
+                    .ws
+                    .as_ref()
+                    .map(|ws| Box::new(Link::new(Arc::clone(ws), g)));
+                conn
             })
             .collect::<Vec<_>>();
         let senders = (0..conns.len()).filter(|&i| conns[i].role.sends).collect();

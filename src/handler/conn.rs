@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
+use crate::server::stats::ShardStats;
 use crate::shard::client::ClientIo;
 
 /// One client, as a handler callback sees it: its id, and ways to reply or
@@ -23,8 +24,8 @@ pub struct Conn<'a> {
     io: &'a mut ClientIo,
     /// `Config::output_limit`.
     output_limit: usize,
-    /// The shard's output byte counter.
-    bytes_out: &'a mut u64,
+    /// The shard's counters: bytes written and queued.
+    stats: &'a mut ShardStats,
     /// Bytes at the front of the current `on_data` input that earlier calls
     /// left unconsumed.
     carried: usize,
@@ -36,14 +37,14 @@ impl<'a> Conn<'a> {
         id: ConnId,
         io: &'a mut ClientIo,
         output_limit: usize,
-        bytes_out: &'a mut u64,
+        stats: &'a mut ShardStats,
         carried: usize,
     ) -> Self {
         Self {
             id,
             io,
             output_limit,
-            bytes_out,
+            stats,
             carried,
         }
     }
@@ -72,7 +73,7 @@ impl<'a> Conn<'a> {
     /// that are dropped.
     #[inline(always)] // the echo path: see `ClientIo::send`
     pub fn send(&mut self, data: &[u8]) {
-        *self.bytes_out += self.io.send(data, self.output_limit) as u64;
+        self.io.send(data, self.output_limit, self.stats);
     }
 
     /// Sends a shared buffer: what the kernel does not take at once is
@@ -80,7 +81,8 @@ impl<'a> Conn<'a> {
     /// copied per client. A `Vec<u8>` or `String` converts without a copy.
     #[inline]
     pub fn send_bytes(&mut self, data: impl Into<Bytes>) {
-        *self.bytes_out += self.io.send_bytes(data.into(), self.output_limit) as u64;
+        self.io
+            .send_bytes(data.into(), self.output_limit, self.stats);
     }
 
     /// Closes the client once what was sent so far is delivered, as

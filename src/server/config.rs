@@ -149,6 +149,21 @@ pub struct Config {
     /// allocated up front, about 56 bytes a command (plus each payload).
     /// Default 8192 (under half a MiB per shard).
     pub inbox_capacity: usize,
+    /// Stall detection: an event-loop round that runs this long is a stall.
+    /// A watchdog thread warns about a round still running past it
+    /// (naming the shard, how long, and the handler callback it is in);
+    /// a round that ends past it is counted
+    /// ([`ShardStats::stalls`](crate::ShardStats::stalls)) and logged if
+    /// the watchdog had not warned yet. `None` turns both off. Default
+    /// 25 ms (Seastar's figure): far beyond any healthy round, which takes
+    /// microseconds.
+    pub stall_threshold: Option<Duration>,
+    /// Serve the shards' counters in the Prometheus text format at
+    /// `GET /metrics` on this address, from a thread of its own (port 0
+    /// picks a free port: see
+    /// [`Server::metrics_addr`](crate::Server::metrics_addr)). Default
+    /// off.
+    pub metrics: Option<SocketAddr>,
     /// What happens to a pub/sub subscriber whose output queue passed
     /// `output_high_water`. Default [`SlowSubscribers::Close`].
     pub slow_subscribers: SlowSubscribers,
@@ -205,6 +220,8 @@ impl Default for Config {
             user_timeout: None,
             tick: None,
             inbox_capacity: 8192,
+            stall_threshold: Some(Duration::from_millis(25)),
+            metrics: None,
             slow_subscribers: SlowSubscribers::Close,
             backplane: None,
         }
@@ -269,6 +286,7 @@ impl Config {
             ("idle_timeout", self.idle_timeout),
             ("tick", self.tick),
             ("user_timeout", self.user_timeout),
+            ("stall_threshold", self.stall_threshold),
         ] {
             if let Some(value) = value.filter(|&d| d > MAX_TIMEOUT) {
                 return bad(
@@ -323,6 +341,12 @@ impl Config {
                 "reuseport_join",
                 "needs a fixed port in bind (port 0 picks a free port: there is nobody to join)"
                     .into(),
+            );
+        }
+        if self.stall_threshold.is_some_and(|d| d.is_zero()) {
+            return bad(
+                "stall_threshold",
+                "must be more than 0 (leave it unset to turn stall detection off)".into(),
             );
         }
         if self.max_connections == Some(0) {

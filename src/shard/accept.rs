@@ -14,6 +14,7 @@ use crate::handler::context::ShardContext;
 use crate::handler::outcome::Decision;
 use crate::handler::{Conn, Handler};
 use crate::net::listener;
+use crate::server::heartbeat::Activity;
 
 /// How long accepting pauses after the process ran out of descriptors or
 /// memory and no client could be refused instead: long enough not to spin
@@ -273,7 +274,8 @@ impl<H: Handler> Shard<H> {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats.bytes_out, 0);
+        let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats, 0);
+        self.cx.enter(Activity::OnConnect);
         let mut cx = ShardContext::new(&mut self.cx);
         match self.handler.on_connect(&mut cx, &mut conn, peer) {
             Decision::Accept(state) => {
@@ -287,11 +289,14 @@ impl<H: Handler> Shard<H> {
             Decision::Refuse => {
                 // Removing bumps the slot's generation: an id the handler
                 // kept from this call can never reach the next client.
-                self.clients.remove(key);
+                if let Some(client) = self.clients.remove(key) {
+                    client.io.forget(&mut self.stats);
+                }
                 self.unsubscribe_all(key);
                 self.cx.handle.release_connection();
                 self.stats.open -= 1;
                 self.stats.refused += 1;
+                self.stats.handler_refused += 1;
                 tracing::debug!(shard = self.index, %peer, "client refused by the handler");
             }
         }

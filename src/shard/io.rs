@@ -13,6 +13,8 @@ use crate::handler::outcome::{CloseReason, Verdict};
 use crate::handler::{Conn, Handler};
 use crate::net::stream;
 use crate::server::config::Config;
+use crate::server::heartbeat::Activity;
+use crate::server::stats::ShardStats;
 
 impl<H: Handler> Shard<H> {
     /// A readiness event for a client.
@@ -29,7 +31,7 @@ impl<H: Handler> Shard<H> {
         let flushable = event.is_writable() || event.is_write_closed() || event.is_error();
         let mut unsettled = false;
         if flushable && !client.io.out.is_empty() {
-            self.stats.bytes_out += client.io.flush() as u64;
+            client.io.flush(&mut self.stats);
             unsettled = true;
         }
         if event.is_readable() || client.io.read_closed() {
@@ -94,16 +96,9 @@ impl<H: Handler> Shard<H> {
                 Ok(n) => {
                     stats.bytes_in += n as u64;
                     let drained = n < buf.len() && !client.io.read_closed();
+                    cx.enter(Activity::OnData);
                     let mut context = ShardContext::new(cx);
-                    deliver(
-                        handler,
-                        &mut context,
-                        client,
-                        id,
-                        &buf[..n],
-                        &mut stats.bytes_out,
-                        config,
-                    );
+                    deliver(handler, &mut context, client, id, &buf[..n], stats, config);
                     // A short read emptied the socket: on Linux, epoll raises
                     // a new edge for any byte that arrives after it, so the
                     // read that would only say WouldBlock is skipped (as
@@ -157,7 +152,8 @@ impl<H: Handler> Shard<H> {
         let id = self.id(key);
         let limit = self.config.output_limit;
         if let Some(client) = self.clients.get_mut(key) {
-            let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats.bytes_out, 0);
+            let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats, 0);
+            self.cx.enter(Activity::OnDrain);
             let mut cx = ShardContext::new(&mut self.cx);
             self.handler.on_drain(&mut cx, &mut conn, &mut client.state);
         }
@@ -173,14 +169,14 @@ fn deliver<H: Handler>(
     client: &mut Client<H::State>,
     id: ConnId,
     fresh: &[u8],
-    bytes_out: &mut u64,
+    stats: &mut ShardStats,
     config: &Config,
 ) {
     let io = &mut client.io;
     if io.input.is_empty() {
         // The common case: the handler reads straight from the shard's
         // buffer, and only a partial message is copied (and allocated).
-        let mut conn = Conn::new(id, io, config.output_limit, bytes_out, 0);
+        let mut conn = Conn::new(id, io, config.output_limit, stats, 0);
         let verdict = handler.on_data(cx, &mut conn, &mut client.state, fresh);
         let rest = unconsumed(&mut client.io, verdict, fresh);
         if rest.len() > config.input_limit && client.io.is_open() {
@@ -194,7 +190,7 @@ fn deliver<H: Handler>(
     let mut input = std::mem::take(&mut io.input);
     let carried = input.len();
     input.extend_from_slice(fresh);
-    let mut conn = Conn::new(id, io, config.output_limit, bytes_out, carried);
+    let mut conn = Conn::new(id, io, config.output_limit, stats, carried);
     let verdict = handler.on_data(cx, &mut conn, &mut client.state, &input);
     let rest = unconsumed(&mut client.io, verdict, &input).len();
     if rest > config.input_limit && client.io.is_open() {

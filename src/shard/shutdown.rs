@@ -6,6 +6,7 @@ use super::Shard;
 use crate::handler::context::ShardContext;
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
+use crate::server::heartbeat::Activity;
 
 /// Clients set closing per loop round at shutdown: each costs a few
 /// system calls (flush, FIN, a read, `SIOCOUTQ`), so a batch is about a
@@ -48,6 +49,7 @@ impl<H: Handler> Shard<H> {
     pub(super) fn begin_drain(&mut self) {
         self.deadlines.grace = None;
         self.deadlines.tick = None;
+        self.cx.enter(Activity::OnShuttingDown);
         self.handler
             .on_shutting_down(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();

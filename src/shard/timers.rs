@@ -10,6 +10,7 @@ use crate::handler::context::{ShardContext, TimerTask};
 use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
 use crate::handler::{Conn, Handler};
+use crate::server::heartbeat::Activity;
 
 /// The shard's own deadlines (not tied to a client).
 #[derive(Default)]
@@ -83,6 +84,7 @@ impl<H: Handler> Shard<H> {
             // Next tick a period after this one was due; skipped ticks (a
             // round that ran long) are not made up.
             self.deadlines.tick = Some((at + period).max(now));
+            self.cx.enter(Activity::OnTick);
             self.handler.on_tick(&mut ShardContext::new(&mut self.cx));
             self.apply_deferred();
         }
@@ -131,7 +133,8 @@ impl<H: Handler> Shard<H> {
         if !client.io.is_open() {
             return;
         }
-        let mut conn = Conn::new(owner, &mut client.io, limit, &mut self.stats.bytes_out, 0);
+        let mut conn = Conn::new(owner, &mut client.io, limit, &mut self.stats, 0);
+        self.cx.enter(Activity::OnTimer);
         let mut cx = ShardContext::new(&mut self.cx);
         self.handler
             .on_timer(&mut cx, &mut conn, &mut client.state, tag);

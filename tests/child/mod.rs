@@ -7,6 +7,7 @@
 pub mod components;
 pub mod line_client;
 pub mod netns;
+pub mod scrape;
 pub mod server;
 
 use std::io::{BufRead, BufReader, Read};

@@ -26,6 +26,7 @@ mod refused_ids;
 mod scale;
 mod sharding;
 mod shutdown;
+mod stall;
 mod state;
 mod timers;
 mod util;

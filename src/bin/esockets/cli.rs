@@ -185,6 +185,51 @@ pub struct Cli {
     /// client is reset (see docs/operations.md).
     #[arg(long)]
     pub reuseport_join: bool,
+    /// Serve metrics in the Prometheus text format at http://ADDR/metrics
+    /// (e.g. 127.0.0.1:9100; port 0 picks one) [default: off].
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
+    pub metrics: Option<SocketAddr>,
+
+    /// Warn when a shard's event-loop round runs longer than this (a
+    /// handler blocking or doing too much at once), naming the shard and
+    /// the callback; "off" turns stall detection off.
+    #[arg(long, default_value = "25ms", value_name = "DURATION|off", value_parser = parse_threshold)]
+    pub stall_threshold: Threshold,
+
+    /// Log lines as text (for people) or JSON (one object per line, for
+    /// Loki, Elasticsearch and the like).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--stall-threshold`: a duration, or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threshold(pub Option<Duration>);
+
+/// Reads `--stall-threshold`: `off`, or a duration.
+fn parse_threshold(text: &str) -> Result<Threshold, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(Threshold(None));
+    }
+    parse_duration(text).map(|d| Threshold(Some(d)))
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormat> for esockets::logging::LogFormat {
+    fn from(format: LogFormat) -> Self {
+        match format {
+            LogFormat::Text => Self::Text,
+            LogFormat::Json => Self::Json,
+        }
+    }
 }
 
 /// The built-in protocols.
@@ -261,6 +306,8 @@ impl Cli {
             drain_timeout: self.drain_timeout,
             shutdown_grace: self.shutdown_grace,
             reuseport_join: self.reuseport_join,
+            stall_threshold: self.stall_threshold.0,
+            metrics: self.metrics,
             slow_subscribers: match self.slow_subscribers {
                 SlowSubscribers::Close => esockets::SlowSubscribers::Close,
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,

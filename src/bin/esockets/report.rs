@@ -65,6 +65,9 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
     if cli.speaks_websocket() {
         websocket(cli);
     }
+    if let Some(addr) = server.metrics_addr() {
+        tracing::info!("metrics at http://{addr}/metrics (Prometheus text format)");
+    }
     shards(config);
     backlog(config.backlog);
     migrate_req();
@@ -293,6 +296,13 @@ pub fn summary(
             "{} clients were closed with output they had not taken: the drain deadline \
              passed (raise --drain-timeout if they were healthy but slow) or they left first",
             total.cut_off
+        );
+    }
+    if total.stalls > 0 {
+        tracing::warn!(
+            "{} event-loop rounds stalled (ran past --stall-threshold): their clients waited; \
+             the warnings above name the shard and the callback (see docs/operations.md)",
+            total.stalls
         );
     }
     if let (Some(start), Some(end)) = (overflows_at_start, esockets::listen_overflows()) {

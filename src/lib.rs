@@ -52,6 +52,7 @@ mod handler;
 mod net;
 mod ops;
 pub mod protocols;
+pub mod proxy;
 mod server;
 mod shard;
 

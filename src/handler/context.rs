@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::handler::id::ConnId;
 use crate::server::handle::ServerHandle;
 use crate::shard::inbox::SendError;
+use crate::shard::slots::Key;
 use crate::shard::wheel::{TimerKey, Wheel};
 
 /// What a shard's factory is told when it makes the shard's handler.
@@ -39,6 +40,9 @@ pub(crate) enum TimerTask {
     /// The shard's own timer for one client: idle check, drain deadline or
     /// linger check, depending on the client's phase.
     Client(ConnId),
+    /// The PROXY header deadline of a connection not handed to the handler
+    /// yet (its key among the shard's connections awaiting a header).
+    AwaitingHeader(Key),
 }
 
 /// Something a callback asked for that touches another client of the

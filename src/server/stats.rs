@@ -51,8 +51,10 @@ counters! {
     /// Clients accepted and set up (including those the handler then
     /// refused).
     accepted,
-    /// Clients refused: by the handler in `on_connect`, or at a limit
-    /// (counted in `over_limit` too).
+    /// Clients refused: by the handler in `on_connect`, at a limit
+    /// (counted in `over_limit` too), or, with the PROXY protocol on,
+    /// before the handler saw them (counted in `proxy_untrusted`,
+    /// `proxy_invalid` or `proxy_timeouts` too).
     refused,
     /// Clients refused because `max_connections` or the open-file limit
     /// was reached: accepted and closed at once.
@@ -74,6 +76,21 @@ counters! {
     bytes_in,
     /// Bytes written to clients.
     bytes_out,
+    /// PROXY protocol: connections handed to the handler after a valid
+    /// header (`LOCAL` ones included).
+    proxy_headers,
+    /// PROXY protocol: of those, `LOCAL` headers (the proxy's own
+    /// connections, such as health checks).
+    proxy_local,
+    /// PROXY protocol: connections refused at once because their peer is
+    /// not in `proxy_trusted`.
+    proxy_untrusted,
+    /// PROXY protocol: connections closed for an invalid header or a
+    /// wrong signature.
+    proxy_invalid,
+    /// PROXY protocol: connections closed because no complete header
+    /// arrived within `proxy_timeout`.
+    proxy_timeouts,
 }
 
 impl Sum for ShardStats {
@@ -109,6 +126,11 @@ mod tests {
             idle_closed: 8,
             accept_pauses: 9,
             cut_off: 10,
+            proxy_headers: 11,
+            proxy_local: 12,
+            proxy_untrusted: 13,
+            proxy_invalid: 14,
+            proxy_timeouts: 15,
         };
         published.publish(&stats);
         assert_eq!(published.snapshot(), stats);

@@ -18,7 +18,12 @@ impl<H: Handler> Shard<H> {
     /// A readiness event for a client.
     pub(super) fn client_event(&mut self, key: Key, event: &Event) {
         let Some(client) = self.clients.get_mut(key) else {
-            return; // closed earlier in this round
+            // Closed earlier in this round, or not a client yet: with the
+            // PROXY protocol on, a connection awaiting its header.
+            if self.config.proxy_protocol {
+                self.awaiting_event(key, event.is_read_closed() || event.is_error());
+            }
+            return;
         };
         if event.is_read_closed() || event.is_error() {
             client.io.mark_read_closed();
@@ -150,6 +155,38 @@ impl<H: Handler> Shard<H> {
         // Keys queued while reading stay; the vector's memory is reused.
         ready.append(&mut self.ready);
         self.ready = ready;
+    }
+
+    /// Hands a client's first application data, which came with its PROXY
+    /// header, to the handler (right after `on_connect`).
+    pub(super) fn deliver_first(&mut self, key: Key, data: &[u8]) {
+        let id = self.id(key);
+        let Self {
+            clients,
+            handler,
+            stats,
+            config,
+            cx,
+            ..
+        } = self;
+        let Some(client) = clients.get_mut(key) else {
+            return;
+        };
+        if !client.io.is_open() {
+            return; // the handler closed it in `on_connect`
+        }
+        let mut context = ShardContext::new(cx);
+        deliver(
+            handler,
+            &mut context,
+            client,
+            id,
+            data,
+            &mut stats.bytes_out,
+            config,
+        );
+        self.settle(key);
+        self.apply_deferred();
     }
 
     /// Tells the handler a client's output fell below the low-water mark.

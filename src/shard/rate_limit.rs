@@ -40,6 +40,12 @@ pub(super) struct Warnings {
     pub(super) out_of_resources: RateLimit,
     /// Clients closed for an overflow or a socket error.
     pub(super) client_failed: RateLimit,
+    /// PROXY protocol: peers refused as untrusted.
+    pub(super) proxy_untrusted: RateLimit,
+    /// PROXY protocol: invalid headers.
+    pub(super) proxy_invalid: RateLimit,
+    /// PROXY protocol: headers that did not arrive in time.
+    pub(super) proxy_timeout: RateLimit,
 }
 
 #[cfg(test)]

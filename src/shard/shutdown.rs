@@ -30,6 +30,7 @@ impl<H: Handler> Shard<H> {
         self.accept_all();
         self.listener = None;
         self.accept_pending = false;
+        self.drop_all_awaiting();
         self.handler
             .on_shutting_down(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();

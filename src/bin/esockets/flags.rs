@@ -27,6 +27,9 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("keepalive_interval", "--keepalive-interval"),
     ("keepalive_count", "--keepalive-count"),
     ("user_timeout", "--user-timeout"),
+    ("proxy_protocol", "--proxy-protocol"),
+    ("proxy_trusted", "--proxy-trusted"),
+    ("proxy_timeout", "--proxy-timeout"),
 ];
 
 /// The flag that sets `field`, or the field itself if no flag does.

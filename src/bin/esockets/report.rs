@@ -43,6 +43,7 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: u
     backlog(config.backlog);
     migrate_req();
     timeouts(config);
+    proxy_protocol(config);
     file_limit(
         server.handle().max_connections(),
         config.max_connections.is_some(),
@@ -129,6 +130,24 @@ fn timeouts(config: &Config) {
     tracing::info!("idle timeout {idle}; TCP keepalive {keepalive}; TCP user timeout {user}");
 }
 
+/// The PROXY protocol, only when it is on.
+fn proxy_protocol(config: &Config) {
+    if !config.proxy_protocol {
+        return;
+    }
+    let trusted: Vec<String> = config
+        .proxy_trusted
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    tracing::info!(
+        "PROXY protocol on: every connection must start with a v1 or v2 header within {}, \
+         from a trusted proxy ({}); any other peer is refused",
+        format_duration(config.proxy_timeout),
+        trusted.join(", ")
+    );
+}
+
 /// What happens at shutdown to clients still in the listen queue.
 fn migrate_req() {
     match esockets::tcp_migrate_req() {
@@ -183,6 +202,17 @@ pub fn summary(shards: &[ShardStats], overflows_at_start: Option<u64>) {
             "{} clients were closed with output they had not taken: the drain deadline \
              passed (raise --drain-timeout if they were healthy but slow) or they left first",
             total.cut_off
+        );
+    }
+    if total.proxy_headers + total.proxy_untrusted + total.proxy_invalid + total.proxy_timeouts > 0
+    {
+        tracing::info!(
+            headers = total.proxy_headers,
+            local = total.proxy_local,
+            untrusted = total.proxy_untrusted,
+            invalid = total.proxy_invalid,
+            timed_out = total.proxy_timeouts,
+            "PROXY protocol"
         );
     }
     if let (Some(start), Some(end)) = (overflows_at_start, esockets::listen_overflows()) {

@@ -15,6 +15,7 @@ mod inbox;
 mod limits;
 mod line_echo;
 mod panic;
+mod proxy;
 mod refusal;
 mod refused_ids;
 mod scale;

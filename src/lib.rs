@@ -53,6 +53,7 @@ mod net;
 mod ops;
 pub mod protocols;
 pub mod proxy;
+mod pubsub;
 mod server;
 mod shard;
 
@@ -64,6 +65,8 @@ pub use net::fds::{open_file_limit, raise_open_file_limit};
 pub use net::kernel::{listen_overflows, somaxconn, tcp_migrate_req};
 pub use ops::logging;
 pub use ops::signals::StopSignals;
+pub use pubsub::backplane::BackplaneStats;
+pub use pubsub::SlowSubscribers;
 pub use server::config::{default_threads, Config, Keepalive, RESERVED_DESCRIPTORS};
 pub use server::error::{ConfigError, Error};
 pub use server::handle::ServerHandle;

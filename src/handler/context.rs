@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::handler::conn::Conn;
 use crate::handler::id::ConnId;
+use crate::pubsub::topics::{Subscribed, Topics};
 use crate::server::handle::ServerHandle;
 use crate::shard::inbox::SendError;
 use crate::shard::slots::Key;
@@ -56,6 +58,8 @@ pub(crate) enum Deferred {
     Close(ConnId),
     /// Queue this payload for every client of the shard.
     SendToAll(Bytes),
+    /// Deliver this payload to the shard's subscribers of this topic.
+    Publish(Bytes, Bytes),
 }
 
 /// The shard's clock, timers and pending requests: the part of a shard a
@@ -74,6 +78,10 @@ pub(crate) struct ContextCore {
     pub(crate) deferred: Vec<Deferred>,
     /// Reaches other shards.
     pub(crate) handle: ServerHandle,
+    /// Subscriptions of the shard's clients.
+    pub(crate) topics: Topics<Key>,
+    /// Publishes for each other shard, sent once per loop round.
+    pub(crate) outbound: Vec<Vec<(Bytes, Bytes)>>,
 }
 
 impl ContextCore {
@@ -86,7 +94,19 @@ impl ContextCore {
             now: Cell::new(Some(now)),
             wheel: Wheel::new(),
             deferred: Vec::new(),
+            outbound: (0..handle.shards()).map(|_| Vec::new()).collect(),
+            topics: Topics::default(),
             handle,
+        }
+    }
+
+    /// The slot key of a client of this shard.
+    fn key_of(conn: &Conn<'_>) -> Key {
+        let id = conn.id();
+        Key {
+            // Ids are made from keys, so the slot fits.
+            index: u32::try_from(id.slot()).unwrap_or(u32::MAX),
+            generation: id.generation(),
         }
     }
 
@@ -235,5 +255,74 @@ impl<'a> ShardContext<'a> {
     /// pending: it will not fire). O(1).
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
         self.core.wheel.cancel(timer.0).is_some()
+    }
+
+    /// Subscribes the client `conn` to `topic` (any bytes); returns
+    /// whether it was not subscribed yet. Its subscriptions end when it
+    /// closes.
+    pub fn subscribe(&mut self, conn: &Conn<'_>, topic: &[u8]) -> bool {
+        let key = ContextCore::key_of(conn);
+        match self.core.topics.subscribe(key, topic) {
+            Subscribed::Already => false,
+            Subscribed::New { first } => {
+                if first {
+                    let shared = Bytes::copy_from_slice(topic);
+                    self.core.handle.directory().add(&shared, self.shard());
+                }
+                true
+            }
+        }
+    }
+
+    /// Ends the subscription of `conn` to `topic`; returns whether it had
+    /// one.
+    pub fn unsubscribe(&mut self, conn: &Conn<'_>, topic: &[u8]) -> bool {
+        let key = ContextCore::key_of(conn);
+        match self.core.topics.unsubscribe(key, topic) {
+            None => false,
+            Some(last) => {
+                if last {
+                    self.core.handle.directory().remove(topic, self.shard());
+                }
+                true
+            }
+        }
+    }
+
+    /// How many topics `conn` is subscribed to.
+    pub fn subscriptions(&self, conn: &Conn<'_>) -> usize {
+        self.core.topics.count(ContextCore::key_of(conn))
+    }
+
+    /// Publishes `payload` to every subscriber of `topic` on every shard.
+    /// Subscribers receive `payload` byte for byte, one shared buffer for
+    /// all of them (a protocol frames it once, before publishing).
+    ///
+    /// This shard's subscribers get it right after this callback; each
+    /// other shard with subscribers gets this round's publishes in one
+    /// command, at the end of the round. The publishes of one shard to one
+    /// topic reach every subscriber in the order made.
+    pub fn publish(&mut self, topic: &[u8], payload: impl Into<Bytes>) {
+        let topic = Bytes::copy_from_slice(topic);
+        let payload = payload.into();
+        let me = self.shard();
+        let core = &mut *self.core;
+        let outbound = &mut core.outbound;
+        core.handle.directory().for_each_shard(&topic, |shard| {
+            if shard != me {
+                if let Some(batch) = outbound.get_mut(shard) {
+                    batch.push((topic.clone(), payload.clone()));
+                }
+            }
+        });
+        core.deferred.push(Deferred::Publish(topic, payload));
+    }
+
+    /// Deliveries skipped for `conn` because it was slow (under
+    /// [`SlowSubscribers::Drop`](crate::SlowSubscribers::Drop)) since last
+    /// asked; the count restarts at zero. Ask in
+    /// [`Handler::on_drain`](crate::Handler::on_drain) to tell the client.
+    pub fn take_missed(&mut self, conn: &Conn<'_>) -> u64 {
+        self.core.topics.take_missed(ContextCore::key_of(conn))
     }
 }

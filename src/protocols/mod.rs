@@ -4,7 +4,9 @@
 mod discard;
 mod echo;
 mod line_echo;
+pub mod pubsub;
 
 pub use discard::Discard;
 pub use echo::Echo;
 pub use line_echo::{scan_lines, LineEcho, LineScan, LINE_TOO_LONG};
+pub use pubsub::PubSub;

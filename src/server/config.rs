@@ -7,6 +7,7 @@ use bytes::Bytes;
 use ipnet::IpNet;
 
 use crate::net::kernel;
+use crate::pubsub::SlowSubscribers;
 use crate::server::error::ConfigError;
 
 /// TCP keepalive: the kernel probes a client after `idle` without traffic,
@@ -130,6 +131,13 @@ pub struct Config {
     /// allocated up front, about 56 bytes a command (plus each payload).
     /// Default 8192 (under half a MiB per shard).
     pub inbox_capacity: usize,
+    /// What happens to a pub/sub subscriber whose output queue passed
+    /// `output_high_water`. Default [`SlowSubscribers::Close`].
+    pub slow_subscribers: SlowSubscribers,
+    /// Share topics with other esockets processes through the Redis
+    /// server at this URL (`redis://HOST:PORT`): every publish reaches
+    /// subscribers in every process. Default none.
+    pub backplane: Option<String>,
     /// Expect a PROXY protocol header (version 1 or 2, as HAProxy's
     /// `send-proxy` and `send-proxy-v2` send it) at the start of every
     /// connection, read before `on_connect`, which then gets the client's
@@ -193,6 +201,8 @@ impl Default for Config {
             user_timeout: None,
             tick: None,
             inbox_capacity: 8192,
+            slow_subscribers: SlowSubscribers::Close,
+            backplane: None,
             proxy_protocol: false,
             proxy_trusted: Vec::new(),
             proxy_timeout: Duration::from_secs(5),
@@ -226,6 +236,14 @@ impl Config {
                 "threads",
                 format!("must be 1 to {MAX_THREADS}, got {}", self.threads),
             );
+        }
+        if let Some(url) = &self.backplane {
+            if let Err(err) = redis::Client::open(url.as_str()) {
+                return bad(
+                    "backplane",
+                    format!("must be a Redis URL (redis://HOST:PORT), got {url:?}: {err}"),
+                );
+            }
         }
         if self.backlog == 0 || self.backlog > i32::MAX as u32 {
             return bad(

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::handler::id::ConnId;
+use crate::pubsub::backplane::{BackplaneStats, Outbox};
+use crate::pubsub::directory::Directory;
 use crate::server::stats::{PublishedStats, ShardStats};
 use crate::shard::inbox::{Command, InboxSender, SendError};
 
@@ -29,6 +31,10 @@ struct Shared {
     open: AtomicUsize,
     /// The most clients served at once.
     max_connections: usize,
+    /// Which shards have subscribers of which topic.
+    directory: Directory,
+    /// Where local publishes go to reach other processes, if anywhere.
+    backplane: Option<Outbox>,
 }
 
 /// A cheap, cloneable handle to a running server, usable from any thread:
@@ -50,13 +56,20 @@ impl std::fmt::Debug for ServerHandle {
 
 impl ServerHandle {
     /// A handle over the shards' remotes.
-    pub(crate) fn new(shards: Vec<Remote>, local_addr: SocketAddr, max_connections: usize) -> Self {
+    pub(crate) fn new(
+        shards: Vec<Remote>,
+        local_addr: SocketAddr,
+        max_connections: usize,
+        backplane: Option<Outbox>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 shards,
                 local_addr,
                 open: AtomicUsize::new(0),
                 max_connections,
+                directory: Directory::default(),
+                backplane,
             }),
         }
     }
@@ -99,6 +112,87 @@ impl ServerHandle {
         self.command(id.shard(), Command::Close(id))
     }
 
+    /// Publishes `payload` to every subscriber of `topic`, on every shard:
+    /// one command per shard that has subscribers, the payload shared by
+    /// all of them. Each subscriber receives `payload` byte for byte (a
+    /// protocol frames it before publishing). Publishes from one thread to
+    /// one topic reach each subscriber in the order made.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::InboxFull`] if some shard with subscribers was too far
+    /// behind to take it (the others got it); [`SendError::Stopped`] if a
+    /// shard has stopped.
+    pub fn publish(&self, topic: &[u8], payload: impl Into<Bytes>) -> Result<(), SendError> {
+        let topic = Bytes::copy_from_slice(topic);
+        let payload = payload.into();
+        self.forward(&topic, &payload);
+        self.publish_local(&topic, &payload)
+    }
+
+    /// Publishes to this process's subscribers only.
+    pub(crate) fn publish_local(&self, topic: &[u8], payload: &Bytes) -> Result<(), SendError> {
+        let mut result = Ok(());
+        self.shared.directory.for_each_shard(topic, |shard| {
+            let batch = vec![(Bytes::copy_from_slice(topic), payload.clone())];
+            if let Err(err) = self.command(shard, Command::Publish(batch)) {
+                result = Err(err);
+            }
+        });
+        result
+    }
+
+    /// Publishes to this process's subscribers, waiting (yielding) while a
+    /// shard's inbox is full until it has room or `give_up` says so: for
+    /// the backplane, which then reads no more from Redis meanwhile.
+    pub(crate) fn publish_local_waiting(
+        &self,
+        topic: &[u8],
+        payload: &Bytes,
+        give_up: impl Fn() -> bool,
+    ) {
+        self.shared.directory.for_each_shard(topic, |shard| {
+            let mut command =
+                Command::Publish(vec![(Bytes::copy_from_slice(topic), payload.clone())]);
+            while let Err(refused) = self.offer(shard, command) {
+                if give_up() {
+                    return;
+                }
+                std::thread::yield_now();
+                command = refused;
+            }
+        });
+    }
+
+    /// Hands a local publish to the backplane, if there is one.
+    pub(crate) fn forward(&self, topic: &Bytes, payload: &Bytes) {
+        if let Some(backplane) = &self.shared.backplane {
+            backplane.forward(topic, payload);
+        }
+    }
+
+    /// The Redis backplane's counters, if the server has one
+    /// ([`Config::backplane`](crate::Config::backplane)).
+    pub fn backplane_stats(&self) -> Option<BackplaneStats> {
+        self.shared.backplane.as_ref().map(Outbox::stats)
+    }
+
+    /// Queues `payload` for every client of the server (one shared buffer).
+    ///
+    /// # Errors
+    ///
+    /// As for [`publish`](Self::publish).
+    pub fn broadcast(&self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        let payload = payload.into();
+        let mut result = Ok(());
+        for shard in 0..self.shards() {
+            if let Err(err) = self.command(shard, Command::Broadcast(payload.clone())) {
+                result = Err(err);
+            }
+        }
+        result
+    }
+
     /// Starts a graceful shutdown: every shard stops accepting at once,
     /// flushes queued output up to the drain timeout, closes its clients and
     /// ends. Returns at once, even when an inbox is full (a handler may
@@ -122,6 +216,20 @@ impl ServerHandle {
     /// The published counters of one shard (for that shard to update).
     pub(crate) fn published(&self, shard: usize) -> Option<&PublishedStats> {
         self.shared.shards.get(shard).map(|remote| &remote.stats)
+    }
+
+    /// Which shards have subscribers of which topic.
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.shared.directory
+    }
+
+    /// Offers `command` to shard `shard`; hands it back if that inbox is
+    /// full.
+    pub(crate) fn offer(&self, shard: usize, command: Command) -> Result<(), Command> {
+        match self.shared.shards.get(shard) {
+            Some(remote) => remote.inbox.offer(command),
+            None => Ok(()),
+        }
     }
 
     /// Takes a place for a new client; `false` at `max_connections`.

@@ -15,9 +15,11 @@ use mio::{Interest, Poll, Waker};
 use crate::handler::{Handler, ShardInfo};
 use crate::net::fds;
 use crate::net::listener::{self, ListenOptions};
+use crate::pubsub::backplane::{Backplane, Running};
 use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
 use config::{Config, RESERVED_DESCRIPTORS};
+use error::ConfigError;
 use error::Error;
 use handle::{Remote, ServerHandle};
 use stats::ShardStats;
@@ -44,6 +46,8 @@ pub struct Server {
     handle: ServerHandle,
     /// The shard threads, by index; empty once joined.
     threads: Vec<JoinHandle<()>>,
+    /// The Redis backplane's threads, if any.
+    backplane: Option<Running>,
 }
 
 impl Server {
@@ -61,6 +65,16 @@ impl Server {
         H: Handler + 'static,
     {
         config.validate()?;
+        let (backplane, outbox) = match &config.backplane {
+            None => (None, None),
+            Some(url) => {
+                let (backplane, outbox) = Backplane::new(url).map_err(|err| ConfigError {
+                    field: "backplane",
+                    reason: format!("{url:?} is not a Redis URL (redis://HOST:PORT): {err}"),
+                })?;
+                (Some(backplane), Some(outbox))
+            }
+        };
         let options = ListenOptions {
             backlog: config.backlog,
             keepalive: config.keepalive,
@@ -93,9 +107,16 @@ impl Server {
         let max_connections = config.effective_max_connections();
         pregrow_descriptor_table(max_connections, config.threads);
         let mut server = Self {
-            handle: ServerHandle::new(remotes, local_addr, max_connections),
+            handle: ServerHandle::new(remotes, local_addr, max_connections, outbox),
             threads: Vec::with_capacity(config.threads),
+            backplane: None,
         };
+        if let Some(backplane) = backplane {
+            let running = backplane
+                .start(server.handle.clone())
+                .map_err(|source| Error::Shard { shard: 0, source })?;
+            server.backplane = Some(running);
+        }
         let cores = if config.pin_threads {
             core_affinity::get_core_ids().filter(|ids| !ids.is_empty())
         } else {
@@ -171,6 +192,8 @@ impl Server {
     /// Joins the threads, keeping the first panic.
     fn join_threads(&mut self) -> Result<(), Error> {
         let mut result = Ok(());
+        // The shards have stopped once joined; then the backplane.
+        let _stop_backplane_last = self.backplane.take();
         for (shard, thread) in self.threads.drain(..).enumerate() {
             if let Err(panic) = thread.join() {
                 let message = panic

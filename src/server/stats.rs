@@ -76,6 +76,18 @@ counters! {
     bytes_in,
     /// Bytes written to clients.
     bytes_out,
+    /// Messages published by this shard's handler (each counted once,
+    /// however many subscribers it reaches).
+    published,
+    /// Deliveries queued to this shard's subscribers (one per subscriber
+    /// per message).
+    delivered,
+    /// Deliveries skipped because the subscriber was slow, under
+    /// [`SlowSubscribers::Drop`](crate::SlowSubscribers::Drop).
+    dropped_slow,
+    /// Messages published here that never reached another shard: its
+    /// inbox stayed full until this shard's backlog for it overflowed.
+    lost_fanout,
     /// PROXY protocol: connections handed to the handler after a valid
     /// header (`LOCAL` ones included).
     proxy_headers,
@@ -126,6 +138,10 @@ mod tests {
             idle_closed: 8,
             accept_pauses: 9,
             cut_off: 10,
+            published: 11,
+            delivered: 12,
+            dropped_slow: 13,
+            lost_fanout: 14,
             proxy_headers: 11,
             proxy_local: 12,
             proxy_untrusted: 13,

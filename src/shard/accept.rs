@@ -298,6 +298,7 @@ impl<H: Handler> Shard<H> {
                 // Removing bumps the slot's generation: an id the handler
                 // kept from this call can never reach the next client.
                 self.clients.remove(key);
+                self.unsubscribe_all(key);
                 self.cx.handle.release_connection();
                 self.stats.open -= 1;
                 self.stats.refused += 1;

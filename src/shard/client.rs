@@ -38,6 +38,9 @@ mod flag {
     pub(crate) const READ_CLOSED: u8 = 4;
     /// The close deadline is set: `Client::clock` holds it.
     pub(crate) const DRAIN_ARMED: u8 = 8;
+    /// Deliveries were queued without a write; the client is on the
+    /// shard's list of clients to flush at the end of the round.
+    pub(crate) const HELD: u8 = 16;
 }
 
 /// The socket side of a client: what [`Conn`](crate::Conn) lends a
@@ -202,6 +205,25 @@ impl ClientIo {
             self.out.push_bytes(data);
         }
         written
+    }
+
+    /// Queues a slice of the shared buffer without writing it: deliveries
+    /// to many clients are flushed once per client at the end of the
+    /// round, however many arrived. Returns whether the client was not
+    /// held yet (the caller lists it for that flush).
+    pub(crate) fn hold_bytes(&mut self, data: Bytes, output_limit: usize) -> bool {
+        if data.is_empty() || !self.room_for(data.len(), output_limit) {
+            return false;
+        }
+        self.out.push_bytes(data);
+        let newly = !self.has(flag::HELD);
+        self.set(flag::HELD, true);
+        newly
+    }
+
+    /// Ends the hold: the caller flushes now.
+    pub(crate) fn release(&mut self) {
+        self.set(flag::HELD, false);
     }
 
     /// Writes to the socket if nothing is queued ahead (order must hold).

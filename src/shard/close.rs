@@ -40,6 +40,7 @@ impl<H: Handler> Shard<H> {
         let Some(client) = self.clients.remove(key) else {
             return;
         };
+        self.unsubscribe_all(key);
         if reason_is_graceful(reason) && client.io.output_in_flight() {
             // A graceful close that ends with output not yet taken: the
             // drain deadline cut it short, or the client left first. The

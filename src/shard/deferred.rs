@@ -29,6 +29,11 @@ impl<H: Handler> Shard<H> {
                             self.settle(key);
                         }
                     }
+                    Deferred::Publish(topic, payload) => {
+                        self.stats.published += 1;
+                        self.cx.handle.forward(&topic, &payload);
+                        self.deliver(&topic, &payload);
+                    }
                     Deferred::SendToAll(data) => {
                         let limit = self.config.output_limit;
                         for index in 0..self.clients.capacity() {

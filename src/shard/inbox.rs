@@ -31,6 +31,12 @@ pub(crate) enum Command {
     Send(ConnId, Bytes),
     /// Close this client gracefully (ignored if the id is stale).
     Close(ConnId),
+    /// Deliver each payload to this shard's subscribers of its topic, in
+    /// order: what one publisher (a shard's round, or one call of
+    /// `ServerHandle::publish`) sent this shard.
+    Publish(Vec<(Bytes, Bytes)>),
+    /// Queue this payload for every client of the shard.
+    Broadcast(Bytes),
     /// Stop accepting, drain, close everyone, and end the shard thread.
     Shutdown,
 }
@@ -94,6 +100,22 @@ impl InboxSender {
             // The eventfd write fails only if the descriptor is broken; the
             // command is queued all the same, so say so only as "stopped".
             self.waker.wake().map_err(|_| SendError::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// Queues `command` like [`send`](Self::send), but hands it back when
+    /// the queue is full, to be offered again later. A stopped shard
+    /// takes (and drops) it.
+    pub(crate) fn offer(&self, command: Command) -> Result<(), Command> {
+        match self.queue.try_send(command) {
+            Ok(()) => {}
+            Err(TrySendError::Full(command)) => return Err(command),
+            Err(TrySendError::Disconnected(_)) => return Ok(()),
+        }
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // As in `send`: a broken eventfd means a stopped shard.
+            let _ = self.waker.wake();
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ mod accept;
 pub(crate) mod client;
 mod close;
 mod deferred;
+mod fanout;
 pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
@@ -51,6 +52,9 @@ const EVENT_CAPACITY: usize = 1024;
 /// other threads cannot starve the shard's own clients; the rest wait for
 /// the next round (which then does not sleep).
 const INBOX_BUDGET: usize = 1024;
+
+/// How soon publishes refused by a full inbox are offered again.
+const OUTBOUND_RETRY: Duration = Duration::from_millis(1);
 
 /// The parts of a shard made on the caller's thread by `Server::bind`, so
 /// that setup errors come back synchronously.
@@ -107,6 +111,12 @@ pub(crate) struct Shard<H: Handler> {
     warnings: Warnings,
     /// Commands taken from the inbox this round (memory reused).
     commands: Vec<Command>,
+    /// Subscribers of the topic being delivered (memory reused).
+    subscribers: Vec<Key>,
+    /// Publishes for another shard wait for room in its inbox.
+    outbound_pending: bool,
+    /// Clients with deliveries queued but not yet written this round.
+    held: Vec<Key>,
 }
 
 impl<H: Handler> Shard<H> {
@@ -145,6 +155,9 @@ impl<H: Handler> Shard<H> {
             spare,
             warnings: Warnings::default(),
             commands: Vec::new(),
+            subscribers: Vec::new(),
+            outbound_pending: false,
+            held: Vec::new(),
         }
     }
 
@@ -185,12 +198,19 @@ impl<H: Handler> Shard<H> {
                 self.sweep_step();
             }
             self.fire_timers();
+            while !self.held.is_empty() {
+                self.flush_held();
+            }
+            self.send_outbound();
             if let Some(published) = self.cx.handle.published(usize::from(self.index)) {
                 published.publish(&self.stats);
             }
         }
         self.handler
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
+        self.apply_deferred();
+        self.flush_held();
+        self.send_outbound();
     }
 
     /// Whether this round's clock must be read up front: something is
@@ -209,11 +229,16 @@ impl<H: Handler> Shard<H> {
         {
             return Some(Duration::ZERO);
         }
+        // Another shard's inbox was full: offer again soon, without
+        // spinning on the core that shard may need.
+        let retry = self
+            .outbound_pending
+            .then(|| Instant::now() + OUTBOUND_RETRY);
         let wheel = self.cx.wheel.next_deadline().map(|t| self.cx.instant_of(t));
-        let next = match (wheel, self.deadlines.next()) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
+        let next = [wheel, self.deadlines.next(), retry]
+            .into_iter()
+            .flatten()
+            .min()?;
         Some(next.saturating_duration_since(Instant::now()))
     }
 
@@ -252,6 +277,12 @@ impl<H: Handler> Shard<H> {
                         self.settle(key);
                     }
                 }
+                Command::Publish(batch) => {
+                    for (topic, payload) in &batch {
+                        self.deliver(topic, payload);
+                    }
+                }
+                Command::Broadcast(payload) => self.broadcast(&payload),
                 Command::Shutdown => self.begin_shutdown(),
             }
         }

@@ -40,6 +40,8 @@ pub(super) struct Warnings {
     pub(super) out_of_resources: RateLimit,
     /// Clients closed for an overflow or a socket error.
     pub(super) client_failed: RateLimit,
+    /// Publishes lost because another shard's inbox stayed full.
+    pub(super) fanout_lost: RateLimit,
     /// PROXY protocol: peers refused as untrusted.
     pub(super) proxy_untrusted: RateLimit,
     /// PROXY protocol: invalid headers.

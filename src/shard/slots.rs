@@ -10,7 +10,7 @@ struct Slot<T> {
 }
 
 /// A key into [`Slots`]: an index and the generation it was issued at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     /// Index into the slot vector.
     pub index: u32,

@@ -45,3 +45,52 @@ pub fn wait_until_listening(addr: SocketAddr, what: &str) {
         thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A `redis-server` of the test's own on a free loopback port, killed
+/// when dropped.
+pub struct Redis {
+    /// The process, while it runs.
+    child: Option<super::Child>,
+    /// Its port (kept across restarts).
+    pub port: u16,
+}
+
+impl Redis {
+    /// Starts one (no persistence) and waits until it accepts clients.
+    pub fn start() -> Self {
+        let mut redis = Self {
+            child: None,
+            port: free_port(),
+        };
+        redis.restart();
+        redis
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.signal(libc::SIGKILL);
+            child.wait_within(super::DEADLINE, "redis-server after SIGKILL");
+        }
+    }
+
+    /// Starts it (again) on the same port.
+    pub fn restart(&mut self) {
+        let port = self.port.to_string();
+        let mut command = std::process::Command::new(require("redis-server"));
+        command
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no", "--daemonize", "no"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        self.child = Some(super::Child::spawn(&mut command));
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        wait_until_listening(addr, "redis-server");
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod components;
 pub mod haproxy;
+pub mod line_client;
 pub mod server;
 
 use std::io::{BufRead, BufReader, Read};
@@ -181,6 +182,23 @@ impl Lines {
                 return line;
             }
         }
+    }
+
+    /// Waits (up to [`DEADLINE`]) until a line containing each of
+    /// `needles` came, in any order (threads log as they please); returns
+    /// those lines in the order of `needles`.
+    pub fn wait_for_all(&mut self, needles: &[&str]) -> Vec<String> {
+        let end = Instant::now() + DEADLINE;
+        let mut found: Vec<Option<String>> = vec![None; needles.len()];
+        while found.iter().any(Option::is_none) {
+            let line = self.next_before(end, &format!("{needles:?}"));
+            for (slot, needle) in found.iter_mut().zip(needles) {
+                if slot.is_none() && line.contains(needle) {
+                    *slot = Some(line.clone());
+                }
+            }
+        }
+        found.into_iter().flatten().collect()
     }
 
     /// The next line, which must come before `end`; else panics saying it

@@ -58,6 +58,11 @@ impl Server {
         self.lines.wait_for(needle)
     }
 
+    /// Waits for lines containing each of `needles`, in any order.
+    pub fn wait_for_lines(&mut self, needles: &[&str]) -> Vec<String> {
+        self.lines.wait_for_all(needles)
+    }
+
     /// The address from the "esockets listening addr=..." line.
     pub fn listening_addr(&mut self) -> SocketAddr {
         address_in(&self.wait_for_line("esockets listening"))

@@ -16,6 +16,7 @@ mod limits;
 mod line_echo;
 mod panic;
 mod proxy;
+mod pubsub;
 mod refusal;
 mod refused_ids;
 mod scale;

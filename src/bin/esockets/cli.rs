@@ -113,14 +113,29 @@ pub struct Cli {
     pub output_limit: usize,
 
     /// Close a client whose unconsumed input (a partial line) exceeds this
-    /// (raised to --max-line + 1 for line-echo if lower).
+    /// (raised to --max-line + 1 for line-echo and pubsub if lower).
     #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
     pub input_limit: usize,
 
-    /// line-echo: longest line, without its newline (at least 1 byte); a
-    /// longer one gets "ERROR line too long" and the client is closed.
+    /// line-echo and pubsub: longest line, without its newline (at least 1
+    /// byte); a longer one gets "ERROR line too long" ("-ERR line too long"
+    /// in pubsub) and the client is closed.
     #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_line: usize,
+
+    /// pubsub: most topics one client may subscribe to.
+    #[arg(long, default_value_t = esockets::protocols::pubsub::MAX_SUBSCRIPTIONS, value_name = "N")]
+    pub max_subscriptions: usize,
+
+    /// pubsub: a subscriber whose queued output passed --high-water is
+    /// closed (at --output-limit) or has deliveries skipped and counted.
+    #[arg(long, value_enum, default_value_t = SlowSubscribers::Close)]
+    pub slow_subscribers: SlowSubscribers,
+
+    /// pubsub: share topics with other esockets processes through the
+    /// Redis server at this URL (redis://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    pub backplane: Option<String>,
 
     /// How long shutdown waits for queued output to reach clients: seconds
     /// (5, 0.5) or with a unit (500ms, 30s, 2m); at most a day.
@@ -155,6 +170,19 @@ pub enum Protocol {
     LineEcho,
     /// RFC 863: everything is read and thrown away.
     Discard,
+    /// Topics: SUB, UNSUB, PUB, PING lines; deliveries as MSG lines
+    /// (docs/protocols.md).
+    Pubsub,
+}
+
+/// What happens to a pubsub subscriber that does not keep up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SlowSubscribers {
+    /// Close it once its queue passes --output-limit.
+    Close,
+    /// Skip its deliveries while its queue is above --high-water; it gets
+    /// "MISSED n" once it catches up.
+    Drop,
 }
 
 impl Cli {
@@ -168,7 +196,7 @@ impl Cli {
             return Err("--max-line must be at least 1 byte, got 0".into());
         }
         let mut input_limit = self.input_limit;
-        if self.protocol == Protocol::LineEcho {
+        if matches!(self.protocol, Protocol::LineEcho | Protocol::Pubsub) {
             input_limit = input_limit.max(self.max_line.saturating_add(1));
         }
         let defaults = esockets::Config::default();
@@ -194,6 +222,11 @@ impl Cli {
             output_limit: self.output_limit,
             input_limit,
             drain_timeout: self.drain_timeout,
+            slow_subscribers: match self.slow_subscribers {
+                SlowSubscribers::Close => esockets::SlowSubscribers::Close,
+                SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,
+            },
+            backplane: self.backplane.clone(),
             proxy_protocol: self.proxy_protocol,
             proxy_trusted: self.proxy_trusted.clone(),
             proxy_timeout: self.proxy_timeout,

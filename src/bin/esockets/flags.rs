@@ -27,6 +27,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("keepalive_interval", "--keepalive-interval"),
     ("keepalive_count", "--keepalive-count"),
     ("user_timeout", "--user-timeout"),
+    ("slow_subscribers", "--slow-subscribers"),
+    ("backplane", "--backplane"),
     ("proxy_protocol", "--proxy-protocol"),
     ("proxy_trusted", "--proxy-trusted"),
     ("proxy_timeout", "--proxy-timeout"),

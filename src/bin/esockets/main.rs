@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use esockets::protocols::{Discard, Echo, LineEcho};
+use esockets::protocols::{Discard, Echo, LineEcho, PubSub};
 use esockets::{Server, StopSignals};
 
 use cli::{Cli, Protocol};
@@ -58,11 +58,21 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
             let max_line = cli.max_line;
             Server::bind(config.clone(), move |_| LineEcho::new(max_line))?
         }
+        Protocol::Pubsub => {
+            let (max_line, max) = (cli.max_line, cli.max_subscriptions);
+            Server::bind(config.clone(), move |_| {
+                PubSub::new(max_line).with_max_subscriptions(max)
+            })?
+        }
     };
-    report::started(&server, &config, cli.protocol, cli.max_line);
+    report::started(&server, &config, cli);
     let handle = server.handle();
     signals.watch(handle.clone())?;
     let joined = server.join();
-    report::summary(&handle.stats(), overflows_at_start);
+    report::summary(
+        &handle.stats(),
+        handle.backplane_stats(),
+        overflows_at_start,
+    );
     joined
 }

@@ -2,9 +2,9 @@
 //! units, and the final counters.
 
 use clap::ValueEnum;
-use esockets::{Config, Server, ShardStats};
+use esockets::{BackplaneStats, Config, Server, ShardStats};
 
-use crate::cli::Protocol;
+use crate::cli::{Cli, Protocol};
 use crate::units::{format_duration, format_size};
 
 /// Below this open-file limit a server holds too few clients to be useful,
@@ -28,7 +28,8 @@ pub fn raise_file_limit() {
 
 /// One log line per fact a deployer needs (the README shows them; a test
 /// keeps it in step).
-pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: usize) {
+pub fn started(server: &Server, config: &Config, cli: &Cli) {
+    let protocol = cli.protocol;
     let name = protocol
         .to_possible_value()
         .map_or_else(String::new, |value| value.get_name().to_owned());
@@ -36,7 +37,25 @@ pub fn started(server: &Server, config: &Config, protocol: Protocol, max_line: u
     if protocol == Protocol::LineEcho {
         tracing::info!(
             "longest line {}; a longer one gets \"ERROR line too long\" and a close",
-            format_size(max_line)
+            format_size(cli.max_line)
+        );
+    }
+    if let Some(url) = &config.backplane {
+        tracing::info!(
+            "backplane: topics shared with other esockets processes through Redis at {url}"
+        );
+    }
+    if protocol == Protocol::Pubsub {
+        let slow = match config.slow_subscribers {
+            esockets::SlowSubscribers::Drop => "have deliveries skipped (and are told how many)",
+            _ => "are closed at the output limit",
+        };
+        tracing::info!(
+            "pubsub: lines up to {}, topics up to {} B, {} subscriptions per client; \
+             slow subscribers {slow}",
+            format_size(cli.max_line),
+            esockets::protocols::pubsub::MAX_TOPIC,
+            cli.max_subscriptions,
         );
     }
     shards(config);
@@ -191,12 +210,34 @@ fn file_limit(max_connections: usize, asked: bool) {
 /// The final counters, per shard and in total, and the listen-queue
 /// overflows while the server ran (`overflows_at_start` from
 /// [`esockets::listen_overflows`]).
-pub fn summary(shards: &[ShardStats], overflows_at_start: Option<u64>) {
+pub fn summary(
+    shards: &[ShardStats],
+    backplane: Option<BackplaneStats>,
+    overflows_at_start: Option<u64>,
+) {
     for (index, stats) in shards.iter().enumerate() {
         log_stats(&format!("shard {index}"), stats);
     }
     let total: ShardStats = shards.iter().copied().sum();
     log_stats("total", &total);
+    if total.published + total.delivered + total.dropped_slow + total.lost_fanout > 0 {
+        tracing::info!(
+            published = total.published,
+            delivered = total.delivered,
+            dropped_slow = total.dropped_slow,
+            lost_fanout = total.lost_fanout,
+            "total pubsub"
+        );
+    }
+    if let Some(backplane) = backplane {
+        tracing::info!(
+            sent = backplane.sent,
+            received = backplane.received,
+            lost = backplane.lost,
+            reconnects = backplane.reconnects,
+            "backplane"
+        );
+    }
     if total.cut_off > 0 {
         tracing::warn!(
             "{} clients were closed with output they had not taken: the drain deadline \

@@ -1,0 +1,139 @@
+//! A chat server on the library's topics: rooms, nicknames, join and
+//! leave notices. Rooms span every shard (and, with `--backplane`-style
+//! `Config::backplane`, every process).
+//!
+//! Run: `cargo run --release --example chat`, then in two terminals
+//! `nc 127.0.0.1 1234` and type `/nick ann`, `/join lobby`, `hello`.
+//! Commands: `/nick NAME`, `/join ROOM`, `/leave`, `/quit`; any other line
+//! is said in the current room.
+
+use esockets::{CloseReason, Config, Conn, ConnId, Handler, Server, ShardContext, Verdict};
+
+/// Longest line, nickname and room name.
+const MAX_LINE: usize = 1024;
+const MAX_NAME: usize = 32;
+
+/// One per shard; everything per client is in its state.
+pub struct Chat;
+
+/// A client: its nickname and the room it is in.
+#[derive(Default)]
+pub struct Member {
+    nick: String,
+    room: Option<String>,
+}
+
+impl Chat {
+    /// Says `text` in `room`, to everyone in it, on every shard.
+    fn announce(cx: &mut ShardContext<'_>, room: &str, text: &str) {
+        cx.publish(room.as_bytes(), format!("[{room}] {text}\n"));
+    }
+
+    /// Runs one line from `conn`.
+    fn line(cx: &mut ShardContext<'_>, conn: &mut Conn<'_>, me: &mut Member, line: &str) -> bool {
+        let (command, arg) = line.split_once(' ').unwrap_or((line, ""));
+        let arg = arg.trim();
+        match command {
+            "/nick" if valid(arg) => {
+                if let Some(room) = &me.room {
+                    Self::announce(cx, room, &format!("{} is now {arg}", me.nick));
+                }
+                me.nick = arg.to_owned();
+                conn.send(format!("you are {arg}\n").as_bytes());
+            }
+            "/join" if valid(arg) => {
+                Self::leave(cx, conn, me);
+                cx.subscribe(conn, arg.as_bytes());
+                Self::announce(cx, arg, &format!("{} joined", me.nick));
+                me.room = Some(arg.to_owned());
+            }
+            "/leave" => Self::leave(cx, conn, me),
+            "/quit" => return false,
+            "/nick" | "/join" => {
+                conn.send(
+                    format!("names are 1 to {MAX_NAME} letters, digits, - or _\n").as_bytes(),
+                );
+            }
+            _ if line.starts_with('/') => {
+                conn.send(b"commands: /nick NAME, /join ROOM, /leave, /quit\n")
+            }
+            _ => match &me.room {
+                Some(room) => Self::announce(cx, room, &format!("<{}> {line}", me.nick)),
+                None => conn.send(b"join a room first: /join ROOM\n"),
+            },
+        }
+        true
+    }
+
+    /// Leaves the current room, if any, telling the others.
+    fn leave(cx: &mut ShardContext<'_>, conn: &Conn<'_>, me: &mut Member) {
+        if let Some(room) = me.room.take() {
+            cx.unsubscribe(conn, room.as_bytes());
+            Self::announce(cx, &room, &format!("{} left", me.nick));
+        }
+    }
+}
+
+/// Whether `name` is a usable nickname or room name.
+fn valid(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Handler for Chat {
+    type State = Member;
+
+    fn on_data(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        me: &mut Member,
+        data: &[u8],
+    ) -> Verdict {
+        if me.nick.is_empty() {
+            me.nick = format!("guest{}", conn.id().slot());
+        }
+        let scan = esockets::protocols::scan_lines(data, conn.carried(), MAX_LINE);
+        for line in data[..scan.complete]
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let line = String::from_utf8_lossy(line);
+            if !Self::line(cx, conn, me, line.trim_end_matches('\r')) {
+                Self::leave(cx, conn, me);
+                return Verdict::Close;
+            }
+        }
+        if scan.too_long {
+            conn.send(b"line too long\n");
+            return Verdict::Close;
+        }
+        Verdict::Keep(scan.complete)
+    }
+
+    fn on_close(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        _id: ConnId,
+        me: Member,
+        _reason: CloseReason,
+    ) {
+        if let Some(room) = &me.room {
+            Self::announce(cx, room, &format!("{} left", me.nick));
+        }
+    }
+}
+
+fn main() -> Result<(), esockets::Error> {
+    let _log = esockets::logging::init();
+    let server = Server::bind(Config::default(), |_shard| Chat)?;
+    println!(
+        "chat on {}: nc {} {}",
+        server.local_addr(),
+        server.local_addr().ip(),
+        server.local_addr().port()
+    );
+    server.run_until_signal()
+}

@@ -1,0 +1,202 @@
+//! The Redis backplane: several esockets processes share topics through a
+//! Redis server's pub/sub, the way Centrifugo and socket.io scale out.
+//!
+//! Every local publish is also published to Redis on channel
+//! `esockets:<topic>`, tagged with this process's origin id; every
+//! process listens to `esockets:*` and delivers what other processes
+//! published to its own subscribers (its own publishes it has delivered
+//! already, without a round trip). Two threads of its own talk to Redis
+//! (never a shard thread): one publishes, one listens; each reconnects
+//! when Redis goes away.
+
+mod link;
+mod listener;
+mod publisher;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use bytes::Bytes;
+use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+
+use crate::server::handle::ServerHandle;
+
+/// Channels on Redis are this prefix and the topic.
+const CHANNEL_PREFIX: &[u8] = b"esockets:";
+
+/// Local publishes waiting to go to Redis, at most; more are lost and
+/// counted.
+const OUTBOX_CAPACITY: usize = 1 << 16;
+
+/// How often the backplane's threads look whether the server stopped.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// Longest wait between two attempts to reach Redis.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// The backplane's counters, process-wide.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackplaneStats {
+    /// Local publishes sent to Redis.
+    pub sent: u64,
+    /// Publishes of other processes received from Redis and delivered to
+    /// this process's subscribers.
+    pub received: u64,
+    /// Local publishes that never reached Redis: it was unreachable, or
+    /// the outbox was full.
+    pub lost: u64,
+    /// Times a connection to Redis was made again after it broke.
+    pub reconnects: u64,
+    /// Both connections (publishing and listening) are up now.
+    pub connected: bool,
+}
+
+/// What the backplane's threads and the server share.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// See [`BackplaneStats::sent`].
+    sent: AtomicU64,
+    /// See [`BackplaneStats::received`].
+    received: AtomicU64,
+    /// See [`BackplaneStats::lost`].
+    lost: AtomicU64,
+    /// See [`BackplaneStats::reconnects`].
+    reconnects: AtomicU64,
+    /// The publishing connection is up.
+    publisher_up: AtomicBool,
+    /// The listening connection is up.
+    listener_up: AtomicBool,
+    /// The server is stopping: the threads end.
+    stop: AtomicBool,
+}
+
+/// The server's end of the backplane: where local publishes go.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    /// Local publishes for the publishing thread.
+    queue: Sender<(Bytes, Bytes)>,
+    /// Shared with the threads.
+    counters: Arc<Counters>,
+}
+
+impl Outbox {
+    /// Hands a local publish to the backplane; counts it lost if the
+    /// outbox is full. Never blocks.
+    pub(crate) fn forward(&self, topic: &Bytes, payload: &Bytes) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.queue.try_send((topic.clone(), payload.clone()))
+        {
+            self.counters.lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counters now.
+    pub(crate) fn stats(&self) -> BackplaneStats {
+        let c = &self.counters;
+        BackplaneStats {
+            sent: c.sent.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            lost: c.lost.load(Ordering::Relaxed),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+            connected: c.publisher_up.load(Ordering::Relaxed)
+                && c.listener_up.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The backplane's threads, made before the server's handle (which holds
+/// the outbox) and started after it.
+pub(crate) struct Backplane {
+    /// The Redis server.
+    client: redis::Client,
+    /// The publishing thread's end of the outbox.
+    outbox: Receiver<(Bytes, Bytes)>,
+    /// Shared with the outbox.
+    counters: Arc<Counters>,
+}
+
+/// The running backplane threads.
+pub(crate) struct Running {
+    /// Shared with the threads (their stop flag).
+    counters: Arc<Counters>,
+    /// The publishing and the listening thread.
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Backplane {
+    /// A backplane to the Redis server at `url` (`redis://HOST:PORT`), and
+    /// the outbox for the server's handle.
+    ///
+    /// # Errors
+    ///
+    /// The URL is not a Redis URL.
+    pub(crate) fn new(url: &str) -> Result<(Self, Outbox), redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let (queue, outbox) = channel::bounded(OUTBOX_CAPACITY);
+        let counters = Arc::new(Counters::default());
+        Ok((
+            Self {
+                client,
+                outbox,
+                counters: Arc::clone(&counters),
+            },
+            Outbox { queue, counters },
+        ))
+    }
+
+    /// Starts the publishing and listening threads.
+    ///
+    /// # Errors
+    ///
+    /// A thread could not be started.
+    pub(crate) fn start(self, handle: ServerHandle) -> std::io::Result<Running> {
+        let origin = link::origin_id();
+        let publisher = publisher::Publisher {
+            client: self.client.clone(),
+            outbox: self.outbox,
+            counters: Arc::clone(&self.counters),
+            origin,
+        };
+        let listener = listener::Listener {
+            client: self.client,
+            handle,
+            counters: Arc::clone(&self.counters),
+            origin,
+        };
+        let mut running = Running {
+            counters: self.counters,
+            threads: Vec::with_capacity(2),
+        };
+        running.threads.push(
+            thread::Builder::new()
+                .name("esockets-backplane-pub".into())
+                .spawn(move || publisher.run())?,
+        );
+        running.threads.push(
+            thread::Builder::new()
+                .name("esockets-backplane-sub".into())
+                .spawn(move || listener.run())?,
+        );
+        Ok(running)
+    }
+}
+
+impl Running {
+    /// Stops the threads and waits for them.
+    pub(crate) fn stop(&mut self) {
+        self.counters.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            // A panic in a backplane thread was reported by the panic hook.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,142 @@
+//! The backplane thread that publishes this process's publishes to Redis.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam::channel::{Receiver, RecvTimeoutError};
+
+use super::link::{channel, message, FIRST_BACKOFF};
+use super::{Counters, MAX_BACKOFF, STOP_CHECK};
+
+/// Publishes sent to Redis in one pipelined round trip, at most.
+const BATCH: usize = 1024;
+
+/// How long connecting to Redis, or one round trip, may take.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often an idle publishing connection is checked.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Sends local publishes to Redis, pipelined, reconnecting when it breaks.
+pub(super) struct Publisher {
+    /// The Redis server.
+    pub(super) client: redis::Client,
+    /// Local publishes, from the shards and handles.
+    pub(super) outbox: Receiver<(Bytes, Bytes)>,
+    /// Shared counters and stop flag.
+    pub(super) counters: Arc<Counters>,
+    /// This process's id, sent with each publish.
+    pub(super) origin: u64,
+}
+
+impl Publisher {
+    /// Runs until the server stops.
+    pub(super) fn run(self) {
+        let mut backoff = FIRST_BACKOFF;
+        let mut was_up = false;
+        while !self.stopping() {
+            match self.connect() {
+                Ok(mut connection) => {
+                    if was_up {
+                        self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::info!(
+                        lost = self.counters.lost.load(Ordering::Relaxed),
+                        "backplane: publishing to Redis"
+                    );
+                    was_up = true;
+                    backoff = FIRST_BACKOFF;
+                    self.counters.publisher_up.store(true, Ordering::Relaxed);
+                    let broke = self.serve(&mut connection);
+                    self.counters.publisher_up.store(false, Ordering::Relaxed);
+                    match broke {
+                        Some(err) => tracing::warn!(
+                            %err,
+                            "backplane: lost Redis (publishing); local publishes are counted \
+                             lost until it is back"
+                        ),
+                        None => return,
+                    }
+                }
+                Err(err) => tracing::debug!(%err, "backplane: Redis unreachable (publishing)"),
+            }
+            self.lose_for(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Whether the server is stopping.
+    fn stopping(&self) -> bool {
+        self.counters.stop.load(Ordering::Relaxed)
+    }
+
+    /// A connection with timeouts.
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let connection = self.client.get_connection_with_timeout(REDIS_TIMEOUT)?;
+        connection.set_read_timeout(Some(REDIS_TIMEOUT))?;
+        connection.set_write_timeout(Some(REDIS_TIMEOUT))?;
+        Ok(connection)
+    }
+
+    /// Publishes what arrives until the connection breaks (`Some`) or the
+    /// server stops (`None`).
+    fn serve(&self, connection: &mut redis::Connection) -> Option<redis::RedisError> {
+        let mut pipe = redis::pipe();
+        let mut last_checked = Instant::now();
+        loop {
+            let first = match self.outbox.recv_timeout(STOP_CHECK) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) if !self.stopping() => {
+                    // Idle: make sure the connection is still there, so the
+                    // next publish does not find out the hard way. At once
+                    // when the listening thread lost Redis, else each second.
+                    let listener_down = !self.counters.listener_up.load(Ordering::Relaxed);
+                    if listener_down || last_checked.elapsed() >= IDLE_CHECK {
+                        last_checked = Instant::now();
+                        if let Err(err) = redis::cmd("PING").query::<()>(connection) {
+                            return Some(err);
+                        }
+                    }
+                    continue;
+                }
+                Err(_) => return None,
+            };
+            pipe.clear();
+            let mut count = 0;
+            for (topic, payload) in std::iter::once(first).chain(self.outbox.try_iter().take(BATCH))
+            {
+                pipe.cmd("PUBLISH")
+                    .arg(channel(&topic))
+                    .arg(message(self.origin, &payload))
+                    .ignore();
+                count += 1;
+            }
+            match pipe.query::<()>(connection) {
+                Ok(()) => {
+                    self.counters.sent.fetch_add(count, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    self.counters.lost.fetch_add(count, Ordering::Relaxed);
+                    return Some(err);
+                }
+            }
+        }
+    }
+
+    /// While Redis is down, for `wait`: what is published is lost (not
+    /// delivered late, out of order with what came after), and counted.
+    fn lose_for(&self, wait: Duration) {
+        let end = Instant::now() + wait;
+        while !self.stopping() {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            if self.outbox.recv_timeout(left.min(STOP_CHECK)).is_ok() {
+                self.counters.lost.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Which shards have subscribers of which topic, shared by the whole
+//! server, so a publish goes only to the shards that need it.
+//!
+//! Written only when a topic gains its first or loses its last subscriber
+//! on a shard; read once per publish. The lock is never taken on the
+//! shards' I/O path.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+/// Bits per word of a shard set.
+const BITS: usize = u64::BITS as usize;
+
+/// Topic → set of shards with at least one subscriber.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    /// One bit per shard; a topic with no subscriber anywhere has no entry.
+    topics: RwLock<HashMap<Bytes, Vec<u64>>>,
+}
+
+impl Directory {
+    /// Shard `shard` has its first subscriber of `topic`.
+    pub(crate) fn add(&self, topic: &Bytes, shard: usize) {
+        let mut topics = self.topics.write();
+        let words = topics.entry(topic.clone()).or_default();
+        if words.len() <= shard / BITS {
+            words.resize(shard / BITS + 1, 0);
+        }
+        words[shard / BITS] |= 1 << (shard % BITS);
+    }
+
+    /// Shard `shard` lost its last subscriber of `topic`.
+    pub(crate) fn remove(&self, topic: &[u8], shard: usize) {
+        let mut topics = self.topics.write();
+        let Some(words) = topics.get_mut(topic) else {
+            return;
+        };
+        if let Some(word) = words.get_mut(shard / BITS) {
+            *word &= !(1 << (shard % BITS));
+        }
+        if words.iter().all(|&w| w == 0) {
+            topics.remove(topic);
+        }
+    }
+
+    /// Calls `each` with every shard that has subscribers of `topic`.
+    /// The lock is released before the first call.
+    pub(crate) fn for_each_shard(&self, topic: &[u8], mut each: impl FnMut(usize)) {
+        let first_words: [u64; 2];
+        let rest: Vec<u64>;
+        let words: &[u64] = {
+            let topics = self.topics.read();
+            match topics.get(topic) {
+                None => return,
+                Some(words) if words.len() <= 2 => {
+                    let mut copy = [0; 2];
+                    copy[..words.len()].copy_from_slice(words);
+                    first_words = copy;
+                    &first_words
+                }
+                Some(words) => {
+                    rest = words.clone();
+                    &rest
+                }
+            }
+        };
+        for (w, &word) in words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                each(w * BITS + bit);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::Directory;
+
+    fn shards(directory: &Directory, topic: &[u8]) -> Vec<usize> {
+        let mut found = Vec::new();
+        directory.for_each_shard(topic, |s| found.push(s));
+        found
+    }
+
+    #[test]
+    fn shards_come_and_go() {
+        let directory = Directory::default();
+        let topic = Bytes::from_static(b"news");
+        assert!(shards(&directory, b"news").is_empty());
+        directory.add(&topic, 3);
+        directory.add(&topic, 0);
+        directory.add(&topic, 200);
+        assert_eq!(shards(&directory, b"news"), [0, 3, 200]);
+        directory.remove(b"news", 3);
+        directory.remove(b"news", 200);
+        assert_eq!(shards(&directory, b"news"), [0]);
+        directory.remove(b"news", 0);
+        assert!(directory.topics.read().is_empty(), "no entry is left");
+        directory.remove(b"news", 0); // harmless
+    }
+}

@@ -1,0 +1,29 @@
+//! Topics: clients subscribe, anyone publishes, every subscriber gets the
+//! payload once, shared, never copied per subscriber.
+//!
+//! Each shard keeps only its own subscribers ([`topics`]); a shared
+//! [`directory`] says which shards have subscribers of a topic, so a
+//! publish sends one command per such shard, coalesced per loop round.
+//! The [`backplane`] carries publishes between esockets processes through
+//! Redis.
+
+pub(crate) mod backplane;
+pub(crate) mod directory;
+pub(crate) mod topics;
+
+/// What happens to a subscriber that does not keep up: its queued output
+/// passed [`Config::output_high_water`](crate::Config::output_high_water).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SlowSubscribers {
+    /// Keep queuing; the client is closed with
+    /// [`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow)
+    /// once its queue would pass `output_limit`, as for any client that
+    /// does not read.
+    #[default]
+    Close,
+    /// Skip deliveries to it while its queue is above the high-water mark
+    /// and count them ([`ShardStats::dropped_slow`](crate::ShardStats));
+    /// once it drains, [`ShardContext::take_missed`](crate::ShardContext::take_missed)
+    /// says how many it missed, for the protocol to tell it.
+    Drop,
+}

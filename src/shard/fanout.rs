@@ -1,0 +1,140 @@
+//! Pub/sub on the shard: delivering a published payload to this shard's
+//! subscribers, and sending this round's publishes to the other shards.
+
+use bytes::Bytes;
+
+use super::inbox::Command;
+use super::slots::Key;
+use super::Shard;
+use crate::handler::Handler;
+use crate::pubsub::SlowSubscribers;
+
+/// Publishes waiting for one other shard whose inbox is full, at most;
+/// past it they are dropped and counted (`lost_fanout`).
+const OUTBOUND_BACKLOG: usize = 1 << 16;
+
+/// Bytes of deliveries held for one client before they are written
+/// without waiting for the end of the round.
+const HOLD_LIMIT: usize = 64 * 1024;
+
+impl<H: Handler> Shard<H> {
+    /// Queues `payload` for every subscriber of `topic` on this shard.
+    pub(super) fn deliver(&mut self, topic: &[u8], payload: &Bytes) {
+        let Some(subscribers) = self.cx.topics.subscribers(topic) else {
+            return;
+        };
+        // Copied out: queuing may close a subscriber, which changes the set.
+        let mut keys = std::mem::take(&mut self.subscribers);
+        keys.extend(subscribers.iter().copied());
+        for &key in &keys {
+            self.deliver_to(key, payload);
+        }
+        keys.clear();
+        self.subscribers = keys;
+    }
+
+    /// Queues `payload` for every client of this shard.
+    pub(super) fn broadcast(&mut self, payload: &Bytes) {
+        for index in 0..self.clients.capacity() {
+            if let Some(key) = self.clients.key_at(index) {
+                self.deliver_to(key, payload);
+            }
+        }
+    }
+
+    /// Queues `payload` for one client, unless it is a slow subscriber
+    /// under [`SlowSubscribers::Drop`].
+    fn deliver_to(&mut self, key: Key, payload: &Bytes) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        if self.config.slow_subscribers == SlowSubscribers::Drop
+            && client.io.out.len() > self.config.output_high_water
+        {
+            self.stats.dropped_slow += 1;
+            self.cx.topics.note_missed(key);
+            return;
+        }
+        self.stats.delivered += 1;
+        if client
+            .io
+            .hold_bytes(payload.clone(), self.config.output_limit)
+        {
+            self.held.push(key);
+        }
+        // Holding is for coalescing small deliveries, not for queuing
+        // much: past a modest amount, write now (the client stays listed
+        // for the end-of-round flush), so the queue's length keeps saying
+        // how far behind the client really is.
+        if client.io.out.len() >= HOLD_LIMIT.min(self.config.output_high_water) {
+            self.stats.bytes_out += client.io.flush() as u64;
+        }
+    }
+
+    /// Flushes every client that deliveries were held for this round: one
+    /// `write` (or `writev`) per client however many messages it got.
+    pub(super) fn flush_held(&mut self) {
+        let mut held = std::mem::take(&mut self.held);
+        for &key in &held {
+            let Some(client) = self.clients.get_mut(key) else {
+                continue;
+            };
+            client.io.release();
+            if client.io.failure().is_none() {
+                self.stats.bytes_out += client.io.flush() as u64;
+            }
+            self.settle(key);
+        }
+        held.clear();
+        // Keep the memory, unless flushing held more (a callback run by
+        // `settle` published).
+        if self.held.is_empty() {
+            self.held = held;
+        } else {
+            self.held.append(&mut held);
+        }
+    }
+
+    /// Sends each other shard this round's publishes for it, one command
+    /// per shard. A full inbox keeps them for the next round (in order,
+    /// behind nothing newer); past [`OUTBOUND_BACKLOG`] they are lost and
+    /// counted.
+    pub(super) fn send_outbound(&mut self) {
+        self.outbound_pending = false;
+        for shard in 0..self.cx.outbound.len() {
+            if self.cx.outbound[shard].is_empty() {
+                continue;
+            }
+            let batch = std::mem::take(&mut self.cx.outbound[shard]);
+            let Err(Command::Publish(batch)) = self.cx.handle.offer(shard, Command::Publish(batch))
+            else {
+                continue;
+            };
+            if batch.len() > OUTBOUND_BACKLOG {
+                self.stats.lost_fanout += batch.len() as u64;
+                let now = self.cx.now();
+                if let Some(suppressed) = self.warnings.fanout_lost.allow(now) {
+                    tracing::warn!(
+                        shard = self.index,
+                        to = shard,
+                        lost = batch.len(),
+                        suppressed,
+                        "publishes lost: the other shard's inbox stayed full"
+                    );
+                }
+                continue;
+            }
+            self.cx.outbound[shard] = batch;
+            self.outbound_pending = true;
+        }
+    }
+
+    /// Drops the subscriptions of a client that is leaving.
+    pub(super) fn unsubscribe_all(&mut self, key: Key) {
+        let shard = usize::from(self.index);
+        let core = &mut self.cx;
+        let directory = core.handle.directory();
+        core.topics
+            .remove_client(key, |topic| directory.remove(topic, shard));
+    }
+}

@@ -1,0 +1,150 @@
+//! Issue 9: two esockets processes share topics through a real
+//! redis-server; Redis killed and restarted mid-run.
+
+mod child;
+
+use child::components::Redis;
+use child::line_client::LineClient;
+use child::server::{counter, Server};
+
+/// An esockets pubsub server using `redis` as its backplane, once both of
+/// its Redis connections are up.
+fn instance(redis: &Redis) -> (Server, std::net::SocketAddr) {
+    let url = redis.url();
+    let mut server = Server::spawn(&[
+        "--protocol",
+        "pubsub",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "2",
+        "--backplane",
+        &url,
+    ]);
+    let lines = server.wait_for_lines(&[
+        "esockets listening",
+        "backplane: publishing to Redis",
+        "backplane: listening to Redis",
+    ]);
+    (server, child::address_in(&lines[0]))
+}
+
+/// A subscriber of `topic`.
+fn subscriber(addr: std::net::SocketAddr, topic: &str) -> LineClient {
+    let mut client = LineClient::connect(addr);
+    assert_eq!(client.command(&format!("SUB {topic}")), "+OK");
+    client
+}
+
+/// Publishes `PUB topic who n` for each n, checking the replies.
+fn publish(publisher: &mut LineClient, topic: &str, who: &str, range: std::ops::Range<u32>) {
+    for n in range {
+        assert_eq!(publisher.command(&format!("PUB {topic} {who} {n}")), "+OK");
+    }
+}
+
+/// Reads `count` deliveries and checks each publisher's are in order and
+/// each arrives once: returns them per publisher.
+fn deliveries(
+    subscriber: &mut LineClient,
+    count: usize,
+) -> std::collections::BTreeMap<String, Vec<u32>> {
+    let mut seen = std::collections::BTreeMap::<String, Vec<u32>>::new();
+    for _ in 0..count {
+        let line = subscriber.line();
+        let mut parts = line.split(' ');
+        assert_eq!(parts.next(), Some("MSG"), "{line}");
+        parts.next(); // topic
+        let who = parts.next().expect("publisher").to_owned();
+        let n: u32 = parts.next().and_then(|n| n.parse().ok()).expect("number");
+        seen.entry(who).or_default().push(n);
+    }
+    seen
+}
+
+/// Stops `server` and returns its backplane summary line.
+fn summary(server: Server) -> String {
+    server.signal(libc::SIGTERM);
+    let (status, lines) = server.finish();
+    assert!(status.success(), "{status}");
+    lines
+        .into_iter()
+        .find(|l| l.contains(" backplane sent="))
+        .expect("a backplane summary line")
+}
+
+#[test]
+fn two_instances_share_topics_and_survive_a_redis_restart() {
+    let mut redis = Redis::start();
+    let (mut a, addr_a) = instance(&redis);
+    let (mut b, addr_b) = instance(&redis);
+    let mut sub_a = subscriber(addr_a, "room");
+    let mut sub_b = subscriber(addr_b, "room");
+    let mut pub_a = LineClient::connect(addr_a);
+    let mut pub_b = LineClient::connect(addr_b);
+
+    // Publishes on each instance reach the subscribers of both, exactly
+    // once, in each publisher's order.
+    publish(&mut pub_a, "room", "a", 0..200);
+    publish(&mut pub_b, "room", "b", 0..200);
+    let all: Vec<u32> = (0..200).collect();
+    for subscriber in [&mut sub_a, &mut sub_b] {
+        let seen = deliveries(subscriber, 400);
+        assert_eq!(seen["a"], all, "a's messages, once each, in order");
+        assert_eq!(seen["b"], all, "b's messages, once each, in order");
+    }
+
+    // Redis dies: each instance still serves its own subscribers, and
+    // counts what could not cross.
+    redis.kill();
+    a.wait_for_line("backplane: lost Redis (listening)");
+    b.wait_for_line("backplane: lost Redis (listening)");
+    publish(&mut pub_a, "room", "a", 200..210);
+    let seen = deliveries(&mut sub_a, 10);
+    assert_eq!(
+        seen["a"],
+        (200..210).collect::<Vec<_>>(),
+        "local delivery goes on"
+    );
+
+    // Redis is back: both reconnect, and publishes cross again.
+    redis.restart();
+    for server in [&mut a, &mut b] {
+        server.wait_for_lines(&[
+            "backplane: listening to Redis",
+            "backplane: publishing to Redis",
+        ]);
+    }
+    publish(&mut pub_a, "room", "a", 210..220);
+    publish(&mut pub_b, "room", "b", 200..210);
+    // b's subscriber never gets a's 200..210 (lost while Redis was down):
+    // its next deliveries are a's 210.. and b's 200...
+    let seen = deliveries(&mut sub_b, 20);
+    assert_eq!(seen["a"], (210..220).collect::<Vec<_>>());
+    assert_eq!(seen["b"], (200..210).collect::<Vec<_>>());
+    let seen = deliveries(&mut sub_a, 20);
+    assert_eq!(seen["a"], (210..220).collect::<Vec<_>>());
+    assert_eq!(seen["b"], (200..210).collect::<Vec<_>>());
+
+    drop((sub_a, sub_b, pub_a, pub_b));
+    let a = summary(a);
+    assert_eq!(counter(&a, "sent"), 210, "{a}");
+    assert_eq!(
+        counter(&a, "lost"),
+        10,
+        "published while Redis was down: {a}"
+    );
+    assert_eq!(counter(&a, "received"), 210, "{a}");
+    let b = summary(b);
+    assert_eq!(counter(&b, "sent"), 210, "{b}");
+    assert_eq!(
+        counter(&b, "received"),
+        210,
+        "a's 200 before, 10 after: {b}"
+    );
+    assert_eq!(counter(&b, "lost"), 0, "{b}");
+    assert!(
+        counter(&b, "reconnects") >= 2,
+        "both connections came back: {b}"
+    );
+}

@@ -1,0 +1,56 @@
+//! The chat example (examples/chat.rs) serves real clients: nicknames,
+//! rooms across shards, join and leave notices.
+
+#[allow(dead_code)] // its `main` is not run here
+#[path = "../examples/chat.rs"]
+mod chat;
+mod child;
+
+use child::line_client::LineClient;
+use esockets::{Config, Server};
+
+#[test]
+fn two_members_chat_in_a_room_across_shards() {
+    let config = Config {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        threads: 2,
+        ..Config::default()
+    };
+    let server = Server::bind(config, |_| chat::Chat).expect("bind");
+    let addr = server.local_addr();
+    let mut ann = LineClient::connect(addr);
+    assert_eq!(ann.command("/nick ann"), "you are ann");
+    assert_eq!(ann.command("hi"), "join a room first: /join ROOM");
+    assert_eq!(ann.command("/join lobby"), "[lobby] ann joined");
+    // Enough members that both shards hold some.
+    let mut others: Vec<LineClient> = (0..8).map(|_| LineClient::connect(addr)).collect();
+    for (n, other) in others.iter_mut().enumerate() {
+        assert_eq!(
+            other.command(&format!("/nick m{n}")),
+            format!("you are m{n}")
+        );
+        assert_eq!(other.command("/join lobby"), format!("[lobby] m{n} joined"));
+        assert_eq!(ann.line(), format!("[lobby] m{n} joined"));
+    }
+    ann.send("hello all");
+    for other in &mut others {
+        let mut line = other.line();
+        while line.ends_with("joined") {
+            line = other.line();
+        }
+        assert_eq!(line, "[lobby] <ann> hello all");
+    }
+    assert_eq!(ann.line(), "[lobby] <ann> hello all");
+    drop(others.pop());
+    assert_eq!(
+        ann.line(),
+        "[lobby] m7 left",
+        "a member who disconnects is announced"
+    );
+    assert_eq!(
+        ann.command("/nick x y"),
+        "names are 1 to 32 letters, digits, - or _"
+    );
+    server.shutdown();
+    server.join().expect("clean shutdown");
+}

@@ -49,7 +49,7 @@ macro_rules! counters {
 
 counters! {
     /// Clients accepted and set up (including those the handler then
-    /// refused).
+    /// refused); with the PROXY protocol on, once their header is complete.
     accepted,
     /// Clients refused: by the handler in `on_connect`, at a limit
     /// (counted in `over_limit` too), or, with the PROXY protocol on,

@@ -265,6 +265,30 @@ fn local_is_accepted_with_the_proxys_own_address() {
 }
 
 #[test]
+fn an_ipv4_proxy_through_a_dual_stack_listener_matches_its_ipv4_network() {
+    // On `[::]` an IPv4 peer shows up as `::ffff:127.0.0.1`; the trusted
+    // network is written the IPv4 way.
+    let config = Config {
+        bind: "[::]:0".parse().unwrap(),
+        proxy_protocol: true,
+        proxy_trusted: vec!["127.0.0.1/32".parse().unwrap()],
+        ..config(1)
+    };
+    let (seen, connected) = unbounded();
+    let server = TestServer::start(config, move |_| Recorder { seen: seen.clone() });
+    let mut client = crate::util::client(SocketAddr::from(([127, 0, 0, 1], server.addr.port())));
+    client
+        .write_all(b"PROXY TCP4 198.51.100.1 198.51.100.2 7 8\r\n")
+        .expect("write");
+    round_trip(&mut client, b"dual stack");
+    let seen = next(&connected);
+    assert_eq!(seen.peer, "198.51.100.1:7".parse().unwrap());
+    let proxy = seen.proxy.expect("info").proxy;
+    assert_eq!(proxy.ip().to_canonical(), client.local_addr().unwrap().ip());
+    assert_eq!(server.total().proxy_untrusted, 0);
+}
+
+#[test]
 fn shutdown_closes_connections_still_awaiting_their_header() {
     let (server, connected) = start("127.0.0.0/8", Duration::from_secs(60));
     let mut waiting = server.client();

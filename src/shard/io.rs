@@ -203,7 +203,10 @@ impl<H: Handler> Shard<H> {
 
 /// Hands `fresh` bytes (after any carried input) to the handler and keeps
 /// what it does not consume.
-#[inline] // once per read, on the hottest path
+// Once per read, on the hottest path: always inlined into `read` (with a
+// second caller, `deliver_first`, LLVM stopped inlining it: 23 more
+// instructions per echoed message under callgrind).
+#[inline(always)]
 fn deliver<H: Handler>(
     handler: &mut H,
     cx: &mut ShardContext<'_>,

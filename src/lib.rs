@@ -56,11 +56,13 @@ pub mod proxy;
 mod pubsub;
 mod server;
 mod shard;
+pub mod websocket;
 
 pub use handler::{
     CloseReason, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, TimerId, Verdict,
 };
 pub use ipnet::IpNet;
+pub use net::activation::systemd_listeners;
 pub use net::fds::{open_file_limit, raise_open_file_limit};
 pub use net::kernel::{listen_overflows, somaxconn, tcp_migrate_req};
 pub use ops::logging;

@@ -31,6 +31,39 @@ fn zero_threads_is_a_config_error() {
 }
 
 #[test]
+fn websocket_settings_errors_name_their_flags() {
+    let line = start_error(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--protocol",
+        "ws-echo",
+        "--ws-pong-timeout",
+        "0",
+    ]);
+    assert!(
+        line.contains("--ws-pong-timeout must be more than 0"),
+        "{line}"
+    );
+    let line = start_error(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--protocol",
+        "ws-echo",
+        "--ws-max-message",
+        "0",
+    ]);
+    assert!(
+        line.contains("--ws-max-message must be at least 1 byte"),
+        "{line}"
+    );
+    let line = start_error(&["--bind", "127.0.0.1:0", "--protocol", "echo", "--websocket"]);
+    assert!(
+        line.contains("--websocket works with --protocol pubsub only"),
+        "{line}"
+    );
+}
+
+#[test]
 fn a_foreign_address_is_not_available() {
     let line = start_error(&["--bind", "1.2.3.4:9", "--threads", "1"]);
     assert!(line.contains("1.2.3.4:9"), "{line}");

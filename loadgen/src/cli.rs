@@ -18,7 +18,10 @@ Examples:
   loadgen -c 1000 --mix idle:90,slow:9,heavy:1 --read-rate 2000
   loadgen --addr 10.0.0.1:7,10.0.0.2:7 -c 2000      # two targets, half each
   loadgen -c 10 --mode stream --size 16384          # bandwidth, echo stream verified
+  loadgen --mode pubsub --subscribers 1000 --topics 10 --publishers 4 --rate 2000
+  loadgen --mode pubsub --protocol redis --addr 127.0.0.1:6379 --subscribers 100
   loadgen plot a.hlog b.hlog --out both.svg         # one chart, one scale
+  loadgen --ws -c 1000 --addr 127.0.0.1:8080        # WebSocket echo, masked frames
   loadgen sweep --server-cmd 'esockets --threads {threads} --bind {addr}' \\
       --threads-list 1,2,4 --repeat 3 -c 1000 --duration 5s";
 
@@ -66,6 +69,20 @@ pub enum Mode {
     /// Send continuously (up to 256 KiB in flight per connection) and
     /// verify the echo stream: a bandwidth figure, as tcpkali's.
     Stream,
+    /// Publish/subscribe: `--subscribers` connections subscribe to
+    /// `--topics` topics, `--publishers` connections publish to them;
+    /// every delivery is verified (lost, duplicated, out of order) and
+    /// timed from its publish.
+    Pubsub,
+}
+
+/// Wire protocol of `--mode pubsub`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// esockets' text protocol: `SUB t`, `PUB t payload`, `MSG t payload`.
+    Pubsub,
+    /// Redis RESP: `SUBSCRIBE`, `PUBLISH`, `message` pushes.
+    Redis,
 }
 
 /// Options of one load run.
@@ -80,9 +97,10 @@ pub struct LoadArgs {
         value_delimiter = ','
     )]
     pub addr: Vec<String>,
-    /// Connections to open and hold.
-    #[arg(long, short = 'c', default_value_t = 100, value_name = "N")]
-    pub connections: u64,
+    /// Connections to open and hold [default: 100] (`--mode pubsub`:
+    /// use `--subscribers` and `--publishers` instead).
+    #[arg(long, short = 'c', value_name = "N")]
+    pub connections: Option<u64>,
     /// Connections opened per second (ramp); 0 = as fast as possible.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub connect_rate: u64,
@@ -102,14 +120,36 @@ pub struct LoadArgs {
     /// Traffic pattern.
     #[arg(long, value_enum, default_value_t = Mode::Echo)]
     pub mode: Mode,
-    /// Message size in bytes (line mode: including the newline).
+    /// `--mode pubsub`: the protocol spoken to the server.
+    #[arg(long, value_enum, default_value_t = Protocol::Pubsub)]
+    pub protocol: Protocol,
+    /// `--mode pubsub`: subscriber connections.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub subscribers: u64,
+    /// `--mode pubsub`: publisher connections.
+    #[arg(long, default_value_t = 1, value_name = "M")]
+    pub publishers: u64,
+    /// `--mode pubsub`: topics; subscriber i subscribes to topic i mod T
+    /// (and the next ones with `--topics-per-subscriber`), publisher p
+    /// publishes in turn to topics p, p+M, p+2M, ... mod T.
+    #[arg(long, default_value_t = 1, value_name = "T")]
+    pub topics: u64,
+    /// `--mode pubsub`: topics each subscriber subscribes to (i, i+1, ...
+    /// mod T).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub topics_per_subscriber: u64,
+    /// Message size in bytes (line mode: including the newline; pubsub:
+    /// the payload, at least its header of publisher, topic, sequence
+    /// number and send times).
     #[arg(long, default_value_t = 64, value_name = "BYTES")]
     pub size: usize,
-    /// Messages in flight per connection.
+    /// Messages in flight per connection (`--mode pubsub`: publishes not
+    /// yet acknowledged per publisher, closed loop).
     #[arg(long, default_value_t = 1, value_name = "K")]
     pub pipeline: usize,
     /// Open loop: total messages per second, spread evenly over the
-    /// connections; latency counts from the intended send time.
+    /// connections (pubsub: over the publishers); latency counts from the
+    /// intended send time.
     #[arg(long, value_name = "MSGS_PER_SEC")]
     pub rate: Option<f64>,
     /// Churn: close this many connections per second in total and open
@@ -169,6 +209,20 @@ pub struct LoadArgs {
     /// No progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Speak WebSocket (RFC 6455): upgrade every connection, send each
+    /// message as one masked frame (binary; see --ws-text), answer pings,
+    /// and check each message the server sends back byte for byte.
+    #[arg(long)]
+    pub ws: bool,
+    /// With --ws: send text messages instead of binary ones.
+    #[arg(long, requires = "ws")]
+    pub ws_text: bool,
+    /// With --ws: request path of the upgrade [default: /].
+    #[arg(long, requires = "ws", value_name = "PATH")]
+    pub ws_path: Option<String>,
+    /// With --ws: send this Origin header (e.g. `http://localhost`).
+    #[arg(long, requires = "ws", value_name = "ORIGIN")]
+    pub ws_origin: Option<String>,
 }
 
 /// Options of `loadgen merge`.

@@ -2,11 +2,14 @@
 //! error is found here, before anything is opened.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{LoadArgs, Mode};
+use crate::pubsub::Plan;
 use crate::shape::{self, Group};
 use crate::source::parse_sources;
+use crate::ws;
 use crate::Failure;
 
 /// Bytes in flight per connection in `--mode stream`.
@@ -21,6 +24,8 @@ pub const STREAM_MIN_SIZE: usize = 1024;
 pub struct RunConfig {
     /// Server addresses; connection `g` goes to `targets[g % len]`.
     pub targets: Vec<SocketAddr>,
+    /// WebSocket (`--ws`); `None` over plain TCP.
+    pub ws: Option<Arc<ws::Settings>>,
     /// The program's command line, for the report.
     pub command_line: Vec<String>,
     /// Connection lifetime range (churn), if any.
@@ -65,7 +70,16 @@ pub struct RunConfig {
     pub stall_floor: Duration,
     /// Show a progress line.
     pub progress: bool,
+    /// `--mode pubsub`: who subscribes and publishes where.
+    pub pubsub: Option<Plan>,
 }
+
+/// `--connections` when not given.
+pub const DEFAULT_CONNECTIONS: u64 = 100;
+
+/// Most topics a run may use (the per-topic counters are allocated up
+/// front).
+pub const MAX_TOPICS: u64 = 10_000_000;
 
 fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(msg.into())
@@ -93,10 +107,53 @@ pub fn resolve(addr: &str) -> Result<SocketAddr, Failure> {
         .ok_or_else(|| bad("resolves to no address".into()))
 }
 
+/// The WebSocket settings of `args` (`None` without `--ws`).
+fn ws_settings(args: &LoadArgs) -> Result<Option<Arc<ws::Settings>>, Failure> {
+    if !args.ws {
+        return Ok(None);
+    }
+    if args.mode == Mode::Pubsub && args.protocol == crate::cli::Protocol::Redis {
+        return Err(usage(
+            "--ws speaks the pubsub protocol over WebSocket; Redis has no WebSocket (drop --ws)",
+        ));
+    }
+    let path = args.ws_path.clone().unwrap_or_else(|| "/".into());
+    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
+        return Err(usage(format!(
+            "--ws-path '{path}': give a path starting with / and without spaces"
+        )));
+    }
+    if let Some(origin) = &args.ws_origin {
+        if origin.is_empty() || origin.bytes().any(|b| b < 0x20) {
+            return Err(usage("--ws-origin: give one line, e.g. http://localhost"));
+        }
+    }
+    // Masking keys need not be secret from this program's user, only
+    // different per frame and per run.
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32);
+    Ok(Some(Arc::new(ws::Settings {
+        // The pubsub protocol is text: one command per text message.
+        text: args.ws_text || args.mode == Mode::Pubsub,
+        path,
+        origin: args.ws_origin.clone(),
+        hosts: args.addr.clone(),
+        seed,
+    })))
+}
+
 impl RunConfig {
     /// Checks `args` and fills in defaults.
     pub fn from_args(args: &LoadArgs) -> Result<Self, Failure> {
-        if args.connections == 0 {
+        let pubsub = pubsub_plan(args)?;
+        let connections = match (pubsub, args.connections) {
+            (Some(plan), _) => plan.connections(),
+            (None, Some(n)) => n,
+            (None, None) => DEFAULT_CONNECTIONS,
+        };
+        if connections == 0 {
             return Err(usage("--connections must be at least 1"));
         }
         let targets = args
@@ -128,7 +185,11 @@ impl RunConfig {
         if args.pipeline == 0 {
             return Err(usage("--pipeline must be at least 1"));
         }
-        let min_size = if args.mode == Mode::Line { 2 } else { 1 };
+        let min_size = match args.mode {
+            Mode::Line => 2,
+            Mode::Pubsub => 0,
+            _ => 1,
+        };
         if args.size < min_size {
             return Err(usage(format!(
                 "--size must be at least {min_size} in {:?} mode",
@@ -161,12 +222,12 @@ impl RunConfig {
                         "--churn must be a positive number of connects per second",
                     ));
                 }
-                let secs = args.connections as f64 / rate;
+                let secs = connections as f64 / rate;
                 let lifetime = Duration::try_from_secs_f64(secs).map_err(|_| {
                     usage(format!(
                         "--churn {rate} with {} connections means a lifetime of {secs:e} s: \
                          ask for at least one connect a century",
-                        args.connections
+                        connections
                     ))
                 })?;
                 Some((lifetime, lifetime))
@@ -182,7 +243,7 @@ impl RunConfig {
             return Err(usage("--read-rate must be at least 1 byte per second"));
         }
         let groups = shape::groups(
-            args.connections,
+            connections,
             args.mix.as_deref(),
             args.idle_fraction,
             args.read_rate,
@@ -234,15 +295,14 @@ impl RunConfig {
             args.pipeline
         };
         Ok(Self {
+            ws: ws_settings(args)?,
             targets,
             command_line: Vec::new(),
-            churn: args
-                .churn
-                .or_else(|| churn_rate(args.connections, lifetime)),
+            churn: args.churn.or_else(|| churn_rate(connections, lifetime)),
             lifetime,
             reconnect: args.reconnect,
             groups,
-            connections: args.connections,
+            connections,
             connect_rate: args.connect_rate,
             connect_timeout: args.connect_timeout,
             sources,
@@ -258,6 +318,65 @@ impl RunConfig {
             drain_timeout: args.drain_timeout,
             stall_floor: args.stall_floor,
             progress: !args.quiet,
+            pubsub,
         })
     }
+}
+
+/// The pub/sub layout of `--mode pubsub` (checked), or `None` in other
+/// modes, where the pub/sub options must not be given.
+fn pubsub_plan(args: &LoadArgs) -> Result<Option<Plan>, Failure> {
+    if args.mode != Mode::Pubsub {
+        let pubsub_only = [
+            (args.protocol != crate::cli::Protocol::Pubsub, "--protocol"),
+            (args.subscribers != 100, "--subscribers"),
+            (args.publishers != 1, "--publishers"),
+            (args.topics != 1, "--topics"),
+            (args.topics_per_subscriber != 1, "--topics-per-subscriber"),
+        ];
+        if let Some((_, flag)) = pubsub_only.iter().find(|(given, _)| *given) {
+            return Err(usage(format!("{flag} is for --mode pubsub")));
+        }
+        return Ok(None);
+    }
+    let unsupported = [
+        (
+            args.connections.is_some(),
+            "--connections (use --subscribers and --publishers)",
+        ),
+        (args.churn.is_some(), "--churn"),
+        (args.lifetime.is_some(), "--lifetime"),
+        (args.reconnect, "--reconnect"),
+        (args.read_rate.is_some(), "--read-rate"),
+        (args.idle_fraction.is_some(), "--idle-fraction"),
+        (args.mix.is_some(), "--mix"),
+        (args.messages.is_some(), "--messages"),
+    ];
+    if let Some((_, flag)) = unsupported.iter().find(|(given, _)| *given) {
+        return Err(usage(format!("{flag} does not apply to --mode pubsub")));
+    }
+    if args.publishers == 0 {
+        return Err(usage("--publishers must be at least 1"));
+    }
+    if args.subscribers == 0 {
+        return Err(usage("--subscribers must be at least 1"));
+    }
+    if args.topics == 0 || args.topics > MAX_TOPICS {
+        return Err(usage(format!(
+            "--topics must be between 1 and {MAX_TOPICS}"
+        )));
+    }
+    if args.topics_per_subscriber == 0 || args.topics_per_subscriber > args.topics {
+        return Err(usage(format!(
+            "--topics-per-subscriber must be between 1 and --topics ({})",
+            args.topics
+        )));
+    }
+    Ok(Some(Plan {
+        protocol: args.protocol,
+        subscribers: args.subscribers,
+        publishers: args.publishers,
+        topics: args.topics,
+        per_subscriber: args.topics_per_subscriber,
+    }))
 }

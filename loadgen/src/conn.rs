@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
+use crate::errors::{classify, Cause};
 use crate::pattern::Pattern;
 use crate::recorder::{Recorder, Stamp};
 use crate::throttle::Throttle;
+use crate::ws::{self, decode::Piece, Link};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,26 @@ pub enum Fault {
     Mismatch,
     /// A socket error.
     Io(io::Error),
+    /// WebSocket: the server refused the upgrade or answered it wrongly.
+    Handshake,
+    /// WebSocket: the server sent a frame a client must refuse.
+    Protocol,
+}
+
+impl Fault {
+    /// The error cause this fault counts as.
+    pub fn cause(&self) -> Cause {
+        match self {
+            Fault::Closed => Cause::Closed,
+            Fault::Mismatch => Cause::Mismatch,
+            Fault::Handshake => Cause::Handshake,
+            Fault::Protocol => Cause::Protocol,
+            Fault::Io(e) => match classify(e) {
+                Cause::ConnectTimeout => Cause::Other,
+                c => c,
+            },
+        }
+    }
 }
 
 /// What a read left behind.
@@ -127,6 +149,9 @@ pub struct Conn {
     pub backoff: Duration,
     /// Measured messages completed (all its sockets).
     pub completed: u64,
+    /// WebSocket state (`--ws`); `None` over plain TCP (boxed: a plain
+    /// TCP connection pays one pointer for it).
+    pub ws: Option<Box<Link>>,
     throttle: Option<Throttle>,
     send_seq: u64,
     recv_seq: u64,
@@ -159,6 +184,7 @@ impl Conn {
             down_since: None,
             backoff: Duration::ZERO,
             completed: 0,
+            ws: None,
             throttle: None,
             send_seq: 0,
             recv_seq: 0,
@@ -225,7 +251,13 @@ impl Conn {
                     break;
                 }
             }
-            t.pattern.write(self.role.id, self.send_seq, &mut self.out);
+            let (id, seq) = (self.role.id, self.send_seq);
+            match self.ws.as_mut() {
+                Some(link) => link.message(&mut self.out, t.pattern.size(), |out| {
+                    t.pattern.write(id, seq, out)
+                }),
+                None => t.pattern.write(id, seq, &mut self.out),
+            }
             self.inflight.push_back(Stamp {
                 intended,
                 sent: now,
@@ -269,6 +301,9 @@ impl Conn {
         pattern: &Pattern,
         rec: &mut Recorder,
     ) -> Result<ReadEnd, Fault> {
+        if let Some(early) = self.ws.as_mut().and_then(|link| link.take_pending()) {
+            self.receive(&early, pattern, Instant::now(), rec)?;
+        }
         loop {
             let Some(stream) = self.stream.as_mut() else {
                 return Ok(ReadEnd::Drained);
@@ -290,7 +325,7 @@ impl Conn {
                     if let Some(t) = self.throttle.as_mut() {
                         t.spend(n);
                     }
-                    self.consume(&buf[..n], pattern, Instant::now(), rec)?;
+                    self.receive(&buf[..n], pattern, Instant::now(), rec)?;
                     if n < limit {
                         return Ok(ReadEnd::Drained);
                     }
@@ -300,6 +335,80 @@ impl Conn {
                 Err(e) => return Err(Fault::Io(e)),
             }
         }
+    }
+
+    /// Handles bytes read: checked as they are, or over WebSocket as
+    /// frames whose message payloads are checked.
+    fn receive(
+        &mut self,
+        data: &[u8],
+        pattern: &Pattern,
+        now: Instant,
+        rec: &mut Recorder,
+    ) -> Result<(), Fault> {
+        if self.ws.is_none() {
+            return self.consume(data, pattern, now, rec);
+        }
+        let mut data = data;
+        loop {
+            let Some(link) = self.ws.as_mut() else {
+                return Ok(());
+            };
+            let piece = match link.next(&mut data) {
+                Ok(Some(piece)) => piece,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    ws::warn_once(&format!("bad frame from the server: {e}"));
+                    link.close(&mut self.out, ws::CLOSE_PROTOCOL_ERROR);
+                    return Err(Fault::Protocol);
+                }
+            };
+            match piece {
+                Piece::Data {
+                    bytes, offset, end, ..
+                } => {
+                    // Each WebSocket message carries exactly one message
+                    // of the pattern.
+                    let size = pattern.size() as u64;
+                    let upto = offset + bytes.len() as u64;
+                    if upto > size || (end && upto != size) {
+                        self.inflight.pop_front();
+                        return Err(Fault::Mismatch);
+                    }
+                    self.consume(bytes, pattern, now, rec)?;
+                }
+                Piece::Ping(payload) => link.pong(&mut self.out, payload.as_slice()),
+                Piece::Pong(_) => {}
+                Piece::Close { code, .. } => {
+                    // Answer with the same code (none: normal), then the
+                    // connection counts as closed by the server.
+                    link.close(&mut self.out, code.unwrap_or(ws::CLOSE_NORMAL));
+                    let _ = self.flush();
+                    return Err(Fault::Closed);
+                }
+            }
+        }
+    }
+
+    /// WebSocket: advances the opening handshake of a connected socket,
+    /// reading the response into `buf`; `Ok(true)` once it is done (at
+    /// once over plain TCP).
+    pub fn upgrade(&mut self, buf: &mut [u8]) -> Result<bool, Fault> {
+        match self.ws.as_mut() {
+            None => return Ok(true),
+            Some(link) if link.is_open() => return Ok(true),
+            Some(link) if !link.started() => link.start(&mut self.out, self.role.target),
+            Some(_) => {}
+        }
+        self.flush()?;
+        let (Some(stream), Some(link)) = (self.stream.as_mut(), self.ws.as_mut()) else {
+            return Ok(false);
+        };
+        ws::read_upgrade(link, stream, buf).map_err(|fault| match fault {
+            ws::UpgradeFault::Closed => Fault::Closed,
+            ws::UpgradeFault::Io(e) => Fault::Io(e),
+            ws::UpgradeFault::Refused => Fault::Handshake,
+        })
     }
 
     fn consume(
@@ -338,7 +447,18 @@ impl Conn {
     /// returns the messages that were still in flight. Sequence numbers
     /// carry on on the next socket, so the open-loop schedule is kept and
     /// no two messages of a connection ever look alike.
+    /// Over WebSocket, an open connection first sends a close frame
+    /// (best effort: one write that does not wait), so the server sees a
+    /// normal close before the reset.
     pub fn kill(&mut self) -> u64 {
+        if let Some(link) = self.ws.as_mut() {
+            // Queued after whole frames, so the stream stays well-formed.
+            link.close(&mut self.out, ws::CLOSE_NORMAL);
+            let _ = self.flush();
+            if let Some(link) = self.ws.as_mut() {
+                link.reset();
+            }
+        }
         if let Some(stream) = self.stream.take() {
             crate::net::close_reset(stream);
         }

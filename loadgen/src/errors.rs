@@ -26,6 +26,11 @@ pub struct Errors {
     /// A connect failed with `EADDRNOTAVAIL`: no local port left for the
     /// destination (add `--source` addresses).
     pub addr_not_available: u64,
+    /// WebSocket: the server refused the upgrade or answered it wrongly.
+    pub handshake: u64,
+    /// WebSocket: the server sent a frame a client must refuse (masked,
+    /// reserved bits, bad opcode or close code, ...).
+    pub protocol: u64,
     /// Anything else (too many files, ...).
     pub other: u64,
     /// Sum of the above.
@@ -51,6 +56,10 @@ pub enum Cause {
     Unanswered,
     /// See [`Errors::addr_not_available`].
     AddrNotAvailable,
+    /// See [`Errors::handshake`].
+    Handshake,
+    /// See [`Errors::protocol`].
+    Protocol,
     /// See [`Errors::other`].
     Other,
 }
@@ -67,6 +76,8 @@ impl Errors {
             Cause::Lost => &mut self.lost,
             Cause::Unanswered => &mut self.unanswered,
             Cause::AddrNotAvailable => &mut self.addr_not_available,
+            Cause::Handshake => &mut self.handshake,
+            Cause::Protocol => &mut self.protocol,
             Cause::Other => &mut self.other,
         };
         *slot += n;
@@ -83,12 +94,14 @@ impl Errors {
         self.lost += other.lost;
         self.unanswered += other.unanswered;
         self.addr_not_available += other.addr_not_available;
+        self.handshake += other.handshake;
+        self.protocol += other.protocol;
         self.other += other.other;
         self.total += other.total;
     }
 
     /// `(name, count)` of every cause, for tables.
-    pub fn by_cause(&self) -> [(&'static str, u64); 9] {
+    pub fn by_cause(&self) -> [(&'static str, u64); 11] {
         [
             ("mismatch", self.mismatch),
             ("closed", self.closed),
@@ -98,6 +111,8 @@ impl Errors {
             ("lost", self.lost),
             ("unanswered", self.unanswered),
             ("addr_not_available", self.addr_not_available),
+            ("handshake", self.handshake),
+            ("protocol", self.protocol),
             ("other", self.other),
         ]
     }
@@ -117,7 +132,7 @@ impl Errors {
 
 impl Cause {
     /// Every cause, in report order.
-    pub const ALL: [Cause; 9] = [
+    pub const ALL: [Cause; 11] = [
         Cause::Mismatch,
         Cause::Closed,
         Cause::Reset,
@@ -126,6 +141,8 @@ impl Cause {
         Cause::Lost,
         Cause::Unanswered,
         Cause::AddrNotAvailable,
+        Cause::Handshake,
+        Cause::Protocol,
         Cause::Other,
     ];
 
@@ -140,14 +157,19 @@ impl Cause {
             Cause::Lost => "lost",
             Cause::Unanswered => "unanswered",
             Cause::AddrNotAvailable => "addr_not_available",
+            Cause::Handshake => "handshake",
+            Cause::Protocol => "protocol",
             Cause::Other => "other",
         }
     }
 
     /// Whether this cause means "the server went away" (what `--reconnect`
-    /// rides out), as opposed to wrong data.
+    /// rides out), as opposed to wrong data or a broken protocol.
     pub fn is_disconnect(self) -> bool {
-        !matches!(self, Cause::Mismatch | Cause::Unanswered)
+        !matches!(
+            self,
+            Cause::Mismatch | Cause::Unanswered | Cause::Handshake | Cause::Protocol
+        )
     }
 }
 

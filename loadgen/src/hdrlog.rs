@@ -60,9 +60,10 @@ impl HdrLogWriter {
         writeln!(out, "#[Histogram log format version 1.3]")?;
         writeln!(
             out,
-            "#[loadgen version={} mode={} size={} connections={} threads={} pipeline={} rate={} targets={}]",
+            "#[loadgen version={} mode={} websocket={} size={} connections={} threads={} pipeline={} rate={} targets={}]",
             env!("CARGO_PKG_VERSION"),
             crate::report::mode_name(cfg.mode),
+            cfg.ws.as_ref().map_or("none", |w| w.message_kind()),
             cfg.size,
             cfg.connections,
             cfg.threads,
@@ -143,7 +144,7 @@ impl HdrLogWriter {
             self.out,
             "#[loadgen-summary established={} open_at_end={} messages={} duration_s={:.6} \
              mismatch={} closed={} reset={} refused={} connect_timeout={} lost={} \
-             unanswered={} addr_not_available={} other={}]",
+             unanswered={} addr_not_available={} handshake={} protocol={} other={}]",
             r.established,
             r.open_at_end,
             r.messages,
@@ -156,6 +157,8 @@ impl HdrLogWriter {
             e.lost,
             e.unanswered,
             e.addr_not_available,
+            e.handshake,
+            e.protocol,
             e.other
         )?;
         self.out.flush()

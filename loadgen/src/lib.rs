@@ -5,7 +5,7 @@
 //! addresses, closed-loop or open-loop (constant rate, with
 //! coordinated-omission correction) traffic, every echoed byte verified,
 //! and results as a table, JSON, an HdrHistogram interval log and an SVG
-//! chart.
+//! chart. Over plain TCP or, with `--ws`, WebSocket ([`ws`]).
 //!
 //! ```text
 //!   main ─ cli ─ config ─┬─ run (coordinator: start, progress, hdr-log)
@@ -36,6 +36,7 @@ pub mod pacer;
 pub mod pattern;
 pub mod plot;
 pub mod progress;
+pub mod pubsub;
 pub mod recorder;
 pub mod report;
 pub mod run;
@@ -48,6 +49,7 @@ pub mod throttle;
 pub mod timeline;
 pub mod verdict;
 pub mod worker;
+pub mod ws;
 
 /// A failure that ends the program, with the exit code it maps to.
 #[derive(Debug)]

@@ -172,6 +172,12 @@ fn build_report(
         targets: Vec::new(),
         shape: Shape {
             mode: mode.clone(),
+            websocket: common(
+                logs.iter()
+                    .map(|l| l.meta.get("websocket").map(String::as_str)),
+            )
+            .filter(|kind| *kind != "none")
+            .map(str::to_string),
             size: size.map(|s| s as usize),
             pipeline: pipeline.map(|p| p as usize),
             connections,
@@ -235,6 +241,7 @@ fn build_report(
                 format!(" (targets {})", targets.join(" "))
             }
         )],
+        pubsub: None,
     };
     report.judge(None);
     if unsummarised > 0 {

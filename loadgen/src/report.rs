@@ -155,6 +155,9 @@ pub struct Pacing {
 pub struct Shape {
     /// Traffic mode.
     pub mode: String,
+    /// Over WebSocket (`--ws`): the kind of message sent, `binary` or
+    /// `text`; `null` over plain TCP (or unknown).
+    pub websocket: Option<String>,
     /// Message size (bytes).
     pub size: Option<usize>,
     /// Messages in flight per connection.
@@ -235,6 +238,9 @@ pub struct Report {
     pub problems: Vec<String>,
     /// Things worth knowing that are not failures.
     pub notes: Vec<String>,
+    /// `--mode pubsub`: subscriptions, publishes, deliveries and their
+    /// checks; `null` in the other modes.
+    pub pubsub: Option<crate::pubsub::report::PubsubReport>,
 }
 
 /// `n / secs`, 0 for an empty window.
@@ -295,7 +301,8 @@ impl Report {
         // Slow readers are slow by design: their latency says nothing
         // about stalls of the server.
         let throttled = cfg.groups.iter().any(|g| g.read_rate.is_some());
-        let stalls = if open_loop || throttled || cfg.mode == crate::cli::Mode::Idle {
+        let quiet_mode = matches!(cfg.mode, crate::cli::Mode::Idle | crate::cli::Mode::Pubsub);
+        let stalls = if open_loop || throttled || quiet_mode {
             Vec::new()
         } else {
             find_stalls(
@@ -325,6 +332,7 @@ impl Report {
                 .collect(),
             shape: Shape {
                 mode: mode_name(cfg.mode),
+                websocket: cfg.ws.as_ref().map(|w| w.message_kind().to_string()),
                 size: Some(cfg.size),
                 pipeline: Some(cfg.pipeline),
                 connections: cfg.connections,
@@ -401,7 +409,21 @@ impl Report {
             interrupted: r.interrupted,
             problems: Vec::new(),
             notes: Vec::new(),
+            pubsub: r
+                .pubsub
+                .as_ref()
+                .map(|o| crate::pubsub::report::PubsubReport::of(o, secs, r.messages)),
         };
+        if let Some(p) = &report.pubsub {
+            // The rate asked is of publishes; deliveries are the messages.
+            report.rate.achieved = p.publishes_per_sec;
+            report.rate.sustained = cfg
+                .rate
+                .map(|asked| p.publishes_per_sec >= asked * SUSTAINED_SHARE);
+            // Payloads are at least their header, which may pass --size.
+            report.bytes = None;
+            report.mb_per_sec = None;
+        }
         report.judge(cfg.messages);
         report
     }

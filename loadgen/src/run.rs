@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam::channel::{self, RecvTimeoutError};
 use hdrhistogram::Histogram;
 
+use crate::cli::Mode;
 use crate::config::RunConfig;
 use crate::errors::Errors;
 use crate::hdrlog::HdrLogWriter;
@@ -71,6 +72,38 @@ pub struct RunResult {
     pub per_source: Vec<(IpAddr, u64)>,
     /// Ctrl-C ended the run early.
     pub interrupted: bool,
+    /// `--mode pubsub`: subscriptions, publishes and deliveries checked.
+    pub pubsub: Option<crate::pubsub::PubsubOutcome>,
+}
+
+impl RunResult {
+    /// A result with nothing measured yet.
+    pub fn empty(cfg: &RunConfig, cpu: CpuTime, cpu_wall: Duration, interrupted: bool) -> Self {
+        RunResult {
+            cfg: cfg.clone(),
+            started_at: SystemTime::now(),
+            per_target: vec![Tally::default(); cfg.targets.len()],
+            per_group: vec![Tally::default(); cfg.groups.len()],
+            group_latency: Vec::new(),
+            life: Lifecycle::default(),
+            pacing: new_histogram(),
+            timeline: Vec::new(),
+            established: 0,
+            open_at_end: 0,
+            connect: new_histogram(),
+            corrected: new_histogram(),
+            uncorrected: new_histogram(),
+            errors: Errors::default(),
+            messages: 0,
+            unsent: 0,
+            duration: Duration::ZERO,
+            cpu,
+            cpu_wall,
+            per_source: cfg.sources.iter().map(|ip| (*ip, 0)).collect(),
+            interrupted,
+            pubsub: None,
+        }
+    }
 }
 
 /// Sum of the workers' samples for one interval.
@@ -107,6 +140,74 @@ pub fn execute(
     stop: Arc<AtomicBool>,
     hdr_log: Option<&Path>,
 ) -> Result<RunResult, Failure> {
+    if cfg.mode == Mode::Pubsub {
+        return crate::pubsub::execute(cfg, stop, hdr_log);
+    }
+    let shared = Arc::new(Shared::new(stop, cfg.messages));
+    let cfg_arc = Arc::new(cfg.clone());
+    let mut run = coordinate(cfg, &shared, hdr_log, |index, samples| {
+        let spec = WorkerSpec {
+            index,
+            cfg: Arc::clone(&cfg_arc),
+            shared: Arc::clone(&shared),
+            samples,
+        };
+        move || worker::run(spec)
+    })?;
+    let reports = std::mem::take(&mut run.reports);
+    let mut result = merge_reports(cfg, reports, run.warm_end, run.cpu, run.cpu_wall, &shared);
+    run.finish(&mut result);
+    Ok(result)
+}
+
+/// What the coordinator of a run gathered besides the workers' own
+/// reports.
+#[derive(Debug)]
+pub struct Coordinated<R> {
+    /// Each worker's report, in worker order.
+    pub reports: Vec<R>,
+    /// One point per second of the measured window.
+    pub timeline: Vec<TimelinePoint>,
+    /// Wall-clock time the run started.
+    pub started_at: SystemTime,
+    /// End of the warmup.
+    pub warm_end: Instant,
+    /// CPU time of this process during the window.
+    pub cpu: CpuTime,
+    /// Wall time over which `cpu` was taken.
+    pub cpu_wall: Duration,
+    log: Option<HdrLogWriter>,
+}
+
+impl<R> Coordinated<R> {
+    /// Hands the start time and timeline to `result` and ends the
+    /// interval log with its totals.
+    pub fn finish(&mut self, result: &mut RunResult) {
+        result.started_at = self.started_at;
+        result.timeline = std::mem::take(&mut self.timeline);
+        if let Some(log) = self.log.as_mut() {
+            if let Err(e) = log.summary(result) {
+                eprintln!("loadgen: warning: interval log: {e}");
+            }
+        }
+    }
+}
+
+/// The coordinator of every kind of run: checks limits, starts
+/// `cfg.threads` workers (`make(index, samples)` gives each its body),
+/// releases them together once all are ready (`Shared::connect_done`),
+/// merges their per-second samples (progress line, interval log,
+/// timeline) and collects their reports.
+pub fn coordinate<R, W>(
+    cfg: &RunConfig,
+    shared: &Arc<Shared>,
+    hdr_log: Option<&Path>,
+    mut make: impl FnMut(usize, channel::Sender<Sample>) -> W,
+) -> Result<Coordinated<R>, Failure>
+where
+    R: Send + 'static,
+    W: FnOnce() -> std::io::Result<R> + Send + 'static,
+{
     let started_at = SystemTime::now();
     check_nofile(cfg.connections)?;
     if let Some(ports) = ephemeral_ports() {
@@ -126,20 +227,13 @@ pub fn execute(
         ),
         None => None,
     };
-    let shared = Arc::new(Shared::new(stop, cfg.messages));
-    let cfg_arc = Arc::new(cfg.clone());
     let (tx, rx) = channel::unbounded::<Sample>();
     let mut handles = Vec::with_capacity(cfg.threads);
     for index in 0..cfg.threads {
-        let spec = WorkerSpec {
-            index,
-            cfg: Arc::clone(&cfg_arc),
-            shared: Arc::clone(&shared),
-            samples: tx.clone(),
-        };
+        let body = make(index, tx.clone());
         let handle = std::thread::Builder::new()
             .name(format!("loadgen-{index}"))
-            .spawn(move || worker::run(spec))
+            .spawn(body)
             .map_err(|e| Failure::Runtime(format!("cannot start worker thread: {e}")))?;
         handles.push(handle);
     }
@@ -227,17 +321,15 @@ pub fn execute(
         }
     }
     let (cpu0, t0) = cpu_start.unwrap_or((CpuTime::default(), started));
-    let cpu = CpuTime::now().since(&cpu0);
-    let cpu_wall = t0.elapsed();
-    let mut result = merge_reports(cfg, reports, warm_end, cpu, cpu_wall, &shared);
-    result.started_at = started_at;
-    result.timeline = timeline;
-    if let Some(log) = log.as_mut() {
-        if let Err(e) = log.summary(&result) {
-            eprintln!("loadgen: warning: interval log: {e}");
-        }
-    }
-    Ok(result)
+    Ok(Coordinated {
+        reports,
+        timeline,
+        started_at,
+        warm_end,
+        cpu: CpuTime::now().since(&cpu0),
+        cpu_wall: t0.elapsed(),
+        log,
+    })
 }
 
 fn interval_line(iv: &Interval) -> String {
@@ -269,29 +361,7 @@ fn merge_reports(
     cpu_wall: Duration,
     shared: &Shared,
 ) -> RunResult {
-    let mut r = RunResult {
-        cfg: cfg.clone(),
-        started_at: SystemTime::now(),
-        per_target: vec![Tally::default(); cfg.targets.len()],
-        per_group: vec![Tally::default(); cfg.groups.len()],
-        group_latency: Vec::new(),
-        life: Lifecycle::default(),
-        pacing: new_histogram(),
-        timeline: Vec::new(),
-        established: 0,
-        open_at_end: 0,
-        connect: new_histogram(),
-        corrected: new_histogram(),
-        uncorrected: new_histogram(),
-        errors: Errors::default(),
-        messages: 0,
-        unsent: 0,
-        duration: Duration::ZERO,
-        cpu,
-        cpu_wall,
-        per_source: cfg.sources.iter().map(|ip| (*ip, 0)).collect(),
-        interrupted: shared.stopped(),
-    };
+    let mut r = RunResult::empty(cfg, cpu, cpu_wall, shared.stopped());
     for w in reports {
         r.established += w.established;
         r.open_at_end += w.open_at_end;

@@ -55,9 +55,14 @@ fn latency_row(out: &mut String, name: &str, s: Option<&Summary>) {
 fn header(out: &mut String, r: &Report) {
     let c = &r.connections;
     let opt = |v: Option<usize>| v.map_or_else(|| NA.to_string(), |v| v.to_string());
+    let transport = r
+        .shape
+        .websocket
+        .as_ref()
+        .map_or(String::new(), |kind| format!(" over WebSocket ({kind})"));
     let _ = writeln!(
         out,
-        "loadgen: {} mode, {} B messages, {} connections, {} threads, pipeline {}, {:.2} s measured",
+        "loadgen: {} mode{transport}, {} B messages, {} connections, {} threads, pipeline {}, {:.2} s measured",
         r.mode,
         opt(r.size),
         c.asked,
@@ -172,20 +177,30 @@ pub fn render(r: &Report) -> String {
     let verified = r
         .bytes
         .map_or_else(|| NA.to_string(), |b| format!("{:.1}", b as f64 / 1e6));
-    let _ = writeln!(
-        out,
-        "throughput    {:.0} msg/s  {mb} MB/s  ({} messages, {verified} MB verified)",
-        r.messages_per_sec, r.messages
-    );
+    match &r.pubsub {
+        Some(p) => p.render(&mut out),
+        None => {
+            let _ = writeln!(
+                out,
+                "throughput    {:.0} msg/s  {mb} MB/s  ({} messages, {verified} MB verified)",
+                r.messages_per_sec, r.messages
+            );
+        }
+    }
     if let Some(asked) = r.rate.asked {
         let verdict = if r.rate.sustained == Some(true) {
             "sustained"
         } else {
             "NOT sustained"
         };
+        let unit = if r.is_pubsub() {
+            "publishes/s"
+        } else {
+            "msg/s"
+        };
         let _ = writeln!(
             out,
-            "rate          asked {asked:.0} msg/s  achieved {:.0} msg/s  ({verdict})",
+            "rate          asked {asked:.0} {unit}  achieved {:.0} {unit}  ({verdict})",
             r.rate.achieved
         );
     }
@@ -242,6 +257,8 @@ pub fn render(r: &Report) -> String {
     if r.ok() {
         let what = if r.mode == "idle" {
             "every connection held open"
+        } else if r.is_pubsub() {
+            "every delivery verified: none lost, duplicated or out of order"
         } else {
             "every echoed byte verified"
         };

@@ -39,7 +39,7 @@ impl Report {
                     Cause::Unanswered => 0,
                     Cause::AddrNotAvailable => self.errors.addr_not_available,
                     Cause::Other => self.errors.other,
-                    Cause::Mismatch => 0,
+                    Cause::Mismatch | Cause::Handshake | Cause::Protocol => 0,
                 })
                 .sum();
             let line = format!("{} errors: {}", self.errors.total, self.errors.summary());
@@ -56,12 +56,23 @@ impl Report {
             .iter()
             .any(|g| g.kind == crate::shape::GroupKind::Active && g.connections > 0);
         if sends && self.messages == 0 && !self.interrupted {
-            self.problems
-                .push("no message was echoed in the measured window".to_string());
+            self.problems.push(if self.is_pubsub() {
+                "no delivery in the measured window".to_string()
+            } else {
+                "no message was echoed in the measured window".to_string()
+            });
+        }
+        if let Some(pubsub) = &self.pubsub {
+            pubsub.judge(&mut self.problems, &mut self.notes);
         }
         if let (Some(asked), Some(false)) = (self.rate.asked, self.rate.sustained) {
+            let what = if self.is_pubsub() {
+                "publish rate"
+            } else {
+                "rate"
+            };
             self.notes.push(format!(
-                "rate NOT sustained: asked {asked:.0} msg/s, achieved {:.0} msg/s ({:.0}%)",
+                "{what} NOT sustained: asked {asked:.0} msg/s, achieved {:.0} msg/s ({:.0}%)",
                 self.rate.achieved,
                 100.0 * self.rate.achieved / asked
             ));

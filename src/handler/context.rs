@@ -82,6 +82,8 @@ pub(crate) struct ContextCore {
     pub(crate) topics: Topics<Key>,
     /// Publishes for each other shard, sent once per loop round.
     pub(crate) outbound: Vec<Vec<(Bytes, Bytes)>>,
+    /// Something was added to `outbound` this round.
+    pub(crate) outbound_queued: bool,
 }
 
 impl ContextCore {
@@ -95,6 +97,7 @@ impl ContextCore {
             wheel: Wheel::new(),
             deferred: Vec::new(),
             outbound: (0..handle.shards()).map(|_| Vec::new()).collect(),
+            outbound_queued: false,
             topics: Topics::default(),
             handle,
         }
@@ -289,6 +292,18 @@ impl<'a> ShardContext<'a> {
         }
     }
 
+    /// Ends every subscription of `conn` at once (as its close would): for
+    /// a protocol whose client must get no more deliveries, such as a
+    /// WebSocket client once the closing handshake began.
+    pub fn unsubscribe_all(&mut self, conn: &Conn<'_>) {
+        let key = ContextCore::key_of(conn);
+        let shard = self.shard();
+        let core = &mut *self.core;
+        let directory = core.handle.directory();
+        core.topics
+            .remove_client(key, |topic| directory.remove(topic, shard));
+    }
+
     /// How many topics `conn` is subscribed to.
     pub fn subscriptions(&self, conn: &Conn<'_>) -> usize {
         self.core.topics.count(ContextCore::key_of(conn))
@@ -308,10 +323,12 @@ impl<'a> ShardContext<'a> {
         let me = self.shard();
         let core = &mut *self.core;
         let outbound = &mut core.outbound;
+        let queued = &mut core.outbound_queued;
         core.handle.directory().for_each_shard(&topic, |shard| {
             if shard != me {
                 if let Some(batch) = outbound.get_mut(shard) {
                     batch.push((topic.clone(), payload.clone()));
+                    *queued = true;
                 }
             }
         });

@@ -124,9 +124,10 @@ pub trait Handler {
         let _ = cx;
     }
 
-    /// Shutdown began: the shard stopped accepting and is about to flush
-    /// and close its clients. A service can still say goodbye here
-    /// ([`ShardContext::send_to_all`]).
+    /// Shutdown began: the shard stopped accepting (and, with
+    /// `Config::shutdown_grace`, served its clients that long, or until they
+    /// all left) and is about to flush and close its clients. A service can
+    /// still say goodbye here ([`ShardContext::send_to_all`]).
     fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
         let _ = cx;
     }

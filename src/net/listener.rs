@@ -28,17 +28,27 @@ pub(crate) struct ListenOptions {
 /// With a fixed port, a plain bind is tried first: `SO_REUSEPORT` would
 /// otherwise let this server silently join the group of another server of
 /// the same user already listening there, and take half its clients.
+/// With `join` (`Config::reuseport_join`) that probe is skipped: joining
+/// is what is asked for.
 ///
 /// # Errors
 ///
-/// [`Error::AddrInUse`], [`Error::AddrNotAvailable`] or [`Error::Listen`].
+/// [`Error::AddrInUse`], [`Error::JoinRefused`],
+/// [`Error::AddrNotAvailable`] or [`Error::Listen`].
 pub(crate) fn bind_group(
     addr: SocketAddr,
     count: usize,
     options: ListenOptions,
+    join: bool,
 ) -> Result<Vec<TcpListener>, Error> {
-    let fail = |err| Error::listen(addr, err);
-    if addr.port() != 0 {
+    let fail = |err: io::Error| {
+        if join && err.kind() == io::ErrorKind::AddrInUse {
+            Error::JoinRefused { addr }
+        } else {
+            Error::listen(addr, err)
+        }
+    };
+    if addr.port() != 0 && !join {
         // Dropped right away: it only proves nobody else holds the port.
         probe_exclusive(addr).map_err(fail)?;
     }
@@ -77,6 +87,93 @@ fn probe_exclusive(addr: SocketAddr) -> io::Result<()> {
 fn listener(addr: SocketAddr, options: ListenOptions) -> io::Result<TcpListener> {
     let socket = socket_for(addr)?;
     socket.set_reuse_port(true)?;
+    set_options(&socket, options)?;
+    socket.bind(&addr.into())?;
+    // `Config::validate` keeps the backlog within `i32`.
+    socket.listen(i32::try_from(options.backlog).unwrap_or(i32::MAX))?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// Listeners for `count` shards from listening sockets someone else made
+/// (systemd's socket activation, or the library's caller): shard `i`
+/// takes socket `i mod K`, the shards beyond the `K` sockets through a
+/// duplicate descriptor, so they wait on the same accept queue. Each is
+/// made non-blocking and given keepalive and `TCP_USER_TIMEOUT` as
+/// configured; the backlog stays as its maker set it.
+///
+/// # Errors
+///
+/// [`Error::Passed`] if a socket cannot be set up or duplicated.
+pub(crate) fn adopt_group(
+    passed: Vec<std::net::TcpListener>,
+    count: usize,
+    options: ListenOptions,
+) -> Result<Vec<TcpListener>, Error> {
+    use std::os::fd::AsRawFd;
+    if passed.is_empty() {
+        return Err(Error::Passed {
+            reason: "none was passed".into(),
+        });
+    }
+    let fail = |socket: &std::net::TcpListener, err: io::Error| Error::Passed {
+        reason: format!("descriptor {}: {err}", socket.as_raw_fd()),
+    };
+    for socket in &passed {
+        let socket2 = socket2::SockRef::from(socket);
+        socket2.set_nonblocking(true).map_err(|e| fail(socket, e))?;
+        set_options(&socket2, options).map_err(|e| fail(socket, e))?;
+    }
+    let mut extra = Vec::with_capacity(count.saturating_sub(passed.len()));
+    for shard in passed.len()..count {
+        let socket = &passed[shard % passed.len()];
+        extra.push(socket.try_clone().map_err(|e| fail(socket, e))?);
+    }
+    let group = passed
+        .into_iter()
+        .chain(extra)
+        .map(TcpListener::from_std)
+        .collect();
+    Ok(group)
+}
+
+/// The listening TCP socket at descriptor `fd`, passed to this process
+/// (systemd's socket activation), made close-on-exec. The descriptor is
+/// taken over only once it proved to be one.
+///
+/// # Errors
+///
+/// What is wrong with it, in words.
+pub(crate) fn passed_listener(fd: std::os::fd::RawFd) -> Result<std::net::TcpListener, String> {
+    use std::os::fd::{BorrowedFd, FromRawFd};
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err("not open".into());
+    }
+    // SAFETY: the descriptor is open (checked just above), and only
+    // borrowed for the checks below.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let socket = socket2::SockRef::from(&borrowed);
+    let kind = socket
+        .r#type()
+        .map_err(|err| format!("not a socket ({err})"))?;
+    let domain = socket.domain().map_err(|err| err.to_string())?;
+    if kind != Type::STREAM || !(domain == Domain::IPV4 || domain == Domain::IPV6) {
+        return Err(format!(
+            "not a TCP socket ({kind:?}, {domain:?}); only ListenStream= with an address works"
+        ));
+    }
+    if !socket.is_listener().map_err(|err| err.to_string())? {
+        return Err("a TCP socket that is not listening (Accept=yes is not supported)".into());
+    }
+    socket.set_cloexec(true).map_err(|err| err.to_string())?;
+    // SAFETY: the descriptor is an open listening TCP socket that systemd
+    // passed to this process and nothing else in it owns.
+    Ok(unsafe { std::net::TcpListener::from_raw_fd(fd) })
+}
+
+/// Keepalive and `TCP_USER_TIMEOUT` on a listener, copied by Linux to
+/// every socket it accepts.
+fn set_options(socket: &Socket, options: ListenOptions) -> io::Result<()> {
     if let Some(keepalive) = options.keepalive {
         let params = TcpKeepalive::new()
             .with_time(keepalive.idle)
@@ -87,10 +184,17 @@ fn listener(addr: SocketAddr, options: ListenOptions) -> io::Result<TcpListener>
     if let Some(timeout) = options.user_timeout {
         socket.set_tcp_user_timeout(Some(timeout))?;
     }
-    socket.bind(&addr.into())?;
-    // `Config::validate` keeps the backlog within `i32`.
-    socket.listen(i32::try_from(options.backlog).unwrap_or(i32::MAX))?;
-    Ok(TcpListener::from_std(socket.into()))
+    Ok(())
+}
+
+/// The inode number of a socket, as `/proc/net/tcp` lists it.
+pub(crate) fn inode(socket: &impl std::os::fd::AsRawFd) -> Option<u64> {
+    // SAFETY: `stat` is plain integers, for which zero is valid.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes one `stat` into the struct we own; the
+    // descriptor is open while `socket` is borrowed.
+    let rc = unsafe { libc::fstat(socket.as_raw_fd(), &mut stat) };
+    (rc == 0).then_some(stat.st_ino)
 }
 
 /// Clients waiting in `listener`'s accept queue: `TCP_INFO` of a
@@ -131,7 +235,7 @@ mod tests {
 
     #[test]
     fn queued_counts_clients_waiting_to_be_accepted() {
-        let group = bind_group("127.0.0.1:0".parse().unwrap(), 1, OPTIONS).unwrap();
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 1, OPTIONS, false).unwrap();
         let addr = group[0].local_addr().unwrap();
         assert_eq!(super::queued(&group[0]).unwrap(), 0);
         let clients: Vec<_> = (0..3)
@@ -152,7 +256,7 @@ mod tests {
 
     #[test]
     fn port_zero_group_shares_one_port() {
-        let group = bind_group("127.0.0.1:0".parse().unwrap(), 3, OPTIONS).unwrap();
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 3, OPTIONS, false).unwrap();
         let ports: Vec<u16> = group
             .iter()
             .map(|l| l.local_addr().unwrap().port())
@@ -163,11 +267,55 @@ mod tests {
 
     #[test]
     fn a_second_group_on_the_same_port_is_refused() {
-        let group = bind_group("127.0.0.1:0".parse().unwrap(), 2, OPTIONS).unwrap();
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 2, OPTIONS, false).unwrap();
         let addr = group[0].local_addr().unwrap();
-        match bind_group(addr, 2, OPTIONS) {
+        match bind_group(addr, 2, OPTIONS, false) {
             Err(Error::AddrInUse { addr: a }) => assert_eq!(a, addr),
             other => panic!("expected AddrInUse, got {:?}", other.map(|g| g.len())),
+        }
+    }
+
+    #[test]
+    fn joining_takes_a_place_in_the_group_on_the_port() {
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 2, OPTIONS, false).unwrap();
+        let addr = group[0].local_addr().unwrap();
+        let joined = bind_group(addr, 2, OPTIONS, true).unwrap();
+        assert_eq!(joined[1].local_addr().unwrap(), addr);
+    }
+
+    #[test]
+    fn joining_a_socket_without_reuseport_is_refused() {
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = plain.local_addr().unwrap();
+        match bind_group(addr, 1, OPTIONS, true) {
+            Err(Error::JoinRefused { addr: a }) => assert_eq!(a, addr),
+            other => panic!("expected JoinRefused, got {:?}", other.map(|g| g.len())),
+        }
+    }
+
+    #[test]
+    fn adopted_sockets_are_shared_by_the_shards_beyond_them() {
+        let passed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = passed.local_addr().unwrap();
+        let group = super::adopt_group(vec![passed], 3, OPTIONS).unwrap();
+        assert_eq!(group.len(), 3);
+        let inodes: Vec<_> = group.iter().map(|l| super::inode(l).unwrap()).collect();
+        assert!(
+            inodes.iter().all(|&i| i == inodes[0]),
+            "one socket: {inodes:?}"
+        );
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        // Whichever descriptor accepts, it takes the one client.
+        loop {
+            match group[2].accept() {
+                Ok((_, _)) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(std::time::Instant::now() < end, "never accepted");
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
         }
     }
 }

@@ -2,7 +2,9 @@
 //! kernel settings. The only place that talks to `socket2` and `libc`
 //! about sockets.
 
+pub(crate) mod activation;
 pub(crate) mod fds;
+pub(crate) mod group;
 pub(crate) mod kernel;
 pub(crate) mod listener;
 pub(crate) mod stream;

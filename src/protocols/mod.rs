@@ -5,8 +5,10 @@ mod discard;
 mod echo;
 mod line_echo;
 pub mod pubsub;
+mod ws_echo;
 
 pub use discard::Discard;
 pub use echo::Echo;
 pub use line_echo::{scan_lines, LineEcho, LineScan, LINE_TOO_LONG};
 pub use pubsub::PubSub;
+pub use ws_echo::WsEcho;

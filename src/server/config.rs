@@ -100,6 +100,25 @@ pub struct Config {
     /// given to take its queued output and acknowledge it, lingering after
     /// our FIN, before it is closed anyway. At most a day. Default 5 s.
     pub drain_timeout: Duration,
+    /// How long, once the listeners are closed at shutdown, clients are
+    /// still served as usual, so that exchanges in progress finish and
+    /// clients leave by themselves; then
+    /// [`Handler::on_shutting_down`](crate::Handler::on_shutting_down) runs
+    /// and the rest are drained (`drain_timeout`). A shard whose clients
+    /// have all left ends it early. For restarts without a failed request
+    /// (docs/operations.md), set it to the longest exchange a client may be
+    /// in the middle of. At most a day. Default zero: the drain begins at
+    /// once.
+    pub shutdown_grace: Duration,
+    /// Join the `SO_REUSEPORT` group of another server already listening
+    /// on `bind` (the esockets this one replaces) instead of refusing a
+    /// port in use: the kernel then spreads new clients over both. Needs a
+    /// fixed port, and sockets of the same user with `SO_REUSEPORT` (every
+    /// esockets has it). For a restart in which the kernel moves the old
+    /// server's queued clients to this one, `net.ipv4.tcp_migrate_req`
+    /// must be 1. Default off: a port in use is an error, so two servers
+    /// never share clients by accident.
+    pub reuseport_join: bool,
     /// The most clients this server serves at once, over all its shards. At the limit
     /// a new client is accepted, sent `refuse_message` and closed at once.
     /// Default (`None`): the open-file limit minus [`RESERVED_DESCRIPTORS`]
@@ -194,6 +213,8 @@ impl Default for Config {
             output_limit: 16 * 1024 * 1024,
             input_limit: 1024 * 1024,
             drain_timeout: Duration::from_secs(5),
+            shutdown_grace: Duration::ZERO,
+            reuseport_join: false,
             max_connections: None,
             refuse_message: None,
             idle_timeout: None,
@@ -264,6 +285,7 @@ impl Config {
         }
         for (field, value) in [
             ("drain_timeout", Some(self.drain_timeout)),
+            ("shutdown_grace", Some(self.shutdown_grace)),
             ("idle_timeout", self.idle_timeout),
             ("tick", self.tick),
             ("user_timeout", self.user_timeout),
@@ -315,6 +337,13 @@ impl Config {
                     u32::MAX,
                     self.output_limit
                 ),
+            );
+        }
+        if self.reuseport_join && self.bind.port() == 0 {
+            return bad(
+                "reuseport_join",
+                "needs a fixed port in bind (port 0 picks a free port: there is nobody to join)"
+                    .into(),
             );
         }
         if self.max_connections == Some(0) {
@@ -430,6 +459,18 @@ mod tests {
             ..config
         };
         assert_eq!(config.validate().unwrap_err().field, "proxy_timeout");
+    }
+
+    #[test]
+    fn joining_needs_a_fixed_port() {
+        let config = Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            reuseport_join: true,
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "reuseport_join");
+        assert!(err.reason.contains("bind"), "{}", err.reason);
     }
 
     #[test]

@@ -37,6 +37,21 @@ pub enum Error {
         /// The address asked for.
         addr: SocketAddr,
     },
+    /// Joining the listeners already on the address was asked for
+    /// ([`Config::reuseport_join`](crate::Config::reuseport_join)), but
+    /// one of them does not allow it.
+    #[error("cannot join the listeners on {addr}: a socket there does not allow it (joining needs every listener on the port to have SO_REUSEPORT and to belong to the same user, as another esockets of this user does)")]
+    JoinRefused {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// The listening sockets passed by systemd (`LISTEN_FDS`) cannot be
+    /// used.
+    #[error("sockets passed by systemd (LISTEN_FDS): {reason}")]
+    Passed {
+        /// What is wrong with them.
+        reason: String,
+    },
     /// The address is not one of this machine's.
     #[error("cannot listen on {addr}: address not available on this machine (use one of its own addresses, 127.0.0.1 for this machine only, or 0.0.0.0 for all of them)")]
     AddrNotAvailable {

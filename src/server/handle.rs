@@ -194,6 +194,7 @@ impl ServerHandle {
     }
 
     /// Starts a graceful shutdown: every shard stops accepting at once,
+    /// serves its clients through `Config::shutdown_grace` (if set),
     /// flushes queued output up to the drain timeout, closes its clients and
     /// ends. Returns at once, even when an inbox is full (a handler may
     /// call it on its own shard); calling it again is harmless.

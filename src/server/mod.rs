@@ -10,12 +10,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
 use crate::handler::{Handler, ShardInfo};
 use crate::net::fds;
+use crate::net::group::Group;
 use crate::net::listener::{self, ListenOptions};
-use crate::pubsub::backplane::{Backplane, Running};
+use crate::pubsub::backplane::{Backplane, Outbox, Running};
 use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
 use config::{Config, RESERVED_DESCRIPTORS};
@@ -65,25 +67,78 @@ impl Server {
         H: Handler + 'static,
     {
         config.validate()?;
-        let (backplane, outbox) = match &config.backplane {
-            None => (None, None),
-            Some(url) => {
-                let (backplane, outbox) = Backplane::new(url).map_err(|err| ConfigError {
-                    field: "backplane",
-                    reason: format!("{url:?} is not a Redis URL (redis://HOST:PORT): {err}"),
-                })?;
-                (Some(backplane), Some(outbox))
+        let backplane = backplane(&config)?;
+        let listeners = listener::bind_group(
+            config.bind,
+            config.threads,
+            listen_options(&config),
+            config.reuseport_join,
+        )?;
+        Self::start(config, listeners, false, backplane, factory)
+    }
+
+    /// Like [`bind`](Server::bind), but serves listening sockets made
+    /// elsewhere instead of binding `config.bind`: those systemd passed
+    /// ([`systemd_listeners`](crate::systemd_listeners)), or the
+    /// caller's own. Shard `i` accepts on socket `i mod K`; with fewer
+    /// sockets than shards, the shards beyond them share the sockets
+    /// through duplicate descriptors (see docs/architecture.md for why no
+    /// new sockets are made). Keepalive and `TCP_USER_TIMEOUT` are set on
+    /// them as configured; their backlog stays as their maker set it.
+    ///
+    /// At shutdown, clients queued in them are not accepted: the sockets
+    /// outlive this server in whoever passed them (systemd keeps them
+    /// open), and the clients wait there for the next server.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Server::bind); a [`ConfigError`](crate::ConfigError)
+    /// for `threads` when there are more sockets than shards (every socket
+    /// needs a shard to accept on it); [`Error::Passed`] if a socket
+    /// cannot be set up.
+    pub fn from_listeners<F, H>(
+        config: Config,
+        listeners: Vec<std::net::TcpListener>,
+        factory: F,
+    ) -> Result<Self, Error>
+    where
+        F: Fn(ShardInfo) -> H + Send + Sync + 'static,
+        H: Handler + 'static,
+    {
+        config.validate()?;
+        let backplane = backplane(&config)?;
+        if listeners.len() > config.threads {
+            return Err(ConfigError {
+                field: "threads",
+                reason: format!(
+                    "must be at least {}, one per listening socket passed (got {})",
+                    listeners.len(),
+                    config.threads
+                ),
             }
-        };
-        let options = ListenOptions {
-            backlog: config.backlog,
-            keepalive: config.keepalive,
-            user_timeout: config.user_timeout,
-        };
-        let listeners = listener::bind_group(config.bind, config.threads, options)?;
+            .into());
+        }
+        let listeners = listener::adopt_group(listeners, config.threads, listen_options(&config))?;
+        Self::start(config, listeners, true, backplane, factory)
+    }
+
+    /// Starts one shard per listener (`passed` if the listeners were made
+    /// elsewhere), and the backplane if configured.
+    fn start<F, H>(
+        config: Config,
+        listeners: Vec<TcpListener>,
+        passed: bool,
+        (backplane, outbox): (Option<Backplane>, Option<Outbox>),
+        factory: F,
+    ) -> Result<Self, Error>
+    where
+        F: Fn(ShardInfo) -> H + Send + Sync + 'static,
+        H: Handler + 'static,
+    {
         let local_addr = listeners[0]
             .local_addr()
             .map_err(|err| Error::listen(config.bind, err))?;
+        let group = Arc::new(Group::new(local_addr, &listeners, passed));
         let mut parts = Vec::with_capacity(config.threads);
         let mut remotes = Vec::with_capacity(config.threads);
         for (shard, mut listener) in listeners.into_iter().enumerate() {
@@ -102,6 +157,7 @@ impl Server {
                 poll,
                 listener,
                 inbox,
+                group: Arc::clone(&group),
             });
         }
         let max_connections = config.effective_max_connections();
@@ -207,6 +263,34 @@ impl Server {
             }
         }
         result
+    }
+}
+
+/// The backplane `config` asks for, not started yet, and the outbox the
+/// shards publish to it through.
+///
+/// # Errors
+///
+/// A [`ConfigError`] for a `backplane` that is no Redis URL.
+fn backplane(config: &Config) -> Result<(Option<Backplane>, Option<Outbox>), ConfigError> {
+    match &config.backplane {
+        None => Ok((None, None)),
+        Some(url) => {
+            let (backplane, outbox) = Backplane::new(url).map_err(|err| ConfigError {
+                field: "backplane",
+                reason: format!("{url:?} is not a Redis URL (redis://HOST:PORT): {err}"),
+            })?;
+            Ok((Some(backplane), Some(outbox)))
+        }
+    }
+}
+
+/// How each listening socket is set up, from `config`.
+fn listen_options(config: &Config) -> ListenOptions {
+    ListenOptions {
+        backlog: config.backlog,
+        keepalive: config.keepalive,
+        user_timeout: config.user_timeout,
     }
 }
 

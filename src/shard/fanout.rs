@@ -100,6 +100,9 @@ impl<H: Handler> Shard<H> {
     /// behind nothing newer); past [`OUTBOUND_BACKLOG`] they are lost and
     /// counted.
     pub(super) fn send_outbound(&mut self) {
+        if !std::mem::take(&mut self.cx.outbound_queued) && !self.outbound_pending {
+            return;
+        }
         self.outbound_pending = false;
         for shard in 0..self.cx.outbound.len() {
             if self.cx.outbound[shard].is_empty() {

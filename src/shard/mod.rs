@@ -13,13 +13,14 @@ pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
 mod proxy;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod settle;
 mod shutdown;
 pub(crate) mod slots;
 mod timers;
 pub(crate) mod wheel;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -30,6 +31,7 @@ use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
 use crate::net::fds::Spare;
+use crate::net::group::Group;
 use crate::server::config::Config;
 use crate::server::handle::ServerHandle;
 use crate::server::stats::ShardStats;
@@ -65,6 +67,8 @@ pub(crate) struct ShardParts {
     pub(crate) listener: TcpListener,
     /// Commands from other threads.
     pub(crate) inbox: InboxReceiver,
+    /// The server's listening sockets, as seen at shutdown.
+    pub(crate) group: Arc<Group>,
 }
 
 /// A running shard. Dropping it (at the end of `run`, or when a handler
@@ -78,6 +82,8 @@ pub(crate) struct Shard<H: Handler> {
     listener: Option<TcpListener>,
     /// Commands from other threads.
     inbox: InboxReceiver,
+    /// The server's listening sockets, as seen at shutdown.
+    group: Arc<Group>,
     /// The service.
     handler: H,
     /// The server's settings.
@@ -99,7 +105,9 @@ pub(crate) struct Shard<H: Handler> {
     cx: ContextCore,
     /// The shard's own deadlines: accept back-off, tick, shutdown.
     deadlines: Deadlines,
-    /// The accept budget ran out with clients possibly still waiting.
+    /// Accepting is due: the listener was ready this round (accepted
+    /// after the other events), or the accept budget ran out with clients
+    /// possibly still waiting.
     accept_pending: bool,
     /// The inbox budget ran out with commands possibly still waiting.
     inbox_pending: bool,
@@ -137,6 +145,7 @@ impl<H: Handler> Shard<H> {
             poll: parts.poll,
             listener: Some(parts.listener),
             inbox: parts.inbox,
+            group: parts.group,
             handler,
             idle_ticks: config
                 .idle_timeout
@@ -169,7 +178,11 @@ impl<H: Handler> Shard<H> {
             self.deadlines.tick = Some(Instant::now() + period);
         }
         let mut events = Events::with_capacity(EVENT_CAPACITY);
-        while !(self.deadlines.shutting_down() && self.clients.is_empty() && self.sweep.is_none()) {
+        while !(self.deadlines.shutting_down()
+            && self.deadlines.grace.is_none()
+            && self.clients.is_empty()
+            && self.sweep.is_none())
+        {
             let timeout = self.poll_timeout();
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == std::io::ErrorKind::Interrupted {
@@ -182,7 +195,10 @@ impl<H: Handler> Shard<H> {
             self.cx.begin_round(self.needs_clock());
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
+                    // After the other events: a shutdown that arrived in
+                    // the same round closes the listener first, leaving
+                    // its queue to another server where one takes it.
+                    LISTENER => self.accept_pending = true,
                     WAKER => self.read_inbox(),
                     token => self.client_event(Key::from_token(token.0), event),
                 }
@@ -229,17 +245,18 @@ impl<H: Handler> Shard<H> {
         {
             return Some(Duration::ZERO);
         }
-        // Another shard's inbox was full: offer again soon, without
-        // spinning on the core that shard may need.
-        let retry = self
-            .outbound_pending
-            .then(|| Instant::now() + OUTBOUND_RETRY);
         let wheel = self.cx.wheel.next_deadline().map(|t| self.cx.instant_of(t));
-        let next = [wheel, self.deadlines.next(), retry]
-            .into_iter()
-            .flatten()
-            .min()?;
-        Some(next.saturating_duration_since(Instant::now()))
+        let next = match (wheel, self.deadlines.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = next.map(|next| next.saturating_duration_since(Instant::now()));
+        if self.outbound_pending {
+            // Another shard's inbox was full: offer again soon, without
+            // spinning on the core that shard may need.
+            return Some(wait.map_or(OUTBOUND_RETRY, |wait| wait.min(OUTBOUND_RETRY)));
+        }
+        wait
     }
 
     /// The id handlers and other threads know a client by.

@@ -8,7 +8,7 @@ const INTERVAL: Duration = Duration::from_secs(1);
 
 /// One kind of warning's limiter.
 #[derive(Default)]
-pub(super) struct RateLimit {
+pub(crate) struct RateLimit {
     /// When the last line was let through.
     last: Option<Instant>,
     /// Lines held back since then.
@@ -18,7 +18,7 @@ pub(super) struct RateLimit {
 impl RateLimit {
     /// Whether a line may be logged at `now`; if so, how many were held
     /// back since the last one (to say in it).
-    pub(super) fn allow(&mut self, now: Instant) -> Option<u64> {
+    pub(crate) fn allow(&mut self, now: Instant) -> Option<u64> {
         if self
             .last
             .is_some_and(|last| now.saturating_duration_since(last) < INTERVAL)

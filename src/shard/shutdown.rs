@@ -1,5 +1,6 @@
-//! Shutdown: stop accepting without resetting anyone queued, say goodbye,
-//! then close every client in batches, so no round stalls the shard.
+//! Shutdown: stop accepting without resetting anyone queued, serve the
+//! clients a while longer if asked (the grace), say goodbye, then close
+//! every client in batches, so no round stalls the shard.
 
 use super::Shard;
 use crate::handler::context::ShardContext;
@@ -13,24 +14,41 @@ use crate::handler::Handler;
 const SWEEP_BATCH: usize = 1024;
 
 impl<H: Handler> Shard<H> {
-    /// Stops accepting and starts closing every client once its output is
-    /// flushed, or at the drain deadline.
+    /// Stops accepting; then, after the grace (`Config::shutdown_grace`,
+    /// ended early once no client is left), starts closing every client
+    /// once its output is flushed, or at the drain deadline.
     ///
-    /// Clients already queued in the listener are accepted first and
-    /// closed like the others: closing a listener resets every connection
-    /// still in its queue (unless `net.ipv4.tcp_migrate_req` moves them to
-    /// another listener of the group).
+    /// Closing a listener resets every connection still in its queue,
+    /// unless `net.ipv4.tcp_migrate_req` moves them to another listener of
+    /// the group, or someone else holds the socket open. So the clients
+    /// already queued are accepted first and served like the others,
+    /// except where the group says another server will take them (see
+    /// `Group::leaves_queued`).
     pub(super) fn begin_shutdown(&mut self) {
         if self.deadlines.shutting_down() {
             return; // a second shutdown changes nothing
         }
         let now = self.cx.now();
-        self.deadlines.shutdown = Some(now + self.config.drain_timeout);
-        self.deadlines.tick = None;
-        self.accept_all();
+        let grace = self.config.shutdown_grace;
+        self.deadlines.shutdown = Some(now + grace + self.config.drain_timeout);
+        if !self.group.leaves_queued() {
+            self.accept_all();
+        }
         self.listener = None;
         self.accept_pending = false;
         self.drop_all_awaiting();
+        if grace.is_zero() || self.clients.is_empty() {
+            self.begin_drain();
+        } else {
+            self.deadlines.grace = Some(now + grace);
+        }
+    }
+
+    /// Ends the grace: says goodbye (`on_shutting_down`) and starts
+    /// closing every client, a batch per round.
+    pub(super) fn begin_drain(&mut self) {
+        self.deadlines.grace = None;
+        self.deadlines.tick = None;
         self.handler
             .on_shutting_down(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();

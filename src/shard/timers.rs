@@ -20,6 +20,9 @@ pub(super) struct Deadlines {
     pub(super) tick: Option<Instant>,
     /// Shutdown began; every client is closed by then.
     pub(super) shutdown: Option<Instant>,
+    /// Shutdown's grace (`Config::shutdown_grace`): clients are served as
+    /// usual until then, or until none is left; then the drain begins.
+    pub(super) grace: Option<Instant>,
 }
 
 impl Deadlines {
@@ -40,12 +43,15 @@ impl Deadlines {
 
     /// Whether no deadline is set.
     pub(super) fn is_empty(&self) -> bool {
-        self.accept_resume.is_none() && self.tick.is_none() && self.shutdown.is_none()
+        self.accept_resume.is_none()
+            && self.tick.is_none()
+            && self.shutdown.is_none()
+            && self.grace.is_none()
     }
 
     /// The earliest deadline.
     pub(super) fn next(&self) -> Option<Instant> {
-        [self.accept_resume, self.tick, self.shutdown]
+        [self.accept_resume, self.tick, self.grace, self.shutdown]
             .into_iter()
             .flatten()
             .min()
@@ -79,6 +85,13 @@ impl<H: Handler> Shard<H> {
             self.deadlines.tick = Some((at + period).max(now));
             self.handler.on_tick(&mut ShardContext::new(&mut self.cx));
             self.apply_deferred();
+        }
+        if self
+            .deadlines
+            .grace
+            .is_some_and(|at| at <= now || self.clients.is_empty())
+        {
+            self.begin_drain();
         }
         if self.deadlines.shutdown.is_some_and(|at| at <= now) {
             self.sweep = None;

@@ -7,6 +7,7 @@
 pub mod components;
 pub mod haproxy;
 pub mod line_client;
+pub mod netns;
 pub mod server;
 
 use std::io::{BufRead, BufReader, Read};
@@ -63,6 +64,19 @@ impl Child {
         // SAFETY: kill only sends a signal to our own child process.
         let rc = unsafe { libc::kill(pid, signal) };
         assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// The child's resident memory now (`VmRSS` in `/proc/PID/status`).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/PID/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .expect("VmRSS in /proc/PID/status");
+        kib * 1024
     }
 
     /// CPU time (user + system) the child has used so far.

@@ -30,7 +30,6 @@ impl Server {
     /// (soft and hard).
     pub fn spawn_with_file_limit(args: &[&str], files: Option<libc::rlim_t>) -> Self {
         let mut command = esockets(args);
-        command.stderr(Stdio::piped());
         if let Some(files) = files {
             let limit = libc::rlimit {
                 rlim_cur: files,
@@ -48,7 +47,14 @@ impl Server {
                 });
             }
         }
-        let mut child = Child::spawn(&mut command);
+        Self::start(&mut command)
+    }
+
+    /// Starts `command` (an `esockets`, perhaps through `sh` or `ip netns
+    /// exec`, which exec it in place) with its stderr piped to us.
+    pub fn start(command: &mut std::process::Command) -> Self {
+        command.stderr(Stdio::piped());
+        let mut child = Child::spawn(command);
         let lines = child.stderr_lines();
         Self { child, lines }
     }
@@ -71,6 +77,11 @@ impl Server {
     /// Sends `signal` to the process.
     pub fn signal(&self, signal: libc::c_int) {
         self.child.signal(signal);
+    }
+
+    /// The process's resident memory now.
+    pub fn rss_bytes(&self) -> u64 {
+        self.child.rss_bytes()
     }
 
     /// CPU time (user + system) the process has used so far.

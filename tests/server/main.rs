@@ -10,11 +10,16 @@ mod close_reasons;
 mod cross_thread;
 mod echo;
 mod errors;
+mod grace;
 mod idle;
 mod inbox;
 mod limits;
 mod line_echo;
+mod migrate;
+#[path = "../child/netns.rs"]
+mod netns;
 mod panic;
+mod passed;
 mod proxy;
 mod pubsub;
 mod refusal;

@@ -43,12 +43,19 @@ impl Worker {
                     return;
                 };
                 match net::connect_result(stream) {
-                    Ok(true) => {
-                        self.connecting -= 1;
-                        self.established(i, since, Instant::now());
-                        // Traffic may already be flowing (late connect).
-                        self.service(i, traffic, readable);
-                    }
+                    // Connected; over WebSocket, once upgraded too.
+                    Ok(true) => match self.conns[i].upgrade(&mut self.buf) {
+                        Ok(true) => {
+                            self.connecting -= 1;
+                            self.established(i, since, Instant::now());
+                            // Traffic may already be flowing (late connect);
+                            // frames may have come with the upgrade.
+                            let early = self.conns[i].ws.is_some();
+                            self.service(i, traffic, readable || early);
+                        }
+                        Ok(false) => {}
+                        Err(fault) => self.connect_failed(i, fault.cause(), Instant::now()),
+                    },
                     Ok(false) => {}
                     Err(e) => self.connect_failed(i, classify(&e), Instant::now()),
                 }
@@ -95,14 +102,7 @@ impl Worker {
     /// Connection `i` failed while open: count why and what was in flight,
     /// and reconnect later when `--reconnect` asks for it.
     pub(super) fn fail(&mut self, i: usize, fault: Fault, now: Instant) {
-        let cause = match fault {
-            Fault::Closed => Cause::Closed,
-            Fault::Mismatch => Cause::Mismatch,
-            Fault::Io(e) => match classify(&e) {
-                Cause::ConnectTimeout => Cause::Other,
-                c => c,
-            },
-        };
+        let cause = fault.cause();
         self.count(i, cause, 1);
         let lost = self.conns[i].kill();
         self.count(i, Cause::Lost, lost);

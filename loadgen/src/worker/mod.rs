@@ -25,6 +25,7 @@ use crate::pattern::Pattern;
 use crate::recorder::Recorder;
 use crate::shape::GroupKind;
 use crate::shared::{Sample, Shared};
+use crate::ws::Link;
 
 mod connect;
 mod events;
@@ -108,10 +109,11 @@ pub struct WorkerReport {
 
 /// Increments `connect_done` when dropped, so the coordinator never waits
 /// for a worker that failed early.
-struct ConnectDone<'a>(&'a Shared, bool);
+pub(crate) struct ConnectDone<'a>(pub(crate) &'a Shared, pub(crate) bool);
 
 impl ConnectDone<'_> {
-    fn signal(&mut self) {
+    /// Counts this worker as done connecting (once).
+    pub(crate) fn signal(&mut self) {
         if !self.1 {
             self.1 = true;
             self.0.connect_done.fetch_add(1, Ordering::SeqCst);
@@ -225,7 +227,12 @@ impl Worker {
                 }
                 per_target[role.target].connections += 1;
                 per_group[group].connections += 1;
-                Conn::new(role, cfg.size, cfg.pipeline)
+                let mut conn = Conn::new(role, cfg.size, cfg.pipeline);
+                conn.ws = cfg
+                    .ws
+                    .as_ref()
+                    .map(|ws| Box::new(Link::new(Arc::clone(ws), g)));
+                conn
             })
             .collect::<Vec<_>>();
         let senders = (0..conns.len()).filter(|&i| conns[i].role.sends).collect();

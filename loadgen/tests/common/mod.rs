@@ -269,3 +269,5 @@ fn serve(
         }
     }
 }
+
+pub mod redis;

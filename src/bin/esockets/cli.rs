@@ -23,8 +23,9 @@ Durations are seconds (5, 0.5) or take a unit: 500ms, 30s, 2m.";
 /// Serves one built-in protocol on one address, with one pinned thread and
 /// one SO_REUSEPORT listener per shard. Stop it with Ctrl-C or SIGTERM: it
 /// stops accepting, flushes queued output (up to --drain-timeout), and
-/// prints a summary; a second signal exits at once. Set RUST_LOG (e.g.
-/// RUST_LOG=debug) for more logs.
+/// prints a summary; a second signal exits at once. Started by systemd
+/// socket activation (LISTEN_FDS), it serves the sockets passed instead of
+/// --bind. Set RUST_LOG (e.g. RUST_LOG=debug) for more logs.
 #[derive(Debug, Parser)]
 #[command(name = "esockets", version, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -123,6 +124,36 @@ pub struct Cli {
     #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_line: usize,
 
+    /// pubsub: speak WebSocket instead of lines (one command, reply or
+    /// delivery per text message); a plain GET / serves a chat page.
+    #[arg(long)]
+    pub websocket: bool,
+
+    /// WebSocket (ws-echo, pubsub --websocket): largest WebSocket message (and frame); a larger one closes
+    /// the client with code 1009 (raises --input-limit to fit a whole frame).
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub ws_max_message: usize,
+
+    /// WebSocket (ws-echo, pubsub --websocket): ping a client silent for this long (checked at this
+    /// interval); 0 turns pings off.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_ping_interval: Duration,
+
+    /// WebSocket (ws-echo, pubsub --websocket): close a pinged client (code 1001) from which nothing arrived
+    /// within this.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_pong_timeout: Duration,
+
+    /// WebSocket (ws-echo, pubsub --websocket): close a client that has not completed the WebSocket
+    /// handshake this long after connecting (with 408).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ws_handshake_timeout: Duration,
+
+    /// WebSocket (ws-echo, pubsub --websocket): a browser Origin allowed to connect (https://example.com);
+    /// repeat for more [default: any origin]. Others get 403.
+    #[arg(long, value_name = "ORIGIN")]
+    pub ws_allowed_origin: Vec<String>,
+
     /// pubsub: most topics one client may subscribe to.
     #[arg(long, default_value_t = esockets::protocols::pubsub::MAX_SUBSCRIPTIONS, value_name = "N")]
     pub max_subscriptions: usize,
@@ -159,6 +190,21 @@ pub struct Cli {
     /// complete this long after it was accepted.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub proxy_timeout: Duration,
+
+    /// At shutdown, once the listeners are closed, go on serving clients
+    /// this long so that exchanges in progress finish (ends early when
+    /// every client has left); then the drain begins. For restarts
+    /// without a failed request, see docs/operations.md.
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Join the SO_REUSEPORT group of a server already listening on
+    /// --bind (the esockets this one replaces) instead of refusing a port
+    /// in use; the kernel spreads new clients over both until the old one
+    /// stops. Needs net.ipv4.tcp_migrate_req=1 for a restart in which no
+    /// client is reset (see docs/operations.md).
+    #[arg(long)]
+    pub reuseport_join: bool,
 }
 
 /// The built-in protocols.
@@ -170,6 +216,9 @@ pub enum Protocol {
     LineEcho,
     /// RFC 863: everything is read and thrown away.
     Discard,
+    /// WebSocket (RFC 6455): every message is sent back as it came; a plain
+    /// GET / gets a page that talks to it.
+    WsEcho,
     /// Topics: SUB, UNSUB, PUB, PING lines; deliveries as MSG lines
     /// (docs/protocols.md).
     Pubsub,
@@ -199,6 +248,14 @@ impl Cli {
         if matches!(self.protocol, Protocol::LineEcho | Protocol::Pubsub) {
             input_limit = input_limit.max(self.max_line.saturating_add(1));
         }
+        if self.websocket && self.protocol != Protocol::Pubsub {
+            return Err("--websocket works with --protocol pubsub only (ws-echo is \
+                        WebSocket already)"
+                .into());
+        }
+        if self.speaks_websocket() {
+            input_limit = input_limit.max(self.ws_config()?.input_limit());
+        }
         let defaults = esockets::Config::default();
         let config = esockets::Config {
             bind: self.bind,
@@ -222,6 +279,8 @@ impl Cli {
             output_limit: self.output_limit,
             input_limit,
             drain_timeout: self.drain_timeout,
+            shutdown_grace: self.shutdown_grace,
+            reuseport_join: self.reuseport_join,
             slow_subscribers: match self.slow_subscribers {
                 SlowSubscribers::Close => esockets::SlowSubscribers::Close,
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,
@@ -234,5 +293,35 @@ impl Cli {
         };
         config.validate().map_err(|err| flags::describe(&err))?;
         Ok(config)
+    }
+
+    /// Whether the protocol runs over WebSocket.
+    pub fn speaks_websocket(&self) -> bool {
+        self.protocol == Protocol::WsEcho || (self.protocol == Protocol::Pubsub && self.websocket)
+    }
+
+    /// The WebSocket layer's settings these options describe, checked.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the flag at fault.
+    pub fn ws_config(&self) -> Result<esockets::websocket::WsConfig, String> {
+        let ws = esockets::websocket::WsConfig {
+            max_message: self.ws_max_message,
+            ping_interval: Some(self.ws_ping_interval).filter(|d| !d.is_zero()),
+            pong_timeout: self.ws_pong_timeout,
+            handshake_timeout: self.ws_handshake_timeout,
+            allowed_origins: self.ws_allowed_origin.clone(),
+            page: Some(bytes::Bytes::from_static(
+                if self.protocol == Protocol::Pubsub {
+                    esockets::protocols::pubsub::CHAT_PAGE.as_bytes()
+                } else {
+                    esockets::websocket::ECHO_PAGE.as_bytes()
+                },
+            )),
+            ..Default::default()
+        };
+        ws.validate().map_err(|err| flags::describe(&err))?;
+        Ok(ws)
     }
 }

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use esockets::protocols::{Discard, Echo, LineEcho, PubSub};
+use esockets::protocols::pubsub::PubSubWs;
+use esockets::protocols::{Discard, Echo, LineEcho, PubSub, WsEcho};
+use esockets::websocket::WebSocket;
 use esockets::{Server, StopSignals};
 
 use cli::{Cli, Protocol};
@@ -22,8 +24,10 @@ const FLUSH_BEFORE_ERROR: Duration = Duration::from_millis(200);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any thread starts: it changes the environment.
+    let passed = esockets::systemd_listeners();
     let _log = esockets::logging::init();
-    match run(&cli) {
+    match run(&cli, passed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             esockets::logging::flush(FLUSH_BEFORE_ERROR);
@@ -34,38 +38,81 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts the server, waits for SIGINT/SIGTERM, drains and reports; an
-/// error is a message for the user.
-fn run(cli: &Cli) -> Result<(), String> {
+/// Starts the server (on the sockets systemd `passed`, if any), waits for
+/// SIGINT/SIGTERM, drains and reports; an error is a message for the user.
+fn run(
+    cli: &Cli,
+    passed: Result<Vec<std::net::TcpListener>, esockets::Error>,
+) -> Result<(), String> {
     let config = cli.config()?;
-    serve(cli, config).map_err(|err| match err {
+    let passed = passed.map_err(|err| err.to_string())?;
+    serve(cli, config, passed).map_err(|err| match err {
         esockets::Error::Config(err) => flags::describe(&err),
+        err @ esockets::Error::AddrInUse { .. } => format!(
+            "{err}; to replace an esockets running there without dropping a client, start \
+             this one with --reuseport-join (see docs/operations.md)"
+        ),
         err => err.to_string(),
     })
 }
 
+/// A server on the sockets systemd passed, if any, else bound to
+/// `config.bind`.
+fn start<F, H>(
+    config: &esockets::Config,
+    passed: Vec<std::net::TcpListener>,
+    factory: F,
+) -> Result<Server, esockets::Error>
+where
+    F: Fn(esockets::ShardInfo) -> H + Send + Sync + 'static,
+    H: esockets::Handler + 'static,
+{
+    if passed.is_empty() {
+        Server::bind(config.clone(), factory)
+    } else {
+        Server::from_listeners(config.clone(), passed, factory)
+    }
+}
+
 /// [`run`] with a checked config.
-fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
+fn serve(
+    cli: &Cli,
+    config: esockets::Config,
+    passed: Vec<std::net::TcpListener>,
+) -> Result<(), esockets::Error> {
     report::raise_file_limit();
     let overflows_at_start = esockets::listen_overflows();
     // Caught before the listeners exist, so a signal that arrives as soon as
     // clients can connect already means a graceful drain.
     let signals = StopSignals::catch()?;
+    let passed_count = passed.len();
     let server = match cli.protocol {
-        Protocol::Echo => Server::bind(config.clone(), |_| Echo)?,
-        Protocol::Discard => Server::bind(config.clone(), |_| Discard)?,
+        Protocol::Echo => start(&config, passed, |_| Echo)?,
+        Protocol::Discard => start(&config, passed, |_| Discard)?,
         Protocol::LineEcho => {
             let max_line = cli.max_line;
-            Server::bind(config.clone(), move |_| LineEcho::new(max_line))?
+            start(&config, passed, move |_| LineEcho::new(max_line))?
+        }
+        Protocol::WsEcho => {
+            let ws = ws_config(cli)?;
+            Server::bind(config.clone(), move |_| WebSocket::new(ws.clone(), WsEcho))?
+        }
+        Protocol::Pubsub if cli.websocket => {
+            let ws = ws_config(cli)?;
+            let max = cli.max_subscriptions;
+            Server::bind(config.clone(), move |_| {
+                WebSocket::new(ws.clone(), PubSubWs::new().with_max_subscriptions(max))
+            })?
         }
         Protocol::Pubsub => {
             let (max_line, max) = (cli.max_line, cli.max_subscriptions);
-            Server::bind(config.clone(), move |_| {
+            start(&config, passed, move |_| {
                 PubSub::new(max_line).with_max_subscriptions(max)
             })?
         }
     };
     report::started(&server, &config, cli);
+    report::restart(&config, passed_count);
     let handle = server.handle();
     signals.watch(handle.clone())?;
     let joined = server.join();
@@ -75,4 +122,15 @@ fn serve(cli: &Cli, config: esockets::Config) -> Result<(), esockets::Error> {
         overflows_at_start,
     );
     joined
+}
+
+/// The WebSocket settings (already checked by `Cli::config`).
+fn ws_config(cli: &Cli) -> Result<esockets::websocket::WsConfig, esockets::Error> {
+    cli.ws_config().map_err(|reason| {
+        esockets::ConfigError {
+            field: "websocket",
+            reason,
+        }
+        .into()
+    })
 }

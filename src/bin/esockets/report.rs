@@ -50,13 +50,20 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
             esockets::SlowSubscribers::Drop => "have deliveries skipped (and are told how many)",
             _ => "are closed at the output limit",
         };
+        let commands = if cli.websocket {
+            "one command per WebSocket text message".to_owned()
+        } else {
+            format!("lines up to {}", format_size(cli.max_line))
+        };
         tracing::info!(
-            "pubsub: lines up to {}, topics up to {} B, {} subscriptions per client; \
+            "pubsub: {commands}, topics up to {} B, {} subscriptions per client; \
              slow subscribers {slow}",
-            format_size(cli.max_line),
             esockets::protocols::pubsub::MAX_TOPIC,
             cli.max_subscriptions,
         );
+    }
+    if cli.speaks_websocket() {
+        websocket(cli);
     }
     shards(config);
     backlog(config.backlog);
@@ -79,6 +86,30 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
         "stop with Ctrl-C or SIGTERM: clients get up to {} to take their output; \
          a second signal exits at once",
         format_duration(config.drain_timeout)
+    );
+}
+
+/// The WebSocket layer's limits and timeouts.
+fn websocket(cli: &Cli) {
+    let pings = if cli.ws_ping_interval.is_zero() {
+        "idle clients not pinged".to_owned()
+    } else {
+        format!(
+            "clients silent for {} pinged, closed if still silent {} later",
+            format_duration(cli.ws_ping_interval),
+            format_duration(cli.ws_pong_timeout)
+        )
+    };
+    let origins = if cli.ws_allowed_origin.is_empty() {
+        "any".to_owned()
+    } else {
+        cli.ws_allowed_origin.join(", ")
+    };
+    tracing::info!(
+        "WebSocket: messages up to {} (larger: close 1009); {pings}; handshake within {}; \
+         origins: {origins}; plain GET / serves a page",
+        format_size(cli.ws_max_message),
+        format_duration(cli.ws_handshake_timeout)
     );
 }
 
@@ -167,13 +198,51 @@ fn proxy_protocol(config: &Config) {
     );
 }
 
+/// Start-up lines for the restart features, only when one is on: sockets
+/// passed by systemd, joining another server's port, a shutdown grace.
+pub fn restart(config: &Config, passed: usize) {
+    if passed > 0 {
+        tracing::info!(
+            "serving {passed} listening socket(s) passed by systemd (LISTEN_FDS), not --bind; \
+             {} shards share them",
+            config.threads
+        );
+    } else if config.reuseport_join {
+        tracing::info!(
+            "--reuseport-join: sharing {} with the server already listening there, if any; \
+             new clients are spread over both until it stops",
+            config.bind
+        );
+        if esockets::tcp_migrate_req() != Some(1) {
+            let setting = esockets::tcp_migrate_req().map_or_else(
+                || "missing (Linux before 5.14)".to_owned(),
+                |n| n.to_string(),
+            );
+            tracing::warn!(
+                "--reuseport-join with net.ipv4.tcp_migrate_req {setting}: when the other \
+                 server stops, it must accept its queued clients itself, and one that connects \
+                 in the instant its listeners close is reset; run `sysctl -w \
+                 net.ipv4.tcp_migrate_req=1` (in this network namespace) so the kernel moves \
+                 them here (see docs/operations.md)"
+            );
+        }
+    }
+    if !config.shutdown_grace.is_zero() {
+        tracing::info!(
+            "at shutdown, clients are served for up to {} more after the listeners close \
+             (--shutdown-grace), then drained",
+            format_duration(config.shutdown_grace)
+        );
+    }
+}
+
 /// What happens at shutdown to clients still in the listen queue.
 fn migrate_req() {
     match esockets::tcp_migrate_req() {
         Some(1) => tracing::info!(
-            "net.ipv4.tcp_migrate_req is 1: at shutdown, queued clients are served and closed \
-             gracefully; one that connects during the close moves to another listener of this \
-             port, if any"
+            "net.ipv4.tcp_migrate_req is 1: at shutdown, queued clients move to another server \
+             on this port if one joined it (--reuseport-join), else are served and closed \
+             gracefully"
         ),
         Some(_) => tracing::info!(
             "net.ipv4.tcp_migrate_req is 0: at shutdown, queued clients are served and closed \

@@ -7,10 +7,12 @@
 //! every subscriber.
 
 mod command;
+mod websocket;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use command::{parse, Command, CommandError, MAX_TOPIC};
+pub use websocket::{PubSubWs, WsText, CHAT_PAGE};
 
 use super::line_echo::scan_lines;
 use crate::{Conn, Handler, ShardContext, Verdict};

@@ -21,7 +21,9 @@ pub struct Cli {
 
     /// Workloads to run (or `all`): pingpong64-100, pingpong64-1000,
     /// pingpong64-10000, msg4k-1000, msg64k-10, openloop, idle-memory,
-    /// capacity, callgrind.
+    /// capacity, callgrind. WebSocket workloads (not in `all`; `ws` runs
+    /// them all, for --contenders esockets-ws,tokio-tungstenite):
+    /// ws-echo64-1000, ws-echo64-10000, ws-idle-memory.
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub workloads: Vec<String>,
 

@@ -54,8 +54,38 @@ pub const KNOWN: [Contender; 5] = [
     },
 ];
 
-/// The contender every ratio is taken against.
+/// The WebSocket contenders: they take the WebSocket workloads (`ws-*`)
+/// only, and the contenders of [`KNOWN`] only the plain TCP ones.
+pub const WS_KNOWN: [Contender; 3] = [
+    // esockets' WebSocket echo: each message sent back as it came.
+    Contender {
+        name: "esockets-ws",
+        binary: "esockets",
+        port: 1241,
+        args: &["--protocol", "ws-echo"],
+    },
+    // The ordinary Rust WebSocket echo server (tokio + tungstenite).
+    Contender {
+        name: "tokio-tungstenite",
+        binary: "tokio-tungstenite-echo",
+        port: 1242,
+        args: &[],
+    },
+    // The same with a 4 KiB read buffer per connection instead of
+    // tungstenite's 128 KiB: what a user tuning for many connections does.
+    Contender {
+        name: "tokio-tungstenite-4k",
+        binary: "tokio-tungstenite-echo",
+        port: 1243,
+        args: &["--read-buffer-size", "4096"],
+    },
+];
+
+/// The contender every ratio of the plain TCP workloads is taken against.
 pub const BASELINE: &str = "esockets";
+
+/// The contender every ratio of the WebSocket workloads is taken against.
+pub const WS_BASELINE: &str = "esockets-ws";
 
 impl Contender {
     /// Looks up contenders by name, keeping the order given.
@@ -65,14 +95,20 @@ impl Contender {
             .map(|name| {
                 KNOWN
                     .iter()
+                    .chain(&WS_KNOWN)
                     .find(|c| c.name == name.trim())
                     .copied()
                     .ok_or_else(|| {
-                        let known: Vec<_> = KNOWN.iter().map(|c| c.name).collect();
+                        let known: Vec<_> = KNOWN.iter().chain(&WS_KNOWN).map(|c| c.name).collect();
                         format!("unknown contender {name:?} (known: {})", known.join(", "))
                     })
             })
             .collect()
+    }
+
+    /// Whether it speaks WebSocket (one of [`WS_KNOWN`]).
+    pub fn websocket(&self) -> bool {
+        WS_KNOWN.iter().any(|c| c.name == self.name)
     }
 
     /// The address it listens on for `host`.

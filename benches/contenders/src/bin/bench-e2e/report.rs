@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::contender::{Contender, BASELINE};
+use crate::contender::Contender;
 use crate::env::Env;
 use crate::loadgen::Metrics;
 use crate::measure::Measured;
@@ -103,9 +103,10 @@ pub fn table(workload: &Workload, contenders: &[Contender], records: &[Record]) 
         .iter()
         .find(|(metric, _)| *metric == ratio_metric)
         .map_or(ratio_metric, |(_, header)| header);
-    out.push_str(&format!(" {ratio_header} vs {BASELINE} |\n|---|---|"));
+    let baseline_name = workload.baseline();
+    out.push_str(&format!(" {ratio_header} vs {baseline_name} |\n|---|---|"));
     out.push_str(&"---|".repeat(columns.len() + 1));
-    let baseline = median_of(records, workload.name, BASELINE, ratio_metric);
+    let baseline = median_of(records, workload.name, baseline_name, ratio_metric);
     for contender in contenders {
         let runs: Vec<_> = records
             .iter()

@@ -1,7 +1,7 @@
 //! The workloads: what loadgen is asked to do and which numbers are shown.
 
 use crate::cli::{format_duration, Cli};
-use crate::contender::{Contender, BASELINE};
+use crate::contender::{Contender, BASELINE, WS_BASELINE};
 
 /// What a workload measures.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +18,15 @@ pub enum Kind {
     OpenLoop,
     /// Resident memory per idle connection.
     IdleMemory,
+    /// Closed-loop echo over WebSocket (`loadgen --ws`, binary messages).
+    WsEcho {
+        /// Concurrent connections.
+        connections: usize,
+        /// Message size in bytes.
+        size: usize,
+    },
+    /// Resident memory per idle WebSocket connection, after the handshake.
+    WsIdleMemory,
     /// Many connections from several source addresses (esockets only).
     Capacity,
     /// User-space instructions per echoed message, counted by callgrind.
@@ -103,37 +112,81 @@ pub const ALL: [Workload; 10] = [
     },
 ];
 
+/// The WebSocket workloads (for the WebSocket contenders), in the order
+/// `ws` runs them; `all` does not include them.
+pub const WS: [Workload; 3] = [
+    Workload {
+        name: "ws-echo64-1000",
+        kind: Kind::WsEcho {
+            connections: 1000,
+            size: 64,
+        },
+    },
+    Workload {
+        name: "ws-echo64-10000",
+        kind: Kind::WsEcho {
+            connections: 10_000,
+            size: 64,
+        },
+    },
+    Workload {
+        name: "ws-idle-memory",
+        kind: Kind::WsIdleMemory,
+    },
+];
+
 /// Converts anything displayable into an argument.
 fn s(value: impl ToString) -> String {
     value.to_string()
 }
 
 impl Workload {
-    /// Looks up workloads by name; `all` means every one.
+    /// Looks up workloads by name; `all` means every plain TCP one, `ws`
+    /// every WebSocket one.
     pub fn parse_list(names: &[String]) -> Result<Vec<Self>, String> {
-        if names.iter().any(|n| n == "all") {
-            return Ok(ALL.to_vec());
+        let mut found = Vec::new();
+        for name in names.iter().map(|n| n.trim()) {
+            match name {
+                "all" => found.extend(ALL),
+                "ws" => found.extend(WS),
+                _ => found.push(
+                    ALL.iter()
+                        .chain(&WS)
+                        .find(|w| w.name == name)
+                        .copied()
+                        .ok_or_else(|| {
+                            let known: Vec<_> = ALL.iter().chain(&WS).map(|w| w.name).collect();
+                            format!(
+                                "unknown workload {name:?} (known: all, ws, {})",
+                                known.join(", ")
+                            )
+                        })?,
+                ),
+            }
         }
-        names
-            .iter()
-            .map(|name| {
-                ALL.iter()
-                    .find(|w| w.name == name.trim())
-                    .copied()
-                    .ok_or_else(|| {
-                        let known: Vec<_> = ALL.iter().map(|w| w.name).collect();
-                        format!(
-                            "unknown workload {name:?} (known: all, {})",
-                            known.join(", ")
-                        )
-                    })
-            })
-            .collect()
+        Ok(found)
     }
 
-    /// Whether `contender` takes part (capacity is an esockets-only check).
+    /// Whether it runs over WebSocket.
+    pub fn websocket(&self) -> bool {
+        matches!(self.kind, Kind::WsEcho { .. } | Kind::WsIdleMemory)
+    }
+
+    /// Whether `contender` takes part: WebSocket workloads are for the
+    /// WebSocket contenders and the rest for the others; capacity is an
+    /// esockets-only check.
     pub fn applies_to(&self, contender: &Contender) -> bool {
-        !matches!(self.kind, Kind::Capacity) || contender.name == BASELINE
+        self.websocket() == contender.websocket()
+            && (!matches!(self.kind, Kind::Capacity) || contender.name == BASELINE)
+    }
+
+    /// The contender the "vs" column divides by.
+    pub fn baseline(&self) -> &'static str {
+        if self.websocket() {
+            WS_BASELINE
+        } else {
+            BASELINE
+        }
     }
 
     /// Runs per contender: callgrind counts instructions, so once is enough.
@@ -148,10 +201,12 @@ impl Workload {
     /// workloads that drive loadgen their own way (idle-memory, callgrind).
     pub fn loadgen_args(&self, cli: &Cli) -> Option<Vec<String>> {
         let (connections, size) = match self.kind {
-            Kind::Echo { connections, size } => (connections, size),
+            Kind::Echo { connections, size } | Kind::WsEcho { connections, size } => {
+                (connections, size)
+            }
             Kind::OpenLoop => (OPEN_LOOP_CONNECTIONS, 64),
             Kind::Capacity => (cli.capacity_connections, 64),
-            Kind::IdleMemory | Kind::Callgrind => return None,
+            Kind::IdleMemory | Kind::WsIdleMemory | Kind::Callgrind => return None,
         };
         let mut args = vec![
             s("--mode"),
@@ -170,6 +225,7 @@ impl Workload {
         match self.kind {
             Kind::OpenLoop => args.extend([s("--rate"), s(cli.rate)]),
             Kind::Capacity => args.extend([s("--source"), cli.capacity_source.clone()]),
+            Kind::WsEcho { .. } => args.push(s("--ws")),
             _ => {}
         }
         Some(args)
@@ -178,7 +234,7 @@ impl Workload {
     /// The table columns: (metric, header).
     pub fn columns(&self) -> &'static [Column] {
         match self.kind {
-            Kind::Echo { .. } => &[
+            Kind::Echo { .. } | Kind::WsEcho { .. } => &[
                 ("msgs_per_sec", "msgs/s"),
                 ("mb_per_sec", "MB/s"),
                 ("p50_us", "p50 µs"),
@@ -193,7 +249,7 @@ impl Workload {
                 ("p99_uncorrected_us", "p99 µs (uncorrected)"),
                 ("errors", "errors"),
             ],
-            Kind::IdleMemory => &[
+            Kind::IdleMemory | Kind::WsIdleMemory => &[
                 ("connections", "connections"),
                 ("rss_before_mib", "RSS before MiB"),
                 ("rss_after_mib", "RSS after MiB"),
@@ -216,10 +272,62 @@ impl Workload {
     /// The metric the "vs esockets" column divides.
     pub fn ratio_metric(&self) -> &'static str {
         match self.kind {
-            Kind::Echo { .. } | Kind::Capacity => "msgs_per_sec",
+            Kind::Echo { .. } | Kind::WsEcho { .. } | Kind::Capacity => "msgs_per_sec",
             Kind::OpenLoop => "p99_us",
-            Kind::IdleMemory => "bytes_per_conn",
+            Kind::IdleMemory | Kind::WsIdleMemory => "bytes_per_conn",
             Kind::Callgrind => "ir_per_msg",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contender::{KNOWN, WS_KNOWN};
+
+    fn names(list: &[&str]) -> Vec<&'static str> {
+        let list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        Workload::parse_list(&list)
+            .expect("known workloads")
+            .iter()
+            .map(|w| w.name)
+            .collect()
+    }
+
+    #[test]
+    fn websocket_workloads_are_asked_for_by_name_or_as_ws() {
+        assert!(!names(&["all"]).iter().any(|n| n.starts_with("ws-")));
+        assert_eq!(
+            names(&["ws"]),
+            ["ws-echo64-1000", "ws-echo64-10000", "ws-idle-memory"]
+        );
+        assert_eq!(names(&["ws-echo64-1000"]), ["ws-echo64-1000"]);
+        assert!(Workload::parse_list(&["ws-nope".to_string()]).is_err());
+    }
+
+    #[test]
+    fn websocket_workloads_take_websocket_contenders_only() {
+        let contender = |name: &str| {
+            (KNOWN.iter().chain(&WS_KNOWN))
+                .find(|c| c.name == name)
+                .copied()
+                .expect(name)
+        };
+        let ws = WS[0];
+        let tcp = ALL[0];
+        assert!(ws.applies_to(&contender("esockets-ws")));
+        assert!(ws.applies_to(&contender("tokio-tungstenite")));
+        assert!(!ws.applies_to(&contender("esockets")));
+        assert!(!tcp.applies_to(&contender("tokio-tungstenite")));
+        assert!(tcp.applies_to(&contender("tokio")));
+        assert_eq!(ws.baseline(), "esockets-ws");
+        assert_eq!(tcp.baseline(), "esockets");
+        let cli = <crate::cli::Cli as clap::Parser>::parse_from(["bench-e2e"]);
+        let args = ws.loadgen_args(&cli).expect("timed");
+        assert!(args.contains(&"--ws".to_string()), "{args:?}");
+        assert!(!tcp
+            .loadgen_args(&cli)
+            .expect("timed")
+            .contains(&"--ws".to_string()));
     }
 }

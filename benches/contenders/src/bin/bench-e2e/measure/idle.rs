@@ -35,14 +35,20 @@ const LOADGEN_GRACE: Duration = Duration::from_secs(10);
 /// Bytes per MiB.
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// Measures resident bytes per idle connection of `contender`.
-pub fn measure(env: &Env, contender: &Contender, tag: &str) -> Result<Measured, String> {
+/// Measures resident bytes per idle connection of `contender`; over
+/// WebSocket (`websocket`), each connection is upgraded first.
+pub fn measure(
+    env: &Env,
+    contender: &Contender,
+    tag: &str,
+    websocket: bool,
+) -> Result<Measured, String> {
     let server = Server::start(env, contender, env.cli.threads, None, tag)?;
     let pid = server.pid();
     let rss_before = settled_rss(pid, SETTLE_TIMEOUT)?;
     let fds_before = fd_count(pid)?;
     let wanted = env.cli.idle_connections;
-    let args = [
+    let mut args = vec![
         "--mode".to_owned(),
         "idle".to_owned(),
         "--connections".to_owned(),
@@ -58,6 +64,9 @@ pub fn measure(env: &Env, contender: &Contender, tag: &str) -> Result<Measured, 
         "--connect-rate".to_owned(),
         IDLE_CONNECT_RATE.to_string(),
     ];
+    if websocket {
+        args.push("--ws".to_owned());
+    }
     let mut load = loadgen::spawn(env, server.addr, &args, tag)?;
     let mut last = (fds_before, Instant::now());
     let reached = poll_until(CONNECT_TIMEOUT, || {

@@ -30,7 +30,9 @@ pub fn run(
 ) -> Result<Measured, String> {
     let tag = format!("{}.{}.{run}", workload.name, contender.name);
     match workload.kind {
-        Kind::IdleMemory => idle::measure(env, contender, &tag),
+        Kind::IdleMemory | Kind::WsIdleMemory => {
+            idle::measure(env, contender, &tag, workload.websocket())
+        }
         Kind::Callgrind => callgrind::measure(env, contender, &tag),
         _ => {
             let args = workload

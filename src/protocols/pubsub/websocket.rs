@@ -1,0 +1,103 @@
+//! `pubsub` over WebSocket: one command per text message, one reply or
+//! delivery per text message (no `\n`). Deliveries are framed once per
+//! publish, as a WebSocket text frame shared by every subscriber.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{execute, Framing, MAX_SUBSCRIPTIONS};
+use crate::websocket::{encode_header, Message, Opcode, WsConn, WsHandler, MAX_HEADER};
+use crate::ShardContext;
+
+/// The built-in chat page served for a plain `GET /` by
+/// `esockets --protocol pubsub --websocket`: joins a room (a topic),
+/// publishes what is typed, shows deliveries. No external scripts or fonts.
+pub const CHAT_PAGE: &str = include_str!("chat.html");
+
+/// The reply to a binary message: commands are text.
+const BINARY_REFUSED: &str = "-ERR commands are text messages";
+
+/// Messages as unmasked WebSocket text frames (a server's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WsText;
+
+impl Framing for WsText {
+    fn frame(&self, parts: &[&[u8]]) -> Bytes {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut header = Vec::with_capacity(MAX_HEADER);
+        encode_header(&mut header, true, Opcode::Text, len, None);
+        let mut frame = BytesMut::with_capacity(header.len() + len);
+        frame.put_slice(&header);
+        for part in parts {
+            frame.put_slice(part);
+        }
+        frame.freeze()
+    }
+}
+
+/// The `pubsub` protocol as a [`WsHandler`]: run it behind
+/// [`WebSocket`](crate::websocket::WebSocket). Replies come in the order
+/// of the commands; deliveries may come between them. A binary message
+/// gets `-ERR commands are text messages`; an over-long message is closed
+/// with 1009 by the layer.
+#[derive(Debug)]
+pub struct PubSubWs {
+    /// Most topics per client.
+    max_subscriptions: usize,
+}
+
+impl PubSubWs {
+    /// The protocol with [`MAX_SUBSCRIPTIONS`] topics per client.
+    pub fn new() -> Self {
+        Self {
+            max_subscriptions: MAX_SUBSCRIPTIONS,
+        }
+    }
+
+    /// The same, with at most `max` topics per client.
+    pub fn with_max_subscriptions(mut self, max: usize) -> Self {
+        self.max_subscriptions = max;
+        self
+    }
+}
+
+impl Default for PubSubWs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WsHandler for PubSubWs {
+    type State = ();
+
+    fn on_message(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        ws: &mut WsConn<'_, '_>,
+        _state: &mut (),
+        message: Message<'_>,
+    ) {
+        let Message::Text(command) = message else {
+            ws.send_text(BINARY_REFUSED);
+            return;
+        };
+        let reply = execute(
+            cx,
+            ws.conn(),
+            command.as_bytes(),
+            self.max_subscriptions,
+            &WsText,
+        );
+        // Replies are ASCII.
+        match std::str::from_utf8(reply) {
+            Ok(reply) => ws.send_text(reply),
+            Err(_) => ws.send_binary(reply),
+        }
+    }
+
+    fn on_drain(&mut self, cx: &mut ShardContext<'_>, ws: &mut WsConn<'_, '_>, _state: &mut ()) {
+        let missed = cx.take_missed(ws.conn());
+        if missed > 0 {
+            ws.send_text(&format!("MISSED {missed}"));
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Unit tests of the WebSocket layer's pure parts.
+
+mod frame;
+mod handshake;
+mod message;

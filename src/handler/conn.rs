@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
+use crate::proxy::ProxyInfo;
 use crate::server::stats::ShardStats;
 use crate::shard::client::ClientIo;
 
@@ -29,6 +30,8 @@ pub struct Conn<'a> {
     /// Bytes at the front of the current `on_data` input that earlier calls
     /// left unconsumed.
     carried: usize,
+    /// In `on_connect`, for a connection that came with a PROXY header.
+    proxy: Option<&'a ProxyInfo>,
 }
 
 impl<'a> Conn<'a> {
@@ -46,7 +49,14 @@ impl<'a> Conn<'a> {
             output_limit,
             stats,
             carried,
+            proxy: None,
         }
+    }
+
+    /// The same, for `on_connect` of a connection that came with a PROXY
+    /// header.
+    pub(crate) fn with_proxy(self, proxy: Option<&'a ProxyInfo>) -> Self {
+        Self { proxy, ..self }
     }
 
     /// The client's id, valid from any thread until the client closes.
@@ -59,6 +69,16 @@ impl<'a> Conn<'a> {
     /// this offset, so a framer need only scan from here.
     pub fn carried(&self) -> usize {
         self.carried
+    }
+
+    /// In `on_connect`, with [`Config::proxy_protocol`](crate::Config::proxy_protocol)
+    /// on: how the client came through its proxy, that is the proxy's own
+    /// address and the header it sent (whose source address is the `peer`
+    /// `on_connect` was given). `None` in every other callback, and for
+    /// servers without the PROXY protocol: a handler that needs it later
+    /// keeps what it needs in its state.
+    pub fn proxy(&self) -> Option<&ProxyInfo> {
+        self.proxy
     }
 
     /// Bytes queued for this client that the kernel has not taken yet.

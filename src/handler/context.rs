@@ -44,6 +44,9 @@ pub(crate) enum TimerTask {
     /// The shard's own timer for one client: idle check, drain deadline or
     /// linger check, depending on the client's phase.
     Client(ConnId),
+    /// The PROXY header deadline of a connection not handed to the handler
+    /// yet (its key among the shard's connections awaiting a header).
+    AwaitingHeader(Key),
 }
 
 /// Something a callback asked for that touches another client of the

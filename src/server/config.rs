@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ipnet::IpNet;
 
 use crate::net::kernel;
 use crate::pubsub::SlowSubscribers;
@@ -171,6 +172,22 @@ pub struct Config {
     /// server at this URL (`redis://HOST:PORT`): every publish reaches
     /// subscribers in every process. Default none.
     pub backplane: Option<String>,
+    /// Expect a PROXY protocol header (version 1 or 2, as HAProxy's
+    /// `send-proxy` and `send-proxy-v2` send it) at the start of every
+    /// connection, read before `on_connect`, which then gets the client's
+    /// real address as `peer` (and the proxy's through
+    /// [`Conn::proxy`](crate::Conn::proxy)). Only peers in `proxy_trusted`
+    /// may connect; see docs/operations.md. Default off.
+    pub proxy_protocol: bool,
+    /// With `proxy_protocol`: the proxies allowed to connect, as networks
+    /// (`10.0.0.0/8`, `127.0.0.1/32`); every other peer is refused at once.
+    /// Required when `proxy_protocol` is on. An IPv4 peer reached through
+    /// an IPv6 listener (`::ffff:10.0.0.1`) matches its IPv4 network.
+    pub proxy_trusted: Vec<IpNet>,
+    /// With `proxy_protocol`: a connection whose header is not complete
+    /// this long after it was accepted is closed. Default 5 s (the
+    /// specification asks for at least 3, to cover a TCP retransmit).
+    pub proxy_timeout: Duration,
 }
 
 /// Descriptors kept back from the default `max_connections` for the
@@ -224,6 +241,9 @@ impl Default for Config {
             metrics: None,
             slow_subscribers: SlowSubscribers::Close,
             backplane: None,
+            proxy_protocol: false,
+            proxy_trusted: Vec::new(),
+            proxy_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -287,6 +307,7 @@ impl Config {
             ("tick", self.tick),
             ("user_timeout", self.user_timeout),
             ("stall_threshold", self.stall_threshold),
+            ("proxy_timeout", Some(self.proxy_timeout)),
         ] {
             if let Some(value) = value.filter(|&d| d > MAX_TIMEOUT) {
                 return bad(
@@ -354,6 +375,17 @@ impl Config {
         }
         if self.inbox_capacity == 0 {
             return bad("inbox_capacity", "must be at least 1".into());
+        }
+        if self.proxy_timeout < Duration::from_millis(1) {
+            return bad("proxy_timeout", "must be at least 1ms".into());
+        }
+        if self.proxy_protocol && self.proxy_trusted.is_empty() {
+            return bad(
+                "proxy_trusted",
+                "is required with proxy_protocol: the networks of the proxies allowed to \
+                 connect (e.g. 10.0.0.0/8); anyone could otherwise claim any address"
+                    .into(),
+            );
         }
         if self.output_low_water >= self.output_high_water {
             return bad(
@@ -430,6 +462,27 @@ mod tests {
         let err = config.validate().unwrap_err();
         assert_eq!(err.field, "keepalive_interval");
         assert!(err.reason.ends_with("got 500ms"), "{}", err.reason);
+    }
+
+    #[test]
+    fn proxy_protocol_needs_trusted_proxies() {
+        let config = Config {
+            proxy_protocol: true,
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "proxy_trusted");
+        assert!(err.reason.contains("proxy_protocol"), "{}", err.reason);
+        let config = Config {
+            proxy_trusted: vec!["10.0.0.0/8".parse().unwrap()],
+            ..config
+        };
+        config.validate().unwrap();
+        let config = Config {
+            proxy_timeout: std::time::Duration::ZERO,
+            ..config
+        };
+        assert_eq!(config.validate().unwrap_err().field, "proxy_timeout");
     }
 
     #[test]

@@ -51,11 +51,13 @@ macro_rules! counters {
 
 counters! {
     /// Clients accepted and set up (including those the handler then
-    /// refused).
+    /// refused); with the PROXY protocol on, once their header is complete.
     accepted,
     /// Clients refused: by the handler in `on_connect`, at a limit
-    /// (counted in `over_limit` too), or because they could not be set up
-    /// (the rest).
+    /// (counted in `over_limit` too), because they could not be set up,
+    /// or, with the PROXY protocol on, before the handler saw them
+    /// (counted in `proxy_untrusted`, `proxy_invalid` or `proxy_timeouts`
+    /// too).
     refused,
     /// Clients the handler refused in `on_connect` (counted in `refused`
     /// too).
@@ -119,6 +121,21 @@ counters! {
     /// Rounds that ran longer than `stall_threshold` (see
     /// [`Config::stall_threshold`](crate::Config::stall_threshold)).
     stalls,
+    /// PROXY protocol: connections handed to the handler after a valid
+    /// header (`LOCAL` ones included).
+    proxy_headers,
+    /// PROXY protocol: of those, `LOCAL` headers (the proxy's own
+    /// connections, such as health checks).
+    proxy_local,
+    /// PROXY protocol: connections refused at once because their peer is
+    /// not in `proxy_trusted`.
+    proxy_untrusted,
+    /// PROXY protocol: connections closed for an invalid header or a
+    /// wrong signature.
+    proxy_invalid,
+    /// PROXY protocol: connections closed because no complete header
+    /// arrived within `proxy_timeout`.
+    proxy_timeouts,
 }
 
 impl ShardStats {
@@ -180,6 +197,11 @@ mod tests {
             dropped_slow: 13,
             lost_fanout: 14,
             stalls: 15,
+            proxy_headers: 16,
+            proxy_local: 17,
+            proxy_untrusted: 18,
+            proxy_invalid: 19,
+            proxy_timeouts: 20,
             ..ShardStats::default()
         };
         published.publish(&stats);

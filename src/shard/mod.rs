@@ -12,6 +12,7 @@ mod fanout;
 pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
+mod proxy;
 pub(crate) mod rate_limit;
 pub(crate) mod round;
 mod settle;
@@ -93,6 +94,8 @@ pub(crate) struct Shard<H: Handler> {
     idle_ticks: Option<u32>,
     /// This shard's clients.
     clients: Slots<Client<H::State>>,
+    /// Connections awaiting their PROXY header (PROXY protocol on only).
+    awaiting: Slots<proxy::Awaiting>,
     /// The one read buffer all clients of the shard share.
     buf: Vec<u8>,
     /// Counters, published at most once per 10 ms (see `round.rs`).
@@ -161,6 +164,7 @@ impl<H: Handler> Shard<H> {
             buf: vec![0; config.read_buffer],
             config,
             clients: Slots::new(),
+            awaiting: Slots::new(),
             stats: ShardStats::default(),
             ready: Vec::new(),
             cx: ContextCore::new(index, handle, heartbeat),
@@ -330,7 +334,7 @@ impl<H: Handler> Drop for Shard<H> {
         // Empty after a normal shutdown; after a handler's panic, the
         // clients dropped with the shard must not keep their places, or
         // the other shards would refuse clients at a limit never reached.
-        for _ in 0..self.clients.len() {
+        for _ in 0..self.clients.len() + self.awaiting_len() {
             self.cx.handle.release_connection();
         }
     }

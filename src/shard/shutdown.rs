@@ -37,6 +37,7 @@ impl<H: Handler> Shard<H> {
         }
         self.listener = None;
         self.accept_pending = false;
+        self.drop_all_awaiting();
         if grace.is_zero() || self.clients.is_empty() {
             self.begin_drain();
         } else {

@@ -105,6 +105,7 @@ impl<H: Handler> Shard<H> {
     fn fire(&mut self, timer: TimerKey, task: TimerTask) {
         match task {
             TimerTask::Handler { owner, tag } => self.fire_handler_timer(owner, tag),
+            TimerTask::AwaitingHeader(key) => self.header_timed_out(key, timer),
             TimerTask::Client(id) => {
                 let Some(key) = self.key(id) else { return };
                 let Some(client) = self.clients.get_mut(key) else {

@@ -20,6 +20,7 @@ mod migrate;
 mod netns;
 mod panic;
 mod passed;
+mod proxy;
 mod pubsub;
 mod refusal;
 mod refused_ids;

@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use esockets::IpNet;
 
 use crate::bind::parse_bind;
 use crate::flags;
+use crate::networks::parse_network;
 use crate::units::{parse_duration, parse_size};
 
 /// What `--help` says after the options.
@@ -171,6 +173,24 @@ pub struct Cli {
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 
+    /// Expect a PROXY protocol header (version 1 or 2, as HAProxy's
+    /// send-proxy and send-proxy-v2 send it) at the start of every
+    /// connection, so the protocol sees the client's real address; needs
+    /// --proxy-trusted (see docs/operations.md).
+    #[arg(long)]
+    pub proxy_protocol: bool,
+
+    /// With --proxy-protocol: the proxies allowed to connect, as networks
+    /// or single addresses, comma-separated (10.0.0.0/8,192.168.1.5); any
+    /// other peer is refused at once.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', value_parser = parse_network, requires = "proxy_protocol")]
+    pub proxy_trusted: Vec<IpNet>,
+
+    /// With --proxy-protocol: close a connection whose header is not
+    /// complete this long after it was accepted.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
+    pub proxy_timeout: Duration,
+
     /// At shutdown, once the listeners are closed, go on serving clients
     /// this long so that exchanges in progress finish (ends early when
     /// every client has left); then the drain begins. For restarts
@@ -313,6 +333,9 @@ impl Cli {
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,
             },
             backplane: self.backplane.clone(),
+            proxy_protocol: self.proxy_protocol,
+            proxy_trusted: self.proxy_trusted.clone(),
+            proxy_timeout: self.proxy_timeout,
             ..defaults
         };
         config.validate().map_err(|err| flags::describe(&err))?;

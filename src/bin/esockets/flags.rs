@@ -39,6 +39,9 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("metrics", "--metrics"),
     ("slow_subscribers", "--slow-subscribers"),
     ("backplane", "--backplane"),
+    ("proxy_protocol", "--proxy-protocol"),
+    ("proxy_trusted", "--proxy-trusted"),
+    ("proxy_timeout", "--proxy-timeout"),
 ];
 
 /// The flag that sets `field`, or the field itself if no flag does.

@@ -3,6 +3,7 @@
 mod bind;
 mod cli;
 mod flags;
+mod networks;
 mod report;
 mod units;
 

@@ -132,13 +132,23 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
     ),
     counter_by(
         "esockets_connections_refused",
-        "Clients refused: by the handler in on_connect, at max_connections or the open-file limit, or because they could not be set up.",
+        "Clients refused: by the handler in on_connect, at max_connections or the open-file limit, for their PROXY header (untrusted peer, invalid, timed out), or because they could not be set up.",
         "reason",
         &[
             ("handler", |s| s.stats.handler_refused),
             ("over_limit", |s| s.stats.over_limit),
+            ("proxy_untrusted", |s| s.stats.proxy_untrusted),
+            ("proxy_invalid", |s| s.stats.proxy_invalid),
+            ("proxy_timeout", |s| s.stats.proxy_timeouts),
             ("error", |s| {
-                s.stats.refused.saturating_sub(s.stats.handler_refused + s.stats.over_limit)
+                let st = &s.stats;
+                st.refused.saturating_sub(
+                    st.handler_refused
+                        + st.over_limit
+                        + st.proxy_untrusted
+                        + st.proxy_invalid
+                        + st.proxy_timeouts,
+                )
             }),
         ],
     ),
@@ -190,6 +200,16 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
         "esockets_inbox_depth",
         "Commands from other threads waiting in the shard's inbox.",
         &[("", |s| s.inbox)],
+    ),
+    counter(
+        "esockets_proxy_headers",
+        "PROXY protocol: connections handed to the handler after a valid header (LOCAL ones included).",
+        &[("", |s| s.stats.proxy_headers)],
+    ),
+    counter(
+        "esockets_proxy_local",
+        "PROXY protocol: LOCAL headers (the proxy's own connections, such as health checks).",
+        &[("", |s| s.stats.proxy_local)],
     ),
     counter(
         "esockets_pubsub_published",

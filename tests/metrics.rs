@@ -293,10 +293,16 @@ fn every_metric_moves_and_every_scrape_passes_promtool() {
     server.join().expect("clean shutdown");
     let stats = handle.stats()[0];
     assert_eq!((stats.shutdown_closed, stats.closed), (1, 4), "{stats:?}");
-    assert!(
-        TcpStream::connect_timeout(&metrics, Duration::from_secs(2)).is_err(),
-        "the endpoint stopped with the server"
-    );
+    // tiny_http's accept thread lets go of the socket as it ends, just
+    // after the join: wait for it, with a deadline.
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect_timeout(&metrics, Duration::from_secs(2)).is_ok() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the endpoint stopped with the server"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Microbenchmarks of the pure code on the per-message path: line framing,
-//! the output queue, and the connection slab with its generational keys.
+//! the output queue, and the connection slab with its generational keys;
+//! and, per connection, parsing a PROXY protocol header.
 //!
 //! Run: `cargo bench -p esockets-micro` (this file belongs to `benches/micro`).
 
@@ -148,16 +149,54 @@ fn timer_wheel(c: &mut Criterion) {
     group.finish();
 }
 
+/// Parsing one PROXY protocol header: what a proxied connection costs
+/// before `on_connect`, once per connection.
+fn proxy_header(c: &mut Criterion) {
+    let mut group = c.benchmark_group("proxy_header");
+    let ipv6 = "2001:db8:85a3:8d3:1319:8a2e:370:7348";
+    let mut v2_inet = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    v2_inet.extend_from_slice(&[192, 168, 0, 1, 192, 168, 0, 11, 0xdc, 0x04, 0x01, 0xbb]);
+    let mut v2_inet6_tlvs = b"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x3c".to_vec();
+    v2_inet6_tlvs.extend_from_slice(&[0x20; 36]);
+    v2_inet6_tlvs.extend_from_slice(&[0x04, 0x00, 0x03, 0, 0, 0]); // NOOP
+    v2_inet6_tlvs.extend_from_slice(&[0x02, 0x00, 0x0f]); // AUTHORITY
+    v2_inet6_tlvs.extend_from_slice(b"www.example.com");
+    let cases: [(&str, Vec<u8>); 5] = [
+        (
+            "v1-tcp4",
+            b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n".to_vec(),
+        ),
+        (
+            "v1-tcp6",
+            format!("PROXY TCP6 {ipv6} {ipv6} 56324 443\r\n").into_bytes(),
+        ),
+        ("v1-unknown", b"PROXY UNKNOWN\r\n".to_vec()),
+        ("v2-tcp4", v2_inet),
+        ("v2-tcp6-tlvs", v2_inet6_tlvs),
+    ];
+    for (name, header) in &cases {
+        assert!(matches!(
+            esockets::proxy::parse(header),
+            esockets::proxy::Parse::Done { .. }
+        ));
+        group.bench_with_input(BenchmarkId::from_parameter(name), header, |b, header| {
+            b.iter(|| esockets::proxy::parse(black_box(header)));
+        });
+    }
+    group.finish();
+}
+
 // `criterion_group!` generates an undocumented function.
 #[allow(missing_docs)]
 mod group {
-    use super::{connection_slab, line_framing, output_queue, timer_wheel};
+    use super::{connection_slab, line_framing, output_queue, proxy_header, timer_wheel};
     criterion::criterion_group!(
         benches,
         line_framing,
         output_queue,
         connection_slab,
-        timer_wheel
+        timer_wheel,
+        proxy_header
     );
 }
 criterion_main!(group::benches);

@@ -52,6 +52,7 @@ mod handler;
 mod net;
 mod ops;
 pub mod protocols;
+pub mod proxy;
 mod pubsub;
 mod server;
 mod shard;
@@ -60,6 +61,7 @@ pub mod websocket;
 pub use handler::{
     CloseReason, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, TimerId, Verdict,
 };
+pub use ipnet::IpNet;
 pub use net::activation::systemd_listeners;
 pub use net::fds::{open_file_limit, raise_open_file_limit};
 pub use net::kernel::{listen_overflows, somaxconn, tcp_migrate_req};

@@ -6,6 +6,8 @@ use bytes::Bytes;
 
 use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
+use crate::proxy::ProxyInfo;
+use crate::server::stats::ShardStats;
 use crate::shard::client::ClientIo;
 
 /// One client, as a handler callback sees it: its id, and ways to reply or
@@ -23,11 +25,13 @@ pub struct Conn<'a> {
     io: &'a mut ClientIo,
     /// `Config::output_limit`.
     output_limit: usize,
-    /// The shard's output byte counter.
-    bytes_out: &'a mut u64,
+    /// The shard's counters: bytes written and queued.
+    stats: &'a mut ShardStats,
     /// Bytes at the front of the current `on_data` input that earlier calls
     /// left unconsumed.
     carried: usize,
+    /// In `on_connect`, for a connection that came with a PROXY header.
+    proxy: Option<&'a ProxyInfo>,
 }
 
 impl<'a> Conn<'a> {
@@ -36,16 +40,23 @@ impl<'a> Conn<'a> {
         id: ConnId,
         io: &'a mut ClientIo,
         output_limit: usize,
-        bytes_out: &'a mut u64,
+        stats: &'a mut ShardStats,
         carried: usize,
     ) -> Self {
         Self {
             id,
             io,
             output_limit,
-            bytes_out,
+            stats,
             carried,
+            proxy: None,
         }
+    }
+
+    /// The same, for `on_connect` of a connection that came with a PROXY
+    /// header.
+    pub(crate) fn with_proxy(self, proxy: Option<&'a ProxyInfo>) -> Self {
+        Self { proxy, ..self }
     }
 
     /// The client's id, valid from any thread until the client closes.
@@ -60,6 +71,16 @@ impl<'a> Conn<'a> {
         self.carried
     }
 
+    /// In `on_connect`, with [`Config::proxy_protocol`](crate::Config::proxy_protocol)
+    /// on: how the client came through its proxy, that is the proxy's own
+    /// address and the header it sent (whose source address is the `peer`
+    /// `on_connect` was given). `None` in every other callback, and for
+    /// servers without the PROXY protocol: a handler that needs it later
+    /// keeps what it needs in its state.
+    pub fn proxy(&self) -> Option<&ProxyInfo> {
+        self.proxy
+    }
+
     /// Bytes queued for this client that the kernel has not taken yet.
     pub fn queued(&self) -> usize {
         self.io.out.len()
@@ -72,7 +93,7 @@ impl<'a> Conn<'a> {
     /// that are dropped.
     #[inline(always)] // the echo path: see `ClientIo::send`
     pub fn send(&mut self, data: &[u8]) {
-        *self.bytes_out += self.io.send(data, self.output_limit) as u64;
+        self.io.send(data, self.output_limit, self.stats);
     }
 
     /// Sends a shared buffer: what the kernel does not take at once is
@@ -80,7 +101,8 @@ impl<'a> Conn<'a> {
     /// copied per client. A `Vec<u8>` or `String` converts without a copy.
     #[inline]
     pub fn send_bytes(&mut self, data: impl Into<Bytes>) {
-        *self.bytes_out += self.io.send_bytes(data.into(), self.output_limit) as u64;
+        self.io
+            .send_bytes(data.into(), self.output_limit, self.stats);
     }
 
     /// Closes the client once what was sent so far is delivered, as

@@ -1,6 +1,7 @@
 //! `ShardContext`: what every callback may do to its shard.
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -9,6 +10,7 @@ use crate::handler::conn::Conn;
 use crate::handler::id::ConnId;
 use crate::pubsub::topics::{Subscribed, Topics};
 use crate::server::handle::ServerHandle;
+use crate::server::heartbeat::{Activity, Heartbeat};
 use crate::shard::inbox::SendError;
 use crate::shard::slots::Key;
 use crate::shard::wheel::{TimerKey, Wheel};
@@ -42,6 +44,9 @@ pub(crate) enum TimerTask {
     /// The shard's own timer for one client: idle check, drain deadline or
     /// linger check, depending on the client's phase.
     Client(ConnId),
+    /// The PROXY header deadline of a connection not handed to the handler
+    /// yet (its key among the shard's connections awaiting a header).
+    AwaitingHeader(Key),
 }
 
 /// Something a callback asked for that touches another client of the
@@ -75,6 +80,8 @@ pub(crate) struct ContextCore {
     pub(crate) deferred: Vec<Deferred>,
     /// Reaches other shards.
     pub(crate) handle: ServerHandle,
+    /// The shard's heartbeat: what it is doing, for the stall watchdog.
+    pub(crate) heartbeat: Arc<Heartbeat>,
     /// Subscriptions of the shard's clients.
     pub(crate) topics: Topics<Key>,
     /// Publishes for each other shard, sent once per loop round.
@@ -85,7 +92,7 @@ pub(crate) struct ContextCore {
 
 impl ContextCore {
     /// A core for shard `shard`, its clock starting now.
-    pub(crate) fn new(shard: u16, handle: ServerHandle) -> Self {
+    pub(crate) fn new(shard: u16, handle: ServerHandle, heartbeat: Arc<Heartbeat>) -> Self {
         let now = Instant::now();
         Self {
             shard,
@@ -97,6 +104,7 @@ impl ContextCore {
             outbound_queued: false,
             topics: Topics::default(),
             handle,
+            heartbeat,
         }
     }
 
@@ -112,7 +120,9 @@ impl ContextCore {
 
     /// Starts a loop round: reads the clock now if `eager`, else leaves it
     /// to the first caller of [`now`](Self::now) in this round. A shard
-    /// with no timers and no idle timeout so reads no clock at all.
+    /// with no timers and no idle timeout so reads no `Instant` at all
+    /// (the round's own timing reads the raw monotonic clock: see
+    /// `shard/round.rs`).
     pub(crate) fn begin_round(&mut self, eager: bool) {
         self.now.set(eager.then(Instant::now));
     }
@@ -127,6 +137,13 @@ impl ContextCore {
                 now
             }
         }
+    }
+
+    /// Tells the stall watchdog which handler callback the shard enters:
+    /// one relaxed byte store.
+    #[inline(always)]
+    pub(crate) fn enter(&self, activity: Activity) {
+        self.heartbeat.enter(activity);
     }
 
     /// The time of this loop round as a wheel tick: milliseconds since the

@@ -1,5 +1,6 @@
-//! The `esockets` binary's logging in one call: readable lines on stderr
-//! that never block and never panic, whatever happened to stderr.
+//! The `esockets` binary's logging in one call: readable lines (or JSON
+//! objects, one per line) on stderr that never block and never panic,
+//! whatever happened to stderr.
 //!
 //! # Implementation notes
 //!
@@ -55,11 +56,37 @@ enum Message {
     Flush(Sender<()>),
 }
 
+/// How log lines look.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people: `2026-11-21T19:32:57Z  INFO message key=value`,
+    /// timestamps to the second, colours only on a terminal.
+    #[default]
+    Text,
+    /// For log pipelines (Loki, Elasticsearch): one JSON object per line,
+    /// `{"timestamp":"2026-11-21T19:32:57.123Z","level":"INFO",
+    /// "message":"...", ...fields}`, timestamps to the millisecond.
+    Json,
+}
+
+/// Installs the `esockets` log format as the global `tracing` subscriber;
+/// the same as [`init_with`]`(LogFormat::Text)`.
+///
+/// # Examples
+///
+/// ```no_run
+/// let _log = esockets::logging::init();
+/// tracing::info!("written to stderr, like the esockets server's logs");
+/// ```
+pub fn init() -> LogGuard {
+    init_with(LogFormat::Text)
+}
+
 /// Installs the `esockets` log format as the global `tracing` subscriber:
 /// stderr, level `info` unless `RUST_LOG` says otherwise (a level such as
 /// `RUST_LOG=debug`, or levels by target such as
-/// `RUST_LOG=esockets=debug,info`), timestamps to the second in UTC, colours only on a
-/// terminal. Logging never blocks a thread and never panics, even when
+/// `RUST_LOG=esockets=debug,info`), lines in `format`, times in UTC.
+/// Logging never blocks a thread and never panics, even when
 /// stderr is closed or is a full pipe; lines that cannot be written in time
 /// are dropped and counted.
 ///
@@ -70,10 +97,12 @@ enum Message {
 /// # Examples
 ///
 /// ```no_run
-/// let _log = esockets::logging::init();
-/// tracing::info!("written to stderr, like the esockets server's logs");
+/// use esockets::logging::{self, LogFormat};
+///
+/// let _log = logging::init_with(LogFormat::Json);
+/// tracing::info!(shard = 0, "one JSON object per line on stderr");
 /// ```
-pub fn init() -> LogGuard {
+pub fn init_with(format: LogFormat) -> LogGuard {
     let (filter, complaint) = match filter(std::env::var("RUST_LOG").ok().as_deref()) {
         Ok(filter) => (filter, None),
         Err(complaint) => (default_filter(), Some(complaint)),
@@ -89,14 +118,28 @@ pub fn init() -> LogGuard {
         }
         let _ = QUEUE.set(queue);
     }
-    let format = tracing_subscriber::fmt::layer()
-        .with_writer(|| QueueWriter)
-        .with_ansi(io::stderr().is_terminal())
-        .with_timer(UtcSeconds)
-        .with_target(false);
+    // One of the two is `Some`; a `None` layer does nothing.
+    let text = (format == LogFormat::Text).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(|| QueueWriter)
+            .with_ansi(io::stderr().is_terminal())
+            .with_timer(UtcSeconds)
+            .with_target(false)
+    });
+    let json = (format == LogFormat::Json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_writer(|| QueueWriter)
+            .with_timer(UtcMillis)
+            .with_target(false)
+    });
     let installed = tracing_subscriber::registry()
         .with(filter)
-        .with(format)
+        .with(text)
+        .with(json)
         .try_init();
     if let (Ok(()), Some(complaint)) = (installed, complaint) {
         tracing::warn!("{complaint}");
@@ -245,6 +288,16 @@ impl FormatTime for UtcSeconds {
             "{}",
             humantime::format_rfc3339_seconds(SystemTime::now())
         )
+    }
+}
+
+/// Timestamps such as `2026-11-21T19:32:57.123Z`: UTC, to the
+/// millisecond (log pipelines order lines by them).
+struct UtcMillis;
+
+impl FormatTime for UtcMillis {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        write!(w, "{}", humantime::format_rfc3339_millis(SystemTime::now()))
     }
 }
 

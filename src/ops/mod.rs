@@ -1,5 +1,7 @@
 //! Running a server in production: logging that never blocks or panics,
-//! and stopping on signals.
+//! stopping on signals, the metrics endpoint and the stall watchdog.
 
 pub mod logging;
+pub(crate) mod metrics;
 pub(crate) mod signals;
+pub(crate) mod watchdog;

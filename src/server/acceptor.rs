@@ -21,7 +21,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::net::fds::Spare;
 use crate::net::group::Group;
 use crate::net::{listener, stream};
-use crate::server::balance::{load_of, monotonic_nanos, pick, Candidate, ShardLoad};
+use crate::server::balance::{load_of, pick, Candidate, ShardLoad};
 use crate::server::config::Config;
 use crate::server::handle::ServerHandle;
 use crate::server::stats::ShardStats;
@@ -294,12 +294,17 @@ impl Running {
     /// Hands `handoff` to the least-loaded shard that takes it; gives it
     /// back when every inbox is full (or every shard has stopped).
     fn place(&mut self, mut handoff: Handoff) -> Result<(), Handoff> {
-        let now = monotonic_nanos();
         self.candidates.clear();
         for (shard, cell) in self.acceptor.loads.iter().enumerate() {
+            // The round the shard is in, by its heartbeat (a shard whose
+            // handler panicked stays in its last round for ever).
+            let busy = self.handle.heartbeat(shard).and_then(|beat| beat.busy());
+            let running = busy.map_or(0, |busy| {
+                u64::try_from(busy.running.as_nanos()).unwrap_or(u64::MAX)
+            });
             self.candidates.push(Candidate {
                 load: load_of(cell.read(), self.sent[shard]),
-                running: cell.running(now),
+                running,
                 full: self.stopped[shard],
             });
         }

@@ -2,9 +2,10 @@
 //! one acceptor handing each client to the least-loaded shard.
 //!
 //! In least-loaded mode each shard publishes its load in one word (clients
-//! open, handoffs taken from its inbox) and the time its current loop
-//! round began; the acceptor adds the handoffs it sent but the shard has
-//! not taken yet, and skips shards whose round has run too long.
+//! open, handoffs taken from its inbox); the acceptor adds the handoffs it
+//! sent but the shard has not taken yet, and skips shards whose current
+//! loop round has run too long, by the shard's heartbeat (the one the
+//! stall watchdog reads).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -76,10 +77,6 @@ pub(crate) struct ShardLoad {
     /// inbox (wrapping), stored together so that a client moving from the
     /// inbox to the clients' table is never counted twice or not at all.
     load: CachePadded<AtomicU64>,
-    /// `start << 1 | running`: when the shard's current (or last) loop
-    /// round began, in monotonic nanoseconds, and whether it still runs.
-    /// Stands in for the stall watchdog's heartbeat until that lands.
-    round: CachePadded<AtomicU64>,
 }
 
 /// A shard's load as it last published it.
@@ -98,33 +95,6 @@ impl ShardLoad {
         self.load.store(word, Ordering::Relaxed);
     }
 
-    /// A loop round begins (shard thread only).
-    pub(crate) fn begin_round(&self) {
-        self.round
-            .store((monotonic_nanos() << 1) | 1, Ordering::Relaxed);
-    }
-
-    /// The loop round ended (shard thread only).
-    pub(crate) fn end_round(&self) {
-        self.round.fetch_and(!1, Ordering::Relaxed);
-    }
-
-    /// The shard has ended (shard thread only): from now on it looks
-    /// stalled since the clock's start, longer than any live shard.
-    pub(crate) fn stop(&self) {
-        self.round.store(1, Ordering::Relaxed);
-    }
-
-    /// How long the shard's current round has run at `now` (monotonic
-    /// nanoseconds); 0 while it waits for events (any thread).
-    pub(crate) fn running(&self, now: u64) -> u64 {
-        let round = self.round.load(Ordering::Relaxed);
-        if round & 1 == 0 {
-            return 0;
-        }
-        now.saturating_sub(round >> 1)
-    }
-
     /// The last load stored (any thread).
     pub(crate) fn read(&self) -> Published {
         let word = self.load.load(Ordering::Relaxed);
@@ -135,29 +105,14 @@ impl ShardLoad {
     }
 }
 
-/// Nanoseconds on the monotonic clock (the clock behind `Instant`), as a
-/// plain number other threads can compare.
-pub(crate) fn monotonic_nanos() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec we own; CLOCK_MONOTONIC
-    // always exists on Linux (the zero stays if it failed).
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    (now.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(now.tv_nsec as u64)
-}
-
 /// What the acceptor knows of one shard when it picks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Candidate {
     /// Clients open or on their way (sent, not yet taken).
     pub(crate) load: u64,
-    /// How long the shard's current loop round has run, in nanoseconds
-    /// (0 while it waits for events); from [`STALLED_AFTER`] on it is
-    /// stalled.
+    /// How long the shard's current loop round has run by its heartbeat,
+    /// in nanoseconds (0 while it waits for events); from
+    /// [`STALLED_AFTER`] on it is stalled.
     pub(crate) running: u64,
     /// The shard's inbox refused a handoff this time round.
     pub(crate) full: bool,
@@ -194,7 +149,7 @@ pub(crate) fn load_of(published: Published, sent: u32) -> u64 {
 mod tests {
     use super::*;
 
-    /// A shard's round this many milliseconds old: past the limit.
+    /// A round this old (nanoseconds) is past the limit.
     const STALLED: u64 = 2 * STALLED_AFTER.as_nanos() as u64;
 
     fn free(load: u64) -> Candidate {
@@ -239,22 +194,6 @@ mod tests {
         // Busy but within the limit: load decides.
         assert_eq!(pick(&[stalled(3, STALLED / 4), stalled(1, 0)]), Some(1));
         assert_eq!(pick(&[stalled(1, STALLED / 4), stalled(3, 0)]), Some(0));
-    }
-
-    #[test]
-    fn a_round_runs_from_its_start_until_it_ends() {
-        let cell = ShardLoad::default();
-        assert_eq!(cell.running(monotonic_nanos()), 0, "no round yet");
-        cell.begin_round();
-        let later = monotonic_nanos() + STALLED;
-        assert!(cell.running(later) >= STALLED);
-        cell.end_round();
-        assert_eq!(cell.running(later), 0, "waiting for events is no stall");
-        cell.stop();
-        assert!(
-            cell.running(monotonic_nanos()) > STALLED * 1000,
-            "ended: stalled for ever"
-        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ipnet::IpNet;
 
 use crate::net::kernel;
 use crate::pubsub::SlowSubscribers;
@@ -150,6 +151,21 @@ pub struct Config {
     /// allocated up front, about 56 bytes a command (plus each payload).
     /// Default 8192 (under half a MiB per shard).
     pub inbox_capacity: usize,
+    /// Stall detection: an event-loop round that runs this long is a stall.
+    /// A watchdog thread warns about a round still running past it
+    /// (naming the shard, how long, and the handler callback it is in);
+    /// a round that ends past it is counted
+    /// ([`ShardStats::stalls`](crate::ShardStats::stalls)) and logged if
+    /// the watchdog had not warned yet. `None` turns both off. Default
+    /// 25 ms (Seastar's figure): far beyond any healthy round, which takes
+    /// microseconds.
+    pub stall_threshold: Option<Duration>,
+    /// Serve the shards' counters in the Prometheus text format at
+    /// `GET /metrics` on this address, from a thread of its own (port 0
+    /// picks a free port: see
+    /// [`Server::metrics_addr`](crate::Server::metrics_addr)). Default
+    /// off.
+    pub metrics: Option<SocketAddr>,
     /// What happens to a pub/sub subscriber whose output queue passed
     /// `output_high_water`. Default [`SlowSubscribers::Close`].
     pub slow_subscribers: SlowSubscribers,
@@ -157,6 +173,22 @@ pub struct Config {
     /// server at this URL (`redis://HOST:PORT`): every publish reaches
     /// subscribers in every process. Default none.
     pub backplane: Option<String>,
+    /// Expect a PROXY protocol header (version 1 or 2, as HAProxy's
+    /// `send-proxy` and `send-proxy-v2` send it) at the start of every
+    /// connection, read before `on_connect`, which then gets the client's
+    /// real address as `peer` (and the proxy's through
+    /// [`Conn::proxy`](crate::Conn::proxy)). Only peers in `proxy_trusted`
+    /// may connect; see docs/operations.md. Default off.
+    pub proxy_protocol: bool,
+    /// With `proxy_protocol`: the proxies allowed to connect, as networks
+    /// (`10.0.0.0/8`, `127.0.0.1/32`); every other peer is refused at once.
+    /// Required when `proxy_protocol` is on. An IPv4 peer reached through
+    /// an IPv6 listener (`::ffff:10.0.0.1`) matches its IPv4 network.
+    pub proxy_trusted: Vec<IpNet>,
+    /// With `proxy_protocol`: a connection whose header is not complete
+    /// this long after it was accepted is closed. Default 5 s (the
+    /// specification asks for at least 3, to cover a TCP retransmit).
+    pub proxy_timeout: Duration,
     /// How new clients are spread over the shards: by the kernel's
     /// `SO_REUSEPORT` hash, or by an acceptor to the least-loaded shard
     /// (see docs/tuning.md). Default [`Balance::ReusePort`].
@@ -210,8 +242,13 @@ impl Default for Config {
             user_timeout: None,
             tick: None,
             inbox_capacity: 8192,
+            stall_threshold: Some(Duration::from_millis(25)),
+            metrics: None,
             slow_subscribers: SlowSubscribers::Close,
             backplane: None,
+            proxy_protocol: false,
+            proxy_trusted: Vec::new(),
+            proxy_timeout: Duration::from_secs(5),
             balance: Balance::ReusePort,
         }
     }
@@ -275,6 +312,8 @@ impl Config {
             ("idle_timeout", self.idle_timeout),
             ("tick", self.tick),
             ("user_timeout", self.user_timeout),
+            ("stall_threshold", self.stall_threshold),
+            ("proxy_timeout", Some(self.proxy_timeout)),
         ] {
             if let Some(value) = value.filter(|&d| d > MAX_TIMEOUT) {
                 return bad(
@@ -331,11 +370,28 @@ impl Config {
                     .into(),
             );
         }
+        if self.stall_threshold.is_some_and(|d| d.is_zero()) {
+            return bad(
+                "stall_threshold",
+                "must be more than 0 (leave it unset to turn stall detection off)".into(),
+            );
+        }
         if self.max_connections == Some(0) {
             return bad("max_connections", "must be at least 1".into());
         }
         if self.inbox_capacity == 0 {
             return bad("inbox_capacity", "must be at least 1".into());
+        }
+        if self.proxy_timeout < Duration::from_millis(1) {
+            return bad("proxy_timeout", "must be at least 1ms".into());
+        }
+        if self.proxy_protocol && self.proxy_trusted.is_empty() {
+            return bad(
+                "proxy_trusted",
+                "is required with proxy_protocol: the networks of the proxies allowed to \
+                 connect (e.g. 10.0.0.0/8); anyone could otherwise claim any address"
+                    .into(),
+            );
         }
         if self.output_low_water >= self.output_high_water {
             return bad(
@@ -412,6 +468,27 @@ mod tests {
         let err = config.validate().unwrap_err();
         assert_eq!(err.field, "keepalive_interval");
         assert!(err.reason.ends_with("got 500ms"), "{}", err.reason);
+    }
+
+    #[test]
+    fn proxy_protocol_needs_trusted_proxies() {
+        let config = Config {
+            proxy_protocol: true,
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "proxy_trusted");
+        assert!(err.reason.contains("proxy_protocol"), "{}", err.reason);
+        let config = Config {
+            proxy_trusted: vec!["10.0.0.0/8".parse().unwrap()],
+            ..config
+        };
+        config.validate().unwrap();
+        let config = Config {
+            proxy_timeout: std::time::Duration::ZERO,
+            ..config
+        };
+        assert_eq!(config.validate().unwrap_err().field, "proxy_timeout");
     }
 
     #[test]

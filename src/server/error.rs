@@ -82,6 +82,21 @@ pub enum Error {
         /// The panic message, when it was a string.
         message: String,
     },
+    /// The metrics endpoint could not listen on its address, or its
+    /// thread could not start.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The stall watchdog's thread could not start.
+    #[error("cannot start the stall watchdog: {source}")]
+    Watchdog {
+        /// What the operating system said.
+        source: io::Error,
+    },
     /// SIGINT and SIGTERM could not be caught, or the thread that acts on
     /// them could not be started.
     #[error("cannot catch SIGINT/SIGTERM: {source}")]

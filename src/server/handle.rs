@@ -10,6 +10,7 @@ use crate::handler::id::ConnId;
 use crate::pubsub::backplane::{BackplaneStats, Outbox};
 use crate::pubsub::directory::Directory;
 use crate::server::acceptor::Control;
+use crate::server::heartbeat::Heartbeat;
 use crate::server::stats::{PublishedStats, ShardStats};
 use crate::shard::inbox::{Command, InboxSender, SendError};
 
@@ -19,6 +20,9 @@ pub(crate) struct Remote {
     pub(crate) inbox: InboxSender,
     /// The shard's published counters.
     pub(crate) stats: PublishedStats,
+    /// The shard's heartbeat and round durations (also lent to the shard's
+    /// context, which writes them).
+    pub(crate) heartbeat: Arc<Heartbeat>,
 }
 
 /// What every handle clone shares.
@@ -248,6 +252,22 @@ impl ServerHandle {
     /// The published counters of one shard (for that shard to update).
     pub(crate) fn published(&self, shard: usize) -> Option<&PublishedStats> {
         self.shared.shards.get(shard).map(|remote| &remote.stats)
+    }
+
+    /// The heartbeat of one shard (for the watchdog and the metrics).
+    pub(crate) fn heartbeat(&self, shard: usize) -> Option<&Arc<Heartbeat>> {
+        self.shared
+            .shards
+            .get(shard)
+            .map(|remote| &remote.heartbeat)
+    }
+
+    /// Commands waiting in one shard's inbox now.
+    pub(crate) fn inbox_depth(&self, shard: usize) -> usize {
+        self.shared
+            .shards
+            .get(shard)
+            .map_or(0, |remote| remote.inbox.len())
     }
 
     /// Which shards have subscribers of which topic.

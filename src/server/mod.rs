@@ -6,6 +6,7 @@ pub(crate) mod balance;
 pub mod config;
 pub mod error;
 pub mod handle;
+pub(crate) mod heartbeat;
 pub mod stats;
 
 use std::net::SocketAddr;
@@ -19,6 +20,8 @@ use crate::handler::{Handler, ShardInfo};
 use crate::net::fds;
 use crate::net::group::Group;
 use crate::net::listener::{self, ListenOptions};
+use crate::ops::metrics::MetricsEndpoint;
+use crate::ops::watchdog::Watchdog;
 use crate::pubsub::backplane::{Backplane, Outbox, Running};
 use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
@@ -52,6 +55,10 @@ pub struct Server {
     handle: ServerHandle,
     /// The shard threads, by index; empty once joined.
     threads: Vec<JoinHandle<()>>,
+    /// The metrics endpoint, if on; stopped once the shards are joined.
+    metrics: Option<MetricsEndpoint>,
+    /// The stall watchdog, if on; stopped once the shards are joined.
+    watchdog: Option<Watchdog>,
     /// The Redis backplane's threads, if any.
     backplane: Option<Running>,
     /// The acceptor thread, under least-loaded balancing.
@@ -165,6 +172,7 @@ impl Server {
             remotes.push(Remote {
                 inbox: sender,
                 stats: Default::default(),
+                heartbeat: Arc::default(),
             });
             parts.push(ShardParts {
                 poll,
@@ -183,9 +191,28 @@ impl Server {
         };
         let max_connections = config.effective_max_connections();
         pregrow_descriptor_table(max_connections, config.threads);
+        let handle = ServerHandle::new(remotes, local_addr, max_connections, outbox);
+        // Before the shards start: a bad metrics address is an error with
+        // nothing to undo.
+        let metrics = match config.metrics {
+            Some(addr) => Some(
+                MetricsEndpoint::start(addr, handle.clone())
+                    .map_err(|source| Error::Metrics { addr, source })?,
+            ),
+            None => None,
+        };
+        let watchdog = match config.stall_threshold {
+            Some(threshold) => Some(
+                Watchdog::start(handle.clone(), threshold)
+                    .map_err(|source| Error::Watchdog { source })?,
+            ),
+            None => None,
+        };
         let mut server = Self {
-            handle: ServerHandle::new(remotes, local_addr, max_connections, outbox),
+            handle,
             threads: Vec::with_capacity(config.threads),
+            metrics,
+            watchdog,
             backplane: None,
             acceptor: None,
         };
@@ -255,6 +282,12 @@ impl Server {
         self.handle.local_addr()
     }
 
+    /// Where the metrics endpoint listens (the real port if 0 was asked),
+    /// when [`Config::metrics`] is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsEndpoint::addr)
+    }
+
     /// A handle usable from any thread.
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
@@ -280,8 +313,17 @@ impl Server {
         self.join_threads()
     }
 
-    /// Joins the threads, keeping the first panic.
+    /// Joins the threads, keeping the first panic; then stops the metrics
+    /// endpoint and the watchdog.
     fn join_threads(&mut self) -> Result<(), Error> {
+        let result = self.join_shards();
+        self.metrics = None;
+        self.watchdog = None;
+        result
+    }
+
+    /// Joins the shard threads, keeping the first panic.
+    fn join_shards(&mut self) -> Result<(), Error> {
         let mut result = Ok(());
         // The shards have stopped once joined; then the backplane.
         let _stop_backplane_last = self.backplane.take();

@@ -9,11 +9,14 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::client::Client;
+use super::slots::Key;
 use super::Shard;
 use crate::handler::context::ShardContext;
 use crate::handler::outcome::Decision;
 use crate::handler::{Conn, Handler};
 use crate::net::{listener, stream};
+use crate::proxy::ProxyInfo;
+use crate::server::heartbeat::Activity;
 
 /// How long accepting pauses after the process ran out of descriptors or
 /// memory and no client could be refused instead: long enough not to spin
@@ -246,29 +249,36 @@ impl<H: Handler> Shard<H> {
         }
     }
 
-    /// Registers a new client (its socket options set) and asks the
-    /// handler about it.
-    pub(super) fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    /// Admits a new client (its socket options set): asks the handler
+    /// about it; with the PROXY protocol on, first awaits its header.
+    pub(super) fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+        if self.config.proxy_protocol {
+            return self.await_header(stream, peer);
+        }
+        self.open(stream, peer, None);
+    }
+
+    /// Registers a client with the poll, counts it and runs `on_connect`
+    /// with `peer`. `proxy`: the connection came with a PROXY header and
+    /// is already registered (awaiting it), under another token. Returns
+    /// the client's key if the handler accepted it.
+    pub(super) fn open(
+        &mut self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        proxy: Option<&ProxyInfo>,
+    ) -> Option<Key> {
         let key = self.clients.next_key();
         let token = Token(key.to_token());
-        if let Err(err) = self
-            .poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE)
-        {
-            let now = self.cx.now();
-            if let Some(suppressed) = self.warnings.client_failed.allow(now) {
-                tracing::warn!(
-                    shard = self.index,
-                    %peer,
-                    %err,
-                    suppressed,
-                    "cannot register client with epoll (fs.epoll.max_user_watches?); dropping it"
-                );
-            }
-            self.stats.refused += 1;
-            self.cx.handle.release_connection();
-            return;
+        let registry = self.poll.registry();
+        let registered = if proxy.is_some() {
+            registry.reregister(&mut stream, token, Interest::READABLE)
+        } else {
+            registry.register(&mut stream, token, Interest::READABLE)
+        };
+        if let Err(err) = registered {
+            self.registration_failed(peer, &err);
+            return None;
         }
         let now_tick = self.cx.now_tick() as u32;
         let key = self
@@ -279,12 +289,11 @@ impl<H: Handler> Shard<H> {
         self.stats.open += 1;
         let id = self.id(key);
         let limit = self.config.output_limit;
-        let Some(client) = self.clients.get_mut(key) else {
-            return;
-        };
-        let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats.bytes_out, 0);
+        let client = self.clients.get_mut(key)?;
+        let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats, 0).with_proxy(proxy);
+        self.cx.enter(Activity::OnConnect);
         let mut cx = ShardContext::new(&mut self.cx);
-        match self.handler.on_connect(&mut cx, &mut conn, peer) {
+        let accepted = match self.handler.on_connect(&mut cx, &mut conn, peer) {
             Decision::Accept(state) => {
                 client.state = state;
                 if let Some(idle) = self.idle_ticks {
@@ -292,18 +301,41 @@ impl<H: Handler> Shard<H> {
                     self.arm(key, at);
                 }
                 self.settle(key);
+                Some(key)
             }
             Decision::Refuse => {
                 // Removing bumps the slot's generation: an id the handler
                 // kept from this call can never reach the next client.
-                self.clients.remove(key);
+                if let Some(client) = self.clients.remove(key) {
+                    client.io.forget(&mut self.stats);
+                }
                 self.unsubscribe_all(key);
                 self.cx.handle.release_connection();
                 self.stats.open -= 1;
                 self.stats.refused += 1;
+                self.stats.handler_refused += 1;
                 tracing::debug!(shard = self.index, %peer, "client refused by the handler");
+                None
             }
-        }
+        };
         self.apply_deferred();
+        accepted
+    }
+
+    /// A new connection could not be registered with the poll: dropped,
+    /// counted as refused, said once a second at most.
+    pub(super) fn registration_failed(&mut self, peer: SocketAddr, err: &io::Error) {
+        let now = self.cx.now();
+        if let Some(suppressed) = self.warnings.client_failed.allow(now) {
+            tracing::warn!(
+                shard = self.index,
+                %peer,
+                %err,
+                suppressed,
+                "cannot register client with epoll (fs.epoll.max_user_watches?); dropping it"
+            );
+        }
+        self.stats.refused += 1;
+        self.cx.handle.release_connection();
     }
 }

@@ -10,6 +10,7 @@ use super::outqueue::OutQueue;
 use super::wheel::TimerKey;
 use crate::handler::outcome::CloseReason;
 use crate::net::stream;
+use crate::server::stats::ShardStats;
 
 /// Where a client is in its life. Every client starts `Open`; the others
 /// are steps towards the close and never go back.
@@ -181,40 +182,54 @@ impl ClientIo {
     }
 
     /// Sends `data`: straight to the socket while nothing is queued, and
-    /// queues a copy of what the kernel did not take. Returns the bytes
-    /// written now. Fails the client on a socket error or when the queue
-    /// would pass `output_limit`.
+    /// queues a copy of what the kernel did not take. Counts the bytes
+    /// written in `stats.bytes_out` and those queued in
+    /// `stats.queued_out`. Fails the client on a socket error or when the
+    /// queue would pass `output_limit`.
     // Every reply goes through here: inlined into the handler's `on_data`
     // (and so into the read loop); the socket write stays out of line.
     #[inline(always)]
-    pub(crate) fn send(&mut self, data: &[u8], output_limit: usize) -> usize {
+    pub(crate) fn send(&mut self, data: &[u8], output_limit: usize, stats: &mut ShardStats) {
         let written = self.write_direct(data);
+        stats.bytes_out += written as u64;
         let rest = &data[written..];
         if !rest.is_empty() && self.room_for(rest.len(), output_limit) {
             self.out.push_slice(rest);
+            stats.queued_out += rest.len() as u64;
         }
-        written
     }
 
     /// Like [`send`](Self::send), but queues a slice of the shared buffer
     /// instead of a copy.
-    pub(crate) fn send_bytes(&mut self, mut data: Bytes, output_limit: usize) -> usize {
+    pub(crate) fn send_bytes(
+        &mut self,
+        mut data: Bytes,
+        output_limit: usize,
+        stats: &mut ShardStats,
+    ) {
         let written = self.write_direct(&data);
+        stats.bytes_out += written as u64;
         if written < data.len() && self.room_for(data.len() - written, output_limit) {
             let _ = data.split_to(written);
+            stats.queued_out += data.len() as u64;
             self.out.push_bytes(data);
         }
-        written
     }
 
     /// Queues a slice of the shared buffer without writing it: deliveries
     /// to many clients are flushed once per client at the end of the
     /// round, however many arrived. Returns whether the client was not
     /// held yet (the caller lists it for that flush).
-    pub(crate) fn hold_bytes(&mut self, data: Bytes, output_limit: usize) -> bool {
+    pub(crate) fn hold_bytes(
+        &mut self,
+        data: Bytes,
+        output_limit: usize,
+        stats: &mut ShardStats,
+    ) -> bool {
         if data.is_empty() || !self.room_for(data.len(), output_limit) {
             return false;
         }
+        stats.queued_out += data.len() as u64;
         self.out.push_bytes(data);
         let newly = !self.has(flag::HELD);
         self.set(flag::HELD, true);
@@ -269,15 +284,24 @@ impl ClientIo {
         !self.out.is_empty() || stream::unacknowledged(&self.stream).is_ok_and(|n| n > 0)
     }
 
-    /// Writes queued output. Returns the bytes written; fails the client on
-    /// a socket error.
-    pub(crate) fn flush(&mut self) -> usize {
+    /// Writes queued output, counting it in `stats` (written, and no
+    /// longer queued); fails the client on a socket error.
+    pub(crate) fn flush(&mut self, stats: &mut ShardStats) {
         match self.out.write_to(&mut self.stream) {
-            Ok(n) => n,
-            Err(e) => {
-                self.fail(CloseReason::from_io(&e));
-                0
+            Ok(n) => {
+                stats.bytes_out += n as u64;
+                stats.queued_out -= n as u64;
             }
+            Err(e) => self.fail(CloseReason::from_io(&e)),
+        }
+    }
+
+    /// Takes the client out of the shard's gauges as it goes: its queued
+    /// output and its pause.
+    pub(crate) fn forget(&self, stats: &mut ShardStats) {
+        stats.queued_out -= self.out.len() as u64;
+        if self.paused() {
+            stats.paused -= 1;
         }
     }
 

@@ -11,6 +11,7 @@ use crate::handler::context::{ticks, ShardContext};
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
 use crate::net::stream;
+use crate::server::heartbeat::Activity;
 
 /// First wait before looking again whether a lingering client has
 /// acknowledged our output: a few loopback or LAN round trips.
@@ -47,6 +48,7 @@ impl<H: Handler> Shard<H> {
             // operator should know.
             self.stats.cut_off += 1;
         }
+        client.io.forget(&mut self.stats);
         // Dropping the stream closes the descriptor, which also removes it
         // from epoll: no extra `epoll_ctl`.
         drop(client.io);
@@ -55,7 +57,7 @@ impl<H: Handler> Shard<H> {
         }
         self.cx.handle.release_connection();
         self.stats.open -= 1;
-        self.stats.closed += 1;
+        self.stats.count_close(reason);
         let id = self.id(key);
         match reason {
             CloseReason::OutputOverflow | CloseReason::InputOverflow | CloseReason::Error(_) => {
@@ -65,11 +67,11 @@ impl<H: Handler> Shard<H> {
                 }
             }
             CloseReason::IdleTimeout => {
-                self.stats.idle_closed += 1;
                 tracing::trace!(shard = self.index, conn = %id, ?reason, "client closed");
             }
             _ => tracing::trace!(shard = self.index, conn = %id, ?reason, "client closed"),
         }
+        self.cx.enter(Activity::OnClose);
         let mut cx = ShardContext::new(&mut self.cx);
         self.handler.on_close(&mut cx, id, client.state, reason);
     }
@@ -103,13 +105,14 @@ impl<H: Handler> Shard<H> {
     /// with each look, and never after its close deadline.
     fn arm_linger_check(&mut self, key: Key) {
         let now = self.cx.now_tick();
-        let drain = ticks(self.config.drain_timeout);
+        // Never early: the wheel counts whole milliseconds.
+        let deadline = self.cx.deadline_after(self.config.drain_timeout);
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
         if !client.io.drain_armed() {
             client.io.set_drain_armed();
-            client.clock = (now + drain) as u32;
+            client.clock = deadline as u32;
         }
         let shift = u32::from(client.io.linger_checks).min(16);
         client.io.linger_checks = client.io.linger_checks.saturating_add(1);

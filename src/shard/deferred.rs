@@ -18,7 +18,7 @@ impl<H: Handler> Shard<H> {
                         let Some(key) = self.key(id) else { continue };
                         let limit = self.config.output_limit;
                         if let Some(client) = self.clients.get_mut(key) {
-                            self.stats.bytes_out += client.io.send_bytes(data, limit) as u64;
+                            client.io.send_bytes(data, limit, &mut self.stats);
                             self.settle(key);
                         }
                     }
@@ -41,8 +41,7 @@ impl<H: Handler> Shard<H> {
                                 continue;
                             };
                             if let Some(client) = self.clients.get_mut(key) {
-                                self.stats.bytes_out +=
-                                    client.io.send_bytes(data.clone(), limit) as u64;
+                                client.io.send_bytes(data.clone(), limit, &mut self.stats);
                                 self.settle(key);
                             }
                         }

@@ -58,7 +58,7 @@ impl<H: Handler> Shard<H> {
         self.stats.delivered += 1;
         if client
             .io
-            .hold_bytes(payload.clone(), self.config.output_limit)
+            .hold_bytes(payload.clone(), self.config.output_limit, &mut self.stats)
         {
             self.held.push(key);
         }
@@ -67,7 +67,7 @@ impl<H: Handler> Shard<H> {
         // for the end-of-round flush), so the queue's length keeps saying
         // how far behind the client really is.
         if client.io.out.len() >= HOLD_LIMIT.min(self.config.output_high_water) {
-            self.stats.bytes_out += client.io.flush() as u64;
+            client.io.flush(&mut self.stats);
         }
     }
 
@@ -81,7 +81,7 @@ impl<H: Handler> Shard<H> {
             };
             client.io.release();
             if client.io.failure().is_none() {
-                self.stats.bytes_out += client.io.flush() as u64;
+                client.io.flush(&mut self.stats);
             }
             self.settle(key);
         }

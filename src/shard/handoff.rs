@@ -41,14 +41,6 @@ impl Balancing {
             ..Self::default()
         }
     }
-
-    /// A loop round begins.
-    #[inline]
-    pub(super) fn begin_round(&self) {
-        if let Some(cell) = &self.cell {
-            cell.begin_round();
-        }
-    }
 }
 
 impl<H: Handler> Shard<H> {
@@ -71,33 +63,33 @@ impl<H: Handler> Shard<H> {
     }
 
     /// Ends a loop round for the acceptor: stores the load if it changed.
+    /// Connections awaiting a PROXY header count as open: they took a
+    /// handoff and are clients in a moment.
     #[inline]
     pub(super) fn publish_load(&mut self) {
         let Some(cell) = &self.balancing.cell else {
             return;
         };
-        self.balancing.now.open = u32::try_from(self.stats.open).unwrap_or(u32::MAX);
+        let open = self.stats.open.saturating_add(self.awaiting_len() as u64);
+        self.balancing.now.open = u32::try_from(open).unwrap_or(u32::MAX);
         if self.balancing.now != self.balancing.published {
             cell.publish(self.balancing.now);
             self.balancing.published = self.balancing.now;
         }
-        cell.end_round();
     }
 
-    /// Stops taking handoffs as the shard ends (its loop is over, or a
-    /// handler panicked): tells the acceptor (the shard shows as stalled
-    /// for ever from now on), then closes the clients already waiting in
-    /// the inbox, whose descriptors would otherwise wait in the queue
-    /// until the last handle is dropped.
+    /// Closes the clients still waiting in the inbox as the shard ends
+    /// (its loop is over, or a handler panicked): their descriptors would
+    /// otherwise wait in the queue until the last handle is dropped.
     ///
-    /// One handoff sent between the acceptor's last look at the load and
-    /// the inbox's end can still wait there; the acceptor gets the next
-    /// ones back ("stopped") and places them elsewhere.
+    /// After a panic the heartbeat shows the shard in its last round for
+    /// ever, so the acceptor skips it as stalled; a handoff sent just
+    /// before can still wait in the inbox; later ones come back to the
+    /// acceptor ("stopped") and go elsewhere.
     pub(super) fn close_handoffs_left(&mut self) {
-        let Some(cell) = &self.balancing.cell else {
+        if self.balancing.cell.is_none() {
             return;
-        };
-        cell.stop();
+        }
         let mut left = 0usize;
         self.inbox.take(usize::MAX, |command| {
             if let Command::Handoff(handoff) = command {

@@ -88,6 +88,11 @@ pub(crate) fn inbox(capacity: usize, waker: Waker) -> (InboxSender, InboxReceive
 }
 
 impl InboxSender {
+    /// Commands waiting now.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Queues `command` and wakes the shard unless a wake is already
     /// pending.
     pub(crate) fn send(&self, command: Command) -> Result<(), SendError> {

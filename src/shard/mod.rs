@@ -13,7 +13,9 @@ pub(crate) mod handoff;
 pub(crate) mod inbox;
 mod io;
 pub(crate) mod outqueue;
+mod proxy;
 pub(crate) mod rate_limit;
+pub(crate) mod round;
 mod settle;
 mod shutdown;
 pub(crate) mod slots;
@@ -41,6 +43,7 @@ use client::Client;
 use handoff::Balancing;
 use inbox::{Command, InboxReceiver};
 use rate_limit::Warnings;
+use round::{Rounds, PUBLISH_EVERY};
 use slots::{Key, Slots};
 use timers::Deadlines;
 
@@ -98,9 +101,11 @@ pub(crate) struct Shard<H: Handler> {
     idle_ticks: Option<u32>,
     /// This shard's clients.
     clients: Slots<Client<H::State>>,
+    /// Connections awaiting their PROXY header (PROXY protocol on only).
+    awaiting: Slots<proxy::Awaiting>,
     /// The one read buffer all clients of the shard share.
     buf: Vec<u8>,
-    /// Counters, published once per loop round.
+    /// Counters, published at most once per 10 ms (see `round.rs`).
     stats: ShardStats,
     /// Clients with input left after their read budget, or whose reading
     /// just resumed: read them again after the current events.
@@ -123,6 +128,8 @@ pub(crate) struct Shard<H: Handler> {
     warnings: Warnings,
     /// Commands taken from the inbox this round (memory reused).
     commands: Vec<Command>,
+    /// Timing of the loop's rounds: heartbeat, durations, stalls.
+    rounds: Rounds,
     /// Subscribers of the topic being delivered (memory reused).
     subscribers: Vec<Key>,
     /// Publishes for another shard wait for room in its inbox.
@@ -146,6 +153,13 @@ impl<H: Handler> Shard<H> {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
         let mut spare = Spare::default();
         spare.take();
+        let stall_nanos = config.stall_threshold.map_or(u64::MAX, |threshold| {
+            u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX)
+        });
+        let heartbeat = handle
+            .heartbeat(usize::from(index))
+            .cloned()
+            .unwrap_or_default();
         Self {
             index,
             poll: parts.poll,
@@ -159,9 +173,10 @@ impl<H: Handler> Shard<H> {
             buf: vec![0; config.read_buffer],
             config,
             clients: Slots::new(),
+            awaiting: Slots::new(),
             stats: ShardStats::default(),
             ready: Vec::new(),
-            cx: ContextCore::new(index, handle),
+            cx: ContextCore::new(index, handle, heartbeat),
             deadlines: Deadlines::default(),
             accept_pending: false,
             inbox_pending: false,
@@ -169,6 +184,7 @@ impl<H: Handler> Shard<H> {
             spare,
             warnings: Warnings::default(),
             commands: Vec::new(),
+            rounds: Rounds::new(stall_nanos),
             subscribers: Vec::new(),
             outbound_pending: false,
             held: Vec::new(),
@@ -198,7 +214,7 @@ impl<H: Handler> Shard<H> {
                 self.close_all(CloseReason::Error(err.kind()));
                 break;
             }
-            self.balancing.begin_round();
+            self.begin_round();
             self.cx.begin_round(self.needs_clock());
             for event in events.iter() {
                 match event.token() {
@@ -225,9 +241,7 @@ impl<H: Handler> Shard<H> {
                 self.flush_held();
             }
             self.send_outbound();
-            if let Some(published) = self.cx.handle.published(usize::from(self.index)) {
-                published.publish(&self.stats);
-            }
+            self.end_round();
             self.publish_load();
         }
         self.close_handoffs_left();
@@ -236,16 +250,18 @@ impl<H: Handler> Shard<H> {
         self.apply_deferred();
         self.flush_held();
         self.send_outbound();
+        self.publish();
     }
 
     /// Whether this round's clock must be read up front: something is
-    /// timed. Otherwise a round reads no clock unless a callback asks.
+    /// timed. Otherwise a round reads no `Instant` unless a callback asks.
     fn needs_clock(&self) -> bool {
         self.idle_ticks.is_some() || !self.cx.wheel.is_empty() || !self.deadlines.is_empty()
     }
 
     /// How long the poll may sleep: not at all while work is left over,
-    /// else until the next timer or deadline, else until an event.
+    /// else until the next timer or deadline, else until an event; and no
+    /// longer than it takes for unpublished counters to be due.
     fn poll_timeout(&self) -> Option<Duration> {
         if !self.ready.is_empty()
             || self.accept_pending
@@ -259,11 +275,14 @@ impl<H: Handler> Shard<H> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let wait = next.map(|next| next.saturating_duration_since(Instant::now()));
+        let mut wait = next.map(|next| next.saturating_duration_since(Instant::now()));
         if self.outbound_pending {
             // Another shard's inbox was full: offer again soon, without
             // spinning on the core that shard may need.
-            return Some(wait.map_or(OUTBOUND_RETRY, |wait| wait.min(OUTBOUND_RETRY)));
+            wait = Some(wait.map_or(OUTBOUND_RETRY, |wait| wait.min(OUTBOUND_RETRY)));
+        }
+        if self.rounds.unpublished {
+            wait = Some(wait.map_or(PUBLISH_EVERY, |t| t.min(PUBLISH_EVERY)));
         }
         wait
     }
@@ -292,7 +311,7 @@ impl<H: Handler> Shard<H> {
                     let Some(key) = self.key(id) else { continue };
                     let limit = self.config.output_limit;
                     if let Some(client) = self.clients.get_mut(key) {
-                        self.stats.bytes_out += client.io.send_bytes(data, limit) as u64;
+                        client.io.send_bytes(data, limit, &mut self.stats);
                         self.settle(key);
                     }
                 }
@@ -328,7 +347,7 @@ impl<H: Handler> Drop for Shard<H> {
         // Empty after a normal shutdown; after a handler's panic, the
         // clients dropped with the shard must not keep their places, or
         // the other shards would refuse clients at a limit never reached.
-        for _ in 0..self.clients.len() {
+        for _ in 0..self.clients.len() + self.awaiting_len() {
             self.cx.handle.release_connection();
         }
         // After a panic, clients handed over must not wait in the inbox.

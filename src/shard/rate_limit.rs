@@ -40,8 +40,16 @@ pub(super) struct Warnings {
     pub(super) out_of_resources: RateLimit,
     /// Clients closed for an overflow or a socket error.
     pub(super) client_failed: RateLimit,
+    /// Loop rounds that ran past the stall threshold.
+    pub(super) stall: RateLimit,
     /// Publishes lost because another shard's inbox stayed full.
     pub(super) fanout_lost: RateLimit,
+    /// PROXY protocol: peers refused as untrusted.
+    pub(super) proxy_untrusted: RateLimit,
+    /// PROXY protocol: invalid headers.
+    pub(super) proxy_invalid: RateLimit,
+    /// PROXY protocol: headers that did not arrive in time.
+    pub(super) proxy_timeout: RateLimit,
 }
 
 #[cfg(test)]

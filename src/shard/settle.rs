@@ -6,7 +6,7 @@ use mio::{Interest, Token};
 use super::client::Phase;
 use super::slots::Key;
 use super::Shard;
-use crate::handler::context::{ticks, TimerTask};
+use crate::handler::context::TimerTask;
 use crate::handler::Handler;
 
 impl<H: Handler> Shard<H> {
@@ -28,8 +28,10 @@ impl<H: Handler> Shard<H> {
         let queued = io.out.len();
         if !io.paused() && queued > self.config.output_high_water {
             io.set_paused(true);
+            self.stats.paused += 1;
         } else if io.paused() && queued <= self.config.output_low_water {
             io.set_paused(false);
+            self.stats.paused -= 1;
             self.ready.push(key);
             self.drained(key);
             return self.settle(key);
@@ -92,7 +94,8 @@ impl<H: Handler> Shard<H> {
             return;
         }
         client.io.set_drain_armed();
-        let deadline = self.cx.now_tick() + ticks(self.config.drain_timeout);
+        // Never early: the wheel counts whole milliseconds.
+        let deadline = self.cx.deadline_after(self.config.drain_timeout);
         client.clock = deadline as u32;
         self.arm(key, deadline);
     }

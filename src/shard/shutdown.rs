@@ -6,6 +6,7 @@ use super::Shard;
 use crate::handler::context::ShardContext;
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
+use crate::server::heartbeat::Activity;
 
 /// Clients set closing per loop round at shutdown: each costs a few
 /// system calls (flush, FIN, a read, `SIOCOUTQ`), so a batch is about a
@@ -36,6 +37,7 @@ impl<H: Handler> Shard<H> {
         }
         self.listener = None;
         self.accept_pending = false;
+        self.drop_all_awaiting();
         if grace.is_zero() || self.clients.is_empty() {
             self.begin_drain();
         } else {
@@ -48,6 +50,7 @@ impl<H: Handler> Shard<H> {
     pub(super) fn begin_drain(&mut self) {
         self.deadlines.grace = None;
         self.deadlines.tick = None;
+        self.cx.enter(Activity::OnShuttingDown);
         self.handler
             .on_shutting_down(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();

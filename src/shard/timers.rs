@@ -10,6 +10,7 @@ use crate::handler::context::{ShardContext, TimerTask};
 use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
 use crate::handler::{Conn, Handler};
+use crate::server::heartbeat::Activity;
 
 /// The shard's own deadlines (not tied to a client).
 #[derive(Default)]
@@ -83,6 +84,7 @@ impl<H: Handler> Shard<H> {
             // Next tick a period after this one was due; skipped ticks (a
             // round that ran long) are not made up.
             self.deadlines.tick = Some((at + period).max(now));
+            self.cx.enter(Activity::OnTick);
             self.handler.on_tick(&mut ShardContext::new(&mut self.cx));
             self.apply_deferred();
         }
@@ -103,6 +105,7 @@ impl<H: Handler> Shard<H> {
     fn fire(&mut self, timer: TimerKey, task: TimerTask) {
         match task {
             TimerTask::Handler { owner, tag } => self.fire_handler_timer(owner, tag),
+            TimerTask::AwaitingHeader(key) => self.header_timed_out(key, timer),
             TimerTask::Client(id) => {
                 let Some(key) = self.key(id) else { return };
                 let Some(client) = self.clients.get_mut(key) else {
@@ -131,7 +134,8 @@ impl<H: Handler> Shard<H> {
         if !client.io.is_open() {
             return;
         }
-        let mut conn = Conn::new(owner, &mut client.io, limit, &mut self.stats.bytes_out, 0);
+        let mut conn = Conn::new(owner, &mut client.io, limit, &mut self.stats, 0);
+        self.cx.enter(Activity::OnTimer);
         let mut cx = ShardContext::new(&mut self.cx);
         self.handler
             .on_timer(&mut cx, &mut conn, &mut client.state, tag);

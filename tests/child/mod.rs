@@ -5,8 +5,10 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod components;
+pub mod haproxy;
 pub mod line_client;
 pub mod netns;
+pub mod scrape;
 pub mod server;
 
 use std::io::{BufRead, BufReader, Read};
@@ -118,6 +120,19 @@ impl Child {
         }
     }
 
+    /// The child's exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
+    /// Kills the child (by its PID) and reaps it, unless it already exited.
+    pub fn kill(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
     /// Waits at most `limit` for the child to exit; kills it and panics
     /// (saying `why`) if it does not.
     pub fn wait_within(&mut self, limit: Duration, why: &str) -> ExitStatus {
@@ -212,6 +227,13 @@ impl Lines {
             }
             Err(_) => panic!("no line with {what:?}; so far: {:#?}", self.seen),
         }
+    }
+
+    /// The next line if one comes within `limit`.
+    pub fn next_within(&mut self, limit: Duration) -> Option<String> {
+        let line = self.receiver.recv_timeout(limit).ok()?;
+        self.seen.push(line.clone());
+        Some(line)
     }
 
     /// Every remaining line, up to end of file (after the child exited).

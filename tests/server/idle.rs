@@ -384,10 +384,12 @@ fn paused_client() -> (TestServer, TcpStream, Vec<u8>, Writer) {
         ..config(1)
     };
     let server = TestServer::start(config, |_| esockets::protocols::Echo);
-    let stream = server.client();
-    let mut writer = stream.try_clone().expect("clone");
+    // The payload is made before the client connects: in a debug build on
+    // a busy machine, making 8 MiB can take longer than the idle timeout.
     let data = pattern(8 * 1024 * 1024, 11);
     let sent = data.clone();
+    let stream = server.client();
+    let mut writer = stream.try_clone().expect("clone");
     let sender = thread::spawn(move || writer.write_all(&sent));
     server.wait_for_total("the echo began", |total| total.bytes_out > 0);
     (server, stream, data, sender)

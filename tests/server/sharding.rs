@@ -80,7 +80,7 @@ fn every_shard_gets_clients_and_each_client_stays_on_one() {
         per_shard.iter().all(|&n| n > 0),
         "every shard gets clients: {per_shard:?}"
     );
-    // Counters are published once per loop round: wait for the last one.
+    // Counters are published at the end of a round: wait for the last one.
     wait_until(DEADLINE, "per-shard counters match the clients", || {
         let stats = server.handle.stats();
         stats

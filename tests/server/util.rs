@@ -84,9 +84,9 @@ impl TestServer {
     }
 
     /// Waits until the summed counters satisfy `condition`. Counters are
-    /// published once per event-loop round, so a client may see its reply
-    /// before the counters show the bytes: tests wait rather than read
-    /// once. Panics with `what` and the last counters after `DEADLINE`.
+    /// published at the end of a loop round (at most 10 ms late), so a
+    /// client may see its reply before the counters show the bytes: tests
+    /// wait rather than read once. Panics with `what` and the last counters after `DEADLINE`.
     pub fn wait_for_total(&self, what: &str, mut condition: impl FnMut(&ShardStats) -> bool) {
         let end = Instant::now() + DEADLINE;
         loop {

@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use esockets::IpNet;
 
 use crate::bind::parse_bind;
 use crate::flags;
+use crate::networks::parse_network;
 use crate::units::{parse_duration, parse_size};
 
 /// What `--help` says after the options.
@@ -178,6 +180,24 @@ pub struct Cli {
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 
+    /// Expect a PROXY protocol header (version 1 or 2, as HAProxy's
+    /// send-proxy and send-proxy-v2 send it) at the start of every
+    /// connection, so the protocol sees the client's real address; needs
+    /// --proxy-trusted (see docs/operations.md).
+    #[arg(long)]
+    pub proxy_protocol: bool,
+
+    /// With --proxy-protocol: the proxies allowed to connect, as networks
+    /// or single addresses, comma-separated (10.0.0.0/8,192.168.1.5); any
+    /// other peer is refused at once.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', value_parser = parse_network, requires = "proxy_protocol")]
+    pub proxy_trusted: Vec<IpNet>,
+
+    /// With --proxy-protocol: close a connection whose header is not
+    /// complete this long after it was accepted.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
+    pub proxy_timeout: Duration,
+
     /// At shutdown, once the listeners are closed, go on serving clients
     /// this long so that exchanges in progress finish (ends early when
     /// every client has left); then the drain begins. For restarts
@@ -192,6 +212,51 @@ pub struct Cli {
     /// client is reset (see docs/operations.md).
     #[arg(long)]
     pub reuseport_join: bool,
+    /// Serve metrics in the Prometheus text format at http://ADDR/metrics
+    /// (e.g. 127.0.0.1:9100; port 0 picks one) [default: off].
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
+    pub metrics: Option<SocketAddr>,
+
+    /// Warn when a shard's event-loop round runs longer than this (a
+    /// handler blocking or doing too much at once), naming the shard and
+    /// the callback; "off" turns stall detection off.
+    #[arg(long, default_value = "25ms", value_name = "DURATION|off", value_parser = parse_threshold)]
+    pub stall_threshold: Threshold,
+
+    /// Log lines as text (for people) or JSON (one object per line, for
+    /// Loki, Elasticsearch and the like).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--stall-threshold`: a duration, or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threshold(pub Option<Duration>);
+
+/// Reads `--stall-threshold`: `off`, or a duration.
+fn parse_threshold(text: &str) -> Result<Threshold, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(Threshold(None));
+    }
+    parse_duration(text).map(|d| Threshold(Some(d)))
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormat> for esockets::logging::LogFormat {
+    fn from(format: LogFormat) -> Self {
+        match format {
+            LogFormat::Text => Self::Text,
+            LogFormat::Json => Self::Json,
+        }
+    }
 }
 
 /// The built-in protocols.
@@ -277,11 +342,16 @@ impl Cli {
             drain_timeout: self.drain_timeout,
             shutdown_grace: self.shutdown_grace,
             reuseport_join: self.reuseport_join,
+            stall_threshold: self.stall_threshold.0,
+            metrics: self.metrics,
             slow_subscribers: match self.slow_subscribers {
                 SlowSubscribers::Close => esockets::SlowSubscribers::Close,
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,
             },
             backplane: self.backplane.clone(),
+            proxy_protocol: self.proxy_protocol,
+            proxy_trusted: self.proxy_trusted.clone(),
+            proxy_timeout: self.proxy_timeout,
             balance: match self.balance {
                 Balance::Reuseport => esockets::Balance::ReusePort,
                 Balance::LeastLoaded => esockets::Balance::LeastLoaded,

@@ -35,8 +35,13 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("pong_timeout", "--ws-pong-timeout"),
     ("handshake_timeout", "--ws-handshake-timeout"),
     ("allowed_origins", "--ws-allowed-origin"),
+    ("stall_threshold", "--stall-threshold"),
+    ("metrics", "--metrics"),
     ("slow_subscribers", "--slow-subscribers"),
     ("backplane", "--backplane"),
+    ("proxy_protocol", "--proxy-protocol"),
+    ("proxy_trusted", "--proxy-trusted"),
+    ("proxy_timeout", "--proxy-timeout"),
     ("balance", "--balance"),
 ];
 

@@ -3,6 +3,7 @@
 mod bind;
 mod cli;
 mod flags;
+mod networks;
 mod report;
 mod units;
 
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Before any thread starts: it changes the environment.
     let passed = esockets::systemd_listeners();
-    let _log = esockets::logging::init();
+    let _log = esockets::logging::init_with(cli.log_format.into());
     match run(&cli, passed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -51,6 +52,9 @@ fn run(
             "{err}; to replace an esockets running there without dropping a client, start \
              this one with --reuseport-join (see docs/operations.md)"
         ),
+        esockets::Error::Metrics { addr, source } => {
+            format!("--metrics {addr}: cannot listen there: {source}")
+        }
         err => err.to_string(),
     })
 }

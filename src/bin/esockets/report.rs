@@ -65,6 +65,9 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
     if cli.speaks_websocket() {
         websocket(cli);
     }
+    if let Some(addr) = server.metrics_addr() {
+        tracing::info!("metrics at http://{addr}/metrics (Prometheus text format)");
+    }
     shards(config);
     if config.balance == esockets::Balance::LeastLoaded {
         tracing::info!(
@@ -76,6 +79,7 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
     backlog(config.backlog);
     migrate_req();
     timeouts(config);
+    proxy_protocol(config);
     file_limit(
         server.handle().max_connections(),
         config.max_connections.is_some(),
@@ -184,6 +188,24 @@ fn timeouts(config: &Config) {
         .user_timeout
         .map_or_else(|| "off".to_owned(), format_duration);
     tracing::info!("idle timeout {idle}; TCP keepalive {keepalive}; TCP user timeout {user}");
+}
+
+/// The PROXY protocol, only when it is on.
+fn proxy_protocol(config: &Config) {
+    if !config.proxy_protocol {
+        return;
+    }
+    let trusted: Vec<String> = config
+        .proxy_trusted
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    tracing::info!(
+        "PROXY protocol on: every connection must start with a v1 or v2 header within {}, \
+         from a trusted proxy ({}); any other peer is refused",
+        format_duration(config.proxy_timeout),
+        trusted.join(", ")
+    );
 }
 
 /// Start-up lines for the restart features, only when one is on: sockets
@@ -300,6 +322,24 @@ pub fn summary(
             "{} clients were closed with output they had not taken: the drain deadline \
              passed (raise --drain-timeout if they were healthy but slow) or they left first",
             total.cut_off
+        );
+    }
+    if total.stalls > 0 {
+        tracing::warn!(
+            "{} event-loop rounds stalled (ran past --stall-threshold): their clients waited; \
+             the warnings above name the shard and the callback (see docs/operations.md)",
+            total.stalls
+        );
+    }
+    if total.proxy_headers + total.proxy_untrusted + total.proxy_invalid + total.proxy_timeouts > 0
+    {
+        tracing::info!(
+            headers = total.proxy_headers,
+            local = total.proxy_local,
+            untrusted = total.proxy_untrusted,
+            invalid = total.proxy_invalid,
+            timed_out = total.proxy_timeouts,
+            "PROXY protocol"
         );
     }
     if let (Some(start), Some(end)) = (overflows_at_start, esockets::listen_overflows()) {

@@ -17,7 +17,7 @@ pub struct Contender {
 }
 
 /// Every contender the harness knows, in default order.
-pub const KNOWN: [Contender; 5] = [
+pub const KNOWN: [Contender; 7] = [
     Contender {
         name: "esockets",
         binary: "esockets",
@@ -51,6 +51,22 @@ pub const KNOWN: [Contender; 5] = [
         binary: "esockets-baseline",
         port: 1238,
         args: &[],
+    },
+    // esockets serving its Prometheus metrics (the stall watchdog is on by
+    // default): what metrics and stall detection cost on the echo path.
+    Contender {
+        name: "esockets-metrics",
+        binary: "esockets",
+        port: 1239,
+        args: &["--metrics", "127.0.0.1:0"],
+    },
+    // esockets with stall detection off (no watchdog thread) and no
+    // metrics endpoint: the heartbeat and counters alone.
+    Contender {
+        name: "esockets-quiet",
+        binary: "esockets",
+        port: 1240,
+        args: &["--stall-threshold", "off"],
     },
 ];
 

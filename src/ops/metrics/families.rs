@@ -1,0 +1,477 @@
+//! Every metric the endpoint serves: one table of per-shard families read
+//! from the shards' published counters, plus the round-duration histogram
+//! and the process-wide facts.
+//!
+//! A new counter in [`ShardStats`](crate::ShardStats) is one line in
+//! [`SHARD_FAMILIES`]: a family of its own, or one more label value of a
+//! family (`reason="..."`).
+
+use std::fmt;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+
+use crate::net::fds;
+use crate::server::handle::ServerHandle;
+use crate::server::heartbeat::{RoundTimes, ROUND_BOUNDS_NANOS};
+use crate::server::stats::ShardStats;
+
+/// What one scrape knows about one shard.
+pub(crate) struct Sample {
+    /// The shard's published counters.
+    pub(crate) stats: ShardStats,
+    /// Commands waiting in its inbox.
+    pub(crate) inbox: u64,
+    /// Its published round durations.
+    pub(crate) rounds: RoundTimes,
+    /// How long its current round has run, in seconds (0 while it waits
+    /// for events).
+    pub(crate) busy_seconds: f64,
+}
+
+impl Sample {
+    /// Reads shard `shard` of `handle` now.
+    pub(crate) fn take(handle: &ServerHandle, shard: usize) -> Self {
+        let stats = handle
+            .published(shard)
+            .map(|published| published.snapshot())
+            .unwrap_or_default();
+        let (rounds, busy_seconds) =
+            handle
+                .heartbeat(shard)
+                .map_or_else(Default::default, |heartbeat| {
+                    let busy = heartbeat.busy();
+                    (
+                        heartbeat.round_times(),
+                        busy.map_or(0.0, |busy| busy.running.as_secs_f64()),
+                    )
+                });
+        Self {
+            stats,
+            inbox: handle.inbox_depth(shard) as u64,
+            rounds,
+            busy_seconds,
+        }
+    }
+}
+
+/// Whether a family counts up or goes up and down.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    /// Only goes up (`_total` is added to the name).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+/// One series of a family: the value of its extra label (empty when the
+/// family has none) and how to read it from a sample.
+pub(crate) type Series = (&'static str, fn(&Sample) -> u64);
+
+/// A per-shard family: every series is labelled `shard="i"`, and with
+/// `label="value"` when the family is split.
+pub(crate) struct Family {
+    /// Metric name (a counter's `_total` is added when encoded).
+    pub(crate) name: &'static str,
+    /// Help text.
+    pub(crate) help: &'static str,
+    /// Counter or gauge.
+    pub(crate) kind: Kind,
+    /// The label that splits the family, or `""`.
+    pub(crate) label: &'static str,
+    /// Its series: one when not split.
+    pub(crate) series: &'static [Series],
+}
+
+/// A family of one counter per shard.
+const fn counter(name: &'static str, help: &'static str, series: &'static [Series]) -> Family {
+    Family {
+        name,
+        help,
+        kind: Kind::Counter,
+        label: "",
+        series,
+    }
+}
+
+/// A family of one gauge per shard.
+const fn gauge(name: &'static str, help: &'static str, series: &'static [Series]) -> Family {
+    Family {
+        name,
+        help,
+        kind: Kind::Gauge,
+        label: "",
+        series,
+    }
+}
+
+/// A family of counters per shard, split by `label`.
+const fn counter_by(
+    name: &'static str,
+    help: &'static str,
+    label: &'static str,
+    series: &'static [Series],
+) -> Family {
+    Family {
+        name,
+        help,
+        kind: Kind::Counter,
+        label,
+        series,
+    }
+}
+
+/// Every per-shard family, read from the published counters.
+pub(crate) const SHARD_FAMILIES: &[Family] = &[
+    gauge("esockets_connections_open", "Clients open now.", &[("", |s| s.stats.open)]),
+    counter(
+        "esockets_connections_accepted",
+        "Clients accepted and set up (including those the handler refused).",
+        &[("", |s| s.stats.accepted)],
+    ),
+    counter_by(
+        "esockets_connections_refused",
+        "Clients refused: by the handler in on_connect, at max_connections or the open-file limit, for their PROXY header (untrusted peer, invalid, timed out), or because they could not be set up.",
+        "reason",
+        &[
+            ("handler", |s| s.stats.handler_refused),
+            ("over_limit", |s| s.stats.over_limit),
+            ("proxy_untrusted", |s| s.stats.proxy_untrusted),
+            ("proxy_invalid", |s| s.stats.proxy_invalid),
+            ("proxy_timeout", |s| s.stats.proxy_timeouts),
+            ("error", |s| {
+                let st = &s.stats;
+                st.refused.saturating_sub(
+                    st.handler_refused
+                        + st.over_limit
+                        + st.proxy_untrusted
+                        + st.proxy_invalid
+                        + st.proxy_timeouts,
+                )
+            }),
+        ],
+    ),
+    counter_by(
+        "esockets_connections_closed",
+        "Clients closed, by CloseReason.",
+        "reason",
+        &[
+            ("peer_closed", |s| s.stats.peer_closed),
+            ("reset", |s| s.stats.reset_closed),
+            ("handler", |s| s.stats.handler_closed),
+            ("server", |s| s.stats.server_closed),
+            ("output_overflow", |s| s.stats.output_overflow_closed),
+            ("input_overflow", |s| s.stats.input_overflow_closed),
+            ("idle_timeout", |s| s.stats.idle_closed),
+            ("shutdown", |s| s.stats.shutdown_closed),
+            ("error", |s| s.stats.error_closed),
+        ],
+    ),
+    counter(
+        "esockets_connections_cut_off",
+        "Graceful closes that ended with output still on its way (drain deadline passed, or the client left first).",
+        &[("", |s| s.stats.cut_off)],
+    ),
+    counter("esockets_received_bytes", "Bytes read from clients.", &[("", |s| s.stats.bytes_in)]),
+    counter("esockets_sent_bytes", "Bytes written to clients.", &[("", |s| s.stats.bytes_out)]),
+    gauge(
+        "esockets_output_queued_bytes",
+        "Bytes queued for clients now: output the kernel did not take yet.",
+        &[("", |s| s.stats.queued_out)],
+    ),
+    gauge(
+        "esockets_clients_paused",
+        "Clients not read now because their queued output passed the high-water mark (backpressure).",
+        &[("", |s| s.stats.paused)],
+    ),
+    counter(
+        "esockets_accept_pauses",
+        "Times accepting paused because the process or system ran out of descriptors or memory.",
+        &[("", |s| s.stats.accept_pauses)],
+    ),
+    counter("esockets_loop_rounds", "Event-loop rounds completed.", &[("", |s| s.stats.rounds)]),
+    counter(
+        "esockets_stalls",
+        "Event-loop rounds that ran past the stall threshold.",
+        &[("", |s| s.stats.stalls)],
+    ),
+    gauge(
+        "esockets_inbox_depth",
+        "Commands from other threads waiting in the shard's inbox.",
+        &[("", |s| s.inbox)],
+    ),
+    counter(
+        "esockets_proxy_headers",
+        "PROXY protocol: connections handed to the handler after a valid header (LOCAL ones included).",
+        &[("", |s| s.stats.proxy_headers)],
+    ),
+    counter(
+        "esockets_proxy_local",
+        "PROXY protocol: LOCAL headers (the proxy's own connections, such as health checks).",
+        &[("", |s| s.stats.proxy_local)],
+    ),
+    counter(
+        "esockets_pubsub_published",
+        "Messages published by this shard's handler (once each, however many subscribers).",
+        &[("", |s| s.stats.published)],
+    ),
+    counter(
+        "esockets_pubsub_delivered",
+        "Deliveries queued to this shard's subscribers (one per subscriber per message).",
+        &[("", |s| s.stats.delivered)],
+    ),
+    counter(
+        "esockets_pubsub_dropped",
+        "Deliveries skipped because the subscriber was slow (slow subscribers: drop).",
+        &[("", |s| s.stats.dropped_slow)],
+    ),
+    counter(
+        "esockets_pubsub_lost_fanout",
+        "Messages published here that never reached another shard: its inbox stayed full.",
+        &[("", |s| s.stats.lost_fanout)],
+    ),
+];
+
+/// Encodes every metric of a server on each scrape.
+#[derive(Debug)]
+pub(crate) struct ServerCollector {
+    /// The server.
+    pub(crate) handle: ServerHandle,
+}
+
+impl Collector for ServerCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let samples: Vec<Sample> = (0..self.handle.shards())
+            .map(|shard| Sample::take(&self.handle, shard))
+            .collect();
+        let shards: Vec<String> = (0..samples.len()).map(|shard| shard.to_string()).collect();
+        for family in SHARD_FAMILIES {
+            encode_family(&mut encoder, family, &samples, &shards)?;
+        }
+        encode_rounds(&mut encoder, &samples, &shards)?;
+        encode_process(&mut encoder, &self.handle)
+    }
+}
+
+/// One per-shard family, every shard and series.
+fn encode_family(
+    encoder: &mut DescriptorEncoder,
+    family: &Family,
+    samples: &[Sample],
+    shards: &[String],
+) -> Result<(), fmt::Error> {
+    let metric_type = match family.kind {
+        Kind::Counter => MetricType::Counter,
+        Kind::Gauge => MetricType::Gauge,
+    };
+    let mut metric = encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
+    for (sample, shard) in samples.iter().zip(shards) {
+        for (value, read) in family.series {
+            let count = read(sample);
+            if family.label.is_empty() {
+                let labels = [("shard", shard.as_str())];
+                encode_value(&mut metric.encode_family(&labels)?, family.kind, count)?;
+            } else {
+                let labels = [("shard", shard.as_str()), (family.label, value)];
+                encode_value(&mut metric.encode_family(&labels)?, family.kind, count)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One series' value, as a counter or a gauge.
+fn encode_value(
+    metric: &mut prometheus_client::encoding::MetricEncoder,
+    kind: Kind,
+    value: u64,
+) -> Result<(), fmt::Error> {
+    match kind {
+        Kind::Counter => metric.encode_counter::<NoLabelSet, _, u64>(&value, None),
+        // Gauges of counts stay far below 2^63.
+        Kind::Gauge => metric.encode_gauge(&i64::try_from(value).unwrap_or(i64::MAX)),
+    }
+}
+
+/// The round-duration histogram and the running round's age, per shard.
+fn encode_rounds(
+    encoder: &mut DescriptorEncoder,
+    samples: &[Sample],
+    shards: &[String],
+) -> Result<(), fmt::Error> {
+    let mut metric = encoder.encode_descriptor(
+        "esockets_loop_round_duration_seconds",
+        "How long event-loop rounds took (from the poll's return to the next poll).",
+        None,
+        MetricType::Histogram,
+    )?;
+    for (sample, shard) in samples.iter().zip(shards) {
+        let buckets: Vec<(f64, u64)> = ROUND_BOUNDS_NANOS
+            .iter()
+            .map(|&nanos| nanos as f64 / 1e9)
+            .chain([f64::INFINITY])
+            .zip(sample.rounds.buckets)
+            .collect();
+        let count = sample.rounds.buckets.iter().sum();
+        let sum = sample.rounds.sum_nanos as f64 / 1e9;
+        let labels = [("shard", shard.as_str())];
+        metric
+            .encode_family(&labels)?
+            .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+    }
+    let mut metric = encoder.encode_descriptor(
+        "esockets_loop_busy_seconds",
+        "How long the shard's current event-loop round has run (0 while it waits for events): grows without bound while a handler blocks.",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (sample, shard) in samples.iter().zip(shards) {
+        let labels = [("shard", shard.as_str())];
+        metric
+            .encode_family(&labels)?
+            .encode_gauge(&sample.busy_seconds)?;
+    }
+    Ok(())
+}
+
+/// Facts about the whole process.
+fn encode_process(
+    encoder: &mut DescriptorEncoder,
+    handle: &ServerHandle,
+) -> Result<(), fmt::Error> {
+    let limit = fds::open_file_limit().map_or(0, |(soft, _)| soft);
+    let facts: [(&str, &str, u64); 3] = [
+        (
+            "esockets_open_files_limit",
+            "The process's open-file limit (soft): every client takes one.",
+            limit,
+        ),
+        (
+            "esockets_max_connections",
+            "The most clients served at once (max_connections).",
+            handle.max_connections() as u64,
+        ),
+        (
+            "esockets_shards",
+            "Shards (event-loop threads).",
+            handle.shards() as u64,
+        ),
+    ];
+    for (name, help, value) in facts {
+        let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        encode_value(&mut metric, Kind::Gauge, value)?;
+    }
+    if let Some(backplane) = handle.backplane_stats() {
+        let counters: [(&str, &str, u64); 4] = [
+            (
+                "esockets_backplane_sent",
+                "Local publishes sent to the Redis backplane.",
+                backplane.sent,
+            ),
+            (
+                "esockets_backplane_received",
+                "Publishes of other processes received from the Redis backplane.",
+                backplane.received,
+            ),
+            (
+                "esockets_backplane_lost",
+                "Local publishes that never reached Redis (unreachable, or the outbox was full).",
+                backplane.lost,
+            ),
+            (
+                "esockets_backplane_reconnects",
+                "Times a connection to Redis was made again after it broke.",
+                backplane.reconnects,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            encode_value(&mut metric, Kind::Counter, value)?;
+        }
+        let mut metric = encoder.encode_descriptor(
+            "esockets_backplane_connected",
+            "1 while both connections to the Redis backplane are up.",
+            None,
+            MetricType::Gauge,
+        )?;
+        encode_value(&mut metric, Kind::Gauge, u64::from(backplane.connected))?;
+    }
+    let mut metric = encoder.encode_descriptor(
+        "esockets_build",
+        "The esockets build: its version, as a label.",
+        None,
+        MetricType::Info,
+    )?;
+    metric.encode_info(&[("version", env!("CARGO_PKG_VERSION"))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_close_reason_and_refusal_has_a_series() {
+        let stats = ShardStats {
+            closed: 9,
+            peer_closed: 1,
+            reset_closed: 1,
+            handler_closed: 1,
+            server_closed: 1,
+            output_overflow_closed: 1,
+            input_overflow_closed: 1,
+            idle_closed: 1,
+            shutdown_closed: 1,
+            error_closed: 1,
+            refused: 6,
+            handler_refused: 2,
+            over_limit: 3,
+            ..ShardStats::default()
+        };
+        let sample = Sample {
+            stats,
+            inbox: 0,
+            rounds: RoundTimes::default(),
+            busy_seconds: 0.0,
+        };
+        let sum = |name: &str| -> u64 {
+            let family = SHARD_FAMILIES
+                .iter()
+                .find(|family| family.name == name)
+                .expect("family");
+            family.series.iter().map(|(_, read)| read(&sample)).sum()
+        };
+        assert_eq!(sum("esockets_connections_closed"), stats.closed);
+        assert_eq!(sum("esockets_connections_refused"), stats.refused);
+    }
+
+    #[test]
+    fn names_are_unique_and_prometheus_shaped() {
+        let mut names: Vec<&str> = SHARD_FAMILIES.iter().map(|family| family.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SHARD_FAMILIES.len());
+        for family in SHARD_FAMILIES {
+            assert!(family.name.starts_with("esockets_"), "{}", family.name);
+            assert!(
+                family
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                family.name
+            );
+            assert!(
+                !family.name.ends_with("_total"),
+                "{}: added when encoded",
+                family.name
+            );
+            assert_eq!(
+                family.label.is_empty(),
+                family.series.len() == 1,
+                "{}",
+                family.name
+            );
+        }
+    }
+}

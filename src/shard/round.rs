@@ -123,7 +123,8 @@ impl<H: Handler> Shard<H> {
                 suppressed,
                 "shard {shard} stalled: a loop round took {took_ms} ms (stall threshold \
                  {threshold_ms} ms), last in {doing}; a handler callback blocked or did \
-                 too much at once"
+                 too much at once, the round had very many clients to serve, or the thread \
+                 was kept off its core (more busy threads than cores)"
             );
         }
     }

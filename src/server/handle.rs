@@ -124,52 +124,44 @@ impl ServerHandle {
     /// one command per shard that has subscribers, the payload shared by
     /// all of them. Each subscriber receives `payload` byte for byte (a
     /// protocol frames it before publishing). Publishes from one thread to
-    /// one topic reach each subscriber in the order made.
+    /// one topic reach each subscriber in the order made. A shard that has
+    /// stopped (the server is shutting down) drops it.
     ///
     /// # Errors
     ///
     /// [`SendError::InboxFull`] if some shard with subscribers was too far
-    /// behind to take it (the others got it); [`SendError::Stopped`] if a
-    /// shard has stopped.
+    /// behind to take it (the others got it).
     pub fn publish(&self, topic: &[u8], payload: impl Into<Bytes>) -> Result<(), SendError> {
         let topic = Bytes::copy_from_slice(topic);
         let payload = payload.into();
         self.forward(&topic, &payload);
-        self.publish_local(&topic, &payload)
+        self.publish_local(&topic, &payload, || false)
     }
 
-    /// Publishes to this process's subscribers only.
-    pub(crate) fn publish_local(&self, topic: &[u8], payload: &Bytes) -> Result<(), SendError> {
+    /// Publishes to this process's subscribers only. While a shard's inbox
+    /// is full, waits (yielding) as long as `keep_waiting` says so, else
+    /// gives that shard up and says [`SendError::InboxFull`]: the backplane
+    /// waits (reading no more from Redis meanwhile), a caller of
+    /// [`publish`](Self::publish) does not.
+    pub(crate) fn publish_local(
+        &self,
+        topic: &Bytes,
+        payload: &Bytes,
+        keep_waiting: impl Fn() -> bool,
+    ) -> Result<(), SendError> {
         let mut result = Ok(());
         self.shared.directory.for_each_shard(topic, |shard| {
-            let batch = vec![(Bytes::copy_from_slice(topic), payload.clone())];
-            if let Err(err) = self.command(shard, Command::Publish(batch)) {
-                result = Err(err);
-            }
-        });
-        result
-    }
-
-    /// Publishes to this process's subscribers, waiting (yielding) while a
-    /// shard's inbox is full until it has room or `give_up` says so: for
-    /// the backplane, which then reads no more from Redis meanwhile.
-    pub(crate) fn publish_local_waiting(
-        &self,
-        topic: &[u8],
-        payload: &Bytes,
-        give_up: impl Fn() -> bool,
-    ) {
-        self.shared.directory.for_each_shard(topic, |shard| {
-            let mut command =
-                Command::Publish(vec![(Bytes::copy_from_slice(topic), payload.clone())]);
+            let mut command = Command::Publish(vec![(topic.clone(), payload.clone())]);
             while let Err(refused) = self.offer(shard, command) {
-                if give_up() {
+                if !keep_waiting() {
+                    result = Err(SendError::InboxFull);
                     return;
                 }
                 std::thread::yield_now();
                 command = refused;
             }
         });
+        result
     }
 
     /// Hands a local publish to the backplane, if there is one.

@@ -86,9 +86,12 @@ impl Listener {
             self.counters.received.fetch_add(1, Ordering::Relaxed);
             // A shard whose inbox is full is waited for: Redis keeps what
             // comes meanwhile (up to its pub/sub output buffer limit).
-            let stop = || self.counters.stop.load(Ordering::Relaxed);
-            self.handle
-                .publish_local_waiting(topic, &Bytes::copy_from_slice(payload), stop);
+            let running = || !self.counters.stop.load(Ordering::Relaxed);
+            let topic = Bytes::copy_from_slice(topic);
+            // Only given up when the server stops: nothing left to say.
+            let _ = self
+                .handle
+                .publish_local(&topic, &Bytes::copy_from_slice(payload), running);
         }
     }
 }

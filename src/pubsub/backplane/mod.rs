@@ -19,7 +19,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use bytes::Bytes;
-use crossbeam::channel::{self, Receiver, Sender, TrySendError};
+use crossbeam::channel::{self, Receiver, Sender};
 
 use crate::server::handle::ServerHandle;
 
@@ -86,8 +86,10 @@ impl Outbox {
     /// Hands a local publish to the backplane; counts it lost if the
     /// outbox is full. Never blocks.
     pub(crate) fn forward(&self, topic: &Bytes, payload: &Bytes) {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            self.queue.try_send((topic.clone(), payload.clone()))
+        if self
+            .queue
+            .try_send((topic.clone(), payload.clone()))
+            .is_err()
         {
             self.counters.lost.fetch_add(1, Ordering::Relaxed);
         }

@@ -131,3 +131,56 @@ fn a_low_file_limit_refuses_waiting_clients_without_spinning() {
     assert!(status.success(), "{status}");
     assert!(counter(&total, "over_limit") >= 808, "{total}");
 }
+
+#[test]
+fn out_of_descriptors_with_two_shards_no_client_is_left_waiting() {
+    // `--max-connections` above what 256 descriptors allow: the process
+    // runs out of descriptors first, and the one spare descriptor refuses
+    // waiting clients for both shards (with one spare per shard, a shard
+    // whose spare number another shard took left its queue waiting).
+    for balance in ["reuseport", "least-loaded"] {
+        let mut server = Server::spawn_with_file_limit(
+            &[
+                "--bind",
+                "127.0.0.1:0",
+                "--threads",
+                "2",
+                "--balance",
+                balance,
+                "--max-connections",
+                "1000",
+                "--refuse-message",
+                "busy\n",
+            ],
+            Some(256),
+        );
+        let addr = server.listening_addr();
+        let cpu_before = server.cpu_time();
+        let mut clients: Vec<TcpStream> = (0..1000).map(|_| client(addr)).collect();
+        let (mut served, mut refused) = (0, 0);
+        for (i, stream) in clients.iter_mut().enumerate() {
+            match outcome(stream, format!("{i:04}\n").as_bytes()) {
+                Outcome::Served => served += 1,
+                Outcome::Refused(said) => {
+                    assert!(said.is_empty() || said == b"busy\n", "{said:?}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            (150..=256).contains(&served),
+            "{balance}: served {served} of 1000, refused {refused}"
+        );
+        assert_eq!(served + refused, 1000, "{balance}");
+        let cpu = server.cpu_time().saturating_sub(cpu_before);
+        assert!(
+            cpu < Duration::from_secs(3),
+            "{balance}: the server spent {cpu:?} of CPU on 1000 clients: spinning?"
+        );
+        drop(clients);
+        wait_for_service(addr);
+        let (status, total) = server.stop();
+        assert!(status.success(), "{balance}: {status}");
+        assert!(counter(&total, "refused") >= 700, "{balance}: {total}");
+    }
+}

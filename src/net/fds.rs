@@ -1,9 +1,12 @@
-//! The process's descriptors: its limit, its table, the spare one each
-//! shard keeps for refusing clients when the limit is reached.
+//! The process's descriptors: its limit, its table, the spare one kept
+//! for refusing clients when the limit is reached.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
 
 /// The process's open-file limit (soft, hard), if it can be read.
 pub fn open_file_limit() -> Option<(u64, u64)> {
@@ -62,25 +65,70 @@ pub(crate) fn pregrow_table(slots: usize) -> io::Result<usize> {
     Ok(slots)
 }
 
-/// One descriptor a shard holds in reserve: at `EMFILE` it is given up so
-/// that one waiting client can be accepted and closed politely (instead of
-/// waiting in the listen queue until it times out), then taken back.
-#[derive(Default)]
-pub(crate) struct Spare(Option<File>);
+/// The one descriptor the process holds in reserve: at `EMFILE` it is
+/// lent out so that one waiting client can be accepted into its number and
+/// closed politely (instead of waiting in the listen queue until it times
+/// out), then taken back.
+///
+/// One for the whole process, shared by every thread that accepts: while
+/// it is lent, another shard's `accept` may take the freed number first.
+/// That shard then sees the spare missing, closes the client it just got
+/// (a refusal, as at `EMFILE`) and takes the spare back into that number,
+/// so the spare is never lost for good while clients keep arriving (with
+/// one spare per shard, a shard whose number another took stayed without
+/// one, and its queue waited until some client left).
+pub(crate) struct Spare {
+    /// The reserve descriptor, when held.
+    held: Mutex<Option<File>>,
+    /// Set while the descriptor is lent or could not be taken back: a
+    /// client accepted meanwhile is refused to give its number back.
+    missing: AtomicBool,
+}
 
 impl Spare {
-    /// Takes the reserve descriptor if it is not held; returns whether it
-    /// is held now.
-    pub(crate) fn take(&mut self) -> bool {
-        if self.0.is_none() {
-            self.0 = File::open("/dev/null").ok();
+    /// Takes the reserve descriptor now.
+    pub(crate) fn new() -> Self {
+        let held = File::open("/dev/null").ok();
+        Self {
+            missing: AtomicBool::new(held.is_none()),
+            held: Mutex::new(held),
         }
-        self.0.is_some()
     }
 
-    /// Gives the reserve descriptor up; returns whether one was held.
-    pub(crate) fn release(&mut self) -> bool {
-        self.0.take().is_some()
+    /// Whether the descriptor is lent or lost: a client just accepted
+    /// should be refused, and then [`Spare::restore`] called.
+    pub(crate) fn is_missing(&self) -> bool {
+        self.missing.load(Ordering::Relaxed)
+    }
+
+    /// Gives the descriptor up while `accept` runs, then takes it back (or
+    /// tries: [`Spare::is_missing`] says whether it is held again). Returns
+    /// what `accept` returned; `None` when the spare was not held and
+    /// cannot be taken (nothing was run).
+    pub(crate) fn lend<R>(&self, accept: impl FnOnce() -> R) -> Option<R> {
+        let mut held = self.held.lock();
+        if held.is_none() {
+            *held = File::open("/dev/null").ok();
+            held.as_ref()?;
+        }
+        self.missing.store(true, Ordering::Relaxed);
+        drop(held.take());
+        let accepted = accept();
+        *held = File::open("/dev/null").ok();
+        self.missing.store(held.is_none(), Ordering::Relaxed);
+        Some(accepted)
+    }
+
+    /// Takes the descriptor back if it is missing (just after a client was
+    /// closed to free a number, or when accepting resumes); returns whether
+    /// it is held now.
+    pub(crate) fn restore(&self) -> bool {
+        let mut held = self.held.lock();
+        if held.is_none() {
+            *held = File::open("/dev/null").ok();
+        }
+        self.missing.store(held.is_none(), Ordering::Relaxed);
+        held.is_some()
     }
 }
 
@@ -97,9 +145,10 @@ mod tests {
     #[test]
     fn table_grows_and_spare_cycles() {
         assert_eq!(pregrow_table(512).unwrap(), 512);
-        let mut spare = Spare::default();
-        assert!(spare.take());
-        assert!(spare.release());
-        assert!(!spare.release());
+        let spare = Spare::new();
+        assert!(!spare.is_missing());
+        assert_eq!(spare.lend(|| spare.is_missing()), Some(true));
+        assert!(!spare.is_missing());
+        assert!(spare.restore());
     }
 }

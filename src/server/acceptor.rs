@@ -10,6 +10,7 @@
 //! none is left in an inbox.
 
 use std::io::{ErrorKind, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -18,7 +19,6 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::net::fds::Spare;
 use crate::net::group::Group;
 use crate::net::{listener, stream};
 use crate::server::balance::{load_of, pick, Candidate, ShardLoad};
@@ -137,7 +137,6 @@ impl Acceptor {
             acceptor: self,
             handle,
             config,
-            spare: Spare::default(),
             waiting: None,
             paused_until: None,
             refused_warning: RateLimit::default(),
@@ -176,8 +175,6 @@ struct Running {
     stopped: Vec<bool>,
     /// What `pick` looks at (memory reused).
     candidates: Vec<Candidate>,
-    /// A descriptor kept for refusing a client at `EMFILE`.
-    spare: Spare,
     /// A client no inbox had room for, offered again first.
     waiting: Option<Handoff>,
     /// Accepting is paused until then (out of descriptors or memory).
@@ -191,7 +188,6 @@ struct Running {
 impl Running {
     /// Accepts and hands over until shutdown.
     fn run(mut self) {
-        self.spare.take();
         let mut events = Events::with_capacity(64);
         loop {
             let timeout = self.timeout();
@@ -242,7 +238,7 @@ impl Running {
                 return;
             }
             self.paused_until = None;
-            self.spare.take();
+            self.handle.spare().restore();
         }
         for index in 0..self.acceptor.listeners.len() {
             if self.ready[index] {
@@ -260,6 +256,14 @@ impl Running {
         for _ in 0..budget {
             match self.acceptor.listeners[index].accept() {
                 Ok((stream, peer)) => {
+                    if self.handle.spare().is_missing() {
+                        // The spare was lost at `EMFILE`: this client's
+                        // number becomes the spare again.
+                        drop(stream);
+                        self.note_refused(peer);
+                        self.handle.spare().restore();
+                        continue;
+                    }
                     if let Err(err) = stream::set_up(&stream, &self.config) {
                         tracing::debug!(%peer, %err, "cannot set TCP_NODELAY; dropping client");
                         continue;
@@ -333,41 +337,50 @@ impl Running {
         Err(handoff)
     }
 
-    /// At `EMFILE`: gives up the spare descriptor to accept one client and
-    /// close it at once (after the refuse message), then takes the spare
-    /// back. Returns whether accepting can go on.
+    /// At `EMFILE`: lends the process's spare descriptor to accept one
+    /// client and close it at once (after the refuse message), then takes
+    /// the spare back. Returns whether accepting can go on (a client was
+    /// refused, none was waiting, or another thread took the lent number
+    /// first); the next lend finds out whether the spare is back.
     fn refuse_with_spare(&mut self, index: usize) -> bool {
-        if !self.spare.release() {
+        let listener = &self.acceptor.listeners[index];
+        let Some(accepted) = self.handle.spare().lend(|| listener.accept()) else {
             return false;
-        }
-        let refused = match self.acceptor.listeners[index].accept() {
+        };
+        match accepted {
             Ok((mut stream, peer)) => {
                 if let Some(message) = &self.config.refuse_message {
                     // Best effort, as a shard does.
                     let _ = stream.write(message);
                 }
                 drop(stream);
-                self.acceptor
-                    .control
-                    .refused
-                    .fetch_add(1, Ordering::Relaxed);
-                if let Some(suppressed) = self.refused_warning.allow(Instant::now()) {
-                    tracing::warn!(
-                        %peer,
-                        suppressed,
-                        "refusing clients: the process is out of file descriptors (raise the \
-                         open-file limit, or lower --max-connections)"
-                    );
-                }
+                self.note_refused(peer);
                 true
             }
             Err(err) if err.kind() == ErrorKind::WouldBlock => {
                 self.ready[index] = false;
                 true
             }
-            Err(_) => false,
-        };
-        self.spare.take() && refused
+            // Another thread took the lent number first: try again.
+            Err(err) => matches!(classify(&err), AcceptError::OutOfDescriptors),
+        }
+    }
+
+    /// Counts a client refused for lack of descriptors, and says so (at
+    /// most once a second).
+    fn note_refused(&mut self, peer: SocketAddr) {
+        self.acceptor
+            .control
+            .refused
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = self.refused_warning.allow(Instant::now()) {
+            tracing::warn!(
+                %peer,
+                suppressed,
+                "refusing clients: the process is out of file descriptors (raise the \
+                 open-file limit, or lower --max-connections)"
+            );
+        }
     }
 
     /// Stops accepting for a while: the process or system is out of a

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 
 use crate::handler::id::ConnId;
+use crate::net::fds::Spare;
 use crate::pubsub::backplane::{BackplaneStats, Outbox};
 use crate::pubsub::directory::Directory;
 use crate::server::acceptor::Control;
@@ -42,6 +43,9 @@ struct Shared {
     backplane: Option<Outbox>,
     /// The acceptor, under least-loaded balancing.
     acceptor: OnceLock<Arc<Control>>,
+    /// The descriptor kept for refusing clients at `EMFILE`, one for every
+    /// thread that accepts.
+    spare: Spare,
 }
 
 /// A cheap, cloneable handle to a running server, usable from any thread:
@@ -78,6 +82,7 @@ impl ServerHandle {
                 directory: Directory::default(),
                 backplane,
                 acceptor: OnceLock::new(),
+                spare: Spare::new(),
             }),
         }
     }
@@ -287,6 +292,11 @@ impl ServerHandle {
                 (open < max).then_some(open + 1)
             })
             .is_ok()
+    }
+
+    /// The process's spare descriptor, for refusing clients at `EMFILE`.
+    pub(crate) fn spare(&self) -> &Spare {
+        &self.shared.spare
     }
 
     /// Gives back the place of a client that closed.

@@ -60,11 +60,13 @@ pub(crate) fn classify(err: &io::Error) -> AcceptError {
 
 /// What giving up the spare descriptor achieved.
 enum Spared {
-    /// A waiting client was accepted and closed; the spare is back.
+    /// A waiting client was accepted into the spare's number and closed.
     Refused,
-    /// Nobody was waiting; the spare is back.
+    /// Nobody was waiting.
     QueueEmpty,
-    /// The spare could not be used or taken back: pause accepting.
+    /// Another thread took the lent number first: try again.
+    Raced,
+    /// The spare is not held and cannot be taken: pause accepting.
     Failed,
 }
 
@@ -119,7 +121,13 @@ impl<H: Handler> Shard<H> {
             };
             match listener.accept() {
                 Ok((stream, peer)) => {
-                    if self.cx.handle.reserve_connection() {
+                    if self.cx.handle.spare().is_missing() {
+                        // Another thread lent the spare (or lost it) and
+                        // this client took its number: refused, so the
+                        // number becomes the spare again.
+                        self.refuse(stream, peer, Refusal::OutOfDescriptors);
+                        self.cx.handle.spare().restore();
+                    } else if self.cx.handle.reserve_connection() {
                         if self.set_up(&stream, peer) {
                             self.admit(stream, peer);
                         }
@@ -134,7 +142,7 @@ impl<H: Handler> Shard<H> {
                         tracing::debug!(shard = self.index, %err, "accept failed for one client");
                     }
                     AcceptError::OutOfDescriptors => match self.refuse_with_spare() {
-                        Spared::Refused => {}
+                        Spared::Refused | Spared::Raced => {}
                         // `accept` reports EMFILE before it looks at the
                         // queue: nobody was waiting after all. Edge-triggered
                         // polling wakes us for the next client; no pause.
@@ -154,30 +162,30 @@ impl<H: Handler> Shard<H> {
         false
     }
 
-    /// At `EMFILE`: gives up the spare descriptor to accept one waiting
-    /// client and close it at once, then takes the spare back. Returns
-    /// whether a client was taken off the queue this way.
+    /// At `EMFILE`: lends the process's spare descriptor to accept one
+    /// waiting client into its number and close it at once, then takes the
+    /// spare back. Says what came of it.
     ///
-    /// With several shards another shard may take the freed descriptor
-    /// first: then this accept fails again, the spare cannot be taken back
-    /// yet, and accepting pauses; the spare is taken again on resuming.
+    /// With several shards another shard may take the freed number first:
+    /// then this accept fails again (`Raced`: try again at once), while
+    /// that shard refuses the client it got and takes the spare back into
+    /// its number (see [`Spare`](crate::net::fds::Spare)).
     fn refuse_with_spare(&mut self) -> Spared {
-        if !self.spare.release() {
+        let handle = self.cx.handle.clone();
+        let Some(listener) = &self.listener else {
             return Spared::Failed;
-        }
-        let accepted = self.listener.as_ref().map(|listener| listener.accept());
-        let outcome = match accepted {
+        };
+        match handle.spare().lend(|| listener.accept()) {
             Some(Ok((stream, peer))) => {
                 self.refuse(stream, peer, Refusal::OutOfDescriptors);
                 Spared::Refused
             }
             Some(Err(err)) if err.kind() == ErrorKind::WouldBlock => Spared::QueueEmpty,
+            Some(Err(err)) if matches!(classify(&err), AcceptError::OutOfDescriptors) => {
+                Spared::Raced
+            }
+            // Not held and cannot be taken, or another error.
             _ => Spared::Failed,
-        };
-        if self.spare.take() {
-            outcome
-        } else {
-            Spared::Failed
         }
     }
 
@@ -201,7 +209,7 @@ impl<H: Handler> Shard<H> {
 
     /// Resumes accepting after a pause: takes the spare back first.
     pub(super) fn resume_accept(&mut self) {
-        self.spare.take();
+        self.cx.handle.spare().restore();
         self.accept();
     }
 

@@ -32,7 +32,6 @@ use crate::handler::context::{ContextCore, ShardContext};
 use crate::handler::id::ConnId;
 use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
-use crate::net::fds::Spare;
 use crate::net::group::Group;
 use crate::server::balance::ShardLoad;
 use crate::server::config::Config;
@@ -122,8 +121,6 @@ pub(crate) struct Shard<H: Handler> {
     inbox_pending: bool,
     /// Shutdown is closing clients in batches; the next slot to visit.
     sweep: Option<usize>,
-    /// A descriptor kept in reserve for refusing clients at `EMFILE`.
-    spare: Spare,
     /// Rate limits of the shard's warnings.
     warnings: Warnings,
     /// Commands taken from the inbox this round (memory reused).
@@ -151,8 +148,6 @@ impl<H: Handler> Shard<H> {
     ) -> Self {
         // `Config::validate` caps the thread count at `u16::MAX`.
         let index = u16::try_from(index).unwrap_or(u16::MAX);
-        let mut spare = Spare::default();
-        spare.take();
         let stall_nanos = config.stall_threshold.map_or(u64::MAX, |threshold| {
             u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX)
         });
@@ -181,7 +176,6 @@ impl<H: Handler> Shard<H> {
             accept_pending: false,
             inbox_pending: false,
             sweep: None,
-            spare,
             warnings: Warnings::default(),
             commands: Vec::new(),
             rounds: Rounds::new(stall_nanos),

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
-use esockets::{CloseReason, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
+use esockets::{CloseReason, Conn, ConnId, Decision, Handler, SendError, ShardContext, Verdict};
 
 use crate::util::{
     assert_silent, config, expect_clean_close, read_exact, round_trip, TestServer, DEADLINE,
@@ -162,15 +162,18 @@ fn closing_by_id_delivers_what_was_sent_first() {
 }
 
 #[test]
-fn sends_to_a_stopped_server_report_false() {
+fn sends_to_a_stopped_server_say_it_stopped() {
     let (server, connected, _closed) = report_server(2);
     let (mut stream, id) = connect(&server, &connected);
     stream.write_all(b"x").expect("write");
     let handle = server.handle.clone();
     server.stop().expect("clean join");
     assert!(
-        handle.send(id, b"too late".to_vec()).is_err(),
+        matches!(
+            handle.send(id, b"too late".to_vec()),
+            Err(SendError::Stopped)
+        ),
         "the shard has stopped"
     );
-    assert!(handle.close(id).is_err());
+    assert!(matches!(handle.close(id), Err(SendError::Stopped)));
 }

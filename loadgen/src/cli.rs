@@ -15,6 +15,7 @@ Examples:
   loadgen -c 2000 --lifetime 1s..5s                 # each connection lives 1-5 s
   loadgen -c 100 --reconnect --duration 30s         # survive a server restart
   loadgen -c 100 --read-rate 10000 --pipeline 8     # slow readers: 10 kB/s each
+  loadgen -c 1000 --idle-fraction 0.9               # 900 only hold, 100 send
   loadgen -c 1000 --mix idle:90,slow:9,heavy:1 --read-rate 2000
   loadgen --addr 10.0.0.1:7,10.0.0.2:7 -c 2000      # two targets, half each
   loadgen -c 10 --mode stream --size 16384          # bandwidth, echo stream verified
@@ -203,7 +204,9 @@ pub struct LoadArgs {
     /// Write an HdrHistogram interval log (one interval per second).
     #[arg(long, value_name = "FILE")]
     pub hdr_log: Option<PathBuf>,
-    /// Draw latency by percentile as an SVG chart.
+    /// Draw an SVG chart: latency by percentile on the left, the run
+    /// second by second on the right (messages/s, p50/p99/max of each
+    /// second).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// No progress line.
@@ -234,7 +237,8 @@ pub struct MergeArgs {
     /// Write the merged report as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Draw the merged latency by percentile as an SVG chart.
+    /// Draw an SVG chart: the merged latency by percentile, and the merged
+    /// logs second by second.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
 }

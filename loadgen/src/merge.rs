@@ -5,7 +5,9 @@
 //! in `#[loadgen-summary ...]` lines are summed. What the logs do not say
 //! (CPU, connect times, unsent messages) is `null` in JSON and `n/a` in the
 //! table. Open- and closed-loop logs are not merged: their latencies mean
-//! different things.
+//! different things. Logs whose runs did not all overlap in time (taken
+//! one after the other) are merged, with a note that the rate over the
+//! span is not the rate of any moment.
 
 use hdrhistogram::Histogram;
 
@@ -82,7 +84,9 @@ pub fn merge_logs(logs: &[LogData]) -> Merged {
     let mut latency = new_histogram();
     let mut uncorrected: Option<Histogram<u64>> = None;
     let (mut first, mut last) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut ranges = Vec::new();
     for log in logs {
+        let (mut log_first, mut log_last) = (f64::INFINITY, f64::NEG_INFINITY);
         let untagged = log.intervals.iter().any(|iv| iv.tag.is_none());
         for iv in &log.intervals {
             let primary = match iv.tag.as_deref() {
@@ -96,19 +100,49 @@ pub fn merge_logs(logs: &[LogData]) -> Merged {
             };
             if primary {
                 histo::add(&mut latency, &iv.histogram);
-                first = first.min(iv.start_s);
-                last = last.max(iv.start_s + iv.length_s);
+                log_first = log_first.min(iv.start_s);
+                log_last = log_last.max(iv.start_s + iv.length_s);
             }
         }
+        if log_last >= log_first {
+            ranges.push((log_first, log_last));
+        }
+        first = first.min(log_first);
+        last = last.max(log_last);
     }
     let span_s = if last > first { last - first } else { 0.0 };
-    let report = build_report(logs, &latency, uncorrected.as_ref(), span_s);
+    let mut report = build_report(logs, &latency, uncorrected.as_ref(), span_s);
+    if let Some(note) = not_concurrent_note(&ranges, span_s) {
+        report.notes.push(note);
+    }
     Merged {
         latency,
         uncorrected,
         span_s,
         report,
     }
+}
+
+/// A note when the logs' time ranges (`(start, end)` in seconds, one per
+/// log with intervals) have no moment in common: the runs were taken one
+/// after the other (or partly so), and messages/s over the whole span,
+/// gaps included, is not the rate of any moment.
+fn not_concurrent_note(ranges: &[(f64, f64)], span_s: f64) -> Option<String> {
+    if ranges.len() < 2 {
+        return None;
+    }
+    let latest_start = ranges.iter().map(|r| r.0).fold(f64::NEG_INFINITY, f64::max);
+    let earliest_end = ranges.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    if latest_start < earliest_end {
+        return None;
+    }
+    let covered: f64 = ranges.iter().map(|r| r.1 - r.0).sum();
+    Some(format!(
+        "the logs' time ranges do not overlap (the runs were not all running at once; \
+         {covered:.1} s of logs over a {span_s:.1} s span): messages/s is over the span from \
+         the first start to the last end, gaps included, not the rate of any moment; merge \
+         only logs of runs that ran together"
+    ))
 }
 
 fn build_report(
@@ -364,6 +398,28 @@ mod tests {
         let err = check_same_loop(&logs, &names).unwrap_err();
         assert!(err.message().contains("open.hlog"), "{}", err.message());
         assert!(check_same_loop(&logs[..1], &names[..1]).is_ok());
+    }
+
+    #[test]
+    fn logs_taken_one_after_the_other_get_a_note() {
+        let note = "do not overlap";
+        let after = merge_logs(&[log(&[1000], 100.0, "none"), log(&[1000], 200.0, "none")]);
+        assert!(
+            after.report.notes.iter().any(|n| n.contains(note)),
+            "{:?}",
+            after.report.notes
+        );
+        // Back to back: one ends when the other starts.
+        let touching = merge_logs(&[log(&[1000], 100.0, "none"), log(&[1000], 101.0, "none")]);
+        assert!(touching.report.notes.iter().any(|n| n.contains(note)));
+        let together = merge_logs(&[log(&[1000], 100.0, "none"), log(&[1000], 100.5, "none")]);
+        assert!(
+            !together.report.notes.iter().any(|n| n.contains(note)),
+            "{:?}",
+            together.report.notes
+        );
+        let one = merge_logs(&[log(&[1000], 100.0, "none")]);
+        assert!(!one.report.notes.iter().any(|n| n.contains(note)));
     }
 
     #[test]

@@ -138,3 +138,94 @@ impl Report {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::hdrlog::{LogData, LogInterval};
+    use crate::histo::{new_histogram, Summary};
+    use crate::report::{Cpu, Pacing, Report};
+
+    const BOTTLENECK: &str = "may be the bottleneck";
+
+    /// A healthy closed-loop report of 1000 echoed messages on `threads`
+    /// threads (built by merging one interval log, the shortest way to a
+    /// whole report), with loadgen at `cpu_percent` of one core.
+    fn report(threads: usize, cpu_percent: f64) -> Report {
+        let mut h = new_histogram();
+        for v in 1..=1000u64 {
+            h.saturating_record(v * 1000);
+        }
+        let mut log = LogData::default();
+        log.meta.insert("size".into(), "64".into());
+        log.meta.insert("rate".into(), "none".into());
+        log.intervals.push(LogInterval {
+            tag: None,
+            start_s: 0.0,
+            length_s: 1.0,
+            histogram: h,
+        });
+        let mut r = crate::merge::merge_logs(&[log]).report;
+        r.threads = threads;
+        r.cpu = Some(Cpu {
+            user_s: 0.0,
+            sys_s: 0.0,
+            percent: cpu_percent,
+            us_per_message: None,
+        });
+        r.notes.clear();
+        r.problems.clear();
+        r
+    }
+
+    /// The same report as an open-loop run whose sends were `p99_us`
+    /// late at p99.
+    fn open_loop(p99_us: f64) -> Report {
+        let mut r = report(2, 50.0);
+        r.rate.asked = Some(r.rate.achieved);
+        r.rate.sustained = Some(true);
+        r.pacing = Some(Pacing {
+            lag_us: Summary {
+                p50: p99_us / 10.0,
+                p99: p99_us,
+                max: p99_us,
+                ..Summary::default()
+            },
+        });
+        r
+    }
+
+    fn judged(mut r: Report) -> Report {
+        r.judge(None);
+        r
+    }
+
+    fn says_bottleneck(r: &Report) -> bool {
+        r.notes.iter().any(|n| n.contains(BOTTLENECK))
+    }
+
+    #[test]
+    fn busy_loadgen_in_the_closed_loop_is_noted() {
+        // 2 threads: 90 % of them is 180 % of one core.
+        let r = judged(report(2, 185.0));
+        assert!(says_bottleneck(&r), "{:?}", r.notes);
+        assert!(r.ok(), "a note, not a failure: {:?}", r.problems);
+        let r = judged(report(2, 170.0));
+        assert!(!says_bottleneck(&r), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn late_sends_in_the_open_loop_are_noted() {
+        let r = judged(open_loop(2.0 * super::PACING_LATE_US));
+        assert!(says_bottleneck(&r), "{:?}", r.notes);
+        assert!(r.ok(), "a note, not a failure: {:?}", r.problems);
+        let r = judged(open_loop(super::PACING_LATE_US / 10.0));
+        assert!(!says_bottleneck(&r), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn a_healthy_report_gets_no_bottleneck_note() {
+        let r = judged(report(2, 50.0));
+        assert!(r.ok(), "{:?}", r.problems);
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+    }
+}

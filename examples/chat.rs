@@ -7,7 +7,9 @@
 //! Commands: `/nick NAME`, `/join ROOM`, `/leave`, `/quit`; any other line
 //! is said in the current room.
 
-use esockets::{CloseReason, Config, Conn, ConnId, Handler, Server, ShardContext, Verdict};
+use esockets::{
+    CloseReason, Config, Conn, ConnId, Handler, Server, ShardContext, StopSignals, Verdict,
+};
 
 /// Longest line, nickname and room name.
 const MAX_LINE: usize = 1024;
@@ -128,6 +130,7 @@ impl Handler for Chat {
 
 fn main() -> Result<(), esockets::Error> {
     let _log = esockets::logging::init();
+    let signals = StopSignals::catch()?; // Ctrl-C or SIGTERM drains from here on
     let server = Server::bind(Config::default(), |_shard| Chat)?;
     println!(
         "chat on {}: nc {} {}",
@@ -135,5 +138,5 @@ fn main() -> Result<(), esockets::Error> {
         server.local_addr().ip(),
         server.local_addr().port()
     );
-    server.run_until_signal()
+    server.run_until(signals)
 }

@@ -5,7 +5,8 @@
 //! stop it with Ctrl-C (it drains its clients first).
 
 use esockets::{
-    CloseReason, Config, Conn, ConnId, Decision, Handler, Server, ShardContext, Verdict,
+    CloseReason, Config, Conn, ConnId, Decision, Handler, Server, ShardContext, StopSignals,
+    Verdict,
 };
 use std::net::SocketAddr;
 
@@ -50,7 +51,8 @@ impl Handler for Uppercase {
 
 fn main() -> Result<(), esockets::Error> {
     let _log = esockets::logging::init(); // the esockets server's log format, on stderr
+    let signals = StopSignals::catch()?; // from here on, Ctrl-C or SIGTERM drains
     let server = Server::bind(Config::default(), |_shard| Uppercase { clients: 0 })?;
     tracing::info!(addr = %server.local_addr(), "uppercase service listening");
-    server.run_until_signal() // Ctrl-C or SIGTERM: drain, then return
+    server.run_until(signals) // serve until a signal, drain, then return
 }

@@ -1,6 +1,9 @@
-//! Issue 12: `Server::run_until_signal` drains on SIGTERM. The test runs
-//! itself again as a child process (selected by an environment variable),
-//! where the server runs; the parent is its client and signals it.
+//! Issue 12: `Server::run_until_signal` drains on SIGTERM, and so does
+//! `Server::run_until` with signals caught before the server started, even
+//! when the signal comes as soon as the server says it listens. Each test
+//! runs itself again as a child process (selected by an environment
+//! variable), where the server runs; the parent is its client and signals
+//! it.
 
 mod child;
 
@@ -10,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use child::{address_in, Child};
-use esockets::{Config, Conn, Decision, Handler, Server, ShardContext, Verdict};
+use esockets::{Config, Conn, Decision, Handler, Server, ShardContext, StopSignals, Verdict};
 
 /// Set in the child's environment: run the server instead of the test.
 const CHILD: &str = "ESOCKETS_RUN_UNTIL_SIGNAL_CHILD";
@@ -47,9 +50,19 @@ impl Handler for Greeter {
     }
 }
 
+/// How the child runs its server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// `Server::run_until_signal`: signals are caught from that call on.
+    RunUntilSignal,
+    /// `StopSignals::catch` before `Server::bind`, then `Server::run_until`.
+    CaughtFirst,
+}
+
 /// The child: logs like the binary, serves until a signal, says so.
-fn serve() {
+fn serve(entry: Entry) {
     let _log = esockets::logging::init();
+    let signals = (entry == Entry::CaughtFirst).then(|| StopSignals::catch().expect("catch"));
     let config = Config {
         bind: "127.0.0.1:0".parse().expect("address"),
         threads: 1,
@@ -58,22 +71,23 @@ fn serve() {
     };
     let server = Server::bind(config, |_shard| Greeter).expect("bind");
     println!("child listening on {}", server.local_addr());
-    server.run_until_signal().expect("run until signal");
+    match signals {
+        Some(signals) => server.run_until(signals).expect("run until"),
+        None => server.run_until_signal().expect("run until signal"),
+    }
     println!("child drained");
 }
 
-#[test]
-fn run_until_signal_drains_on_sigterm() {
+/// Runs test `name` again as the child serving with `entry`; connects,
+/// signals SIGTERM (once the child catches it, unless `signal_at_once`),
+/// and checks the drain delivered the whole greeting.
+fn drains_on_sigterm(name: &str, entry: Entry, signal_at_once: bool) {
     if std::env::var_os(CHILD).is_some() {
-        return serve();
+        return serve(entry);
     }
     let mut command = Command::new(std::env::current_exe().expect("test binary"));
     command
-        .args([
-            "run_until_signal_drains_on_sigterm",
-            "--exact",
-            "--nocapture",
-        ])
+        .args([name, "--exact", "--nocapture"])
         .env(CHILD, "1")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -90,9 +104,11 @@ fn run_until_signal_drains_on_sigterm() {
     // The first byte shows the greeting is queued; most of it still is.
     let mut first = [0u8; 1];
     stream.read_exact(&mut first).expect("first byte");
-    // The child prints its address just before `run_until_signal` installs
-    // the handlers: signal only once it catches SIGTERM.
-    child.wait_until_it_catches(libc::SIGTERM);
+    if !signal_at_once {
+        // The child prints its address just before `run_until_signal`
+        // installs the handlers: signal only once it catches SIGTERM.
+        child.wait_until_it_catches(libc::SIGTERM);
+    }
     child.signal(libc::SIGTERM);
     stderr.wait_for("shutting down");
     let mut rest = Vec::new();
@@ -103,4 +119,22 @@ fn run_until_signal_drains_on_sigterm() {
     stdout.wait_for("child drained");
     let status = child.wait_within(Duration::from_secs(10), "exit after the drain");
     assert!(status.success(), "child exit: {status}");
+}
+
+#[test]
+fn run_until_signal_drains_on_sigterm() {
+    drains_on_sigterm(
+        "run_until_signal_drains_on_sigterm",
+        Entry::RunUntilSignal,
+        false,
+    );
+}
+
+#[test]
+fn signals_caught_before_bind_drain_even_at_once() {
+    drains_on_sigterm(
+        "signals_caught_before_bind_drain_even_at_once",
+        Entry::CaughtFirst,
+        true,
+    );
 }

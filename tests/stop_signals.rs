@@ -1,6 +1,7 @@
 //! Issue 12: the `esockets` binary stops gracefully on SIGTERM whatever
 //! happened to its stderr (closed, its reader gone, a full pipe nobody
-//! reads), and a second signal during the drain ends it at once.
+//! reads), a second signal during the drain ends it at once, and an error
+//! reported at exit never waits on a full stderr.
 
 mod child;
 
@@ -86,6 +87,26 @@ fn sigterm_stops_the_server_when_stderr_is_a_full_pipe() {
         "exit with stderr a full pipe: {status}; it wrote {text}"
     );
     drop(read_end);
+}
+
+#[test]
+fn an_error_with_stderr_a_full_pipe_still_exits() {
+    // A port in use is an error at start-up, written as the process exits;
+    // with nobody reading a full stderr, that write must not hold the exit.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port().to_string();
+    let (read_end, write_end) = pipe();
+    assert!(fill_pipe(&read_end) > 0, "the pipe was already full");
+    let mut command = esockets(&["--bind", &format!("127.0.0.1:{port}"), "--threads", "1"]);
+    command.stderr(Stdio::from(write_end));
+    let mut child = Child::spawn(&mut command);
+    let status = child.wait_within(EXIT_LIMIT, "an error with stderr a full pipe");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "exit with the error status: {status}"
+    );
+    drop((read_end, taken));
 }
 
 #[test]

@@ -104,7 +104,8 @@ impl Server {
     /// signal after this returns.
     ///
     /// The signals are caught from this call on; to hold one that arrives
-    /// between [`Server::bind`] and this call, use [`StopSignals`]. Once per
+    /// between [`Server::bind`] and this call, catch them first and use
+    /// [`Server::run_until`]. Once per
     /// process: the signal watcher stays after the server ended, and a
     /// later signal ends the process, so a program that runs servers one
     /// after another stops each with [`ServerHandle::shutdown`](crate::ServerHandle::shutdown).
@@ -125,8 +126,32 @@ impl Server {
     /// [`Error::Signals`] if the signals cannot be caught (the server is
     /// then shut down), or what [`join`](Server::join) returns.
     pub fn run_until_signal(self) -> Result<(), Error> {
+        self.run_until(StopSignals::catch()?)
+    }
+
+    /// [`run_until_signal`](Server::run_until_signal) with signals caught
+    /// earlier, before [`Server::bind`]: a signal that arrives while the
+    /// server starts (a script that stops it as soon as it says it is
+    /// listening) still drains it instead of ending the process.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use esockets::{protocols::Echo, Config, Server, StopSignals};
+    ///
+    /// let signals = StopSignals::catch()?;
+    /// let server = Server::bind(Config::default(), |_shard| Echo)?;
+    /// server.run_until(signals)?;
+    /// # Ok::<(), esockets::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signals`] if the watching thread cannot start (the server
+    /// is then shut down), or what [`join`](Server::join) returns.
+    pub fn run_until(self, signals: StopSignals) -> Result<(), Error> {
         let stopping = Arc::new(AtomicBool::new(false));
-        StopSignals::catch()?.watch_with(self.handle(), Arc::clone(&stopping))?;
+        signals.watch_with(self.handle(), Arc::clone(&stopping))?;
         let joined = self.join();
         stopping.store(true, Ordering::SeqCst);
         joined

@@ -31,10 +31,24 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             esockets::logging::flush(FLUSH_BEFORE_ERROR);
-            // Ignored: with stderr gone there is nobody left to tell.
-            let _ = writeln!(io::stderr(), "esockets: error: {err}");
+            say_error(format!("esockets: error: {err}\n"));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes the final error on stderr, waiting at most [`FLUSH_BEFORE_ERROR`]
+/// for it: a full pipe nobody reads must not keep the process from exiting
+/// (the writing thread ends with the process).
+fn say_error(line: String) {
+    let (written, done) = std::sync::mpsc::channel();
+    let writer = std::thread::Builder::new().spawn(move || {
+        // Ignored: with stderr gone there is nobody left to tell.
+        let _ = io::stderr().write_all(line.as_bytes());
+        let _ = written.send(());
+    });
+    if writer.is_ok() {
+        let _ = done.recv_timeout(FLUSH_BEFORE_ERROR);
     }
 }
 

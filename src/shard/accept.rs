@@ -171,11 +171,10 @@ impl<H: Handler> Shard<H> {
     /// that shard refuses the client it got and takes the spare back into
     /// its number (see [`Spare`](crate::net::fds::Spare)).
     fn refuse_with_spare(&mut self) -> Spared {
-        let handle = self.cx.handle.clone();
         let Some(listener) = &self.listener else {
             return Spared::Failed;
         };
-        match handle.spare().lend(|| listener.accept()) {
+        match self.cx.handle.spare().lend(|| listener.accept()) {
             Some(Ok((stream, peer))) => {
                 self.refuse(stream, peer, Refusal::OutOfDescriptors);
                 Spared::Refused

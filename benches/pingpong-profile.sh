@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Where a ping-pong server spends and waits its time, contender by contender:
+# the 10,000-connection investigation of docs/benchmarks.md.
+#
+# Each run starts one server fresh, drives it with loadgen (64 B ping-pong,
+# CONNECTIONS clients, 2 loadgen threads), and once every client is connected
+# and warmed up, samples for WINDOW seconds:
+#   - the server's CPU time (user, system) and each of its threads' time on
+#     a core and time runnable but waiting for one (/proc/PID/task/*/schedstat);
+#   - with TRACE=1 (perf tracepoints; they slow the run, so throughput is then
+#     not comparable), the server's system calls per message: reads, writes,
+#     epoll_wait calls (so events served per wait) and reads that found nothing
+#     (EAGAIN).
+# Contenders alternate run by run. One line per run; quote medians.
+# Placement: SERVER_CPUS and CLIENT_CPUS (taskset -c lists; default: all
+# CPUs for both), SERVER_THREADS (default 2). HLOG_DIR: keep each run's
+# HdrHistogram interval log there (NAME-RUN.hlog) for `loadgen plot`.
+# Usage: cargo build --profile dist --workspace && benches/pingpong-profile.sh
+#        RUNS=5 CONTENDERS="esockets esockets-unpinned tokio epoll" benches/pingpong-profile.sh
+#        SERVER_CPUS=0 CLIENT_CPUS=1 benches/pingpong-profile.sh
+set -euo pipefail
+bin=${BIN:-target/dist}
+runs=${RUNS:-3}
+connections=${CONNECTIONS:-10000}
+window=${WINDOW:-3}
+trace=${TRACE:-0}
+contenders=${CONTENDERS:-esockets esockets-unpinned esockets-least-loaded tokio epoll}
+port=${PORT:-1270}
+all_cpus=0-$(($(nproc --all) - 1))
+server_cpus=${SERVER_CPUS:-$all_cpus}
+client_cpus=${CLIENT_CPUS:-$all_cpus}
+threads=${SERVER_THREADS:-2}
+hlog_dir=${HLOG_DIR:-}
+
+server_command() { # name -> the command line
+    case $1 in
+    esockets) echo "$bin/esockets --threads $threads --stall-threshold off" ;;
+    esockets-unpinned) echo "$bin/esockets --threads $threads --stall-threshold off --no-pin" ;;
+    esockets-least-loaded) echo "$bin/esockets --threads $threads --stall-threshold off --balance least-loaded" ;;
+    tokio) echo "$bin/tokio-echo --threads $threads" ;;
+    epoll) echo "$bin/epoll-echo --threads $threads" ;;
+    *) echo "unknown contender $1" >&2 && exit 2 ;;
+    esac
+}
+
+wait_until() { # tenths of a second, condition...
+    local tenths=$1
+    shift
+    for _ in $(seq "$tenths"); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    echo "gave up waiting for: $*" >&2
+    return 1
+}
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+holds_clients() { [ "$(ls "/proc/$1/fd" | wc -l)" -ge "$connections" ]; }
+cpu_ticks() { awk '{print $14 + $15, $14, $15}' "/proc/$1/stat"; }
+# Sum over the server's threads: nanoseconds on a core, nanoseconds runnable
+# but waiting for a core.
+sched() { cat /proc/"$1"/task/*/schedstat | awk '{run += $1; wait += $2} END {printf "%.0f %.0f\n", run, wait}'; }
+
+run() { # name, run number
+    local name=$1 json hlog=()
+    json=$(mktemp)
+    [ -n "$hlog_dir" ] && hlog=(--hdr-log "$hlog_dir/$name-$2.hlog")
+    # shellcheck disable=SC2046 # the command line is split on purpose
+    taskset -c "$server_cpus" $(server_command "$name") --bind "127.0.0.1:$port" >/dev/null 2>&1 &
+    local server=$!
+    wait_until 100 listening "$port"
+    taskset -c "$client_cpus" "$bin/loadgen" --addr "127.0.0.1:$port" -c "$connections" --threads 2 \
+        --size 64 --warmup 1s --duration $((window + 4))s --json "$json" "${hlog[@]}" >/dev/null 2>&1 &
+    local loadgen=$!
+    wait_until 300 holds_clients "$server"
+    sleep 2 # loadgen's warm-up, plus a margin: a fixed offset into its run, not a synchronisation
+    local cpu0 sched0 cpu1 sched1 traced=""
+    read -r -a cpu0 < <(cpu_ticks "$server")
+    read -r -a sched0 < <(sched "$server")
+    if [ "$trace" = 1 ]; then
+        traced=$(perf stat -x, -p "$server" -e 'syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_writev' \
+            -e 'syscalls:sys_exit_read,syscalls:sys_exit_recvfrom' --filter 'ret < 0' \
+            -- sleep "$window" 2>&1 >/dev/null | awk -F, 'NF > 2 {split($3, e, ":"); printf "%s=%s ", e[2], $1}')
+    else
+        sleep "$window"
+    fi
+    read -r -a cpu1 < <(cpu_ticks "$server")
+    read -r -a sched1 < <(sched "$server")
+    wait "$loadgen" || true
+    kill -TERM "$server"
+    wait "$server" || true
+    python3 - "$name" "$json" "$window" "${cpu0[*]}" "${cpu1[*]}" "${sched0[*]}" "${sched1[*]}" "$traced" <<'PY'
+import json, sys
+name, path, window = sys.argv[1], sys.argv[2], float(sys.argv[3])
+c0, c1 = [list(map(int, a.split())) for a in sys.argv[4:6]]
+s0, s1 = [list(map(int, a.split())) for a in sys.argv[6:8]]
+report = json.load(open(path))
+rate = report["messages_per_sec"]
+line = (f"{name:22s} msgs/s={rate:7.0f} p99_ms={report['latency_us']['p99'] / 1000:6.1f} "
+        f"server_cpu_us_per_msg={(c1[0] - c0[0]) / 100 / window / rate * 1e6 if rate else float('nan'):5.2f} "
+        f"(sys {(c1[2] - c0[2]) / (c1[0] - c0[0] or 1):.0%}) "
+        f"on_core={(s1[0] - s0[0]) / 1e9 / window:.2f} waiting_for_core={(s1[1] - s0[1]) / 1e9 / window:.2f} "
+        f"loadgen_cpu_us_per_msg={(report['cpu'] or {}).get('us_per_message') or float('nan'):5.2f} errors={report['errors']['total']}")
+counts = dict(kv.split("=") for kv in sys.argv[8].split())
+if counts:
+    counts = {k: int(v) for k, v in counts.items() if v.isdigit()}
+    reads = counts.get("sys_enter_read", 0) + counts.get("sys_enter_recvfrom", 0)
+    waits = counts.get("sys_enter_epoll_wait", 0) + counts.get("sys_enter_epoll_pwait", 0)
+    writes = sum(counts.get(k, 0) for k in ("sys_enter_write", "sys_enter_sendto", "sys_enter_writev"))
+    empty = counts.get("sys_exit_read", 0) + counts.get("sys_exit_recvfrom", 0)
+    line += (f" | traced: reads={reads} writes={writes} epoll_waits={waits} "
+             f"reads_per_wait={reads / (waits or 1):.0f} empty_reads_per_read={empty / (reads or 1):.3f}")
+print(line, flush=True)
+PY
+    rm -f "$json"
+    port=$((port + 1)) # a fresh port: no TIME_WAIT from the last run
+}
+
+[ -n "$hlog_dir" ] && mkdir -p "$hlog_dir"
+for i in $(seq "$runs"); do
+    for name in $contenders; do
+        run "$name" "$i"
+    done
+done

@@ -15,6 +15,7 @@
 # Placement: SERVER_CPUS and CLIENT_CPUS (taskset -c lists; default: all
 # CPUs for both), SERVER_THREADS (default 2). HLOG_DIR: keep each run's
 # HdrHistogram interval log there (NAME-RUN.hlog) for `loadgen plot`.
+# LOADGEN_PIN=1: loadgen's worker i runs pinned to core i (`--pin`).
 # Usage: cargo build --profile dist --workspace && benches/pingpong-profile.sh
 #        RUNS=5 CONTENDERS="esockets esockets-unpinned tokio epoll" benches/pingpong-profile.sh
 #        SERVER_CPUS=0 CLIENT_CPUS=1 benches/pingpong-profile.sh
@@ -31,12 +32,15 @@ server_cpus=${SERVER_CPUS:-$all_cpus}
 client_cpus=${CLIENT_CPUS:-$all_cpus}
 threads=${SERVER_THREADS:-2}
 hlog_dir=${HLOG_DIR:-}
+pin=()
+[ "${LOADGEN_PIN:-0}" = 1 ] && pin=(--pin)
 
 server_command() { # name -> the command line
     case $1 in
     esockets) echo "$bin/esockets --threads $threads --stall-threshold off" ;;
     esockets-unpinned) echo "$bin/esockets --threads $threads --stall-threshold off --no-pin" ;;
     esockets-least-loaded) echo "$bin/esockets --threads $threads --stall-threshold off --balance least-loaded" ;;
+    esockets-cpu) echo "$bin/esockets --threads $threads --stall-threshold off --balance cpu" ;;
     tokio) echo "$bin/tokio-echo --threads $threads" ;;
     epoll) echo "$bin/epoll-echo --threads $threads" ;;
     *) echo "unknown contender $1" >&2 && exit 2 ;;
@@ -69,7 +73,7 @@ run() { # name, run number
     local server=$!
     wait_until 100 listening "$port"
     taskset -c "$client_cpus" "$bin/loadgen" --addr "127.0.0.1:$port" -c "$connections" --threads 2 \
-        --size 64 --warmup 1s --duration $((window + 4))s --json "$json" "${hlog[@]}" >/dev/null 2>&1 &
+        --size 64 --warmup 1s --duration $((window + 4))s --json "$json" "${hlog[@]}" "${pin[@]}" >/dev/null 2>&1 &
     local loadgen=$!
     wait_until 300 holds_clients "$server"
     sleep 2 # loadgen's warm-up, plus a margin: a fixed offset into its run, not a synchronisation

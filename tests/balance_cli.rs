@@ -1,6 +1,7 @@
 //! The `esockets` binary's `--balance`: least-loaded says so at start-up
 //! and spreads clients evenly over the shards; the default says nothing
-//! new; a bad value is an error naming the flag.
+//! new; cpu says so and needs pinned shards; a bad value is an error
+//! naming the flag.
 
 mod child;
 
@@ -61,4 +62,36 @@ fn an_unknown_mode_is_an_error_naming_the_flag() {
     let text = lines.join("\n");
     assert!(text.contains("--balance"), "{text}");
     assert!(text.contains("least-loaded"), "the accepted values: {text}");
+}
+
+#[test]
+fn cpu_says_so_at_start_and_refuses_unpinned_shards() {
+    let mut server = Server::spawn(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--balance",
+        "cpu",
+    ]);
+    let addr = server.listening_addr();
+    let line = server.wait_for_line("balance: cpu");
+    assert!(line.contains("pinned to the CPU"), "{line}");
+    let mut stream = client(addr);
+    stream.write_all(b"hi").expect("write");
+    let mut echo = [0u8; 2];
+    stream.read_exact(&mut echo).expect("echo");
+    assert_eq!(&echo, b"hi");
+    server.signal(libc::SIGTERM);
+    let (status, lines) = server.finish();
+    assert!(status.success(), "exit after SIGTERM: {status}; {lines:#?}");
+
+    let (status, lines) =
+        Server::spawn(&["--bind", "127.0.0.1:0", "--balance", "cpu", "--no-pin"]).finish();
+    assert!(!status.success(), "{status}");
+    let text = lines.join("\n");
+    assert!(
+        text.contains("--balance cpu") && text.contains("pinned"),
+        "{text}"
+    );
 }

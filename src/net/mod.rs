@@ -7,4 +7,5 @@ pub(crate) mod fds;
 pub(crate) mod group;
 pub(crate) mod kernel;
 pub(crate) mod listener;
+pub(crate) mod steer;
 pub(crate) mod stream;

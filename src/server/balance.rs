@@ -1,5 +1,6 @@
-//! Which shard serves a new client: the kernel's `SO_REUSEPORT` hash, or
-//! one acceptor handing each client to the least-loaded shard.
+//! Which shard serves a new client: the kernel's `SO_REUSEPORT` hash, the
+//! same group steered by the CPU that received the client, or one acceptor
+//! handing each client to the least-loaded shard.
 //!
 //! In least-loaded mode each shard publishes its load in one word (clients
 //! open, handoffs taken from its inbox); the acceptor adds the handoffs it
@@ -24,6 +25,13 @@ pub enum Balance {
     /// to load.
     #[default]
     ReusePort,
+    /// As [`Balance::ReusePort`], with a classic BPF program on the group
+    /// (`SO_ATTACH_REUSEPORT_CBPF`) that gives each client to the shard
+    /// pinned to the CPU that received it (its SYN), so the shard's work
+    /// for it stays on the CPU the network card's receive queue (RSS)
+    /// steered it to. Needs pinned shards, at most one per core, and
+    /// sockets this server binds itself (see docs/tuning.md).
+    ReceivingCpu,
     /// One listening socket and an acceptor thread: each client goes to
     /// the shard with the fewest open clients, skipping shards whose loop
     /// round has been running for longer than a few milliseconds (a
@@ -36,7 +44,7 @@ pub enum Balance {
 /// acceptor accepts on (one when binding; every socket passed in).
 pub(crate) fn listener_count(balance: Balance, threads: usize, acceptor_takes: usize) -> usize {
     match balance {
-        Balance::ReusePort => threads,
+        Balance::ReusePort | Balance::ReceivingCpu => threads,
         Balance::LeastLoaded => acceptor_takes,
     }
 }
@@ -49,7 +57,9 @@ pub(crate) fn split(
     shards: usize,
 ) -> (Vec<Option<TcpListener>>, Option<Vec<TcpListener>>) {
     match balance {
-        Balance::ReusePort => (listeners.into_iter().map(Some).collect(), None),
+        Balance::ReusePort | Balance::ReceivingCpu => {
+            (listeners.into_iter().map(Some).collect(), None)
+        }
         Balance::LeastLoaded => ((0..shards).map(|_| None).collect(), Some(listeners)),
     }
 }

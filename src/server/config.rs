@@ -190,8 +190,9 @@ pub struct Config {
     /// specification asks for at least 3, to cover a TCP retransmit).
     pub proxy_timeout: Duration,
     /// How new clients are spread over the shards: by the kernel's
-    /// `SO_REUSEPORT` hash, or by an acceptor to the least-loaded shard
-    /// (see docs/tuning.md). Default [`Balance::ReusePort`].
+    /// `SO_REUSEPORT` hash, by the CPU that received them, or by an
+    /// acceptor to the least-loaded shard (see docs/tuning.md). Default
+    /// [`Balance::ReusePort`].
     pub balance: Balance,
 }
 
@@ -286,6 +287,23 @@ impl Config {
                 return bad(
                     "backplane",
                     format!("must be a Redis URL (redis://HOST:PORT), got {url:?}: {err}"),
+                );
+            }
+        }
+        if self.balance == Balance::ReceivingCpu {
+            if !self.pin_threads {
+                return bad(
+                    "balance",
+                    "cpu steers clients to the shard pinned to their CPU: shards must be pinned"
+                        .into(),
+                );
+            }
+            if self.reuseport_join {
+                return bad(
+                    "balance",
+                    "cpu cannot join another process's listening group (its program would \
+                     steer that process's clients too)"
+                        .into(),
                 );
             }
         }

@@ -66,6 +66,15 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
+    /// `--balance cpu`: the steering program could not be attached to the
+    /// listening group (a kernel before 4.5, say).
+    #[error("cannot steer clients by CPU on {addr} (SO_ATTACH_REUSEPORT_CBPF): {source}; use --balance reuseport")]
+    Steer {
+        /// The address listened on.
+        addr: SocketAddr,
+        /// What the kernel said.
+        source: io::Error,
+    },
     /// Creating a shard's event loop or thread failed.
     #[error("cannot start shard {shard}: {source}")]
     Shard {

@@ -20,6 +20,7 @@ use crate::handler::{Handler, ShardInfo};
 use crate::net::fds;
 use crate::net::group::Group;
 use crate::net::listener::{self, ListenOptions};
+use crate::net::steer;
 use crate::ops::metrics::MetricsEndpoint;
 use crate::ops::watchdog::Watchdog;
 use crate::pubsub::backplane::{Backplane, Outbox, Running};
@@ -131,6 +132,15 @@ impl Server {
             }
             .into());
         }
+        if config.balance == Balance::ReceivingCpu {
+            return Err(ConfigError {
+                field: "balance",
+                reason: "cpu needs listening sockets this server binds itself (the order of \
+                         passed sockets in their group is not known)"
+                    .into(),
+            }
+            .into());
+        }
         let count = balance::listener_count(config.balance, config.threads, listeners.len());
         let listeners = listener::adopt_group(listeners, count, listen_options(&config))?;
         Self::start(config, listeners, true, backplane, factory)
@@ -152,6 +162,14 @@ impl Server {
         let local_addr = listeners[0]
             .local_addr()
             .map_err(|err| Error::listen(config.bind, err))?;
+        let cores = if config.pin_threads {
+            core_affinity::get_core_ids().filter(|ids| !ids.is_empty())
+        } else {
+            None
+        };
+        if config.balance == Balance::ReceivingCpu {
+            steer_by_cpu(&listeners[0], cores.as_deref(), config.threads, local_addr)?;
+        }
         let group = Arc::new(Group::new(local_addr, &listeners, passed));
         let least_loaded = config.balance == Balance::LeastLoaded;
         let (shard_listeners, acceptor_listeners) =
@@ -225,11 +243,6 @@ impl Server {
                 .map_err(|source| Error::Shard { shard: 0, source })?;
             server.backplane = Some(running);
         }
-        let cores = if config.pin_threads {
-            core_affinity::get_core_ids().filter(|ids| !ids.is_empty())
-        } else {
-            None
-        };
         let factory = Arc::new(factory);
         for (index, parts) in parts.into_iter().enumerate() {
             let core = cores.as_ref().map(|ids| ids[index % ids.len()]);
@@ -368,6 +381,31 @@ fn backplane(config: &Config) -> Result<(Option<Backplane>, Option<Outbox>), Con
 }
 
 /// How each listening socket is set up, from `config`.
+/// Under [`Balance::ReceivingCpu`]: attaches the program that gives each
+/// client to the shard pinned to the CPU that received it. Shard `i` runs
+/// on `cores[i]`, so there must be a core for every shard.
+fn steer_by_cpu(
+    listener: &TcpListener,
+    cores: Option<&[core_affinity::CoreId]>,
+    threads: usize,
+    addr: SocketAddr,
+) -> Result<(), Error> {
+    let cores = cores.unwrap_or_default();
+    if threads > cores.len() {
+        return Err(ConfigError {
+            field: "balance",
+            reason: format!(
+                "cpu needs one core for each shard: {threads} shards, {} cores this process \
+                 may use",
+                cores.len()
+            ),
+        }
+        .into());
+    }
+    let shard_cpus: Vec<usize> = cores[..threads].iter().map(|core| core.id).collect();
+    steer::steer_by_cpu(listener, &shard_cpus).map_err(|source| Error::Steer { addr, source })
+}
+
 fn listen_options(config: &Config) -> ListenOptions {
     ListenOptions {
         backlog: config.backlog,

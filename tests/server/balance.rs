@@ -1,7 +1,8 @@
 //! Balancing: under `Balance::LeastLoaded` one acceptor hands each client
 //! to the shard with the fewest clients, skipping a stalled shard; ids,
 //! counters, close reasons, refusals at the limit and shutdown behave as
-//! under `Balance::ReusePort`.
+//! under `Balance::ReusePort`. Under `Balance::ReceivingCpu` a client goes
+//! to the shard pinned to the CPU that received it.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -484,4 +485,77 @@ fn least_loaded_hands_over_clients_that_then_send_a_proxy_header() {
     server.wait_for_total("two headers, two clients", |t| {
         t.proxy_headers == 2 && t.accepted == 2
     });
+}
+
+/// The CPUs this process may run on, in ascending order: the order the
+/// server pins its shards in (shard `i` on the `i`-th).
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity
+    // fills the one we pass, of the size we pass.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    assert_eq!(
+        rc,
+        0,
+        "sched_getaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin_to(cpu: usize) {
+    // SAFETY: as above; CPU_SET writes inside the set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    assert_eq!(
+        rc,
+        0,
+        "sched_setaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn receiving_cpu_gives_each_client_to_the_shard_on_the_cpu_it_connected_from() {
+    // On loopback the SYN is processed on the CPU of the thread that
+    // connects, so a client connecting from a thread pinned to CPU c must
+    // land on the shard pinned to c.
+    let cpus = allowed_cpus();
+    let shards = cpus.len().min(2);
+    let probed = Probed::start(balanced(shards, Balance::ReceivingCpu));
+    for (shard, &cpu) in cpus.iter().take(shards).enumerate() {
+        let landed: Vec<u8> = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    pin_to(cpu);
+                    (0..20).map(|_| shard_of(&mut probed.client())).collect()
+                })
+                .join()
+                .expect("client thread")
+        });
+        assert!(
+            landed.iter().all(|&s| usize::from(s) == shard),
+            "clients connecting from CPU {cpu} landed on shards {landed:?}, not all on {shard}"
+        );
+    }
+}
+
+#[test]
+fn receiving_cpu_needs_pinned_shards_and_a_core_for_each() {
+    let unpinned = Config {
+        pin_threads: false,
+        ..balanced(1, Balance::ReceivingCpu)
+    };
+    let err = esockets::Server::bind(unpinned, |_| esockets::protocols::Echo)
+        .expect_err("unpinned shards refused");
+    assert!(err.to_string().contains("pinned"), "{err}");
+    let too_many = balanced(allowed_cpus().len() + 1, Balance::ReceivingCpu);
+    let err = esockets::Server::bind(too_many, |_| esockets::protocols::Echo)
+        .expect_err("more shards than cores refused");
+    assert!(err.to_string().contains("one core for each shard"), "{err}");
 }

@@ -159,9 +159,11 @@ pub struct Cli {
     pub max_subscriptions: usize,
 
     /// How new clients are spread over the shards: reuseport (the
-    /// kernel's hash, one listener per shard) or least-loaded (one
-    /// acceptor hands each client to the shard with the fewest clients,
-    /// skipping stalled shards). See docs/tuning.md.
+    /// kernel's hash, one listener per shard), cpu (the same listeners,
+    /// each client to the shard pinned to the CPU that received it; with
+    /// NIC receive queues spread over CPUs), or least-loaded (one acceptor
+    /// hands each client to the shard with the fewest clients, skipping
+    /// stalled shards). See docs/tuning.md.
     #[arg(long, value_enum, default_value_t = Balance::Reuseport)]
     pub balance: Balance,
 
@@ -291,6 +293,9 @@ pub enum SlowSubscribers {
 pub enum Balance {
     /// The kernel's SO_REUSEPORT hash: one listener per shard.
     Reuseport,
+    /// The same listeners, each client to the shard pinned to the CPU that
+    /// received it (a BPF program on the group).
+    Cpu,
     /// One acceptor thread: each client to the least-loaded shard.
     LeastLoaded,
 }
@@ -354,6 +359,7 @@ impl Cli {
             proxy_timeout: self.proxy_timeout,
             balance: match self.balance {
                 Balance::Reuseport => esockets::Balance::ReusePort,
+                Balance::Cpu => esockets::Balance::ReceivingCpu,
                 Balance::LeastLoaded => esockets::Balance::LeastLoaded,
             },
             ..defaults

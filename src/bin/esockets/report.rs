@@ -69,12 +69,17 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
         tracing::info!("metrics at http://{addr}/metrics (Prometheus text format)");
     }
     shards(config);
-    if config.balance == esockets::Balance::LeastLoaded {
-        tracing::info!(
+    match config.balance {
+        esockets::Balance::LeastLoaded => tracing::info!(
             "balance: least-loaded; one acceptor thread hands each new client to the shard \
              with the fewest open clients, skipping shards stalled for {} ms or more",
             esockets::Balance::STALLED_AFTER.as_millis()
-        );
+        ),
+        esockets::Balance::ReceivingCpu => tracing::info!(
+            "balance: cpu; each new client goes to the shard pinned to the CPU that received \
+             it (a BPF program on the listeners)"
+        ),
+        _ => {}
     }
     backlog(config.backlog);
     migrate_req();

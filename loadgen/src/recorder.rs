@@ -45,17 +45,23 @@ pub struct Recorder {
     pub groups: Vec<Histogram<u64>>,
     /// Open loop: how late each message left against its schedule (ns).
     pub pacing: Histogram<u64>,
+    /// Whether the `uncorrected` histograms are kept: in the closed loop a
+    /// message is sent when intended, so they would only repeat the
+    /// corrected ones (and reports leave them out).
+    keeps_uncorrected: bool,
 }
 
 impl Default for Recorder {
     fn default() -> Self {
-        Self::new(1)
+        Self::new(1, true)
     }
 }
 
 impl Recorder {
-    /// Empty, not yet measuring, for `groups` connection groups.
-    pub fn new(groups: usize) -> Self {
+    /// Empty, not yet measuring, for `groups` connection groups;
+    /// `uncorrected`: also record latency from the actual send (the open
+    /// loop, where it differs from the intended one).
+    pub fn new(groups: usize, uncorrected: bool) -> Self {
         let per_group = if groups > 1 { groups } else { 0 };
         Self {
             interval_messages: 0,
@@ -68,6 +74,7 @@ impl Recorder {
             interval_uncorrected: new_histogram(),
             messages: 0,
             unsent: 0,
+            keeps_uncorrected: uncorrected,
         }
     }
 
@@ -78,12 +85,14 @@ impl Recorder {
             return false;
         }
         let corrected = now.saturating_duration_since(stamp.intended).as_nanos() as u64;
-        let uncorrected = now.saturating_duration_since(stamp.sent).as_nanos() as u64;
         self.corrected.saturating_record(corrected.max(1));
-        self.uncorrected.saturating_record(uncorrected.max(1));
         self.interval_corrected.saturating_record(corrected.max(1));
-        self.interval_uncorrected
-            .saturating_record(uncorrected.max(1));
+        if self.keeps_uncorrected {
+            let uncorrected = now.saturating_duration_since(stamp.sent).as_nanos() as u64;
+            self.uncorrected.saturating_record(uncorrected.max(1));
+            self.interval_uncorrected
+                .saturating_record(uncorrected.max(1));
+        }
         if let Some(h) = self.groups.get_mut(group) {
             h.saturating_record(corrected.max(1));
         }
@@ -130,7 +139,7 @@ mod tests {
 
     #[test]
     fn unsent_messages_count_in_the_corrected_tail_only() {
-        let mut rec = Recorder::new(1);
+        let mut rec = Recorder::new(1, true);
         let end = Instant::now();
         rec.record_unsent(end - Duration::from_millis(300), end);
         assert_eq!(rec.unsent, 1);

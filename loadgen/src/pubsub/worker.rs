@@ -175,7 +175,7 @@ impl Worker {
             events: Events::with_capacity(1024),
             buf: vec![0; 64 * 1024],
             scratch: Vec::with_capacity(super::payload::MAX_HEADER),
-            rec: Recorder::new(1),
+            rec: Recorder::new(1, true),
             connect: new_histogram(),
             subscribe: new_histogram(),
             errors: Errors::default(),

@@ -241,7 +241,7 @@ impl Worker {
             events: Events::with_capacity(1024),
             buf: vec![0; 64 * 1024],
             pattern: Pattern::new(cfg.size, cfg.mode == Mode::Line),
-            rec: Recorder::new(cfg.groups.len()),
+            rec: Recorder::new(cfg.groups.len(), cfg.rate.is_some()),
             connect: new_histogram(),
             errors: Errors::default(),
             established: 0,

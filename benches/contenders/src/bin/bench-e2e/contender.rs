@@ -99,13 +99,20 @@ pub const WS_KNOWN: [Contender; 3] = [
 
 /// esockets under each balancing mode besides the default: plain TCP
 /// contenders, for comparing `--balance` settings (e.g. on `skew-1000`).
-pub const BALANCE_KNOWN: [Contender; 1] = [
+pub const BALANCE_KNOWN: [Contender; 2] = [
     // One acceptor hands each client to the least-loaded shard.
     Contender {
         name: "esockets-least-loaded",
         binary: "esockets",
         port: 1244,
         args: &["--balance", "least-loaded"],
+    },
+    // Each client to the shard pinned to the CPU that received it.
+    Contender {
+        name: "esockets-cpu",
+        binary: "esockets",
+        port: 1245,
+        args: &["--balance", "cpu"],
     },
 ];
 

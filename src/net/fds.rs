@@ -65,23 +65,23 @@ pub(crate) fn pregrow_table(slots: usize) -> io::Result<usize> {
     Ok(slots)
 }
 
-/// The one descriptor the process holds in reserve: at `EMFILE` it is
-/// lent out so that one waiting client can be accepted into its number and
-/// closed politely (instead of waiting in the listen queue until it times
-/// out), then taken back.
+/// The one descriptor a server holds in reserve: at `EMFILE` it is lent
+/// out so that one waiting client can be accepted into its number and
+/// refused politely (instead of waiting in the listen queue until it times
+/// out), then taken back into that number once the client is closed.
 ///
-/// One for the whole process, shared by every thread that accepts: while
+/// One for the whole server, shared by every thread that accepts: while
 /// it is lent, another shard's `accept` may take the freed number first.
-/// That shard then sees the spare missing, closes the client it just got
-/// (a refusal, as at `EMFILE`) and takes the spare back into that number,
-/// so the spare is never lost for good while clients keep arriving (with
-/// one spare per shard, a shard whose number another took stayed without
-/// one, and its queue waited until some client left).
+/// That shard then sees the spare missing, refuses the client it just got
+/// and takes the spare back into that number, so the spare is never lost
+/// for good while clients keep arriving (with one spare per shard, a shard
+/// whose number another took stayed without one, and its queue waited
+/// until some client left).
 pub(crate) struct Spare {
     /// The reserve descriptor, when held.
     held: Mutex<Option<File>>,
-    /// Set while the descriptor is lent or could not be taken back: a
-    /// client accepted meanwhile is refused to give its number back.
+    /// Set while the descriptor is lent or not yet taken back: a client
+    /// accepted meanwhile is refused to give its number back.
     missing: AtomicBool,
 }
 
@@ -95,39 +95,37 @@ impl Spare {
         }
     }
 
-    /// Whether the descriptor is lent or lost: a client just accepted
-    /// should be refused, and then [`Spare::restore`] called.
+    /// Whether the descriptor is lent or not yet taken back: a client just
+    /// accepted should be refused, and then [`Spare::restore`] called.
     pub(crate) fn is_missing(&self) -> bool {
-        self.missing.load(Ordering::Relaxed)
+        self.missing.load(Ordering::Acquire)
     }
 
-    /// Gives the descriptor up while `accept` runs, then takes it back (or
-    /// tries: [`Spare::is_missing`] says whether it is held again). Returns
-    /// what `accept` returned; `None` when the spare was not held and
-    /// cannot be taken (nothing was run).
+    /// Gives the descriptor up while `accept` runs. Returns what `accept`
+    /// returned, `None` when the spare is not held and cannot be taken
+    /// now (nothing was run). The spare stays missing: the caller refuses
+    /// the client `accept` got, if any, then calls [`Spare::restore`] to
+    /// take it back into the number the client freed.
     pub(crate) fn lend<R>(&self, accept: impl FnOnce() -> R) -> Option<R> {
         let mut held = self.held.lock();
         if held.is_none() {
             *held = File::open("/dev/null").ok();
             held.as_ref()?;
         }
-        self.missing.store(true, Ordering::Relaxed);
+        self.missing.store(true, Ordering::Release);
         drop(held.take());
-        let accepted = accept();
-        *held = File::open("/dev/null").ok();
-        self.missing.store(held.is_none(), Ordering::Relaxed);
-        Some(accepted)
+        Some(accept())
     }
 
     /// Takes the descriptor back if it is missing (just after a client was
-    /// closed to free a number, or when accepting resumes); returns whether
-    /// it is held now.
+    /// refused to free a number, or when accepting resumes); returns
+    /// whether it is held now.
     pub(crate) fn restore(&self) -> bool {
         let mut held = self.held.lock();
         if held.is_none() {
             *held = File::open("/dev/null").ok();
         }
-        self.missing.store(held.is_none(), Ordering::Relaxed);
+        self.missing.store(held.is_none(), Ordering::Release);
         held.is_some()
     }
 }
@@ -148,7 +146,8 @@ mod tests {
         let spare = Spare::new();
         assert!(!spare.is_missing());
         assert_eq!(spare.lend(|| spare.is_missing()), Some(true));
-        assert!(!spare.is_missing());
+        assert!(spare.is_missing(), "missing until taken back");
         assert!(spare.restore());
+        assert!(!spare.is_missing());
     }
 }

@@ -59,6 +59,11 @@ pub(crate) fn bind_group(
     for _ in 1..count {
         group.push(listener(actual, options).map_err(fail)?);
     }
+    if join {
+        // The group's steering program, if the server we join set one,
+        // would misroute clients: back to the kernel's hash.
+        super::steer::detach(&group[0]);
+    }
     Ok(group)
 }
 

@@ -24,6 +24,17 @@ use mio::net::TcpListener;
 ))]
 const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
 
+/// `SO_DETACH_REUSEPORT_BPF` (asm-generic/socket.h, Linux 5.3).
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+))]
+const SO_DETACH_REUSEPORT_BPF: libc::c_int = 68;
+
 /// One classic BPF instruction.
 fn op(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter {
@@ -35,15 +46,15 @@ fn op(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     }
 }
 
-/// The program: the receiving CPU, looked up in `shard_cpus` (shard `i`
-/// runs pinned to CPU `shard_cpus[i]`, one shard per CPU); a CPU no shard
-/// is pinned to goes to shard `cpu mod shards`.
-pub(crate) fn program(shard_cpus: &[usize]) -> Vec<libc::sock_filter> {
-    let shards = u32::try_from(shard_cpus.len().max(1)).unwrap_or(u32::MAX);
+/// The program: the receiving CPU, looked up in `routes` (`(cpu, shard)`
+/// pairs: clients received on `cpu` go to `shard`); a CPU not listed goes
+/// to shard `cpu mod shards`.
+pub(crate) fn program(routes: &[(usize, usize)], shards: usize) -> Vec<libc::sock_filter> {
+    let shards = u32::try_from(shards.max(1)).unwrap_or(u32::MAX);
     // A = the CPU this packet is processed on.
     let cpu = (libc::SKF_AD_OFF + libc::SKF_AD_CPU) as u32;
     let mut code = vec![op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, cpu)];
-    for (shard, &core) in shard_cpus.iter().enumerate() {
+    for &(core, shard) in routes {
         let (Ok(core), Ok(shard)) = (u32::try_from(core), u32::try_from(shard)) else {
             continue;
         };
@@ -67,7 +78,11 @@ pub(crate) fn program(shard_cpus: &[usize]) -> Vec<libc::sock_filter> {
 ///
 /// What `setsockopt` said (for example a kernel before 4.5), or
 /// `Unsupported` on an architecture whose option number is not known here.
-pub(crate) fn steer_by_cpu(listener: &TcpListener, shard_cpus: &[usize]) -> io::Result<()> {
+pub(crate) fn steer_by_cpu(
+    listener: &TcpListener,
+    routes: &[(usize, usize)],
+    shards: usize,
+) -> io::Result<()> {
     #[cfg(any(
         target_arch = "x86_64",
         target_arch = "x86",
@@ -77,7 +92,7 @@ pub(crate) fn steer_by_cpu(listener: &TcpListener, shard_cpus: &[usize]) -> io::
         target_arch = "loongarch64"
     ))]
     {
-        let mut code = program(shard_cpus);
+        let mut code = program(routes, shards);
         let prog = libc::sock_fprog {
             len: u16::try_from(code.len()).map_err(|_| io::ErrorKind::InvalidInput)?,
             filter: code.as_mut_ptr(),
@@ -107,9 +122,56 @@ pub(crate) fn steer_by_cpu(listener: &TcpListener, shard_cpus: &[usize]) -> io::
         target_arch = "loongarch64"
     )))]
     {
-        let _ = (listener, shard_cpus);
+        let _ = (listener, routes, shards);
         Err(io::ErrorKind::Unsupported.into())
     }
+}
+
+/// Removes a steering program from the `SO_REUSEPORT` group `listener`
+/// has just joined, so the group goes back to the kernel's hash: a server
+/// that joins the group of one started with `--balance cpu` (to replace
+/// it) would otherwise inherit its steering, and get no clients while the
+/// old server's sockets hold the indexes the program returns. Best effort:
+/// nothing attached (`ENOENT`) is the usual answer, and a kernel before
+/// 5.3 cannot detach (the program then stays until the old server's
+/// sockets are gone, when the group is rebuilt).
+pub(crate) fn detach(listener: &impl AsRawFd) {
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "loongarch64"
+    ))]
+    {
+        let zero: libc::c_int = 0;
+        // SAFETY: the option takes an int we pass by pointer and size.
+        let rc = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_DETACH_REUSEPORT_BPF,
+                std::ptr::addr_of!(zero).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::ENOENT) {
+                tracing::debug!(%err, "cannot detach a steering program from the listening group");
+            }
+        }
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "loongarch64"
+    )))]
+    let _ = listener;
 }
 
 #[cfg(test)]
@@ -137,15 +199,13 @@ mod tests {
     }
 
     #[test]
-    fn each_cpu_goes_to_the_shard_pinned_to_it() {
-        // Shards 0..4 pinned to CPUs 2, 3, 6, 7 (a taskset subset).
-        let code = program(&[2, 3, 6, 7]);
-        assert_eq!(
-            [2, 3, 6, 7].map(|cpu| run(&code, cpu)),
-            [0, 1, 2, 3],
-            "pinned CPUs"
-        );
-        // A CPU no shard runs on still lands on a shard.
+    fn each_cpu_goes_to_its_shard() {
+        // 2 shards over the allowed CPUs 0, 2, 4, 6 (a mask with gaps):
+        // shard 0 on CPU 0, shard 1 on CPU 2; the others alternate.
+        let code = program(&[(0, 0), (2, 1), (4, 0), (6, 1)], 2);
+        assert_eq!([0, 2, 4, 6].map(|cpu| run(&code, cpu)), [0, 1, 0, 1]);
+        // A CPU outside the mask still lands on a shard.
         assert_eq!(run(&code, 5), 1);
+        assert_eq!(run(&code, 8), 0);
     }
 }

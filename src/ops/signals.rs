@@ -132,7 +132,9 @@ impl Server {
     /// [`run_until_signal`](Server::run_until_signal) with signals caught
     /// earlier, before [`Server::bind`]: a signal that arrives while the
     /// server starts (a script that stops it as soon as it says it is
-    /// listening) still drains it instead of ending the process.
+    /// listening) still drains it instead of ending the process. Once per
+    /// process, as `run_until_signal`: a signal after this returns ends the
+    /// process.
     ///
     /// # Examples
     ///

@@ -257,10 +257,9 @@ impl Running {
             match self.acceptor.listeners[index].accept() {
                 Ok((stream, peer)) => {
                     if self.handle.spare().is_missing() {
-                        // The spare was lost at `EMFILE`: this client's
-                        // number becomes the spare again.
-                        drop(stream);
-                        self.note_refused(peer);
+                        // The spare is not back since `EMFILE`: refused,
+                        // so this client's number becomes the spare again.
+                        self.refuse(stream, peer);
                         self.handle.spare().restore();
                         continue;
                     }
@@ -337,38 +336,41 @@ impl Running {
         Err(handoff)
     }
 
-    /// At `EMFILE`: lends the process's spare descriptor to accept one
-    /// client and close it at once (after the refuse message), then takes
-    /// the spare back. Returns whether accepting can go on (a client was
-    /// refused, none was waiting, or another thread took the lent number
-    /// first); the next lend finds out whether the spare is back.
+    /// At `EMFILE`: lends the server's spare descriptor to accept one
+    /// client and refuse it at once, then takes the spare back into the
+    /// number it freed. Returns whether accepting can go on (a client was
+    /// refused, or none was waiting).
     fn refuse_with_spare(&mut self, index: usize) -> bool {
         let listener = &self.acceptor.listeners[index];
         let Some(accepted) = self.handle.spare().lend(|| listener.accept()) else {
             return false;
         };
-        match accepted {
-            Ok((mut stream, peer)) => {
-                if let Some(message) = &self.config.refuse_message {
-                    // Best effort, as a shard does.
-                    let _ = stream.write(message);
-                }
-                drop(stream);
-                self.note_refused(peer);
+        let go_on = match accepted {
+            Ok((stream, peer)) => {
+                self.refuse(stream, peer);
                 true
             }
             Err(err) if err.kind() == ErrorKind::WouldBlock => {
                 self.ready[index] = false;
                 true
             }
-            // Another thread took the lent number first: try again.
-            Err(err) => matches!(classify(&err), AcceptError::OutOfDescriptors),
-        }
+            // Only this thread accepts: the number went to something else
+            // (a file a handler opened), so pause rather than retry.
+            Err(_) => false,
+        };
+        // The refused client is closed: its number becomes the spare again.
+        self.handle.spare().restore();
+        go_on
     }
 
-    /// Counts a client refused for lack of descriptors, and says so (at
-    /// most once a second).
-    fn note_refused(&mut self, peer: SocketAddr) {
+    /// Refuses a client for lack of descriptors: the refuse message (best
+    /// effort, as a shard does), the close, the count, and a warning at
+    /// most once a second.
+    fn refuse(&mut self, mut stream: mio::net::TcpStream, peer: SocketAddr) {
+        if let Some(message) = &self.config.refuse_message {
+            let _ = stream.write(message);
+        }
+        drop(stream);
         self.acceptor
             .control
             .refused

@@ -198,8 +198,9 @@ pub struct Config {
 
 /// Descriptors kept back from the default `max_connections` for the
 /// process itself: the standard streams, the signal pipe, and files a
-/// handler or the process opens (logs, `/proc` reads). Each shard keeps 4
-/// more (poll, waker, listener, spare), counted on top.
+/// handler or the process opens (logs, `/proc` reads). Each shard keeps 3
+/// more (poll, waker, listener) and the server one spare; 4 per shard are
+/// counted on top.
 pub const RESERVED_DESCRIPTORS: usize = 64;
 
 impl Config {
@@ -294,15 +295,16 @@ impl Config {
             if !self.pin_threads {
                 return bad(
                     "balance",
-                    "cpu steers clients to the shard pinned to their CPU: shards must be pinned"
+                    "cpu steers clients to the shard pinned to their CPU: the shards must be \
+                     pinned"
                         .into(),
                 );
             }
             if self.reuseport_join {
                 return bad(
                     "balance",
-                    "cpu cannot join another process's listening group (its program would \
-                     steer that process's clients too)"
+                    "cpu cannot be combined with reuseport_join (its program would steer the \
+                     other process's clients too)"
                         .into(),
                 );
             }

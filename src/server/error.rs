@@ -68,7 +68,7 @@ pub enum Error {
     },
     /// `--balance cpu`: the steering program could not be attached to the
     /// listening group (a kernel before 4.5, say).
-    #[error("cannot steer clients by CPU on {addr} (SO_ATTACH_REUSEPORT_CBPF): {source}; use --balance reuseport")]
+    #[error("cannot steer clients by CPU on {addr} (SO_ATTACH_REUSEPORT_CBPF): {source}; use --balance reuseport (Balance::ReusePort)")]
     Steer {
         /// The address listened on.
         addr: SocketAddr,

@@ -294,7 +294,7 @@ impl ServerHandle {
             .is_ok()
     }
 
-    /// The process's spare descriptor, for refusing clients at `EMFILE`.
+    /// The server's spare descriptor, for refusing clients at `EMFILE`.
     pub(crate) fn spare(&self) -> &Spare {
         &self.shared.spare
     }

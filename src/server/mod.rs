@@ -380,10 +380,11 @@ fn backplane(config: &Config) -> Result<(Option<Backplane>, Option<Outbox>), Con
     }
 }
 
-/// How each listening socket is set up, from `config`.
 /// Under [`Balance::ReceivingCpu`]: attaches the program that gives each
 /// client to the shard pinned to the CPU that received it. Shard `i` runs
-/// on `cores[i]`, so there must be a core for every shard.
+/// on `cores[i]`, so there must be a core for every shard; clients
+/// received on the other cores this process may use are spread over the
+/// shards in turn.
 fn steer_by_cpu(
     listener: &TcpListener,
     cores: Option<&[core_affinity::CoreId]>,
@@ -391,21 +392,35 @@ fn steer_by_cpu(
     addr: SocketAddr,
 ) -> Result<(), Error> {
     let cores = cores.unwrap_or_default();
+    if cores.is_empty() {
+        return Err(ConfigError {
+            field: "balance",
+            reason: "cpu needs the cores this process may use, and the system did not list \
+                     them"
+                .into(),
+        }
+        .into());
+    }
     if threads > cores.len() {
         return Err(ConfigError {
             field: "balance",
             reason: format!(
-                "cpu needs one core for each shard: {threads} shards, {} cores this process \
-                 may use",
+                "cpu needs one core for each shard: lower threads to {} or less (the cores \
+                 this process may use), or use another balance",
                 cores.len()
             ),
         }
         .into());
     }
-    let shard_cpus: Vec<usize> = cores[..threads].iter().map(|core| core.id).collect();
-    steer::steer_by_cpu(listener, &shard_cpus).map_err(|source| Error::Steer { addr, source })
+    let routes: Vec<(usize, usize)> = cores
+        .iter()
+        .enumerate()
+        .map(|(j, core)| (core.id, j % threads))
+        .collect();
+    steer::steer_by_cpu(listener, &routes, threads).map_err(|source| Error::Steer { addr, source })
 }
 
+/// How each listening socket is set up, from `config`.
 fn listen_options(config: &Config) -> ListenOptions {
     ListenOptions {
         backlog: config.backlog,

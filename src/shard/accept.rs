@@ -58,17 +58,24 @@ pub(crate) fn classify(err: &io::Error) -> AcceptError {
     }
 }
 
-/// What giving up the spare descriptor achieved.
+/// What lending the spare descriptor achieved.
 enum Spared {
-    /// A waiting client was accepted into the spare's number and closed.
+    /// A waiting client was accepted into the spare's number and refused.
     Refused,
     /// Nobody was waiting.
     QueueEmpty,
-    /// Another thread took the lent number first: try again.
+    /// Another thread took the lent number first, or holds it in a refusal
+    /// of its own: try again (a few times).
     Raced,
-    /// The spare is not held and cannot be taken: pause accepting.
+    /// Accepting failed otherwise, or the spare cannot be had: pause.
     Failed,
 }
+
+/// How many times in a row a shard tries again when another thread took
+/// the lent spare's number, before it pauses accepting: enough to ride out
+/// a refusal in flight on another shard, few enough not to spin when the
+/// number went to something else (a file the handler opened).
+const SPARE_RETRIES: usize = 2;
 
 /// Why a client is refused before the handler sees it.
 #[derive(Clone, Copy)]
@@ -115,6 +122,7 @@ impl<H: Handler> Shard<H> {
         if self.deadlines.accept_paused(self.cx.now()) {
             return true;
         }
+        let mut retries = 0;
         for _ in 0..budget {
             let Some(listener) = &self.listener else {
                 return true;
@@ -142,12 +150,13 @@ impl<H: Handler> Shard<H> {
                         tracing::debug!(shard = self.index, %err, "accept failed for one client");
                     }
                     AcceptError::OutOfDescriptors => match self.refuse_with_spare() {
-                        Spared::Refused | Spared::Raced => {}
+                        Spared::Refused => retries = 0,
+                        Spared::Raced if retries < SPARE_RETRIES => retries += 1,
                         // `accept` reports EMFILE before it looks at the
                         // queue: nobody was waiting after all. Edge-triggered
                         // polling wakes us for the next client; no pause.
                         Spared::QueueEmpty => return true,
-                        Spared::Failed => {
+                        Spared::Raced | Spared::Failed => {
                             self.pause_accept(&err);
                             return true;
                         }
@@ -162,30 +171,36 @@ impl<H: Handler> Shard<H> {
         false
     }
 
-    /// At `EMFILE`: lends the process's spare descriptor to accept one
-    /// waiting client into its number and close it at once, then takes the
-    /// spare back. Says what came of it.
+    /// At `EMFILE`: lends the server's spare descriptor to accept one
+    /// waiting client into its number and refuse it at once, then takes
+    /// the spare back into the number the client freed. Says what came of
+    /// it.
     ///
-    /// With several shards another shard may take the freed number first:
-    /// then this accept fails again (`Raced`: try again at once), while
-    /// that shard refuses the client it got and takes the spare back into
-    /// its number (see [`Spare`](crate::net::fds::Spare)).
+    /// With several shards another shard may take the lent number first:
+    /// then this accept fails again (`Raced`), while that shard refuses the
+    /// client it got and takes the spare back into its number (see
+    /// [`Spare`](crate::net::fds::Spare)).
     fn refuse_with_spare(&mut self) -> Spared {
         let Some(listener) = &self.listener else {
             return Spared::Failed;
         };
-        match self.cx.handle.spare().lend(|| listener.accept()) {
-            Some(Ok((stream, peer))) => {
+        let Some(accepted) = self.cx.handle.spare().lend(|| listener.accept()) else {
+            // Not held, and no number free to take it: another shard's
+            // refusal may hold one for a moment.
+            return Spared::Raced;
+        };
+        let outcome = match accepted {
+            Ok((stream, peer)) => {
                 self.refuse(stream, peer, Refusal::OutOfDescriptors);
                 Spared::Refused
             }
-            Some(Err(err)) if err.kind() == ErrorKind::WouldBlock => Spared::QueueEmpty,
-            Some(Err(err)) if matches!(classify(&err), AcceptError::OutOfDescriptors) => {
-                Spared::Raced
-            }
-            // Not held and cannot be taken, or another error.
-            _ => Spared::Failed,
-        }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => Spared::QueueEmpty,
+            Err(err) if matches!(classify(&err), AcceptError::OutOfDescriptors) => Spared::Raced,
+            Err(_) => Spared::Failed,
+        };
+        // The refused client is closed: its number becomes the spare again.
+        self.cx.handle.spare().restore();
+        outcome
     }
 
     /// Stops accepting for a while: the process or system is out of a

@@ -80,6 +80,13 @@ impl Child {
         kib * 1024
     }
 
+    /// How many descriptors the child holds open now (`/proc/PID/fd`).
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .expect("read /proc/PID/fd")
+            .count()
+    }
+
     /// CPU time (user + system) the child has used so far.
     pub fn cpu_time(&self) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))

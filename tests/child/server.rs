@@ -84,6 +84,11 @@ impl Server {
         self.child.rss_bytes()
     }
 
+    /// How many descriptors the process holds open now.
+    pub fn open_files(&self) -> usize {
+        self.child.open_files()
+    }
+
     /// CPU time (user + system) the process has used so far.
     pub fn cpu_time(&self) -> Duration {
         self.child.cpu_time()

@@ -523,8 +523,10 @@ fn pin_to(cpu: usize) {
 #[test]
 fn receiving_cpu_gives_each_client_to_the_shard_on_the_cpu_it_connected_from() {
     // On loopback the SYN is processed on the CPU of the thread that
-    // connects, so a client connecting from a thread pinned to CPU c must
-    // land on the shard pinned to c.
+    // connects (unless RPS is set on `lo`, which no test machine here
+    // does), so a client connecting from a thread pinned to CPU c must
+    // land on the shard pinned to c. On a one-CPU machine there is one
+    // shard, and this only checks that the mode serves.
     let cpus = allowed_cpus();
     let shards = cpus.len().min(2);
     let probed = Probed::start(balanced(shards, Balance::ReceivingCpu));
@@ -558,4 +560,66 @@ fn receiving_cpu_needs_pinned_shards_and_a_core_for_each() {
     let err = esockets::Server::bind(too_many, |_| esockets::protocols::Echo)
         .expect_err("more shards than cores refused");
     assert!(err.to_string().contains("one core for each shard"), "{err}");
+}
+
+/// Greets each client with `B\n`: the server that joined.
+struct Joiner;
+
+impl Handler for Joiner {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        conn.send(b"B\n");
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        Verdict::Keep(data.len())
+    }
+}
+
+#[test]
+fn a_server_joining_a_cpu_steered_group_gets_clients_by_the_hash() {
+    // The first server's program sends every client to its only socket
+    // (index 0). A server that joins must take the program off the group,
+    // or it would get no client while the first one listens.
+    let cpus = allowed_cpus();
+    let first = Probed::start(balanced(1, Balance::ReceivingCpu));
+    let second = TestServer::start(
+        Config {
+            bind: first.server.addr,
+            reuseport_join: true,
+            ..config(1)
+        },
+        |_| Joiner,
+    );
+    let greetings: Vec<Vec<u8>> = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                pin_to(cpus[0]);
+                (0..40)
+                    .map(|_| read_exact(&mut second.client(), 2))
+                    .collect()
+            })
+            .join()
+            .expect("client thread")
+    });
+    let joined = greetings.iter().filter(|g| g.as_slice() == b"B\n").count();
+    // By the hash over two sockets, none of 40 reaching the second server
+    // has a chance of 2^-40.
+    assert!(
+        joined > 0,
+        "the server that joined got none of 40 clients: the steering stayed"
+    );
 }

@@ -42,13 +42,20 @@ fn main() -> ExitCode {
 /// (the writing thread ends with the process).
 fn say_error(line: String) {
     let (written, done) = std::sync::mpsc::channel();
+    let text = line.clone();
     let writer = std::thread::Builder::new().spawn(move || {
         // Ignored: with stderr gone there is nobody left to tell.
-        let _ = io::stderr().write_all(line.as_bytes());
+        let _ = io::stderr().write_all(text.as_bytes());
         let _ = written.send(());
     });
-    if writer.is_ok() {
-        let _ = done.recv_timeout(FLUSH_BEFORE_ERROR);
+    match writer {
+        Ok(_) => {
+            let _ = done.recv_timeout(FLUSH_BEFORE_ERROR);
+        }
+        // No thread to spare: write it from here, come what may.
+        Err(_) => {
+            let _ = io::stderr().write_all(line.as_bytes());
+        }
     }
 }
 

@@ -12,8 +12,9 @@ use std::os::fd::AsRawFd;
 
 use mio::net::TcpListener;
 
-/// `SO_ATTACH_REUSEPORT_CBPF` (asm-generic/socket.h; the `libc` crate
-/// defines it only for Android).
+/// `SO_ATTACH_REUSEPORT_CBPF` and `SO_DETACH_REUSEPORT_BPF`, as
+/// asm-generic/socket.h numbers them for these architectures (the `libc`
+/// crate defines them only for Android); `None` elsewhere.
 #[cfg(any(
     target_arch = "x86_64",
     target_arch = "x86",
@@ -22,18 +23,36 @@ use mio::net::TcpListener;
     target_arch = "riscv64",
     target_arch = "loongarch64"
 ))]
-const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
+const OPTIONS: Option<(libc::c_int, libc::c_int)> = Some((51, 68));
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+)))]
+const OPTIONS: Option<(libc::c_int, libc::c_int)> = None;
 
-/// `SO_DETACH_REUSEPORT_BPF` (asm-generic/socket.h, Linux 5.3).
-#[cfg(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "loongarch64"
-))]
-const SO_DETACH_REUSEPORT_BPF: libc::c_int = 68;
+/// `setsockopt(fd, SOL_SOCKET, option, value)`.
+fn set_option<T>(fd: &impl AsRawFd, option: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` is a live `T` of the size we pass; the kernel copies
+    // what it needs before returning.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            std::ptr::from_ref(value).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
 
 /// One classic BPF instruction.
 fn op(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
@@ -83,95 +102,38 @@ pub(crate) fn steer_by_cpu(
     routes: &[(usize, usize)],
     shards: usize,
 ) -> io::Result<()> {
-    #[cfg(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64"
-    ))]
-    {
-        let mut code = program(routes, shards);
-        let prog = libc::sock_fprog {
-            len: u16::try_from(code.len()).map_err(|_| io::ErrorKind::InvalidInput)?,
-            filter: code.as_mut_ptr(),
-        };
-        // SAFETY: `prog` points at `code`, alive for the call; the kernel
-        // copies the program.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                SO_ATTACH_REUSEPORT_CBPF,
-                std::ptr::addr_of!(prog).cast(),
-                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-    #[cfg(not(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64"
-    )))]
-    {
-        let _ = (listener, routes, shards);
-        Err(io::ErrorKind::Unsupported.into())
-    }
+    let (attach, _) = OPTIONS.ok_or(io::ErrorKind::Unsupported)?;
+    let mut code = program(routes, shards);
+    let prog = libc::sock_fprog {
+        len: u16::try_from(code.len()).map_err(|_| io::ErrorKind::InvalidInput)?,
+        filter: code.as_mut_ptr(),
+    };
+    // `prog` points at `code`, alive until this returns.
+    set_option(listener, attach, &prog)
 }
 
 /// Removes a steering program from the `SO_REUSEPORT` group `listener`
 /// has just joined, so the group goes back to the kernel's hash: a server
 /// that joins the group of one started with `--balance cpu` (to replace
 /// it) would otherwise inherit its steering, and get no clients while the
-/// old server's sockets hold the indexes the program returns. Best effort:
-/// nothing attached (`ENOENT`) is the usual answer, and a kernel before
-/// 5.3 cannot detach (the program then stays until the old server's
-/// sockets are gone, when the group is rebuilt).
+/// old server's sockets hold the indexes the program returns. Nothing
+/// attached (`ENOENT`) is the usual answer; a kernel before 5.3 cannot
+/// detach, which is said.
 pub(crate) fn detach(listener: &impl AsRawFd) {
-    #[cfg(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64"
-    ))]
-    {
-        let zero: libc::c_int = 0;
-        // SAFETY: the option takes an int we pass by pointer and size.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                SO_DETACH_REUSEPORT_BPF,
-                std::ptr::addr_of!(zero).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::ENOENT) {
-                tracing::debug!(%err, "cannot detach a steering program from the listening group");
-            }
-        }
+    let Some((_, detach)) = OPTIONS else {
+        return;
+    };
+    match set_option(listener, detach, &0 as &libc::c_int) {
+        Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(err) => tracing::warn!(
+            %err,
+            "cannot take a steering program (--balance cpu) off the listening group: if the \
+             server joined runs one, this server gets clients only as it steers them"
+        ),
+        Ok(()) => tracing::info!(
+            "took the joined server's --balance cpu steering off the listening group"
+        ),
     }
-    #[cfg(not(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64"
-    )))]
-    let _ = listener;
 }
 
 #[cfg(test)]

@@ -9,51 +9,14 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 
-use esockets::{Config, Conn, Decision, Handler, Server, ShardContext, Verdict};
+use esockets::{Config, Server};
 
 use crate::netns::Namespace;
-use crate::util::{client, read_exact, Gate, Hold};
+use crate::util::{client, read_exact, Gate, Named};
 
 /// Clients connected while the first server is held; about half queue on
 /// its listener (the chance that none does is 2^-40).
 const CLIENTS: usize = 40;
-
-/// Greets each client with its server's name, then echoes; the first
-/// server's handler holds its shard on `block`.
-struct Named {
-    /// `b"A\n"` or `b"B\n"`.
-    name: &'static [u8],
-    /// Holds the shard on `block`, if given.
-    hold: Option<Hold>,
-}
-
-impl Handler for Named {
-    type State = ();
-
-    fn on_connect(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        _peer: SocketAddr,
-    ) -> Decision<()> {
-        conn.send(self.name);
-        Decision::Accept(())
-    }
-
-    fn on_data(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        _state: &mut (),
-        data: &[u8],
-    ) -> Verdict {
-        match &self.hold {
-            Some(hold) if data == b"block" => hold.here(),
-            _ => conn.send(data),
-        }
-        Verdict::Keep(data.len())
-    }
-}
 
 #[test]
 fn clients_queued_at_shutdown_move_to_the_server_that_joined() {

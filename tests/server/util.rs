@@ -9,7 +9,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
-use esockets::{Config, Error, Handler, Server, ServerHandle, ShardInfo, ShardStats};
+use esockets::{
+    Config, Conn, Decision, Error, Handler, Server, ServerHandle, ShardContext, ShardInfo,
+    ShardStats, Verdict,
+};
 
 /// Read and write timeout of every client socket: a bug fails the test
 /// after this long instead of hanging it.
@@ -403,5 +406,42 @@ impl Gate {
     /// Lets the held shard go.
     pub fn open(&self) {
         self.release.send(()).expect("release");
+    }
+}
+
+/// Greets each client with its server's name, then echoes; holds its
+/// shard on `block` if given a `Hold`: tells apart servers sharing a port.
+pub struct Named {
+    /// `b"A\n"` or `b"B\n"`.
+    pub name: &'static [u8],
+    /// Holds the shard on `block`, if given.
+    pub hold: Option<Hold>,
+}
+
+impl Handler for Named {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        conn.send(self.name);
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        match &self.hold {
+            Some(hold) if data == b"block" => hold.here(),
+            _ => conn.send(data),
+        }
+        Verdict::Keep(data.len())
     }
 }

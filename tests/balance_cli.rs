@@ -22,6 +22,9 @@ fn least_loaded_says_so_at_start_and_spreads_clients_evenly() {
     let addr = server.listening_addr();
     let line = server.wait_for_line("balance: least-loaded");
     assert!(line.contains("fewest open clients"), "{line}");
+    // One listener, not one per shard: the start-up lines say so.
+    let line = server.wait_for_line("listen backlog");
+    assert!(line.contains("on the one listener"), "{line}");
     let mut clients: Vec<_> = (0..4).map(|_| client(addr)).collect();
     for stream in &mut clients {
         stream.write_all(b"hi").expect("write");

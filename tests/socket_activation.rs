@@ -136,3 +136,45 @@ fn a_descriptor_that_is_not_a_listening_socket_is_a_clear_error() {
     assert!(error.contains("descriptor 3"), "{error}");
     assert!(error.contains("not a socket"), "{error}");
 }
+
+#[test]
+fn every_protocol_serves_the_passed_socket() {
+    // The WebSocket protocols once bound --bind and left the passed socket
+    // to nobody; each protocol must answer on systemd's socket. (discard
+    // answers nothing; it starts the way echo does.)
+    const UPGRADE: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+    for (protocol, ask, answer) in [
+        (&["--protocol", "echo"][..], &b"x"[..], &b"x"[..]),
+        (&["--protocol", "line-echo"], b"x\n", b"x\n"),
+        (&["--protocol", "pubsub"], b"PING\n", b"+PONG"),
+        (&["--protocol", "ws-echo"], UPGRADE, b"HTTP/1.1 101"),
+        (
+            &["--protocol", "pubsub", "--websocket"],
+            UPGRADE,
+            b"HTTP/1.1 101",
+        ),
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut args = vec!["--threads", "1", "--bind", "192.0.2.1:9"];
+        args.extend_from_slice(protocol);
+        let mut server = activated(&listener, &args);
+        let line = server.wait_for_line("esockets listening");
+        assert_eq!(address_in(&line), addr, "{protocol:?}: {line}");
+        let mut stream = client(addr);
+        stream.write_all(ask).expect("write");
+        let mut got = vec![0; answer.len()];
+        stream.read_exact(&mut got).expect("the answer");
+        assert_eq!(got, answer, "{protocol:?}");
+        drop(stream);
+        let (status, total) = server.stop();
+        assert!(status.success(), "{protocol:?}: {status}");
+        assert_eq!(
+            child::server::counter(&total, "accepted"),
+            1,
+            "{protocol:?}: {total}"
+        );
+    }
+}

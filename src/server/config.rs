@@ -295,8 +295,8 @@ impl Config {
             if !self.pin_threads {
                 return bad(
                     "balance",
-                    "cpu steers clients to the shard pinned to their CPU: the shards must be \
-                     pinned"
+                    "cpu steers clients to the shard pinned to their CPU: pin the shards, or \
+                     use another balance"
                         .into(),
                 );
             }
@@ -304,7 +304,7 @@ impl Config {
                 return bad(
                     "balance",
                     "cpu cannot be combined with reuseport_join (its program would steer the \
-                     other process's clients too)"
+                     other process's clients too): join with balance reuseport or least-loaded"
                         .into(),
                 );
             }

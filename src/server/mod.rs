@@ -136,7 +136,8 @@ impl Server {
             return Err(ConfigError {
                 field: "balance",
                 reason: "cpu needs listening sockets this server binds itself (the order of \
-                         passed sockets in their group is not known)"
+                         passed sockets in their group is not known): with passed sockets, use \
+                         balance reuseport or least-loaded"
                     .into(),
             }
             .into());

@@ -41,7 +41,7 @@ pub struct Cli {
 
     /// Shard threads, each with its own listener and event loop [default:
     /// the number of cores this process may use; more is allowed, with a
-    /// warning].
+    /// warning, except with --balance cpu].
     #[arg(long, short)]
     pub threads: Option<usize>,
 
@@ -49,8 +49,8 @@ pub struct Cli {
     #[arg(long)]
     pub no_pin: bool,
 
-    /// Listen backlog per shard [default: net.core.somaxconn, which also
-    /// caps it].
+    /// Listen backlog per shard (under --balance least-loaded, of the one
+    /// listener) [default: net.core.somaxconn, which also caps it].
     #[arg(long)]
     pub backlog: Option<u32>,
 
@@ -161,7 +161,8 @@ pub struct Cli {
     /// How new clients are spread over the shards: reuseport (the
     /// kernel's hash, one listener per shard), cpu (the same listeners,
     /// each client to the shard pinned to the CPU that received it; with
-    /// NIC receive queues spread over CPUs), or least-loaded (one acceptor
+    /// NIC receive queues spread over CPUs; needs pinned shards and a core
+    /// for each), or least-loaded (one acceptor
     /// hands each client to the shard with the fewest clients, skipping
     /// stalled shards). See docs/tuning.md.
     #[arg(long, value_enum, default_value_t = Balance::Reuseport)]

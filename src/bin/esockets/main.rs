@@ -119,12 +119,12 @@ fn serve(
         }
         Protocol::WsEcho => {
             let ws = ws_config(cli)?;
-            Server::bind(config.clone(), move |_| WebSocket::new(ws.clone(), WsEcho))?
+            start(&config, passed, move |_| WebSocket::new(ws.clone(), WsEcho))?
         }
         Protocol::Pubsub if cli.websocket => {
             let ws = ws_config(cli)?;
             let max = cli.max_subscriptions;
-            Server::bind(config.clone(), move |_| {
+            start(&config, passed, move |_| {
                 WebSocket::new(ws.clone(), PubSubWs::new().with_max_subscriptions(max))
             })?
         }
@@ -135,7 +135,7 @@ fn serve(
             })?
         }
     };
-    report::started(&server, &config, cli);
+    report::started(&server, &config, cli, passed_count);
     report::restart(&config, passed_count);
     let handle = server.handle();
     signals.watch(handle.clone())?;

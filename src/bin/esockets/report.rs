@@ -28,7 +28,7 @@ pub fn raise_file_limit() {
 
 /// One log line per fact a deployer needs (the README shows them; a test
 /// keeps it in step).
-pub fn started(server: &Server, config: &Config, cli: &Cli) {
+pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
     let protocol = cli.protocol;
     let name = protocol
         .to_possible_value()
@@ -68,7 +68,7 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
     if let Some(addr) = server.metrics_addr() {
         tracing::info!("metrics at http://{addr}/metrics (Prometheus text format)");
     }
-    shards(config);
+    shards(config, passed);
     match config.balance {
         esockets::Balance::LeastLoaded => tracing::info!(
             "balance: least-loaded; one acceptor thread hands each new client to the shard \
@@ -81,7 +81,7 @@ pub fn started(server: &Server, config: &Config, cli: &Cli) {
         ),
         _ => {}
     }
-    backlog(config.backlog);
+    backlog(config, passed);
     migrate_req();
     timeouts(config);
     proxy_protocol(config);
@@ -129,15 +129,22 @@ fn websocket(cli: &Cli) {
 }
 
 /// Shards, cores and pinning; a warning when shards share cores.
-fn shards(config: &Config) {
+fn shards(config: &Config, passed: usize) {
     let cores = esockets::default_threads();
     let pinning = if config.pin_threads {
         "pinned to cores"
     } else {
         "not pinned"
     };
+    let each = if config.balance == esockets::Balance::LeastLoaded {
+        "one thread and event loop each; one acceptor thread accepts for all"
+    } else if passed > 0 {
+        "one thread and event loop each, accepting on the passed sockets"
+    } else {
+        "one thread, listener and event loop each"
+    };
     tracing::info!(
-        "shards: {} (one thread, listener and event loop each), {pinning}; cores available: {cores}",
+        "shards: {} ({each}), {pinning}; cores available: {cores}",
         config.threads
     );
     if config.threads > cores {
@@ -150,15 +157,27 @@ fn shards(config: &Config) {
 }
 
 /// The backlog, and whether the kernel caps it.
-fn backlog(backlog: u32) {
+fn backlog(config: &Config, passed: usize) {
+    if passed > 0 {
+        tracing::info!(
+            "listen backlog: as the passed sockets were made (Backlog= in the .socket unit)"
+        );
+        return;
+    }
+    let backlog = config.backlog;
+    let whose = if config.balance == esockets::Balance::LeastLoaded {
+        "on the one listener, which holds a whole connect burst"
+    } else {
+        "per shard"
+    };
     let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok());
     match somaxconn {
         Some(cap) => tracing::info!(
-            "listen backlog {backlog} per shard (the kernel allows up to {cap}: net.core.somaxconn)"
+            "listen backlog {backlog} {whose} (the kernel allows up to {cap}: net.core.somaxconn)"
         ),
-        None => tracing::info!("listen backlog {backlog} per shard"),
+        None => tracing::info!("listen backlog {backlog} {whose}"),
     }
     if let Some(cap) = somaxconn.filter(|&cap| cap < backlog) {
         tracing::warn!(

@@ -160,11 +160,11 @@ pub struct Cli {
 
     /// How new clients are spread over the shards: reuseport (the
     /// kernel's hash, one listener per shard), cpu (the same listeners,
-    /// each client to the shard pinned to the CPU that received it; with
-    /// NIC receive queues spread over CPUs; needs pinned shards and a core
-    /// for each), or least-loaded (one acceptor
-    /// hands each client to the shard with the fewest clients, skipping
-    /// stalled shards). See docs/tuning.md.
+    /// each client to the shard pinned to the CPU that received it, for
+    /// NICs with a receive queue per core; needs pinned shards and a core
+    /// for each), or least-loaded (one acceptor hands each client to the
+    /// shard with the fewest clients, skipping stalled shards). See
+    /// docs/tuning.md.
     #[arg(long, value_enum, default_value_t = Balance::Reuseport)]
     pub balance: Balance,
 

@@ -75,6 +75,8 @@ fn max_connections_refuses_with_the_message_and_frees_places() {
         "busy, try later\n",
     ]);
     let addr = server.listening_addr();
+    let line = server.wait_for_line("refused clients are sent");
+    assert!(line.contains(r#""busy, try later\n""#), "{line}");
     let mut served: Vec<TcpStream> = (0..100).map(|_| client(addr)).collect();
     for stream in &mut served {
         assert_eq!(outcome(stream, b"hi\n"), Outcome::Served);

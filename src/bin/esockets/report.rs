@@ -89,6 +89,12 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
         server.handle().max_connections(),
         config.max_connections.is_some(),
     );
+    if let Some(message) = &config.refuse_message {
+        tracing::info!(
+            "refused clients are sent {:?} before the close",
+            String::from_utf8_lossy(message)
+        );
+    }
     tracing::info!(
         "per client: output paused above {}, resumed at {}, client closed above {}; \
          partial input up to {}",

@@ -16,58 +16,18 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{unbounded, Receiver, Sender};
-use esockets::proxy::{Command, ProxyInfo, Version};
-use esockets::{Config, Conn, Decision, Handler, Server, ShardContext, ShardStats, Verdict};
+use crossbeam::channel::{unbounded, Receiver};
+use esockets::proxy::{Command, Version};
+use esockets::{Config, Server, ShardStats};
 use socket2::{Domain, Socket, Type};
 
 use child::haproxy::Haproxy;
+use child::proxy_recorder::{Connected, Recorder};
 use child::server::{client, Server as Binary};
 use child::DEADLINE;
 
 /// Read and write timeout of client sockets.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What `on_connect` was given.
-#[derive(Clone, Debug)]
-struct Connected {
-    /// Its `peer`.
-    peer: SocketAddr,
-    /// `Conn::proxy`.
-    proxy: Option<ProxyInfo>,
-}
-
-/// Echo that reports every `on_connect`.
-struct Recorder {
-    /// Where the reports go.
-    seen: Sender<Connected>,
-}
-
-impl Handler for Recorder {
-    type State = ();
-
-    fn on_connect(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        peer: SocketAddr,
-    ) -> Decision<()> {
-        let proxy = conn.proxy().copied();
-        let _ = self.seen.send(Connected { peer, proxy });
-        Decision::Accept(())
-    }
-
-    fn on_data(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        _state: &mut (),
-        data: &[u8],
-    ) -> Verdict {
-        conn.send(data);
-        Verdict::Keep(data.len())
-    }
-}
 
 /// An esockets server with the PROXY protocol on, trusting loopback, and
 /// what its `on_connect` sees.

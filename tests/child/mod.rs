@@ -8,6 +8,7 @@ pub mod components;
 pub mod haproxy;
 pub mod line_client;
 pub mod netns;
+pub mod proxy_recorder;
 pub mod scrape;
 pub mod server;
 

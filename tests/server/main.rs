@@ -22,6 +22,8 @@ mod netns;
 mod panic;
 mod passed;
 mod proxy;
+#[path = "../child/proxy_recorder.rs"]
+mod proxy_recorder;
 mod pubsub;
 mod refusal;
 mod refused_ids;

@@ -8,53 +8,12 @@ use std::io::Write;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{unbounded, Receiver, Sender};
-use esockets::proxy::{Command, ProxyInfo, Version};
-use esockets::{Config, Conn, Decision, Handler, ShardContext, Verdict};
+use crossbeam::channel::{unbounded, Receiver};
+use esockets::proxy::{Command, Version};
+use esockets::Config;
 
+use crate::proxy_recorder::{Connected, Recorder};
 use crate::util::{config, read_exact, read_to_close, round_trip, TestServer, DEADLINE};
-
-/// What `on_connect` was given.
-#[derive(Clone, Debug)]
-struct Connected {
-    /// Its `peer`.
-    peer: SocketAddr,
-    /// `Conn::proxy`.
-    proxy: Option<ProxyInfo>,
-}
-
-/// Echo that reports every `on_connect`.
-struct Recorder {
-    /// Where the reports go.
-    seen: Sender<Connected>,
-}
-
-impl Handler for Recorder {
-    type State = ();
-
-    fn on_connect(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        peer: SocketAddr,
-    ) -> Decision<()> {
-        let proxy = conn.proxy().copied();
-        let _ = self.seen.send(Connected { peer, proxy });
-        Decision::Accept(())
-    }
-
-    fn on_data(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        _state: &mut (),
-        data: &[u8],
-    ) -> Verdict {
-        assert!(conn.proxy().is_none(), "only on_connect sees the header");
-        conn.send(data);
-        Verdict::Keep(data.len())
-    }
-}
 
 /// A server with the PROXY protocol on, trusting `trusted`, and what its
 /// `on_connect` sees.

@@ -3,7 +3,7 @@
 //! sized once (`pipeline × size`), so steady state allocates nothing.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -272,22 +272,13 @@ impl Conn {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(());
         };
-        while self.out_pos < self.out.len() {
-            match stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(Fault::Closed),
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Fault::Io(e)),
+        crate::net::write_queued(stream, &mut self.out, &mut self.out_pos).map_err(|e| {
+            if e.kind() == io::ErrorKind::WriteZero {
+                Fault::Closed
+            } else {
+                Fault::Io(e)
             }
-        }
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-        } else {
-            self.out.drain(..self.out_pos);
-        }
-        self.out_pos = 0;
-        Ok(())
+        })
     }
 
     /// Reads until the socket is empty (or the read-rate credit is used

@@ -4,7 +4,7 @@
 //! ports being burnt by `bind(port 0)`), and zero-linger closes (RST, no
 //! TIME_WAIT left behind).
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -83,4 +83,26 @@ pub fn still_open(stream: &TcpStream) -> bool {
         Ok(_) => true,
         Err(e) => e.kind() == io::ErrorKind::WouldBlock,
     }
+}
+
+/// Writes `out[*pos..]` until all of it is written or the socket is full,
+/// then drops from `out` what was written. A write that takes nothing (the
+/// peer is gone) is `WriteZero`.
+pub fn write_queued(stream: &mut TcpStream, out: &mut Vec<u8>, pos: &mut usize) -> io::Result<()> {
+    while *pos < out.len() {
+        match stream.write(&out[*pos..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *pos += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if *pos == out.len() {
+        out.clear();
+    } else {
+        out.drain(..*pos);
+    }
+    *pos = 0;
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! is the same.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -210,22 +210,13 @@ impl Client {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(());
         };
-        while self.out_pos < self.out.len() {
-            match stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(Fault::Closed),
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Fault::Io(e)),
+        crate::net::write_queued(stream, &mut self.out, &mut self.out_pos).map_err(|e| {
+            if e.kind() == io::ErrorKind::WriteZero {
+                Fault::Closed
+            } else {
+                Fault::Io(e)
             }
-        }
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-        } else {
-            self.out.drain(..self.out_pos);
-        }
-        self.out_pos = 0;
-        Ok(())
+        })
     }
 
     /// Reads what the socket holds into `input` (up to `buf.len()` bytes

@@ -2,43 +2,12 @@
 //! a free loopback port and must echo 1 B, 64 KiB and 4 MiB payloads
 //! byte-exactly, also with several clients at once.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
-
-/// Kills the server when the test ends, whatever happens.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `exe` on an ephemeral port and returns it with its address.
-fn start(exe: &str) -> (Server, SocketAddr) {
-    let child = Command::new(exe)
-        .args(["--threads", "2", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start server");
-    let mut server = Server(child);
-    let stdout = server.0.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read banner");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("banner")
-        .parse()
-        .expect("address");
-    (server, addr)
-}
 
 /// Sends `len` patterned bytes and checks they come back unchanged.
 fn roundtrip(addr: SocketAddr, len: usize) {
@@ -63,7 +32,7 @@ fn roundtrip(addr: SocketAddr, len: usize) {
 
 /// Runs every payload size, then several clients in parallel.
 fn check(exe: &str) {
-    let (_server, addr) = start(exe);
+    let (_server, addr) = common::start(exe, &[]);
     for len in [1, 64, 4096, 65536, 4 << 20] {
         roundtrip(addr, len);
     }

@@ -2,44 +2,17 @@
 //! free loopback port, driven by `loadgen --ws` (in process) with binary
 //! and text messages; every message must come back byte for byte.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser;
 
-/// Kills the server when the test ends, whatever happens.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the contender on an ephemeral port with `extra` arguments;
-/// returns it and its address.
-fn start(extra: &[&str]) -> (Server, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_tokio-tungstenite-echo"))
-        .args(["--threads", "2", "--bind", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start server");
-    let mut server = Server(child);
-    let stdout = server.0.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read banner");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("banner")
-        .to_owned();
-    (server, addr)
+/// Starts the contender with `extra` arguments; returns it and its address.
+fn start(extra: &[&str]) -> (common::Server, String) {
+    let (server, addr) = common::start(env!("CARGO_BIN_EXE_tokio-tungstenite-echo"), extra);
+    (server, addr.to_string())
 }
 
 /// Runs loadgen against `addr` for 1 s with `extra` arguments; returns

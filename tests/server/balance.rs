@@ -14,8 +14,8 @@ use esockets::{
 };
 
 use crate::util::{
-    config, expect_clean_close, heavy_test, read_exact, wait_until, Gate, Hold, Named, TestServer,
-    DEADLINE,
+    config, expect_clean_close, heavy_test, read_exact, wait_until, Fragile, Gate, Hold, Named,
+    TestServer, DEADLINE,
 };
 
 /// Both modes, for the tests that must behave the same in each.
@@ -326,37 +326,6 @@ fn least_loaded_refuses_at_the_connection_limit_like_reuseport() {
             (2, 1),
             "{balance:?}: {total:?}"
         );
-    }
-}
-
-/// Greets each client with its shard's index; panics on `!`.
-struct Fragile {
-    /// This shard's index.
-    index: u8,
-}
-
-impl Handler for Fragile {
-    type State = ();
-
-    fn on_connect(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        _peer: SocketAddr,
-    ) -> Decision<()> {
-        conn.send(&[self.index]);
-        Decision::Accept(())
-    }
-
-    fn on_data(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        _conn: &mut Conn<'_>,
-        _state: &mut (),
-        data: &[u8],
-    ) -> Verdict {
-        assert!(!data.contains(&b'!'), "boom on shard {}", self.index);
-        Verdict::Keep(data.len())
     }
 }
 

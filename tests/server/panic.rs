@@ -2,43 +2,10 @@
 //! the other shards serve on, and `join` reports `Error::ShardPanicked`.
 
 use std::io::Write;
-use std::net::SocketAddr;
 
-use esockets::{Conn, Decision, Error, Handler, ShardContext, ShardInfo, Verdict};
+use esockets::{Error, ShardInfo};
 
-use crate::util::{config, read_exact, read_to_close, round_trip, TestServer};
-
-/// Greets each client with its shard's index; echoes, but panics on `!`.
-struct Fragile {
-    /// This shard's index.
-    index: u8,
-}
-
-impl Handler for Fragile {
-    type State = ();
-
-    fn on_connect(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        _peer: SocketAddr,
-    ) -> Decision<()> {
-        conn.send(&[self.index]);
-        Decision::Accept(())
-    }
-
-    fn on_data(
-        &mut self,
-        _cx: &mut ShardContext<'_>,
-        conn: &mut Conn<'_>,
-        _state: &mut (),
-        data: &[u8],
-    ) -> Verdict {
-        assert!(!data.contains(&b'!'), "boom on shard {}", self.index);
-        conn.send(data);
-        Verdict::Keep(data.len())
-    }
-}
+use crate::util::{config, read_exact, read_to_close, round_trip, Fragile, TestServer};
 
 #[test]
 fn a_handler_panic_is_reported_by_join_and_other_shards_go_on() {

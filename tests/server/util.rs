@@ -445,3 +445,35 @@ impl Handler for Named {
         Verdict::Keep(data.len())
     }
 }
+
+/// Greets each client with its shard's index; echoes, but panics on `!`.
+pub struct Fragile {
+    /// This shard's index.
+    pub index: u8,
+}
+
+impl Handler for Fragile {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Decision<()> {
+        conn.send(&[self.index]);
+        Decision::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        assert!(!data.contains(&b'!'), "boom on shard {}", self.index);
+        conn.send(data);
+        Verdict::Keep(data.len())
+    }
+}

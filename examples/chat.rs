@@ -112,7 +112,7 @@ impl Handler for Chat {
             conn.send(b"line too long\n");
             return Verdict::Close;
         }
-        Verdict::Keep(scan.complete)
+        Verdict::Consumed(scan.complete)
     }
 
     fn on_close(

@@ -5,7 +5,7 @@
 //! stop it with Ctrl-C (it drains its clients first).
 
 use esockets::{
-    CloseReason, Config, Conn, ConnId, Decision, Handler, Server, ShardContext, StopSignals,
+    Admission, CloseReason, Config, Conn, ConnId, Handler, Server, ShardContext, StopSignals,
     Verdict,
 };
 use std::net::SocketAddr;
@@ -24,10 +24,10 @@ impl Handler for Uppercase {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<u64> {
+    ) -> Admission<u64> {
         self.clients += 1;
         conn.send(format!("hello {peer}, you are client {} here\n", self.clients).as_bytes());
-        Decision::Accept(0)
+        Admission::Accept(0)
     }
 
     fn on_data(
@@ -40,7 +40,7 @@ impl Handler for Uppercase {
         let complete = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         *lines += data[..complete].iter().filter(|&&b| b == b'\n').count() as u64;
         conn.send(&data[..complete].to_ascii_uppercase());
-        Verdict::Keep(complete) // a partial line waits for its newline
+        Verdict::Consumed(complete) // a partial line waits for its newline
     }
 
     fn on_close(&mut self, _cx: &mut ShardContext<'_>, id: ConnId, lines: u64, why: CloseReason) {

@@ -36,7 +36,7 @@
 //!         data: &[u8],
 //!     ) -> Verdict {
 //!         conn.send(&data.to_ascii_uppercase());
-//!         Verdict::Keep(data.len())
+//!         Verdict::Consumed(data.len())
 //!     }
 //! }
 //!
@@ -48,40 +48,44 @@
 //!
 //! See `docs/architecture.md` for the design and its invariants.
 
+mod backplane;
+mod config;
+mod core;
+mod error;
 mod handler;
+mod hub;
 mod net;
 mod ops;
 pub mod protocols;
 pub mod proxy;
-mod pubsub;
 mod server;
 mod shard;
 pub mod websocket;
 
-pub use handler::{
-    CloseReason, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, TimerId, Verdict,
+pub use config::{
+    default_threads, Balance, Config, Keepalive, SlowSubscribers, RESERVED_DESCRIPTORS,
 };
+pub use error::{ConfigError, Error};
+pub use handler::{
+    Admission, Conn, ConnId, Handler, ServerHandle, ShardContext, ShardInfo, TimerId, Verdict,
+};
+pub use hub::close_reason::CloseReason;
+pub use hub::inbox::SendError;
+pub use hub::outbox::BackplaneStats;
+pub use hub::stats::ShardStats;
 pub use ipnet::IpNet;
 pub use net::activation::systemd_listeners;
 pub use net::fds::{open_file_limit, raise_open_file_limit};
 pub use net::kernel::{listen_overflows, somaxconn, tcp_migrate_req};
 pub use ops::logging;
 pub use ops::signals::StopSignals;
-pub use pubsub::backplane::BackplaneStats;
-pub use pubsub::SlowSubscribers;
-pub use server::balance::Balance;
-pub use server::config::{default_threads, Config, Keepalive, RESERVED_DESCRIPTORS};
-pub use server::error::{ConfigError, Error};
-pub use server::handle::ServerHandle;
-pub use server::stats::ShardStats;
 pub use server::Server;
-pub use shard::inbox::SendError;
 
 /// Pure building blocks, public only so `benches/` can measure them; not a
 /// stable API.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::shard::outqueue::OutQueue;
-    pub use crate::shard::slots::{Key, Slots};
-    pub use crate::shard::wheel::{TimerKey, Wheel};
+    pub use crate::core::outqueue::OutQueue;
+    pub use crate::core::slots::{Key, Slots};
+    pub use crate::core::wheel::{TimerKey, Wheel};
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use child::scrape::{promtool_check, request, scrape, value, wait_for};
 use child::DEADLINE;
-use esockets::{Config, Conn, ConnId, Decision, Handler, Server, ShardContext, Verdict};
+use esockets::{Admission, Config, Conn, ConnId, Handler, Server, ShardContext, Verdict};
 
 /// What a client gets after `flood`: far more than the kernel's buffers
 /// take, so most of it waits in the shard's queue, past the high-water mark.
@@ -38,12 +38,12 @@ impl Handler for Scripted {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         if self.refuse_next.swap(false, Ordering::Relaxed) {
-            return Decision::Refuse;
+            return Admission::Refuse;
         }
         self.ids.lock().expect("ids").push(conn.id());
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -54,7 +54,7 @@ impl Handler for Scripted {
         data: &[u8],
     ) -> Verdict {
         let Some(end) = data.iter().position(|&b| b == b'\n') else {
-            return Verdict::Keep(0);
+            return Verdict::Consumed(0);
         };
         match &data[..end] {
             b"quit" => return Verdict::Close,
@@ -64,7 +64,7 @@ impl Handler for Scripted {
                 conn.send(b"\n");
             }
         }
-        Verdict::Keep(end + 1)
+        Verdict::Consumed(end + 1)
     }
 }
 

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use child::{address_in, Child};
-use esockets::{Config, Conn, Decision, Handler, Server, ShardContext, StopSignals, Verdict};
+use esockets::{Admission, Config, Conn, Handler, Server, ShardContext, StopSignals, Verdict};
 
 /// Set in the child's environment: run the server instead of the test.
 const CHILD: &str = "ESOCKETS_RUN_UNTIL_SIGNAL_CHILD";
@@ -34,9 +34,9 @@ impl Handler for Greeter {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         conn.send(&vec![b'g'; GREETING]);
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -46,7 +46,7 @@ impl Handler for Greeter {
         _state: &mut (),
         data: &[u8],
     ) -> Verdict {
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

@@ -43,7 +43,7 @@ impl Handler for Blocking {
             thread::sleep(BLOCK);
         }
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

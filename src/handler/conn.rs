@@ -4,11 +4,11 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use bytes::Bytes;
 
-use crate::handler::id::ConnId;
-use crate::handler::outcome::CloseReason;
+use crate::core::client::ClientIo;
+use crate::hub::close_reason::CloseReason;
+use crate::hub::id::ConnId;
+use crate::hub::stats::ShardStats;
 use crate::proxy::ProxyInfo;
-use crate::server::stats::ShardStats;
-use crate::shard::client::ClientIo;
 
 /// One client, as a handler callback sees it: its id, and ways to reply or
 /// close.

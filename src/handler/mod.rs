@@ -3,15 +3,18 @@
 
 pub(crate) mod conn;
 pub(crate) mod context;
-pub(crate) mod id;
 pub(crate) mod outcome;
 
 use std::net::SocketAddr;
 
+use bytes::Bytes;
+
+pub use crate::hub::close_reason::CloseReason;
+pub use crate::hub::handle::ServerHandle;
+pub use crate::hub::id::ConnId;
 pub use conn::Conn;
 pub use context::{ShardContext, ShardInfo, TimerId};
-pub use id::ConnId;
-pub use outcome::{CloseReason, Decision, Verdict};
+pub use outcome::{Admission, Verdict};
 
 /// A service: the callbacks one shard runs for its clients.
 ///
@@ -47,7 +50,7 @@ pub use outcome::{CloseReason, Decision, Verdict};
 ///     ) -> Verdict {
 ///         *total += data.len() as u64;
 ///         conn.send(format!("{total}\n").as_bytes());
-///         Verdict::Keep(data.len())
+///         Verdict::Consumed(data.len())
 ///     }
 /// }
 /// ```
@@ -69,9 +72,9 @@ pub trait Handler {
         cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<Self::State> {
+    ) -> Admission<Self::State> {
         let _ = (cx, conn, peer);
-        Decision::Accept(Self::State::default())
+        Admission::Accept(Self::State::default())
     }
 
     /// Input arrived. `data` holds every byte not consumed yet: what earlier
@@ -117,6 +120,17 @@ pub trait Handler {
         reason: CloseReason,
     ) {
         let _ = (cx, id, state, reason);
+    }
+
+    /// Frames one publish for this shard's subscribers of `topic`, once
+    /// per shard: the result is shared by every subscriber (never copied
+    /// per client). Publishes travel as the payload published, between
+    /// shards and through the backplane, so each protocol frames them its
+    /// own way (a line for one, a WebSocket frame for another). By
+    /// default the payload is delivered as it is.
+    fn frame_delivery(&mut self, topic: &[u8], payload: &Bytes) -> Bytes {
+        let _ = topic;
+        payload.clone()
     }
 
     /// Runs every `Config::tick` (off by default), on each shard.

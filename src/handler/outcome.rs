@@ -1,10 +1,8 @@
-//! What callbacks return, and why a client was closed.
-
-use std::io;
+//! What callbacks return.
 
 /// `on_connect`'s answer: serve the client with this state, or refuse it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision<S> {
+pub enum Admission<S> {
     /// Serve the client; its per-connection state starts as this value.
     Accept(S),
     /// Close the client at once; `on_close` is not called for it.
@@ -15,54 +13,12 @@ pub enum Decision<S> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Verdict {
-    /// Keep the connection. The number is how many bytes from the front of
-    /// the data were consumed; the rest stays in the connection's buffer and
-    /// is presented again, with the next bytes appended, on the next call.
-    Keep(usize),
+    /// Keep the connection; this many bytes from the front of the data
+    /// were consumed. The rest stays in the connection's buffer and is
+    /// presented again, with the next bytes appended, on the next call.
+    Consumed(usize),
     /// Close the connection once the output queued so far is delivered (or
     /// the drain timeout passes). No more input is handed to the handler
     /// (what arrives is read and dropped).
     Close,
-}
-
-/// Why a connection was closed, as told to
-/// [`Handler::on_close`](crate::Handler::on_close).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The client closed its side (end of stream); its output was flushed
-    /// (or the drain deadline passed first).
-    PeerClosed,
-    /// The client reset the connection, or it broke (`ECONNRESET`, `EPIPE`).
-    Reset,
-    /// The handler asked for it ([`Verdict::Close`],
-    /// [`Conn::close`](crate::Conn::close) or
-    /// [`ShardContext::close`](crate::ShardContext::close)).
-    Handler,
-    /// Another thread closed it via
-    /// [`ServerHandle::close`](crate::ServerHandle::close).
-    Server,
-    /// Queued output would have passed `output_limit`.
-    OutputOverflow,
-    /// Unconsumed input passed `input_limit`.
-    InputOverflow,
-    /// Nothing arrived from the client for `idle_timeout`.
-    IdleTimeout,
-    /// The server shut down.
-    Shutdown,
-    /// Any other socket error.
-    Error(io::ErrorKind),
-}
-
-impl CloseReason {
-    /// Sorts a socket error: resets and broken pipes are the client's doing,
-    /// anything else is an error worth a look.
-    pub(crate) fn from_io(err: &io::Error) -> Self {
-        match err.kind() {
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => Self::Reset,
-            kind => Self::Error(kind),
-        }
-    }
 }

@@ -4,8 +4,8 @@
 
 use std::os::fd::RawFd;
 
+use crate::error::Error;
 use crate::net::listener;
-use crate::server::error::Error;
 
 /// The first descriptor systemd passes (after stdin, stdout, stderr).
 const FIRST_PASSED: RawFd = 3;

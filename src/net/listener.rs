@@ -7,8 +7,8 @@ use std::time::Duration;
 use mio::net::TcpListener;
 use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
-use crate::server::config::Keepalive;
-use crate::server::error::Error;
+use crate::error::Error;
+use crate::net::keepalive::Keepalive;
 
 /// How each listening socket is set up.
 #[derive(Clone, Copy, Debug)]
@@ -230,7 +230,7 @@ pub(crate) fn queued(listener: &TcpListener) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::{bind_group, ListenOptions};
-    use crate::server::error::Error;
+    use crate::error::Error;
 
     const OPTIONS: ListenOptions = ListenOptions {
         backlog: 16,

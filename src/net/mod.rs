@@ -5,6 +5,7 @@
 pub(crate) mod activation;
 pub(crate) mod fds;
 pub(crate) mod group;
+pub(crate) mod keepalive;
 pub(crate) mod kernel;
 pub(crate) mod listener;
 pub(crate) mod steer;

@@ -5,13 +5,11 @@ use std::os::fd::AsRawFd;
 
 use mio::net::TcpStream;
 
-use crate::server::config::Config;
-
-/// Sets the options `config` asks for on a newly accepted client
-/// (`TCP_NODELAY`); keepalive and `TCP_USER_TIMEOUT` come from the
+/// Sets the options a newly accepted client needs (`TCP_NODELAY` if
+/// `nodelay`); keepalive and `TCP_USER_TIMEOUT` come from the
 /// listener.
-pub(crate) fn set_up(stream: &TcpStream, config: &Config) -> io::Result<()> {
-    if config.nodelay {
+pub(crate) fn set_up(stream: &TcpStream, nodelay: bool) -> io::Result<()> {
+    if nodelay {
         stream.set_nodelay(true)?;
     }
     Ok(())

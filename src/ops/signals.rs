@@ -9,9 +9,9 @@ use std::time::Duration;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::error::Error;
+use crate::hub::handle::ServerHandle;
 use crate::ops::logging;
-use crate::server::error::Error;
-use crate::server::handle::ServerHandle;
 use crate::server::Server;
 
 /// How long the last log line may take to reach stderr before a second

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::server::handle::ServerHandle;
-use crate::server::heartbeat::Busy;
-use crate::shard::rate_limit::RateLimit;
-use crate::shard::round::millis;
+use crate::core::log_limit::RateLimit;
+use crate::hub::handle::ServerHandle;
+use crate::hub::heartbeat::millis;
+use crate::hub::heartbeat::Busy;
 
 /// A round still stalled is reported again this often.
 const REMIND_EVERY: Duration = Duration::from_secs(10);
@@ -90,6 +90,7 @@ impl Watch {
     /// then again every [`REMIND_EVERY`] while it lasts.
     fn look(&mut self, handle: &ServerHandle, shard: usize, threshold: Duration) {
         let Some(busy) = handle
+            .hub()
             .heartbeat(shard)
             .and_then(|heartbeat| heartbeat.busy())
         else {
@@ -109,6 +110,7 @@ impl Watch {
                 // The shard may have ended the round and reported it
                 // itself a moment ago.
                 let claimed = handle
+                    .hub()
                     .heartbeat(shard)
                     .is_some_and(|heartbeat| heartbeat.claim_stall(busy.beat));
                 if !claimed {

@@ -17,6 +17,6 @@ impl Handler for Discard {
         _state: &mut (),
         data: &[u8],
     ) -> Verdict {
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }

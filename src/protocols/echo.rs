@@ -18,6 +18,6 @@ impl Handler for Echo {
         data: &[u8],
     ) -> Verdict {
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }

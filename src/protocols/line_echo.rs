@@ -78,7 +78,7 @@ impl Handler for LineEcho {
             conn.send(LINE_TOO_LONG);
             return Verdict::Close;
         }
-        Verdict::Keep(scan.complete)
+        Verdict::Consumed(scan.complete)
     }
 }
 

@@ -19,15 +19,16 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::config::Config;
+use crate::core::log_limit::RateLimit;
+use crate::hub::acceptor::Control;
+use crate::hub::handle::ServerHandle;
+use crate::hub::inbox::Handoff;
+use crate::hub::inbox::{Order, SendError};
+use crate::hub::load::ShardLoad;
 use crate::net::group::Group;
 use crate::net::{listener, stream};
-use crate::server::balance::{load_of, pick, Candidate, ShardLoad};
-use crate::server::config::Config;
-use crate::server::handle::ServerHandle;
-use crate::server::stats::ShardStats;
-use crate::shard::handoff::Handoff;
-use crate::shard::inbox::{Command, SendError};
-use crate::shard::rate_limit::RateLimit;
+use crate::server::balance::{load_of, pick, Candidate};
 use crate::shard::{classify, AcceptError, ACCEPT_BACKOFF};
 
 /// Token of the acceptor's waker; listener `i` has token `i`.
@@ -35,44 +36,6 @@ const WAKER: Token = Token(usize::MAX);
 
 /// How soon a client that no inbox had room for is offered again.
 const RETRY: Duration = Duration::from_millis(1);
-
-/// How other threads reach the acceptor: to stop it, and to read what it
-/// counted.
-pub(crate) struct Control {
-    /// Shutdown was asked.
-    stop: AtomicBool,
-    /// The acceptor thread has ended.
-    finished: AtomicBool,
-    /// Wakes the acceptor's poll.
-    waker: Waker,
-    /// Clients refused for lack of descriptors.
-    refused: AtomicU64,
-    /// Times accepting paused for lack of descriptors or memory.
-    accept_pauses: AtomicU64,
-}
-
-impl Control {
-    /// Asks the acceptor to stop. Returns whether it will pass the
-    /// shutdown on to the shards; if not (it has ended already), the
-    /// caller must.
-    pub(crate) fn stop(&self) -> bool {
-        // SeqCst with `finish`'s pair: of a stop and the acceptor's end,
-        // at least one side sees the other, so the shards are told.
-        self.stop.store(true, Ordering::SeqCst);
-        // A broken eventfd: the acceptor is gone and `finished` says so.
-        let _ = self.waker.wake();
-        !self.finished.load(Ordering::SeqCst)
-    }
-
-    /// Adds what the acceptor counted to `stats` (shard 0's counters: the
-    /// clients it refused never reached a shard).
-    pub(crate) fn add_counters(&self, stats: &mut ShardStats) {
-        let refused = self.refused.load(Ordering::Relaxed);
-        stats.refused += refused;
-        stats.over_limit += refused;
-        stats.accept_pauses += self.accept_pauses.load(Ordering::Relaxed);
-    }
-}
 
 /// The acceptor, made on the caller's thread by `Server::bind` (so setup
 /// errors come back at once) and started once the handle exists.
@@ -238,7 +201,7 @@ impl Running {
                 return;
             }
             self.paused_until = None;
-            self.handle.spare().restore();
+            self.handle.hub().spare().restore();
         }
         for index in 0..self.acceptor.listeners.len() {
             if self.ready[index] {
@@ -256,14 +219,14 @@ impl Running {
         for _ in 0..budget {
             match self.acceptor.listeners[index].accept() {
                 Ok((stream, peer)) => {
-                    if self.handle.spare().is_missing() {
+                    if self.handle.hub().spare().is_missing() {
                         // The spare is not back since `EMFILE`: refused,
                         // so this client's number becomes the spare again.
                         self.refuse(stream, peer);
-                        self.handle.spare().restore();
+                        self.handle.hub().spare().restore();
                         continue;
                     }
-                    if let Err(err) = stream::set_up(&stream, &self.config) {
+                    if let Err(err) = stream::set_up(&stream, self.config.nodelay) {
                         tracing::debug!(%peer, %err, "cannot set TCP_NODELAY; dropping client");
                         continue;
                     }
@@ -301,7 +264,11 @@ impl Running {
         for (shard, cell) in self.acceptor.loads.iter().enumerate() {
             // The round the shard is in, by its heartbeat (a shard whose
             // handler panicked stays in its last round for ever).
-            let busy = self.handle.heartbeat(shard).and_then(|beat| beat.busy());
+            let busy = self
+                .handle
+                .hub()
+                .heartbeat(shard)
+                .and_then(|beat| beat.busy());
             let running = busy.map_or(0, |busy| {
                 u64::try_from(busy.running.as_nanos()).unwrap_or(u64::MAX)
             });
@@ -312,17 +279,17 @@ impl Running {
             });
         }
         while let Some(shard) = pick(&self.candidates) {
-            let Some(inbox) = self.handle.inbox(shard) else {
+            let Some(inbox) = self.handle.hub().inbox(shard) else {
                 self.candidates[shard].full = true;
                 continue;
             };
-            match inbox.try_send(Command::Handoff(handoff)) {
+            match inbox.try_send(Order::Handoff(handoff)) {
                 Ok(()) => {
                     self.sent[shard] = self.sent[shard].wrapping_add(1);
                     return Ok(());
                 }
                 Err((command, why)) => {
-                    let Command::Handoff(back) = command else {
+                    let Order::Handoff(back) = command else {
                         return Ok(()); // only a handoff was sent
                     };
                     handoff = back;
@@ -342,7 +309,7 @@ impl Running {
     /// refused, or none was waiting).
     fn refuse_with_spare(&mut self, index: usize) -> bool {
         let listener = &self.acceptor.listeners[index];
-        let Some(accepted) = self.handle.spare().lend(|| listener.accept()) else {
+        let Some(accepted) = self.handle.hub().spare().lend(|| listener.accept()) else {
             return false;
         };
         let go_on = match accepted {
@@ -359,7 +326,7 @@ impl Running {
             Err(_) => false,
         };
         // The refused client is closed: its number becomes the spare again.
-        self.handle.spare().restore();
+        self.handle.hub().spare().restore();
         go_on
     }
 
@@ -424,7 +391,7 @@ impl Running {
                 let Ok((stream, peer)) = self.acceptor.listeners[index].accept() else {
                     break;
                 };
-                if stream::set_up(&stream, &self.config).is_err() {
+                if stream::set_up(&stream, self.config.nodelay).is_err() {
                     continue;
                 }
                 // Every inbox full: the client is closed rather than left.
@@ -448,7 +415,7 @@ impl Running {
         let control = &self.acceptor.control;
         control.finished.store(true, Ordering::SeqCst);
         if control.stop.load(Ordering::SeqCst) {
-            self.handle.shutdown_shards();
+            self.handle.hub().shutdown_shards();
         }
     }
 }

@@ -8,36 +8,12 @@
 //! loop round has run too long, by the shard's heartbeat (the one the
 //! stall watchdog reads).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crossbeam::utils::CachePadded;
 use mio::net::TcpListener;
 
-/// How new clients are spread over the shards
-/// ([`Config::balance`](crate::Config::balance)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Balance {
-    /// One listening socket per shard in one `SO_REUSEPORT` group: the
-    /// kernel hashes each client's addresses and ports to a shard. No
-    /// thread in between, no cross-thread traffic; fair on average, blind
-    /// to load.
-    #[default]
-    ReusePort,
-    /// As [`Balance::ReusePort`], with a classic BPF program on the group
-    /// (`SO_ATTACH_REUSEPORT_CBPF`) that gives each client to the shard
-    /// pinned to the CPU that received it (its SYN), so the shard's work
-    /// for it stays on the CPU the network card's receive queue (RSS)
-    /// steered it to. Needs pinned shards, at most one per core, and
-    /// sockets this server binds itself (see docs/tuning.md).
-    ReceivingCpu,
-    /// One listening socket and an acceptor thread: each client goes to
-    /// the shard with the fewest open clients, skipping shards whose loop
-    /// round has been running for longer than a few milliseconds (a
-    /// blocked callback), through that shard's inbox.
-    LeastLoaded,
-}
+use crate::config::Balance;
+use crate::hub::load::Published;
 
 /// How many listening sockets to bind or adopt for `threads` shards: one
 /// per shard, or under least-loaded balancing the `acceptor_takes` the
@@ -64,56 +40,8 @@ pub(crate) fn split(
     }
 }
 
-impl Balance {
-    /// Under [`Balance::LeastLoaded`], a shard whose current loop round
-    /// has been running this long gets no new clients while another shard
-    /// is free: it is blocked in a callback or swamped, and a client given
-    /// to it would wait for its first reply.
-    pub const STALLED_AFTER: Duration = Duration::from_millis(5);
-}
-
 /// [`Balance::STALLED_AFTER`].
 pub(crate) const STALLED_AFTER: Duration = Balance::STALLED_AFTER;
-
-/// Bits of the load word that count open clients; the rest count
-/// handoffs taken (wrapping).
-const OPEN_BITS: u32 = 32;
-
-/// One shard's published load: written by the shard, read by the
-/// acceptor, in a cache line of its own.
-#[derive(Debug, Default)]
-pub(crate) struct ShardLoad {
-    /// `taken << 32 | open`: clients open, and handoffs taken from the
-    /// inbox (wrapping), stored together so that a client moving from the
-    /// inbox to the clients' table is never counted twice or not at all.
-    load: CachePadded<AtomicU64>,
-}
-
-/// A shard's load as it last published it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Published {
-    /// Clients open on the shard.
-    pub(crate) open: u32,
-    /// Handoffs the shard has taken from its inbox (wrapping).
-    pub(crate) taken: u32,
-}
-
-impl ShardLoad {
-    /// Stores the shard's load (shard thread only).
-    pub(crate) fn publish(&self, load: Published) {
-        let word = (u64::from(load.taken) << OPEN_BITS) | u64::from(load.open);
-        self.load.store(word, Ordering::Relaxed);
-    }
-
-    /// The last load stored (any thread).
-    pub(crate) fn read(&self) -> Published {
-        let word = self.load.load(Ordering::Relaxed);
-        Published {
-            open: word as u32,
-            taken: (word >> OPEN_BITS) as u32,
-        }
-    }
-}
 
 /// What the acceptor knows of one shard when it picks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +86,7 @@ pub(crate) fn load_of(published: Published, sent: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::load::ShardLoad;
 
     /// A round this old (nanoseconds) is past the limit.
     const STALLED: u64 = 2 * STALLED_AFTER.as_nanos() as u64;

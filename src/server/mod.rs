@@ -3,11 +3,6 @@
 
 pub(crate) mod acceptor;
 pub(crate) mod balance;
-pub mod config;
-pub mod error;
-pub mod handle;
-pub(crate) mod heartbeat;
-pub mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,23 +11,24 @@ use std::thread::{self, JoinHandle};
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
+use crate::backplane::{Backplane, Running};
+use crate::config::{Balance, Config, RESERVED_DESCRIPTORS};
+use crate::error::{ConfigError, Error};
 use crate::handler::{Handler, ShardInfo};
+use crate::hub::handle::ServerHandle;
+use crate::hub::inbox;
+use crate::hub::load::ShardLoad;
+use crate::hub::outbox::Outbox;
+use crate::hub::stats::ShardStats;
+use crate::hub::{Hub, Remote};
 use crate::net::fds;
 use crate::net::group::Group;
 use crate::net::listener::{self, ListenOptions};
 use crate::net::steer;
 use crate::ops::metrics::MetricsEndpoint;
 use crate::ops::watchdog::Watchdog;
-use crate::pubsub::backplane::{Backplane, Outbox, Running};
-use crate::shard::inbox;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
 use acceptor::Acceptor;
-use balance::{Balance, ShardLoad};
-use config::{Config, RESERVED_DESCRIPTORS};
-use error::ConfigError;
-use error::Error;
-use handle::{Remote, ServerHandle};
-use stats::ShardStats;
 
 /// A running server: one pinned thread per shard, each with its own
 /// `SO_REUSEPORT` listener, poll and handler.
@@ -210,7 +206,7 @@ impl Server {
         };
         let max_connections = config.effective_max_connections();
         pregrow_descriptor_table(max_connections, config.threads);
-        let handle = ServerHandle::new(remotes, local_addr, max_connections, outbox);
+        let handle = ServerHandle::new(Hub::new(remotes, local_addr, max_connections, outbox));
         // Before the shards start: a bad metrics address is an error with
         // nothing to undo.
         let metrics = match config.metrics {
@@ -236,11 +232,11 @@ impl Server {
             acceptor: None,
         };
         if let Some(acceptor) = &acceptor {
-            server.handle.set_acceptor(acceptor.control());
+            server.handle.hub().set_acceptor(acceptor.control());
         }
         if let Some(backplane) = backplane {
             let running = backplane
-                .start(server.handle.clone())
+                .start(Arc::clone(server.handle.hub()))
                 .map_err(|source| Error::Shard { shard: 0, source })?;
             server.backplane = Some(running);
         }

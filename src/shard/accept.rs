@@ -8,15 +8,15 @@ use std::time::Duration;
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
-use super::client::Client;
-use super::slots::Key;
 use super::Shard;
+use crate::core::client::Client;
+use crate::core::slots::Key;
 use crate::handler::context::ShardContext;
-use crate::handler::outcome::Decision;
+use crate::handler::outcome::Admission;
 use crate::handler::{Conn, Handler};
+use crate::hub::heartbeat::Activity;
 use crate::net::{listener, stream};
 use crate::proxy::ProxyInfo;
-use crate::server::heartbeat::Activity;
 
 /// How long accepting pauses after the process ran out of descriptors or
 /// memory and no client could be refused instead: long enough not to spin
@@ -129,13 +129,13 @@ impl<H: Handler> Shard<H> {
             };
             match listener.accept() {
                 Ok((stream, peer)) => {
-                    if self.cx.handle.spare().is_missing() {
+                    if self.cx.handle.hub().spare().is_missing() {
                         // Another thread lent the spare (or lost it) and
                         // this client took its number: refused, so the
                         // number becomes the spare again.
                         self.refuse(stream, peer, Refusal::OutOfDescriptors);
-                        self.cx.handle.spare().restore();
-                    } else if self.cx.handle.reserve_connection() {
+                        self.cx.handle.hub().spare().restore();
+                    } else if self.cx.handle.hub().reserve_connection() {
                         if self.set_up(&stream, peer) {
                             self.admit(stream, peer);
                         }
@@ -184,7 +184,7 @@ impl<H: Handler> Shard<H> {
         let Some(listener) = &self.listener else {
             return Spared::Failed;
         };
-        let Some(accepted) = self.cx.handle.spare().lend(|| listener.accept()) else {
+        let Some(accepted) = self.cx.handle.hub().spare().lend(|| listener.accept()) else {
             // Not held, and no number free to take it: another shard's
             // refusal may hold one for a moment.
             return Spared::Raced;
@@ -199,7 +199,7 @@ impl<H: Handler> Shard<H> {
             Err(_) => Spared::Failed,
         };
         // The refused client is closed: its number becomes the spare again.
-        self.cx.handle.spare().restore();
+        self.cx.handle.hub().spare().restore();
         outcome
     }
 
@@ -223,7 +223,7 @@ impl<H: Handler> Shard<H> {
 
     /// Resumes accepting after a pause: takes the spare back first.
     pub(super) fn resume_accept(&mut self) {
-        self.cx.handle.spare().restore();
+        self.cx.handle.hub().spare().restore();
         self.accept();
     }
 
@@ -261,11 +261,11 @@ impl<H: Handler> Shard<H> {
     /// Sets a new client's socket options; if that fails, drops it and
     /// gives back its place. Returns whether the client can be admitted.
     fn set_up(&mut self, stream: &TcpStream, peer: SocketAddr) -> bool {
-        match stream::set_up(stream, &self.config) {
+        match stream::set_up(stream, self.config.nodelay) {
             Ok(()) => true,
             Err(err) => {
                 tracing::debug!(shard = self.index, %peer, %err, "cannot set TCP_NODELAY; dropping client");
-                self.cx.handle.release_connection();
+                self.cx.handle.hub().release_connection();
                 false
             }
         }
@@ -316,7 +316,7 @@ impl<H: Handler> Shard<H> {
         self.cx.enter(Activity::OnConnect);
         let mut cx = ShardContext::new(&mut self.cx);
         let accepted = match self.handler.on_connect(&mut cx, &mut conn, peer) {
-            Decision::Accept(state) => {
+            Admission::Accept(state) => {
                 client.state = state;
                 if let Some(idle) = self.idle_ticks {
                     let at = self.cx.now_tick() + u64::from(idle);
@@ -325,14 +325,14 @@ impl<H: Handler> Shard<H> {
                 self.settle(key);
                 Some(key)
             }
-            Decision::Refuse => {
+            Admission::Refuse => {
                 // Removing bumps the slot's generation: an id the handler
                 // kept from this call can never reach the next client.
                 if let Some(client) = self.clients.remove(key) {
                     client.io.forget(&mut self.stats);
                 }
                 self.unsubscribe_all(key);
-                self.cx.handle.release_connection();
+                self.cx.handle.hub().release_connection();
                 self.stats.open -= 1;
                 self.stats.refused += 1;
                 self.stats.handler_refused += 1;
@@ -358,6 +358,6 @@ impl<H: Handler> Shard<H> {
             );
         }
         self.stats.refused += 1;
-        self.cx.handle.release_connection();
+        self.cx.handle.hub().release_connection();
     }
 }

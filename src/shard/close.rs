@@ -4,14 +4,15 @@ use std::io::{ErrorKind, Read};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use super::client::Phase;
-use super::slots::Key;
 use super::Shard;
-use crate::handler::context::{ticks, ShardContext};
-use crate::handler::outcome::CloseReason;
+use crate::core::client::Phase;
+use crate::core::context::ticks;
+use crate::core::slots::Key;
+use crate::handler::context::ShardContext;
 use crate::handler::Handler;
+use crate::hub::close_reason::CloseReason;
+use crate::hub::heartbeat::Activity;
 use crate::net::stream;
-use crate::server::heartbeat::Activity;
 
 /// First wait before looking again whether a lingering client has
 /// acknowledged our output: a few loopback or LAN round trips.
@@ -55,7 +56,7 @@ impl<H: Handler> Shard<H> {
         if !client.timer.is_none() {
             self.cx.wheel.cancel(client.timer);
         }
-        self.cx.handle.release_connection();
+        self.cx.handle.hub().release_connection();
         self.stats.open -= 1;
         self.stats.count_close(reason);
         let id = self.id(key);

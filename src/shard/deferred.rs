@@ -2,9 +2,10 @@
 //! after each callback returns.
 
 use super::Shard;
-use crate::handler::context::Deferred;
-use crate::handler::outcome::CloseReason;
+use crate::core::context::Deferred;
 use crate::handler::Handler;
+use crate::hub::close_reason::CloseReason;
+use crate::hub::fanout::Audience;
 
 impl<H: Handler> Shard<H> {
     /// Applies every deferred request, in the order asked, including those
@@ -29,22 +30,12 @@ impl<H: Handler> Shard<H> {
                             self.settle(key);
                         }
                     }
-                    Deferred::Publish(topic, payload) => {
-                        self.stats.published += 1;
-                        self.cx.handle.forward(&topic, &payload);
-                        self.deliver(&topic, &payload);
-                    }
-                    Deferred::SendToAll(data) => {
-                        let limit = self.config.output_limit;
-                        for index in 0..self.clients.capacity() {
-                            let Some(key) = self.clients.key_at(index) else {
-                                continue;
-                            };
-                            if let Some(client) = self.clients.get_mut(key) {
-                                client.io.send_bytes(data.clone(), limit, &mut self.stats);
-                                self.settle(key);
-                            }
+                    Deferred::Fanout(fanout) => {
+                        if matches!(fanout.audience, Audience::Topic(_)) {
+                            self.stats.published += 1;
+                            self.cx.handle.hub().forward(&fanout);
                         }
+                        self.fan_out(&fanout);
                     }
                 }
             }

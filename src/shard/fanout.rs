@@ -1,13 +1,16 @@
-//! Pub/sub on the shard: delivering a published payload to this shard's
-//! subscribers, and sending this round's publishes to the other shards.
+//! Fan-out on the shard: the one place where a payload for many clients
+//! (a publish to a topic's subscribers, or a payload for everyone) reaches
+//! this shard's clients, whichever way it came in, with one slow-subscriber
+//! policy; and sending this round's publishes to the other shards.
 
 use bytes::Bytes;
 
-use super::inbox::Command;
-use super::slots::Key;
 use super::Shard;
+use crate::config::SlowSubscribers;
+use crate::core::slots::Key;
 use crate::handler::Handler;
-use crate::pubsub::SlowSubscribers;
+use crate::hub::fanout::{Audience, Fanout};
+use crate::hub::inbox::Order;
 
 /// Publishes waiting for one other shard whose inbox is full, at most;
 /// past it they are dropped and counted (`lost_fanout`).
@@ -18,28 +21,33 @@ const OUTBOUND_BACKLOG: usize = 1 << 16;
 const HOLD_LIMIT: usize = 64 * 1024;
 
 impl<H: Handler> Shard<H> {
-    /// Queues `payload` for every subscriber of `topic` on this shard.
-    pub(super) fn deliver(&mut self, topic: &[u8], payload: &Bytes) {
-        let Some(subscribers) = self.cx.topics.subscribers(topic) else {
-            return;
-        };
-        // Copied out: queuing may close a subscriber, which changes the set.
+    /// Delivers `fanout` to this shard's clients it is for: a topic's
+    /// subscribers get the payload framed once by the handler
+    /// ([`Handler::frame_delivery`]) and shared; everyone gets it byte for
+    /// byte.
+    pub(super) fn fan_out(&mut self, fanout: &Fanout) {
         let mut keys = std::mem::take(&mut self.subscribers);
-        keys.extend(subscribers.iter().copied());
+        let framed = match &fanout.audience {
+            Audience::Topic(topic) => {
+                let Some(subscribers) = self.cx.topics.subscribers(topic) else {
+                    self.subscribers = keys;
+                    return;
+                };
+                // Copied out: queuing may close a subscriber, which
+                // changes the set.
+                keys.extend(subscribers.iter().copied());
+                self.handler.frame_delivery(topic, &fanout.payload)
+            }
+            Audience::Everyone => {
+                keys.extend((0..self.clients.capacity()).filter_map(|i| self.clients.key_at(i)));
+                fanout.payload.clone()
+            }
+        };
         for &key in &keys {
-            self.deliver_to(key, payload);
+            self.deliver_to(key, &framed);
         }
         keys.clear();
         self.subscribers = keys;
-    }
-
-    /// Queues `payload` for every client of this shard.
-    pub(super) fn broadcast(&mut self, payload: &Bytes) {
-        for index in 0..self.clients.capacity() {
-            if let Some(key) = self.clients.key_at(index) {
-                self.deliver_to(key, payload);
-            }
-        }
     }
 
     /// Queues `payload` for one client, unless it is a slow subscriber
@@ -95,7 +103,7 @@ impl<H: Handler> Shard<H> {
         }
     }
 
-    /// Sends each other shard this round's publishes for it, one command
+    /// Sends each other shard this round's publishes for it, one order
     /// per shard. A full inbox keeps them for the next round (in order,
     /// behind nothing newer); past [`OUTBOUND_BACKLOG`] they are lost and
     /// counted.
@@ -109,7 +117,7 @@ impl<H: Handler> Shard<H> {
                 continue;
             }
             let batch = std::mem::take(&mut self.cx.outbound[shard]);
-            let Err(Command::Publish(batch)) = self.cx.handle.offer(shard, Command::Publish(batch))
+            let Err(Order::Fanout(batch)) = self.cx.handle.hub().offer(shard, Order::Fanout(batch))
             else {
                 continue;
             };
@@ -136,7 +144,7 @@ impl<H: Handler> Shard<H> {
     pub(super) fn unsubscribe_all(&mut self, key: Key) {
         let shard = usize::from(self.index);
         let core = &mut self.cx;
-        let directory = core.handle.directory();
+        let directory = core.handle.hub().directory();
         core.topics
             .remove_client(key, |topic| directory.remove(topic, shard));
     }

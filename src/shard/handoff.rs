@@ -2,24 +2,13 @@
 //! over through the inbox, admitted like those the shard accepts itself,
 //! and the load the acceptor picks by.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mio::net::TcpStream;
-
 use super::accept::Refusal;
-use super::inbox::Command;
 use super::Shard;
 use crate::handler::Handler;
-use crate::server::balance::{Published, ShardLoad};
-
-/// A client the acceptor accepted for a shard, its socket options set.
-pub(crate) struct Handoff {
-    /// The connected socket.
-    pub(crate) stream: TcpStream,
-    /// The client's address.
-    pub(crate) peer: SocketAddr,
-}
+use crate::hub::inbox::{Handoff, Order};
+use crate::hub::load::{Published, ShardLoad};
 
 /// What a shard keeps of its load under least-loaded balancing.
 #[derive(Default)]
@@ -50,7 +39,7 @@ impl<H: Handler> Shard<H> {
     pub(super) fn take_handoff(&mut self, handoff: Handoff) {
         self.balancing.now.taken = self.balancing.now.taken.wrapping_add(1);
         let Handoff { stream, peer } = handoff;
-        if !self.cx.handle.reserve_connection() {
+        if !self.cx.handle.hub().reserve_connection() {
             self.refuse(stream, peer, Refusal::AtLimit);
             return;
         }
@@ -92,7 +81,7 @@ impl<H: Handler> Shard<H> {
         }
         let mut left = 0usize;
         self.inbox.take(usize::MAX, |command| {
-            if let Command::Handoff(handoff) = command {
+            if let Order::Handoff(handoff) = command {
                 left += 1;
                 drop(handoff);
             }

@@ -4,17 +4,18 @@ use std::io::ErrorKind;
 
 use mio::event::Event;
 
-use super::client::Client;
-use super::slots::Key;
 use super::Shard;
+use crate::config::Config;
+use crate::core::client::Client;
+use crate::core::slots::Key;
 use crate::handler::context::ShardContext;
-use crate::handler::id::ConnId;
-use crate::handler::outcome::{CloseReason, Verdict};
+use crate::handler::outcome::Verdict;
 use crate::handler::{Conn, Handler};
+use crate::hub::close_reason::CloseReason;
+use crate::hub::heartbeat::Activity;
+use crate::hub::id::ConnId;
+use crate::hub::stats::ShardStats;
 use crate::net::stream;
-use crate::server::config::Config;
-use crate::server::heartbeat::Activity;
-use crate::server::stats::ShardStats;
 
 impl<H: Handler> Shard<H> {
     /// A readiness event for a client.
@@ -234,9 +235,13 @@ fn deliver<H: Handler>(
 }
 
 /// The bytes `on_data` left unconsumed; a close consumes everything.
-fn unconsumed<'d>(io: &mut super::client::ClientIo, verdict: Verdict, data: &'d [u8]) -> &'d [u8] {
+fn unconsumed<'d>(
+    io: &mut crate::core::client::ClientIo,
+    verdict: Verdict,
+    data: &'d [u8],
+) -> &'d [u8] {
     match verdict {
-        Verdict::Keep(consumed) => &data[consumed.min(data.len())..],
+        Verdict::Consumed(consumed) => &data[consumed.min(data.len())..],
         Verdict::Close => {
             io.begin_close(CloseReason::Handler);
             &[]

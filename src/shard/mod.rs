@@ -5,22 +5,16 @@
 //! other shards; other threads reach it only through its inbox.
 
 mod accept;
-pub(crate) mod client;
 mod close;
 mod deferred;
 mod fanout;
-pub(crate) mod handoff;
-pub(crate) mod inbox;
+mod handoff;
 mod io;
-pub(crate) mod outqueue;
 mod proxy;
-pub(crate) mod rate_limit;
 pub(crate) mod round;
 mod settle;
 mod shutdown;
-pub(crate) mod slots;
 mod timers;
-pub(crate) mod wheel;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,22 +22,23 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Poll, Token};
 
-use crate::handler::context::{ContextCore, ShardContext};
-use crate::handler::id::ConnId;
-use crate::handler::outcome::CloseReason;
+use crate::config::Config;
+use crate::core::client::Client;
+use crate::core::context::ContextCore;
+use crate::core::log_limit::Warnings;
+use crate::core::slots::{Key, Slots};
+use crate::handler::context::ShardContext;
 use crate::handler::Handler;
+use crate::hub::close_reason::CloseReason;
+use crate::hub::handle::ServerHandle;
+use crate::hub::id::ConnId;
+use crate::hub::inbox::{InboxReceiver, Order};
+use crate::hub::load::ShardLoad;
+use crate::hub::stats::ShardStats;
 use crate::net::group::Group;
-use crate::server::balance::ShardLoad;
-use crate::server::config::Config;
-use crate::server::handle::ServerHandle;
-use crate::server::stats::ShardStats;
 pub(crate) use accept::{classify, AcceptError, ACCEPT_BACKOFF};
-use client::Client;
 use handoff::Balancing;
-use inbox::{Command, InboxReceiver};
-use rate_limit::Warnings;
-use round::{Rounds, PUBLISH_EVERY};
-use slots::{Key, Slots};
+use round::{Rounds, EXPORT_EVERY};
 use timers::Deadlines;
 
 /// Token of the shard's listening socket. Client tokens pack a slot index
@@ -124,7 +119,7 @@ pub(crate) struct Shard<H: Handler> {
     /// Rate limits of the shard's warnings.
     warnings: Warnings,
     /// Commands taken from the inbox this round (memory reused).
-    commands: Vec<Command>,
+    commands: Vec<Order>,
     /// Timing of the loop's rounds: heartbeat, durations, stalls.
     rounds: Rounds,
     /// Subscribers of the topic being delivered (memory reused).
@@ -152,6 +147,7 @@ impl<H: Handler> Shard<H> {
             u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX)
         });
         let heartbeat = handle
+            .hub()
             .heartbeat(usize::from(index))
             .cloned()
             .unwrap_or_default();
@@ -244,7 +240,7 @@ impl<H: Handler> Shard<H> {
         self.apply_deferred();
         self.flush_held();
         self.send_outbound();
-        self.publish();
+        self.export();
     }
 
     /// Whether this round's clock must be read up front: something is
@@ -255,7 +251,7 @@ impl<H: Handler> Shard<H> {
 
     /// How long the poll may sleep: not at all while work is left over,
     /// else until the next timer or deadline, else until an event; and no
-    /// longer than it takes for unpublished counters to be due.
+    /// longer than it takes for unexported counters to be due.
     fn poll_timeout(&self) -> Option<Duration> {
         if !self.ready.is_empty()
             || self.accept_pending
@@ -275,8 +271,8 @@ impl<H: Handler> Shard<H> {
             // spinning on the core that shard may need.
             wait = Some(wait.map_or(OUTBOUND_RETRY, |wait| wait.min(OUTBOUND_RETRY)));
         }
-        if self.rounds.unpublished {
-            wait = Some(wait.map_or(PUBLISH_EVERY, |t| t.min(PUBLISH_EVERY)));
+        if self.rounds.unexported {
+            wait = Some(wait.map_or(EXPORT_EVERY, |t| t.min(EXPORT_EVERY)));
         }
         wait
     }
@@ -301,7 +297,7 @@ impl<H: Handler> Shard<H> {
         self.inbox_pending = self.inbox.take(INBOX_BUDGET, |c| commands.push(c));
         for command in commands.drain(..) {
             match command {
-                Command::Send(id, data) => {
+                Order::Send(id, data) => {
                     let Some(key) = self.key(id) else { continue };
                     let limit = self.config.output_limit;
                     if let Some(client) = self.clients.get_mut(key) {
@@ -309,21 +305,20 @@ impl<H: Handler> Shard<H> {
                         self.settle(key);
                     }
                 }
-                Command::Close(id) => {
+                Order::Close(id) => {
                     let Some(key) = self.key(id) else { continue };
                     if let Some(client) = self.clients.get_mut(key) {
                         client.io.begin_close(CloseReason::Server);
                         self.settle(key);
                     }
                 }
-                Command::Publish(batch) => {
-                    for (topic, payload) in &batch {
-                        self.deliver(topic, payload);
+                Order::Fanout(batch) => {
+                    for fanout in &batch {
+                        self.fan_out(fanout);
                     }
                 }
-                Command::Broadcast(payload) => self.broadcast(&payload),
-                Command::Shutdown => self.begin_shutdown(),
-                Command::Handoff(handoff) => self.take_handoff(handoff),
+                Order::Shutdown => self.begin_shutdown(),
+                Order::Handoff(handoff) => self.take_handoff(handoff),
             }
         }
         self.commands = commands;
@@ -342,7 +337,7 @@ impl<H: Handler> Drop for Shard<H> {
         // clients dropped with the shard must not keep their places, or
         // the other shards would refuse clients at a limit never reached.
         for _ in 0..self.clients.len() + self.awaiting_len() {
-            self.cx.handle.release_connection();
+            self.cx.handle.hub().release_connection();
         }
         // After a panic, clients handed over must not wait in the inbox.
         self.close_handoffs_left();

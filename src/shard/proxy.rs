@@ -13,10 +13,10 @@ use std::net::SocketAddr;
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
-use super::slots::Key;
-use super::wheel::TimerKey;
 use super::Shard;
-use crate::handler::context::TimerTask;
+use crate::core::context::TimerTask;
+use crate::core::slots::Key;
+use crate::core::wheel::TimerKey;
 use crate::handler::Handler;
 use crate::net::stream;
 use crate::proxy::{parse, Command, Header, Invalid, Parse, ProxyInfo};
@@ -248,7 +248,7 @@ impl<H: Handler> Shard<H> {
     /// the proxy's doing, not counted as a refusal.
     fn drop_awaiting(&mut self, key: Key, what: &str) {
         if let Some(waiting) = self.remove_awaiting(key) {
-            self.cx.handle.release_connection();
+            self.cx.handle.hub().release_connection();
             tracing::debug!(shard = self.index, peer = %waiting.peer, "connection {what}");
         }
     }
@@ -257,7 +257,7 @@ impl<H: Handler> Shard<H> {
     /// (one line per kind per second at most).
     fn refuse_proxied(&mut self, stream: TcpStream, peer: SocketAddr, why: Refusal) {
         drop(stream);
-        self.cx.handle.release_connection();
+        self.cx.handle.hub().release_connection();
         self.stats.refused += 1;
         let now = self.cx.now();
         match why {

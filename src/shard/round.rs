@@ -1,10 +1,10 @@
 //! Timing the event loop's rounds: the heartbeat at a round's start and
 //! end, its duration, a stall when it ran past the threshold, and
-//! publishing the counters.
+//! exporting the counters.
 //!
 //! Per round: two reads of the monotonic clock, two heartbeat stores and
 //! an activity byte, a histogram bucket counted locally. The counters and
-//! durations are published at most once per [`PUBLISH_EVERY`] (and when
+//! durations are exported at most once per [`EXPORT_EVERY`] (and when
 //! the shard ends): under load that is a few stores per thousand rounds
 //! instead of thirty per round.
 
@@ -12,15 +12,16 @@ use std::time::Duration;
 
 use super::Shard;
 use crate::handler::Handler;
-use crate::server::heartbeat::{monotonic_nanos, Heartbeat, RoundTimes};
+use crate::hub::heartbeat::millis;
+use crate::hub::heartbeat::{monotonic_nanos, Heartbeat, RoundTimes};
 
-/// Longest time the published counters may lag behind the shard's. A
-/// shard that goes idle with counters unpublished wakes up once after
-/// this long to publish them.
-pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(10);
+/// Longest time the exported counters may lag behind the shard's. A
+/// shard that goes idle with counters unexported wakes up once after
+/// this long to export them.
+pub(super) const EXPORT_EVERY: Duration = Duration::from_millis(10);
 
-/// [`PUBLISH_EVERY`] in nanoseconds.
-const PUBLISH_EVERY_NANOS: u64 = PUBLISH_EVERY.as_nanos() as u64;
+/// [`EXPORT_EVERY`] in nanoseconds.
+const EXPORT_EVERY_NANOS: u64 = EXPORT_EVERY.as_nanos() as u64;
 
 /// The shard's side of its round timing.
 pub(super) struct Rounds {
@@ -33,10 +34,10 @@ pub(super) struct Rounds {
     /// Rounds at least this long (nanoseconds) are stalls; `u64::MAX`
     /// when stall detection is off.
     stall_nanos: u64,
-    /// When the counters were last published (monotonic nanoseconds).
-    published_at: u64,
-    /// Something was counted since the last publish.
-    pub(super) unpublished: bool,
+    /// When the counters were last exported (monotonic nanoseconds).
+    exported_at: u64,
+    /// Something was counted since the last export.
+    pub(super) unexported: bool,
 }
 
 impl Rounds {
@@ -47,8 +48,8 @@ impl Rounds {
             beat: 0,
             times: RoundTimes::default(),
             stall_nanos,
-            published_at: 0,
-            unpublished: false,
+            exported_at: 0,
+            unexported: false,
         }
     }
 }
@@ -63,7 +64,7 @@ impl<H: Handler> Shard<H> {
     }
 
     /// Ends a round: counts it and its duration, reports a stall if it ran
-    /// long, and publishes the counters if they are due.
+    /// long, and exports the counters if they are due.
     #[inline]
     pub(super) fn end_round(&mut self) {
         let end = monotonic_nanos();
@@ -74,19 +75,19 @@ impl<H: Handler> Shard<H> {
         if took >= self.rounds.stall_nanos {
             self.stalled(took);
         }
-        if end.wrapping_sub(self.rounds.published_at) >= PUBLISH_EVERY_NANOS {
-            self.rounds.published_at = end;
-            self.publish();
+        if end.wrapping_sub(self.rounds.exported_at) >= EXPORT_EVERY_NANOS {
+            self.rounds.exported_at = end;
+            self.export();
         } else {
-            self.rounds.unpublished = true;
+            self.rounds.unexported = true;
         }
     }
 
     /// Stores the counters and round durations for other threads to read.
-    pub(super) fn publish(&mut self) {
-        self.rounds.unpublished = false;
-        if let Some(published) = self.cx.handle.published(usize::from(self.index)) {
-            published.publish(&self.stats);
+    pub(super) fn export(&mut self) {
+        self.rounds.unexported = false;
+        if let Some(exported) = self.cx.handle.hub().exported(usize::from(self.index)) {
+            exported.export(&self.stats);
         }
         self.cx.heartbeat.publish_rounds(&self.rounds.times);
     }
@@ -128,9 +129,4 @@ impl<H: Handler> Shard<H> {
             );
         }
     }
-}
-
-/// Nanoseconds as milliseconds, to the microsecond.
-pub(crate) fn millis(nanos: u64) -> f64 {
-    (nanos / 1_000) as f64 / 1e3
 }

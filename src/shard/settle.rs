@@ -3,10 +3,10 @@
 
 use mio::{Interest, Token};
 
-use super::client::Phase;
-use super::slots::Key;
 use super::Shard;
-use crate::handler::context::TimerTask;
+use crate::core::client::Phase;
+use crate::core::context::TimerTask;
+use crate::core::slots::Key;
 use crate::handler::Handler;
 
 impl<H: Handler> Shard<H> {

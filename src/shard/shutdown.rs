@@ -4,9 +4,9 @@
 
 use super::Shard;
 use crate::handler::context::ShardContext;
-use crate::handler::outcome::CloseReason;
 use crate::handler::Handler;
-use crate::server::heartbeat::Activity;
+use crate::hub::close_reason::CloseReason;
+use crate::hub::heartbeat::Activity;
 
 /// Clients set closing per loop round at shutdown: each costs a few
 /// system calls (flush, FIN, a read, `SIOCOUTQ`), so a batch is about a

@@ -3,14 +3,15 @@
 
 use std::time::Instant;
 
-use super::client::Phase;
-use super::wheel::TimerKey;
 use super::Shard;
-use crate::handler::context::{ShardContext, TimerTask};
-use crate::handler::id::ConnId;
-use crate::handler::outcome::CloseReason;
+use crate::core::client::Phase;
+use crate::core::context::TimerTask;
+use crate::core::wheel::TimerKey;
+use crate::handler::context::ShardContext;
 use crate::handler::{Conn, Handler};
-use crate::server::heartbeat::Activity;
+use crate::hub::close_reason::CloseReason;
+use crate::hub::heartbeat::Activity;
+use crate::hub::id::ConnId;
 
 /// The shard's own deadlines (not tied to a client).
 #[derive(Default)]
@@ -145,7 +146,7 @@ impl<H: Handler> Shard<H> {
     /// The idle timer of an open client fired: close it if nothing arrived
     /// for the idle timeout and none of our output is on its way to it,
     /// else set the timer for when that would be.
-    fn check_idle(&mut self, key: super::slots::Key) {
+    fn check_idle(&mut self, key: crate::core::slots::Key) {
         let Some(idle) = self.idle_ticks else { return };
         let now = self.cx.now_tick();
         let Some(client) = self.clients.get_mut(key) else {

@@ -1,7 +1,5 @@
 //! Close status codes (RFC 6455 section 7.4) and the close frame's payload.
 
-use crate::websocket::frame::{ProtocolError, INVALID_UTF8};
-
 /// A close status code.
 pub type CloseCode = u16;
 
@@ -70,3 +68,32 @@ pub fn parse_close(payload: &[u8]) -> Result<CloseFrame<'_>, ProtocolError> {
         }
     }
 }
+
+/// A broken rule: the close code to send, and a short reason for logs and
+/// for the close frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// The status code for the close frame (1002, 1007 or 1009).
+    pub code: CloseCode,
+    /// What was wrong, in a few words.
+    pub reason: &'static str,
+}
+
+impl ProtocolError {
+    /// An error with `code` and `reason`.
+    pub const fn new(code: CloseCode, reason: &'static str) -> Self {
+        Self { code, reason }
+    }
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (close code {})", self.reason, self.code)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// A text payload that is not UTF-8.
+pub(crate) const INVALID_UTF8: ProtocolError =
+    ProtocolError::new(INVALID_PAYLOAD, "text is not valid UTF-8");

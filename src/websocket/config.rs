@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::server::error::ConfigError;
+use crate::error::ConfigError;
 use crate::websocket::frame::MAX_HEADER;
 
 /// The built-in page served for a plain `GET /`: talks to `ws-echo` over

@@ -7,7 +7,7 @@
 //! header is checked against the limit as soon as the header is complete,
 //! before the payload has arrived or anything was sized for it.
 
-use crate::websocket::close::{CloseCode, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR};
+use crate::websocket::close::{CloseCode, ProtocolError, MESSAGE_TOO_BIG, PROTOCOL_ERROR};
 
 /// The longest payload of a control frame (close, ping, pong).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -74,31 +74,6 @@ pub enum Role {
     /// Parsing what a server sent (frames must not be masked).
     Client,
 }
-
-/// A broken rule: the close code to send, and a short reason for logs and
-/// for the close frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProtocolError {
-    /// The status code for the close frame (1002, 1007 or 1009).
-    pub code: CloseCode,
-    /// What was wrong, in a few words.
-    pub reason: &'static str,
-}
-
-impl ProtocolError {
-    /// An error with `code` and `reason`.
-    pub const fn new(code: CloseCode, reason: &'static str) -> Self {
-        Self { code, reason }
-    }
-}
-
-impl std::fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (close code {})", self.reason, self.code)
-    }
-}
-
-impl std::error::Error for ProtocolError {}
 
 /// One whole frame at the front of a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,7 +203,3 @@ pub fn parse_frame(data: &[u8], role: Role, max_payload: usize) -> Parsed<'_> {
 fn error(code: CloseCode, reason: &'static str) -> Parsed<'static> {
     Parsed::Error(ProtocolError::new(code, reason))
 }
-
-/// A text payload that is not UTF-8.
-pub(crate) const INVALID_UTF8: ProtocolError =
-    ProtocolError::new(INVALID_PAYLOAD, "text is not valid UTF-8");

@@ -6,16 +6,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::shard::rate_limit::RateLimit;
+use crate::core::log_limit::RateLimit;
 use crate::websocket::build::{encode_header, write_close, write_frame};
+use crate::websocket::close::ProtocolError;
 use crate::websocket::close::{CloseCode, GOING_AWAY};
 use crate::websocket::config::WsConfig;
-use crate::websocket::frame::{parse_frame, Frame, Opcode, Parsed, ProtocolError, Role};
+use crate::websocket::frame::{parse_frame, Frame, Opcode, Parsed, Role};
 use crate::websocket::handshake::{
     accept_response, page_response, parse_request, reject_response, Handshake, Status,
 };
 use crate::websocket::message::{Assembler, Event, Message};
-use crate::{CloseReason, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
+use crate::{Admission, CloseReason, Conn, ConnId, Handler, ShardContext, Verdict};
 
 /// Timer tags with this bit set are the layer's own; a [`WsHandler`]'s
 /// tags must leave it clear.
@@ -122,6 +123,15 @@ pub trait WsHandler {
         let _ = cx;
     }
 
+    /// The WebSocket message a publish to `topic` becomes for this shard's
+    /// subscribers, as a whole frame (see [`Handler::frame_delivery`]):
+    /// made once per shard, shared by every subscriber. By default the
+    /// payload as one binary message.
+    fn frame_delivery(&mut self, topic: &[u8], payload: &Bytes) -> Bytes {
+        let _ = topic;
+        data_frame(Opcode::Binary, &[payload])
+    }
+
     /// Shutdown began (see [`Handler::on_shutting_down`]).
     fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
         let _ = cx;
@@ -132,6 +142,18 @@ pub trait WsHandler {
     fn on_shutdown(&mut self, cx: &mut ShardContext<'_>) {
         let _ = cx;
     }
+}
+
+/// One unmasked (server) frame of `opcode` holding `parts`, concatenated,
+/// in one buffer: a message to share between many clients.
+pub fn data_frame(opcode: Opcode, parts: &[&[u8]]) -> Bytes {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut frame = Vec::with_capacity(crate::websocket::MAX_HEADER + len);
+    encode_header(&mut frame, true, opcode, len, None);
+    for part in parts {
+        frame.extend_from_slice(part);
+    }
+    Bytes::from(frame)
 }
 
 /// What [`WsHandler::on_open`] is told about the upgrade request.
@@ -413,7 +435,7 @@ impl<H: WsHandler> WebSocket<H> {
         data: &[u8],
     ) -> Result<usize, Verdict> {
         let (consumed, path, protocol) = match parse_request(data, &self.config) {
-            Handshake::Incomplete => return Err(Verdict::Keep(0)),
+            Handshake::Incomplete => return Err(Verdict::Consumed(0)),
             Handshake::Reject { status, reason } => {
                 self.warn(cx.now(), conn.id(), "WebSocket handshake refused", reason);
                 conn.send(&reject_response(status));
@@ -571,9 +593,9 @@ impl<H: WsHandler> Handler for WebSocket<H> {
         cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: std::net::SocketAddr,
-    ) -> Decision<Self::State> {
+    ) -> Admission<Self::State> {
         cx.set_timer(conn.id(), self.config.handshake_timeout, HANDSHAKE_DEADLINE);
-        Decision::Accept(WsState::default())
+        Admission::Accept(WsState::default())
     }
 
     fn on_data(
@@ -590,7 +612,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
                 Err(verdict) => return verdict,
             },
             Phase::Open | Phase::Closing => state.link.heard = true,
-            Phase::Closed => return Verdict::Keep(data.len()),
+            Phase::Closed => return Verdict::Consumed(data.len()),
         }
         while matches!(state.link.phase, Phase::Open | Phase::Closing) && !conn.is_closing() {
             match parse_frame(&data[consumed..], Role::Server, self.config.max_message) {
@@ -614,9 +636,9 @@ impl<H: WsHandler> Handler for WebSocket<H> {
         self.trim_buffers();
         self.forget_if_closing(cx, conn, &state.link);
         if conn.is_closing() {
-            return Verdict::Keep(data.len());
+            return Verdict::Consumed(data.len());
         }
-        Verdict::Keep(consumed)
+        Verdict::Consumed(consumed)
     }
 
     fn on_timer(
@@ -687,6 +709,10 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             };
             self.handler.on_close(cx, id, state.user, closed);
         }
+    }
+
+    fn frame_delivery(&mut self, topic: &[u8], payload: &Bytes) -> Bytes {
+        self.handler.frame_delivery(topic, payload)
     }
 
     fn on_tick(&mut self, cx: &mut ShardContext<'_>) {

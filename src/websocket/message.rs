@@ -5,7 +5,8 @@
 
 use crate::websocket::build::unmask_into;
 use crate::websocket::close::{parse_close, CloseFrame, MESSAGE_TOO_BIG, PROTOCOL_ERROR};
-use crate::websocket::frame::{Frame, Opcode, ProtocolError, INVALID_UTF8};
+use crate::websocket::close::{ProtocolError, INVALID_UTF8};
+use crate::websocket::frame::{Frame, Opcode};
 
 /// A whole data message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

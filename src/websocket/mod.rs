@@ -28,17 +28,18 @@ pub use build::{
     write_close, write_frame,
 };
 pub use close::{
-    is_valid_close_code, parse_close, CloseCode, CloseFrame, GOING_AWAY, INTERNAL_ERROR,
-    INVALID_PAYLOAD, MESSAGE_TOO_BIG, NORMAL, POLICY_VIOLATION, PROTOCOL_ERROR, UNSUPPORTED_DATA,
+    is_valid_close_code, parse_close, CloseCode, CloseFrame, ProtocolError, GOING_AWAY,
+    INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, NORMAL, POLICY_VIOLATION, PROTOCOL_ERROR,
+    UNSUPPORTED_DATA,
 };
 pub use config::{WsConfig, ECHO_PAGE};
-pub use frame::{
-    parse_frame, Frame, Opcode, Parsed, ProtocolError, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER,
-};
+pub use frame::{parse_frame, Frame, Opcode, Parsed, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER};
 pub use handshake::{
     accept_key, accept_response, page_response, parse_request, reject_response, Handshake, Status,
 };
-pub use layer::{Closed, OpenRequest, WebSocket, WsConn, WsHandler, WsState, LAYER_TIMER_BIT};
+pub use layer::{
+    data_frame, Closed, OpenRequest, WebSocket, WsConn, WsHandler, WsState, LAYER_TIMER_BIT,
+};
 pub use message::{valid_prefix, Assembler, Event, Message};
 
 #[cfg(test)]

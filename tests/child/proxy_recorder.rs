@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use crossbeam::channel::Sender;
 use esockets::proxy::ProxyInfo;
-use esockets::{Conn, Decision, Handler, ShardContext, Verdict};
+use esockets::{Admission, Conn, Handler, ShardContext, Verdict};
 
 /// What `on_connect` was given.
 #[derive(Clone, Debug)]
@@ -32,10 +32,10 @@ impl Handler for Recorder {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         let proxy = conn.proxy().copied();
         let _ = self.seen.send(Connected { peer, proxy });
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -47,6 +47,6 @@ impl Handler for Recorder {
     ) -> Verdict {
         assert!(conn.proxy().is_none(), "only on_connect sees the header");
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }

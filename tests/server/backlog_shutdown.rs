@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{unbounded, Sender};
-use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
+use esockets::{Admission, CloseReason, Config, Conn, ConnId, Handler, ShardContext, Verdict};
 
 use crate::util::{
     client, config, expect_clean_close, heavy_test, Gate, Hold, TestServer, DEADLINE,
@@ -38,9 +38,9 @@ impl Handler for Greeter {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         conn.send(b"hello\n");
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -54,7 +54,7 @@ impl Handler for Greeter {
             self.hold.here();
             conn.send(b"released\n");
         }
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
@@ -148,13 +148,13 @@ impl Handler for SlowGreeter {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         if self.slow.load(Ordering::Relaxed) {
             // Stands for real work (a handshake, a lookup), not waiting.
             thread::sleep(Duration::from_millis(5));
         }
         conn.send(b"hello\n");
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -167,7 +167,7 @@ impl Handler for SlowGreeter {
         if data == b"block" {
             self.hold.here();
         }
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

@@ -49,7 +49,7 @@ impl Handler for WatchedEcho {
         self.0
             .max_queued
             .fetch_max(conn.queued(), Ordering::Relaxed);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_drain(&mut self, _cx: &mut ShardContext<'_>, conn: &mut Conn<'_>, _state: &mut ()) {

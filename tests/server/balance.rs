@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use crossbeam::channel::{unbounded, Sender};
 use esockets::{
-    Balance, CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, ShardInfo, Verdict,
+    Admission, Balance, CloseReason, Config, Conn, ConnId, Handler, ShardContext, ShardInfo,
+    Verdict,
 };
 
 use crate::util::{
@@ -52,10 +53,10 @@ impl Handler for Probe {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         let _ = self.opens.send((self.index, conn.id()));
         conn.send(b"hello\n");
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -77,7 +78,7 @@ impl Handler for Probe {
             b"quit" => return Verdict::Close,
             _ => {}
         }
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
@@ -410,7 +411,7 @@ fn least_loaded_hands_over_clients_that_then_send_a_proxy_header() {
             cx: &mut ShardContext<'_>,
             conn: &mut Conn<'_>,
             peer: SocketAddr,
-        ) -> Decision<()> {
+        ) -> Admission<()> {
             let _ = self.peers.send(peer);
             self.probe.on_connect(cx, conn, peer)
         }

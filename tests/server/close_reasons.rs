@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
-use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
+use esockets::{Admission, CloseReason, Config, Conn, ConnId, Handler, ShardContext, Verdict};
 
 use crate::util::{
     config, expect_clean_close, pattern, read_to_close, round_trip, TestServer, DEADLINE,
@@ -40,9 +40,9 @@ impl Handler for Probe {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         self.connects.send((peer, conn.id())).expect("test listens");
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -61,7 +61,7 @@ impl Handler for Probe {
                 conn.send(b"bye\n");
                 conn.close();
                 assert!(conn.is_closing());
-                Verdict::Keep(data.len())
+                Verdict::Consumed(data.len())
             }
             b'b' => {
                 conn.send_bytes(pattern(BLOB, 8));
@@ -74,12 +74,12 @@ impl Handler for Probe {
                     conn.send(&chunk);
                 }
                 assert!(conn.is_closing(), "over the limit, the client is failed");
-                Verdict::Keep(data.len())
+                Verdict::Consumed(data.len())
             }
-            b'h' => Verdict::Keep(0),
+            b'h' => Verdict::Consumed(0),
             _ => {
                 conn.send(data);
-                Verdict::Keep(data.len())
+                Verdict::Consumed(data.len())
             }
         }
     }

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
-use esockets::{CloseReason, Conn, ConnId, Decision, Handler, SendError, ShardContext, Verdict};
+use esockets::{Admission, CloseReason, Conn, ConnId, Handler, SendError, ShardContext, Verdict};
 
 use crate::util::{
     assert_silent, config, expect_clean_close, read_exact, round_trip, TestServer, DEADLINE,
@@ -31,9 +31,9 @@ impl Handler for Report {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         self.connects.send((peer, conn.id())).expect("test listens");
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -44,7 +44,7 @@ impl Handler for Report {
         data: &[u8],
     ) -> Verdict {
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_close(

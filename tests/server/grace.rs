@@ -24,7 +24,7 @@ impl Handler for ByeEcho {
         data: &[u8],
     ) -> Verdict {
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 use esockets::{
-    CloseReason, Config, Conn, ConnId, Decision, Handler, Keepalive, ShardContext, Verdict,
+    Admission, CloseReason, Config, Conn, ConnId, Handler, Keepalive, ShardContext, Verdict,
 };
 use socket2::SockRef;
 
@@ -34,9 +34,9 @@ impl Handler for Report {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         let _ = self.connects.send((peer, conn.id()));
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -47,7 +47,7 @@ impl Handler for Report {
         data: &[u8],
     ) -> Verdict {
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_close(&mut self, _cx: &mut ShardContext<'_>, id: ConnId, _state: (), why: CloseReason) {
@@ -174,7 +174,7 @@ impl Handler for ReadOptions {
         cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         let socket = SockRef::from(&*conn);
         let keepalive = socket.keepalive().expect("SO_KEEPALIVE");
         let probes = keepalive.then(|| {
@@ -191,7 +191,7 @@ impl Handler for ReadOptions {
             nodelay: socket.nodelay().expect("TCP_NODELAY"),
         };
         let _ = self.reports.send((cx.shard(), options));
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -201,7 +201,7 @@ impl Handler for ReadOptions {
         _state: &mut (),
         data: &[u8],
     ) -> Verdict {
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam::channel::{bounded, unbounded, Receiver, Sender};
-use esockets::{Config, Conn, ConnId, Decision, Handler, SendError, ShardContext, Verdict};
+use esockets::{Admission, Config, Conn, ConnId, Handler, SendError, ShardContext, Verdict};
 
 use crate::util::{
     heavy_test, read_exact, read_line, round_trip, run_child, Gate, Hold, TestServer, DEADLINE,
@@ -35,9 +35,9 @@ impl Handler for Blocker {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         let _ = self.connects.send((peer, conn.id()));
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -53,7 +53,7 @@ impl Handler for Blocker {
         } else {
             conn.send(data);
         }
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 
@@ -318,9 +318,9 @@ impl Handler for StopOnCommand {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         let _ = self.connects.send((peer, conn.id()));
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -335,7 +335,7 @@ impl Handler for StopOnCommand {
             cx.server().shutdown();
             conn.send(b"stopping\n");
         }
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use esockets::{Config, Conn, Decision, Handler, ShardContext, Verdict};
+use esockets::{Admission, Config, Conn, Handler, ShardContext, Verdict};
 
 use crate::util::{config, expect_clean_close, round_trip, TestServer};
 
@@ -33,9 +33,9 @@ impl Handler for CountingEcho {
         _cx: &mut ShardContext<'_>,
         _conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         self.connects.fetch_add(1, Ordering::Relaxed);
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -46,7 +46,7 @@ impl Handler for CountingEcho {
         data: &[u8],
     ) -> Verdict {
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 
@@ -156,11 +156,11 @@ impl Handler for RefuseWhile {
         _cx: &mut ShardContext<'_>,
         _conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         if self.refusing.load(Ordering::Relaxed) {
-            Decision::Refuse
+            Admission::Refuse
         } else {
-            Decision::Accept(())
+            Admission::Accept(())
         }
     }
 
@@ -172,7 +172,7 @@ impl Handler for RefuseWhile {
         data: &[u8],
     ) -> Verdict {
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

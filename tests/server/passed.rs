@@ -32,7 +32,7 @@ impl Handler for Blocking {
         } else {
             conn.send(data);
         }
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

@@ -167,7 +167,8 @@ fn each_publisher_order_holds_under_load() {
     let handle = server.handle.clone();
     let from_handle = thread::spawn(move || {
         for n in 0..MESSAGES {
-            let message = format!("MSG feed {PUBLISHERS} {n}\n");
+            // The payload as published: the protocol frames it.
+            let message = format!("{PUBLISHERS} {n}");
             // A full inbox is refused, never blocks: try again.
             while handle.publish(b"feed", message.clone()).is_err() {
                 thread::yield_now();

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use esockets::{Conn, Decision, Handler, ShardContext, Verdict};
+use esockets::{Admission, Conn, Handler, ShardContext, Verdict};
 
 use crate::util::{config, read_to_close, round_trip, TestServer};
 
@@ -28,11 +28,11 @@ impl Handler for RefuseSome {
         _cx: &mut ShardContext<'_>,
         _conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         if is_refused(peer.port()) {
-            Decision::Refuse
+            Admission::Refuse
         } else {
-            Decision::Accept(())
+            Admission::Accept(())
         }
     }
 
@@ -44,7 +44,7 @@ impl Handler for RefuseSome {
         data: &[u8],
     ) -> Verdict {
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_close(

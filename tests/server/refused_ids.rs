@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crossbeam::channel::{unbounded, Sender};
-use esockets::{CloseReason, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
+use esockets::{Admission, CloseReason, Conn, ConnId, Handler, ShardContext, Verdict};
 
 use crate::util::{
     assert_silent, complete_lines, config, read_line, read_to_close, round_trip, TestServer,
@@ -49,11 +49,11 @@ impl Handler for RefuseFirst {
         cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         let id = conn.id();
         if self.stale.is_some() {
             let _ = self.events.send(Event::Accepted(id));
-            return Decision::Accept(());
+            return Admission::Accept(());
         }
         self.stale = Some(id);
         cx.set_timer(id, Duration::from_millis(30), 1);
@@ -61,7 +61,7 @@ impl Handler for RefuseFirst {
             .expect("same shard");
         cx.close(id).expect("same shard");
         let _ = self.events.send(Event::Refused(id));
-        Decision::Refuse
+        Admission::Refuse
     }
 
     fn on_data(
@@ -87,7 +87,7 @@ impl Handler for RefuseFirst {
                 _ => conn.send(format!("{line}\n").as_bytes()),
             }
         }
-        Verdict::Keep(consumed)
+        Verdict::Consumed(consumed)
     }
 
     fn on_timer(

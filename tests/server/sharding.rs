@@ -39,7 +39,7 @@ impl Handler for WhichShard {
         for _ in data {
             conn.send(&[self.index, id_shard]);
         }
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

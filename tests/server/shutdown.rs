@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use esockets::{CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
+use esockets::{Admission, CloseReason, Config, Conn, ConnId, Handler, ShardContext, Verdict};
 
 use crate::util::{
     client, config, expect_clean_close, pattern, round_trip, wait_until, TestServer, DEADLINE,
@@ -45,12 +45,12 @@ impl Handler for Blob {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         conn.send_bytes(pattern(BLOB, u64::from(peer.port())));
         if conn.queued() > 0 {
             self.0.queued.fetch_add(1, Ordering::Relaxed);
         }
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -60,7 +60,7 @@ impl Handler for Blob {
         _state: &mut (),
         data: &[u8],
     ) -> Verdict {
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_close(

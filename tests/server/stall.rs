@@ -40,7 +40,7 @@ impl Handler for Blocking {
             conn.send(line.as_bytes());
             conn.send(b"\n");
         }
-        Verdict::Keep(consumed)
+        Verdict::Consumed(consumed)
     }
 }
 

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crossbeam::channel::{unbounded, Sender};
-use esockets::{CloseReason, Conn, ConnId, Decision, Handler, ShardContext, Verdict};
+use esockets::{Admission, CloseReason, Conn, ConnId, Handler, ShardContext, Verdict};
 
 use crate::util::{assert_silent, complete_lines, config, read_line, TestServer, DEADLINE};
 
@@ -43,8 +43,8 @@ impl Handler for Counter {
         _cx: &mut ShardContext<'_>,
         _conn: &mut Conn<'_>,
         peer: SocketAddr,
-    ) -> Decision<Tally> {
-        Decision::Accept(Tally {
+    ) -> Admission<Tally> {
+        Admission::Accept(Tally {
             port: peer.port(),
             ..Tally::default()
         })
@@ -60,7 +60,7 @@ impl Handler for Counter {
         tally.calls += 1;
         tally.bytes += data.len() as u64;
         conn.send(format!("{} {}\n", tally.calls, tally.bytes).as_bytes());
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_close(
@@ -143,10 +143,10 @@ impl Handler for Relay {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         conn.send(format!("you are {} {}\n", self.ids.len(), conn.id()).as_bytes());
         self.ids.push(conn.id());
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -169,7 +169,7 @@ impl Handler for Relay {
                 .expect("a send on the same shard is never refused");
             conn.send(b"sent\n");
         }
-        Verdict::Keep(consumed)
+        Verdict::Consumed(consumed)
     }
 
     fn on_close(&mut self, _cx: &mut ShardContext<'_>, id: ConnId, _state: (), why: CloseReason) {
@@ -263,9 +263,9 @@ impl Handler for Broadcast {
         cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         conn.send(format!("shard {}\n", cx.shard()).as_bytes());
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -280,7 +280,7 @@ impl Handler for Broadcast {
             let text = line.strip_prefix("all ").expect("`all text`");
             cx.send_to_all(format!("{text}\n"));
         }
-        Verdict::Keep(consumed)
+        Verdict::Consumed(consumed)
     }
 }
 
@@ -344,7 +344,7 @@ impl Handler for Interleave {
         cx.send(conn.id(), format!("D{}\n", self.calls))
             .expect("same shard");
         conn.send(format!("C{} {}\n", self.calls, self.bytes).as_bytes());
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 use esockets::{
-    CloseReason, Config, Conn, ConnId, Decision, Handler, ShardContext, TimerId, Verdict,
+    Admission, CloseReason, Config, Conn, ConnId, Handler, ShardContext, TimerId, Verdict,
 };
 
 use crate::util::{
@@ -70,9 +70,9 @@ impl Handler for Scripted {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<Self::State> {
+    ) -> Admission<Self::State> {
         let _ = self.events.send(Event::Connected(conn.id()));
-        Decision::Accept(HashMap::new())
+        Admission::Accept(HashMap::new())
     }
 
     fn on_data(
@@ -105,7 +105,7 @@ impl Handler for Scripted {
                 _ => panic!("unknown command {line:?}"),
             }
         }
-        Verdict::Keep(consumed)
+        Verdict::Consumed(consumed)
     }
 
     fn on_timer(
@@ -297,11 +297,11 @@ impl Handler for Rivals {
         cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<Self::State> {
+    ) -> Admission<Self::State> {
         let after = Duration::from_millis(30);
         let first = cx.set_timer(conn.id(), after, 1);
         let second = cx.set_timer(conn.id(), after, 2);
-        Decision::Accept([Some(first), Some(second)])
+        Admission::Accept([Some(first), Some(second)])
     }
 
     fn on_data(
@@ -311,7 +311,7 @@ impl Handler for Rivals {
         _state: &mut Self::State,
         data: &[u8],
     ) -> Verdict {
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_timer(
@@ -386,11 +386,11 @@ impl Handler for OneShot {
         cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<Pending> {
+    ) -> Admission<Pending> {
         let delay = delay_of(self.set);
         self.set += 1;
         cx.set_timer(conn.id(), delay, 0);
-        Decision::Accept(Pending {
+        Admission::Accept(Pending {
             // A timer counts from the shard's clock, read once per loop
             // round, not from the moment of the call: late in a round of
             // many accepts, the call comes a millisecond or more after it.
@@ -407,7 +407,7 @@ impl Handler for OneShot {
         _state: &mut Pending,
         data: &[u8],
     ) -> Verdict {
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_timer(
@@ -516,7 +516,7 @@ impl Handler for Ticker {
         _state: &mut (),
         data: &[u8],
     ) -> Verdict {
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 
     fn on_tick(&mut self, cx: &mut ShardContext<'_>) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 use esockets::{
-    Config, Conn, Decision, Error, Handler, Server, ServerHandle, ShardContext, ShardInfo,
+    Admission, Config, Conn, Error, Handler, Server, ServerHandle, ShardContext, ShardInfo,
     ShardStats, Verdict,
 };
 
@@ -426,9 +426,9 @@ impl Handler for Named {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         conn.send(self.name);
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -442,7 +442,7 @@ impl Handler for Named {
             Some(hold) if data == b"block" => hold.here(),
             _ => conn.send(data),
         }
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }
 
@@ -460,9 +460,9 @@ impl Handler for Fragile {
         _cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
-    ) -> Decision<()> {
+    ) -> Admission<()> {
         conn.send(&[self.index]);
-        Decision::Accept(())
+        Admission::Accept(())
     }
 
     fn on_data(
@@ -474,6 +474,6 @@ impl Handler for Fragile {
     ) -> Verdict {
         assert!(!data.contains(&b'!'), "boom on shard {}", self.index);
         conn.send(data);
-        Verdict::Keep(data.len())
+        Verdict::Consumed(data.len())
     }
 }

@@ -12,10 +12,10 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
+use crate::hub::handle::ServerHandle;
+use crate::hub::heartbeat::{RoundTimes, ROUND_BOUNDS_NANOS};
+use crate::hub::stats::ShardStats;
 use crate::net::fds;
-use crate::server::handle::ServerHandle;
-use crate::server::heartbeat::{RoundTimes, ROUND_BOUNDS_NANOS};
-use crate::server::stats::ShardStats;
 
 /// What one scrape knows about one shard.
 pub(crate) struct Sample {
@@ -34,11 +34,13 @@ impl Sample {
     /// Reads shard `shard` of `handle` now.
     pub(crate) fn take(handle: &ServerHandle, shard: usize) -> Self {
         let stats = handle
-            .published(shard)
+            .hub()
+            .exported(shard)
             .map(|published| published.snapshot())
             .unwrap_or_default();
         let (rounds, busy_seconds) =
             handle
+                .hub()
                 .heartbeat(shard)
                 .map_or_else(Default::default, |heartbeat| {
                     let busy = heartbeat.busy();
@@ -49,7 +51,7 @@ impl Sample {
                 });
         Self {
             stats,
-            inbox: handle.inbox_depth(shard) as u64,
+            inbox: handle.hub().inbox_depth(shard) as u64,
             rounds,
             busy_seconds,
         }

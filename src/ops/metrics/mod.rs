@@ -18,7 +18,7 @@ use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
 use tiny_http::{Header, Method, Request, Response};
 
-use crate::server::handle::ServerHandle;
+use crate::hub::handle::ServerHandle;
 use families::ServerCollector;
 
 /// Pause after a failed `accept` (out of descriptors, say), so that the

@@ -2,9 +2,11 @@
 //! `nc`. Grammar and examples: docs/protocols.md.
 //!
 //! The commands run the same over any transport: [`execute`] takes one
-//! command and a [`Framing`] that builds the deliveries (a line here, a
-//! WebSocket text frame there), built once per publish and shared by
-//! every subscriber.
+//! command and publishes payloads as they are; each front end frames a
+//! delivery its own way in [`Handler::frame_delivery`] (a line here, a
+//! WebSocket text frame there), once per shard, shared by every
+//! subscriber. So lines and WebSocket clients of one topic, in one process
+//! or across a backplane, each get their own framing.
 
 mod command;
 mod websocket;
@@ -44,13 +46,12 @@ impl Framing for Lines {
 
 /// Runs one command (`line` without its `\n`) for `conn` and returns the
 /// reply to send it, without framing: `+OK`, `+PONG` or `-ERR reason`. A
-/// `PUB` frames its delivery `MSG topic payload` once with `framing`.
+/// `PUB` publishes its payload as it is (see [`delivery`]).
 pub fn execute(
     cx: &mut ShardContext<'_>,
     conn: &Conn<'_>,
     line: &[u8],
     max_subscriptions: usize,
-    framing: &impl Framing,
 ) -> &'static [u8] {
     match parse(line) {
         Err(err) => err.reply(),
@@ -71,10 +72,16 @@ pub fn execute(
             }
         }
         Ok(Command::Pub(topic, payload)) => {
-            cx.publish(topic, framing.frame(&[b"MSG ", topic, b" ", payload]));
+            cx.publish(topic, Bytes::copy_from_slice(payload));
             b"+OK"
         }
     }
+}
+
+/// The delivery of a publish to `topic`, `MSG topic payload`, framed by
+/// `framing`: what every front end's [`Handler::frame_delivery`] sends.
+pub fn delivery(framing: &impl Framing, topic: &[u8], payload: &[u8]) -> Bytes {
+    framing.frame(&[b"MSG ", topic, b" ", payload])
 }
 
 /// What a client gets before it is closed for an over-long line.
@@ -130,7 +137,7 @@ impl Handler for PubSub {
         self.replies.clear();
         for line in data[..scan.complete].split_inclusive(|&b| b == b'\n') {
             let line = &line[..line.len() - 1];
-            let reply = execute(cx, conn, line, self.max_subscriptions, &Lines);
+            let reply = execute(cx, conn, line, self.max_subscriptions);
             self.replies.extend_from_slice(reply);
             self.replies.push(b'\n');
         }
@@ -139,7 +146,11 @@ impl Handler for PubSub {
             conn.send(LINE_TOO_LONG);
             return Verdict::Close;
         }
-        Verdict::Keep(scan.complete)
+        Verdict::Consumed(scan.complete)
+    }
+
+    fn frame_delivery(&mut self, topic: &[u8], payload: &Bytes) -> Bytes {
+        delivery(&Lines, topic, payload)
     }
 
     fn on_drain(&mut self, cx: &mut ShardContext<'_>, conn: &mut Conn<'_>, _state: &mut ()) {

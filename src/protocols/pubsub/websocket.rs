@@ -1,11 +1,11 @@
 //! `pubsub` over WebSocket: one command per text message, one reply or
 //! delivery per text message (no `\n`). Deliveries are framed once per
-//! publish, as a WebSocket text frame shared by every subscriber.
+//! shard, as a WebSocket text frame shared by every subscriber.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::{execute, Framing, MAX_SUBSCRIPTIONS};
-use crate::websocket::{encode_header, Message, Opcode, WsConn, WsHandler, MAX_HEADER};
+use super::{delivery, execute, Framing, MAX_SUBSCRIPTIONS};
+use crate::websocket::{data_frame, Message, Opcode, WsConn, WsHandler};
 use crate::ShardContext;
 
 /// The built-in chat page served for a plain `GET /` by
@@ -22,15 +22,7 @@ pub struct WsText;
 
 impl Framing for WsText {
     fn frame(&self, parts: &[&[u8]]) -> Bytes {
-        let len = parts.iter().map(|p| p.len()).sum::<usize>();
-        let mut header = Vec::with_capacity(MAX_HEADER);
-        encode_header(&mut header, true, Opcode::Text, len, None);
-        let mut frame = BytesMut::with_capacity(header.len() + len);
-        frame.put_slice(&header);
-        for part in parts {
-            frame.put_slice(part);
-        }
-        frame.freeze()
+        data_frame(Opcode::Text, parts)
     }
 }
 
@@ -80,17 +72,21 @@ impl WsHandler for PubSubWs {
             ws.send_text(BINARY_REFUSED);
             return;
         };
-        let reply = execute(
-            cx,
-            ws.conn(),
-            command.as_bytes(),
-            self.max_subscriptions,
-            &WsText,
-        );
+        let reply = execute(cx, ws.conn(), command.as_bytes(), self.max_subscriptions);
         // Replies are ASCII.
         match std::str::from_utf8(reply) {
             Ok(reply) => ws.send_text(reply),
             Err(_) => ws.send_binary(reply),
+        }
+    }
+
+    /// A text message `MSG topic payload`, or a binary one where the
+    /// payload (published by a line client, say) is not UTF-8.
+    fn frame_delivery(&mut self, topic: &[u8], payload: &Bytes) -> Bytes {
+        if std::str::from_utf8(topic).is_ok() && std::str::from_utf8(payload).is_ok() {
+            delivery(&WsText, topic, payload)
+        } else {
+            data_frame(Opcode::Binary, &[b"MSG ", topic, b" ", payload])
         }
     }
 

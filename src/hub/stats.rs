@@ -1,4 +1,4 @@
-//! Per-shard counters: plain integers on the shard, published for readers.
+//! Per-shard counters: plain integers on the shard, exported for readers.
 
 use std::iter::Sum;
 use std::ops::Add;
@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam::utils::CachePadded;
 
-use crate::handler::outcome::CloseReason;
+use crate::hub::close_reason::CloseReason;
 
-/// Declares `ShardStats` and its published copy from one list of fields,
+/// Declares `ShardStats` and its exported copy from one list of fields,
 /// so a new counter is one line.
 macro_rules! counters {
     ($($(#[$doc:meta])* $field:ident),+ $(,)?) => {
@@ -31,9 +31,9 @@ macro_rules! counters {
         /// Number of counters.
         const COUNTERS: usize = [$(stringify!($field)),+].len();
 
-        impl PublishedStats {
+        impl ExportedStats {
             /// Stores a new snapshot (shard thread only).
-            pub(crate) fn publish(&self, stats: &ShardStats) {
+            pub(crate) fn export(&self, stats: &ShardStats) {
                 let values = [$(stats.$field),+];
                 for (cell, value) in self.0.iter().zip(values) {
                     cell.store(value, Ordering::Relaxed);
@@ -163,24 +163,24 @@ impl Sum for ShardStats {
     }
 }
 
-/// The published copy of a shard's counters.
+/// The exported copy of a shard's counters.
 ///
 /// The shard counts in a plain [`ShardStats`] on its own thread and stores
 /// the values here at the end of a loop round, at most once per 10 ms (a
-/// shard that goes idle with counters unpublished wakes once to publish
+/// shard that goes idle with counters unexported wakes once to export
 /// them): relaxed stores only, no read-modify-write and no sharing of a
 /// cache line with other shards, so keeping the counters on costs nothing
 /// measurable.
 #[derive(Default)]
-pub(crate) struct PublishedStats(CachePadded<[AtomicU64; COUNTERS]>);
+pub(crate) struct ExportedStats(CachePadded<[AtomicU64; COUNTERS]>);
 
 #[cfg(test)]
 mod tests {
-    use super::{PublishedStats, ShardStats};
+    use super::{ExportedStats, ShardStats};
 
     #[test]
-    fn publish_then_snapshot_and_sum() {
-        let published = PublishedStats::default();
+    fn export_then_snapshot_and_sum() {
+        let exported = ExportedStats::default();
         let stats = ShardStats {
             accepted: 1,
             refused: 2,
@@ -204,8 +204,8 @@ mod tests {
             proxy_timeouts: 20,
             ..ShardStats::default()
         };
-        published.publish(&stats);
-        assert_eq!(published.snapshot(), stats);
+        exported.export(&stats);
+        assert_eq!(exported.snapshot(), stats);
         let total: ShardStats = [stats, stats].into_iter().sum();
         assert_eq!(total.bytes_out, 12);
         assert_eq!(total.accept_pauses, 18);

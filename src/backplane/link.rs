@@ -5,7 +5,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Counters, CHANNEL_PREFIX, MAX_BACKOFF, STOP_CHECK};
+use super::{CHANNEL_PREFIX, MAX_BACKOFF, STOP_CHECK};
+use crate::hub::outbox::Counters;
 
 /// A random id for this process, so it can tell its own publishes apart
 /// when Redis hands them back.

@@ -261,6 +261,11 @@ impl Heartbeat {
     }
 }
 
+/// Nanoseconds as milliseconds, to the microsecond.
+pub(crate) fn millis(nanos: u64) -> f64 {
+    (nanos / 1_000) as f64 / 1e3
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,9 +8,9 @@ use mio::net::TcpStream;
 
 use super::outqueue::OutQueue;
 use super::wheel::TimerKey;
-use crate::handler::outcome::CloseReason;
+use crate::hub::close_reason::CloseReason;
+use crate::hub::stats::ShardStats;
 use crate::net::stream;
-use crate::server::stats::ShardStats;
 
 /// Where a client is in its life. Every client starts `Open`; the others
 /// are steps towards the close and never go back.

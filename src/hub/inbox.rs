@@ -1,5 +1,5 @@
-//! A shard's inbox: bounded, woken once per round however many commands
-//! arrive, and read with a per-round budget so a flood of commands cannot
+//! A shard's inbox: bounded, woken once per round however many orders
+//! arrive, and read with a per-round budget so a flood of orders cannot
 //! starve the shard's clients.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,14 +9,18 @@ use bytes::Bytes;
 use crossbeam::channel::{self, Receiver, Sender, TrySendError};
 use mio::Waker;
 
-use crate::handler::id::ConnId;
-use crate::shard::handoff::Handoff;
+use std::net::SocketAddr;
 
-/// Why a command to a shard was not queued.
+use mio::net::TcpStream;
+
+use super::fanout::Fanout;
+use super::id::ConnId;
+
+/// Why an order to a shard was not queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
-    /// The shard's inbox is full (`Config::inbox_capacity` commands wait):
+    /// The shard's inbox is full (`Config::inbox_capacity` orders wait):
     /// the shard is far behind; try later or drop the message.
     #[error("the shard's inbox is full")]
     InboxFull,
@@ -26,18 +30,16 @@ pub enum SendError {
     Stopped,
 }
 
-/// Something another thread asks a shard to do.
-pub(crate) enum Command {
+/// Something another thread orders a shard to do.
+pub(crate) enum Order {
     /// Send these bytes to this client (dropped if the id is stale).
     Send(ConnId, Bytes),
     /// Close this client gracefully (ignored if the id is stale).
     Close(ConnId),
-    /// Deliver each payload to this shard's subscribers of its topic, in
-    /// order: what one publisher (a shard's round, or one call of
-    /// `ServerHandle::publish`) sent this shard.
-    Publish(Vec<(Bytes, Bytes)>),
-    /// Queue this payload for every client of the shard.
-    Broadcast(Bytes),
+    /// Deliver each fan-out to this shard's clients it is for, in order:
+    /// what one publisher (a shard's round, a handle, the backplane) sent
+    /// this shard.
+    Fanout(Vec<Fanout>),
     /// Stop accepting, drain, close everyone, and end the shard thread.
     Shutdown,
     /// Serve this client the acceptor accepted (least-loaded balancing).
@@ -47,7 +49,7 @@ pub(crate) enum Command {
 /// The sending side, held by every [`ServerHandle`](crate::ServerHandle).
 pub(crate) struct InboxSender {
     /// The bounded queue.
-    queue: Sender<Command>,
+    queue: Sender<Order>,
     /// Wakes the shard's poll.
     waker: Waker,
     /// Set by the first sender after the shard last looked: later senders
@@ -60,14 +62,14 @@ pub(crate) struct InboxSender {
 /// The shard's side.
 pub(crate) struct InboxReceiver {
     /// The bounded queue.
-    queue: Receiver<Command>,
+    queue: Receiver<Order>,
     /// Shared with the senders; cleared before each read of the queue.
     wake_pending: Arc<AtomicBool>,
     /// Shutdown asked while the queue was full.
     stop: Arc<AtomicBool>,
 }
 
-/// A bounded inbox of `capacity` commands, woken through `waker`.
+/// A bounded inbox of `capacity` orders, woken through `waker`.
 pub(crate) fn inbox(capacity: usize, waker: Waker) -> (InboxSender, InboxReceiver) {
     let (tx, rx) = channel::bounded(capacity);
     let wake_pending = Arc::new(AtomicBool::new(false));
@@ -88,37 +90,37 @@ pub(crate) fn inbox(capacity: usize, waker: Waker) -> (InboxSender, InboxReceive
 }
 
 impl InboxSender {
-    /// Commands waiting now.
+    /// Orders waiting now.
     pub(crate) fn len(&self) -> usize {
         self.queue.len()
     }
 
-    /// Queues `command` and wakes the shard unless a wake is already
+    /// Queues `order` and wakes the shard unless a wake is already
     /// pending.
-    pub(crate) fn send(&self, command: Command) -> Result<(), SendError> {
-        self.queue.try_send(command).map_err(|err| match err {
+    pub(crate) fn send(&self, order: Order) -> Result<(), SendError> {
+        self.queue.try_send(order).map_err(|err| match err {
             TrySendError::Full(_) => SendError::InboxFull,
             TrySendError::Disconnected(_) => SendError::Stopped,
         })?;
-        // The command is in the queue before the flag is looked at: if the
+        // The order is in the queue before the flag is looked at: if the
         // shard cleared the flag already, this sender wakes it; if not,
         // the shard's next read of the queue (after it clears the flag)
-        // finds the command.
+        // finds the order.
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
             // The eventfd write fails only if the descriptor is broken; the
-            // command is queued all the same, so say so only as "stopped".
+            // order is queued all the same, so say so only as "stopped".
             self.waker.wake().map_err(|_| SendError::Stopped)?;
         }
         Ok(())
     }
 
-    /// Queues `command` like [`send`](Self::send), but hands it back when
+    /// Queues `order` like [`send`](Self::send), but hands it back when
     /// the queue is full, to be offered again later. A stopped shard
     /// takes (and drops) it.
-    pub(crate) fn offer(&self, command: Command) -> Result<(), Command> {
-        match self.queue.try_send(command) {
+    pub(crate) fn offer(&self, order: Order) -> Result<(), Order> {
+        match self.queue.try_send(order) {
             Ok(()) => {}
-            Err(TrySendError::Full(command)) => return Err(command),
+            Err(TrySendError::Full(order)) => return Err(order),
             Err(TrySendError::Disconnected(_)) => return Ok(()),
         }
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
@@ -128,13 +130,13 @@ impl InboxSender {
         Ok(())
     }
 
-    /// Queues `command` like [`send`](Self::send), but hands it back with
+    /// Queues `order` like [`send`](Self::send), but hands it back with
     /// the reason when it was not queued (full, or the shard stopped).
-    pub(crate) fn try_send(&self, command: Command) -> Result<(), (Command, SendError)> {
-        match self.queue.try_send(command) {
+    pub(crate) fn try_send(&self, order: Order) -> Result<(), (Order, SendError)> {
+        match self.queue.try_send(order) {
             Ok(()) => {}
-            Err(TrySendError::Full(command)) => return Err((command, SendError::InboxFull)),
-            Err(TrySendError::Disconnected(command)) => return Err((command, SendError::Stopped)),
+            Err(TrySendError::Full(order)) => return Err((order, SendError::InboxFull)),
+            Err(TrySendError::Disconnected(order)) => return Err((order, SendError::Stopped)),
         }
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
             // As in `send`: a broken eventfd means a stopped shard, which
@@ -144,7 +146,7 @@ impl InboxSender {
         Ok(())
     }
 
-    /// Asks the shard to shut down; never waits. Queued as a command, so
+    /// Asks the shard to shut down; never waits. Queued as an order, so
     /// that what was sent before is applied first; if the queue is full,
     /// as a flag the shard looks at every time it reads the queue.
     ///
@@ -152,7 +154,7 @@ impl InboxSender {
     /// server down from its own shard while that shard's inbox is full:
     /// only that very thread can make room.
     pub(crate) fn request_shutdown(&self) -> Result<(), SendError> {
-        match self.queue.try_send(Command::Shutdown) {
+        match self.queue.try_send(Order::Shutdown) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.stop.store(true, Ordering::Release),
             Err(TrySendError::Disconnected(_)) => return Err(SendError::Stopped),
@@ -168,18 +170,26 @@ impl InboxReceiver {
         self.stop.load(Ordering::Acquire)
     }
 
-    /// Re-arms the wake, then takes up to `budget` commands, oldest first.
-    /// Returns whether commands may be left (the budget ran out).
-    pub(crate) fn take(&self, budget: usize, mut each: impl FnMut(Command)) -> bool {
-        // Acquire pairs with the senders' release `swap`: a command whose
+    /// Re-arms the wake, then takes up to `budget` orders, oldest first.
+    /// Returns whether orders may be left (the budget ran out).
+    pub(crate) fn take(&self, budget: usize, mut each: impl FnMut(Order)) -> bool {
+        // Acquire pairs with the senders' release `swap`: an order whose
         // sender saw the flag still set is visible to the reads below.
         self.wake_pending.swap(false, Ordering::AcqRel);
         for _ in 0..budget {
             match self.queue.try_recv() {
-                Ok(command) => each(command),
+                Ok(order) => each(order),
                 Err(_) => return false,
             }
         }
         true
     }
+}
+
+/// A client the acceptor accepted for a shard, its socket options set.
+pub(crate) struct Handoff {
+    /// The connected socket.
+    pub(crate) stream: TcpStream,
+    /// The client's address.
+    pub(crate) peer: SocketAddr,
 }

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 
 use super::link::{channel, message, FIRST_BACKOFF};
-use super::{Counters, MAX_BACKOFF, STOP_CHECK};
+use super::{MAX_BACKOFF, STOP_CHECK};
+use crate::hub::outbox::Counters;
 
 /// Publishes sent to Redis in one pipelined round trip, at most.
 const BATCH: usize = 1024;

@@ -33,23 +33,23 @@ impl RateLimit {
 
 /// The shard's warnings, each limited on its own.
 #[derive(Default)]
-pub(super) struct Warnings {
+pub(crate) struct Warnings {
     /// Clients refused at a limit.
-    pub(super) refused: RateLimit,
+    pub(crate) refused: RateLimit,
     /// Accepting paused for lack of descriptors or memory.
-    pub(super) out_of_resources: RateLimit,
+    pub(crate) out_of_resources: RateLimit,
     /// Clients closed for an overflow or a socket error.
-    pub(super) client_failed: RateLimit,
+    pub(crate) client_failed: RateLimit,
     /// Loop rounds that ran past the stall threshold.
-    pub(super) stall: RateLimit,
+    pub(crate) stall: RateLimit,
     /// Publishes lost because another shard's inbox stayed full.
-    pub(super) fanout_lost: RateLimit,
+    pub(crate) fanout_lost: RateLimit,
     /// PROXY protocol: peers refused as untrusted.
-    pub(super) proxy_untrusted: RateLimit,
+    pub(crate) proxy_untrusted: RateLimit,
     /// PROXY protocol: invalid headers.
-    pub(super) proxy_invalid: RateLimit,
+    pub(crate) proxy_invalid: RateLimit,
     /// PROXY protocol: headers that did not arrive in time.
-    pub(super) proxy_timeout: RateLimit,
+    pub(crate) proxy_timeout: RateLimit,
 }
 
 #[cfg(test)]

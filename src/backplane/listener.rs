@@ -8,8 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
-use super::{Counters, CHANNEL_PREFIX, STOP_CHECK};
-use crate::server::handle::ServerHandle;
+use super::{CHANNEL_PREFIX, STOP_CHECK};
+use crate::hub::fanout::Fanout;
+use crate::hub::outbox::Counters;
+use crate::hub::Hub;
 
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -19,7 +21,7 @@ pub(super) struct Listener {
     /// The Redis server.
     pub(super) client: redis::Client,
     /// Delivers to this process's shards.
-    pub(super) handle: ServerHandle,
+    pub(super) hub: Arc<Hub>,
     /// Shared counters and stop flag.
     pub(super) counters: Arc<Counters>,
     /// This process's id: its own publishes are delivered already.
@@ -89,9 +91,8 @@ impl Listener {
             let running = || !self.counters.stop.load(Ordering::Relaxed);
             let topic = Bytes::copy_from_slice(topic);
             // Only given up when the server stops: nothing left to say.
-            let _ = self
-                .handle
-                .publish_local(&topic, &Bytes::copy_from_slice(payload), running);
+            let fanout = Fanout::topic(topic, Bytes::copy_from_slice(payload));
+            let _ = self.hub.fan_out(fanout, running);
         }
     }
 }

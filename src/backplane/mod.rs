@@ -13,15 +13,16 @@ mod link;
 mod listener;
 mod publisher;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use bytes::Bytes;
-use crossbeam::channel::{self, Receiver, Sender};
+use crossbeam::channel::{self, Receiver};
 
-use crate::server::handle::ServerHandle;
+use crate::hub::outbox::{Counters, Outbox};
+use crate::hub::Hub;
 
 /// Channels on Redis are this prefix and the topic.
 const CHANNEL_PREFIX: &[u8] = b"esockets:";
@@ -35,79 +36,6 @@ const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// Longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
-/// The backplane's counters, process-wide.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BackplaneStats {
-    /// Local publishes sent to Redis.
-    pub sent: u64,
-    /// Publishes of other processes received from Redis and delivered to
-    /// this process's subscribers.
-    pub received: u64,
-    /// Local publishes that never reached Redis: it was unreachable, or
-    /// the outbox was full.
-    pub lost: u64,
-    /// Times a connection to Redis was made again after it broke.
-    pub reconnects: u64,
-    /// Both connections (publishing and listening) are up now.
-    pub connected: bool,
-}
-
-/// What the backplane's threads and the server share.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    /// See [`BackplaneStats::sent`].
-    sent: AtomicU64,
-    /// See [`BackplaneStats::received`].
-    received: AtomicU64,
-    /// See [`BackplaneStats::lost`].
-    lost: AtomicU64,
-    /// See [`BackplaneStats::reconnects`].
-    reconnects: AtomicU64,
-    /// The publishing connection is up.
-    publisher_up: AtomicBool,
-    /// The listening connection is up.
-    listener_up: AtomicBool,
-    /// The server is stopping: the threads end.
-    stop: AtomicBool,
-}
-
-/// The server's end of the backplane: where local publishes go.
-#[derive(Debug)]
-pub(crate) struct Outbox {
-    /// Local publishes for the publishing thread.
-    queue: Sender<(Bytes, Bytes)>,
-    /// Shared with the threads.
-    counters: Arc<Counters>,
-}
-
-impl Outbox {
-    /// Hands a local publish to the backplane; counts it lost if the
-    /// outbox is full. Never blocks.
-    pub(crate) fn forward(&self, topic: &Bytes, payload: &Bytes) {
-        if self
-            .queue
-            .try_send((topic.clone(), payload.clone()))
-            .is_err()
-        {
-            self.counters.lost.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The counters now.
-    pub(crate) fn stats(&self) -> BackplaneStats {
-        let c = &self.counters;
-        BackplaneStats {
-            sent: c.sent.load(Ordering::Relaxed),
-            received: c.received.load(Ordering::Relaxed),
-            lost: c.lost.load(Ordering::Relaxed),
-            reconnects: c.reconnects.load(Ordering::Relaxed),
-            connected: c.publisher_up.load(Ordering::Relaxed)
-                && c.listener_up.load(Ordering::Relaxed),
-        }
-    }
-}
 
 /// The backplane's threads, made before the server's handle (which holds
 /// the outbox) and started after it.
@@ -145,7 +73,7 @@ impl Backplane {
                 outbox,
                 counters: Arc::clone(&counters),
             },
-            Outbox { queue, counters },
+            Outbox::new(queue, counters),
         ))
     }
 
@@ -154,7 +82,7 @@ impl Backplane {
     /// # Errors
     ///
     /// A thread could not be started.
-    pub(crate) fn start(self, handle: ServerHandle) -> std::io::Result<Running> {
+    pub(crate) fn start(self, hub: Arc<Hub>) -> std::io::Result<Running> {
         let origin = link::origin_id();
         let publisher = publisher::Publisher {
             client: self.client.clone(),
@@ -164,7 +92,7 @@ impl Backplane {
         };
         let listener = listener::Listener {
             client: self.client,
-            handle,
+            hub,
             counters: Arc::clone(&self.counters),
             origin,
         };

@@ -1,15 +1,4 @@
-//! Topics: clients subscribe, anyone publishes, every subscriber gets the
-//! payload once, shared, never copied per subscriber.
-//!
-//! Each shard keeps only its own subscribers ([`topics`]); a shared
-//! [`directory`] says which shards have subscribers of a topic, so a
-//! publish sends one command per such shard, coalesced per loop round.
-//! The [`backplane`] carries publishes between esockets processes through
-//! Redis.
-
-pub(crate) mod backplane;
-pub(crate) mod directory;
-pub(crate) mod topics;
+//! What happens to a subscriber that does not keep up.
 
 /// What happens to a subscriber that does not keep up: its queued output
 /// passed [`Config::output_high_water`](crate::Config::output_high_water).

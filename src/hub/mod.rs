@@ -1,0 +1,266 @@
+//! The hub: what the threads of one server share. Each shard's inbox,
+//! published counters and heartbeat ([`Remote`]), the server-wide
+//! connection count and spare descriptor, the topic directory, the
+//! backplane's outbox and the acceptor's control.
+//!
+//! Everything here is reached through one `Arc<Hub>`, by the shards, the
+//! acceptor, the backplane, the watchdog and the metrics endpoint; the
+//! public [`ServerHandle`](crate::ServerHandle) is a thin wrapper over it.
+
+pub(crate) mod acceptor;
+pub(crate) mod close_reason;
+pub(crate) mod directory;
+pub(crate) mod fanout;
+pub(crate) mod handle;
+pub(crate) mod heartbeat;
+pub(crate) mod id;
+pub(crate) mod inbox;
+pub(crate) mod load;
+pub(crate) mod outbox;
+pub(crate) mod stats;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use crate::net::fds::Spare;
+use acceptor::Control;
+use directory::Directory;
+use fanout::{Audience, Fanout};
+use heartbeat::Heartbeat;
+use id::ConnId;
+use inbox::{InboxSender, Order, SendError};
+use outbox::{BackplaneStats, Outbox};
+use stats::{ExportedStats, ShardStats};
+
+/// How other threads reach one shard.
+pub(crate) struct Remote {
+    /// The shard's inbox.
+    pub(crate) inbox: InboxSender,
+    /// The shard's exported counters.
+    pub(crate) stats: ExportedStats,
+    /// The shard's heartbeat and round durations (also lent to the shard's
+    /// context, which writes them).
+    pub(crate) heartbeat: Arc<Heartbeat>,
+}
+
+/// What every thread of one server shares.
+pub(crate) struct Hub {
+    /// One entry per shard, by index.
+    shards: Vec<Remote>,
+    /// The address the server listens on (the real port if 0 was asked).
+    local_addr: SocketAddr,
+    /// Clients open in this server (all shards), counted on accept and close
+    /// only, against `max_connections`.
+    open: AtomicUsize,
+    /// The most clients served at once.
+    max_connections: usize,
+    /// Which shards have subscribers of which topic.
+    directory: Directory,
+    /// Where local publishes go to reach other processes, if anywhere.
+    backplane: Option<Outbox>,
+    /// The acceptor, under least-loaded balancing.
+    acceptor: OnceLock<Arc<Control>>,
+    /// The descriptor kept for refusing clients at `EMFILE`, one for every
+    /// thread that accepts.
+    spare: Spare,
+}
+
+impl Hub {
+    /// A hub over the shards' remotes.
+    pub(crate) fn new(
+        shards: Vec<Remote>,
+        local_addr: SocketAddr,
+        max_connections: usize,
+        backplane: Option<Outbox>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            shards,
+            local_addr,
+            open: AtomicUsize::new(0),
+            max_connections,
+            directory: Directory::default(),
+            backplane,
+            acceptor: OnceLock::new(),
+            spare: Spare::new(),
+        })
+    }
+
+    /// The address the server listens on.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Number of shards.
+    pub(crate) fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The most clients the server serves at once.
+    pub(crate) fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// The backplane's end in this process, if there is one.
+    pub(crate) fn backplane(&self) -> Option<&Outbox> {
+        self.backplane.as_ref()
+    }
+
+    /// The backplane's counters, if there is one.
+    pub(crate) fn backplane_stats(&self) -> Option<BackplaneStats> {
+        self.backplane.as_ref().map(Outbox::stats)
+    }
+
+    /// Asks every shard to shut down.
+    pub(crate) fn shutdown_shards(&self) {
+        for remote in &self.shards {
+            // A stopped shard needs no shutdown.
+            let _ = remote.inbox.request_shutdown();
+        }
+    }
+
+    /// Starts a graceful shutdown: through the acceptor under least-loaded
+    /// balancing (it hands over the clients queued now, then tells the
+    /// shards), else straight to the shards.
+    pub(crate) fn shutdown(&self) {
+        if let Some(acceptor) = self.acceptor.get() {
+            if acceptor.stop() {
+                return;
+            }
+        }
+        self.shutdown_shards();
+    }
+
+    /// The latest counters of every shard, by index (the acceptor's in
+    /// shard 0's).
+    pub(crate) fn stats(&self) -> Vec<ShardStats> {
+        let mut stats: Vec<ShardStats> = self
+            .shards
+            .iter()
+            .map(|remote| remote.stats.snapshot())
+            .collect();
+        if let (Some(acceptor), Some(first)) = (self.acceptor.get(), stats.first_mut()) {
+            acceptor.add_counters(first);
+        }
+        stats
+    }
+
+    /// Lets `shutdown` and `stats` reach the acceptor (once, at bind).
+    pub(crate) fn set_acceptor(&self, control: Arc<Control>) {
+        let _ = self.acceptor.set(control);
+    }
+
+    /// One shard's inbox.
+    pub(crate) fn inbox(&self, shard: usize) -> Option<&InboxSender> {
+        self.shards.get(shard).map(|remote| &remote.inbox)
+    }
+
+    /// The exported counters of one shard (for that shard to update).
+    pub(crate) fn exported(&self, shard: usize) -> Option<&ExportedStats> {
+        self.shards.get(shard).map(|remote| &remote.stats)
+    }
+
+    /// The heartbeat of one shard (for the watchdog and the metrics).
+    pub(crate) fn heartbeat(&self, shard: usize) -> Option<&Arc<Heartbeat>> {
+        self.shards.get(shard).map(|remote| &remote.heartbeat)
+    }
+
+    /// Orders waiting in one shard's inbox now.
+    pub(crate) fn inbox_depth(&self, shard: usize) -> usize {
+        self.shards
+            .get(shard)
+            .map_or(0, |remote| remote.inbox.len())
+    }
+
+    /// Which shards have subscribers of which topic.
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// Offers `order` to shard `shard`; hands it back if that inbox is
+    /// full.
+    pub(crate) fn offer(&self, shard: usize, order: Order) -> Result<(), Order> {
+        match self.shards.get(shard) {
+            Some(remote) => remote.inbox.offer(order),
+            None => Ok(()),
+        }
+    }
+
+    /// Delivers an order to a shard.
+    pub(crate) fn order(&self, shard: usize, order: Order) -> Result<(), SendError> {
+        let remote = self.shards.get(shard).ok_or(SendError::Stopped)?;
+        remote.inbox.send(order)
+    }
+
+    /// Queues `data` for client `id` on its shard.
+    pub(crate) fn send(&self, id: ConnId, data: Bytes) -> Result<(), SendError> {
+        self.order(id.shard(), Order::Send(id, data))
+    }
+
+    /// Closes client `id` gracefully.
+    pub(crate) fn close(&self, id: ConnId) -> Result<(), SendError> {
+        self.order(id.shard(), Order::Close(id))
+    }
+
+    /// Takes a place for a new client; `false` at `max_connections`.
+    pub(crate) fn reserve_connection(&self) -> bool {
+        let max = self.max_connections;
+        // Compare-and-swap, not add-then-undo: an undo in flight on another
+        // shard must not make this one refuse below the limit.
+        self.open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |open| {
+                (open < max).then_some(open + 1)
+            })
+            .is_ok()
+    }
+
+    /// The server's spare descriptor, for refusing clients at `EMFILE`.
+    pub(crate) fn spare(&self) -> &Spare {
+        &self.spare
+    }
+
+    /// Hands a publish made in this process to the backplane, if there is
+    /// one (a payload for everyone stays in the process).
+    pub(crate) fn forward(&self, fanout: &Fanout) {
+        if let (Some(backplane), Audience::Topic(topic)) = (self.backplane(), &fanout.audience) {
+            backplane.forward(topic, &fanout.payload);
+        }
+    }
+
+    /// Routes `fanout` from a thread that is not a shard (a handle, the
+    /// backplane) to every shard it concerns: one order per shard, each
+    /// inbox first in, first out. While an inbox is full, waits (yielding)
+    /// as long as `keep_waiting` says so, else gives that shard up and says
+    /// [`SendError::InboxFull`] (the others still get it): the backplane
+    /// waits, reading no more from Redis meanwhile; a handle does not.
+    pub(crate) fn fan_out(
+        &self,
+        fanout: Fanout,
+        keep_waiting: impl Fn() -> bool,
+    ) -> Result<(), SendError> {
+        let mut result = Ok(());
+        let mut offer = |shard: usize| {
+            let mut order = Order::Fanout(vec![fanout.clone()]);
+            while let Err(refused) = self.offer(shard, order) {
+                if !keep_waiting() {
+                    result = Err(SendError::InboxFull);
+                    return;
+                }
+                std::thread::yield_now();
+                order = refused;
+            }
+        };
+        match &fanout.audience {
+            Audience::Topic(topic) => self.directory().for_each_shard(topic, &mut offer),
+            Audience::Everyone => (0..self.shards()).for_each(offer),
+        }
+        result
+    }
+
+    /// Gives back the place of a client that closed.
+    pub(crate) fn release_connection(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,86 @@
+//! The server's end of the backplane: where local publishes go to reach
+//! other processes, and the backplane's counters.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use crossbeam::channel::Sender;
+
+/// The backplane's counters, process-wide.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackplaneStats {
+    /// Local publishes sent to Redis.
+    pub sent: u64,
+    /// Publishes of other processes received from Redis and delivered to
+    /// this process's subscribers.
+    pub received: u64,
+    /// Local publishes that never reached Redis: it was unreachable, or
+    /// the outbox was full.
+    pub lost: u64,
+    /// Times a connection to Redis was made again after it broke.
+    pub reconnects: u64,
+    /// Both connections (publishing and listening) are up now.
+    pub connected: bool,
+}
+
+/// What the backplane's threads and the server share.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// See [`BackplaneStats::sent`].
+    pub(crate) sent: AtomicU64,
+    /// See [`BackplaneStats::received`].
+    pub(crate) received: AtomicU64,
+    /// See [`BackplaneStats::lost`].
+    pub(crate) lost: AtomicU64,
+    /// See [`BackplaneStats::reconnects`].
+    pub(crate) reconnects: AtomicU64,
+    /// The publishing connection is up.
+    pub(crate) publisher_up: AtomicBool,
+    /// The listening connection is up.
+    pub(crate) listener_up: AtomicBool,
+    /// The server is stopping: the threads end.
+    pub(crate) stop: AtomicBool,
+}
+
+/// The server's end of the backplane: where local publishes go.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    /// Local publishes for the publishing thread.
+    queue: Sender<(Bytes, Bytes)>,
+    /// Shared with the threads.
+    counters: Arc<Counters>,
+}
+
+impl Outbox {
+    /// An outbox sending to `queue`, counting in `counters`.
+    pub(crate) fn new(queue: Sender<(Bytes, Bytes)>, counters: Arc<Counters>) -> Self {
+        Self { queue, counters }
+    }
+
+    /// Hands a local publish to the backplane; counts it lost if the
+    /// outbox is full. Never blocks.
+    pub(crate) fn forward(&self, topic: &Bytes, payload: &Bytes) {
+        if self
+            .queue
+            .try_send((topic.clone(), payload.clone()))
+            .is_err()
+        {
+            self.counters.lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counters now.
+    pub(crate) fn stats(&self) -> BackplaneStats {
+        let c = &self.counters;
+        BackplaneStats {
+            sent: c.sent.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            lost: c.lost.load(Ordering::Relaxed),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+            connected: c.publisher_up.load(Ordering::Relaxed)
+                && c.listener_up.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -60,6 +60,7 @@ pub mod protocols;
 pub mod proxy;
 mod server;
 mod shard;
+pub mod testing;
 pub mod websocket;
 
 pub use config::{

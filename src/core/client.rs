@@ -1,16 +1,15 @@
 //! One client as its shard holds it: socket, buffers, phase, state.
 
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 use bytes::Bytes;
-use mio::net::TcpStream;
 
 use super::outqueue::OutQueue;
 use super::wheel::TimerKey;
 use crate::hub::close_reason::CloseReason;
 use crate::hub::stats::ShardStats;
-use crate::net::stream;
+use crate::net::transport::Stream;
 
 /// Where a client is in its life. Every client starts `Open`; the others
 /// are steps towards the close and never go back.
@@ -51,8 +50,9 @@ mod flag {
 /// partial write or a partial message needs them, and are released again
 /// once drained.
 pub(crate) struct ClientIo {
-    /// The socket, registered with the shard's poll.
-    pub(crate) stream: TcpStream,
+    /// What carries the client's bytes: its socket (registered with the
+    /// shard's poll), or another transport.
+    pub(crate) stream: Stream,
     /// Output the kernel did not take yet.
     pub(crate) out: OutQueue,
     /// Input the handler did not consume yet.
@@ -84,7 +84,7 @@ pub(crate) struct Client<S> {
 
 impl<S> Client<S> {
     /// A freshly accepted client, with its state.
-    pub(crate) fn new(stream: TcpStream, state: S, now_tick: u32) -> Self {
+    pub(crate) fn new(stream: Stream, state: S, now_tick: u32) -> Self {
         Self {
             io: ClientIo {
                 stream,
@@ -176,9 +176,9 @@ impl ClientIo {
         self.out.is_empty() && self.flags & (flag::WRITABLE | flag::PAUSED) == 0 && self.is_open()
     }
 
-    /// The client's socket.
-    pub(crate) fn stream_fd(&self) -> BorrowedFd<'_> {
-        self.stream.as_fd()
+    /// The client's socket, if its bytes travel on one.
+    pub(crate) fn socket(&self) -> Option<BorrowedFd<'_>> {
+        self.stream.socket()
     }
 
     /// Sends `data`: straight to the socket while nothing is queued, and
@@ -281,7 +281,7 @@ impl ClientIo {
     /// Whether output is still on its way to the client: queued here, or
     /// in the kernel's send buffer, not yet acknowledged (`SIOCOUTQ`).
     pub(crate) fn output_in_flight(&self) -> bool {
-        !self.out.is_empty() || stream::unacknowledged(&self.stream).is_ok_and(|n| n > 0)
+        !self.out.is_empty() || self.stream.unacknowledged().is_ok_and(|n| n > 0)
     }
 
     /// Writes queued output, counting it in `stats` (written, and no

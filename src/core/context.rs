@@ -57,6 +57,9 @@ pub(crate) struct ContextCore {
     /// The time of this loop round: read at its start when timers need it,
     /// else on first use (`None` until then).
     now: Cell<Option<Instant>>,
+    /// Set by the testing harness: the clock stands at this instant
+    /// instead of following the system's.
+    pub(crate) manual: Option<Instant>,
     /// Every timer of the shard's clients.
     pub(crate) wheel: Wheel<TimerTask>,
     /// Requests to apply once the running callback returns.
@@ -81,6 +84,7 @@ impl ContextCore {
             shard,
             epoch: now,
             now: Cell::new(Some(now)),
+            manual: None,
             wheel: Wheel::new(),
             deferred: Vec::new(),
             outbound: (0..handle.shards()).map(|_| Vec::new()).collect(),
@@ -106,7 +110,10 @@ impl ContextCore {
     /// (the round's own timing reads the raw monotonic clock: see
     /// `shard/round.rs`).
     pub(crate) fn begin_round(&mut self, eager: bool) {
-        self.now.set(eager.then(Instant::now));
+        self.now.set(match self.manual {
+            Some(now) => Some(now),
+            None => eager.then(Instant::now),
+        });
     }
 
     /// The time of this loop round.
@@ -114,7 +121,7 @@ impl ContextCore {
         match self.now.get() {
             Some(now) => now,
             None => {
-                let now = Instant::now();
+                let now = self.manual.unwrap_or_else(Instant::now);
                 self.now.set(Some(now));
                 now
             }

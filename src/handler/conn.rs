@@ -1,6 +1,6 @@
 //! `Conn`: what a handler sees of one client during a callback.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 use bytes::Bytes;
 
@@ -112,17 +112,17 @@ impl<'a> Conn<'a> {
         self.io.begin_close(CloseReason::Handler);
     }
 
+    /// The client's socket, for reading or setting socket options (with
+    /// `socket2::SockRef`, say); `None` for a client whose bytes do not
+    /// travel on a socket (in [`esockets::testing`](crate::testing)).
+    /// Reading, writing or closing it behind the shard's back breaks the
+    /// connection.
+    pub fn socket(&self) -> Option<BorrowedFd<'_>> {
+        self.io.socket()
+    }
+
     /// Whether the client is on its way out (closing or failed).
     pub fn is_closing(&self) -> bool {
         !self.io.is_open()
-    }
-}
-
-/// The client's socket, for reading or setting socket options (with
-/// `socket2::SockRef`, say). Reading, writing or closing it behind the
-/// shard's back breaks the connection.
-impl AsFd for Conn<'_> {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.stream_fd()
     }
 }

@@ -10,3 +10,4 @@ pub(crate) mod kernel;
 pub(crate) mod listener;
 pub(crate) mod steer;
 pub(crate) mod stream;
+pub(crate) mod transport;

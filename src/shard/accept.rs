@@ -15,6 +15,7 @@ use crate::handler::context::ShardContext;
 use crate::handler::outcome::Admission;
 use crate::handler::{Conn, Handler};
 use crate::hub::heartbeat::Activity;
+use crate::net::transport::Stream;
 use crate::net::{listener, stream};
 use crate::proxy::ProxyInfo;
 
@@ -302,6 +303,18 @@ impl<H: Handler> Shard<H> {
             self.registration_failed(peer, &err);
             return None;
         }
+        self.start(Stream::Socket(stream), peer, proxy)
+    }
+
+    /// Counts a client whose stream is ready (registered, if it is a
+    /// socket) and runs `on_connect` with `peer`. Returns the client's key
+    /// if the handler accepted it.
+    pub(crate) fn start(
+        &mut self,
+        stream: Stream,
+        peer: SocketAddr,
+        proxy: Option<&ProxyInfo>,
+    ) -> Option<Key> {
         let now_tick = self.cx.now_tick() as u32;
         let key = self
             .clients

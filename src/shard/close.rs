@@ -1,7 +1,6 @@
 //! Closing clients: at once, and gracefully with a lingering close.
 
-use std::io::{ErrorKind, Read};
-use std::net::Shutdown;
+use std::io::ErrorKind;
 use std::time::Duration;
 
 use super::Shard;
@@ -12,7 +11,6 @@ use crate::handler::context::ShardContext;
 use crate::handler::Handler;
 use crate::hub::close_reason::CloseReason;
 use crate::hub::heartbeat::Activity;
-use crate::net::stream;
 
 /// First wait before looking again whether a lingering client has
 /// acknowledged our output: a few loopback or LAN round trips.
@@ -93,7 +91,7 @@ impl<H: Handler> Shard<H> {
             client.io.phase = Phase::Lingering(reason);
             // Fails only if the client is already gone; the read below then
             // sees the error and closes.
-            let _ = client.io.stream.shutdown(Shutdown::Write);
+            let _ = client.io.stream.shutdown_write();
         }
         if self.discard_input(key) {
             // Most clients close (or acknowledge) at once: only the others
@@ -157,7 +155,7 @@ impl<H: Handler> Shard<H> {
                 Phase::Lingering(reason) => (reason, true),
                 Phase::Open | Phase::Failed(_) => return true, // nothing to discard
             };
-            match (&io.stream).read(&mut self.buf) {
+            match io.stream.read(&mut self.buf) {
                 Ok(0) if !lingering => {
                     io.mark_read_closed(); // replies still to flush
                     return true;
@@ -172,7 +170,7 @@ impl<H: Handler> Shard<H> {
                     }
                 }
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                    let in_flight = stream::unacknowledged(&io.stream).unwrap_or(0);
+                    let in_flight = io.stream.unacknowledged().unwrap_or(0);
                     if !lingering || in_flight > 0 {
                         return true;
                     }

@@ -15,32 +15,57 @@ use crate::hub::close_reason::CloseReason;
 use crate::hub::heartbeat::Activity;
 use crate::hub::id::ConnId;
 use crate::hub::stats::ShardStats;
-use crate::net::stream;
+
+/// What a client's transport is ready for.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Readiness {
+    /// Input may have arrived.
+    pub(crate) readable: bool,
+    /// Output may be taken (or the connection broke: a flush will say).
+    pub(crate) writable: bool,
+    /// The peer's end of stream, or an error, was seen.
+    pub(crate) read_closed: bool,
+}
 
 impl<H: Handler> Shard<H> {
     /// A readiness event for a client.
+    #[inline(always)]
     pub(super) fn client_event(&mut self, key: Key, event: &Event) {
+        self.client_ready(
+            key,
+            Readiness {
+                readable: event.is_readable(),
+                // An error or hang-up is reported whether or not WRITABLE
+                // was asked for; flushing then fails and marks the client,
+                // so a paused client whose peer vanished does not linger
+                // until shutdown.
+                writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+                read_closed: event.is_read_closed() || event.is_error(),
+            },
+        );
+    }
+
+    /// A client's transport is ready: from the poll, or from the testing
+    /// harness.
+    #[inline(always)]
+    pub(crate) fn client_ready(&mut self, key: Key, ready: Readiness) {
         let Some(client) = self.clients.get_mut(key) else {
             // Closed earlier in this round, or not a client yet: with the
             // PROXY protocol on, a connection awaiting its header.
             if self.config.proxy_protocol {
-                self.awaiting_event(key, event.is_read_closed() || event.is_error());
+                self.awaiting_event(key, ready.read_closed);
             }
             return;
         };
-        if event.is_read_closed() || event.is_error() {
+        if ready.read_closed {
             client.io.mark_read_closed();
         }
-        // An error or hang-up is reported whether or not WRITABLE was asked
-        // for; flushing then fails and marks the client, so a paused client
-        // whose peer vanished does not linger until shutdown.
-        let flushable = event.is_writable() || event.is_write_closed() || event.is_error();
         let mut unsettled = false;
-        if flushable && !client.io.out.is_empty() {
+        if ready.writable && !client.io.out.is_empty() {
             client.io.flush(&mut self.stats);
             unsettled = true;
         }
-        if event.is_readable() || client.io.read_closed() {
+        if ready.readable || client.io.read_closed() {
             unsettled |= self.read(key);
         }
         if unsettled {
@@ -94,7 +119,7 @@ impl<H: Handler> Shard<H> {
             if client.io.paused() || client.io.out.len() > config.output_high_water {
                 return true;
             }
-            match stream::read(&client.io.stream, buf) {
+            match client.io.stream.read(buf) {
                 Ok(0) => {
                     client.io.begin_close(CloseReason::PeerClosed);
                     return true;

@@ -7,9 +7,10 @@
 mod accept;
 mod close;
 mod deferred;
+mod driven;
 mod fanout;
 mod handoff;
-mod io;
+pub(crate) mod io;
 mod proxy;
 pub(crate) mod round;
 mod settle;
@@ -190,11 +191,7 @@ impl<H: Handler> Shard<H> {
             self.deadlines.tick = Some(Instant::now() + period);
         }
         let mut events = Events::with_capacity(EVENT_CAPACITY);
-        while !(self.deadlines.shutting_down()
-            && self.deadlines.grace.is_none()
-            && self.clients.is_empty()
-            && self.sweep.is_none())
-        {
+        while !self.finished_shutdown() {
             let timeout = self.poll_timeout();
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == std::io::ErrorKind::Interrupted {
@@ -234,6 +231,12 @@ impl<H: Handler> Shard<H> {
             self.end_round();
             self.publish_load();
         }
+        self.finish();
+    }
+
+    /// After the last client closed at shutdown: `on_shutdown`, and what
+    /// it asked for.
+    pub(crate) fn finish(&mut self) {
         self.close_handoffs_left();
         self.handler
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
@@ -241,6 +244,14 @@ impl<H: Handler> Shard<H> {
         self.flush_held();
         self.send_outbound();
         self.export();
+    }
+
+    /// Whether shutdown has closed every client: the loop ends.
+    fn finished_shutdown(&self) -> bool {
+        self.deadlines.shutting_down()
+            && self.deadlines.grace.is_none()
+            && self.clients.is_empty()
+            && self.sweep.is_none()
     }
 
     /// Whether this round's clock must be read up front: something is

@@ -61,10 +61,10 @@ impl<H: Handler> Shard<H> {
             Interest::READABLE
         };
         let token = Token(key.to_token());
-        match self
-            .poll
-            .registry()
-            .reregister(&mut client.io.stream, token, interest)
+        match client
+            .io
+            .stream
+            .reregister(self.poll.registry(), token, interest)
         {
             Ok(()) => client.io.set_writable_interest(want_writable),
             Err(err) => self.close_now(key, crate::CloseReason::from_io(&err)),

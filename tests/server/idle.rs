@@ -175,7 +175,8 @@ impl Handler for ReadOptions {
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
     ) -> Admission<()> {
-        let socket = SockRef::from(&*conn);
+        let fd = conn.socket().expect("a socket");
+        let socket = SockRef::from(&fd);
         let keepalive = socket.keepalive().expect("SO_KEEPALIVE");
         let probes = keepalive.then(|| {
             (

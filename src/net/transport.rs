@@ -1,0 +1,162 @@
+//! The seam between a client and what carries its bytes.
+//!
+//! A shard's per-client core (`core/client.rs`) never names a socket: it
+//! reads, writes and half-closes through [`Stream`]. In a running server
+//! that is the kernel socket, called directly (the hot path pays one
+//! well-predicted branch for the seam). Anything else that carries bytes,
+//! an in-memory pipe in [`esockets::testing`](crate::testing), a TLS
+//! session or a compressor over another transport, is a [`Transport`] and
+//! travels boxed, so the client record stays as small as it was.
+
+use std::io::{self, IoSlice, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use super::stream;
+
+/// A carrier of one client's bytes, as the shard uses it: non-blocking,
+/// so every call either makes progress or says
+/// [`WouldBlock`](io::ErrorKind::WouldBlock).
+///
+/// Layers that transform bytes (TLS, compression) implement it over an
+/// inner transport; [`esockets::testing`](crate::testing) implements it in
+/// memory.
+pub trait Transport {
+    /// Reads what has arrived into `buf`: `Ok(0)` at the end of stream.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing has arrived; any other error breaks the
+    /// connection.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Writes what it can of `data`, returning how much.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing can be taken now; any other error breaks
+    /// the connection.
+    fn write(&mut self, data: &[u8]) -> io::Result<usize>;
+
+    /// Writes what it can of `bufs`, in order, returning how much. By
+    /// default the first non-empty buffer only.
+    ///
+    /// # Errors
+    ///
+    /// As for [`write`](Self::write).
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(buf) => self.write(buf),
+            None => Ok(0),
+        }
+    }
+
+    /// Ends the writing side (a TCP FIN): the peer reads its end of stream
+    /// once everything written before has arrived.
+    ///
+    /// # Errors
+    ///
+    /// The connection is already broken.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Bytes written that the peer has not acknowledged yet (`SIOCOUTQ`
+    /// for a socket): a lingering close waits for 0.
+    ///
+    /// # Errors
+    ///
+    /// The connection is broken.
+    fn unacknowledged(&self) -> io::Result<usize>;
+
+    /// The socket underneath, if there is one: what the shard registers
+    /// with its poll, and what [`Conn::socket`](crate::Conn::socket)
+    /// lends for socket options. `None` in memory.
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+}
+
+/// What carries one client's bytes: the kernel socket itself, or a
+/// [`Transport`] of another kind.
+pub(crate) enum Stream {
+    /// A TCP socket, called directly.
+    Socket(TcpStream),
+    /// Any other transport.
+    Layered(Box<dyn Transport>),
+}
+
+impl Stream {
+    /// Reads what has arrived, with `read(2)` for a socket.
+    #[inline(always)]
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Socket(socket) => stream::read(socket, buf),
+            Self::Layered(transport) => transport.read(buf),
+        }
+    }
+
+    /// Ends the writing side.
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Self::Socket(socket) => socket.shutdown(Shutdown::Write),
+            Self::Layered(transport) => transport.shutdown_write(),
+        }
+    }
+
+    /// Bytes written and not acknowledged yet.
+    pub(crate) fn unacknowledged(&self) -> io::Result<usize> {
+        match self {
+            Self::Socket(socket) => stream::unacknowledged(socket),
+            Self::Layered(transport) => transport.unacknowledged(),
+        }
+    }
+
+    /// The socket underneath, if any.
+    pub(crate) fn socket(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Self::Socket(socket) => Some(socket.as_fd()),
+            Self::Layered(transport) => transport.socket(),
+        }
+    }
+
+    /// Changes the poll interest of the socket underneath, if any (a
+    /// transport in memory has nothing to register).
+    pub(crate) fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Self::Socket(socket) => registry.reregister(socket, token, interest),
+            Self::Layered(transport) => match transport.socket() {
+                Some(fd) => registry.reregister(&mut SourceFd(&fd.as_raw_fd()), token, interest),
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+impl Write for Stream {
+    #[inline(always)]
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Socket(socket) => socket.write(data),
+            Self::Layered(transport) => transport.write(data),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Self::Socket(socket) => socket.write_vectored(bufs),
+            Self::Layered(transport) => transport.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -220,3 +220,18 @@ fn the_listen_overflow_count_says_it_is_the_whole_namespaces() {
         "{line}"
     );
 }
+
+#[test]
+fn pubsub_commands_are_accepted_in_any_case() {
+    let mut server = Server::spawn(&["--bind", "127.0.0.1:0", "--threads", "1", "-p", "pubsub"]);
+    let addr = server.listening_addr();
+    let mut client = child::line_client::LineClient::connect(addr);
+    assert_eq!(client.command("sub news"), "+OK");
+    assert_eq!(client.command("Pub news hi"), "+OK");
+    assert_eq!(client.line(), "MSG news hi");
+    assert_eq!(client.command("ping"), "+PONG");
+    assert_eq!(client.command("UnSub news"), "+OK");
+    drop(client);
+    let (status, _) = server.stop();
+    assert!(status.success(), "{status}");
+}

@@ -3,8 +3,8 @@
 //! of a `Debug` dump, and the chat greets and says where it listens.
 //!
 //! The example programs are built by `cargo test` (all targets) next to
-//! the `esockets` binary; `cargo test --test examples --examples` builds
-//! them when this file is run alone.
+//! the `esockets` binary; run alone, this file needs `cargo build
+//! --examples` first.
 
 mod child;
 #[allow(dead_code)] // each test uses a part
@@ -29,7 +29,7 @@ fn example(name: &str) -> Command {
         .join(name);
     assert!(
         path.is_file(),
-        "{} is not built: run `cargo test --examples --test examples` (or the whole suite)",
+        "{} is not built: run `cargo build --examples` first (the whole suite, `cargo test`, builds it)",
         path.display()
     );
     let mut command = Command::new(path);

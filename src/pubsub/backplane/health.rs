@@ -12,6 +12,19 @@ pub(super) const REMINDER: Duration = Duration::from_secs(30);
 /// Publishes lost are logged at most once per this interval.
 pub(super) const LOST_INTERVAL: Duration = Duration::from_secs(5);
 
+/// What [`Health::down`] logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Said {
+    /// A warning: the connection was up and broke.
+    Lost,
+    /// A warning: it could not be made, and never was.
+    Unreachable,
+    /// A warning: it is still down, a [`REMINDER`] after the last one.
+    Reminder,
+    /// Only a debug line: the operator was told already.
+    Quiet,
+}
+
 /// The state of one connection (publishing or listening), for the log.
 pub(super) struct Health {
     /// `publishing` or `listening`.
@@ -62,7 +75,12 @@ impl Health {
     /// An attempt to connect failed, or the connection broke, with `err`;
     /// `what_is_lost` says what that costs ("local publishes are counted
     /// lost").
-    pub(super) fn down(&mut self, now: Instant, err: &redis::RedisError, what_is_lost: &str) {
+    pub(super) fn down(
+        &mut self,
+        now: Instant,
+        err: &redis::RedisError,
+        what_is_lost: &str,
+    ) -> Said {
         let (role, addr) = (self.role, &self.addr);
         self.attempts += 1;
         let Some(since) = self.down_since else {
@@ -74,14 +92,14 @@ impl Health {
                     "backplane: lost Redis at {addr} ({role}); {what_is_lost} until it is back; \
                      reconnecting"
                 );
-            } else {
-                tracing::warn!(
-                    %err,
-                    "backplane: cannot reach Redis at {addr} ({role}); {what_is_lost} until it \
-                     is reachable; retrying"
-                );
+                return Said::Lost;
             }
-            return;
+            tracing::warn!(
+                %err,
+                "backplane: cannot reach Redis at {addr} ({role}); {what_is_lost} until it \
+                 is reachable; retrying"
+            );
+            return Said::Unreachable;
         };
         let due = self
             .last_said
@@ -95,8 +113,10 @@ impl Health {
                 now.saturating_duration_since(since).as_secs_f64(),
                 self.attempts
             );
+            Said::Reminder
         } else {
             tracing::debug!(%err, "backplane: Redis still unreachable ({role}), retrying");
+            Said::Quiet
         }
     }
 }
@@ -134,8 +154,27 @@ impl LostReport {
 
 #[cfg(test)]
 mod tests {
-    use super::{LostReport, LOST_INTERVAL};
-    use std::time::Instant;
+    use super::{Health, LostReport, Said, LOST_INTERVAL, REMINDER};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn one_warning_when_down_a_reminder_later_quiet_in_between() {
+        let client = redis::Client::open("redis://127.0.0.1:1").expect("a URL");
+        let err =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let start = Instant::now();
+        let mut health = Health::new("listening", &client);
+        assert_eq!(health.down(start, &err, "x"), Said::Unreachable);
+        for n in 1..6 {
+            let now = start + Duration::from_millis(100 * n);
+            assert_eq!(health.down(now, &err, "x"), Said::Quiet, "attempt {n}");
+        }
+        assert_eq!(health.down(start + REMINDER, &err, "x"), Said::Reminder);
+        assert_eq!(health.down(start + REMINDER, &err, "x"), Said::Quiet);
+        health.up(start + REMINDER * 2);
+        assert_eq!(health.down(start + REMINDER * 2, &err, "x"), Said::Lost);
+        assert_eq!(health.down(start + REMINDER * 2, &err, "x"), Said::Quiet);
+    }
 
     #[test]
     fn lost_publishes_are_reported_at_most_once_per_interval() {

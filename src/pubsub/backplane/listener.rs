@@ -36,11 +36,13 @@ impl Listener {
         while !self.counters.stop.load(Ordering::Relaxed) {
             match self.listen(&mut was_up, &mut backoff, &mut health) {
                 Ok(()) => return,
-                Err(err) => health.down(
-                    Instant::now(),
-                    &err,
-                    "other processes' publishes are missed",
-                ),
+                Err(err) => {
+                    health.down(
+                        Instant::now(),
+                        &err,
+                        "other processes' publishes are missed",
+                    );
+                }
             }
             self.counters.listener_up.store(false, Ordering::Relaxed);
             if back_off(&self.counters, &mut backoff) {

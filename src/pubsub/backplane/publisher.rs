@@ -55,11 +55,15 @@ impl Publisher {
                     let broke = self.serve(&mut connection, &mut lost);
                     self.counters.publisher_up.store(false, Ordering::Relaxed);
                     match broke {
-                        Some(err) => health.down(Instant::now(), &err, LOST_WHILE_DOWN),
+                        Some(err) => {
+                            health.down(Instant::now(), &err, LOST_WHILE_DOWN);
+                        }
                         None => return,
                     }
                 }
-                Err(err) => health.down(Instant::now(), &err, LOST_WHILE_DOWN),
+                Err(err) => {
+                    health.down(Instant::now(), &err, LOST_WHILE_DOWN);
+                }
             }
             self.lose_for(backoff, &mut lost);
             backoff = (backoff * 2).min(MAX_BACKOFF);

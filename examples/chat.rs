@@ -2,18 +2,28 @@
 //! leave notices. Rooms span every shard (and, with `--backplane`-style
 //! `Config::backplane`, every process).
 //!
-//! Run: `cargo run --release --example chat`, then in two terminals
-//! `nc 127.0.0.1 1234` and type `/nick ann`, `/join lobby`, `hello`.
-//! Commands: `/nick NAME`, `/join ROOM`, `/leave`, `/quit`; any other line
-//! is said in the current room.
+//! Run: `cargo run --release --example chat` (port 1234; another with
+//! `-- 4000` or `PORT=4000`), then in two terminals `nc 127.0.0.1 1234`
+//! and type `/nick ann`, `/join lobby`, `hello`. Commands: `/nick NAME`,
+//! `/join ROOM`, `/leave`, `/quit`; any other line is said in the current
+//! room. A new client is greeted with them.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use esockets::{
-    CloseReason, Config, Conn, ConnId, Handler, Server, ShardContext, StopSignals, Verdict,
+    Admission, CloseReason, Config, Conn, ConnId, Handler, Server, ShardContext, StopSignals,
+    Verdict,
 };
 
 /// Longest line, nickname and room name.
 const MAX_LINE: usize = 1024;
 const MAX_NAME: usize = 32;
+
+/// The commands, as a new client is told them.
+const COMMANDS: &str = "commands: /nick NAME, /join ROOM, /leave, /quit";
 
 /// One per shard; everything per client is in its state.
 pub struct Chat;
@@ -56,9 +66,7 @@ impl Chat {
                     format!("names are 1 to {MAX_NAME} letters, digits, - or _\n").as_bytes(),
                 );
             }
-            _ if line.starts_with('/') => {
-                conn.send(b"commands: /nick NAME, /join ROOM, /leave, /quit\n")
-            }
+            _ if line.starts_with('/') => conn.send(format!("{COMMANDS}\n").as_bytes()),
             _ => match &me.room {
                 Some(room) => Self::announce(cx, room, &format!("<{}> {line}", me.nick)),
                 None => conn.send(b"join a room first: /join ROOM\n"),
@@ -87,6 +95,18 @@ fn valid(name: &str) -> bool {
 impl Handler for Chat {
     type State = Member;
 
+    /// Greets the client, so someone who just typed `nc` sees what to do.
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Admission<Member> {
+        let nick = format!("guest{}", conn.id().slot());
+        conn.send(format!("welcome, {nick}: {COMMANDS}; then type to talk\n").as_bytes());
+        Admission::Accept(Member { nick, room: None })
+    }
+
     fn on_data(
         &mut self,
         cx: &mut ShardContext<'_>,
@@ -94,9 +114,6 @@ impl Handler for Chat {
         me: &mut Member,
         data: &[u8],
     ) -> Verdict {
-        if me.nick.is_empty() {
-            me.nick = format!("guest{}", conn.id().slot());
-        }
         let scan = esockets::protocols::scan_lines(data, conn.carried(), MAX_LINE);
         for line in data[..scan.complete]
             .split(|&b| b == b'\n')
@@ -128,15 +145,17 @@ impl Handler for Chat {
     }
 }
 
-fn main() -> Result<(), esockets::Error> {
-    let _log = esockets::logging::init();
-    let signals = StopSignals::catch()?; // Ctrl-C or SIGTERM drains from here on
-    let server = Server::bind(Config::default(), |_shard| Chat)?;
-    println!(
-        "chat on {}: nc {} {}",
-        server.local_addr(),
-        server.local_addr().ip(),
-        server.local_addr().port()
-    );
-    server.run_until(signals)
+fn main() -> ExitCode {
+    common::run("chat", |bind| {
+        let _log = esockets::logging::init();
+        let signals = StopSignals::catch()?; // Ctrl-C or SIGTERM drains from here on
+        let config = Config {
+            bind,
+            ..Config::default()
+        };
+        let server = Server::bind(config, |_shard| Chat)?;
+        let addr = server.local_addr();
+        tracing::info!(%addr, "chat listening; talk to it with: nc {} {}", addr.ip(), addr.port());
+        server.run_until(signals)
+    })
 }

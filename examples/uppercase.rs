@@ -1,14 +1,18 @@
 //! A custom handler: greets each client, answers every complete line in
 //! upper case, counts clients per shard and lines per client (its state).
 //!
-//! Run: `cargo run --release --example uppercase`, then `nc 127.0.0.1 1234`;
-//! stop it with Ctrl-C (it drains its clients first).
+//! Run: `cargo run --release --example uppercase` (port 1234; another with
+//! `-- 4000` or `PORT=4000`), then `nc 127.0.0.1 1234`; stop it with
+//! Ctrl-C (it drains its clients first).
+
+mod common; // the port from the command line or $PORT, errors for people
 
 use esockets::{
     Admission, CloseReason, Config, Conn, ConnId, Handler, Server, ShardContext, StopSignals,
     Verdict,
 };
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 /// One per shard: `clients` needs no lock.
 struct Uppercase {
@@ -49,10 +53,16 @@ impl Handler for Uppercase {
     }
 }
 
-fn main() -> Result<(), esockets::Error> {
-    let _log = esockets::logging::init(); // the esockets server's log format, on stderr
-    let signals = StopSignals::catch()?; // from here on, Ctrl-C or SIGTERM drains
-    let server = Server::bind(Config::default(), |_shard| Uppercase { clients: 0 })?;
-    tracing::info!(addr = %server.local_addr(), "uppercase service listening");
-    server.run_until(signals) // serve until a signal, drain, then return
+fn main() -> ExitCode {
+    common::run("uppercase", |bind| {
+        let _log = esockets::logging::init(); // the esockets server's log format, on stderr
+        let signals = StopSignals::catch()?; // from here on, Ctrl-C or SIGTERM drains
+        let config = Config {
+            bind,
+            ..Config::default()
+        };
+        let server = Server::bind(config, |_shard| Uppercase { clients: 0 })?;
+        tracing::info!(addr = %server.local_addr(), "uppercase service listening");
+        server.run_until(signals) // serve until a signal, drain, then return
+    })
 }

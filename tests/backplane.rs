@@ -1,9 +1,12 @@
 //! Issue 9: two esockets processes share topics through a real
-//! redis-server; Redis killed and restarted mid-run.
+//! redis-server; Redis killed and restarted mid-run. Issue 19: what the
+//! server logs when Redis is unreachable at start, lost, and back.
 
 mod child;
 
-use child::components::Redis;
+use std::time::{Duration, Instant};
+
+use child::components::{free_port, Redis};
 use child::line_client::LineClient;
 use child::server::{counter, Server};
 
@@ -97,8 +100,8 @@ fn two_instances_share_topics_and_survive_a_redis_restart() {
     // Redis dies: each instance still serves its own subscribers, and
     // counts what could not cross.
     redis.kill();
-    a.wait_for_line("backplane: lost Redis (listening)");
-    b.wait_for_line("backplane: lost Redis (listening)");
+    a.wait_for_line("(listening); other processes' publishes are missed");
+    b.wait_for_line("(listening); other processes' publishes are missed");
     publish(&mut pub_a, "room", "a", 200..210);
     let seen = deliveries(&mut sub_a, 10);
     assert_eq!(
@@ -147,4 +150,106 @@ fn two_instances_share_topics_and_survive_a_redis_restart() {
         counter(&b, "reconnects") >= 2,
         "both connections came back: {b}"
     );
+}
+
+/// How soon after start-up an unreachable Redis must be reported.
+const AT_ONCE: Duration = Duration::from_secs(5);
+
+#[test]
+fn an_unreachable_redis_is_said_at_once_and_publishes_lost_are_logged() {
+    // Nothing listens there: every connection attempt is refused.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let url = format!("redis://{addr}");
+    let mut server = Server::spawn(&[
+        "--protocol",
+        "pubsub",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--backplane",
+        &url,
+    ]);
+    let listening = server.listening_addr();
+    let started = Instant::now();
+    let lines = server.wait_for_lines(&[
+        &format!("backplane: cannot reach Redis at {addr} (publishing)"),
+        &format!("backplane: cannot reach Redis at {addr} (listening)"),
+    ]);
+    assert!(
+        started.elapsed() < AT_ONCE,
+        "said {:?} after start-up: {lines:#?}",
+        started.elapsed()
+    );
+    for line in &lines {
+        assert!(line.contains(" WARN "), "{line}");
+    }
+    // A publish is delivered here and lost for the others: logged.
+    let mut subscriber = subscriber(listening, "t");
+    let mut publisher = LineClient::connect(listening);
+    publish(&mut publisher, "t", "p", 0..1);
+    assert_eq!(subscriber.line(), "MSG t p 0");
+    let lost = server.wait_for_line("backplane: local publishes lost");
+    assert!(lost.contains(" WARN "), "{lost}");
+    assert_eq!(counter(&lost, "lost"), 1, "{lost}");
+    drop((subscriber, publisher));
+    let line = summary(server);
+    assert_eq!(counter(&line, "lost"), 1, "{line}");
+}
+
+#[test]
+fn losing_redis_is_one_warning_and_its_return_one_info_line() {
+    let mut redis = Redis::start();
+    let mut command = child::esockets(&[
+        "--protocol",
+        "pubsub",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--backplane",
+        &redis.url(),
+    ]);
+    // The retries show at debug: the test waits for a few of them.
+    command.env("RUST_LOG", "info,esockets::pubsub::backplane=debug");
+    let mut server = Server::start(&mut command);
+    let addr = server.listening_addr();
+    server.wait_for_lines(&[
+        "backplane: publishing to Redis",
+        "backplane: listening to Redis",
+    ]);
+    redis.kill();
+    server.wait_for_lines(&[
+        "(listening); other processes' publishes are missed",
+        "(publishing); local publishes are counted lost",
+    ]);
+    // Several attempts fail while Redis is down...
+    for _ in 0..3 {
+        server.wait_for_line("backplane: Redis still unreachable (listening), retrying");
+    }
+    redis.restart();
+    let back = server.wait_for_lines(&[
+        "backplane: listening to Redis at",
+        "backplane: publishing to Redis at",
+    ]);
+    for line in &back {
+        assert!(line.contains(" INFO "), "{line}");
+        assert!(line.contains("again: reconnected after"), "{line}");
+        assert!(!line.contains("lost"), "reads like an error: {line}");
+    }
+    // ...but each connection said it was lost once.
+    let warnings: Vec<&String> = server
+        .seen()
+        .iter()
+        .filter(|line| line.contains(" WARN ") && line.contains("backplane"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "one per connection: {warnings:#?}");
+    // And it works again.
+    let mut subscriber = subscriber(addr, "t");
+    let mut publisher = LineClient::connect(addr);
+    publish(&mut publisher, "t", "p", 0..1);
+    assert_eq!(subscriber.line(), "MSG t p 0");
+    drop((subscriber, publisher));
+    let line = summary(server);
+    assert!(counter(&line, "reconnects") >= 2, "{line}");
 }

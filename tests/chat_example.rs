@@ -1,5 +1,5 @@
-//! The chat example (examples/chat.rs) serves real clients: nicknames,
-//! rooms across shards, join and leave notices.
+//! The chat example (examples/chat.rs) serves real clients: a greeting,
+//! nicknames, rooms across shards, join and leave notices.
 
 #[allow(dead_code)] // its `main` is not run here
 #[path = "../examples/chat.rs"]
@@ -19,12 +19,16 @@ fn two_members_chat_in_a_room_across_shards() {
     let server = Server::bind(config, |_| chat::Chat).expect("bind");
     let addr = server.local_addr();
     let mut ann = LineClient::connect(addr);
+    let greeting = ann.line();
+    assert!(greeting.starts_with("welcome, guest"), "{greeting}");
+    assert!(greeting.contains("/nick NAME, /join ROOM"), "{greeting}");
     assert_eq!(ann.command("/nick ann"), "you are ann");
     assert_eq!(ann.command("hi"), "join a room first: /join ROOM");
     assert_eq!(ann.command("/join lobby"), "[lobby] ann joined");
     // Enough members that both shards hold some.
     let mut others: Vec<LineClient> = (0..8).map(|_| LineClient::connect(addr)).collect();
     for (n, other) in others.iter_mut().enumerate() {
+        assert!(other.line().starts_with("welcome, "), "greeted");
         assert_eq!(
             other.command(&format!("/nick m{n}")),
             format!("you are m{n}")

@@ -163,3 +163,75 @@ fn sigterm_right_after_the_listening_line_still_drains() {
         assert!(lines.iter().any(|l| l.contains(" total ")), "{lines:#?}");
     }
 }
+
+#[test]
+fn options_that_do_nothing_for_the_protocol_are_refused() {
+    for (args, needle) in [
+        (
+            &["--backplane", "redis://127.0.0.1:6379"][..],
+            "--backplane works with --protocol pubsub only, not --protocol echo",
+        ),
+        (
+            &["--ws-allowed-origin", "https://a.example"],
+            "--ws-allowed-origin works with WebSocket protocols only",
+        ),
+        (
+            &["--protocol", "line-echo", "--max-subscriptions", "5"],
+            "--max-subscriptions works with --protocol pubsub only, not --protocol line-echo",
+        ),
+        (
+            &["--protocol", "pubsub", "--ws-max-message", "1KiB"],
+            "--ws-max-message works with WebSocket protocols only",
+        ),
+        (
+            &["--protocol", "discard", "--max-line", "16"],
+            "--max-line works with --protocol line-echo and pubsub",
+        ),
+        (
+            &["--slow-subscribers", "drop"],
+            "--slow-subscribers works with --protocol pubsub only",
+        ),
+        (
+            &["--keepalive-count", "3"],
+            "--keepalive-count works with --keepalive only",
+        ),
+    ] {
+        let mut all = vec!["--bind", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let line = start_error(&all);
+        assert!(line.contains(needle), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn the_listen_overflow_count_says_it_is_the_whole_namespaces() {
+    let mut server = Server::spawn(&["--bind", "127.0.0.1:0", "--threads", "1"]);
+    server.listening_addr();
+    server.signal(libc::SIGTERM);
+    let (status, lines) = server.finish();
+    assert!(status.success(), "{status}");
+    let line = lines
+        .iter()
+        .find(|l| l.contains("listen-queue overflows"))
+        .unwrap_or_else(|| panic!("no overflow line: {lines:#?}"));
+    assert!(
+        line.contains("in this network namespace, all processes' listeners")
+            || line.contains("all processes' listeners, not only this server's"),
+        "{line}"
+    );
+}
+
+#[test]
+fn pubsub_commands_are_accepted_in_any_case() {
+    let mut server = Server::spawn(&["--bind", "127.0.0.1:0", "--threads", "1", "-p", "pubsub"]);
+    let addr = server.listening_addr();
+    let mut client = child::line_client::LineClient::connect(addr);
+    assert_eq!(client.command("sub news"), "+OK");
+    assert_eq!(client.command("Pub news hi"), "+OK");
+    assert_eq!(client.line(), "MSG news hi");
+    assert_eq!(client.command("ping"), "+PONG");
+    assert_eq!(client.command("UnSub news"), "+OK");
+    drop(client);
+    let (status, _) = server.stop();
+    assert!(status.success(), "{status}");
+}

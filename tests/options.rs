@@ -97,7 +97,14 @@ fn config_errors_name_flags_and_ranges() {
 
 #[test]
 fn max_line_zero_is_refused() {
-    let text = refused(&["--bind", "127.0.0.1:0", "--max-line", "0"]);
+    let text = refused(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--protocol",
+        "line-echo",
+        "--max-line",
+        "0",
+    ]);
     says(&text, &["--max-line must be at least 1"]);
 }
 
@@ -161,6 +168,92 @@ fn help_explains_units() {
             "Durations are seconds (5, 0.5)",
             "Sizes are bytes (65536)",
             "[default: 16MiB]",
+            "take off, their only spelling: 0 is refused there",
+            "[default: off]",
         ],
+    );
+}
+
+#[test]
+fn a_metrics_address_without_a_port_hints_at_metrics_not_bind() {
+    let text = refused(&["--bind", "127.0.0.1:0", "--metrics", "127.0.0.1"]);
+    says(&text, &["--metrics", "type --metrics 127.0.0.1:9100"]);
+    assert!(!text.contains("type --bind"), "{text}");
+}
+
+/// Starts `esockets` with `args`, returns the first line containing
+/// `needle`, and stops it.
+fn start_up_line(args: &[&str], needle: &str) -> String {
+    let mut command = esockets(args);
+    command.stderr(Stdio::piped());
+    let mut child = Child::spawn(&mut command);
+    let mut lines = child.stderr_lines();
+    let line = lines.wait_for(needle);
+    child.signal(libc::SIGTERM);
+    let status = child.wait_within(Duration::from_secs(20), "SIGTERM");
+    assert!(status.success(), "{status}");
+    line
+}
+
+#[test]
+fn off_is_the_one_spelling_of_off_for_every_duration_that_can_be_off() {
+    let line = start_up_line(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--threads",
+            "1",
+            "--idle-timeout",
+            "off",
+            "--keepalive",
+            "OFF",
+            "--user-timeout",
+            "off",
+            "--stall-threshold",
+            "off",
+        ],
+        "idle timeout",
+    );
+    says(
+        &line,
+        &["idle timeout off; TCP keepalive off; TCP user timeout off"],
+    );
+    let line = start_up_line(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--threads",
+            "1",
+            "--protocol",
+            "ws-echo",
+            "--ws-ping-interval",
+            "off",
+        ],
+        "WebSocket:",
+    );
+    says(&line, &["idle clients not pinged"]);
+}
+
+#[test]
+fn zero_is_refused_where_off_is_meant_and_the_error_names_off() {
+    for args in [
+        &["--idle-timeout", "0"][..],
+        &["--keepalive", "0s"],
+        &["--user-timeout", "0"],
+        &["--stall-threshold", "0"],
+        &["--protocol", "ws-echo", "--ws-ping-interval", "0"],
+    ] {
+        let flag = args[args.len() - 2];
+        let mut all = vec!["--bind", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let text = refused(&all);
+        says(&text, &[flag, "type off to turn this off"]);
+        assert!(!text.contains("leave it unset"), "{text}");
+    }
+    // Below the library's floor: the hint is still the command line's.
+    let text = refused(&["--bind", "127.0.0.1:0", "--idle-timeout", "10us"]);
+    says(
+        &text,
+        &["--idle-timeout must be at least 1ms", "--idle-timeout off"],
     );
 }

@@ -107,3 +107,52 @@ fn shapes_ignore_numbers_only() {
     );
     assert_ne!(shape("up to 16 B"), shape("up to 16 KiB"));
 }
+
+/// A file of this repository.
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|err| panic!("read {path}: {err}"))
+}
+
+#[test]
+fn the_readme_says_what_the_test_suite_needs() {
+    let readme = read("README.md");
+    let setup: String = readme
+        .lines()
+        .skip_while(|line| !line.starts_with("## Set-up"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("## "))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for needle in [
+        "cargo run --release ",
+        "scripts/test ",
+        "root",
+        "apt-get",
+        "pip",
+        "network namespaces",
+        "registries",
+    ] {
+        assert!(
+            setup.contains(needle),
+            "{needle:?} not in the set-up: {setup}"
+        );
+    }
+    assert!(
+        !setup.contains("Only the Rust toolchain is needed."),
+        "true of the server only: {setup}"
+    );
+}
+
+#[test]
+fn nc_which_the_docs_use_is_installed_by_components_sh() {
+    assert!(
+        read("README.md").contains("$ nc 127.0.0.1"),
+        "the README uses nc"
+    );
+    let components = read("scripts/components.sh");
+    assert!(
+        components.contains("need nc netcat-openbsd"),
+        "scripts/components.sh installs nc"
+    );
+}

@@ -260,14 +260,69 @@ fn pubsub_over_websocket_with_python_clients() {
 
 #[test]
 fn chromium_chats_through_the_built_in_page() {
+    chromium_chat(&[]);
+}
+
+#[test]
+fn chromium_chats_through_the_built_in_page_despite_an_origin_allow_list() {
+    // The page comes from the server itself: its own origin is allowed.
+    chromium_chat(&["--ws-allowed-origin", "https://good.example"]);
+}
+
+#[test]
+fn the_servers_own_origin_is_allowed_and_refusals_are_logged() {
+    let (mut server, addr) = ws_server(&["--ws-allowed-origin", "https://good.example"]);
+    let own = UPGRADE
+        .replace("Host: localhost", &format!("Host: {addr}"))
+        .replace("\r\n\r\n", &format!("\r\nOrigin: http://{addr}\r\n\r\n"));
+    let mut raw = RawClient::upgrade(addr, &own);
+    let head = raw.http_head();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    raw.send(true, Opcode::Text, b"same origin");
+    assert_eq!(raw.frame(), (Opcode::Text, b"same origin".to_vec()));
+
+    let foreign = UPGRADE.replace("\r\n\r\n", "\r\nOrigin: https://evil.example\r\n\r\n");
+    let mut refused = RawClient::upgrade(addr, &foreign);
+    let head = refused.http_head();
+    assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+    let peer = refused.stream.local_addr().expect("local address");
+    let line = server.wait_for_line("WebSocket handshake refused");
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(line.contains("403 Forbidden"), "{line}");
+    assert!(line.contains("Origin not allowed"), "{line}");
+    assert!(line.contains(&format!("peer={peer}")), "{line}");
+}
+
+#[test]
+fn a_refused_version_is_logged_with_its_status() {
+    let (mut server, addr) = ws_server(&[]);
+    let old = UPGRADE.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+    let mut refused = RawClient::upgrade(addr, &old);
+    let head = refused.http_head();
+    assert!(head.starts_with("HTTP/1.1 426 "), "{head}");
+    let line = server.wait_for_line("WebSocket handshake refused");
+    assert!(line.contains("426 Upgrade Required"), "{line}");
+    assert!(line.contains("version other than 13"), "{line}");
+}
+
+/// Chromium opens the built-in chat page of a `pubsub --websocket`
+/// server started with `extra` flags, joins a room and says hello there.
+fn chromium_chat(extra: &[&str]) {
     let chromium = require("chromium");
-    let (server, addr) = spawn_server(&["--protocol", "pubsub", "--websocket"]);
+    let mut flags = vec!["--protocol", "pubsub", "--websocket"];
+    flags.extend_from_slice(extra);
+    let (server, addr) = spawn_server(&flags);
     // A second client in the room sees what the browser publishes.
     let mut watcher = RawClient::open(addr);
     watcher.send(true, Opcode::Text, b"SUB lobby-7");
     assert_eq!(watcher.frame(), (Opcode::Text, b"+OK".to_vec()));
 
-    let profile = std::env::temp_dir().join(format!("esockets-chromium-{}", std::process::id()));
+    // One profile per browser: the two chromium tests run at once.
+    let profile = std::env::temp_dir().join(format!(
+        "esockets-chromium-{}-{}",
+        std::process::id(),
+        addr.port()
+    ));
     let url = format!("http://{addr}/?room=lobby-7&nick=ada&say=hello%20from%20chromium");
     let mut command = Command::new(chromium);
     command

@@ -3,10 +3,11 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::health::Health;
 use super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
 use super::{CHANNEL_PREFIX, STOP_CHECK};
 use crate::hub::fanout::Fanout;
@@ -33,15 +34,17 @@ impl Listener {
     pub(super) fn run(self) {
         let mut backoff = FIRST_BACKOFF;
         let mut was_up = false;
+        let mut health = Health::new("listening", &self.client);
         while !self.counters.stop.load(Ordering::Relaxed) {
-            match self.listen(&mut was_up, &mut backoff) {
+            match self.listen(&mut was_up, &mut backoff, &mut health) {
                 Ok(()) => return,
-                Err(err) if was_up => tracing::warn!(
-                    %err,
-                    "backplane: lost Redis (listening); other processes' publishes are \
-                     missed until it is back"
-                ),
-                Err(err) => tracing::debug!(%err, "backplane: Redis unreachable (listening)"),
+                Err(err) => {
+                    health.down(
+                        Instant::now(),
+                        &err,
+                        "other processes' publishes are missed",
+                    );
+                }
             }
             self.counters.listener_up.store(false, Ordering::Relaxed);
             if back_off(&self.counters, &mut backoff) {
@@ -51,8 +54,13 @@ impl Listener {
     }
 
     /// Connects, subscribes and delivers until the connection breaks
-    /// (`Err`) or the server stops (`Ok`).
-    fn listen(&self, was_up: &mut bool, backoff: &mut Duration) -> redis::RedisResult<()> {
+    /// (`Err`) or the server stops (`Ok`); tells `health` when it is up.
+    fn listen(
+        &self,
+        was_up: &mut bool,
+        backoff: &mut Duration,
+        health: &mut Health,
+    ) -> redis::RedisResult<()> {
         let mut connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
         let mut pubsub = connection.as_pubsub();
         pubsub.psubscribe([CHANNEL_PREFIX, b"*"].concat())?;
@@ -63,7 +71,7 @@ impl Listener {
         *was_up = true;
         *backoff = FIRST_BACKOFF;
         self.counters.listener_up.store(true, Ordering::Relaxed);
-        tracing::info!("backplane: listening to Redis");
+        health.up(Instant::now());
         loop {
             let message = match pubsub.get_message() {
                 Ok(message) => message,

@@ -9,6 +9,7 @@
 //! (never a shard thread): one publishes, one listens; each reconnects
 //! when Redis goes away.
 
+mod health;
 mod link;
 mod listener;
 mod publisher;

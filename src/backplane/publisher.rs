@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 
+use super::health::{Health, LostReport};
 use super::link::{channel, message, FIRST_BACKOFF};
 use super::{MAX_BACKOFF, STOP_CHECK};
 use crate::hub::outbox::Counters;
@@ -19,6 +20,9 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often an idle publishing connection is checked.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// What a broken publishing connection costs, for the log.
+const LOST_WHILE_DOWN: &str = "local publishes are counted lost";
 
 /// Sends local publishes to Redis, pipelined, reconnecting when it breaks.
 pub(super) struct Publisher {
@@ -37,33 +41,32 @@ impl Publisher {
     pub(super) fn run(self) {
         let mut backoff = FIRST_BACKOFF;
         let mut was_up = false;
+        let mut health = Health::new("publishing", &self.client);
+        let mut lost = LostReport::default();
         while !self.stopping() {
             match self.connect() {
                 Ok(mut connection) => {
                     if was_up {
                         self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
-                    tracing::info!(
-                        lost = self.counters.lost.load(Ordering::Relaxed),
-                        "backplane: publishing to Redis"
-                    );
+                    health.up(Instant::now());
                     was_up = true;
                     backoff = FIRST_BACKOFF;
                     self.counters.publisher_up.store(true, Ordering::Relaxed);
-                    let broke = self.serve(&mut connection);
+                    let broke = self.serve(&mut connection, &mut lost);
                     self.counters.publisher_up.store(false, Ordering::Relaxed);
                     match broke {
-                        Some(err) => tracing::warn!(
-                            %err,
-                            "backplane: lost Redis (publishing); local publishes are counted \
-                             lost until it is back"
-                        ),
+                        Some(err) => {
+                            health.down(Instant::now(), &err, LOST_WHILE_DOWN);
+                        }
                         None => return,
                     }
                 }
-                Err(err) => tracing::debug!(%err, "backplane: Redis unreachable (publishing)"),
+                Err(err) => {
+                    health.down(Instant::now(), &err, LOST_WHILE_DOWN);
+                }
             }
-            self.lose_for(backoff);
+            self.lose_for(backoff, &mut lost);
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
@@ -81,15 +84,26 @@ impl Publisher {
         Ok(connection)
     }
 
+    /// Logs the publishes lost since the last such line, if one is due.
+    fn report_lost(&self, lost: &mut LostReport) {
+        lost.note(Instant::now(), self.counters.lost.load(Ordering::Relaxed));
+    }
+
     /// Publishes what arrives until the connection breaks (`Some`) or the
-    /// server stops (`None`).
-    fn serve(&self, connection: &mut redis::Connection) -> Option<redis::RedisError> {
+    /// server stops (`None`); `lost` logs publishes lost meanwhile (to a
+    /// full outbox).
+    fn serve(
+        &self,
+        connection: &mut redis::Connection,
+        lost: &mut LostReport,
+    ) -> Option<redis::RedisError> {
         let mut pipe = redis::pipe();
         let mut last_checked = Instant::now();
         loop {
             let first = match self.outbox.recv_timeout(STOP_CHECK) {
                 Ok(first) => first,
                 Err(RecvTimeoutError::Timeout) if !self.stopping() => {
+                    self.report_lost(lost);
                     // Idle: make sure the connection is still there, so the
                     // next publish does not find out the hard way. At once
                     // when the listening thread lost Redis, else each second.
@@ -117,9 +131,11 @@ impl Publisher {
             match pipe.query::<()>(connection) {
                 Ok(()) => {
                     self.counters.sent.fetch_add(count, Ordering::Relaxed);
+                    self.report_lost(lost);
                 }
                 Err(err) => {
                     self.counters.lost.fetch_add(count, Ordering::Relaxed);
+                    self.report_lost(lost);
                     return Some(err);
                 }
             }
@@ -127,8 +143,9 @@ impl Publisher {
     }
 
     /// While Redis is down, for `wait`: what is published is lost (not
-    /// delivered late, out of order with what came after), and counted.
-    fn lose_for(&self, wait: Duration) {
+    /// delivered late, out of order with what came after), counted, and
+    /// logged through `lost`.
+    fn lose_for(&self, wait: Duration, lost: &mut LostReport) {
         let end = Instant::now() + wait;
         while !self.stopping() {
             let left = end.saturating_duration_since(Instant::now());
@@ -138,6 +155,7 @@ impl Publisher {
             if self.outbox.recv_timeout(left.min(STOP_CHECK)).is_ok() {
                 self.counters.lost.fetch_add(1, Ordering::Relaxed);
             }
+            self.report_lost(lost);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `Conn`: what a handler sees of one client during a callback.
 
+use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 
 use bytes::Bytes;
@@ -8,6 +9,7 @@ use crate::core::client::ClientIo;
 use crate::hub::close_reason::CloseReason;
 use crate::hub::id::ConnId;
 use crate::hub::stats::ShardStats;
+use crate::net::stream;
 use crate::proxy::ProxyInfo;
 
 /// One client, as a handler callback sees it: its id, and ways to reply or
@@ -119,6 +121,14 @@ impl<'a> Conn<'a> {
     /// connection.
     pub fn socket(&self) -> Option<BorrowedFd<'_>> {
         self.io.socket()
+    }
+
+    /// The client's address as its socket says (one system call: for
+    /// logs of rare events, not per message); `None` without a socket.
+    /// Behind a proxy this is the proxy's; `on_connect` is given the
+    /// client's.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.io.socket().and_then(stream::peer_of)
     }
 
     /// Whether the client is on its way out (closing or failed).

@@ -1,7 +1,8 @@
 //! Calls on connected sockets that std and mio do not offer.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use mio::net::TcpStream;
 
@@ -39,4 +40,12 @@ pub(crate) fn unacknowledged(socket: &impl AsRawFd) -> io::Result<usize> {
         return Err(io::Error::last_os_error());
     }
     Ok(usize::try_from(bytes).unwrap_or(0))
+}
+
+/// The peer address of a connected socket, if it has one.
+pub(crate) fn peer_of(fd: BorrowedFd<'_>) -> Option<SocketAddr> {
+    socket2::SockRef::from(&fd)
+        .peer_addr()
+        .ok()
+        .and_then(|addr| addr.as_socket())
 }

@@ -55,7 +55,9 @@ pub struct WsConfig {
     /// `Origin` values (scheme, host and port, as a browser sends them:
     /// `https://example.com`) allowed to open a WebSocket; compared without
     /// regard to ASCII case. Empty: any origin. A request without `Origin`
-    /// (not from a browser) is always allowed. Default empty.
+    /// (not from a browser) is always allowed, and so is one from the
+    /// server's own origin (`http://` or `https://` and the request's
+    /// `Host`: the built-in [`page`](Self::page)). Default empty.
     pub allowed_origins: Vec<String>,
     /// Subprotocols the server speaks, most preferred first; the first one
     /// the client offers in `Sec-WebSocket-Protocol` is chosen. Empty (the

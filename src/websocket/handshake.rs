@@ -132,7 +132,10 @@ pub fn parse_request<'a>(data: &'a [u8], config: &WsConfig) -> Handshake<'a> {
         _ => return reject(Status::BadRequest, "missing or malformed Sec-WebSocket-Key"),
     };
     if let Some(origin) = header("origin").next() {
-        if !config.origin_allowed(origin.trim()) {
+        let own = header("host")
+            .next()
+            .is_some_and(|host| same_origin(origin.trim(), host.trim()));
+        if !own && !config.origin_allowed(origin.trim()) {
             return reject(Status::Forbidden, "Origin not allowed");
         }
     }
@@ -147,6 +150,19 @@ pub fn parse_request<'a>(data: &'a [u8], config: &WsConfig) -> Handshake<'a> {
         accept: accept_key(key),
         protocol,
     }
+}
+
+/// Whether `origin` is the server's own: `http://` or `https://` and the
+/// `host` the request was sent to, as from a page the server served
+/// itself (its built-in page). Compared without regard to ASCII case.
+pub(crate) fn same_origin(origin: &str, host: &str) -> bool {
+    let origin = origin.as_bytes();
+    !host.is_empty()
+        && ["http://", "https://"].iter().any(|scheme| {
+            origin.len() == scheme.len() + host.len()
+                && origin[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+                && origin[scheme.len()..].eq_ignore_ascii_case(host.as_bytes())
+        })
 }
 
 /// The values of every header line named `name` (any case) that are text.

@@ -16,6 +16,7 @@ use crate::websocket::handshake::{
     accept_response, page_response, parse_request, reject_response, Handshake, Status,
 };
 use crate::websocket::message::{Assembler, Event, Message};
+use crate::websocket::refusal::log_refused;
 use crate::{Admission, CloseReason, Conn, ConnId, Handler, ShardContext, Verdict};
 
 /// Timer tags with this bit set are the layer's own; a [`WsHandler`]'s
@@ -437,7 +438,7 @@ impl<H: WsHandler> WebSocket<H> {
         let (consumed, path, protocol) = match parse_request(data, &self.config) {
             Handshake::Incomplete => return Err(Verdict::Consumed(0)),
             Handshake::Reject { status, reason } => {
-                self.warn(cx.now(), conn.id(), "WebSocket handshake refused", reason);
+                log_refused(&mut self.warnings, cx.now(), conn, status, reason);
                 conn.send(&reject_response(status));
                 return Err(Verdict::Close);
             }
@@ -536,13 +537,6 @@ impl<H: WsHandler> WebSocket<H> {
                 ws.link.phase = Phase::Closed;
                 ws.conn.close();
             }
-        }
-    }
-
-    /// Logs a refused handshake, at most once a second.
-    fn warn(&mut self, now: Instant, id: ConnId, what: &str, reason: &str) {
-        if let Some(suppressed) = self.warnings.allow(now) {
-            tracing::debug!(%id, reason, suppressed, "{what}");
         }
     }
 

@@ -22,6 +22,7 @@ mod frame;
 mod handshake;
 mod layer;
 mod message;
+mod refusal;
 
 pub use build::{
     apply_mask, binary_frame, encode_header, frame, masked_frame, text_frame, unmask_into,

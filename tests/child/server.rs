@@ -69,6 +69,11 @@ impl Server {
         self.lines.wait_for_all(needles)
     }
 
+    /// Every stderr line read so far (by the waits above).
+    pub fn seen(&self) -> &[String] {
+        &self.lines.seen
+    }
+
     /// The address from the "esockets listening addr=..." line.
     pub fn listening_addr(&mut self) -> SocketAddr {
         address_in(&self.wait_for_line("esockets listening"))

@@ -7,16 +7,18 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use esockets::IpNet;
 
-use crate::bind::parse_bind;
+use crate::bind::{parse_bind, parse_metrics};
 use crate::flags;
 use crate::networks::parse_network;
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_duration_or_off, parse_size, OrOff};
 
 /// What `--help` says after the options.
 const AFTER_HELP: &str = "\
 Sizes are bytes (65536) or take a unit: 64KiB, 16MiB, 1GiB (powers of 1024; \
 also K, M, G) or 64KB, 16MB, 1GB (powers of 1000); 1.5MiB works too.
-Durations are seconds (5, 0.5) or take a unit: 500ms, 30s, 2m.";
+Durations are seconds (5, 0.5) or take a unit: 500ms, 30s, 2m. Those that can be \
+turned off (--idle-timeout, --keepalive, --user-timeout, --ws-ping-interval, \
+--stall-threshold) take off, their only spelling: 0 is refused there.";
 
 /// A sharded, thread-per-core TCP server for very many concurrent clients.
 ///
@@ -67,14 +69,14 @@ pub struct Cli {
     pub refuse_message: Option<String>,
 
     /// Close a client from which nothing arrived for this long (e.g. 5m,
-    /// 30s) [default: off].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub idle_timeout: Option<Duration>,
+    /// 30s), or off.
+    #[arg(long, default_value = "off", value_name = "DURATION|off", value_parser = parse_duration_or_off)]
+    pub idle_timeout: OrOff,
 
     /// TCP keepalive: probe a client silent for this long, so peers that
-    /// vanished are found (whole seconds, e.g. 60s) [default: off].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub keepalive: Option<Duration>,
+    /// vanished are found (whole seconds, e.g. 60s), or off.
+    #[arg(long, default_value = "off", value_name = "DURATION|off", value_parser = parse_duration_or_off)]
+    pub keepalive: OrOff,
 
     /// With --keepalive: time between probes (whole seconds).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -85,9 +87,9 @@ pub struct Cli {
     pub keepalive_count: u32,
 
     /// TCP_USER_TIMEOUT: drop a client whose data stays unacknowledged
-    /// this long (e.g. 30s) [default: off].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub user_timeout: Option<Duration>,
+    /// this long (e.g. 30s), or off.
+    #[arg(long, default_value = "off", value_name = "DURATION|off", value_parser = parse_duration_or_off)]
+    pub user_timeout: OrOff,
 
     /// Leave Nagle's algorithm on (TCP_NODELAY off).
     #[arg(long)]
@@ -135,9 +137,9 @@ pub struct Cli {
     pub ws_max_message: usize,
 
     /// WebSocket (ws-echo, pubsub --websocket): ping a client silent for this long (checked at this
-    /// interval); 0 turns pings off.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
-    pub ws_ping_interval: Duration,
+    /// interval); off turns pings off.
+    #[arg(long, default_value = "30s", value_name = "DURATION|off", value_parser = parse_duration_or_off)]
+    pub ws_ping_interval: OrOff,
 
     /// WebSocket (ws-echo, pubsub --websocket): close a pinged client (code 1001) from which nothing arrived
     /// within this.
@@ -217,31 +219,19 @@ pub struct Cli {
     pub reuseport_join: bool,
     /// Serve metrics in the Prometheus text format at http://ADDR/metrics
     /// (e.g. 127.0.0.1:9100; port 0 picks one) [default: off].
-    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_metrics)]
     pub metrics: Option<SocketAddr>,
 
     /// Warn when a shard's event-loop round runs longer than this (a
     /// handler blocking or doing too much at once), naming the shard and
     /// the callback; "off" turns stall detection off.
-    #[arg(long, default_value = "25ms", value_name = "DURATION|off", value_parser = parse_threshold)]
-    pub stall_threshold: Threshold,
+    #[arg(long, default_value = "25ms", value_name = "DURATION|off", value_parser = parse_duration_or_off)]
+    pub stall_threshold: OrOff,
 
     /// Log lines as text (for people) or JSON (one object per line, for
     /// Loki, Elasticsearch and the like).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-/// `--stall-threshold`: a duration, or off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Threshold(pub Option<Duration>);
-
-/// Reads `--stall-threshold`: `off`, or a duration.
-fn parse_threshold(text: &str) -> Result<Threshold, String> {
-    if text.trim().eq_ignore_ascii_case("off") {
-        return Ok(Threshold(None));
-    }
-    parse_duration(text).map(|d| Threshold(Some(d)))
 }
 
 /// `--log-format`.
@@ -315,11 +305,6 @@ impl Cli {
         if matches!(self.protocol, Protocol::LineEcho | Protocol::Pubsub) {
             input_limit = input_limit.max(self.max_line.saturating_add(1));
         }
-        if self.websocket && self.protocol != Protocol::Pubsub {
-            return Err("--websocket works with --protocol pubsub only (ws-echo is \
-                        WebSocket already)"
-                .into());
-        }
         if self.speaks_websocket() {
             input_limit = input_limit.max(self.ws_config()?.input_limit());
         }
@@ -331,13 +316,13 @@ impl Cli {
             backlog: self.backlog.unwrap_or(defaults.backlog),
             max_connections: self.max_connections,
             refuse_message: self.refuse_message.clone().map(Into::into),
-            idle_timeout: self.idle_timeout,
-            keepalive: self.keepalive.map(|idle| esockets::Keepalive {
+            idle_timeout: self.idle_timeout.0,
+            keepalive: self.keepalive.0.map(|idle| esockets::Keepalive {
                 idle,
                 interval: self.keepalive_interval,
                 count: self.keepalive_count,
             }),
-            user_timeout: self.user_timeout,
+            user_timeout: self.user_timeout.0,
             nodelay: !self.no_nodelay,
             read_budget: self.read_budget,
             read_buffer: self.read_buffer,
@@ -382,7 +367,7 @@ impl Cli {
     pub fn ws_config(&self) -> Result<esockets::websocket::WsConfig, String> {
         let ws = esockets::websocket::WsConfig {
             max_message: self.ws_max_message,
-            ping_interval: Some(self.ws_ping_interval).filter(|d| !d.is_zero()),
+            ping_interval: self.ws_ping_interval.0,
             pong_timeout: self.ws_pong_timeout,
             handshake_timeout: self.ws_handshake_timeout,
             allowed_origins: self.ws_allowed_origin.clone(),

@@ -64,7 +64,13 @@ pub fn describe(err: &ConfigError) -> String {
             format!("{}{}", flag_of(word), &piece[word.len()..])
         })
         .collect::<String>();
-    format!("{} {reason}", flag_of(err.field))
+    let flag = flag_of(err.field);
+    // The library's `None` is the command line's `off`.
+    let reason = reason.replace(
+        "leave it unset to turn",
+        &format!("type {flag} off to turn"),
+    );
+    format!("{flag} {reason}")
 }
 
 #[cfg(test)]
@@ -95,6 +101,18 @@ mod tests {
         assert_eq!(
             describe(&err),
             "--low-water must be below --high-water (262144 >= 1000)"
+        );
+    }
+
+    #[test]
+    fn off_is_how_the_command_line_turns_a_setting_off() {
+        let err = ConfigError {
+            field: "idle_timeout",
+            reason: "must be at least 1ms (leave it unset to turn it off)".into(),
+        };
+        assert_eq!(
+            describe(&err),
+            "--idle-timeout must be at least 1ms (type --idle-timeout off to turn it off)"
         );
     }
 

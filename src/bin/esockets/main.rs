@@ -1,5 +1,6 @@
 //! The `esockets` server: built-in protocols on the sharded reactor.
 
+mod applies;
 mod bind;
 mod cli;
 mod flags;
@@ -11,7 +12,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use esockets::protocols::pubsub::PubSubWs;
 use esockets::protocols::{Discard, Echo, LineEcho, PubSub, WsEcho};
 use esockets::websocket::WebSocket;
@@ -23,11 +24,12 @@ use cli::{Cli, Protocol};
 const FLUSH_BEFORE_ERROR: Duration = Duration::from_millis(200);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     // Before any thread starts: it changes the environment.
     let passed = esockets::systemd_listeners();
     let _log = esockets::logging::init_with(cli.log_format.into());
-    match run(&cli, passed) {
+    match run(&cli, &matches, passed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             esockets::logging::flush(FLUSH_BEFORE_ERROR);
@@ -61,10 +63,14 @@ fn say_error(line: String) {
 
 /// Starts the server (on the sockets systemd `passed`, if any), waits for
 /// SIGINT/SIGTERM, drains and reports; an error is a message for the user.
+/// `matches` say which options were typed (an option that does nothing for
+/// the protocol chosen is refused).
 fn run(
     cli: &Cli,
+    matches: &ArgMatches,
     passed: Result<Vec<std::net::TcpListener>, esockets::Error>,
 ) -> Result<(), String> {
+    applies::check(cli, matches)?;
     let config = cli.config()?;
     let passed = passed.map_err(|err| err.to_string())?;
     serve(cli, config, passed).map_err(|err| match err {

@@ -112,14 +112,13 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
 
 /// The WebSocket layer's limits and timeouts.
 fn websocket(cli: &Cli) {
-    let pings = if cli.ws_ping_interval.is_zero() {
-        "idle clients not pinged".to_owned()
-    } else {
-        format!(
+    let pings = match cli.ws_ping_interval.0 {
+        None => "idle clients not pinged".to_owned(),
+        Some(interval) => format!(
             "clients silent for {} pinged, closed if still silent {} later",
-            format_duration(cli.ws_ping_interval),
+            format_duration(interval),
             format_duration(cli.ws_pong_timeout)
-        )
+        ),
     };
     let origins = if cli.ws_allowed_origin.is_empty() {
         "any".to_owned()
@@ -373,14 +372,26 @@ pub fn summary(
         );
     }
     if let (Some(start), Some(end)) = (overflows_at_start, esockets::listen_overflows()) {
-        match end.saturating_sub(start) {
-            0 => tracing::info!("listen-queue overflows while the server ran: none"),
-            overflows => tracing::warn!(
-                "listen-queue overflows while the server ran: {overflows} (connections dropped \
-                 before accept, in this network namespace; raise --backlog and \
-                 net.core.somaxconn, see docs/tuning.md)"
-            ),
-        }
+        overflows(end.saturating_sub(start));
+    }
+}
+
+/// The network namespace's listen-queue overflows while the server ran.
+/// The kernel counts them for the whole namespace, every process's
+/// listeners together, so the line says so: another server's drops show
+/// here too.
+fn overflows(count: u64) {
+    match count {
+        0 => tracing::info!(
+            "listen-queue overflows while the server ran: none (in this network namespace, \
+             all processes' listeners)"
+        ),
+        overflows => tracing::warn!(
+            "listen-queue overflows while the server ran: {overflows} (connections dropped \
+             before accept, counted for this network namespace: all processes' listeners, \
+             not only this server's; if they were this server's, raise --backlog and \
+             net.core.somaxconn, see docs/tuning.md)"
+        ),
     }
 }
 

@@ -7,7 +7,9 @@
 //! down to a whole byte.
 //!
 //! Durations: a bare number is seconds (`5`, `0.5`); otherwise a number and
-//! a unit as `humantime` reads them (`500ms`, `30s`, `2m`, `1h 30m`).
+//! a unit as `humantime` reads them (`500ms`, `30s`, `2m`, `1h 30m`). A
+//! duration that can be turned off takes `off` (any case), its only
+//! spelling: 0 is refused there, since it reads as "at once", not "never".
 
 use std::time::Duration;
 
@@ -86,6 +88,31 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     humantime::parse_duration(text)
         .map_err(|err| format!("expected {DURATION_EXAMPLES}, got '{text}' ({err})"))
+}
+
+/// A duration that can be off: `None` is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrOff(pub Option<Duration>);
+
+/// Reads a duration that can be turned off: `off`, or a duration above 0.
+///
+/// # Errors
+///
+/// A message saying what was expected, for clap to show after the flag;
+/// for a zero, that `off` is how to turn it off.
+pub fn parse_duration_or_off(text: &str) -> Result<OrOff, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(OrOff(None));
+    }
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "'{}' is no time at all: type off to turn this off, or a duration above 0 \
+             such as 500ms or 30s",
+            text.trim()
+        ));
+    }
+    Ok(OrOff(Some(duration)))
 }
 
 /// A size for people: `64 KiB`, `1.5 MiB`, `1000 B`; exact values only
@@ -174,6 +201,25 @@ mod tests {
     fn bad_durations_say_what_to_type() {
         for text in ["", "-1", "5 parsecs", "NaN", "inf", "s"] {
             let err = parse_duration(text).expect_err(text);
+            assert!(err.contains("500ms"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn off_is_the_one_spelling_of_off() {
+        for text in ["off", "OFF", " Off "] {
+            assert_eq!(parse_duration_or_off(text), Ok(OrOff(None)), "{text}");
+        }
+        assert_eq!(
+            parse_duration_or_off("30s"),
+            Ok(OrOff(Some(Duration::from_secs(30))))
+        );
+        for text in ["0", "0s", "0ms", "0.0"] {
+            let err = parse_duration_or_off(text).expect_err(text);
+            assert!(err.contains("type off"), "{text}: {err}");
+        }
+        for text in ["none", "never", "disabled", "-"] {
+            let err = parse_duration_or_off(text).expect_err(text);
             assert!(err.contains("500ms"), "{text}: {err}");
         }
     }

@@ -44,13 +44,23 @@ impl CommandError {
 }
 
 /// Parses one command, `line` without its `\n` (a trailing `\r` is
-/// ignored). Commands are upper case; exactly one space separates the
-/// parts; a topic is any bytes but space, `\r` and `\n`.
+/// ignored). Commands are in any case (`SUB`, `sub`, `Sub`), as Redis's
+/// are; topics are case-sensitive; exactly one space separates the parts;
+/// a topic is any bytes but space, `\r` and `\n`.
 pub fn parse(line: &[u8]) -> Result<Command<'_>, CommandError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let (verb, rest) = match memchr::memchr(b' ', line) {
         Some(space) => (&line[..space], Some(&line[space + 1..])),
         None => (line, None),
+    };
+    let mut upper = [0u8; LONGEST_VERB];
+    let verb = match upper.get_mut(..verb.len()) {
+        Some(upper) => {
+            upper.copy_from_slice(verb);
+            upper.make_ascii_uppercase();
+            &*upper
+        }
+        None => return Err(CommandError::Unknown),
     };
     match verb {
         b"PING" if rest.is_none() => Ok(Command::Ping),
@@ -68,6 +78,9 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, CommandError> {
         _ => Err(CommandError::Unknown),
     }
 }
+
+/// The longest command name (`UNSUB`).
+const LONGEST_VERB: usize = 5;
 
 /// A topic that must be the last part of the line.
 fn lone_topic(rest: Option<&[u8]>) -> Result<&[u8], CommandError> {
@@ -112,7 +125,6 @@ mod tests {
     #[test]
     fn every_error() {
         assert_eq!(parse(b""), Err(CommandError::Unknown));
-        assert_eq!(parse(b"sub news"), Err(CommandError::Unknown));
         assert_eq!(parse(b"SUBSCRIBE news"), Err(CommandError::Unknown));
         assert_eq!(parse(b"SUB"), Err(CommandError::NoTopic));
         assert_eq!(parse(b"SUB "), Err(CommandError::NoTopic));
@@ -126,6 +138,17 @@ mod tests {
         line.extend_from_slice(&long);
         assert_eq!(parse(&line), Err(CommandError::TopicTooLong));
         assert_eq!(parse(&line[..line.len() - 1]), Ok(Command::Sub(&long[1..])));
+    }
+
+    #[test]
+    fn commands_in_any_case_as_in_redis() {
+        assert_eq!(parse(b"sub news"), Ok(Command::Sub(b"news")));
+        assert_eq!(parse(b"Unsub News"), Ok(Command::Unsub(b"News")));
+        assert_eq!(parse(b"pub news hi"), Ok(Command::Pub(b"news", b"hi")));
+        assert_eq!(parse(b"ping"), Ok(Command::Ping));
+        assert_eq!(parse(b"pInG\r"), Ok(Command::Ping));
+        assert_eq!(parse(b"subscribe news"), Err(CommandError::Unknown));
+        assert_eq!(parse(b"s\xc3\xbcb news"), Err(CommandError::Unknown));
     }
 
     #[test]

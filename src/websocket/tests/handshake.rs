@@ -1,5 +1,6 @@
 //! The opening handshake: RFC 6455's key example, the checks, the answers.
 
+use crate::websocket::handshake::same_origin;
 use crate::websocket::{accept_key, parse_request, Handshake, Status, WsConfig};
 
 /// A valid upgrade request with `extra` header lines.
@@ -172,4 +173,40 @@ fn plain_get_is_not_an_upgrade() {
             path: "/index.html"
         }
     );
+}
+
+#[test]
+fn the_servers_own_origin_passes_the_allow_list() {
+    let config = WsConfig {
+        allowed_origins: vec!["https://good.example".into()],
+        ..Default::default()
+    };
+    // The built-in page, served by this server: its Origin is the Host it
+    // was fetched from.
+    for origin in [
+        "http://server.example.com",
+        "https://server.example.com",
+        "HTTP://Server.Example.com",
+    ] {
+        let data = request(&format!("Origin: {origin}\r\n"));
+        assert!(
+            matches!(
+                parse_request(data.as_bytes(), &config),
+                Handshake::Upgrade { .. }
+            ),
+            "{origin}"
+        );
+    }
+    for origin in [
+        "http://server.example.com:8080",
+        "http://evil.example",
+        "ws://server.example.com",
+        "http://server.example.com.evil.example",
+    ] {
+        let data = request(&format!("Origin: {origin}\r\n"));
+        assert_eq!(refused(&data, &config), Status::Forbidden, "{origin}");
+    }
+    assert!(same_origin("http://127.0.0.1:1234", "127.0.0.1:1234"));
+    assert!(!same_origin("http://", ""));
+    assert!(!same_origin("http://127.0.0.1:1234", "127.0.0.1:12345"));
 }

@@ -3,6 +3,8 @@
 //! server logs when Redis is unreachable at start, lost, and back.
 
 mod child;
+#[path = "websocket/raw_client.rs"]
+mod raw_client;
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +15,13 @@ use child::server::{counter, Server};
 /// An esockets pubsub server using `redis` as its backplane, once both of
 /// its Redis connections are up.
 fn instance(redis: &Redis) -> (Server, std::net::SocketAddr) {
+    instance_with(redis, &[])
+}
+
+/// The same, with `extra` options (`--websocket`, say).
+fn instance_with(redis: &Redis, extra: &[&str]) -> (Server, std::net::SocketAddr) {
     let url = redis.url();
-    let mut server = Server::spawn(&[
+    let mut args = vec![
         "--protocol",
         "pubsub",
         "--bind",
@@ -23,7 +30,9 @@ fn instance(redis: &Redis) -> (Server, std::net::SocketAddr) {
         "2",
         "--backplane",
         &url,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let mut server = Server::spawn(&args);
     let lines = server.wait_for_lines(&[
         "esockets listening",
         "backplane: publishing to Redis",
@@ -211,7 +220,7 @@ fn losing_redis_is_one_warning_and_its_return_one_info_line() {
         &redis.url(),
     ]);
     // The retries show at debug: the test waits for a few of them.
-    command.env("RUST_LOG", "info,esockets::pubsub::backplane=debug");
+    command.env("RUST_LOG", "info,esockets::backplane=debug");
     let mut server = Server::start(&mut command);
     let addr = server.listening_addr();
     server.wait_for_lines(&[
@@ -252,4 +261,41 @@ fn losing_redis_is_one_warning_and_its_return_one_info_line() {
     drop((subscriber, publisher));
     let line = summary(server);
     assert!(counter(&line, "reconnects") >= 2, "{line}");
+}
+
+/// Issue 19, item 1: the backplane carries the topic and the payload,
+/// never one front end's framing. A line subscriber and a WebSocket
+/// subscriber of one topic, on two processes sharing one Redis, each get
+/// every message in their own framing, whoever published it (before, the
+/// line client got a raw WebSocket frame and the WebSocket client a line,
+/// and was closed with 1002).
+#[test]
+fn line_and_websocket_front_ends_share_topics_each_with_its_own_framing() {
+    let redis = Redis::start();
+    let (lines_server, lines_addr) = instance(&redis);
+    let (ws_server, ws_addr) = instance_with(&redis, &["--websocket"]);
+    let mut line_subscriber = subscriber(lines_addr, "news");
+    let mut ws_subscriber = raw_client::RawClient::open(ws_addr);
+    ws_subscriber.send_text("SUB news");
+    assert_eq!(ws_subscriber.text(), "+OK");
+
+    let mut line_publisher = LineClient::connect(lines_addr);
+    assert_eq!(line_publisher.command("PUB news from-lines"), "+OK");
+    assert_eq!(line_subscriber.line(), "MSG news from-lines");
+    assert_eq!(ws_subscriber.text(), "MSG news from-lines");
+
+    let mut ws_publisher = raw_client::RawClient::open(ws_addr);
+    ws_publisher.send_text("PUB news from-websocket");
+    assert_eq!(ws_publisher.text(), "+OK");
+    assert_eq!(ws_subscriber.text(), "MSG news from-websocket");
+    assert_eq!(line_subscriber.line(), "MSG news from-websocket");
+
+    // Nothing else arrived in either framing, and both are still served.
+    assert_eq!(line_subscriber.command("PING"), "+PONG");
+    ws_subscriber.send_text("PING");
+    assert_eq!(ws_subscriber.text(), "+PONG");
+    let lines_summary = summary(lines_server);
+    let ws_summary = summary(ws_server);
+    assert!(lines_summary.contains(" received=1"), "{lines_summary}");
+    assert!(ws_summary.contains(" received=1"), "{ws_summary}");
 }

@@ -56,10 +56,8 @@ impl<H: Handler> Shard<H> {
         let mut shard = Shard::new(0, parts, handle.clone(), handler, config);
         let now = shard.cx.epoch;
         shard.cx.manual = Some(now);
-        shard
-            .handler
-            .on_start(&mut ShardContext::new(&mut shard.cx));
-        shard.apply_deferred();
+        shard.cx.begin_round(true);
+        shard.begin();
         Ok((shard, handle))
     }
 

@@ -185,11 +185,7 @@ impl<H: Handler> Shard<H> {
 
     /// Runs the event loop until shutdown has closed every client.
     pub(crate) fn run(mut self) {
-        self.handler.on_start(&mut ShardContext::new(&mut self.cx));
-        self.apply_deferred();
-        if let Some(period) = self.config.tick {
-            self.deadlines.tick = Some(Instant::now() + period);
-        }
+        self.begin();
         let mut events = Events::with_capacity(EVENT_CAPACITY);
         while !self.finished_shutdown() {
             let timeout = self.poll_timeout();
@@ -232,6 +228,15 @@ impl<H: Handler> Shard<H> {
             self.publish_load();
         }
         self.finish();
+    }
+
+    /// Before the first client: `on_start`, and the first tick's time.
+    pub(crate) fn begin(&mut self) {
+        self.handler.on_start(&mut ShardContext::new(&mut self.cx));
+        self.apply_deferred();
+        if let Some(period) = self.config.tick {
+            self.deadlines.tick = Some(self.cx.now() + period);
+        }
     }
 
     /// After the last client closed at shutdown: `on_shutdown`, and what

@@ -56,7 +56,7 @@ pub(crate) struct ClientIo {
     /// Output the kernel did not take yet.
     pub(crate) out: OutQueue,
     /// Input the handler did not consume yet.
-    pub(crate) input: Vec<u8>,
+    pub(crate) input: Carry,
     /// Where the client is in its life.
     pub(crate) phase: Phase,
     /// `flag::*` bits.
@@ -64,6 +64,40 @@ pub(crate) struct ClientIo {
     /// Lingering: how many times the acknowledgement was checked, which
     /// sets the back-off before the next check.
     pub(crate) linger_checks: u8,
+}
+
+/// Input the handler did not consume yet. Nothing on the heap, and one
+/// pointer in the record, between messages: most clients carry nothing,
+/// and 16 bytes less per client pay for the transport seam.
+// A boxed `Vec` on purpose: one pointer in every client's record instead
+// of three words; the second allocation is paid only by partial messages.
+#[allow(clippy::box_collection)]
+#[derive(Default)]
+pub(crate) struct Carry(Option<Box<Vec<u8>>>);
+
+impl Carry {
+    /// Whether nothing is carried.
+    #[inline(always)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Appends `data`.
+    pub(crate) fn extend(&mut self, data: &[u8]) {
+        self.0
+            .get_or_insert_with(Box::default)
+            .extend_from_slice(data);
+    }
+
+    /// Takes what is carried, leaving nothing (and no allocation).
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.0.take().map(|boxed| *boxed).unwrap_or_default()
+    }
+
+    /// Carries `input` (nothing if it is empty).
+    pub(crate) fn put(&mut self, input: Vec<u8>) {
+        self.0 = (!input.is_empty()).then(|| Box::new(input));
+    }
 }
 
 /// One client: its socket side, the handler's state for it, and the
@@ -89,7 +123,7 @@ impl<S> Client<S> {
             io: ClientIo {
                 stream,
                 out: OutQueue::default(),
-                input: Vec::new(),
+                input: Carry::default(),
                 phase: Phase::Open,
                 flags: 0,
                 linger_checks: 0,

@@ -22,8 +22,11 @@ pub(crate) enum TimerTask {
     Handler {
         /// The client.
         owner: ConnId,
-        /// The handler's tag, handed back to `on_timer`.
+        /// The tag, handed back to `on_timer` (or `on_layer_timer`).
         tag: u64,
+        /// Set by a layer (`ShardContext::set_layer_timer`): it fires
+        /// `on_layer_timer`, so layer and handler tags never collide.
+        layer: bool,
     },
     /// The shard's own timer for one client: idle check, drain deadline or
     /// linger check, depending on the client's phase.

@@ -121,12 +121,27 @@ impl<'a> ShardContext<'a> {
     ///
     /// Setting and cancelling cost O(1) and no system call.
     pub fn set_timer(&mut self, id: ConnId, after: Duration, tag: u64) -> TimerId {
+        self.insert_timer(id, after, tag, false)
+    }
+
+    /// A timer for a layer that stands between the shard and a handler
+    /// (the WebSocket layer, say): as [`set_timer`](Self::set_timer), but
+    /// it fires [`Handler::on_layer_timer`](crate::Handler::on_layer_timer),
+    /// never `on_timer`. So the handler behind the layer keeps every `u64`
+    /// for its own tags, and no bit is reserved by convention.
+    pub fn set_layer_timer(&mut self, id: ConnId, after: Duration, tag: u64) -> TimerId {
+        self.insert_timer(id, after, tag, true)
+    }
+
+    /// Puts a timer in the wheel.
+    fn insert_timer(&mut self, id: ConnId, after: Duration, tag: u64, layer: bool) -> TimerId {
         let deadline = self.core.deadline_after(after);
-        let key = self
-            .core
-            .wheel
-            .insert(deadline, TimerTask::Handler { owner: id, tag });
-        TimerId(key)
+        let task = TimerTask::Handler {
+            owner: id,
+            tag,
+            layer,
+        };
+        TimerId(self.core.wheel.insert(deadline, task))
     }
 
     /// Cancels a timer; returns whether it was still pending (a timer due

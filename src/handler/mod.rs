@@ -98,6 +98,19 @@ pub trait Handler {
         let _ = (cx, conn, state, tag);
     }
 
+    /// A timer set with [`ShardContext::set_layer_timer`] for this client
+    /// fired: for handlers that are layers over another handler. Only
+    /// while the client is open.
+    fn on_layer_timer(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        state: &mut Self::State,
+        tag: u64,
+    ) {
+        let _ = (cx, conn, state, tag);
+    }
+
     /// The connection's queued output fell to the low-water mark after
     /// passing the high-water mark; reading from it has resumed (for a
     /// closing client, only its flush goes on).

@@ -241,11 +241,11 @@ fn deliver<H: Handler>(
             // (A client the handler closed keeps its graceful close.)
             client.io.fail(CloseReason::InputOverflow);
         } else if !rest.is_empty() {
-            client.io.input.extend_from_slice(rest);
+            client.io.input.extend(rest);
         }
         return;
     }
-    let mut input = std::mem::take(&mut io.input);
+    let mut input = io.input.take();
     let carried = input.len();
     input.extend_from_slice(fresh);
     let mut conn = Conn::new(id, io, config.output_limit, stats, carried);
@@ -255,7 +255,7 @@ fn deliver<H: Handler>(
         client.io.fail(CloseReason::InputOverflow);
     } else if rest > 0 {
         input.drain(..input.len() - rest);
-        client.io.input = input;
+        client.io.input.put(input);
     }
 }
 

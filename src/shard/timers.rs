@@ -105,7 +105,7 @@ impl<H: Handler> Shard<H> {
     /// Runs one fired timer.
     fn fire(&mut self, timer: TimerKey, task: TimerTask) {
         match task {
-            TimerTask::Handler { owner, tag } => self.fire_handler_timer(owner, tag),
+            TimerTask::Handler { owner, tag, layer } => self.fire_handler_timer(owner, tag, layer),
             TimerTask::AwaitingHeader(key) => self.header_timed_out(key, timer),
             TimerTask::Client(id) => {
                 let Some(key) = self.key(id) else { return };
@@ -126,7 +126,7 @@ impl<H: Handler> Shard<H> {
     }
 
     /// A handler timer fired: call `on_timer` if its client is still here.
-    fn fire_handler_timer(&mut self, owner: ConnId, tag: u64) {
+    fn fire_handler_timer(&mut self, owner: ConnId, tag: u64, layer: bool) {
         let Some(key) = self.key(owner) else { return };
         let limit = self.config.output_limit;
         let Some(client) = self.clients.get_mut(key) else {
@@ -138,8 +138,13 @@ impl<H: Handler> Shard<H> {
         let mut conn = Conn::new(owner, &mut client.io, limit, &mut self.stats, 0);
         self.cx.enter(Activity::OnTimer);
         let mut cx = ShardContext::new(&mut self.cx);
-        self.handler
-            .on_timer(&mut cx, &mut conn, &mut client.state, tag);
+        if layer {
+            self.handler
+                .on_layer_timer(&mut cx, &mut conn, &mut client.state, tag);
+        } else {
+            self.handler
+                .on_timer(&mut cx, &mut conn, &mut client.state, tag);
+        }
         self.settle(key);
     }
 

@@ -48,9 +48,7 @@ pub fn write_frame(out: &mut Vec<u8>, fin: bool, opcode: Opcode, payload: &[u8])
 /// One unmasked, final frame, built once: queue the same [`Bytes`] for as
 /// many clients as need it (`cx.send(id, frame.clone())` copies nothing).
 pub fn frame(opcode: Opcode, payload: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(MAX_HEADER + payload.len());
-    write_frame(&mut out, true, opcode, payload);
-    Bytes::from(out)
+    frame_of_parts(opcode, &[payload])
 }
 
 /// A text message in one unmasked frame, built once.
@@ -113,4 +111,16 @@ pub fn unmask_into(out: &mut Vec<u8>, payload: &[u8], mask: Option<[u8; 4]>) {
     if let Some(mask) = mask {
         apply_mask(&mut out[start..], mask);
     }
+}
+
+/// One unmasked (server) frame of `opcode` holding `parts`, concatenated,
+/// in one buffer: a message to share between many clients.
+pub fn frame_of_parts(opcode: Opcode, parts: &[&[u8]]) -> Bytes {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut frame = Vec::with_capacity(MAX_HEADER + len);
+    encode_header(&mut frame, true, opcode, len, None);
+    for part in parts {
+        frame.extend_from_slice(part);
+    }
+    Bytes::from(frame)
 }

@@ -18,15 +18,18 @@
 mod build;
 mod close;
 mod config;
+mod conn;
 mod frame;
 mod handshake;
 mod layer;
+mod link;
 mod message;
 mod refusal;
+mod service;
 
 pub use build::{
-    apply_mask, binary_frame, encode_header, frame, masked_frame, text_frame, unmask_into,
-    write_close, write_frame,
+    apply_mask, binary_frame, encode_header, frame, frame_of_parts, masked_frame, text_frame,
+    unmask_into, write_close, write_frame,
 };
 pub use close::{
     is_valid_close_code, parse_close, CloseCode, CloseFrame, ProtocolError, GOING_AWAY,
@@ -34,14 +37,15 @@ pub use close::{
     UNSUPPORTED_DATA,
 };
 pub use config::{WsConfig, ECHO_PAGE};
+pub use conn::WsConn;
 pub use frame::{parse_frame, Frame, Opcode, Parsed, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER};
 pub use handshake::{
     accept_key, accept_response, page_response, parse_request, reject_response, Handshake, Status,
 };
-pub use layer::{
-    data_frame, Closed, OpenRequest, WebSocket, WsConn, WsHandler, WsState, LAYER_TIMER_BIT,
-};
+pub use layer::WebSocket;
+pub use link::{Link, WsState};
 pub use message::{valid_prefix, Assembler, Event, Message};
+pub use service::{Closed, OpenRequest, WsHandler};
 
 #[cfg(test)]
 mod tests;

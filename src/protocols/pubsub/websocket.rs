@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::{delivery, execute, Framing, MAX_SUBSCRIPTIONS};
-use crate::websocket::{data_frame, Message, Opcode, WsConn, WsHandler};
+use crate::websocket::{frame_of_parts, Message, Opcode, WsConn, WsHandler};
 use crate::ShardContext;
 
 /// The built-in chat page served for a plain `GET /` by
@@ -22,7 +22,7 @@ pub struct WsText;
 
 impl Framing for WsText {
     fn frame(&self, parts: &[&[u8]]) -> Bytes {
-        data_frame(Opcode::Text, parts)
+        frame_of_parts(Opcode::Text, parts)
     }
 }
 
@@ -86,7 +86,7 @@ impl WsHandler for PubSubWs {
         if std::str::from_utf8(topic).is_ok() && std::str::from_utf8(payload).is_ok() {
             delivery(&WsText, topic, payload)
         } else {
-            data_frame(Opcode::Binary, &[b"MSG ", topic, b" ", payload])
+            frame_of_parts(Opcode::Binary, &[b"MSG ", topic, b" ", payload])
         }
     }
 

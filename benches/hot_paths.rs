@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use esockets::internals::{OutQueue, Slots, Wheel};
-use esockets::protocols::scan_lines;
+use esockets::lines::scan_lines;
 
 /// A writer that takes everything (a socket with room to spare).
 struct Sink;

@@ -13,6 +13,7 @@ mod common;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use esockets::lines::Lines;
 use esockets::{
     Admission, CloseReason, Config, Conn, ConnId, Handler, Server, ShardContext, StopSignals,
     Verdict,
@@ -102,7 +103,10 @@ impl Handler for Chat {
         conn: &mut Conn<'_>,
         _peer: SocketAddr,
     ) -> Admission<Member> {
-        let nick = format!("guest{}", conn.id().slot());
+        // Shard and slot: unique among the clients connected at once, on
+        // every shard (a slot number alone repeats on each shard).
+        let id = conn.id();
+        let nick = format!("guest{}-{}", id.shard(), id.slot());
         conn.send(format!("welcome, {nick}: {COMMANDS}; then type to talk\n").as_bytes());
         Admission::Accept(Member { nick, room: None })
     }
@@ -114,22 +118,19 @@ impl Handler for Chat {
         me: &mut Member,
         data: &[u8],
     ) -> Verdict {
-        let scan = esockets::protocols::scan_lines(data, conn.carried(), MAX_LINE);
-        for line in data[..scan.complete]
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-        {
+        let mut lines = Lines::new(data, conn.carried(), MAX_LINE);
+        for line in lines.by_ref().filter(|l| !l.is_empty()) {
             let line = String::from_utf8_lossy(line);
-            if !Self::line(cx, conn, me, line.trim_end_matches('\r')) {
+            if !Self::line(cx, conn, me, &line) {
                 Self::leave(cx, conn, me);
                 return Verdict::Close;
             }
         }
-        if scan.too_long {
+        if lines.too_long() {
             conn.send(b"line too long\n");
             return Verdict::Close;
         }
-        Verdict::Consumed(scan.complete)
+        Verdict::Consumed(lines.consumed())
     }
 
     fn on_close(

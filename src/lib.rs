@@ -54,6 +54,7 @@ mod core;
 mod error;
 mod handler;
 mod hub;
+pub mod lines;
 mod net;
 mod ops;
 pub mod protocols;

@@ -58,3 +58,37 @@ fn two_members_chat_in_a_room_across_shards() {
     server.shutdown();
     server.join().expect("clean shutdown");
 }
+
+/// The default names are unique across shards: with least-loaded
+/// balancing two clients surely land on two shards, in the same slot.
+#[test]
+fn default_names_are_unique_across_shards() {
+    let config = Config {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        threads: 2,
+        balance: esockets::Balance::LeastLoaded,
+        ..Config::default()
+    };
+    let server = Server::bind(config, |_| chat::Chat).expect("bind");
+    let addr = server.local_addr();
+    // Each stays connected while the others come.
+    let mut clients = Vec::new();
+    let mut names = Vec::new();
+    for _ in 0..4 {
+        let mut client = LineClient::connect(addr);
+        let greeting = client.line();
+        let name = greeting
+            .strip_prefix("welcome, ")
+            .and_then(|rest| rest.split(':').next())
+            .expect("a greeting with a name");
+        names.push(name.to_owned());
+        clients.push(client);
+    }
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    drop(clients);
+    server.shutdown();
+    server.join().expect("clean shutdown");
+}

@@ -64,7 +64,20 @@ pub(crate) struct ClientIo {
     /// Lingering: how many times the acknowledgement was checked, which
     /// sets the back-off before the next check.
     pub(crate) linger_checks: u8,
+    /// Open: wheel tick (ms, wrapping) of the last input, kept while an idle
+    /// timeout applies. Closing or lingering: the tick by which the close
+    /// must end.
+    pub(crate) clock: u32,
+    /// The client's own idle timeout, in ms: [`IDLE_INHERITED`] (the
+    /// server's), [`IDLE_OFF`], or a timeout set by the handler.
+    pub(crate) idle: u32,
 }
+
+/// [`ClientIo::idle`]: the server's idle timeout applies.
+pub(crate) const IDLE_INHERITED: u32 = 0;
+
+/// [`ClientIo::idle`]: no idle timeout for this client.
+pub(crate) const IDLE_OFF: u32 = u32::MAX;
 
 /// Input the handler did not consume yet. Nothing on the heap, and one
 /// pointer in the record, between messages: most clients carry nothing,
@@ -111,9 +124,6 @@ pub(crate) struct Client<S> {
     /// deadline while closing, acknowledgement check while lingering), or
     /// `TimerKey::NONE`.
     pub(crate) timer: TimerKey,
-    /// Open: wheel tick (ms, wrapping) of the last activity, for the idle
-    /// timeout. Closing or lingering: the tick by which the close must end.
-    pub(crate) clock: u32,
 }
 
 impl<S> Client<S> {
@@ -127,15 +137,27 @@ impl<S> Client<S> {
                 phase: Phase::Open,
                 flags: 0,
                 linger_checks: 0,
+                clock: now_tick,
+                idle: IDLE_INHERITED,
             },
             state,
             timer: TimerKey::NONE,
-            clock: now_tick,
         }
     }
 }
 
 impl ClientIo {
+    /// The idle timeout that applies to the client, in ms, given the
+    /// server's: its own, or the server's, or none.
+    #[inline(always)]
+    pub(crate) fn idle_timeout(&self, server: Option<u32>) -> Option<u32> {
+        match self.idle {
+            IDLE_INHERITED => server,
+            IDLE_OFF => None,
+            own => Some(own),
+        }
+    }
+
     /// Whether `bit` is set.
     fn has(&self, bit: u8) -> bool {
         self.flags & bit != 0

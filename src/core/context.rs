@@ -45,6 +45,9 @@ pub(crate) enum Deferred {
     Send(ConnId, Bytes),
     /// Close this client gracefully.
     Close(ConnId),
+    /// Give this client its own idle timeout (ms, or `IDLE_OFF`, or
+    /// `IDLE_INHERITED`).
+    IdleTimeout(ConnId, u32),
     /// Deliver this to the shard's clients it is for; a publish also goes
     /// to the backplane.
     Fanout(Fanout),
@@ -60,6 +63,9 @@ pub(crate) struct ContextCore {
     /// The time of this loop round: read at its start when timers need it,
     /// else on first use (`None` until then).
     now: Cell<Option<Instant>>,
+    /// The server's idle timeout (`Config::idle_timeout`), for
+    /// `ShardContext::idle_for`.
+    pub(crate) idle_timeout: Option<Duration>,
     /// Set by the testing harness: the clock stands at this instant
     /// instead of following the system's.
     pub(crate) manual: Option<Instant>,
@@ -80,14 +86,21 @@ pub(crate) struct ContextCore {
 }
 
 impl ContextCore {
-    /// A core for shard `shard`, its clock starting now.
-    pub(crate) fn new(shard: u16, handle: ServerHandle, heartbeat: Arc<Heartbeat>) -> Self {
+    /// A core for shard `shard`, its clock starting now; `idle_timeout` is
+    /// the server's.
+    pub(crate) fn new(
+        shard: u16,
+        handle: ServerHandle,
+        heartbeat: Arc<Heartbeat>,
+        idle_timeout: Option<Duration>,
+    ) -> Self {
         let now = Instant::now();
         Self {
             shard,
             epoch: now,
             now: Cell::new(Some(now)),
             manual: None,
+            idle_timeout,
             wheel: Wheel::new(),
             deferred: Vec::new(),
             outbound: (0..handle.shards()).map(|_| Vec::new()).collect(),

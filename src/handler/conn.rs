@@ -131,6 +131,16 @@ impl<'a> Conn<'a> {
         self.io.socket().and_then(stream::peer_of)
     }
 
+    /// The client's own idle timeout setting (`core::client::IDLE_*`).
+    pub(crate) fn idle(&self) -> u32 {
+        self.io.idle
+    }
+
+    /// The wheel tick of the client's last input (while tracked).
+    pub(crate) fn last_input(&self) -> u32 {
+        self.io.clock
+    }
+
     /// Whether the client is on its way out (closing or failed).
     pub fn is_closing(&self) -> bool {
         !self.io.is_open()

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::core::client::{IDLE_INHERITED, IDLE_OFF};
 use crate::core::context::{ContextCore, Deferred, TimerTask};
 use crate::core::topics::Subscribed;
 use crate::core::wheel::TimerKey;
@@ -149,6 +150,49 @@ impl<'a> ShardContext<'a> {
     /// pending: it will not fire). O(1).
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
         self.core.wheel.cancel(timer.0).is_some()
+    }
+
+    /// Gives the client `conn` an idle timeout of its own, counting from
+    /// now: closed with [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout)
+    /// once nothing arrived from it for `timeout` (and none of our output
+    /// is on its way to it); `None` turns the idle timeout off for it.
+    /// Overrides [`Config::idle_timeout`](crate::Config::idle_timeout) for
+    /// this client; applied after this callback.
+    ///
+    /// # Panics
+    ///
+    /// If `timeout` is zero or longer than 49 days (the wheel counts in
+    /// 32-bit milliseconds).
+    pub fn set_idle_timeout(&mut self, conn: &Conn<'_>, timeout: Option<Duration>) {
+        let idle = match timeout {
+            None => IDLE_OFF,
+            Some(timeout) => {
+                let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+                assert!(
+                    ms > 0 && ms < IDLE_OFF,
+                    "an idle timeout of {timeout:?}: from 1 ms to 49 days"
+                );
+                ms
+            }
+        };
+        self.core
+            .deferred
+            .push(Deferred::IdleTimeout(conn.id(), idle));
+    }
+
+    /// How long nothing arrived from the client `conn`, to the
+    /// millisecond of this round's clock; `None` unless an idle timeout
+    /// applies to it (the server's, or its own), since only then is the
+    /// time of its last input kept.
+    pub fn idle_for(&self, conn: &Conn<'_>) -> Option<Duration> {
+        let server = self.core.idle_timeout.is_some();
+        let tracked = match conn.idle() {
+            IDLE_INHERITED => server,
+            IDLE_OFF => false,
+            _ => true,
+        };
+        let quiet = (self.core.now_tick() as u32).wrapping_sub(conn.last_input());
+        tracked.then(|| Duration::from_millis(u64::from(quiet)))
     }
 
     /// Subscribes the client `conn` to `topic` (any bytes); returns

@@ -9,6 +9,6 @@ mod ws_echo;
 
 pub use discard::Discard;
 pub use echo::Echo;
-pub use line_echo::{scan_lines, LineEcho, LineScan, LINE_TOO_LONG};
+pub use line_echo::{LineEcho, LINE_TOO_LONG};
 pub use pubsub::PubSub;
 pub use ws_echo::WsEcho;

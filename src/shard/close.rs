@@ -111,7 +111,7 @@ impl<H: Handler> Shard<H> {
         };
         if !client.io.drain_armed() {
             client.io.set_drain_armed();
-            client.clock = deadline as u32;
+            client.io.clock = deadline as u32;
         }
         let shift = u32::from(client.io.linger_checks).min(16);
         client.io.linger_checks = client.io.linger_checks.saturating_add(1);
@@ -119,7 +119,7 @@ impl<H: Handler> Shard<H> {
             .saturating_mul(1 << shift)
             .min(ticks(LINGER_MAX_CHECK));
         // Wrapping distance to the deadline (within a day), 0 once passed.
-        let left = (client.clock.wrapping_sub(now as u32) as i32).max(0) as u64;
+        let left = (client.io.clock.wrapping_sub(now as u32) as i32).max(0) as u64;
         self.arm(key, now + wait.min(left));
     }
 
@@ -131,7 +131,7 @@ impl<H: Handler> Shard<H> {
             return;
         };
         // Wrapping distance: the deadline is within a day of now.
-        if (now.wrapping_sub(client.clock) as i32) >= 0 {
+        if (now.wrapping_sub(client.io.clock) as i32) >= 0 {
             return self.close_now(key, reason);
         }
         if self.discard_input(key) {

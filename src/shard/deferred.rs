@@ -30,6 +30,10 @@ impl<H: Handler> Shard<H> {
                             self.settle(key);
                         }
                     }
+                    Deferred::IdleTimeout(id, idle) => {
+                        let Some(key) = self.key(id) else { continue };
+                        self.set_idle(key, idle);
+                    }
                     Deferred::Fanout(fanout) => {
                         if matches!(fanout.audience, Audience::Topic(_)) {
                             self.stats.published += 1;

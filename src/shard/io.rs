@@ -6,7 +6,7 @@ use mio::event::Event;
 
 use super::Shard;
 use crate::config::Config;
-use crate::core::client::Client;
+use crate::core::client::{Client, IDLE_INHERITED};
 use crate::core::slots::Key;
 use crate::handler::context::ShardContext;
 use crate::handler::outcome::Verdict;
@@ -98,12 +98,12 @@ impl<H: Handler> Shard<H> {
         let Some(client) = clients.get_mut(key) else {
             return false;
         };
-        if idle_ticks.is_some() && client.io.is_open() {
+        if (idle_ticks.is_some() || client.io.idle != IDLE_INHERITED) && client.io.is_open() {
             // Re-arming the idle timer is this store: the timer looks at it
             // when it fires, and sets itself again if the client was active.
             // Only while open: closing or lingering, `clock` holds the close
             // deadline, which input must not overwrite.
-            client.clock = cx.now_tick() as u32;
+            client.io.clock = cx.now_tick() as u32;
         }
         let mut budget = config.read_budget;
         loop {

@@ -152,6 +152,7 @@ impl<H: Handler> Shard<H> {
             .heartbeat(usize::from(index))
             .cloned()
             .unwrap_or_default();
+        let idle_timeout = config.idle_timeout;
         Self {
             index,
             poll: parts.poll,
@@ -168,7 +169,7 @@ impl<H: Handler> Shard<H> {
             awaiting: Slots::new(),
             stats: ShardStats::default(),
             ready: Vec::new(),
-            cx: ContextCore::new(index, handle, heartbeat),
+            cx: ContextCore::new(index, handle, heartbeat, idle_timeout),
             deadlines: Deadlines::default(),
             accept_pending: false,
             inbox_pending: false,

@@ -96,7 +96,7 @@ impl<H: Handler> Shard<H> {
         client.io.set_drain_armed();
         // Never early: the wheel counts whole milliseconds.
         let deadline = self.cx.deadline_after(self.config.drain_timeout);
-        client.clock = deadline as u32;
+        client.io.clock = deadline as u32;
         self.arm(key, deadline);
     }
 }

@@ -148,22 +148,40 @@ impl<H: Handler> Shard<H> {
         self.settle(key);
     }
 
-    /// The idle timer of an open client fired: close it if nothing arrived
-    /// for the idle timeout and none of our output is on its way to it,
-    /// else set the timer for when that would be.
-    fn check_idle(&mut self, key: crate::core::slots::Key) {
-        let Some(idle) = self.idle_ticks else { return };
+    /// Gives an open client its own idle timeout, counting from now.
+    pub(super) fn set_idle(&mut self, key: crate::core::slots::Key, idle: u32) {
         let now = self.cx.now_tick();
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        let quiet = (now as u32).wrapping_sub(client.clock);
+        if !client.io.is_open() {
+            return; // its one timer is the close deadline now
+        }
+        client.io.idle = idle;
+        client.io.clock = now as u32;
+        if let Some(timeout) = client.io.idle_timeout(self.idle_ticks) {
+            self.arm(key, now + u64::from(timeout));
+        }
+    }
+
+    /// The idle timer of an open client fired: close it if nothing arrived
+    /// for the idle timeout and none of our output is on its way to it,
+    /// else set the timer for when that would be.
+    fn check_idle(&mut self, key: crate::core::slots::Key) {
+        let now = self.cx.now_tick();
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        let Some(idle) = client.io.idle_timeout(self.idle_ticks) else {
+            return; // turned off for this client since the timer was set
+        };
+        let quiet = (now as u32).wrapping_sub(client.io.clock);
         if quiet >= idle && client.io.output_in_flight() {
             // Still taking our output (a slow reader's window opens in
             // large steps, so its progress cannot be seen from here): not
             // idle. A reader that stopped is bounded by the output limit
             // and dropped by `user_timeout`.
-            client.clock = now as u32;
+            client.io.clock = now as u32;
             return self.arm(key, now + u64::from(idle));
         }
         if quiet >= idle {

@@ -97,3 +97,67 @@ fn the_idle_timeout_counts_from_the_last_input() {
     h.advance(Duration::from_millis(2));
     assert!(!h.is_connected(busy));
 }
+
+/// Gives each client the idle timeout its first line asks for (`idle MS`
+/// or `idle off`), and answers `quiet?` with how long it was silent.
+struct OwnIdle;
+
+impl esockets::Handler for OwnIdle {
+    type State = ();
+
+    fn on_data(
+        &mut self,
+        cx: &mut esockets::ShardContext<'_>,
+        conn: &mut esockets::Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> esockets::Verdict {
+        let mut lines = esockets::lines::Lines::new(data, conn.carried(), 64);
+        for line in &mut lines {
+            match line {
+                b"idle off" => cx.set_idle_timeout(conn, None),
+                b"quiet?" => {
+                    let quiet = cx.idle_for(conn).map(|d| d.as_millis());
+                    conn.send(format!("{quiet:?}\n").as_bytes());
+                }
+                _ => {
+                    let ms = std::str::from_utf8(&line[5..]).expect("text");
+                    let ms = ms.parse().expect("ms");
+                    cx.set_idle_timeout(conn, Some(Duration::from_millis(ms)));
+                }
+            }
+        }
+        esockets::Verdict::Consumed(lines.consumed())
+    }
+}
+
+#[test]
+fn a_client_can_have_its_own_idle_timeout_and_say_how_long_it_was_quiet() {
+    let config = Config {
+        idle_timeout: Some(Duration::from_secs(10)),
+        ..Config::default()
+    };
+    let mut h = Harness::new(config, OwnIdle);
+    let short = h.connect().expect("accepted");
+    let never = h.connect().expect("accepted");
+    let server = h.connect().expect("accepted");
+    h.send(short, b"idle 100\n");
+    h.send(never, b"idle off\n");
+    h.advance(Duration::from_millis(60));
+    h.send(server, b"quiet?\n");
+    assert_eq!(h.take_output(server), b"Some(0)\n", "it just spoke");
+    h.send(never, b"quiet?\n");
+    assert_eq!(
+        h.take_output(never),
+        b"None\n",
+        "not tracked without a timeout"
+    );
+    h.advance(Duration::from_millis(41));
+    assert!(!h.is_connected(short), "its own 100 ms");
+    h.advance(Duration::from_secs(9));
+    assert!(h.is_connected(server), "the server's 10 s");
+    h.advance(Duration::from_secs(2));
+    assert!(!h.is_connected(server));
+    h.advance(Duration::from_secs(60));
+    assert!(h.is_connected(never), "off for this one");
+}

@@ -16,7 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub use command::{parse, Command, CommandError, MAX_TOPIC};
 pub use websocket::{PubSubWs, WsText, CHAT_PAGE};
 
-use super::line_echo::scan_lines;
+use crate::lines::Lines;
 use crate::{Conn, Handler, ShardContext, Verdict};
 
 /// Most topics one client may subscribe to at once, by default.
@@ -30,9 +30,9 @@ pub trait Framing {
 
 /// Messages as `\n`-terminated lines.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Lines;
+pub struct LineFraming;
 
-impl Framing for Lines {
+impl Framing for LineFraming {
     fn frame(&self, parts: &[&[u8]]) -> Bytes {
         let len = parts.iter().map(|p| p.len()).sum::<usize>() + 1;
         let mut message = BytesMut::with_capacity(len);
@@ -133,24 +133,23 @@ impl Handler for PubSub {
         _state: &mut (),
         data: &[u8],
     ) -> Verdict {
-        let scan = scan_lines(data, conn.carried(), self.max_line);
+        let mut lines = Lines::new(data, conn.carried(), self.max_line);
         self.replies.clear();
-        for line in data[..scan.complete].split_inclusive(|&b| b == b'\n') {
-            let line = &line[..line.len() - 1];
+        for line in &mut lines {
             let reply = execute(cx, conn, line, self.max_subscriptions);
             self.replies.extend_from_slice(reply);
             self.replies.push(b'\n');
         }
         conn.send(&self.replies);
-        if scan.too_long {
+        if lines.too_long() {
             conn.send(LINE_TOO_LONG);
             return Verdict::Close;
         }
-        Verdict::Consumed(scan.complete)
+        Verdict::Consumed(lines.consumed())
     }
 
     fn frame_delivery(&mut self, topic: &[u8], payload: &Bytes) -> Bytes {
-        delivery(&Lines, topic, payload)
+        delivery(&LineFraming, topic, payload)
     }
 
     fn on_drain(&mut self, cx: &mut ShardContext<'_>, conn: &mut Conn<'_>, _state: &mut ()) {

@@ -156,3 +156,25 @@ fn nc_which_the_docs_use_is_installed_by_components_sh() {
         "scripts/components.sh installs nc"
     );
 }
+
+#[test]
+fn the_readme_shows_examples_uppercase_as_it_is() {
+    let readme = read("README.md");
+    let start = readme
+        .find("```rust\nmod common;")
+        .expect("the README lists examples/uppercase.rs")
+        + "```rust\n".len();
+    let end = start + readme[start..].find("```\n").expect("the listing's end");
+    let listed = &readme[start..end];
+    let file = read("examples/uppercase.rs");
+    // The file less its module docs (the README says what they say).
+    let code: String = file
+        .lines()
+        .skip_while(|line| line.starts_with("//!") || line.is_empty())
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(
+        listed, code,
+        "update the README's listing of examples/uppercase.rs"
+    );
+}

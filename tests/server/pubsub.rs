@@ -345,7 +345,12 @@ fn every_command_and_every_error() {
         "a \\r before the \\n is ignored"
     );
     assert_eq!(c.command("HELLO"), "-ERR unknown command");
-    assert_eq!(c.command("sub x"), "-ERR unknown command");
+    assert_eq!(c.command("SUBSCRIBE x"), "-ERR unknown command");
+    assert_eq!(
+        c.command("ping"),
+        "+PONG",
+        "commands in any case, as Redis's"
+    );
     assert_eq!(c.command("SUB"), "-ERR missing topic");
     assert_eq!(c.command("PUB"), "-ERR missing topic");
     assert_eq!(

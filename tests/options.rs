@@ -46,7 +46,7 @@ fn sizes_and_durations_with_units_are_accepted() {
         "1MB",
         "--read-buffer",
         "65536",
-        "--drain-timeout",
+        "--close-timeout",
         "2",
     ]);
     command.stderr(Stdio::piped());
@@ -79,8 +79,8 @@ fn a_bad_size_names_its_flag_and_the_forms_accepted() {
 
 #[test]
 fn a_bad_duration_names_its_flag_and_the_forms_accepted() {
-    let text = refused(&["--drain-timeout", "soon"]);
-    says(&text, &["--drain-timeout", "5 (seconds)", "500ms"]);
+    let text = refused(&["--close-timeout", "soon"]);
+    says(&text, &["--close-timeout", "5 (seconds)", "500ms"]);
 }
 
 #[test]
@@ -89,8 +89,8 @@ fn config_errors_name_flags_and_ranges() {
     says(&text, &["--threads must be 1 to 65535, got 0"]);
     let text = refused(&["--bind", "127.0.0.1:0", "--low-water", "2MiB"]);
     says(&text, &["--low-water must be below --high-water"]);
-    let text = refused(&["--bind", "127.0.0.1:0", "--drain-timeout", "2d"]);
-    says(&text, &["--drain-timeout must be at most"]);
+    let text = refused(&["--bind", "127.0.0.1:0", "--close-timeout", "2d"]);
+    says(&text, &["--close-timeout must be at most"]);
     let text = refused(&["--bind", "127.0.0.1:0", "--read-budget", "0"]);
     says(&text, &["--read-budget must be at least 1"]);
 }

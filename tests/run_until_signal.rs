@@ -66,7 +66,7 @@ fn serve(entry: Entry) {
     let config = Config {
         bind: "127.0.0.1:0".parse().expect("address"),
         threads: 1,
-        drain_timeout: Duration::from_secs(10),
+        close_timeout: Duration::from_secs(10),
         ..Config::default()
     };
     let server = Server::bind(config, |_shard| Greeter).expect("bind");

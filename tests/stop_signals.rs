@@ -13,7 +13,7 @@ use std::time::Duration;
 use child::{address_in, esockets, fill_pipe, pipe, read_pipe_until, Child};
 use socket2::{Domain, Socket, Type};
 
-/// The drain timeout given to the servers here. They are idle, so they
+/// The close timeout given to the servers here. They are idle, so they
 /// drain at once, and each must exit within this after SIGTERM (the log
 /// flush at exit waits at most a second of it).
 const DRAIN: &str = "5s";
@@ -28,7 +28,7 @@ fn server(stderr: Stdio) -> std::process::Command {
         "127.0.0.1:0",
         "--threads",
         "1",
-        "--drain-timeout",
+        "--close-timeout",
         DRAIN,
     ]);
     command.stderr(stderr);
@@ -116,7 +116,7 @@ fn a_second_signal_during_the_drain_exits_at_once() {
         "127.0.0.1:0",
         "--threads",
         "1",
-        "--drain-timeout",
+        "--close-timeout",
         "1h",
     ]);
     command.stderr(Stdio::piped());

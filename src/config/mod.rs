@@ -80,12 +80,12 @@ pub struct Config {
     /// How long a closing client (at shutdown, or closed by the handler) is
     /// given to take its queued output and acknowledge it, lingering after
     /// our FIN, before it is closed anyway. At most a day. Default 5 s.
-    pub drain_timeout: Duration,
+    pub close_timeout: Duration,
     /// How long, once the listeners are closed at shutdown, clients are
     /// still served as usual, so that exchanges in progress finish and
     /// clients leave by themselves; then
     /// [`Handler::on_shutting_down`](crate::Handler::on_shutting_down) runs
-    /// and the rest are drained (`drain_timeout`). A shard whose clients
+    /// and the rest are drained (`close_timeout`). A shard whose clients
     /// have all left ends it early. For restarts without a failed request
     /// (docs/operations.md), set it to the longest exchange a client may be
     /// in the middle of. At most a day. Default zero: the drain begins at
@@ -214,7 +214,7 @@ impl Default for Config {
             output_low_water: 256 * 1024,
             output_limit: 16 * 1024 * 1024,
             input_limit: 1024 * 1024,
-            drain_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(5),
             shutdown_grace: Duration::ZERO,
             reuseport_join: false,
             max_connections: None,
@@ -307,7 +307,7 @@ impl Config {
             }
         }
         for (field, value) in [
-            ("drain_timeout", Some(self.drain_timeout)),
+            ("close_timeout", Some(self.close_timeout)),
             ("shutdown_grace", Some(self.shutdown_grace)),
             ("idle_timeout", self.idle_timeout),
             ("tick", self.tick),

@@ -1,9 +1,6 @@
 //! One client as its shard holds it: socket, buffers, phase, state.
 
-use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
-
-use bytes::Bytes;
 
 use super::outqueue::OutQueue;
 use super::wheel::TimerKey;
@@ -28,7 +25,7 @@ pub(crate) enum Phase {
 }
 
 /// Bit flags of a [`ClientIo`], one byte instead of four `bool`s.
-mod flag {
+pub(super) mod flag {
     /// WRITABLE interest is registered (only while output is queued).
     pub(crate) const WRITABLE: u8 = 1;
     /// Reading stopped because queued output passed the high-water mark.
@@ -37,7 +34,7 @@ mod flag {
     /// until the socket reports it.
     pub(crate) const READ_CLOSED: u8 = 4;
     /// The close deadline is set: `Client::clock` holds it.
-    pub(crate) const DRAIN_ARMED: u8 = 8;
+    pub(crate) const DEADLINE_ARMED: u8 = 8;
     /// Deliveries were queued without a write; the client is on the
     /// shard's list of clients to flush at the end of the round.
     pub(crate) const HELD: u8 = 16;
@@ -159,12 +156,12 @@ impl ClientIo {
     }
 
     /// Whether `bit` is set.
-    fn has(&self, bit: u8) -> bool {
+    pub(super) fn has(&self, bit: u8) -> bool {
         self.flags & bit != 0
     }
 
     /// Sets or clears `bit`.
-    fn set(&mut self, bit: u8, on: bool) {
+    pub(super) fn set(&mut self, bit: u8, on: bool) {
         if on {
             self.flags |= bit;
         } else {
@@ -203,13 +200,13 @@ impl ClientIo {
     }
 
     /// Whether the close deadline is set (in `Client::clock`).
-    pub(crate) fn drain_armed(&self) -> bool {
-        self.has(flag::DRAIN_ARMED)
+    pub(crate) fn deadline_armed(&self) -> bool {
+        self.has(flag::DEADLINE_ARMED)
     }
 
     /// Records that the close deadline is set.
-    pub(crate) fn set_drain_armed(&mut self) {
-        self.set(flag::DRAIN_ARMED, true);
+    pub(crate) fn set_deadline_armed(&mut self) {
+        self.set(flag::DEADLINE_ARMED, true);
     }
 
     /// Whether the client is served (not closing, lingering or failed).
@@ -235,121 +232,6 @@ impl ClientIo {
     /// The client's socket, if its bytes travel on one.
     pub(crate) fn socket(&self) -> Option<BorrowedFd<'_>> {
         self.stream.socket()
-    }
-
-    /// Sends `data`: straight to the socket while nothing is queued, and
-    /// queues a copy of what the kernel did not take. Counts the bytes
-    /// written in `stats.bytes_out` and those queued in
-    /// `stats.queued_out`. Fails the client on a socket error or when the
-    /// queue would pass `output_limit`.
-    // Every reply goes through here: inlined into the handler's `on_data`
-    // (and so into the read loop); the socket write stays out of line.
-    #[inline(always)]
-    pub(crate) fn send(&mut self, data: &[u8], output_limit: usize, stats: &mut ShardStats) {
-        let written = self.write_direct(data);
-        stats.bytes_out += written as u64;
-        let rest = &data[written..];
-        if !rest.is_empty() && self.room_for(rest.len(), output_limit) {
-            self.out.push_slice(rest);
-            stats.queued_out += rest.len() as u64;
-        }
-    }
-
-    /// Like [`send`](Self::send), but queues a slice of the shared buffer
-    /// instead of a copy.
-    pub(crate) fn send_bytes(
-        &mut self,
-        mut data: Bytes,
-        output_limit: usize,
-        stats: &mut ShardStats,
-    ) {
-        let written = self.write_direct(&data);
-        stats.bytes_out += written as u64;
-        if written < data.len() && self.room_for(data.len() - written, output_limit) {
-            let _ = data.split_to(written);
-            stats.queued_out += data.len() as u64;
-            self.out.push_bytes(data);
-        }
-    }
-
-    /// Queues a slice of the shared buffer without writing it: deliveries
-    /// to many clients are flushed once per client at the end of the
-    /// round, however many arrived. Returns whether the client was not
-    /// held yet (the caller lists it for that flush).
-    pub(crate) fn hold_bytes(
-        &mut self,
-        data: Bytes,
-        output_limit: usize,
-        stats: &mut ShardStats,
-    ) -> bool {
-        if data.is_empty() || !self.room_for(data.len(), output_limit) {
-            return false;
-        }
-        stats.queued_out += data.len() as u64;
-        self.out.push_bytes(data);
-        let newly = !self.has(flag::HELD);
-        self.set(flag::HELD, true);
-        newly
-    }
-
-    /// Ends the hold: the caller flushes now.
-    pub(crate) fn release(&mut self) {
-        self.set(flag::HELD, false);
-    }
-
-    /// Writes to the socket if nothing is queued ahead (order must hold).
-    fn write_direct(&mut self, data: &[u8]) -> usize {
-        if !self.can_send() || !self.out.is_empty() || data.is_empty() {
-            return 0;
-        }
-        loop {
-            match self.stream.write(data) {
-                Ok(n) => return n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return 0,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.fail(CloseReason::from_io(&e));
-                    return 0;
-                }
-            }
-        }
-    }
-
-    /// Whether output may still be sent: not after FIN, not once failed.
-    #[inline]
-    fn can_send(&self) -> bool {
-        matches!(self.phase, Phase::Open | Phase::Closing(_))
-    }
-
-    /// Whether `extra` more bytes may be queued; fails the client as
-    /// overflowed when not.
-    fn room_for(&mut self, extra: usize, output_limit: usize) -> bool {
-        if !self.can_send() {
-            return false; // dropped: nothing more can be sent
-        }
-        if self.out.len() + extra > output_limit {
-            self.fail(CloseReason::OutputOverflow);
-            return false;
-        }
-        true
-    }
-
-    /// Whether output is still on its way to the client: queued here, or
-    /// in the kernel's send buffer, not yet acknowledged (`SIOCOUTQ`).
-    pub(crate) fn output_in_flight(&self) -> bool {
-        !self.out.is_empty() || self.stream.unacknowledged().is_ok_and(|n| n > 0)
-    }
-
-    /// Writes queued output, counting it in `stats` (written, and no
-    /// longer queued); fails the client on a socket error.
-    pub(crate) fn flush(&mut self, stats: &mut ShardStats) {
-        match self.out.write_to(&mut self.stream) {
-            Ok(n) => {
-                stats.bytes_out += n as u64;
-                stats.queued_out -= n as u64;
-            }
-            Err(e) => self.fail(CloseReason::from_io(&e)),
-        }
     }
 
     /// Takes the client out of the shard's gauges as it goes: its queued

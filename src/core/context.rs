@@ -28,7 +28,7 @@ pub(crate) enum TimerTask {
         /// `on_layer_timer`, so layer and handler tags never collide.
         layer: bool,
     },
-    /// The shard's own timer for one client: idle check, drain deadline or
+    /// The shard's own timer for one client: idle check, close deadline or
     /// linger check, depending on the client's phase.
     Client(ConnId),
     /// The PROXY header deadline of a connection not handed to the handler

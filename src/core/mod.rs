@@ -3,7 +3,8 @@
 //! (`client.rs`, `outqueue.rs`), the slot table (`slots.rs`), the timer
 //! wheel (`wheel.rs`), subscriptions (`topics.rs`), the clock, timers and
 //! deferred requests a callback sees through its context (`context.rs`),
-//! and the log-line limits (`log_limit.rs`).
+//! the log-line limits (`log_limit.rs`), and writing with its
+//! backpressure (`write.rs`).
 //!
 //! Bytes come and go through [`Stream`](crate::net::transport::Stream),
 //! the one seam between a client and whatever carries its bytes (a kernel
@@ -16,3 +17,4 @@ pub(crate) mod outqueue;
 pub(crate) mod slots;
 pub(crate) mod topics;
 pub(crate) mod wheel;
+pub(crate) mod write;

@@ -18,7 +18,7 @@ pub enum Verdict {
     /// presented again, with the next bytes appended, on the next call.
     Consumed(usize),
     /// Close the connection once the output queued so far is delivered (or
-    /// the drain timeout passes). No more input is handed to the handler
+    /// the close timeout passes). No more input is handed to the handler
     /// (what arrives is read and dropped).
     Close,
 }

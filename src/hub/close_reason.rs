@@ -8,7 +8,7 @@ use std::io;
 #[non_exhaustive]
 pub enum CloseReason {
     /// The client closed its side (end of stream); its output was flushed
-    /// (or the drain deadline passed first).
+    /// (or the close deadline passed first).
     PeerClosed,
     /// The client reset the connection, or it broke (`ECONNRESET`, `EPIPE`).
     Reset,

@@ -89,7 +89,7 @@ counters! {
     /// Closed for any other socket error ([`CloseReason::Error`](crate::CloseReason::Error)).
     error_closed,
     /// Graceful closes that ended with output still on its way (queued,
-    /// or unacknowledged in the kernel): the drain deadline passed, or the
+    /// or unacknowledged in the kernel): the close deadline passed, or the
     /// client left without taking it (counted in `closed` too).
     cut_off,
     /// Times accepting paused because the process or system was out of

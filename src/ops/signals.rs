@@ -98,7 +98,7 @@ impl StopSignals {
 impl Server {
     /// Runs the server until SIGINT (Ctrl-C) or SIGTERM, then shuts it down
     /// gracefully and waits for it: every shard stops accepting, flushes
-    /// queued output (up to [`Config::drain_timeout`](crate::Config)) and
+    /// queued output (up to [`Config::close_timeout`](crate::Config)) and
     /// closes its clients. A second signal during the drain ends the process
     /// at once (status 130 for SIGINT, 143 for SIGTERM), and so does any
     /// signal after this returns.

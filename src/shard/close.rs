@@ -43,7 +43,7 @@ impl<H: Handler> Shard<H> {
         self.unsubscribe_all(key);
         if reason_is_graceful(reason) && client.io.output_in_flight() {
             // A graceful close that ends with output not yet taken: the
-            // drain deadline cut it short, or the client left first. The
+            // close deadline cut it short, or the client left first. The
             // operator should know.
             self.stats.cut_off += 1;
         }
@@ -81,7 +81,7 @@ impl<H: Handler> Shard<H> {
     /// reset and drop the output it has not delivered yet. So: send FIN,
     /// read and drop what the client still sends, and close once the client
     /// has acknowledged all our output (nothing left to lose), at its end of
-    /// stream, or at the drain deadline.
+    /// stream, or at the close deadline.
     pub(super) fn close_gracefully(&mut self, key: Key) {
         self.update_interest(key); // nothing is queued: drop WRITABLE
         let Some(client) = self.clients.get_mut(key) else {
@@ -105,12 +105,12 @@ impl<H: Handler> Shard<H> {
     fn arm_linger_check(&mut self, key: Key) {
         let now = self.cx.now_tick();
         // Never early: the wheel counts whole milliseconds.
-        let deadline = self.cx.deadline_after(self.config.drain_timeout);
+        let deadline = self.cx.deadline_after(self.config.close_timeout);
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        if !client.io.drain_armed() {
-            client.io.set_drain_armed();
+        if !client.io.deadline_armed() {
+            client.io.set_deadline_armed();
             client.io.clock = deadline as u32;
         }
         let shift = u32::from(client.io.linger_checks).min(16);

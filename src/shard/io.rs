@@ -76,7 +76,7 @@ impl<H: Handler> Shard<H> {
         }
     }
 
-    /// Reads from a client until the socket is drained, the read budget is
+    /// Reads from a client until the socket is empty, the read budget is
     /// spent (then it goes on the ready list), or reading stops. A closing
     /// client's input is read and dropped instead. Returns whether the
     /// client now needs [`settle`](Shard::settle); after a plain echo it
@@ -126,15 +126,15 @@ impl<H: Handler> Shard<H> {
                 }
                 Ok(n) => {
                     stats.bytes_in += n as u64;
-                    let drained = n < buf.len() && !client.io.read_closed();
+                    let emptied = n < buf.len() && !client.io.read_closed();
                     cx.enter(Activity::OnData);
                     let mut context = ShardContext::new(cx);
-                    deliver(handler, &mut context, client, id, &buf[..n], stats, config);
+                    hand_input(handler, &mut context, client, id, &buf[..n], stats, config);
                     // A short read emptied the socket: on Linux, epoll raises
                     // a new edge for any byte that arrives after it, so the
                     // read that would only say WouldBlock is skipped (as
                     // tokio does). The hang-up case reads on to the EOF.
-                    if drained {
+                    if emptied {
                         return !client.io.is_quiet();
                     }
                     budget = budget.saturating_sub(n);
@@ -180,7 +180,7 @@ impl<H: Handler> Shard<H> {
 
     /// Hands a client's first application data, which came with its PROXY
     /// header, to the handler (right after `on_connect`).
-    pub(super) fn deliver_first(&mut self, key: Key, data: &[u8]) {
+    pub(super) fn hand_first_input(&mut self, key: Key, data: &[u8]) {
         let id = self.id(key);
         let Self {
             clients,
@@ -197,13 +197,13 @@ impl<H: Handler> Shard<H> {
             return; // the handler closed it in `on_connect`
         }
         let mut context = ShardContext::new(cx);
-        deliver(handler, &mut context, client, id, data, stats, config);
+        hand_input(handler, &mut context, client, id, data, stats, config);
         self.settle(key);
         self.apply_deferred();
     }
 
     /// Tells the handler a client's output fell below the low-water mark.
-    pub(super) fn drained(&mut self, key: Key) {
+    pub(super) fn notify_drain(&mut self, key: Key) {
         let id = self.id(key);
         let limit = self.config.output_limit;
         if let Some(client) = self.clients.get_mut(key) {
@@ -218,10 +218,10 @@ impl<H: Handler> Shard<H> {
 /// Hands `fresh` bytes (after any carried input) to the handler and keeps
 /// what it does not consume.
 // Once per read, on the hottest path: always inlined into `read` (with a
-// second caller, `deliver_first`, LLVM stopped inlining it: 23 more
+// second caller, `hand_first_input`, LLVM stopped inlining it: 23 more
 // instructions per echoed message under callgrind).
 #[inline(always)]
-fn deliver<H: Handler>(
+fn hand_input<H: Handler>(
     handler: &mut H,
     cx: &mut ShardContext<'_>,
     client: &mut Client<H::State>,

@@ -192,7 +192,7 @@ impl<H: Handler> Shard<H> {
             return;
         };
         if !first.is_empty() {
-            self.deliver_first(client, &first);
+            self.hand_first_input(client, &first);
         }
         if let Some(open) = self.clients.get_mut(client) {
             if read_closed {

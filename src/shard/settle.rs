@@ -33,14 +33,14 @@ impl<H: Handler> Shard<H> {
             io.set_paused(false);
             self.stats.paused -= 1;
             self.ready.push(key);
-            self.drained(key);
+            self.notify_drain(key);
             return self.settle(key);
         }
         if reason.is_some() {
             if queued == 0 {
                 return self.close_gracefully(key);
             }
-            self.arm_drain_deadline(key);
+            self.arm_close_deadline(key);
         }
         self.update_interest(key);
     }
@@ -85,17 +85,17 @@ impl<H: Handler> Shard<H> {
     }
 
     /// A closing client with output still queued must be closed by the
-    /// drain deadline: set it once, replacing the idle timer.
-    fn arm_drain_deadline(&mut self, key: Key) {
+    /// close deadline: set it once, replacing the idle timer.
+    fn arm_close_deadline(&mut self, key: Key) {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        if client.io.drain_armed() {
+        if client.io.deadline_armed() {
             return;
         }
-        client.io.set_drain_armed();
+        client.io.set_deadline_armed();
         // Never early: the wheel counts whole milliseconds.
-        let deadline = self.cx.deadline_after(self.config.drain_timeout);
+        let deadline = self.cx.deadline_after(self.config.close_timeout);
         client.io.clock = deadline as u32;
         self.arm(key, deadline);
     }

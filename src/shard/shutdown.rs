@@ -17,7 +17,7 @@ const SWEEP_BATCH: usize = 1024;
 impl<H: Handler> Shard<H> {
     /// Stops accepting; then, after the grace (`Config::shutdown_grace`,
     /// ended early once no client is left), starts closing every client
-    /// once its output is flushed, or at the drain deadline.
+    /// once its output is flushed, or at the close deadline.
     ///
     /// Closing a listener resets every connection still in its queue,
     /// unless `net.ipv4.tcp_migrate_req` moves them to another listener of
@@ -31,7 +31,7 @@ impl<H: Handler> Shard<H> {
         }
         let now = self.cx.now();
         let grace = self.config.shutdown_grace;
-        self.deadlines.shutdown = Some(now + grace + self.config.drain_timeout);
+        self.deadlines.shutdown = Some(now + grace + self.config.close_timeout);
         if !self.group.leaves_queued() {
             self.accept_all();
         }
@@ -39,7 +39,7 @@ impl<H: Handler> Shard<H> {
         self.accept_pending = false;
         self.drop_all_awaiting();
         if grace.is_zero() || self.clients.is_empty() {
-            self.begin_drain();
+            self.begin_closing_all();
         } else {
             self.deadlines.grace = Some(now + grace);
         }
@@ -47,7 +47,7 @@ impl<H: Handler> Shard<H> {
 
     /// Ends the grace: says goodbye (`on_shutting_down`) and starts
     /// closing every client, a batch per round.
-    pub(super) fn begin_drain(&mut self) {
+    pub(super) fn begin_closing_all(&mut self) {
         self.deadlines.grace = None;
         self.deadlines.tick = None;
         self.cx.enter(Activity::OnShuttingDown);

@@ -1,5 +1,5 @@
 //! Firing timers: the shard's own deadlines, and every client timer in
-//! the wheel (idle checks, drain deadlines, linger checks, the handler's).
+//! the wheel (idle checks, close deadlines, linger checks, the handler's).
 
 use std::time::Instant;
 
@@ -94,7 +94,7 @@ impl<H: Handler> Shard<H> {
             .grace
             .is_some_and(|at| at <= now || self.clients.is_empty())
         {
-            self.begin_drain();
+            self.begin_closing_all();
         }
         if self.deadlines.shutdown.is_some_and(|at| at <= now) {
             self.sweep = None;

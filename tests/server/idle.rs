@@ -367,7 +367,7 @@ fn a_graceful_close_delivers_everything_with_the_idle_timeout_on() {
         );
         assert!(
             started.elapsed() < Duration::from_secs(5),
-            "within the drain timeout"
+            "within the close timeout"
         );
     }
 }

@@ -97,10 +97,10 @@ fn refused(addr: SocketAddr) -> bool {
 #[test]
 fn shutdown_delivers_queued_output_then_closes() {
     let config = Config {
-        drain_timeout: Duration::from_secs(20),
+        close_timeout: Duration::from_secs(20),
         ..config(2)
     };
-    let drain_timeout = config.drain_timeout;
+    let close_timeout = config.close_timeout;
     let observed = Arc::new(Observed::default());
     let shared = Arc::clone(&observed);
     let server = TestServer::start(config, move |_| Blob(Arc::clone(&shared)));
@@ -147,7 +147,7 @@ fn shutdown_delivers_queued_output_then_closes() {
     }
     server.join().expect("clean join");
     assert!(
-        started.elapsed() < drain_timeout,
+        started.elapsed() < close_timeout,
         "drained before the deadline"
     );
     assert_eq!(observed.shut.load(Ordering::Relaxed), CLIENTS);
@@ -193,7 +193,7 @@ fn dropping_a_server_shuts_it_down() {
 #[test]
 fn the_drain_deadline_closes_clients_that_never_read() {
     let config = Config {
-        drain_timeout: Duration::from_millis(300),
+        close_timeout: Duration::from_millis(300),
         ..config(1)
     };
     let observed = Arc::new(Observed::default());
@@ -242,7 +242,7 @@ fn streaming_client(addr: SocketAddr, seed: u64) -> (TcpStream, JoinHandle<()>, 
             progress.fetch_add(chunk.len(), Ordering::Relaxed);
         }
         // Done sending: the lingering server closes at this end of stream
-        // instead of waiting for its drain deadline.
+        // instead of waiting for its close deadline.
         let _ = writer.shutdown(std::net::Shutdown::Write);
     });
     (stream, writing, written)
@@ -280,7 +280,7 @@ fn shutdown_delivers_every_echoed_byte_to_clients_still_sending() {
         // Time to echo 64 MiB in a debug build on a loaded machine: the
         // default 5 s deadline was passed there, and a close at the
         // deadline resets by design, which is not what this test is about.
-        drain_timeout: Duration::from_secs(30),
+        close_timeout: Duration::from_secs(30),
         ..config(2)
     };
     let server = TestServer::start(config, |_| esockets::protocols::Echo);

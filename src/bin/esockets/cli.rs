@@ -24,7 +24,7 @@ turned off (--idle-timeout, --keepalive, --user-timeout, --ws-ping-interval, \
 ///
 /// Serves one built-in protocol on one address, with one pinned thread and
 /// one SO_REUSEPORT listener per shard. Stop it with Ctrl-C or SIGTERM: it
-/// stops accepting, flushes queued output (up to --drain-timeout), and
+/// stops accepting, flushes queued output (up to --close-timeout), and
 /// prints a summary; a second signal exits at once. Started by systemd
 /// socket activation (LISTEN_FDS), it serves the sockets passed instead of
 /// --bind. Set RUST_LOG (e.g. RUST_LOG=debug) for more logs.
@@ -180,10 +180,11 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     pub backplane: Option<String>,
 
-    /// How long shutdown waits for queued output to reach clients: seconds
-    /// (5, 0.5) or with a unit (500ms, 30s, 2m); at most a day.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
-    pub drain_timeout: Duration,
+    /// How long a graceful close (and so shutdown) waits for a client's
+    /// queued output to reach it: seconds (5, 0.5) or with a unit (500ms,
+    /// 30s, 2m); at most a day. Formerly --drain-timeout, still accepted.
+    #[arg(long, alias = "drain-timeout", default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
+    pub close_timeout: Duration,
 
     /// Expect a PROXY protocol header (version 1 or 2, as HAProxy's
     /// send-proxy and send-proxy-v2 send it) at the start of every
@@ -330,7 +331,7 @@ impl Cli {
             output_low_water: self.low_water,
             output_limit: self.output_limit,
             input_limit,
-            drain_timeout: self.drain_timeout,
+            close_timeout: self.close_timeout,
             shutdown_grace: self.shutdown_grace,
             reuseport_join: self.reuseport_join,
             stall_threshold: self.stall_threshold.0,

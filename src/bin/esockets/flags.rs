@@ -19,7 +19,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("output_low_water", "--low-water"),
     ("output_limit", "--output-limit"),
     ("input_limit", "--input-limit"),
-    ("drain_timeout", "--drain-timeout"),
+    ("close_timeout", "--close-timeout"),
     ("shutdown_grace", "--shutdown-grace"),
     ("reuseport_join", "--reuseport-join"),
     ("max_connections", "--max-connections"),

@@ -106,7 +106,7 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
     tracing::info!(
         "stop with Ctrl-C or SIGTERM: clients get up to {} to take their output; \
          a second signal exits at once",
-        format_duration(config.drain_timeout)
+        format_duration(config.close_timeout)
     );
 }
 
@@ -348,8 +348,8 @@ pub fn summary(
     }
     if total.cut_off > 0 {
         tracing::warn!(
-            "{} clients were closed with output they had not taken: the drain deadline \
-             passed (raise --drain-timeout if they were healthy but slow) or they left first",
+            "{} clients were closed with output they had not taken: the close deadline \
+             passed (raise --close-timeout if they were healthy but slow) or they left first",
             total.cut_off
         );
     }

@@ -172,7 +172,7 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
     ),
     counter(
         "esockets_connections_cut_off",
-        "Graceful closes that ended with output still on its way (drain deadline passed, or the client left first).",
+        "Graceful closes that ended with output still on its way (close deadline passed, or the client left first).",
         &[("", |s| s.stats.cut_off)],
     ),
     counter("esockets_received_bytes", "Bytes read from clients.", &[("", |s| s.stats.bytes_in)]),

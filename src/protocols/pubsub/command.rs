@@ -6,7 +6,7 @@ pub const MAX_TOPIC: usize = 256;
 
 /// One client command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command<'a> {
+pub enum Request<'a> {
     /// `SUB topic`: receive what is published to `topic`.
     Sub(&'a [u8]),
     /// `UNSUB topic`: stop receiving it.
@@ -20,7 +20,7 @@ pub enum Command<'a> {
 
 /// Why a command line was refused; each has its `-ERR` text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommandError {
+pub enum RequestError {
     /// Not one of `SUB`, `UNSUB`, `PUB`, `PING`.
     Unknown,
     /// The command needs a topic and has none (or an empty one).
@@ -31,7 +31,7 @@ pub enum CommandError {
     TrailingBytes,
 }
 
-impl CommandError {
+impl RequestError {
     /// The reply line's text, without its newline.
     pub fn reply(self) -> &'static [u8] {
         match self {
@@ -47,7 +47,7 @@ impl CommandError {
 /// ignored). Commands are in any case (`SUB`, `sub`, `Sub`), as Redis's
 /// are; topics are case-sensitive; exactly one space separates the parts;
 /// a topic is any bytes but space, `\r` and `\n`.
-pub fn parse(line: &[u8]) -> Result<Command<'_>, CommandError> {
+pub fn parse(line: &[u8]) -> Result<Request<'_>, RequestError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let (verb, rest) = match memchr::memchr(b' ', line) {
         Some(space) => (&line[..space], Some(&line[space + 1..])),
@@ -60,22 +60,22 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, CommandError> {
             upper.make_ascii_uppercase();
             &*upper
         }
-        None => return Err(CommandError::Unknown),
+        None => return Err(RequestError::Unknown),
     };
     match verb {
-        b"PING" if rest.is_none() => Ok(Command::Ping),
-        b"PING" => Err(CommandError::TrailingBytes),
-        b"SUB" => lone_topic(rest).map(Command::Sub),
-        b"UNSUB" => lone_topic(rest).map(Command::Unsub),
+        b"PING" if rest.is_none() => Ok(Request::Ping),
+        b"PING" => Err(RequestError::TrailingBytes),
+        b"SUB" => lone_topic(rest).map(Request::Sub),
+        b"UNSUB" => lone_topic(rest).map(Request::Unsub),
         b"PUB" => {
             let rest = rest.unwrap_or_default();
             let (topic, payload) = match memchr::memchr(b' ', rest) {
                 Some(space) => (&rest[..space], &rest[space + 1..]),
                 None => (rest, &b""[..]),
             };
-            Ok(Command::Pub(checked_topic(topic)?, payload))
+            Ok(Request::Pub(checked_topic(topic)?, payload))
         }
-        _ => Err(CommandError::Unknown),
+        _ => Err(RequestError::Unknown),
     }
 }
 
@@ -83,23 +83,23 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, CommandError> {
 const LONGEST_VERB: usize = 5;
 
 /// A topic that must be the last part of the line.
-fn lone_topic(rest: Option<&[u8]>) -> Result<&[u8], CommandError> {
+fn lone_topic(rest: Option<&[u8]>) -> Result<&[u8], RequestError> {
     let rest = rest.unwrap_or_default();
     if memchr::memchr(b' ', rest).is_some() {
-        return Err(CommandError::TrailingBytes);
+        return Err(RequestError::TrailingBytes);
     }
     checked_topic(rest)
 }
 
 /// `topic` if it is a valid topic.
-fn checked_topic(topic: &[u8]) -> Result<&[u8], CommandError> {
+fn checked_topic(topic: &[u8]) -> Result<&[u8], RequestError> {
     if topic.is_empty() {
-        Err(CommandError::NoTopic)
+        Err(RequestError::NoTopic)
     } else if topic.len() > MAX_TOPIC {
-        Err(CommandError::TopicTooLong)
+        Err(RequestError::TopicTooLong)
     } else if topic.contains(&b'\r') {
         // Only a `\r` right before the newline is part of the line end.
-        Err(CommandError::TrailingBytes)
+        Err(RequestError::TrailingBytes)
     } else {
         Ok(topic)
     }
@@ -107,53 +107,53 @@ fn checked_topic(topic: &[u8]) -> Result<&[u8], CommandError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, Command, CommandError, MAX_TOPIC};
+    use super::{parse, Request, RequestError, MAX_TOPIC};
 
     #[test]
     fn every_command() {
-        assert_eq!(parse(b"SUB news"), Ok(Command::Sub(b"news")));
-        assert_eq!(parse(b"UNSUB news\r"), Ok(Command::Unsub(b"news")));
+        assert_eq!(parse(b"SUB news"), Ok(Request::Sub(b"news")));
+        assert_eq!(parse(b"UNSUB news\r"), Ok(Request::Unsub(b"news")));
         assert_eq!(
             parse(b"PUB news hello  world "),
-            Ok(Command::Pub(b"news", b"hello  world "))
+            Ok(Request::Pub(b"news", b"hello  world "))
         );
-        assert_eq!(parse(b"PUB news"), Ok(Command::Pub(b"news", b"")));
-        assert_eq!(parse(b"PUB news "), Ok(Command::Pub(b"news", b"")));
-        assert_eq!(parse(b"PING"), Ok(Command::Ping));
+        assert_eq!(parse(b"PUB news"), Ok(Request::Pub(b"news", b"")));
+        assert_eq!(parse(b"PUB news "), Ok(Request::Pub(b"news", b"")));
+        assert_eq!(parse(b"PING"), Ok(Request::Ping));
     }
 
     #[test]
     fn every_error() {
-        assert_eq!(parse(b""), Err(CommandError::Unknown));
-        assert_eq!(parse(b"SUBSCRIBE news"), Err(CommandError::Unknown));
-        assert_eq!(parse(b"SUB"), Err(CommandError::NoTopic));
-        assert_eq!(parse(b"SUB "), Err(CommandError::NoTopic));
-        assert_eq!(parse(b"PUB"), Err(CommandError::NoTopic));
-        assert_eq!(parse(b"PUB  payload"), Err(CommandError::NoTopic));
-        assert_eq!(parse(b"SUB a b"), Err(CommandError::TrailingBytes));
-        assert_eq!(parse(b"PING x"), Err(CommandError::TrailingBytes));
-        assert_eq!(parse(b"SUB a\rb"), Err(CommandError::TrailingBytes));
+        assert_eq!(parse(b""), Err(RequestError::Unknown));
+        assert_eq!(parse(b"SUBSCRIBE news"), Err(RequestError::Unknown));
+        assert_eq!(parse(b"SUB"), Err(RequestError::NoTopic));
+        assert_eq!(parse(b"SUB "), Err(RequestError::NoTopic));
+        assert_eq!(parse(b"PUB"), Err(RequestError::NoTopic));
+        assert_eq!(parse(b"PUB  payload"), Err(RequestError::NoTopic));
+        assert_eq!(parse(b"SUB a b"), Err(RequestError::TrailingBytes));
+        assert_eq!(parse(b"PING x"), Err(RequestError::TrailingBytes));
+        assert_eq!(parse(b"SUB a\rb"), Err(RequestError::TrailingBytes));
         let long = [b'x'; MAX_TOPIC + 1];
         let mut line = b"SUB ".to_vec();
         line.extend_from_slice(&long);
-        assert_eq!(parse(&line), Err(CommandError::TopicTooLong));
-        assert_eq!(parse(&line[..line.len() - 1]), Ok(Command::Sub(&long[1..])));
+        assert_eq!(parse(&line), Err(RequestError::TopicTooLong));
+        assert_eq!(parse(&line[..line.len() - 1]), Ok(Request::Sub(&long[1..])));
     }
 
     #[test]
     fn commands_in_any_case_as_in_redis() {
-        assert_eq!(parse(b"sub news"), Ok(Command::Sub(b"news")));
-        assert_eq!(parse(b"Unsub News"), Ok(Command::Unsub(b"News")));
-        assert_eq!(parse(b"pub news hi"), Ok(Command::Pub(b"news", b"hi")));
-        assert_eq!(parse(b"ping"), Ok(Command::Ping));
-        assert_eq!(parse(b"pInG\r"), Ok(Command::Ping));
-        assert_eq!(parse(b"subscribe news"), Err(CommandError::Unknown));
-        assert_eq!(parse(b"s\xc3\xbcb news"), Err(CommandError::Unknown));
+        assert_eq!(parse(b"sub news"), Ok(Request::Sub(b"news")));
+        assert_eq!(parse(b"Unsub News"), Ok(Request::Unsub(b"News")));
+        assert_eq!(parse(b"pub news hi"), Ok(Request::Pub(b"news", b"hi")));
+        assert_eq!(parse(b"ping"), Ok(Request::Ping));
+        assert_eq!(parse(b"pInG\r"), Ok(Request::Ping));
+        assert_eq!(parse(b"subscribe news"), Err(RequestError::Unknown));
+        assert_eq!(parse(b"s\xc3\xbcb news"), Err(RequestError::Unknown));
     }
 
     #[test]
     fn topics_are_any_bytes_but_space_and_line_ends() {
         let line = b"PUB \x00\xff\xc3(\t x";
-        assert_eq!(parse(line), Ok(Command::Pub(b"\x00\xff\xc3(\t", b"x")));
+        assert_eq!(parse(line), Ok(Request::Pub(b"\x00\xff\xc3(\t", b"x")));
     }
 }

@@ -13,7 +13,7 @@ mod websocket;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-pub use command::{parse, Command, CommandError, MAX_TOPIC};
+pub use command::{parse, Request, RequestError, MAX_TOPIC};
 pub use websocket::{PubSubWs, WsText, CHAT_PAGE};
 
 use crate::lines::Lines;
@@ -55,8 +55,8 @@ pub fn execute(
 ) -> &'static [u8] {
     match parse(line) {
         Err(err) => err.reply(),
-        Ok(Command::Ping) => b"+PONG",
-        Ok(Command::Sub(topic)) => {
+        Ok(Request::Ping) => b"+PONG",
+        Ok(Request::Sub(topic)) => {
             if cx.subscriptions(conn) >= max_subscriptions {
                 b"-ERR too many subscriptions"
             } else {
@@ -64,14 +64,14 @@ pub fn execute(
                 b"+OK"
             }
         }
-        Ok(Command::Unsub(topic)) => {
+        Ok(Request::Unsub(topic)) => {
             if cx.unsubscribe(conn, topic) {
                 b"+OK"
             } else {
                 b"-ERR not subscribed"
             }
         }
-        Ok(Command::Pub(topic, payload)) => {
+        Ok(Request::Pub(topic, payload)) => {
             cx.publish(topic, Bytes::copy_from_slice(payload));
             b"+OK"
         }

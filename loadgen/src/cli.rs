@@ -166,6 +166,11 @@ pub struct LoadArgs {
     /// the run; downtime is reported.
     #[arg(long)]
     pub reconnect: bool,
+    /// The run fails when fewer connections than this are open at its
+    /// end [default: all of them; with churn, no minimum]. Lower it when
+    /// losing connections is expected (e.g. a server that sheds load).
+    #[arg(long, value_name = "N")]
+    pub min_open: Option<u64>,
     /// Slow readers: each connection reads at most this many bytes per
     /// second (e.g. `--read-rate 10000`).
     #[arg(long, value_name = "BYTES_PER_SEC")]

@@ -34,6 +34,9 @@ pub struct RunConfig {
     pub churn: Option<f64>,
     /// Reconnect after failures instead of ending the run.
     pub reconnect: bool,
+    /// Fewest connections open at the end for the run to pass; `None`:
+    /// no minimum (churn, unless `--min-open` is given).
+    pub min_open: Option<u64>,
     /// Connection groups (at least one), in `--mix` order.
     pub groups: Vec<Group>,
     /// Connections asked for.
@@ -279,6 +282,11 @@ impl RunConfig {
         if args.connect_timeout.is_zero() {
             return Err(usage("--connect-timeout must be more than 0"));
         }
+        if let Some(n) = args.min_open.filter(|&n| n > connections) {
+            return Err(usage(format!(
+                "--min-open {n} is more than the {connections} connections asked for"
+            )));
+        }
         if args.mode == Mode::Stream && args.size < STREAM_MIN_SIZE {
             // Each message in flight keeps a stamp: 256 KiB of 1-byte
             // messages would be 262,144 stamps per connection.
@@ -301,6 +309,9 @@ impl RunConfig {
             churn: args.churn.or_else(|| churn_rate(connections, lifetime)),
             lifetime,
             reconnect: args.reconnect,
+            min_open: args
+                .min_open
+                .or_else(|| lifetime.is_none().then_some(connections)),
             groups,
             connections,
             connect_rate: args.connect_rate,

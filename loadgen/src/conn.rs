@@ -152,6 +152,11 @@ pub struct Conn {
     /// WebSocket state (`--ws`); `None` over plain TCP (boxed: a plain
     /// TCP connection pays one pointer for it).
     pub ws: Option<Box<Link>>,
+    /// An event said the peer ended its side (FIN) or the socket failed:
+    /// reads go on past a short read to the end of stream. Without it a
+    /// FIN that came with the last echo is never seen (edge-triggered
+    /// polling reports it once), and the connection looks open for good.
+    pub peer_closed: bool,
     throttle: Option<Throttle>,
     send_seq: u64,
     recv_seq: u64,
@@ -185,6 +190,7 @@ impl Conn {
             backoff: Duration::ZERO,
             completed: 0,
             ws: None,
+            peer_closed: false,
             throttle: None,
             send_seq: 0,
             recv_seq: 0,
@@ -285,7 +291,8 @@ impl Conn {
     /// up), checking every byte against what was sent and recording each
     /// completed message. A read that returns less than asked means the
     /// socket is drained (TCP hands over everything queued), so a message
-    /// that is already there costs one receive, not two.
+    /// that is already there costs one receive, not two; except once the
+    /// peer closed (`peer_closed`), when only the end of stream says so.
     pub fn read(
         &mut self,
         buf: &mut [u8],
@@ -317,7 +324,7 @@ impl Conn {
                         t.spend(n);
                     }
                     self.receive(&buf[..n], pattern, Instant::now(), rec)?;
-                    if n < limit {
+                    if n < limit && !self.peer_closed {
                         return Ok(ReadEnd::Drained);
                     }
                 }
@@ -454,6 +461,7 @@ impl Conn {
             crate::net::close_reset(stream);
         }
         self.state = State::Dead;
+        self.peer_closed = false;
         let lost = self.inflight.len() as u64;
         self.inflight.clear();
         self.out.clear();

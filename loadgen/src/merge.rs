@@ -277,7 +277,7 @@ fn build_report(
         )],
         pubsub: None,
     };
-    report.judge(None);
+    report.judge(None, None);
     if unsummarised > 0 {
         report.problems.push(format!(
             "{unsummarised} of {} logs end without a summary (a killed run?): their messages \

@@ -424,7 +424,7 @@ impl Report {
             report.bytes = None;
             report.mb_per_sec = None;
         }
-        report.judge(cfg.messages);
+        report.judge(cfg.messages, cfg.min_open);
         report
     }
 

@@ -12,13 +12,26 @@ pub const PACING_LATE_US: f64 = 1_000.0;
 pub const BUSY_SHARE: f64 = 0.9;
 
 impl Report {
-    /// Fills `problems` and `notes`; `messages` is `--messages`.
-    pub fn judge(&mut self, messages: Option<u64>) {
+    /// Fills `problems` and `notes`; `messages` is `--messages`,
+    /// `min_open` the fewest connections that must be open at the end
+    /// (`None`: no minimum).
+    pub fn judge(&mut self, messages: Option<u64>, min_open: Option<u64>) {
         let c = &self.connections;
         if c.established < c.asked {
             self.problems.push(format!(
                 "only {} of {} connections were established",
                 c.established, c.asked
+            ));
+        }
+        if let Some(min) = min_open.filter(|&min| c.open_at_end < min) {
+            let asked = if min < c.asked {
+                format!(" (--min-open {min})")
+            } else {
+                String::new()
+            };
+            self.problems.push(format!(
+                "only {} of {} connections were open at the end{asked}",
+                c.open_at_end, c.asked
             ));
         }
         let reconnecting = self.reconnect.is_some();
@@ -195,7 +208,7 @@ mod tests {
     }
 
     fn judged(mut r: Report) -> Report {
-        r.judge(None);
+        r.judge(None, None);
         r
     }
 
@@ -220,6 +233,31 @@ mod tests {
         assert!(r.ok(), "a note, not a failure: {:?}", r.problems);
         let r = judged(open_loop(super::PACING_LATE_US / 10.0));
         assert!(!says_bottleneck(&r), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn fewer_open_at_the_end_than_asked_fails_unless_allowed() {
+        let mut r = report(2, 50.0);
+        r.connections.asked = 200;
+        r.connections.established = 200;
+        r.connections.open_at_end = 155;
+        let mut all = report(2, 50.0);
+        all.connections = r.connections.clone();
+        all.judge(None, Some(200));
+        assert!(!all.ok(), "{:?}", all.notes);
+        assert!(
+            all.problems
+                .iter()
+                .any(|p| p.contains("only 155 of 200 connections were open at the end")),
+            "{:?}",
+            all.problems
+        );
+        r.judge(None, Some(150));
+        assert!(r.ok(), "--min-open 150 allows 155: {:?}", r.problems);
+        let mut none = report(2, 50.0);
+        none.connections = all.connections.clone();
+        none.judge(None, None);
+        assert!(none.ok(), "no minimum: {:?}", none.problems);
     }
 
     #[test]

@@ -125,6 +125,10 @@ pub struct Client {
     pub input: Vec<u8>,
     /// WebSocket state (`--ws`); `None` over plain TCP.
     pub ws: Option<Box<Link>>,
+    /// An event said the peer ended its side or the socket failed: reads
+    /// go on past a short read to the end of stream (see
+    /// [`crate::conn::Conn::peer_closed`]).
+    pub peer_closed: bool,
 }
 
 impl Client {
@@ -142,6 +146,7 @@ impl Client {
             out_pos: 0,
             input: Vec::new(),
             ws: None,
+            peer_closed: false,
         }
     }
 
@@ -233,7 +238,9 @@ impl Client {
                 Ok(0) => return Err(Fault::Closed),
                 Ok(n) => {
                     self.received(&buf[..n])?;
-                    return Ok(n < buf.len());
+                    // Once the peer closed, only the end of stream is
+                    // the end: not drained, so the caller reads again.
+                    return Ok(n < buf.len() && !self.peer_closed);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -257,6 +264,7 @@ impl Client {
             crate::net::close_reset(stream);
         }
         self.state = State::Dead;
+        self.peer_closed = false;
         self.out.clear();
         self.out_pos = 0;
         self.input.clear();

@@ -399,6 +399,9 @@ impl Worker {
         for event in events.iter() {
             let i = event.token().0;
             if i < self.clients.len() {
+                if event.is_read_closed() || event.is_error() {
+                    self.clients[i].peer_closed = true;
+                }
                 self.service(i, event.is_readable() || event.is_read_closed());
             }
         }

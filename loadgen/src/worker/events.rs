@@ -27,6 +27,9 @@ impl Worker {
         for event in events.iter() {
             let i = event.token().0;
             if i < self.conns.len() {
+                if event.is_read_closed() || event.is_error() {
+                    self.conns[i].peer_closed = true;
+                }
                 self.service(i, traffic, event.is_readable() || event.is_read_closed());
             }
         }

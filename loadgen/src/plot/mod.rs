@@ -118,6 +118,25 @@ mod tests {
     }
 
     #[test]
+    fn a_latency_axis_up_to_seconds_is_labelled_to_be_read() {
+        let dir = std::env::temp_dir().join(format!("loadgen-ticks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut h = new_histogram();
+        // 50 ms .. 2.4 s (ns).
+        for v in 50..=2400u64 {
+            h.saturating_record(v * 1_000_000);
+        }
+        let file = dir.join("seconds.svg");
+        latency_chart(&file, "test", &[("a".to_string(), &h)], &[]).unwrap();
+        let svg = std::fs::read_to_string(&file).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(svg.contains("1 s\n"), "labels as the other tests read them");
+        for label in ["50 ms", "100 ms", "200 ms", "500 ms", "1 s", "2 s"] {
+            assert!(svg.contains(&format!("{label}\n")), "no {label} tick");
+        }
+    }
+
+    #[test]
     fn charts_are_written() {
         let dir = std::env::temp_dir().join(format!("loadgen-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -42,6 +42,34 @@ pub fn percentile_label(x: &f64) -> String {
     }
 }
 
+/// Most labels on a log latency axis before it keeps only the decades.
+const MAX_TICKS: usize = 12;
+
+/// Where to label a log latency axis over `lo..hi` (µs): 1, 2 and 5 of
+/// each decade (50 ms, 100 ms, 200 ms, 500 ms, 1 s, 2 s), only the
+/// decades where that would crowd it, every digit where it would leave
+/// fewer than three.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo) {
+        return Vec::new();
+    }
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let pick = |steps: &[f64]| -> Vec<f64> {
+        (first..=last)
+            .flat_map(|e| steps.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let ticks = pick(&[1.0, 2.0, 5.0]);
+    if ticks.len() > MAX_TICKS {
+        pick(&[1.0])
+    } else if ticks.len() < 3 {
+        pick(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    } else {
+        ticks
+    }
+}
+
 /// Draws the spectra of `series` on `area`, one scale for all.
 pub(super) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -61,7 +89,13 @@ pub(super) fn draw<DB: DrawingBackend>(
         .margin_right(48)
         .x_label_area_size(44)
         .y_label_area_size(80)
-        .build_cartesian_2d((1.0..X_MAX).log_scale(), (y_min..y_max).log_scale())
+        .build_cartesian_2d(
+            (1.0..X_MAX).log_scale(),
+            // Labelled where plotters would only label the decades.
+            (y_min..y_max)
+                .log_scale()
+                .with_key_points(log_ticks(y_min, y_max)),
+        )
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -86,4 +120,21 @@ pub(super) fn draw<DB: DrawingBackend>(
         .position(SeriesLabelPosition::LowerRight)
         .draw()
         .map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_ticks;
+
+    #[test]
+    fn log_axes_get_readable_ticks() {
+        // 25 ms .. 4.8 s, in µs.
+        let t = log_ticks(25e3, 4.8e6);
+        assert_eq!(t, [50e3, 100e3, 200e3, 500e3, 1e6, 2e6]);
+        // Seven decades: only the decades.
+        assert_eq!(log_ticks(1.0, 1e7).len(), 8);
+        // Inside one step: every digit.
+        assert_eq!(log_ticks(1.05e3, 4.5e3), [2e3, 3e3, 4e3]);
+        assert!(log_ticks(0.0, 1.0).is_empty());
+    }
 }

@@ -152,46 +152,55 @@ fn summarise(threads: usize, reports: Vec<Report>) -> SweepRun {
     }
 }
 
-fn print_table(runs: &[SweepRun], repeat: usize) {
-    println!(
-        "{:>8} {:>10} {:>20} {:>10} {:>10} {:>8}",
-        "threads",
-        "msgs/s",
-        if repeat > 1 { "range" } else { "" },
-        "p99",
-        "p99 range",
-        "errors"
-    );
+/// The comparison table of `runs`, `repeat` runs each: the range columns
+/// only with repeats (one run has no range).
+fn table(runs: &[SweepRun], repeat: usize) -> String {
+    use std::fmt::Write;
+    let ranges = repeat > 1;
+    let mut out = String::new();
+    let mut line = |cells: [&str; 6]| {
+        let [threads, rate, range, p99, p99_range, errors] = cells;
+        let mut text = format!("{threads:>8} {rate:>10}");
+        if ranges {
+            let _ = write!(text, " {range:>20}");
+        }
+        let _ = write!(text, " {p99:>10}");
+        if ranges {
+            let _ = write!(text, " {p99_range:>10}");
+        }
+        let _ = writeln!(out, "{text} {errors:>8}");
+    };
+    line(["threads", "msgs/s", "range", "p99", "p99 range", "errors"]);
     for r in runs {
         let (m, p) = (&r.messages_per_sec, &r.p99_us);
-        let range = if repeat > 1 {
-            format!(
-                "{}-{} ({:.0}%)",
-                fmt_rate(m.min),
-                fmt_rate(m.max),
-                m.range_percent()
-            )
-        } else {
-            String::new()
-        };
-        let p_range = match p {
-            Some(p) if repeat > 1 => format!("{:.0}%", p.range_percent()),
-            _ => String::new(),
-        };
-        println!(
-            "{:>8} {:>10} {:>20} {:>10} {:>10} {:>8}",
-            r.threads,
-            fmt_rate(m.median),
-            range,
-            p.as_ref()
-                .map_or_else(|| "n/a".to_owned(), |p| fmt_us(p.median)),
-            p_range,
-            r.errors
+        let range = format!(
+            "{}-{} ({:.0}%)",
+            fmt_rate(m.min),
+            fmt_rate(m.max),
+            m.range_percent()
+        );
+        let p_range = p
+            .as_ref()
+            .map_or_else(String::new, |p| format!("{:.0}%", p.range_percent()));
+        let p99 = p
+            .as_ref()
+            .map_or_else(|| "n/a".to_owned(), |p| fmt_us(p.median));
+        line([
+            &r.threads.to_string(),
+            &fmt_rate(m.median),
+            &range,
+            &p99,
+            &p_range,
+            &r.errors.to_string(),
+        ]);
+    }
+    if ranges {
+        let _ = writeln!(
+            out,
+            "(medians of {repeat} runs per thread count, run in alternation)"
         );
     }
-    if repeat > 1 {
-        println!("(medians of {repeat} runs per thread count, run in alternation)");
-    }
+    out
 }
 
 /// Starts the server for `threads`, runs the load once, stops it.
@@ -264,7 +273,7 @@ pub fn run(args: &SweepArgs, stop: Arc<AtomicBool>, argv: &[String]) -> Result<b
         .filter(|(_, reports)| !reports.is_empty())
         .map(|(&threads, reports)| summarise(threads, reports))
         .collect();
-    print_table(&runs, args.repeat);
+    print!("{}", table(&runs, args.repeat));
     let recommendation = recommend(&runs);
     if let Some(r) = &recommendation {
         println!("{}", r.text);
@@ -306,6 +315,42 @@ pub fn run(args: &SweepArgs, stop: Arc<AtomicBool>, argv: &[String]) -> Result<b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn point(threads: usize, rates: &[f64], p99s: &[f64]) -> SweepRun {
+        SweepRun {
+            threads,
+            messages_per_sec: Spread::of(rates).unwrap(),
+            p99_us: Spread::of(p99s),
+            errors: 0,
+            reports: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_table_shows_ranges_only_when_there_are_repeats() {
+        let once = table(&[point(1, &[1000.0], &[50.0])], 1);
+        let header = once.lines().next().unwrap();
+        assert!(!header.contains("range"), "{once}");
+        assert_eq!(
+            header.split_whitespace().collect::<Vec<_>>(),
+            ["threads", "msgs/s", "p99", "errors"],
+            "{once}"
+        );
+        assert!(!once.contains("medians"), "{once}");
+        let row = once.lines().nth(1).unwrap();
+        assert_eq!(row.len(), header.len(), "{once}");
+        assert!(!row.contains(&" ".repeat(12)), "no empty columns: {once}");
+        let twice = table(&[point(1, &[900.0, 1100.0], &[40.0, 60.0])], 2);
+        let header = twice.lines().next().unwrap();
+        assert!(
+            header.contains(" range") && header.contains("p99 range"),
+            "{twice}"
+        );
+        assert!(
+            twice.contains("(20%)") && twice.contains("medians of 2 runs"),
+            "{twice}"
+        );
+    }
 
     #[test]
     fn command_is_split_and_substituted() {

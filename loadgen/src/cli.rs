@@ -251,13 +251,19 @@ pub struct MergeArgs {
 /// Options of `loadgen sweep`.
 #[derive(Args, Debug, Clone)]
 pub struct SweepArgs {
-    /// Server command; `{threads}` and `{addr}` are substituted, then it is
-    /// split like a shell would (no shell runs).
+    /// Server command; `{threads}`, `{addr}` and `{balance}` are
+    /// substituted, then it is split like a shell would (no shell runs).
     #[arg(long, value_name = "CMD")]
     pub server_cmd: String,
     /// Server thread counts to try, e.g. `1,2,4`.
     #[arg(long, value_name = "LIST", value_delimiter = ',', required = true)]
     pub threads_list: Vec<usize>,
+    /// Balance modes to try at each thread count, e.g.
+    /// `reuseport,cpu,least-loaded` (esockets' `--balance`; the command
+    /// must say where, with `{balance}`); the recommendation then names
+    /// the mode too, with its measured ratio to the others.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub balance_list: Vec<String>,
     /// Prefix the server with `taskset -c CPULIST`.
     #[arg(long, value_name = "CPULIST")]
     pub taskset: Option<String>,

@@ -166,11 +166,13 @@ mod tests {
         let pts = [
             SweepPoint {
                 threads: 1,
+                series: None,
                 msgs_per_sec: spread(10_000.0),
                 p99_us: Some(5.0),
             },
             SweepPoint {
                 threads: 2,
+                series: None,
                 msgs_per_sec: spread(18_000.0),
                 p99_us: Some(6.0),
             },

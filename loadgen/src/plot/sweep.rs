@@ -1,6 +1,7 @@
 //! The sweep chart: throughput (median, with the range of the repeats as
 //! an error bar) and p99 by server thread count, on an axis of whole
-//! thread counts.
+//! thread counts; one pair of lines per balance mode when modes were
+//! swept.
 
 use std::path::Path;
 
@@ -10,10 +11,12 @@ use super::{count_label, err, latency_label, COLORS, HEIGHT, PANEL_WIDTH};
 use crate::sweep::Spread;
 
 /// One point of a sweep chart.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SweepPoint {
     /// Server threads.
     pub threads: usize,
+    /// The line it belongs to (a balance mode); `None`: the only one.
+    pub series: Option<String>,
     /// Messages per second: median and range.
     pub msgs_per_sec: Spread,
     /// Median p99 latency (µs), if measured (no point drawn otherwise).
@@ -61,40 +64,59 @@ pub fn sweep_chart(path: &Path, title: &str, points: &[SweepPoint]) -> Result<()
         .y_label_formatter(&latency_label)
         .draw()
         .map_err(err)?;
-    let (blue, red) = (COLORS[1], COLORS[0]);
-    let tp: Vec<(i32, f64)> = points
-        .iter()
-        .map(|p| (p.threads as i32, p.msgs_per_sec.median))
-        .collect();
-    chart
-        .draw_series(LineSeries::new(tp.clone(), blue.stroke_width(2)))
-        .map_err(err)?
-        .label("messages/s (median)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue));
-    chart
-        .draw_series(points.iter().map(|p| {
-            ErrorBar::new_vertical(
-                p.threads as i32,
-                p.msgs_per_sec.min,
-                p.msgs_per_sec.median,
-                p.msgs_per_sec.max,
-                blue.filled(),
-                10,
-            )
-        }))
-        .map_err(err)?;
-    let lat: Vec<(i32, f64)> = points
-        .iter()
-        .filter_map(|p| p.p99_us.map(|l| (p.threads as i32, l)))
-        .collect();
-    chart
-        .draw_secondary_series(LineSeries::new(lat.clone(), red.stroke_width(2)))
-        .map_err(err)?
-        .label("p99 latency (median)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red));
-    chart
-        .draw_secondary_series(lat.into_iter().map(|p| Circle::new(p, 4, red.filled())))
-        .map_err(err)?;
+    let mut names: Vec<Option<&str>> = Vec::new();
+    for p in points {
+        if !names.contains(&p.series.as_deref()) {
+            names.push(p.series.as_deref());
+        }
+    }
+    for (i, name) in names.into_iter().enumerate() {
+        let line: Vec<&SweepPoint> = points
+            .iter()
+            .filter(|p| p.series.as_deref() == name)
+            .collect();
+        // One series: throughput blue, p99 red; several: a colour each,
+        // throughput solid and p99 thin with dots.
+        let (tcolor, lcolor) = match name {
+            None => (COLORS[1], COLORS[0]),
+            Some(_) => (COLORS[i % COLORS.len()], COLORS[i % COLORS.len()]),
+        };
+        let width = if name.is_none() { 2 } else { 1 };
+        let suffix = name.map_or_else(String::new, |n| format!(", {n}"));
+        let tp: Vec<(i32, f64)> = line
+            .iter()
+            .map(|p| (p.threads as i32, p.msgs_per_sec.median))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(tp, tcolor.stroke_width(2)))
+            .map_err(err)?
+            .label(format!("messages/s (median{suffix})"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], tcolor));
+        chart
+            .draw_series(line.iter().map(|p| {
+                ErrorBar::new_vertical(
+                    p.threads as i32,
+                    p.msgs_per_sec.min,
+                    p.msgs_per_sec.median,
+                    p.msgs_per_sec.max,
+                    tcolor.filled(),
+                    10,
+                )
+            }))
+            .map_err(err)?;
+        let lat: Vec<(i32, f64)> = line
+            .iter()
+            .filter_map(|p| p.p99_us.map(|l| (p.threads as i32, l)))
+            .collect();
+        chart
+            .draw_secondary_series(LineSeries::new(lat.clone(), lcolor.stroke_width(width)))
+            .map_err(err)?
+            .label(format!("p99 latency (median{suffix})"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], lcolor));
+        chart
+            .draw_secondary_series(lat.into_iter().map(|p| Circle::new(p, 4, lcolor.filled())))
+            .map_err(err)?;
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))

@@ -21,35 +21,10 @@
 //! connections, read buffer and histograms; the coordinator merges the
 //! histograms each second (progress, interval log) and at the end (report).
 
-pub mod app;
-pub mod cli;
-pub mod config;
-pub mod conn;
-pub mod errors;
-pub mod hdrlog;
-pub mod histo;
-pub mod lifecycle;
-pub mod limits;
-pub mod merge;
-pub mod net;
-pub mod pacer;
-pub mod pattern;
-pub mod plot;
-pub mod progress;
-pub mod pubsub;
-pub mod recorder;
-pub mod report;
-pub mod run;
-pub mod shape;
-pub mod shared;
-pub mod source;
-pub mod sweep;
-pub mod table;
-pub mod throttle;
-pub mod timeline;
-pub mod verdict;
-pub mod worker;
-pub mod ws;
+pub mod engine;
+pub mod front;
+pub mod reports;
+pub mod units;
 
 /// A failure that ends the program, with the exit code it maps to.
 #[derive(Debug)]

@@ -1,0 +1,121 @@
+//! Handling poll events: finishing connects, reading and checking echoes,
+//! queueing and writing messages.
+
+use std::time::{Duration, Instant};
+
+use mio::Events;
+
+use super::timers::{Timer, TimerKind};
+use super::Worker;
+use crate::engine::echo::conn::{Fault, ReadEnd, State, Traffic};
+use crate::engine::errors::{classify, Cause};
+use crate::engine::net;
+
+impl Worker {
+    /// Waits up to `wait` for events and handles them.
+    pub(super) fn poll_once(&mut self, wait: Duration, traffic: Option<&Traffic<'_>>) {
+        if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                self.errors.add(Cause::Other, 1);
+                self.shared.count_errors(1);
+            }
+            return;
+        }
+        // Events is moved out while handlers borrow `self`; an empty
+        // replacement does not allocate.
+        let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        for event in events.iter() {
+            let i = event.token().0;
+            if i < self.conns.len() {
+                if event.is_read_closed() || event.is_error() {
+                    self.conns[i].peer_closed = true;
+                }
+                self.service(i, traffic, event.is_readable() || event.is_read_closed());
+            }
+        }
+        self.events = events;
+    }
+
+    /// Advances connection `i`: finishes its connect, reads and checks
+    /// echoes, replaces it when its lifetime is over, queues and writes
+    /// messages.
+    pub(super) fn service(&mut self, i: usize, traffic: Option<&Traffic<'_>>, readable: bool) {
+        match self.conns[i].state {
+            State::Connecting(since) => {
+                let Some(stream) = self.conns[i].stream.as_ref() else {
+                    return;
+                };
+                match net::connect_result(stream) {
+                    // Connected; over WebSocket, once upgraded too.
+                    Ok(true) => match self.conns[i].upgrade(&mut self.buf) {
+                        Ok(true) => {
+                            self.connecting -= 1;
+                            self.established(i, since, Instant::now());
+                            // Traffic may already be flowing (late connect);
+                            // frames may have come with the upgrade.
+                            let early = self.conns[i].ws.is_some();
+                            self.service(i, traffic, readable || early);
+                        }
+                        Ok(false) => {}
+                        Err(fault) => self.connect_failed(i, fault.cause(), Instant::now()),
+                    },
+                    Ok(false) => {}
+                    Err(e) => self.connect_failed(i, classify(&e), Instant::now()),
+                }
+            }
+            State::Open => {
+                let measuring = self.rec.measuring;
+                let conn = &mut self.conns[i];
+                let mut result = Ok(());
+                if readable {
+                    match conn.read(&mut self.buf, &self.pattern, &mut self.rec) {
+                        Ok(ReadEnd::Drained) => {}
+                        Ok(ReadEnd::Throttled(at)) if !conn.resume_pending => {
+                            conn.resume_pending = true;
+                            self.timers.push(Timer {
+                                at,
+                                conn: i,
+                                generation: conn.generation,
+                                kind: TimerKind::ReadResume,
+                            });
+                        }
+                        Ok(ReadEnd::Throttled(_)) => {} // its timer is set
+                        Err(fault) => result = Err(fault),
+                    }
+                }
+                let now = Instant::now();
+                if result.is_ok() {
+                    if conn.expired && conn.quiet() && traffic.is_some() {
+                        self.churn_close(i, now);
+                        return;
+                    }
+                    if let Some(t) = traffic {
+                        conn.fill(t, now, measuring);
+                    }
+                    result = conn.flush();
+                }
+                if let Err(fault) = result {
+                    self.fail(i, fault, now);
+                }
+            }
+            State::Waiting | State::Dead => {}
+        }
+    }
+
+    /// Connection `i` failed while open: count why and what was in flight,
+    /// and reconnect later when `--reconnect` asks for it.
+    pub(super) fn fail(&mut self, i: usize, fault: Fault, now: Instant) {
+        let cause = fault.cause();
+        self.count(i, cause, 1);
+        let lost = self.conns[i].kill();
+        self.count(i, Cause::Lost, lost);
+        self.went_down();
+        if self.retrying() && self.cfg.reconnect && cause.is_disconnect() {
+            if self.rec.measuring {
+                self.life.disconnects += 1;
+            }
+            self.conns[i].down_since = Some(now);
+            self.schedule_retry(i, now);
+        }
+    }
+}

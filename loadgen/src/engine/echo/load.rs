@@ -1,0 +1,333 @@
+//! The load phase of a worker: traffic (closed loop, or the open-loop
+//! schedule), timers, per-second samples, the drain, and the final count.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::Sender;
+
+use super::{Worker, WorkerReport, INTERVAL, MAX_WAIT};
+use crate::engine::echo::conn::{Pace, State, Traffic};
+use crate::engine::errors::Cause;
+use crate::engine::net;
+use crate::engine::pacer::Pacer;
+use crate::engine::shared::Sample;
+use crate::front::cli::Mode;
+
+/// A send due sooner than this is waited for by polling without sleeping:
+/// a timer wake-up takes about 50 µs on the machines measured, so at high
+/// rates (sends closer together than that) sleeping would make every send
+/// late by a wake-up. Spinning happens only then: at 20k msg/s (50 µs
+/// apart) the loop still sleeps between sends.
+const SPIN_BELOW: Duration = Duration::from_micros(40);
+
+/// Extra poll timeout beyond an armed pacer's instant: the pacer wakes the
+/// poll; the timeout only guards against a timer that never fires.
+const FALLBACK_SLACK: Duration = Duration::from_millis(2);
+
+impl Worker {
+    fn pace(&self, start: Instant) -> Pace {
+        match self.cfg.rate {
+            None => Pace::Closed,
+            Some(rate) => {
+                let senders_total: u64 = self
+                    .cfg
+                    .groups
+                    .iter()
+                    .filter(|g| g.kind == crate::front::shape::GroupKind::Active)
+                    .map(|g| g.connections)
+                    .sum();
+                let count = self.senders.len().max(1) as u64;
+                let worker_rate = rate * count as f64 / senders_total.max(1) as f64;
+                let step_ns = 1e9 / worker_rate;
+                let offset = step_ns * self.index as f64 / self.cfg.threads as f64;
+                Pace::Open {
+                    start: start + Duration::from_nanos(offset as u64),
+                    step_ns,
+                    count,
+                }
+            }
+        }
+    }
+
+    /// Sets lifetimes of the connections opened in the connect phase and
+    /// schedules reconnects of those that failed there.
+    fn begin_load(&mut self, start: Instant) {
+        self.loading = true;
+        for i in 0..self.conns.len() {
+            match self.conns[i].state {
+                State::Open => self.schedule_expiry(i, start, true),
+                State::Dead if self.cfg.reconnect => {
+                    // Dropped before the load began (or never connected):
+                    // brought back from the start.
+                    if self.conns[i].ever_open && self.rec.measuring {
+                        self.life.disconnects += 1;
+                    }
+                    self.conns[i].down_since = Some(start);
+                    self.schedule_retry(i, start);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Drives traffic from `start` to the end of the measured window, then
+    /// drains; returns when sending stopped.
+    pub(super) fn load_phase(&mut self, start: Instant, samples: &Sender<Sample>) -> Instant {
+        let cfg = Arc::clone(&self.cfg);
+        let shared = Arc::clone(&self.shared);
+        let pattern = self.pattern.clone();
+        let warm_end = start + cfg.warmup;
+        let end = warm_end + cfg.duration;
+        let traffic = Traffic {
+            pattern: &pattern,
+            pipeline: cfg.pipeline,
+            pace: self.pace(start),
+            tickets: shared.tickets.as_ref(),
+        };
+        let sending = cfg.mode != Mode::Idle && !self.senders.is_empty();
+        // The open loop wakes on a nanosecond timer; without one (no
+        // timerfd) it falls back to the poll's millisecond timeout.
+        let pacer = match traffic.pace {
+            Pace::Open { .. } if sending => Pacer::new(self.poll.registry()).ok(),
+            _ => None,
+        };
+        let mut next_tick = warm_end + INTERVAL;
+        let mut tick = 0u64;
+        let mut fired = 0u64;
+        // The send the pacer is armed for.
+        let mut armed_for: Option<Instant> = None;
+        self.rec.measuring = cfg.warmup.is_zero();
+        self.begin_load(start);
+        for i in 0..self.conns.len() {
+            self.service(i, Some(&traffic), false);
+        }
+        loop {
+            let now = Instant::now();
+            if !self.rec.measuring && now >= warm_end {
+                self.rec.measuring = true;
+                self.errors_mark = self.errors.total;
+            }
+            // All of this worker's connections failed and none comes back.
+            let dead =
+                self.live == 0 && self.connecting == 0 && !cfg.reconnect && cfg.lifetime.is_none();
+            if now >= end || shared.stopped() || dead || self.out_of_tickets(&traffic) {
+                break;
+            }
+            if self.rec.measuring && now >= next_tick {
+                self.send_sample(samples, tick, INTERVAL, None);
+                tick += 1;
+                next_tick += INTERVAL;
+            }
+            self.run_timers(now, Some(&traffic));
+            let mut wait = MAX_WAIT.min(end - now);
+            if self.rec.measuring {
+                wait = wait.min(next_tick.saturating_duration_since(now));
+            } else {
+                wait = wait.min(warm_end - now);
+            }
+            if let Some(at) = self.timers.next() {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
+            if let (true, Pace::Open { start, step_ns, .. }) = (sending, traffic.pace) {
+                let n = self.senders.len() as u64;
+                loop {
+                    let due = start + Duration::from_nanos((fired as f64 * step_ns) as u64);
+                    if due > now {
+                        let until = due - now;
+                        if until < SPIN_BELOW {
+                            // Sooner than a timer wake-up takes here: poll
+                            // without sleeping until it falls due.
+                            wait = Duration::ZERO;
+                        } else if until < wait {
+                            wait = until;
+                            if let Some(p) = &pacer {
+                                // Armed: the poll below wakes on time; its own
+                                // (millisecond) timeout is only a fallback.
+                                // Still armed for this send: no new syscall.
+                                if armed_for == Some(due) || p.arm(until).is_ok() {
+                                    armed_for = Some(due);
+                                    wait = until + FALLBACK_SLACK;
+                                }
+                            }
+                        }
+                        break;
+                    }
+                    let i = self.senders[(fired % n) as usize];
+                    let before = self.conns[i].sent();
+                    self.conns[i].owed += 1;
+                    self.service(i, Some(&traffic), false);
+                    if self.conns[i].sent() > before {
+                        self.rec
+                            .record_pacing(Instant::now().saturating_duration_since(due));
+                    }
+                    fired += 1;
+                }
+            }
+            let polled = Instant::now();
+            self.poll_once(wait, Some(&traffic));
+            self.pause = self.pause.max(polled.elapsed().saturating_sub(wait));
+        }
+        let window_end = Instant::now();
+        self.loading = false;
+        // Outages still going on at the end count too (up to the end of
+        // the measured window), or a server that never came back would
+        // show no downtime at all.
+        if self.rec.measuring {
+            for conn in &self.conns {
+                if let Some(down) = conn.down_since {
+                    let from = down.max(warm_end);
+                    self.life
+                        .still_down(window_end.saturating_duration_since(from));
+                }
+            }
+        }
+        if let Pace::Open {
+            start,
+            step_ns,
+            count,
+        } = traffic.pace
+        {
+            self.record_unsent(start, step_ns, count, warm_end, window_end);
+        }
+        let in_window = self.rec.interval_messages;
+        self.drain();
+        if self.rec.measuring {
+            // The last, partial second ends with the window. Echoes that
+            // arrive during the drain are in its histograms (and the
+            // interval log), not in its message count: with many messages
+            // in flight they would show as a burst of throughput.
+            let length = window_end.saturating_duration_since(next_tick - INTERVAL);
+            self.send_sample(samples, tick, length, Some(in_window));
+        }
+        window_end
+    }
+
+    /// Records every measured message that fell due on the open-loop
+    /// schedule but was never sent (see `Recorder::record_unsent`).
+    fn record_unsent(
+        &mut self,
+        start: Instant,
+        step_ns: f64,
+        count: u64,
+        warm_end: Instant,
+        window_end: Instant,
+    ) {
+        for conn in &self.conns {
+            for seq in conn.unsent() {
+                let slot = (seq * count + conn.role.slot) as f64 * step_ns;
+                let intended = start + Duration::from_nanos(slot as u64);
+                if intended >= warm_end && intended < window_end {
+                    self.rec.record_unsent(intended, window_end);
+                }
+            }
+        }
+    }
+
+    fn out_of_tickets(&self, traffic: &Traffic<'_>) -> bool {
+        match traffic.tickets {
+            Some(t) if t.load(Ordering::Relaxed) == 0 => {
+                self.conns.iter().all(|c| c.in_flight() == 0)
+            }
+            _ => false,
+        }
+    }
+
+    /// Hands the coordinator this interval's sample; `messages` replaces
+    /// the count of completed messages when given.
+    fn send_sample(
+        &mut self,
+        samples: &Sender<Sample>,
+        index: u64,
+        length: Duration,
+        messages: Option<u64>,
+    ) {
+        let (corrected, uncorrected, completed) = self.rec.take_interval();
+        let messages = messages.unwrap_or(completed);
+        let errors = self.errors.total - self.errors_mark;
+        self.errors_mark = self.errors.total;
+        let connects = self.life.connects - self.connects_mark;
+        self.connects_mark = self.life.connects;
+        let pause = std::mem::take(&mut self.pause);
+        // The coordinator outlives the workers; a closed channel only
+        // means nobody wants the sample.
+        let _ = samples.send(Sample {
+            index,
+            length,
+            corrected,
+            uncorrected,
+            messages,
+            errors,
+            open: self.live as u64,
+            connects,
+            pause,
+        });
+    }
+
+    /// Waits (bounded) for the echoes of messages still in flight.
+    fn drain(&mut self) {
+        let deadline = Instant::now() + self.cfg.drain_timeout;
+        loop {
+            let now = Instant::now();
+            if now >= deadline || self.conns.iter().all(|c| c.in_flight() == 0) {
+                return;
+            }
+            // Slow readers resume on timers; nothing is sent or replaced.
+            self.run_timers(now, None);
+            let mut wait = MAX_WAIT.min(deadline - now);
+            if let Some(at) = self.timers.next() {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
+            self.poll_once(wait, None);
+        }
+    }
+
+    /// Counts what never came back, checks which connections are still
+    /// open, closes everything with a reset.
+    pub(super) fn finish(mut self, window_end: Instant) -> WorkerReport {
+        let mut open_at_end = 0;
+        for i in 0..self.conns.len() {
+            let role = self.conns[i].role;
+            self.per_target[role.target].messages += self.conns[i].completed;
+            self.per_group[role.group].messages += self.conns[i].completed;
+            match self.conns[i].state {
+                State::Open => {}
+                State::Connecting(_) => {
+                    self.conns[i].kill();
+                    continue;
+                }
+                _ => continue,
+            }
+            let alive = self.conns[i].stream.as_ref().is_some_and(net::still_open);
+            if alive {
+                open_at_end += 1;
+                self.per_target[role.target].open_at_end += 1;
+                self.per_group[role.group].open_at_end += 1;
+            } else {
+                self.count(i, Cause::Closed, 1);
+            }
+            let lost = self.conns[i].kill();
+            // Unanswered on a connection the server kept open: swallowed.
+            let cause = if alive {
+                Cause::Unanswered
+            } else {
+                Cause::Lost
+            };
+            self.count(i, cause, lost);
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+        }
+        WorkerReport {
+            recorder: self.rec,
+            connect: self.connect,
+            errors: self.errors,
+            established: self.established,
+            open_at_end,
+            per_source: self.per_source,
+            per_target: self.per_target,
+            per_group: self.per_group,
+            life: self.life,
+            window_end,
+        }
+    }
+}

@@ -7,6 +7,7 @@
 pub mod coordinator;
 pub mod echo;
 pub mod errors;
+pub mod fault;
 pub mod histo;
 pub mod lifecycle;
 pub mod limits;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::engine::errors::{classify, Cause};
+use crate::engine::fault::Fault;
 use crate::engine::pattern::Pattern;
 use crate::engine::recorder::{Recorder, Stamp};
 use crate::engine::throttle::Throttle;
@@ -56,37 +56,6 @@ pub struct Traffic<'a> {
     pub pace: Pace,
     /// Messages left to send over the whole run (`--messages`).
     pub tickets: Option<&'a AtomicU64>,
-}
-
-/// Why a connection died.
-#[derive(Debug)]
-pub enum Fault {
-    /// The peer closed it.
-    Closed,
-    /// Echoed bytes differed from what was sent.
-    Mismatch,
-    /// A socket error.
-    Io(io::Error),
-    /// WebSocket: the server refused the upgrade or answered it wrongly.
-    Handshake,
-    /// WebSocket: the server sent a frame a client must refuse.
-    Protocol,
-}
-
-impl Fault {
-    /// The error cause this fault counts as.
-    pub fn cause(&self) -> Cause {
-        match self {
-            Fault::Closed => Cause::Closed,
-            Fault::Mismatch => Cause::Mismatch,
-            Fault::Handshake => Cause::Handshake,
-            Fault::Protocol => Cause::Protocol,
-            Fault::Io(e) => match classify(e) {
-                Cause::ConnectTimeout => Cause::Other,
-                c => c,
-            },
-        }
-    }
 }
 
 /// What a read left behind.
@@ -402,11 +371,7 @@ impl Conn {
         let (Some(stream), Some(link)) = (self.stream.as_mut(), self.ws.as_mut()) else {
             return Ok(false);
         };
-        ws::read_upgrade(link, stream, buf).map_err(|fault| match fault {
-            ws::UpgradeFault::Closed => Fault::Closed,
-            ws::UpgradeFault::Io(e) => Fault::Io(e),
-            ws::UpgradeFault::Refused => Fault::Handshake,
-        })
+        ws::read_upgrade(link, stream, buf)
     }
 
     fn consume(

@@ -7,8 +7,9 @@ use mio::Events;
 
 use super::timers::{Timer, TimerKind};
 use super::Worker;
-use crate::engine::echo::conn::{Fault, ReadEnd, State, Traffic};
+use crate::engine::echo::conn::{ReadEnd, State, Traffic};
 use crate::engine::errors::{classify, Cause};
+use crate::engine::fault::Fault;
 use crate::engine::net;
 
 impl Worker {

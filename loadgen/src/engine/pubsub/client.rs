@@ -11,7 +11,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::verify::StreamCheck;
-use crate::engine::errors::{classify, Cause};
+use crate::engine::fault::Fault;
 use crate::engine::ws::{self, Link};
 
 /// What a connection does.
@@ -70,34 +70,6 @@ impl Publishing {
     pub fn next_slot(&self) -> (usize, u64) {
         let i = (self.total % self.topics.len().max(1) as u64) as usize;
         (i, self.queued.get(i).copied().unwrap_or(0))
-    }
-}
-
-/// Why a connection died.
-#[derive(Debug)]
-pub enum Fault {
-    /// The peer closed it.
-    Closed,
-    /// A socket error.
-    Io(io::Error),
-    /// WebSocket: the server refused the upgrade or answered it wrongly.
-    Handshake,
-    /// WebSocket: the server broke the protocol.
-    Protocol,
-}
-
-impl Fault {
-    /// The error cause this fault counts as.
-    pub fn cause(&self) -> Cause {
-        match self {
-            Fault::Closed => Cause::Closed,
-            Fault::Handshake => Cause::Handshake,
-            Fault::Protocol => Cause::Protocol,
-            Fault::Io(e) => match classify(e) {
-                Cause::ConnectTimeout => Cause::Other,
-                c => c,
-            },
-        }
     }
 }
 
@@ -172,11 +144,7 @@ impl Client {
         let (Some(stream), Some(link)) = (self.stream.as_mut(), self.ws.as_mut()) else {
             return Ok(false);
         };
-        ws::read_upgrade(link, stream, buf).map_err(|fault| match fault {
-            ws::UpgradeFault::Closed => Fault::Closed,
-            ws::UpgradeFault::Io(e) => Fault::Io(e),
-            ws::UpgradeFault::Refused => Fault::Handshake,
-        })
+        ws::read_upgrade(link, stream, buf)
     }
 
     /// Takes bytes read: over TCP they are input as they are; over

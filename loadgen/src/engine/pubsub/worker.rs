@@ -15,9 +15,10 @@ use crossbeam::channel::Sender;
 use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
-use super::client::{Client, Fault, Role, State};
+use super::client::{Client, Role, State};
 use super::counts::{PubsubShared, SubscriberEnd, WorkerEnd};
 use crate::engine::errors::{classify, Cause, Errors};
+use crate::engine::fault::Fault;
 use crate::engine::histo::new_histogram;
 use crate::engine::outcome::pubsub::Counts;
 use crate::engine::outcome::Tally;

@@ -14,6 +14,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::engine::fault::Fault;
+
 pub mod decode;
 pub mod encode;
 pub mod handshake;
@@ -65,18 +67,6 @@ pub fn warn_once(what: &str) {
     }
 }
 
-/// Why an opening handshake did not complete.
-#[derive(Debug)]
-pub enum UpgradeFault {
-    /// The server closed the connection.
-    Closed,
-    /// A socket error.
-    Io(std::io::Error),
-    /// The server refused the upgrade or answered it wrongly (the reason
-    /// was printed, see [`warn_once`]).
-    Refused,
-}
-
 /// Reads the handshake response of `link` from `stream` into `buf` until
 /// the socket is drained (`Ok(false)`) or the handshake is done
 /// (`Ok(true)`).
@@ -84,22 +74,22 @@ pub fn read_upgrade(
     link: &mut Link,
     stream: &mut impl std::io::Read,
     buf: &mut [u8],
-) -> Result<bool, UpgradeFault> {
+) -> Result<bool, Fault> {
     use std::io::ErrorKind;
     loop {
         match stream.read(buf) {
-            Ok(0) => return Err(UpgradeFault::Closed),
+            Ok(0) => return Err(Fault::Closed),
             Ok(n) => match link.upgrade_bytes(&buf[..n]) {
                 Ok(true) => return Ok(true),
                 Ok(false) => {}
                 Err(why) => {
                     warn_once(&why);
-                    return Err(UpgradeFault::Refused);
+                    return Err(Fault::Handshake);
                 }
             },
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(UpgradeFault::Io(e)),
+            Err(e) => return Err(Fault::Io(e)),
         }
     }
 }

@@ -2,40 +2,28 @@
 //! start of every connect, including those of churn and reconnects later.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::{Interest, Token};
 
 use super::timers::{Timer, TimerKind};
-use super::{Worker, MAX_CONNECTING, MAX_WAIT};
+use super::Worker;
 use crate::engine::echo::conn::State;
 use crate::engine::errors::classify;
 use crate::engine::net;
+use crate::engine::worker::{Connector, Ramp, MAX_WAIT};
 
 impl Worker {
     /// Opens this worker's connections, at most `MAX_CONNECTING` at a time
     /// and at its share of `--connect-rate`.
     pub(super) fn connect_phase(&mut self) {
-        let n = self.conns.len();
-        let rate = self.cfg.connect_rate as f64 / self.cfg.threads as f64;
-        let t0 = Instant::now();
-        let mut next = 0usize;
+        let mut ramp = Ramp::new(&self.cfg, self.conns.len());
         while !self.shared.stopped() {
             let now = Instant::now();
             let mut wait = MAX_WAIT;
-            while next < n && self.connecting < MAX_CONNECTING {
-                if rate > 0.0 {
-                    let due = t0 + Duration::from_secs_f64(next as f64 / rate);
-                    if due > now {
-                        wait = wait.min(due - now);
-                        break;
-                    }
-                }
-                self.start_connect(next, now);
-                next += 1;
-            }
+            ramp.start_due(self, now, &mut wait);
             self.run_timers(now, None);
-            if next >= n && self.connecting == 0 {
+            if ramp.started_all() && self.connecting == 0 {
                 break;
             }
             if let Some(at) = self.timers.next() {
@@ -44,10 +32,16 @@ impl Worker {
             self.poll_once(wait, None);
         }
     }
+}
+
+impl Connector for Worker {
+    fn connecting(&self) -> usize {
+        self.connecting
+    }
 
     /// Starts connecting connection `i` (a new socket, a new generation)
     /// with a connect-timeout timer.
-    pub(super) fn start_connect(&mut self, i: usize, now: Instant) {
+    fn start_connect(&mut self, i: usize, now: Instant) {
         let role = self.conns[i].role;
         let from: Option<IpAddr> = role.source.map(|s| self.cfg.sources[s]);
         let to = self.cfg.targets[role.target];

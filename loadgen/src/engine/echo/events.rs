@@ -11,6 +11,7 @@ use crate::engine::echo::conn::{ReadEnd, State, Traffic};
 use crate::engine::errors::{classify, Cause};
 use crate::engine::fault::Fault;
 use crate::engine::net;
+use crate::engine::worker::Ready;
 
 impl Worker {
     /// Waits up to `wait` for events and handles them.
@@ -28,10 +29,9 @@ impl Worker {
         for event in events.iter() {
             let i = event.token().0;
             if i < self.conns.len() {
-                if event.is_read_closed() || event.is_error() {
-                    self.conns[i].peer_closed = true;
-                }
-                self.service(i, traffic, event.is_readable() || event.is_read_closed());
+                let ready = Ready::of(event);
+                self.conns[i].peer_closed |= ready.peer_closed;
+                self.service(i, traffic, ready.readable);
             }
         }
         self.events = events;

@@ -11,6 +11,7 @@ use super::Worker;
 use crate::engine::echo::conn::{State, Traffic};
 use crate::engine::errors::Cause;
 use crate::engine::lifecycle::next_backoff;
+use crate::engine::worker::Connector;
 
 impl Worker {
     /// Whether failed connections are brought back now: only during the

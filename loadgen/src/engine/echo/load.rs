@@ -7,24 +7,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::Sender;
 
-use super::{Worker, WorkerReport, INTERVAL, MAX_WAIT};
+use super::{Worker, WorkerReport};
 use crate::engine::echo::conn::{Pace, State, Traffic};
 use crate::engine::errors::Cause;
 use crate::engine::net;
-use crate::engine::pacer::Pacer;
 use crate::engine::shared::Sample;
+use crate::engine::worker::OpenLoop;
+use crate::engine::worker::{INTERVAL, MAX_WAIT};
 use crate::front::cli::Mode;
-
-/// A send due sooner than this is waited for by polling without sleeping:
-/// a timer wake-up takes about 50 µs on the machines measured, so at high
-/// rates (sends closer together than that) sleeping would make every send
-/// late by a wake-up. Spinning happens only then: at 20k msg/s (50 µs
-/// apart) the loop still sleeps between sends.
-const SPIN_BELOW: Duration = Duration::from_micros(40);
-
-/// Extra poll timeout beyond an armed pacer's instant: the pacer wakes the
-/// poll; the timeout only guards against a timer that never fires.
-const FALLBACK_SLACK: Duration = Duration::from_millis(2);
 
 impl Worker {
     fn pace(&self, start: Instant) -> Pace {
@@ -87,17 +77,17 @@ impl Worker {
             tickets: shared.tickets.as_ref(),
         };
         let sending = cfg.mode != Mode::Idle && !self.senders.is_empty();
-        // The open loop wakes on a nanosecond timer; without one (no
-        // timerfd) it falls back to the poll's millisecond timeout.
-        let pacer = match traffic.pace {
-            Pace::Open { .. } if sending => Pacer::new(self.poll.registry()).ok(),
+        // The open loop wakes on a nanosecond timer.
+        let mut open_loop = match traffic.pace {
+            Pace::Open {
+                start,
+                step_ns,
+                count,
+            } if sending => Some(OpenLoop::new(start, step_ns, count, self.poll.registry())),
             _ => None,
         };
         let mut next_tick = warm_end + INTERVAL;
         let mut tick = 0u64;
-        let mut fired = 0u64;
-        // The send the pacer is armed for.
-        let mut armed_for: Option<Instant> = None;
         self.rec.measuring = cfg.warmup.is_zero();
         self.begin_load(start);
         for i in 0..self.conns.len() {
@@ -130,31 +120,9 @@ impl Worker {
             if let Some(at) = self.timers.next() {
                 wait = wait.min(at.saturating_duration_since(now));
             }
-            if let (true, Pace::Open { start, step_ns, .. }) = (sending, traffic.pace) {
-                let n = self.senders.len() as u64;
-                loop {
-                    let due = start + Duration::from_nanos((fired as f64 * step_ns) as u64);
-                    if due > now {
-                        let until = due - now;
-                        if until < SPIN_BELOW {
-                            // Sooner than a timer wake-up takes here: poll
-                            // without sleeping until it falls due.
-                            wait = Duration::ZERO;
-                        } else if until < wait {
-                            wait = until;
-                            if let Some(p) = &pacer {
-                                // Armed: the poll below wakes on time; its own
-                                // (millisecond) timeout is only a fallback.
-                                // Still armed for this send: no new syscall.
-                                if armed_for == Some(due) || p.arm(until).is_ok() {
-                                    armed_for = Some(due);
-                                    wait = until + FALLBACK_SLACK;
-                                }
-                            }
-                        }
-                        break;
-                    }
-                    let i = self.senders[(fired % n) as usize];
+            if let Some(schedule) = open_loop.as_mut() {
+                schedule.fire(now, &mut wait, |sender, due| {
+                    let i = self.senders[sender];
                     let before = self.conns[i].sent();
                     self.conns[i].owed += 1;
                     self.service(i, Some(&traffic), false);
@@ -162,8 +130,7 @@ impl Worker {
                         self.rec
                             .record_pacing(Instant::now().saturating_duration_since(due));
                     }
-                    fired += 1;
-                }
+                });
             }
             let polled = Instant::now();
             self.poll_once(wait, Some(&traffic));

@@ -38,13 +38,6 @@ mod timers;
 pub use run::execute;
 use timers::Timers;
 
-/// Connects in progress at once per worker (keeps SYNs under the server's
-/// listen backlog).
-const MAX_CONNECTING: usize = 256;
-/// Longest poll wait, so Ctrl-C is noticed promptly.
-const MAX_WAIT: Duration = Duration::from_millis(50);
-const INTERVAL: Duration = Duration::from_secs(1);
-
 /// What a worker needs to start.
 #[derive(Debug)]
 pub struct WorkerSpec {
@@ -152,13 +145,7 @@ struct Worker {
 impl Worker {
     fn new(spec: &WorkerSpec) -> std::io::Result<Self> {
         let cfg = Arc::clone(&spec.cfg);
-        if cfg.pin {
-            if let Some(ids) = core_affinity::get_core_ids() {
-                if !ids.is_empty() {
-                    core_affinity::set_for_current(ids[spec.index % ids.len()]);
-                }
-            }
-        }
+        crate::engine::worker::pin(&cfg, spec.index);
         let sources = cfg.sources.len();
         let targets = cfg.targets.len();
         let mut per_target = vec![Tally::default(); targets];
@@ -235,14 +222,7 @@ impl Worker {
 
     /// Services events until the coordinator publishes the start time.
     fn wait_for_start(&mut self) -> Instant {
-        loop {
-            if let Some(start) = self.shared.start.get() {
-                return *start;
-            }
-            if self.shared.stopped() {
-                return Instant::now();
-            }
-            self.poll_once(Duration::from_millis(5), None);
-        }
+        let shared = Arc::clone(&self.shared);
+        crate::engine::worker::await_start(&shared, |wait| self.poll_once(wait, None))
     }
 }

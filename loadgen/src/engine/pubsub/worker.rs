@@ -22,28 +22,19 @@ use crate::engine::fault::Fault;
 use crate::engine::histo::new_histogram;
 use crate::engine::outcome::pubsub::Counts;
 use crate::engine::outcome::Tally;
-use crate::engine::pacer::Pacer;
 use crate::engine::recorder::Recorder;
 use crate::engine::shared::ConnectDone;
 use crate::engine::shared::{Sample, Shared};
+use crate::engine::worker::{self, Connector, OpenLoop, Ramp, Ready, INTERVAL, MAX_WAIT};
 use crate::engine::ws::Link;
 use crate::front::config::RunConfig;
 use crate::front::plan::{topic_name, Plan};
 
-/// Connects in progress at once per worker.
-const MAX_CONNECTING: usize = 256;
-/// Longest poll wait.
-const MAX_WAIT: Duration = Duration::from_millis(50);
 /// Poll wait while draining and other workers may still be receiving.
 const DRAIN_WAIT: Duration = Duration::from_millis(5);
-const INTERVAL: Duration = Duration::from_secs(1);
 /// A publisher stops queueing while this much is unwritten (the server
 /// is not reading); open-loop sends then fall behind their schedule.
 pub const OUT_LIMIT: usize = 256 * 1024;
-/// A send due sooner than this is waited for by polling (see
-/// `worker::load`).
-const SPIN_BELOW: Duration = Duration::from_micros(40);
-const FALLBACK_SLACK: Duration = Duration::from_millis(2);
 
 /// What a pub/sub worker needs to start.
 #[derive(Debug)]
@@ -139,13 +130,7 @@ fn ns_between(from: Instant, to: Instant) -> u64 {
 impl Worker {
     fn new(spec: &Spec) -> std::io::Result<Self> {
         let cfg = Arc::clone(&spec.cfg);
-        if cfg.pin {
-            if let Some(ids) = core_affinity::get_core_ids() {
-                if !ids.is_empty() {
-                    core_affinity::set_for_current(ids[spec.index % ids.len()]);
-                }
-            }
-        }
+        worker::pin(&cfg, spec.index);
         let plan = spec.plan;
         let mut per_target = vec![Tally::default(); cfg.targets.len()];
         let mut clients = Vec::new();
@@ -231,34 +216,6 @@ impl Worker {
         self.count(i, Cause::Mismatch, 1);
     }
 
-    fn start_connect(&mut self, i: usize, now: Instant) {
-        let g = self.clients[i].global;
-        let from = (!self.cfg.sources.is_empty())
-            .then(|| self.cfg.sources[(g % self.cfg.sources.len() as u64) as usize]);
-        let to = self.cfg.targets[self.target(i)];
-        let result = crate::engine::net::start_connect(to, from).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
-        match result {
-            Ok(stream) => {
-                self.clients[i].stream = Some(stream);
-                self.clients[i].state = State::Connecting(now);
-                self.connecting += 1;
-                self.deadlines
-                    .push_back((now + self.cfg.connect_timeout, i));
-            }
-            Err(e) => {
-                self.clients[i].kill();
-                self.count(i, classify(&e), 1);
-            }
-        }
-    }
-
     fn established(&mut self, i: usize, since: Instant, now: Instant) {
         self.connecting -= 1;
         self.connect
@@ -335,26 +292,14 @@ impl Worker {
     /// confirmed subscriptions to the shared per-topic counts.
     fn setup(&mut self) {
         let n = self.clients.len();
-        let rate = self.cfg.connect_rate as f64 / self.cfg.threads as f64;
-        let t0 = Instant::now();
-        let mut next = 0usize;
+        let mut ramp = Ramp::new(&self.cfg, n);
         let mut confirm_by: Option<Instant> = None;
         while !self.shared.stopped() {
             let now = Instant::now();
             let mut wait = MAX_WAIT;
-            while next < n && self.connecting < MAX_CONNECTING {
-                if rate > 0.0 {
-                    let due = t0 + Duration::from_secs_f64(next as f64 / rate);
-                    if due > now {
-                        wait = wait.min(due - now);
-                        break;
-                    }
-                }
-                self.start_connect(next, now);
-                next += 1;
-            }
+            ramp.start_due(self, now, &mut wait);
             self.run_deadlines(now);
-            if next >= n && self.connecting == 0 {
+            if ramp.started_all() && self.connecting == 0 {
                 let by = *confirm_by.get_or_insert(now + self.cfg.connect_timeout);
                 if !self.subscribing() || now >= by {
                     break;
@@ -378,15 +323,8 @@ impl Worker {
 
     /// Services events until the coordinator publishes the start time.
     fn wait_for_start(&mut self) -> Instant {
-        loop {
-            if let Some(start) = self.shared.start.get() {
-                return *start;
-            }
-            if self.shared.stopped() {
-                return Instant::now();
-            }
-            self.poll_once(Duration::from_millis(5));
-        }
+        let shared = Arc::clone(&self.shared);
+        worker::await_start(&shared, |wait| self.poll_once(wait))
     }
 
     /// Waits up to `wait` for events and handles them.
@@ -402,10 +340,9 @@ impl Worker {
         for event in events.iter() {
             let i = event.token().0;
             if i < self.clients.len() {
-                if event.is_read_closed() || event.is_error() {
-                    self.clients[i].peer_closed = true;
-                }
-                self.service(i, event.is_readable() || event.is_read_closed());
+                let ready = Ready::of(event);
+                self.clients[i].peer_closed |= ready.peer_closed;
+                self.service(i, ready.readable);
             }
         }
         self.events = events;
@@ -614,16 +551,13 @@ impl Worker {
             .map(|n| n.load(Ordering::SeqCst))
             .collect();
         self.schedule = self.schedule(start);
-        let pacer = match self.schedule {
-            Some(_) => Pacer::new(self.poll.registry()).ok(),
-            None => None,
-        };
+        let mut open_loop = self
+            .schedule
+            .map(|s| OpenLoop::new(s.start, s.step_ns, s.count, self.poll.registry()));
         self.sending = true;
         self.rec.measuring = cfg.warmup.is_zero();
         let mut next_tick = warm_end + INTERVAL;
         let mut tick = 0u64;
-        let mut fired = 0u64;
-        let mut armed_for: Option<Instant> = None;
         for i in 0..self.clients.len() {
             self.service(i, false);
         }
@@ -647,25 +581,9 @@ impl Worker {
             } else {
                 wait = wait.min(warm_end - now);
             }
-            if let Some(s) = self.schedule {
-                loop {
-                    let due = s.start + Duration::from_nanos((fired as f64 * s.step_ns) as u64);
-                    if due > now {
-                        let until = due - now;
-                        if until < SPIN_BELOW {
-                            wait = Duration::ZERO;
-                        } else if until < wait {
-                            wait = until;
-                            if let Some(p) = &pacer {
-                                if armed_for == Some(due) || p.arm(until).is_ok() {
-                                    armed_for = Some(due);
-                                    wait = until + FALLBACK_SLACK;
-                                }
-                            }
-                        }
-                        break;
-                    }
-                    let i = self.publishers[(fired % s.count) as usize];
+            if let Some(schedule) = open_loop.as_mut() {
+                schedule.fire(now, &mut wait, |publisher, due| {
+                    let i = self.publishers[publisher];
                     let before = self.clients[i].publishing.total;
                     self.clients[i].publishing.owed += 1;
                     self.service(i, false);
@@ -673,8 +591,7 @@ impl Worker {
                         self.rec
                             .record_pacing(Instant::now().saturating_duration_since(due));
                     }
-                    fired += 1;
-                }
+                });
             }
             let polled = Instant::now();
             self.poll_once(wait);
@@ -828,6 +745,40 @@ impl Worker {
             subscribers,
             published,
             counts: self.counts,
+        }
+    }
+}
+
+impl Connector for Worker {
+    fn connecting(&self) -> usize {
+        self.connecting
+    }
+
+    fn start_connect(&mut self, i: usize, now: Instant) {
+        let g = self.clients[i].global;
+        let from = (!self.cfg.sources.is_empty())
+            .then(|| self.cfg.sources[(g % self.cfg.sources.len() as u64) as usize]);
+        let to = self.cfg.targets[self.target(i)];
+        let result = crate::engine::net::start_connect(to, from).and_then(|mut stream| {
+            self.poll.registry().register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(stream)
+        });
+        match result {
+            Ok(stream) => {
+                self.clients[i].stream = Some(stream);
+                self.clients[i].state = State::Connecting(now);
+                self.connecting += 1;
+                self.deadlines
+                    .push_back((now + self.cfg.connect_timeout, i));
+            }
+            Err(e) => {
+                self.clients[i].kill();
+                self.count(i, classify(&e), 1);
+            }
         }
     }
 }

@@ -32,7 +32,8 @@
 //!        ├─ pubsub/      subscribers and publishers: worker, client, wire,
 //!        │               frames, payload, verify, counts
 //!        ├─ worker/      what both workers share: pin, Ramp + Connector,
-//!        │               Ready, await_start, OpenLoop (+ pacer: timerfd)
+//!        │               Ready, await_start, Window (warmup, samples,
+//!        │               end), OpenLoop (+ pacer: timerfd)
 //!        ├─ ws/          WebSocket: handshake, frames, one link's state
 //!        ├─ fault        why a connection died (one Fault, all modes)
 //!        ├─ outcome/     RunResult, Tally; pubsub: PubsubOutcome, Counts

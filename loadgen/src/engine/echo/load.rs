@@ -13,7 +13,7 @@ use crate::engine::errors::Cause;
 use crate::engine::net;
 use crate::engine::shared::Sample;
 use crate::engine::worker::OpenLoop;
-use crate::engine::worker::{INTERVAL, MAX_WAIT};
+use crate::engine::worker::{Window, INTERVAL, MAX_WAIT};
 use crate::front::cli::Mode;
 
 impl Worker {
@@ -68,8 +68,8 @@ impl Worker {
         let cfg = Arc::clone(&self.cfg);
         let shared = Arc::clone(&self.shared);
         let pattern = self.pattern.clone();
-        let warm_end = start + cfg.warmup;
-        let end = warm_end + cfg.duration;
+        let mut window = Window::new(start, &cfg);
+        let warm_end = window.warm_end;
         let traffic = Traffic {
             pattern: &pattern,
             pipeline: cfg.pipeline,
@@ -86,8 +86,6 @@ impl Worker {
             } if sending => Some(OpenLoop::new(start, step_ns, count, self.poll.registry())),
             _ => None,
         };
-        let mut next_tick = warm_end + INTERVAL;
-        let mut tick = 0u64;
         self.rec.measuring = cfg.warmup.is_zero();
         self.begin_load(start);
         for i in 0..self.conns.len() {
@@ -102,21 +100,14 @@ impl Worker {
             // All of this worker's connections failed and none comes back.
             let dead =
                 self.live == 0 && self.connecting == 0 && !cfg.reconnect && cfg.lifetime.is_none();
-            if now >= end || shared.stopped() || dead || self.out_of_tickets(&traffic) {
+            if window.over(now) || shared.stopped() || dead || self.out_of_tickets(&traffic) {
                 break;
             }
-            if self.rec.measuring && now >= next_tick {
+            if let Some(tick) = window.sample_due(now, self.rec.measuring) {
                 self.send_sample(samples, tick, INTERVAL, None);
-                tick += 1;
-                next_tick += INTERVAL;
             }
             self.run_timers(now, Some(&traffic));
-            let mut wait = MAX_WAIT.min(end - now);
-            if self.rec.measuring {
-                wait = wait.min(next_tick.saturating_duration_since(now));
-            } else {
-                wait = wait.min(warm_end - now);
-            }
+            let mut wait = window.wait(now, self.rec.measuring);
             if let Some(at) = self.timers.next() {
                 wait = wait.min(at.saturating_duration_since(now));
             }
@@ -165,7 +156,7 @@ impl Worker {
             // arrive during the drain are in its histograms (and the
             // interval log), not in its message count: with many messages
             // in flight they would show as a burst of throughput.
-            let length = window_end.saturating_duration_since(next_tick - INTERVAL);
+            let (tick, length) = window.last(window_end);
             self.send_sample(samples, tick, length, Some(in_window));
         }
         window_end

@@ -25,7 +25,7 @@ use crate::engine::outcome::Tally;
 use crate::engine::recorder::Recorder;
 use crate::engine::shared::ConnectDone;
 use crate::engine::shared::{Sample, Shared};
-use crate::engine::worker::{self, Connector, OpenLoop, Ramp, Ready, INTERVAL, MAX_WAIT};
+use crate::engine::worker::{self, Connector, OpenLoop, Ramp, Ready, Window, INTERVAL, MAX_WAIT};
 use crate::engine::ws::Link;
 use crate::front::config::RunConfig;
 use crate::front::plan::{topic_name, Plan};
@@ -63,7 +63,7 @@ pub fn run(spec: Spec) -> std::io::Result<WorkerEnd> {
     let start = w.wait_for_start();
     let window_end = w.load(start, &spec.samples);
     w.drain(window_end);
-    w.last_sample(&spec.samples, window_end);
+    w.last_sample(&spec.samples);
     Ok(w.finish(window_end))
 }
 
@@ -118,9 +118,9 @@ pub(super) struct Worker {
     pub(super) unshared_delivered: u64,
     pub(super) errors_mark: u64,
     pub(super) pause: Duration,
-    /// The last, partial second: its number, its start, and the
+    /// The last, partial second: its number, its length, and the
     /// deliveries counted in it before the window closed.
-    pub(super) last_tick: (u64, Instant, u64),
+    pub(super) last_tick: (u64, Duration, u64),
 }
 
 fn ns_between(from: Instant, to: Instant) -> u64 {
@@ -182,7 +182,7 @@ impl Worker {
             unshared_delivered: 0,
             errors_mark: 0,
             pause: Duration::ZERO,
-            last_tick: (0, Instant::now(), 0),
+            last_tick: (0, Duration::ZERO, 0),
             shared: Arc::clone(&spec.shared),
             ps: Arc::clone(&spec.pubsub),
             index: spec.index,
@@ -541,8 +541,8 @@ impl Worker {
     /// when sending stopped.
     fn load(&mut self, start: Instant, samples: &Sender<Sample>) -> Instant {
         let cfg = Arc::clone(&self.cfg);
-        let warm_end = start + cfg.warmup;
-        let end = warm_end + cfg.duration;
+        let mut window = Window::new(start, &cfg);
+        let warm_end = window.warm_end;
         self.warm_ns = ns_between(self.ps.epoch, warm_end);
         self.topic_subscribers = self
             .ps
@@ -556,8 +556,6 @@ impl Worker {
             .map(|s| OpenLoop::new(s.start, s.step_ns, s.count, self.poll.registry()));
         self.sending = true;
         self.rec.measuring = cfg.warmup.is_zero();
-        let mut next_tick = warm_end + INTERVAL;
-        let mut tick = 0u64;
         for i in 0..self.clients.len() {
             self.service(i, false);
         }
@@ -567,20 +565,13 @@ impl Worker {
                 self.rec.measuring = true;
                 self.errors_mark = self.errors.total;
             }
-            if now >= end || self.shared.stopped() {
+            if window.over(now) || self.shared.stopped() {
                 break;
             }
-            if self.rec.measuring && now >= next_tick {
+            if let Some(tick) = window.sample_due(now, self.rec.measuring) {
                 self.send_sample(samples, tick, INTERVAL, None);
-                tick += 1;
-                next_tick += INTERVAL;
             }
-            let mut wait = MAX_WAIT.min(end - now);
-            if self.rec.measuring {
-                wait = wait.min(next_tick.saturating_duration_since(now));
-            } else {
-                wait = wait.min(warm_end - now);
-            }
+            let mut wait = window.wait(now, self.rec.measuring);
             if let Some(schedule) = open_loop.as_mut() {
                 schedule.fire(now, &mut wait, |publisher, due| {
                     let i = self.publishers[publisher];
@@ -602,7 +593,8 @@ impl Worker {
         if let Some(s) = self.schedule {
             self.count_unsent(s, warm_end, window_end);
         }
-        self.last_tick = (tick, next_tick - INTERVAL, self.rec.interval_messages);
+        let (tick, length) = window.last(window_end);
+        self.last_tick = (tick, length, self.rec.interval_messages);
         window_end
     }
 
@@ -680,10 +672,9 @@ impl Worker {
 
     /// The last, partial second ends with the window; deliveries during
     /// the drain are in its histograms, not in its count.
-    fn last_sample(&mut self, samples: &Sender<Sample>, window_end: Instant) {
-        let (tick, tick_start, in_window) = self.last_tick;
+    fn last_sample(&mut self, samples: &Sender<Sample>) {
+        let (tick, length, in_window) = self.last_tick;
         if self.rec.measuring {
-            let length = window_end.saturating_duration_since(tick_start);
             self.send_sample(samples, tick, length, Some(in_window));
         }
     }

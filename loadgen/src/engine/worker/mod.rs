@@ -2,11 +2,12 @@
 //! its mode (the echo-style modes in `engine::echo`, pub/sub in
 //! `engine::pubsub`): pinning, the connect ramp (bounded concurrency, an
 //! optional rate), reading poll events, waiting for the common start, and
-//! the open-loop send schedule. A mode's worker implements [`Connector`]
+//! the open-loop send schedule, and the clock of the measured window. A mode's worker implements [`Connector`]
 //! and hands its own sends to [`OpenLoop::fire`].
 
 pub mod open_loop;
 pub mod pacer;
+pub mod window;
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use crate::engine::shared::Shared;
 use crate::front::config::RunConfig;
 
 pub use open_loop::OpenLoop;
+pub use window::Window;
 
 /// Connects in progress at once per worker (keeps SYNs under the server's
 /// listen backlog).

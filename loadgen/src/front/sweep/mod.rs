@@ -103,7 +103,7 @@ fn settings(args: &SweepArgs) -> Result<Vec<(usize, Option<String>)>, Failure> {
         ));
     }
     let placeholder = args.server_cmd.contains("{balance}");
-    if placeholder != !args.balance_list.is_empty() {
+    if placeholder == args.balance_list.is_empty() {
         return Err(Failure::Usage(if placeholder {
             "--server-cmd has {balance}: give the modes with --balance-list (e.g. reuseport,cpu)"
                 .into()

@@ -31,7 +31,8 @@
 //!        │               events, life: churn and reconnects, timers), conn
 //!        ├─ pubsub/      subscribers and publishers: worker, client, wire,
 //!        │               frames, payload, verify, counts
-//!        ├─ worker/      what both workers share: pin, Ramp + Connector,
+//!        ├─ worker/      what both workers share: Core (poll, buffer,
+//!        │               measurements, counts, samples), Ramp + Connector,
 //!        │               Ready, await_start, Window (warmup, samples,
 //!        │               end), OpenLoop (+ pacer: timerfd)
 //!        ├─ ws/          WebSocket: handshake, frames, one link's state

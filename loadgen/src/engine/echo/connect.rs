@@ -17,13 +17,13 @@ impl Worker {
     /// Opens this worker's connections, at most `MAX_CONNECTING` at a time
     /// and at its share of `--connect-rate`.
     pub(super) fn connect_phase(&mut self) {
-        let mut ramp = Ramp::new(&self.cfg, self.conns.len());
-        while !self.shared.stopped() {
+        let mut ramp = Ramp::new(&self.core.cfg, self.conns.len());
+        while !self.core.shared.stopped() {
             let now = Instant::now();
             let mut wait = MAX_WAIT;
             ramp.start_due(self, now, &mut wait);
             self.run_timers(now, None);
-            if ramp.started_all() && self.connecting == 0 {
+            if ramp.started_all() && self.core.connecting == 0 {
                 break;
             }
             if let Some(at) = self.timers.next() {
@@ -36,17 +36,17 @@ impl Worker {
 
 impl Connector for Worker {
     fn connecting(&self) -> usize {
-        self.connecting
+        self.core.connecting
     }
 
     /// Starts connecting connection `i` (a new socket, a new generation)
     /// with a connect-timeout timer.
     fn start_connect(&mut self, i: usize, now: Instant) {
         let role = self.conns[i].role;
-        let from: Option<IpAddr> = role.source.map(|s| self.cfg.sources[s]);
-        let to = self.cfg.targets[role.target];
+        let from: Option<IpAddr> = role.source.map(|s| self.core.cfg.sources[s]);
+        let to = self.core.cfg.targets[role.target];
         let result = net::start_connect(to, from).and_then(|mut stream| {
-            self.poll.registry().register(
+            self.core.poll.registry().register(
                 &mut stream,
                 Token(i),
                 Interest::READABLE | Interest::WRITABLE,
@@ -60,9 +60,9 @@ impl Connector for Worker {
             Ok(stream) => {
                 conn.stream = Some(stream);
                 conn.state = State::Connecting(now);
-                self.connecting += 1;
+                self.core.connecting += 1;
                 self.timers.push(Timer {
-                    at: now + self.cfg.connect_timeout,
+                    at: now + self.core.cfg.connect_timeout,
                     conn: i,
                     generation: conn.generation,
                     kind: TimerKind::ConnectTimeout,

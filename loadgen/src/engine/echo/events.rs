@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use mio::Events;
-
 use super::timers::{Timer, TimerKind};
 use super::Worker;
 use crate::engine::echo::conn::{ReadEnd, State, Traffic};
@@ -16,16 +14,9 @@ use crate::engine::worker::Ready;
 impl Worker {
     /// Waits up to `wait` for events and handles them.
     pub(super) fn poll_once(&mut self, wait: Duration, traffic: Option<&Traffic<'_>>) {
-        if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                self.errors.add(Cause::Other, 1);
-                self.shared.count_errors(1);
-            }
+        let Some(events) = self.core.wait(wait) else {
             return;
-        }
-        // Events is moved out while handlers borrow `self`; an empty
-        // replacement does not allocate.
-        let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        };
         for event in events.iter() {
             let i = event.token().0;
             if i < self.conns.len() {
@@ -34,7 +25,7 @@ impl Worker {
                 self.service(i, traffic, ready.readable);
             }
         }
-        self.events = events;
+        self.core.restore(events);
     }
 
     /// Advances connection `i`: finishes its connect, reads and checks
@@ -48,9 +39,9 @@ impl Worker {
                 };
                 match net::connect_result(stream) {
                     // Connected; over WebSocket, once upgraded too.
-                    Ok(true) => match self.conns[i].upgrade(&mut self.buf) {
+                    Ok(true) => match self.conns[i].upgrade(&mut self.core.buf) {
                         Ok(true) => {
-                            self.connecting -= 1;
+                            self.core.connecting -= 1;
                             self.established(i, since, Instant::now());
                             // Traffic may already be flowing (late connect);
                             // frames may have come with the upgrade.
@@ -65,11 +56,11 @@ impl Worker {
                 }
             }
             State::Open => {
-                let measuring = self.rec.measuring;
+                let measuring = self.core.rec.measuring;
                 let conn = &mut self.conns[i];
                 let mut result = Ok(());
                 if readable {
-                    match conn.read(&mut self.buf, &self.pattern, &mut self.rec) {
+                    match conn.read(&mut self.core.buf, &self.pattern, &mut self.core.rec) {
                         Ok(ReadEnd::Drained) => {}
                         Ok(ReadEnd::Throttled(at)) if !conn.resume_pending => {
                             conn.resume_pending = true;
@@ -110,9 +101,9 @@ impl Worker {
         self.count(i, cause, 1);
         let lost = self.conns[i].kill();
         self.count(i, Cause::Lost, lost);
-        self.went_down();
-        if self.retrying() && self.cfg.reconnect && cause.is_disconnect() {
-            if self.rec.measuring {
+        self.core.went_down();
+        if self.retrying() && self.core.cfg.reconnect && cause.is_disconnect() {
+            if self.core.rec.measuring {
                 self.life.disconnects += 1;
             }
             self.conns[i].down_since = Some(now);

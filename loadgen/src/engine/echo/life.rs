@@ -1,7 +1,6 @@
 //! Connections coming and going: established, failed connects, lifetimes
 //! over (churn), reconnects with backoff, and the timers behind them.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -24,33 +23,27 @@ impl Worker {
     pub(super) fn established(&mut self, i: usize, since: Instant, now: Instant) {
         let took = (now.saturating_duration_since(since).as_nanos() as u64).max(1);
         if !self.loading {
-            self.connect.saturating_record(took);
-        } else if self.rec.measuring {
+            self.core.connect.saturating_record(took);
+        } else if self.core.rec.measuring {
             self.life.connect_time.saturating_record(took);
             self.life.connects += 1;
         }
-        let size = self.cfg.size;
+        let size = self.core.cfg.size;
         let conn = &mut self.conns[i];
         conn.opened(now, size);
         conn.backoff = Duration::ZERO;
         let role = conn.role;
-        if !conn.ever_open {
-            conn.ever_open = true;
-            self.established += 1;
-            if let Some(s) = role.source {
-                self.per_source[s] += 1;
-            }
-            self.per_target[role.target].established += 1;
-            self.per_group[role.group].established += 1;
-            self.shared.established.fetch_add(1, Ordering::Relaxed);
-        }
+        let first = !conn.ever_open;
+        conn.ever_open = true;
         if let Some(down) = conn.down_since.take() {
-            if self.rec.measuring {
+            if self.core.rec.measuring {
                 self.life.back_up(now.saturating_duration_since(down));
             }
         }
-        self.live += 1;
-        self.shared.open.fetch_add(1, Ordering::Relaxed);
+        if first {
+            self.per_group[role.group].established += 1;
+        }
+        self.core.came_up(first, role.source, role.target);
         if self.loading {
             self.schedule_expiry(i, now, false);
         }
@@ -59,31 +52,25 @@ impl Worker {
     /// A connect of connection `i` failed with `cause`.
     pub(super) fn connect_failed(&mut self, i: usize, cause: Cause, now: Instant) {
         if matches!(self.conns[i].state, State::Connecting(_)) {
-            self.connecting -= 1;
+            self.core.connecting -= 1;
         }
         self.conns[i].kill();
         self.count(i, cause, 1);
         if self.retrying() {
             self.life.failed.add(cause, 1);
-            if self.cfg.reconnect || self.cfg.lifetime.is_some() {
+            if self.core.cfg.reconnect || self.core.cfg.lifetime.is_some() {
                 self.conns[i].down_since.get_or_insert(now);
                 self.schedule_retry(i, now);
             }
         }
     }
 
-    /// An open connection is gone: one fewer live.
-    pub(super) fn went_down(&mut self) {
-        self.live -= 1;
-        self.shared.open.fetch_sub(1, Ordering::Relaxed);
-    }
-
     /// Closes connection `i`, whose lifetime is over and which has nothing
     /// in flight, and connects it again at once.
     pub(super) fn churn_close(&mut self, i: usize, now: Instant) {
         self.conns[i].kill();
-        self.went_down();
-        if self.rec.measuring {
+        self.core.went_down();
+        if self.core.rec.measuring {
             self.life.closes += 1;
         }
         self.start_connect(i, now);
@@ -99,7 +86,7 @@ impl Worker {
     /// lifetime (if not, the connection expires at once and the shortfall
     /// shows as "churn NOT sustained").
     pub(super) fn schedule_expiry(&mut self, i: usize, now: Instant, initial: bool) {
-        let Some((lo, hi)) = self.cfg.lifetime else {
+        let Some((lo, hi)) = self.core.cfg.lifetime else {
             return;
         };
         let mut life = if hi > lo {

@@ -18,10 +18,11 @@ use crate::front::cli::Mode;
 
 impl Worker {
     fn pace(&self, start: Instant) -> Pace {
-        match self.cfg.rate {
+        match self.core.cfg.rate {
             None => Pace::Closed,
             Some(rate) => {
                 let senders_total: u64 = self
+                    .core
                     .cfg
                     .groups
                     .iter()
@@ -31,7 +32,7 @@ impl Worker {
                 let count = self.senders.len().max(1) as u64;
                 let worker_rate = rate * count as f64 / senders_total.max(1) as f64;
                 let step_ns = 1e9 / worker_rate;
-                let offset = step_ns * self.index as f64 / self.cfg.threads as f64;
+                let offset = step_ns * self.core.index as f64 / self.core.cfg.threads as f64;
                 Pace::Open {
                     start: start + Duration::from_nanos(offset as u64),
                     step_ns,
@@ -48,10 +49,10 @@ impl Worker {
         for i in 0..self.conns.len() {
             match self.conns[i].state {
                 State::Open => self.schedule_expiry(i, start, true),
-                State::Dead if self.cfg.reconnect => {
+                State::Dead if self.core.cfg.reconnect => {
                     // Dropped before the load began (or never connected):
                     // brought back from the start.
-                    if self.conns[i].ever_open && self.rec.measuring {
+                    if self.conns[i].ever_open && self.core.rec.measuring {
                         self.life.disconnects += 1;
                     }
                     self.conns[i].down_since = Some(start);
@@ -65,8 +66,8 @@ impl Worker {
     /// Drives traffic from `start` to the end of the measured window, then
     /// drains; returns when sending stopped.
     pub(super) fn load_phase(&mut self, start: Instant, samples: &Sender<Sample>) -> Instant {
-        let cfg = Arc::clone(&self.cfg);
-        let shared = Arc::clone(&self.shared);
+        let cfg = Arc::clone(&self.core.cfg);
+        let shared = Arc::clone(&self.core.shared);
         let pattern = self.pattern.clone();
         let mut window = Window::new(start, &cfg);
         let warm_end = window.warm_end;
@@ -83,31 +84,35 @@ impl Worker {
                 start,
                 step_ns,
                 count,
-            } if sending => Some(OpenLoop::new(start, step_ns, count, self.poll.registry())),
+            } if sending => Some(OpenLoop::new(
+                start,
+                step_ns,
+                count,
+                self.core.poll.registry(),
+            )),
             _ => None,
         };
-        self.rec.measuring = cfg.warmup.is_zero();
+        self.core.rec.measuring = cfg.warmup.is_zero();
         self.begin_load(start);
         for i in 0..self.conns.len() {
             self.service(i, Some(&traffic), false);
         }
         loop {
             let now = Instant::now();
-            if !self.rec.measuring && now >= warm_end {
-                self.rec.measuring = true;
-                self.errors_mark = self.errors.total;
-            }
+            self.core.measure_from(now, warm_end);
             // All of this worker's connections failed and none comes back.
-            let dead =
-                self.live == 0 && self.connecting == 0 && !cfg.reconnect && cfg.lifetime.is_none();
+            let dead = self.core.live == 0
+                && self.core.connecting == 0
+                && !cfg.reconnect
+                && cfg.lifetime.is_none();
             if window.over(now) || shared.stopped() || dead || self.out_of_tickets(&traffic) {
                 break;
             }
-            if let Some(tick) = window.sample_due(now, self.rec.measuring) {
+            if let Some(tick) = window.sample_due(now, self.core.rec.measuring) {
                 self.send_sample(samples, tick, INTERVAL, None);
             }
             self.run_timers(now, Some(&traffic));
-            let mut wait = window.wait(now, self.rec.measuring);
+            let mut wait = window.wait(now, self.core.rec.measuring);
             if let Some(at) = self.timers.next() {
                 wait = wait.min(at.saturating_duration_since(now));
             }
@@ -118,21 +123,22 @@ impl Worker {
                     self.conns[i].owed += 1;
                     self.service(i, Some(&traffic), false);
                     if self.conns[i].sent() > before {
-                        self.rec
+                        self.core
+                            .rec
                             .record_pacing(Instant::now().saturating_duration_since(due));
                     }
                 });
             }
             let polled = Instant::now();
             self.poll_once(wait, Some(&traffic));
-            self.pause = self.pause.max(polled.elapsed().saturating_sub(wait));
+            self.core.pause = self.core.pause.max(polled.elapsed().saturating_sub(wait));
         }
         let window_end = Instant::now();
         self.loading = false;
         // Outages still going on at the end count too (up to the end of
         // the measured window), or a server that never came back would
         // show no downtime at all.
-        if self.rec.measuring {
+        if self.core.rec.measuring {
             for conn in &self.conns {
                 if let Some(down) = conn.down_since {
                     let from = down.max(warm_end);
@@ -149,9 +155,9 @@ impl Worker {
         {
             self.record_unsent(start, step_ns, count, warm_end, window_end);
         }
-        let in_window = self.rec.interval_messages;
+        let in_window = self.core.rec.interval_messages;
         self.drain();
-        if self.rec.measuring {
+        if self.core.rec.measuring {
             // The last, partial second ends with the window. Echoes that
             // arrive during the drain are in its histograms (and the
             // interval log), not in its message count: with many messages
@@ -177,7 +183,7 @@ impl Worker {
                 let slot = (seq * count + conn.role.slot) as f64 * step_ns;
                 let intended = start + Duration::from_nanos(slot as u64);
                 if intended >= warm_end && intended < window_end {
-                    self.rec.record_unsent(intended, window_end);
+                    self.core.rec.record_unsent(intended, window_end);
                 }
             }
         }
@@ -201,31 +207,15 @@ impl Worker {
         length: Duration,
         messages: Option<u64>,
     ) {
-        let (corrected, uncorrected, completed) = self.rec.take_interval();
-        let messages = messages.unwrap_or(completed);
-        let errors = self.errors.total - self.errors_mark;
-        self.errors_mark = self.errors.total;
         let connects = self.life.connects - self.connects_mark;
         self.connects_mark = self.life.connects;
-        let pause = std::mem::take(&mut self.pause);
-        // The coordinator outlives the workers; a closed channel only
-        // means nobody wants the sample.
-        let _ = samples.send(Sample {
-            index,
-            length,
-            corrected,
-            uncorrected,
-            messages,
-            errors,
-            open: self.live as u64,
-            connects,
-            pause,
-        });
+        self.core
+            .send_sample(samples, index, length, messages, connects);
     }
 
     /// Waits (bounded) for the echoes of messages still in flight.
     fn drain(&mut self) {
-        let deadline = Instant::now() + self.cfg.drain_timeout;
+        let deadline = Instant::now() + self.core.cfg.drain_timeout;
         loop {
             let now = Instant::now();
             if now >= deadline || self.conns.iter().all(|c| c.in_flight() == 0) {
@@ -247,7 +237,7 @@ impl Worker {
         let mut open_at_end = 0;
         for i in 0..self.conns.len() {
             let role = self.conns[i].role;
-            self.per_target[role.target].messages += self.conns[i].completed;
+            self.core.per_target[role.target].messages += self.conns[i].completed;
             self.per_group[role.group].messages += self.conns[i].completed;
             match self.conns[i].state {
                 State::Open => {}
@@ -260,7 +250,7 @@ impl Worker {
             let alive = self.conns[i].stream.as_ref().is_some_and(net::still_open);
             if alive {
                 open_at_end += 1;
-                self.per_target[role.target].open_at_end += 1;
+                self.core.per_target[role.target].open_at_end += 1;
                 self.per_group[role.group].open_at_end += 1;
             } else {
                 self.count(i, Cause::Closed, 1);
@@ -273,16 +263,16 @@ impl Worker {
                 Cause::Lost
             };
             self.count(i, cause, lost);
-            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            self.core.shared.open.fetch_sub(1, Ordering::Relaxed);
         }
         WorkerReport {
-            recorder: self.rec,
-            connect: self.connect,
-            errors: self.errors,
-            established: self.established,
+            recorder: self.core.rec,
+            connect: self.core.connect,
+            errors: self.core.errors,
+            established: self.core.established,
             open_at_end,
-            per_source: self.per_source,
-            per_target: self.per_target,
+            per_source: self.core.per_source,
+            per_target: self.core.per_target,
             per_group: self.per_group,
             life: self.life,
             window_end,

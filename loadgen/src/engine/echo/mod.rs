@@ -6,22 +6,21 @@
 //! still open and closes them all with a reset.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam::channel::Sender;
 use hdrhistogram::Histogram;
-use mio::{Events, Poll};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::engine::echo::conn::{Conn, Role};
 use crate::engine::errors::{Cause, Errors};
-use crate::engine::histo::new_histogram;
 use crate::engine::lifecycle::Lifecycle;
 use crate::engine::outcome::Tally;
 use crate::engine::pattern::Pattern;
 use crate::engine::recorder::Recorder;
 use crate::engine::shared::{ConnectDone, Sample, Shared};
+use crate::engine::worker::Core;
 use crate::engine::ws::Link;
 use crate::front::cli::Mode;
 use crate::front::config::RunConfig;
@@ -103,25 +102,11 @@ fn group_of(cfg: &RunConfig, g: u64) -> usize {
 }
 
 struct Worker {
-    cfg: Arc<RunConfig>,
-    shared: Arc<Shared>,
-    index: usize,
-    poll: Poll,
-    events: Events,
+    /// Poll, buffer, measurements and counts, as every worker has them.
+    core: Core,
     conns: Vec<Conn>,
-    buf: Vec<u8>,
     pattern: Pattern,
-    rec: Recorder,
-    connect: Histogram<u64>,
-    errors: Errors,
-    established: u64,
-    per_source: Vec<u64>,
-    per_target: Vec<Tally>,
     per_group: Vec<Tally>,
-    /// Connects in progress.
-    connecting: usize,
-    /// Connections established and not failed.
-    live: usize,
     /// Timers of connections.
     timers: Timers,
     /// Random lifetimes.
@@ -133,19 +118,13 @@ struct Worker {
     loading: bool,
     /// Sending connections of this worker (open-loop schedule).
     senders: Vec<usize>,
-    /// `errors.total` at the last per-second sample.
-    errors_mark: u64,
     /// `life.connects` at the last per-second sample.
     connects_mark: u64,
-    /// Longest time a poll of this interval overran its timeout: this
-    /// thread was not scheduled (or was busy) that long.
-    pause: Duration,
 }
 
 impl Worker {
     fn new(spec: &WorkerSpec) -> std::io::Result<Self> {
         let cfg = Arc::clone(&spec.cfg);
-        crate::engine::worker::pin(&cfg, spec.index);
         let sources = cfg.sources.len();
         let targets = cfg.targets.len();
         let mut per_target = vec![Tally::default(); targets];
@@ -180,49 +159,34 @@ impl Worker {
             })
             .collect::<Vec<_>>();
         let senders = (0..conns.len()).filter(|&i| conns[i].role.sends).collect();
+        let rec = Recorder::new(cfg.groups.len(), cfg.rate.is_some());
+        let pattern = Pattern::new(cfg.size, cfg.mode == Mode::Line);
         Ok(Self {
-            poll: Poll::new()?,
-            events: Events::with_capacity(1024),
-            buf: vec![0; 64 * 1024],
-            pattern: Pattern::new(cfg.size, cfg.mode == Mode::Line),
-            rec: Recorder::new(cfg.groups.len(), cfg.rate.is_some()),
-            connect: new_histogram(),
-            errors: Errors::default(),
-            established: 0,
-            per_source: vec![0; sources],
-            per_target,
+            core: Core::new(spec.index, cfg, Arc::clone(&spec.shared), rec, per_target)?,
+            pattern,
             per_group,
-            connecting: 0,
-            live: 0,
             timers: Timers::default(),
             rng: SmallRng::seed_from_u64(0x5EED ^ spec.index as u64),
             life: Lifecycle::default(),
             loading: false,
             senders,
-            errors_mark: 0,
             connects_mark: 0,
-            pause: Duration::ZERO,
-            shared: Arc::clone(&spec.shared),
-            index: spec.index,
             conns,
-            cfg,
         })
     }
 
     /// Counts `n` errors of `cause` on connection `i`.
     fn count(&mut self, i: usize, cause: Cause, n: u64) {
         if n > 0 {
-            self.errors.add(cause, n);
-            self.shared.count_errors(n);
             let role = self.conns[i].role;
-            self.per_target[role.target].errors += n;
+            self.core.count(role.target, cause, n);
             self.per_group[role.group].errors += n;
         }
     }
 
     /// Services events until the coordinator publishes the start time.
     fn wait_for_start(&mut self) -> Instant {
-        let shared = Arc::clone(&self.shared);
+        let shared = Arc::clone(&self.core.shared);
         crate::engine::worker::await_start(&shared, |wait| self.poll_once(wait, None))
     }
 }

@@ -92,7 +92,7 @@ impl Worker {
         if !subs.topics.contains(&t) && !subs.pending.iter().any(|&(p, _)| p == t) {
             return self.mismatch(i, || format!("a delivery on topic {t}, not subscribed"));
         }
-        let Some(h) = payload::parse(body, self.cfg.size) else {
+        let Some(h) = payload::parse(body, self.core.cfg.size) else {
             return self.mismatch(i, || format!("a corrupt payload '{}'", text(body)));
         };
         if h.topic != t || !self.plan.publishes_to(h.publisher, t) {
@@ -126,9 +126,9 @@ impl Worker {
                 sent: epoch + Duration::from_nanos(h.sent_ns),
                 measured: true,
             };
-            if self.rec.record(stamp, now, 0) {
+            if self.core.rec.record(stamp, now, 0) {
                 let target = self.target(i);
-                self.per_target[target].messages += 1;
+                self.core.per_target[target].messages += 1;
             }
         }
     }

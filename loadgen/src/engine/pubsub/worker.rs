@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::Sender;
 use hdrhistogram::Histogram;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Interest, Token};
 
 use super::client::{Client, Role, State};
 use super::counts::{PubsubShared, SubscriberEnd, WorkerEnd};
-use crate::engine::errors::{classify, Cause, Errors};
+use crate::engine::errors::{classify, Cause};
 use crate::engine::fault::Fault;
 use crate::engine::histo::new_histogram;
 use crate::engine::outcome::pubsub::Counts;
@@ -25,7 +25,9 @@ use crate::engine::outcome::Tally;
 use crate::engine::recorder::Recorder;
 use crate::engine::shared::ConnectDone;
 use crate::engine::shared::{Sample, Shared};
-use crate::engine::worker::{self, Connector, OpenLoop, Ramp, Ready, Window, INTERVAL, MAX_WAIT};
+use crate::engine::worker::{
+    self, Connector, Core, OpenLoop, Ramp, Ready, Window, INTERVAL, MAX_WAIT,
+};
 use crate::engine::ws::Link;
 use crate::front::config::RunConfig;
 use crate::front::plan::{topic_name, Plan};
@@ -80,27 +82,15 @@ pub(super) struct Schedule {
 }
 
 pub(super) struct Worker {
-    pub(super) cfg: Arc<RunConfig>,
+    /// Poll, buffer, measurements and counts, as every worker has them.
+    pub(super) core: Core,
     pub(super) plan: Plan,
-    pub(super) shared: Arc<Shared>,
     pub(super) ps: Arc<PubsubShared>,
-    pub(super) index: usize,
-    pub(super) poll: Poll,
-    pub(super) events: Events,
-    pub(super) buf: Vec<u8>,
     pub(super) scratch: Vec<u8>,
     pub(super) clients: Vec<Client>,
     /// Indices of this worker's publishers, in slot order.
     pub(super) publishers: Vec<usize>,
-    pub(super) rec: Recorder,
-    pub(super) connect: Histogram<u64>,
     pub(super) subscribe: Histogram<u64>,
-    pub(super) errors: Errors,
-    pub(super) established: u64,
-    pub(super) per_source: Vec<u64>,
-    pub(super) per_target: Vec<Tally>,
-    pub(super) connecting: usize,
-    pub(super) live: usize,
     /// Connect deadlines in start order (one timeout for all, so in
     /// deadline order too).
     pub(super) deadlines: VecDeque<(Instant, usize)>,
@@ -116,8 +106,6 @@ pub(super) struct Worker {
     /// Deliveries expected / received not yet added to the shared totals.
     pub(super) unshared_expected: u64,
     pub(super) unshared_delivered: u64,
-    pub(super) errors_mark: u64,
-    pub(super) pause: Duration,
     /// The last, partial second: its number, its length, and the
     /// deliveries counted in it before the window closed.
     pub(super) last_tick: (u64, Duration, u64),
@@ -130,7 +118,6 @@ fn ns_between(from: Instant, to: Instant) -> u64 {
 impl Worker {
     fn new(spec: &Spec) -> std::io::Result<Self> {
         let cfg = Arc::clone(&spec.cfg);
-        worker::pin(&cfg, spec.index);
         let plan = spec.plan;
         let mut per_target = vec![Tally::default(); cfg.targets.len()];
         let mut clients = Vec::new();
@@ -158,20 +145,17 @@ impl Worker {
             per_target[(g % cfg.targets.len() as u64) as usize].connections += 1;
             clients.push(client);
         }
-        Ok(Self {
-            poll: Poll::new()?,
-            events: Events::with_capacity(1024),
-            buf: vec![0; 64 * 1024],
-            scratch: Vec::with_capacity(super::payload::MAX_HEADER),
-            rec: Recorder::new(1, true),
-            connect: new_histogram(),
-            subscribe: new_histogram(),
-            errors: Errors::default(),
-            established: 0,
-            per_source: vec![0; cfg.sources.len()],
+        let core = Core::new(
+            spec.index,
+            cfg,
+            Arc::clone(&spec.shared),
+            Recorder::new(1, true),
             per_target,
-            connecting: 0,
-            live: 0,
+        )?;
+        Ok(Self {
+            core,
+            scratch: Vec::with_capacity(super::payload::MAX_HEADER),
+            subscribe: new_histogram(),
             deadlines: VecDeque::new(),
             counts: Counts::default(),
             topic_subscribers: Vec::new(),
@@ -180,31 +164,22 @@ impl Worker {
             schedule: None,
             unshared_expected: 0,
             unshared_delivered: 0,
-            errors_mark: 0,
-            pause: Duration::ZERO,
             last_tick: (0, Duration::ZERO, 0),
-            shared: Arc::clone(&spec.shared),
             ps: Arc::clone(&spec.pubsub),
-            index: spec.index,
             clients,
             publishers,
             plan,
-            cfg,
         })
     }
 
     pub(super) fn target(&self, i: usize) -> usize {
-        (self.clients[i].global % self.cfg.targets.len() as u64) as usize
+        (self.clients[i].global % self.core.cfg.targets.len() as u64) as usize
     }
 
     /// Counts `n` errors of `cause` on connection `i`.
     fn count(&mut self, i: usize, cause: Cause, n: u64) {
-        if n > 0 {
-            self.errors.add(cause, n);
-            self.shared.count_errors(n);
-            let t = self.target(i);
-            self.per_target[t].errors += n;
-        }
+        let t = self.target(i);
+        self.core.count(t, cause, n);
     }
 
     /// Counts a protocol violation on connection `i`, remembering the
@@ -217,20 +192,15 @@ impl Worker {
     }
 
     fn established(&mut self, i: usize, since: Instant, now: Instant) {
-        self.connecting -= 1;
-        self.connect
+        self.core.connecting -= 1;
+        self.core
+            .connect
             .saturating_record((ns_between(since, now)).max(1));
-        self.established += 1;
-        self.live += 1;
         let g = self.clients[i].global;
-        if !self.per_source.is_empty() {
-            let n = self.per_source.len() as u64;
-            self.per_source[(g % n) as usize] += 1;
-        }
+        let sources = self.core.per_source.len() as u64;
+        let source = (sources > 0).then(|| (g % sources) as usize);
         let t = self.target(i);
-        self.per_target[t].established += 1;
-        self.shared.established.fetch_add(1, Ordering::Relaxed);
-        self.shared.open.fetch_add(1, Ordering::Relaxed);
+        self.core.came_up(true, source, t);
         let client = &mut self.clients[i];
         client.state = State::Open;
         if let Role::Subscriber(s) = client.role {
@@ -259,8 +229,7 @@ impl Worker {
         self.count(i, Cause::Lost, owed);
         self.clients[i].awaiting = 0;
         if self.clients[i].state == State::Open {
-            self.live -= 1;
-            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            self.core.went_down();
         }
         self.clients[i].kill();
     }
@@ -273,7 +242,7 @@ impl Worker {
             }
             self.deadlines.pop_front();
             if matches!(self.clients[i].state, State::Connecting(_)) {
-                self.connecting -= 1;
+                self.core.connecting -= 1;
                 self.clients[i].kill();
                 self.count(i, Cause::ConnectTimeout, 1);
             }
@@ -292,15 +261,15 @@ impl Worker {
     /// confirmed subscriptions to the shared per-topic counts.
     fn setup(&mut self) {
         let n = self.clients.len();
-        let mut ramp = Ramp::new(&self.cfg, n);
+        let mut ramp = Ramp::new(&self.core.cfg, n);
         let mut confirm_by: Option<Instant> = None;
-        while !self.shared.stopped() {
+        while !self.core.shared.stopped() {
             let now = Instant::now();
             let mut wait = MAX_WAIT;
             ramp.start_due(self, now, &mut wait);
             self.run_deadlines(now);
-            if ramp.started_all() && self.connecting == 0 {
-                let by = *confirm_by.get_or_insert(now + self.cfg.connect_timeout);
+            if ramp.started_all() && self.core.connecting == 0 {
+                let by = *confirm_by.get_or_insert(now + self.core.cfg.connect_timeout);
                 if !self.subscribing() || now >= by {
                     break;
                 }
@@ -323,20 +292,15 @@ impl Worker {
 
     /// Services events until the coordinator publishes the start time.
     fn wait_for_start(&mut self) -> Instant {
-        let shared = Arc::clone(&self.shared);
+        let shared = Arc::clone(&self.core.shared);
         worker::await_start(&shared, |wait| self.poll_once(wait))
     }
 
     /// Waits up to `wait` for events and handles them.
     fn poll_once(&mut self, wait: Duration) {
-        if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                self.errors.add(Cause::Other, 1);
-                self.shared.count_errors(1);
-            }
+        let Some(events) = self.core.wait(wait) else {
             return;
-        }
-        let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        };
         for event in events.iter() {
             let i = event.token().0;
             if i < self.clients.len() {
@@ -345,7 +309,7 @@ impl Worker {
                 self.service(i, ready.readable);
             }
         }
-        self.events = events;
+        self.core.restore(events);
         self.share_counts();
     }
 
@@ -377,21 +341,21 @@ impl Worker {
                 let target = self.target(i);
                 match crate::engine::net::connect_result(stream) {
                     // Connected; over WebSocket, once upgraded too.
-                    Ok(true) => match self.clients[i].upgrade(&mut self.buf, target) {
+                    Ok(true) => match self.clients[i].upgrade(&mut self.core.buf, target) {
                         Ok(true) => {
                             self.established(i, since, Instant::now());
                             self.service(i, true);
                         }
                         Ok(false) => {}
                         Err(fault) => {
-                            self.connecting -= 1;
+                            self.core.connecting -= 1;
                             self.clients[i].kill();
                             self.count(i, fault.cause(), 1);
                         }
                     },
                     Ok(false) => {}
                     Err(e) => {
-                        self.connecting -= 1;
+                        self.core.connecting -= 1;
                         self.clients[i].kill();
                         self.count(i, classify(&e), 1);
                     }
@@ -400,7 +364,7 @@ impl Worker {
             State::Open => {
                 if readable {
                     loop {
-                        let drained = match self.clients[i].read_some(&mut self.buf) {
+                        let drained = match self.clients[i].read_some(&mut self.core.buf) {
                             Ok(drained) => drained,
                             Err(fault) => return self.fault(i, fault),
                         };
@@ -463,7 +427,7 @@ impl Worker {
         let Role::Publisher(p) = self.clients[i].role else {
             return;
         };
-        let window = self.cfg.pipeline as u64;
+        let window = self.core.cfg.pipeline as u64;
         loop {
             let client = &self.clients[i];
             if client.unwritten() >= OUT_LIMIT {
@@ -492,7 +456,7 @@ impl Worker {
     fn queue_publish(&mut self, i: usize, p: u64, intended: Instant, now: Instant) {
         let epoch = self.ps.epoch;
         let protocol = self.plan.protocol;
-        let size = self.cfg.size;
+        let size = self.core.cfg.size;
         let client = &mut self.clients[i];
         let (c, seq) = client.publishing.next_slot();
         let topic = client.publishing.topics[c];
@@ -522,14 +486,14 @@ impl Worker {
     }
 
     fn schedule(&self, start: Instant) -> Option<Schedule> {
-        let rate = self.cfg.rate?;
+        let rate = self.core.cfg.rate?;
         let count = self.publishers.len() as u64;
         if count == 0 {
             return None;
         }
         let worker_rate = rate * count as f64 / self.plan.publishers as f64;
         let step_ns = 1e9 / worker_rate;
-        let offset = step_ns * self.index as f64 / self.cfg.threads as f64;
+        let offset = step_ns * self.core.index as f64 / self.core.cfg.threads as f64;
         Some(Schedule {
             start: start + Duration::from_nanos(offset as u64),
             step_ns,
@@ -540,7 +504,7 @@ impl Worker {
     /// Publishes from `start` to the end of the measured window; returns
     /// when sending stopped.
     fn load(&mut self, start: Instant, samples: &Sender<Sample>) -> Instant {
-        let cfg = Arc::clone(&self.cfg);
+        let cfg = Arc::clone(&self.core.cfg);
         let mut window = Window::new(start, &cfg);
         let warm_end = window.warm_end;
         self.warm_ns = ns_between(self.ps.epoch, warm_end);
@@ -553,25 +517,22 @@ impl Worker {
         self.schedule = self.schedule(start);
         let mut open_loop = self
             .schedule
-            .map(|s| OpenLoop::new(s.start, s.step_ns, s.count, self.poll.registry()));
+            .map(|s| OpenLoop::new(s.start, s.step_ns, s.count, self.core.poll.registry()));
         self.sending = true;
-        self.rec.measuring = cfg.warmup.is_zero();
+        self.core.rec.measuring = cfg.warmup.is_zero();
         for i in 0..self.clients.len() {
             self.service(i, false);
         }
         loop {
             let now = Instant::now();
-            if !self.rec.measuring && now >= warm_end {
-                self.rec.measuring = true;
-                self.errors_mark = self.errors.total;
-            }
-            if window.over(now) || self.shared.stopped() {
+            self.core.measure_from(now, warm_end);
+            if window.over(now) || self.core.shared.stopped() {
                 break;
             }
-            if let Some(tick) = window.sample_due(now, self.rec.measuring) {
+            if let Some(tick) = window.sample_due(now, self.core.rec.measuring) {
                 self.send_sample(samples, tick, INTERVAL, None);
             }
-            let mut wait = window.wait(now, self.rec.measuring);
+            let mut wait = window.wait(now, self.core.rec.measuring);
             if let Some(schedule) = open_loop.as_mut() {
                 schedule.fire(now, &mut wait, |publisher, due| {
                     let i = self.publishers[publisher];
@@ -579,14 +540,15 @@ impl Worker {
                     self.clients[i].publishing.owed += 1;
                     self.service(i, false);
                     if self.clients[i].publishing.total > before {
-                        self.rec
+                        self.core
+                            .rec
                             .record_pacing(Instant::now().saturating_duration_since(due));
                     }
                 });
             }
             let polled = Instant::now();
             self.poll_once(wait);
-            self.pause = self.pause.max(polled.elapsed().saturating_sub(wait));
+            self.core.pause = self.core.pause.max(polled.elapsed().saturating_sub(wait));
         }
         let window_end = Instant::now();
         self.sending = false;
@@ -594,7 +556,7 @@ impl Worker {
             self.count_unsent(s, warm_end, window_end);
         }
         let (tick, length) = window.last(window_end);
-        self.last_tick = (tick, length, self.rec.interval_messages);
+        self.last_tick = (tick, length, self.core.rec.interval_messages);
         window_end
     }
 
@@ -607,7 +569,7 @@ impl Worker {
                 let at = (j * s.count + slot as u64) as f64 * s.step_ns;
                 let intended = s.start + Duration::from_nanos(at as u64);
                 if intended >= warm_end && intended < window_end {
-                    self.rec.unsent += 1;
+                    self.core.rec.unsent += 1;
                 }
             }
         }
@@ -624,7 +586,7 @@ impl Worker {
     /// their replies; then everyone reads until all workers' publishers
     /// are done and every expected delivery arrived, or the drain timeout.
     fn drain(&mut self, window_end: Instant) {
-        let deadline = window_end + self.cfg.drain_timeout;
+        let deadline = window_end + self.core.cfg.drain_timeout;
         let mut settled = false;
         loop {
             let now = Instant::now();
@@ -635,7 +597,7 @@ impl Worker {
                 settled = true;
                 self.ps.publishing_done.fetch_add(1, Ordering::SeqCst);
             }
-            let all_done = self.ps.publishing_done.load(Ordering::SeqCst) >= self.cfg.threads
+            let all_done = self.ps.publishing_done.load(Ordering::SeqCst) >= self.core.cfg.threads
                 && self.ps.delivered.load(Ordering::SeqCst)
                     >= self.ps.expected.load(Ordering::SeqCst);
             if (settled && all_done) || now >= deadline {
@@ -654,27 +616,14 @@ impl Worker {
         length: Duration,
         messages: Option<u64>,
     ) {
-        let (corrected, uncorrected, completed) = self.rec.take_interval();
-        let errors = self.errors.total - self.errors_mark;
-        self.errors_mark = self.errors.total;
-        let _ = samples.send(Sample {
-            index,
-            length,
-            corrected,
-            uncorrected,
-            messages: messages.unwrap_or(completed),
-            errors,
-            open: self.live as u64,
-            connects: 0,
-            pause: std::mem::take(&mut self.pause),
-        });
+        self.core.send_sample(samples, index, length, messages, 0);
     }
 
     /// The last, partial second ends with the window; deliveries during
     /// the drain are in its histograms, not in its count.
     fn last_sample(&mut self, samples: &Sender<Sample>) {
         let (tick, length, in_window) = self.last_tick;
-        if self.rec.measuring {
+        if self.core.rec.measuring {
             self.send_sample(samples, tick, length, Some(in_window));
         }
     }
@@ -695,13 +644,13 @@ impl Worker {
                 if alive {
                     open_at_end += 1;
                     let t = self.target(i);
-                    self.per_target[t].open_at_end += 1;
+                    self.core.per_target[t].open_at_end += 1;
                     self.count(i, Cause::Unanswered, owed);
                 } else {
                     self.count(i, Cause::Closed, 1);
                     self.count(i, Cause::Lost, owed);
                 }
-                self.shared.open.fetch_sub(1, Ordering::Relaxed);
+                self.core.shared.open.fetch_sub(1, Ordering::Relaxed);
             }
             let client = &mut self.clients[i];
             client.kill();
@@ -724,14 +673,14 @@ impl Worker {
             }
         }
         WorkerEnd {
-            recorder: self.rec,
-            connect: self.connect,
+            recorder: self.core.rec,
+            connect: self.core.connect,
             subscribe: self.subscribe,
-            errors: self.errors,
-            established: self.established,
+            errors: self.core.errors,
+            established: self.core.established,
             open_at_end,
-            per_source: self.per_source,
-            per_target: self.per_target,
+            per_source: self.core.per_source,
+            per_target: self.core.per_target,
             window_end,
             subscribers,
             published,
@@ -742,16 +691,16 @@ impl Worker {
 
 impl Connector for Worker {
     fn connecting(&self) -> usize {
-        self.connecting
+        self.core.connecting
     }
 
     fn start_connect(&mut self, i: usize, now: Instant) {
         let g = self.clients[i].global;
-        let from = (!self.cfg.sources.is_empty())
-            .then(|| self.cfg.sources[(g % self.cfg.sources.len() as u64) as usize]);
-        let to = self.cfg.targets[self.target(i)];
+        let from = (!self.core.cfg.sources.is_empty())
+            .then(|| self.core.cfg.sources[(g % self.core.cfg.sources.len() as u64) as usize]);
+        let to = self.core.cfg.targets[self.target(i)];
         let result = crate::engine::net::start_connect(to, from).and_then(|mut stream| {
-            self.poll.registry().register(
+            self.core.poll.registry().register(
                 &mut stream,
                 Token(i),
                 Interest::READABLE | Interest::WRITABLE,
@@ -762,9 +711,9 @@ impl Connector for Worker {
             Ok(stream) => {
                 self.clients[i].stream = Some(stream);
                 self.clients[i].state = State::Connecting(now);
-                self.connecting += 1;
+                self.core.connecting += 1;
                 self.deadlines
-                    .push_back((now + self.cfg.connect_timeout, i));
+                    .push_back((now + self.core.cfg.connect_timeout, i));
             }
             Err(e) => {
                 self.clients[i].kill();

@@ -5,6 +5,7 @@
 //! the open-loop send schedule, and the clock of the measured window. A mode's worker implements [`Connector`]
 //! and hands its own sends to [`OpenLoop::fire`].
 
+pub mod core;
 pub mod open_loop;
 pub mod pacer;
 pub mod window;
@@ -16,6 +17,7 @@ use mio::event::Event;
 use crate::engine::shared::Shared;
 use crate::front::config::RunConfig;
 
+pub use self::core::Core;
 pub use open_loop::OpenLoop;
 pub use window::Window;
 

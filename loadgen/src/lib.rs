@@ -34,7 +34,8 @@
 //!        ├─ worker/      what both workers share: Core (poll, buffer,
 //!        │               measurements, counts, samples), Ramp + Connector,
 //!        │               Ready, await_start, Window (warmup, samples,
-//!        │               end), OpenLoop (+ pacer: timerfd)
+//!        │               end), OpenLoop (+ pacer: timerfd), and the load
+//!        │               loop (drive) with each mode's traffic behind Load
 //!        ├─ ws/          WebSocket: handshake, frames, one link's state
 //!        ├─ fault        why a connection died (one Fault, all modes)
 //!        ├─ outcome/     RunResult, Tally; pubsub: PubsubOutcome, Counts

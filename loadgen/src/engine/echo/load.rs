@@ -12,8 +12,7 @@ use crate::engine::echo::conn::{Pace, State, Traffic};
 use crate::engine::errors::Cause;
 use crate::engine::net;
 use crate::engine::shared::Sample;
-use crate::engine::worker::OpenLoop;
-use crate::engine::worker::{Window, INTERVAL, MAX_WAIT};
+use crate::engine::worker::{drive, Core, Load, OpenLoop, Window, MAX_WAIT};
 use crate::front::cli::Mode;
 
 impl Worker {
@@ -79,7 +78,7 @@ impl Worker {
         };
         let sending = cfg.mode != Mode::Idle && !self.senders.is_empty();
         // The open loop wakes on a nanosecond timer.
-        let mut open_loop = match traffic.pace {
+        let open_loop = match traffic.pace {
             Pace::Open {
                 start,
                 step_ns,
@@ -97,43 +96,15 @@ impl Worker {
         for i in 0..self.conns.len() {
             self.service(i, Some(&traffic), false);
         }
-        loop {
-            let now = Instant::now();
-            self.core.measure_from(now, warm_end);
-            // All of this worker's connections failed and none comes back.
-            let dead = self.core.live == 0
-                && self.core.connecting == 0
-                && !cfg.reconnect
-                && cfg.lifetime.is_none();
-            if window.over(now) || shared.stopped() || dead || self.out_of_tickets(&traffic) {
-                break;
-            }
-            if let Some(tick) = window.sample_due(now, self.core.rec.measuring) {
-                self.send_sample(samples, tick, INTERVAL, None);
-            }
-            self.run_timers(now, Some(&traffic));
-            let mut wait = window.wait(now, self.core.rec.measuring);
-            if let Some(at) = self.timers.next() {
-                wait = wait.min(at.saturating_duration_since(now));
-            }
-            if let Some(schedule) = open_loop.as_mut() {
-                schedule.fire(now, &mut wait, |sender, due| {
-                    let i = self.senders[sender];
-                    let before = self.conns[i].sent();
-                    self.conns[i].owed += 1;
-                    self.service(i, Some(&traffic), false);
-                    if self.conns[i].sent() > before {
-                        self.core
-                            .rec
-                            .record_pacing(Instant::now().saturating_duration_since(due));
-                    }
-                });
-            }
-            let polled = Instant::now();
-            self.poll_once(wait, Some(&traffic));
-            self.core.pause = self.core.pause.max(polled.elapsed().saturating_sub(wait));
-        }
-        let window_end = Instant::now();
+        let window_end = drive(
+            &mut EchoLoad {
+                w: self,
+                traffic: &traffic,
+            },
+            &mut window,
+            open_loop,
+            samples,
+        );
         self.loading = false;
         // Outages still going on at the end count too (up to the end of
         // the measured window), or a server that never came back would
@@ -277,5 +248,58 @@ impl Worker {
             life: self.life,
             window_end,
         }
+    }
+}
+
+/// An echo-style worker in its load phase, with the traffic it sends.
+struct EchoLoad<'a, 't> {
+    w: &'a mut Worker,
+    traffic: &'a Traffic<'t>,
+}
+
+impl Load for EchoLoad<'_, '_> {
+    fn core(&mut self) -> &mut Core {
+        &mut self.w.core
+    }
+
+    /// All of this worker's connections failed and none comes back, or
+    /// `--messages` is reached and nothing is in flight.
+    fn done(&self) -> bool {
+        let (w, cfg) = (&self.w, &self.w.core.cfg);
+        let dead =
+            w.core.live == 0 && w.core.connecting == 0 && !cfg.reconnect && cfg.lifetime.is_none();
+        dead || w.out_of_tickets(self.traffic)
+    }
+
+    fn run_timers(&mut self, now: Instant) -> Option<Instant> {
+        self.w.run_timers(now, Some(self.traffic));
+        self.w.timers.next()
+    }
+
+    fn send_due(&mut self, sender: usize, due: Instant) {
+        let w = &mut *self.w;
+        let i = w.senders[sender];
+        let before = w.conns[i].sent();
+        w.conns[i].owed += 1;
+        w.service(i, Some(self.traffic), false);
+        if w.conns[i].sent() > before {
+            w.core
+                .rec
+                .record_pacing(Instant::now().saturating_duration_since(due));
+        }
+    }
+
+    fn poll_once(&mut self, wait: Duration) {
+        self.w.poll_once(wait, Some(self.traffic));
+    }
+
+    fn send_sample(
+        &mut self,
+        samples: &Sender<Sample>,
+        index: u64,
+        length: Duration,
+        messages: Option<u64>,
+    ) {
+        self.w.send_sample(samples, index, length, messages);
     }
 }

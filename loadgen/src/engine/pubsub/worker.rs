@@ -26,7 +26,7 @@ use crate::engine::recorder::Recorder;
 use crate::engine::shared::ConnectDone;
 use crate::engine::shared::{Sample, Shared};
 use crate::engine::worker::{
-    self, Connector, Core, OpenLoop, Ramp, Ready, Window, INTERVAL, MAX_WAIT,
+    self, drive, Connector, Core, Load, OpenLoop, Ramp, Ready, Window, MAX_WAIT,
 };
 use crate::engine::ws::Link;
 use crate::front::config::RunConfig;
@@ -296,23 +296,6 @@ impl Worker {
         worker::await_start(&shared, |wait| self.poll_once(wait))
     }
 
-    /// Waits up to `wait` for events and handles them.
-    fn poll_once(&mut self, wait: Duration) {
-        let Some(events) = self.core.wait(wait) else {
-            return;
-        };
-        for event in events.iter() {
-            let i = event.token().0;
-            if i < self.clients.len() {
-                let ready = Ready::of(event);
-                self.clients[i].peer_closed |= ready.peer_closed;
-                self.service(i, ready.readable);
-            }
-        }
-        self.core.restore(events);
-        self.share_counts();
-    }
-
     /// Adds this worker's new expected and received deliveries to the
     /// shared totals (once per poll, not per message).
     fn share_counts(&mut self) {
@@ -515,7 +498,7 @@ impl Worker {
             .map(|n| n.load(Ordering::SeqCst))
             .collect();
         self.schedule = self.schedule(start);
-        let mut open_loop = self
+        let open_loop = self
             .schedule
             .map(|s| OpenLoop::new(s.start, s.step_ns, s.count, self.core.poll.registry()));
         self.sending = true;
@@ -523,34 +506,7 @@ impl Worker {
         for i in 0..self.clients.len() {
             self.service(i, false);
         }
-        loop {
-            let now = Instant::now();
-            self.core.measure_from(now, warm_end);
-            if window.over(now) || self.core.shared.stopped() {
-                break;
-            }
-            if let Some(tick) = window.sample_due(now, self.core.rec.measuring) {
-                self.send_sample(samples, tick, INTERVAL, None);
-            }
-            let mut wait = window.wait(now, self.core.rec.measuring);
-            if let Some(schedule) = open_loop.as_mut() {
-                schedule.fire(now, &mut wait, |publisher, due| {
-                    let i = self.publishers[publisher];
-                    let before = self.clients[i].publishing.total;
-                    self.clients[i].publishing.owed += 1;
-                    self.service(i, false);
-                    if self.clients[i].publishing.total > before {
-                        self.core
-                            .rec
-                            .record_pacing(Instant::now().saturating_duration_since(due));
-                    }
-                });
-            }
-            let polled = Instant::now();
-            self.poll_once(wait);
-            self.core.pause = self.core.pause.max(polled.elapsed().saturating_sub(wait));
-        }
-        let window_end = Instant::now();
+        let window_end = drive(self, &mut window, open_loop, samples);
         self.sending = false;
         if let Some(s) = self.schedule {
             self.count_unsent(s, warm_end, window_end);
@@ -605,18 +561,6 @@ impl Worker {
             }
             self.poll_once(DRAIN_WAIT.min(deadline - now));
         }
-    }
-
-    /// Hands the coordinator this interval's sample; `messages` replaces
-    /// the count of deliveries when given.
-    fn send_sample(
-        &mut self,
-        samples: &Sender<Sample>,
-        index: u64,
-        length: Duration,
-        messages: Option<u64>,
-    ) {
-        self.core.send_sample(samples, index, length, messages, 0);
     }
 
     /// The last, partial second ends with the window; deliveries during
@@ -720,5 +664,52 @@ impl Connector for Worker {
                 self.count(i, classify(&e), 1);
             }
         }
+    }
+}
+
+impl Load for Worker {
+    fn core(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    fn send_due(&mut self, publisher: usize, due: Instant) {
+        let i = self.publishers[publisher];
+        let before = self.clients[i].publishing.total;
+        self.clients[i].publishing.owed += 1;
+        self.service(i, false);
+        if self.clients[i].publishing.total > before {
+            self.core
+                .rec
+                .record_pacing(Instant::now().saturating_duration_since(due));
+        }
+    }
+
+    /// Waits up to `wait` for events and handles them.
+    fn poll_once(&mut self, wait: Duration) {
+        let Some(events) = self.core.wait(wait) else {
+            return;
+        };
+        for event in events.iter() {
+            let i = event.token().0;
+            if i < self.clients.len() {
+                let ready = Ready::of(event);
+                self.clients[i].peer_closed |= ready.peer_closed;
+                self.service(i, ready.readable);
+            }
+        }
+        self.core.restore(events);
+        self.share_counts();
+    }
+
+    /// Hands the coordinator this interval's sample; `messages` replaces
+    /// the count of deliveries when given.
+    fn send_sample(
+        &mut self,
+        samples: &Sender<Sample>,
+        index: u64,
+        length: Duration,
+        messages: Option<u64>,
+    ) {
+        self.core.send_sample(samples, index, length, messages, 0);
     }
 }

@@ -2,10 +2,13 @@
 //! its mode (the echo-style modes in `engine::echo`, pub/sub in
 //! `engine::pubsub`): pinning, the connect ramp (bounded concurrency, an
 //! optional rate), reading poll events, waiting for the common start, and
-//! the open-loop send schedule, and the clock of the measured window. A mode's worker implements [`Connector`]
+//! the open-loop send schedule, the clock of the measured window, and
+//! the load loop itself ([`drive`]), with the traffic of each mode behind
+//! [`Load`]. A mode's worker implements [`Connector`]
 //! and hands its own sends to [`OpenLoop::fire`].
 
 pub mod core;
+pub mod load;
 pub mod open_loop;
 pub mod pacer;
 pub mod window;
@@ -18,6 +21,7 @@ use crate::engine::shared::Shared;
 use crate::front::config::RunConfig;
 
 pub use self::core::Core;
+pub use load::{drive, Load};
 pub use open_loop::OpenLoop;
 pub use window::Window;
 

@@ -23,7 +23,8 @@ impl Report {
                 c.established, c.asked
             ));
         }
-        if let Some(min) = min_open.filter(|&min| c.open_at_end < min) {
+        let short = min_open.filter(|&min| c.open_at_end < min);
+        if let Some(min) = short {
             let asked = if min < c.asked {
                 format!(" (--min-open {min})")
             } else {
@@ -58,6 +59,9 @@ impl Report {
             let line = format!("{} errors: {}", self.errors.total, self.errors.summary());
             if tolerated < self.errors.total {
                 self.problems.push(line);
+            } else if short.is_some() {
+                // Not ridden out: connections are missing at the end.
+                self.notes.push(line);
             } else {
                 self.notes
                     .push(format!("{line} (ridden out with --reconnect)"));
@@ -254,6 +258,25 @@ mod tests {
         );
         r.judge(None, Some(150));
         assert!(r.ok(), "--min-open 150 allows 155: {:?}", r.problems);
+        // With --reconnect the disconnects are notes, "ridden out" only
+        // when the connections came back.
+        let mut gone = report(2, 50.0);
+        gone.connections = all.connections.clone();
+        gone.errors.add(crate::engine::errors::Cause::Closed, 45);
+        gone.reconnect = Some(crate::reports::report::ReconnectReport {
+            disconnects: 45,
+            reconnects: 0,
+            failed: crate::engine::errors::Errors::default(),
+            downtime_s: 1.0,
+            longest_outage_s: 1.0,
+        });
+        gone.judge(None, Some(200));
+        assert!(!gone.ok(), "{:?}", gone.notes);
+        assert!(
+            gone.notes.iter().all(|n| !n.contains("ridden out")),
+            "{:?}",
+            gone.notes
+        );
         let mut none = report(2, 50.0);
         none.connections = all.connections.clone();
         none.judge(None, None);

@@ -1,5 +1,6 @@
-//! The load phase of a worker: traffic (closed loop, or the open-loop
-//! schedule), timers, per-second samples, the drain, and the final count.
+//! The load phase of an echo-style worker: its traffic (closed loop, or
+//! the open-loop schedule) for the shared load loop (`EchoLoad`, driven
+//! by `engine::worker::drive`), the drain, and the final count.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

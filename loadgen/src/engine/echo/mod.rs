@@ -1,4 +1,6 @@
-//! One worker thread: its own `mio::Poll` and share of the connections.
+//! One worker thread of the echo-style modes (echo, line, idle, stream;
+//! over TCP or WebSocket), on the shared worker core
+//! (`engine::worker`): its own `mio::Poll` and share of the connections.
 //! It connects them (ramped, bounded concurrency, timeouts), waits for the
 //! common start, drives traffic until the end (or Ctrl-C or `--messages`),
 //! replacing connections whose lifetime is over and reconnecting failed

@@ -1,4 +1,5 @@
-//! One pub/sub worker thread: its own `mio::Poll` and its share of the
+//! One pub/sub worker thread, on the shared worker core
+//! (`engine::worker`): its own `mio::Poll` and its share of the
 //! subscribers and publishers. It connects them, subscribes and waits for
 //! every confirmation, waits for the common start, publishes (closed loop
 //! with a window of unacknowledged publishes, or on the open-loop

@@ -33,6 +33,7 @@
 //!        │               frames, payload, verify, counts
 //!        ├─ worker/      what both workers share: Core (poll, buffer,
 //!        │               measurements, counts, samples), Ramp + Connector,
+//!        │               connect_step (TCP, then the upgrade),
 //!        │               Ready, await_start, Window (warmup, samples,
 //!        │               end), OpenLoop (+ pacer: timerfd), and the load
 //!        │               loop (drive) with each mode's traffic behind Load

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use super::timers::{Timer, TimerKind};
 use super::Worker;
 use crate::engine::echo::conn::{ReadEnd, State, Traffic};
-use crate::engine::errors::{classify, Cause};
+use crate::engine::errors::Cause;
 use crate::engine::fault::Fault;
 use crate::engine::net;
-use crate::engine::worker::Ready;
+use crate::engine::worker::{connect_step, Connect, Ready};
 
 impl Worker {
     /// Waits up to `wait` for events and handles them.
@@ -37,22 +37,19 @@ impl Worker {
                 let Some(stream) = self.conns[i].stream.as_ref() else {
                     return;
                 };
-                match net::connect_result(stream) {
-                    // Connected; over WebSocket, once upgraded too.
-                    Ok(true) => match self.conns[i].upgrade(&mut self.core.buf) {
-                        Ok(true) => {
-                            self.core.connecting -= 1;
-                            self.established(i, since, Instant::now());
-                            // Traffic may already be flowing (late connect);
-                            // frames may have come with the upgrade.
-                            let early = self.conns[i].ws.is_some();
-                            self.service(i, traffic, readable || early);
-                        }
-                        Ok(false) => {}
-                        Err(fault) => self.connect_failed(i, fault.cause(), Instant::now()),
-                    },
-                    Ok(false) => {}
-                    Err(e) => self.connect_failed(i, classify(&e), Instant::now()),
+                let connected = net::connect_result(stream);
+                let (conn, buf) = (&mut self.conns[i], &mut self.core.buf);
+                match connect_step(connected, || conn.upgrade(buf)) {
+                    Connect::Up => {
+                        self.core.connecting -= 1;
+                        self.established(i, since, Instant::now());
+                        // Traffic may already be flowing (late connect);
+                        // frames may have come with the upgrade.
+                        let early = self.conns[i].ws.is_some();
+                        self.service(i, traffic, readable || early);
+                    }
+                    Connect::Pending => {}
+                    Connect::Failed(cause) => self.connect_failed(i, cause, Instant::now()),
                 }
             }
             State::Open => {

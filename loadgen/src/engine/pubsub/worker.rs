@@ -27,7 +27,8 @@ use crate::engine::recorder::Recorder;
 use crate::engine::shared::ConnectDone;
 use crate::engine::shared::{Sample, Shared};
 use crate::engine::worker::{
-    self, drive, Connector, Core, Load, OpenLoop, Ramp, Ready, Window, MAX_WAIT,
+    self, connect_step, drive, Connect, Connector, Core, Load, OpenLoop, Ramp, Ready, Window,
+    MAX_WAIT,
 };
 use crate::engine::ws::Link;
 use crate::front::config::RunConfig;
@@ -323,25 +324,18 @@ impl Worker {
                     return;
                 };
                 let target = self.target(i);
-                match crate::engine::net::connect_result(stream) {
-                    // Connected; over WebSocket, once upgraded too.
-                    Ok(true) => match self.clients[i].upgrade(&mut self.core.buf, target) {
-                        Ok(true) => {
-                            self.established(i, since, Instant::now());
-                            self.service(i, true);
-                        }
-                        Ok(false) => {}
-                        Err(fault) => {
-                            self.core.connecting -= 1;
-                            self.clients[i].kill();
-                            self.count(i, fault.cause(), 1);
-                        }
-                    },
-                    Ok(false) => {}
-                    Err(e) => {
+                let connected = crate::engine::net::connect_result(stream);
+                let (client, buf) = (&mut self.clients[i], &mut self.core.buf);
+                match connect_step(connected, || client.upgrade(buf, target)) {
+                    Connect::Up => {
+                        self.established(i, since, Instant::now());
+                        self.service(i, true);
+                    }
+                    Connect::Pending => {}
+                    Connect::Failed(cause) => {
                         self.core.connecting -= 1;
                         self.clients[i].kill();
-                        self.count(i, classify(&e), 1);
+                        self.count(i, cause, 1);
                     }
                 }
             }

@@ -13,10 +13,13 @@ pub mod open_loop;
 pub mod pacer;
 pub mod window;
 
+use std::io;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
 
+use crate::engine::errors::{classify, Cause};
+use crate::engine::fault::Fault;
 use crate::engine::shared::Shared;
 use crate::front::config::RunConfig;
 
@@ -63,6 +66,35 @@ impl Ready {
             readable: event.is_readable() || event.is_read_closed(),
             peer_closed,
         }
+    }
+}
+
+/// Where a connect in progress stands after an event on its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connect {
+    /// Still going (TCP, or the handshake above it).
+    Pending,
+    /// Connected, and upgraded where there is an upgrade.
+    Up,
+    /// Failed, for this cause.
+    Failed(Cause),
+}
+
+/// Where a connect stands: `connected` is what `net::connect_result`
+/// said of its socket; once connected, `upgrade` finishes what comes
+/// above TCP (the WebSocket handshake; done at once over plain TCP).
+pub fn connect_step(
+    connected: io::Result<bool>,
+    upgrade: impl FnOnce() -> Result<bool, Fault>,
+) -> Connect {
+    match connected {
+        Ok(true) => match upgrade() {
+            Ok(true) => Connect::Up,
+            Ok(false) => Connect::Pending,
+            Err(fault) => Connect::Failed(fault.cause()),
+        },
+        Ok(false) => Connect::Pending,
+        Err(e) => Connect::Failed(classify(&e)),
     }
 }
 

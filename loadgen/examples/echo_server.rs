@@ -1,5 +1,6 @@
 //! A minimal thread-per-connection echo server for the `sweep` test:
-//! `echo_server --threads N --bind ADDR` (threads is accepted and ignored).
+//! `echo_server --threads N --balance MODE --bind ADDR` (threads and
+//! balance are accepted and ignored).
 //! Stops on SIGTERM (the default action).
 
 use std::io::{Read, Write};

@@ -1,15 +1,18 @@
 //! loadgen against the project's own server (esockets, in this process):
 //! echo and line modes verify every byte, pipelining works, an idle run
-//! holds its connections, `--messages` stops at exactly N.
+//! holds its connections, `--messages` stops at exactly N, `--reconnect`
+//! brings every connection back across a graceful restart.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use common::loadgen_json;
 use esockets::protocols::{Echo, LineEcho};
-use esockets::{Config, Server};
+use esockets::{Config, Server, ShardStats};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -116,4 +119,118 @@ fn messages_stops_after_exactly_n() {
     assert_eq!(v["messages"], 5000, "{v}");
     server.shutdown();
     server.join().unwrap();
+}
+
+/// The counters of all of `server`'s shards together.
+fn totals(server: &Server) -> ShardStats {
+    server
+        .stats()
+        .into_iter()
+        .fold(ShardStats::default(), |a, b| a + b)
+}
+
+/// An echo server on `addr`, retrying for a bounded time (the stopped
+/// one's port may still be held for a moment).
+fn echo_on(addr: SocketAddr) -> Server {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let config = Config {
+            bind: addr,
+            ..config()
+        };
+        match Server::bind(config, |_| Echo) {
+            Ok(server) => return server,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "cannot bind {addr}: {e}");
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// A graceful restart (the old server echoes what it read, sends FIN and
+/// lingers; nothing listens for a while; a new server takes the port):
+/// every connection comes back to the new server, and the per-second
+/// `open` of the JSON shows the outage and ends where the summary does.
+/// The FIN of a graceful close often comes with the last echo, in the
+/// same read; loadgen used to take that short read for "drained", never
+/// saw the FIN, and kept those connections as open for good.
+#[test]
+fn reconnect_brings_every_connection_back_after_a_graceful_restart() {
+    const CONNECTIONS: u64 = 200;
+    /// How long nothing listens: longer than a second, so that at least
+    /// one per-second sample falls inside it.
+    const OUTAGE: Duration = Duration::from_millis(1500);
+    let first = Server::bind(config(), |_| Echo).unwrap();
+    let addr = first.local_addr();
+    let (tx, rx) = mpsc::channel();
+    let arg = addr.to_string();
+    let runner = std::thread::spawn(move || {
+        let count = CONNECTIONS.to_string();
+        let args = [
+            "--addr",
+            &arg,
+            "--connections",
+            &count,
+            "--reconnect",
+            "--duration",
+            "5s",
+            "--warmup",
+            "0s",
+            "--drain-timeout",
+            "1s",
+            "--threads",
+            "2",
+            "--quiet",
+        ];
+        let result = loadgen_json("graceful-restart", &args, LIMIT);
+        let _ = tx.send(());
+        result
+    });
+    // Restart once every connection is up and echoes flow.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = totals(&first);
+        if t.accepted >= CONNECTIONS && t.bytes_out >= CONNECTIONS * 64 * 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "loadgen never got going: {t:?}");
+        assert!(rx.try_recv().is_err(), "loadgen ended early");
+        std::thread::sleep(Duration::from_millis(1)); // polling, not synchronisation
+    }
+    first.shutdown();
+    first.join().unwrap();
+    // The outage itself (what is simulated), not a wait for anything.
+    std::thread::sleep(OUTAGE);
+    let second = echo_on(addr);
+    let (out, v) = runner.join().unwrap();
+    let accepted = totals(&second).accepted;
+    second.shutdown();
+    second.join().unwrap();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        accepted, CONNECTIONS,
+        "the new server accepted each connection once: {}",
+        out.stdout
+    );
+    let connections = &v["connections"];
+    assert_eq!(connections["open_at_end"], CONNECTIONS, "{connections}");
+    let rc = &v["reconnect"];
+    assert_eq!(rc["disconnects"], CONNECTIONS, "{rc}");
+    assert_eq!(rc["reconnects"], CONNECTIONS, "{rc}");
+    let open: Vec<u64> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["open"].as_u64().unwrap())
+        .collect();
+    assert!(
+        open.iter().any(|&n| n < CONNECTIONS / 2),
+        "the outage shows in the per-second open: {open:?}"
+    );
+    assert_eq!(
+        open.last().copied(),
+        connections["open_at_end"].as_u64(),
+        "the last second's open is the summary's: {open:?}"
+    );
 }

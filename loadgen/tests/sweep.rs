@@ -108,6 +108,58 @@ fn sweep_runs_each_thread_count_and_recommends() {
 }
 
 #[test]
+fn sweep_recommends_a_balance_mode_with_its_measured_ratio() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let dir = temp_dir("sweep-balance");
+    let report = dir.join("sweep.json");
+    let cmd = format!(
+        "'{}' --threads {{threads}} --balance {{balance}} --bind {{addr}}",
+        echo_server().display()
+    );
+    let out = sweep(
+        &cmd,
+        &addr,
+        &[
+            "--threads-list",
+            "1",
+            "--balance-list",
+            "reuseport,cpu",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let v = json(&report);
+    let modes: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["balance"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, ["reuseport", "cpu"], "each mode ran");
+    let rec = &v["recommendation"];
+    let pick = rec["balance"].as_str().unwrap();
+    let other = if pick == "cpu" { "reuseport" } else { "cpu" };
+    let ratios = rec["balance_ratios"].as_array().unwrap();
+    assert_eq!(ratios.len(), 1, "{rec}");
+    assert_eq!(ratios[0]["against"], other, "{rec}");
+    let ratio = ratios[0]["ratio"].as_f64().unwrap();
+    assert!(ratio >= 1.0, "the faster mode is picked: {rec}");
+    let shown = format!("--balance {pick}: {ratio:.2}x {other}");
+    assert!(out.stdout.contains(&shown), "{shown} in\n{}", out.stdout);
+    assert!(out.stdout.contains("balance"), "a balance column");
+    // A list without the placeholder is refused before anything starts.
+    let plain = format!("'{}' --bind {{addr}}", echo_server().display());
+    let out = sweep(
+        &plain,
+        &addr,
+        &["--threads-list", "1", "--balance-list", "cpu"],
+    );
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("{balance}"), "{}", out.stderr);
+}
+
+#[test]
 fn sweep_refuses_a_port_another_process_holds() {
     // This test process holds the port; the sweep must not measure it.
     let squatter = TcpListener::bind("127.0.0.1:0").unwrap();

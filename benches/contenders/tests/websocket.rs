@@ -34,10 +34,10 @@ fn load(addr: &str, extra: &[&str]) -> (u64, u64, u64) {
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    let cli = loadgen::cli::Cli::try_parse_from(&args).expect("loadgen arguments");
-    let cfg = loadgen::config::RunConfig::from_args(&cli.load).expect("loadgen config");
-    let result =
-        loadgen::run::execute(&cfg, Arc::new(AtomicBool::new(false)), None).expect("loadgen run");
+    let cli = loadgen::front::cli::Cli::try_parse_from(&args).expect("loadgen arguments");
+    let cfg = loadgen::front::config::RunConfig::from_args(&cli.load).expect("loadgen config");
+    let result = loadgen::engine::run::execute(&cfg, Arc::new(AtomicBool::new(false)), None)
+        .expect("loadgen run");
     (result.errors.total, result.messages, result.established)
 }
 

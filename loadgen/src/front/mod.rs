@@ -1,0 +1,11 @@
+//! The front end: the command line (`cli`), its checked form (`config`,
+//! with the traffic shape, source addresses and the pub/sub plan), and
+//! what each command does (`app`; `sweep`).
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod plan;
+pub mod shape;
+pub mod source;
+pub mod sweep;

@@ -1,0 +1,13 @@
+//! Reports: a run's measurements as a report (`report`, judged by
+//! `verdict`), a table, JSON, an interval log (`hdrlog`), SVG charts
+//! (`plot`), and merged logs of several machines (`merge`).
+
+pub mod hdrlog;
+pub mod json;
+pub mod merge;
+pub mod plot;
+pub mod pubsub;
+pub mod report;
+pub mod spread;
+pub mod table;
+pub mod verdict;

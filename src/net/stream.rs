@@ -42,6 +42,28 @@ pub(crate) fn unacknowledged(socket: &impl AsRawFd) -> io::Result<usize> {
     Ok(usize::try_from(bytes).unwrap_or(0))
 }
 
+/// Writes to a socket with `send(2)` and `MSG_NOSIGNAL` (a vanished
+/// client never raises `SIGPIPE`).
+///
+/// The same as `Write for &TcpStream`, minus std's layers around the call
+/// that the compiler stopped folding away once writes go through
+/// `transport::Stream`: the reply on the echo path is this call.
+#[inline(always)]
+pub(crate) fn send(socket: &impl AsRawFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: `data` is valid for reads of `data.len()` bytes, and the
+    // descriptor stays open while `socket` is borrowed.
+    let n = unsafe {
+        libc::send(
+            socket.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    // A negative count is exactly the error case; any other fits `usize`.
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
 /// The peer address of a connected socket, if it has one.
 pub(crate) fn peer_of(fd: BorrowedFd<'_>) -> Option<SocketAddr> {
     socket2::SockRef::from(&fd)

@@ -144,7 +144,7 @@ impl Write for Stream {
     #[inline(always)]
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
-            Self::Socket(socket) => socket.write(data),
+            Self::Socket(socket) => stream::send(socket, data),
             Self::Layered(transport) => transport.write(data),
         }
     }

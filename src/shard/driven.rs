@@ -95,7 +95,7 @@ impl<H: Handler> Shard<H> {
     pub(crate) fn ready_driven(&mut self, id: ConnId, ready: Readiness) {
         self.cx.begin_round(true);
         if let Some(key) = self.key(id) {
-            self.client_ready(key, ready);
+            self.client_ready(key, &ready);
         }
         self.turn();
     }

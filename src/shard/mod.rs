@@ -207,7 +207,7 @@ impl<H: Handler> Shard<H> {
                     // its queue to another server where one takes it.
                     LISTENER => self.accept_pending = true,
                     WAKER => self.read_inbox(),
-                    token => self.client_event(Key::from_token(token.0), event),
+                    token => self.client_ready(Key::from_token(token.0), event),
                 }
             }
             self.read_ready();

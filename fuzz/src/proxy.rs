@@ -23,7 +23,7 @@ const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
 /// Checks the parser on `data` as it is, then on a header built from it.
 pub fn check(data: &[u8]) {
     check_any(data);
-    let (header, addresses) = build(data);
+    let (header, len, addresses) = build(data);
     let parsed = parse(&header);
     let Parse::Done {
         header: got,
@@ -32,9 +32,9 @@ pub fn check(data: &[u8]) {
     else {
         panic!("a built header {header:?} did not parse: {parsed:?}");
     };
-    assert_eq!(consumed, header.len(), "built header's length");
+    assert_eq!(consumed, len, "built header's length");
     assert_eq!(got.addresses, Some(addresses), "built header's addresses");
-    for k in 0..header.len() {
+    for k in 0..len {
         assert_eq!(
             parse(&header[..k]),
             Parse::Incomplete,
@@ -119,9 +119,9 @@ fn check_header(bytes: &[u8], header: Header) {
     }
 }
 
-/// A valid header built from `data`, followed by the rest of `data`, and
-/// the addresses in it.
-fn build(data: &[u8]) -> (Vec<u8>, Addresses) {
+/// A valid header built from `data`, followed by the rest of `data`; its
+/// length and the addresses in it.
+fn build(data: &[u8]) -> (Vec<u8>, usize, Addresses) {
     let mut input = Input::new(data);
     let choice = input.byte();
     let v6 = choice & 1 != 0;
@@ -143,8 +143,9 @@ fn build(data: &[u8]) -> (Vec<u8>, Addresses) {
     } else {
         v2(addresses, &mut input)
     };
+    let len = header.len();
     header.extend_from_slice(input.rest());
-    (header, addresses)
+    (header, len, addresses)
 }
 
 /// The version 1 line for `addresses`.

@@ -6,8 +6,11 @@
 use std::fs;
 use std::path::Path;
 
+/// A target's checks.
+type Check = fn(&[u8]);
+
 /// Each target's corpus folder and its checks.
-const TARGETS: [(&str, fn(&[u8])); 5] = [
+const TARGETS: [(&str, Check); 5] = [
     ("proxy_header", esockets_fuzz::proxy::check),
     ("ws_frame", esockets_fuzz::frame::check),
     ("ws_message", esockets_fuzz::message::check),

@@ -2,7 +2,8 @@
 # Installs the real components some tests start (each on its own free
 # loopback port): redis-server, haproxy, promtool (Debian's prometheus),
 # chromium, and Python's websockets package; and iproute2's `ip` and
-# procps's `sysctl`, with which the restart tests make a network namespace. Only what is missing is
+# procps's `sysctl`, with which the restart tests make a network namespace; and g++, with
+# which libfuzzer-sys builds libFuzzer for scripts/fuzz. Only what is missing is
 # installed; on a machine that has them all this does nothing.
 # Used by scripts/test (the README's test command) and so by .ci/run.
 set -euo pipefail
@@ -17,6 +18,7 @@ need promtool prometheus
 need chromium chromium
 need ip iproute2
 need sysctl procps
+need c++ g++
 
 if ((${#missing_packages[@]})); then
     echo "components: installing ${missing_packages[*]}" >&2
@@ -39,7 +41,7 @@ if ! python3 -c 'import websockets' >/dev/null 2>&1; then
     python3 -m pip install -q websockets
 fi
 
-for command in redis-server haproxy promtool chromium ip sysctl; do
+for command in redis-server haproxy promtool chromium ip sysctl c++; do
     command -v "$command" >/dev/null || { echo "components: $command still missing" >&2; exit 1; }
 done
 python3 -c 'import websockets' || { echo "components: Python websockets still missing" >&2; exit 1; }

@@ -4,7 +4,8 @@
 # chromium, and Python's websockets package; iproute2's `ip` and procps's
 # `sysctl`, with which the restart tests make a network namespace; and
 # `nc` (Debian's netcat-openbsd), which the README and docs use to talk to
-# the server. Only what is missing is installed; on a machine that has
+# the server; and g++, with which libfuzzer-sys builds libFuzzer for
+# scripts/fuzz. Only what is missing is installed; on a machine that has
 # them all this does nothing. Installing needs root (apt-get, pip).
 # Used by scripts/test (the README's test command) and so by .ci/run.
 set -euo pipefail
@@ -20,6 +21,7 @@ need chromium chromium
 need ip iproute2
 need sysctl procps
 need nc netcat-openbsd
+need c++ g++
 
 if ((${#missing_packages[@]})); then
     echo "components: installing ${missing_packages[*]}" >&2
@@ -42,7 +44,7 @@ if ! python3 -c 'import websockets' >/dev/null 2>&1; then
     python3 -m pip install -q websockets
 fi
 
-for command in redis-server haproxy promtool chromium ip sysctl nc; do
+for command in redis-server haproxy promtool chromium ip sysctl nc c++; do
     command -v "$command" >/dev/null || { echo "components: $command still missing" >&2; exit 1; }
 done
 python3 -c 'import websockets' || { echo "components: Python websockets still missing" >&2; exit 1; }

@@ -190,8 +190,10 @@ fn starts_like(input: &[u8], prefix: &[u8]) -> bool {
 fn parse_v1(input: &[u8]) -> Parse {
     let window = &input[..input.len().min(V1_MAX_LEN)];
     let Some(lf) = window.iter().position(|&b| b == b'\n') else {
-        if window.contains(&b'\r') && !window.ends_with(b"\r") {
-            return Parse::Invalid(Invalid::V1LineEnd); // a CR not followed by LF
+        // A CR before the window's last byte is not followed by LF (there
+        // is none), whatever comes after the window.
+        if window[..window.len() - 1].contains(&b'\r') {
+            return Parse::Invalid(Invalid::V1LineEnd);
         }
         return if window.len() == V1_MAX_LEN {
             Parse::Invalid(Invalid::V1TooLong)

@@ -120,6 +120,24 @@ fn v1_without_crlf_in_107_bytes_is_too_long() {
     assert_eq!(parse(&line), Parse::Invalid(Invalid::V1TooLong));
 }
 
+/// Found by the proxy_header fuzz target: a stray CR early in the line,
+/// and a CR as the 107th byte, used to be `V1TooLong` once 107 bytes had
+/// come but `V1LineEnd` before: the reason depended on how the bytes were
+/// split into reads.
+#[test]
+fn v1_stray_cr_is_the_reason_however_long_the_input() {
+    let mut line = b"PROXY TCP4 1.2.3.4\r".to_vec();
+    line.resize(V1_MAX_LEN - 1, b'x');
+    line.extend_from_slice(b"\r\n");
+    for len in 20..=line.len() {
+        assert_eq!(
+            parse(&line[..len]),
+            Parse::Invalid(Invalid::V1LineEnd),
+            "first {len} bytes"
+        );
+    }
+}
+
 #[test]
 fn v1_malformed_lines() {
     let cases: &[(&[u8], Invalid)] = &[

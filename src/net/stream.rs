@@ -16,15 +16,25 @@ pub(crate) fn set_up(stream: &TcpStream, nodelay: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads from a socket with `read(2)`.
+/// Reads from a socket with the `read` system call.
 ///
 /// The same as `Read for &TcpStream`, which calls `recv(2)` with no flags,
-/// minus the few instructions glibc's `recv` wrapper adds: this is the
-/// hottest call in the server.
+/// minus glibc's wrapper: `read` and `recv` are cancellation points, and
+/// their wrappers enable and disable asynchronous cancellation around the
+/// call (about 30 instructions) for `pthread_cancel`, which nothing in
+/// esockets uses. This is the hottest call in the server.
+#[inline(always)]
 pub(crate) fn read(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes, and the
     // descriptor stays open while `socket` is borrowed.
-    let n = unsafe { libc::read(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_read,
+            socket.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
     // A negative count is exactly the error case; any other fits `usize`.
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
@@ -42,22 +52,24 @@ pub(crate) fn unacknowledged(socket: &impl AsRawFd) -> io::Result<usize> {
     Ok(usize::try_from(bytes).unwrap_or(0))
 }
 
-/// Writes to a socket with `send(2)` and `MSG_NOSIGNAL` (a vanished
-/// client never raises `SIGPIPE`).
+/// Writes to a socket with the `sendto` system call (what `send(2)` is)
+/// and `MSG_NOSIGNAL` (a vanished client never raises `SIGPIPE`).
 ///
-/// The same as `Write for &TcpStream`, minus std's layers around the call
-/// that the compiler stopped folding away once writes go through
-/// `transport::Stream`: the reply on the echo path is this call.
+/// The same as `Write for &TcpStream`, minus glibc's cancellation-point
+/// wrapper (see [`read`]): the reply on the echo path is this call.
 #[inline(always)]
 pub(crate) fn send(socket: &impl AsRawFd, data: &[u8]) -> io::Result<usize> {
     // SAFETY: `data` is valid for reads of `data.len()` bytes, and the
     // descriptor stays open while `socket` is borrowed.
     let n = unsafe {
-        libc::send(
+        libc::syscall(
+            libc::SYS_sendto,
             socket.as_raw_fd(),
-            data.as_ptr().cast(),
+            data.as_ptr(),
             data.len(),
             libc::MSG_NOSIGNAL,
+            std::ptr::null::<libc::sockaddr>(),
+            0 as libc::socklen_t,
         )
     };
     // A negative count is exactly the error case; any other fits `usize`.

@@ -7,7 +7,6 @@
 //! acceptor, the backplane, the watchdog and the metrics endpoint; the
 //! public [`ServerHandle`](crate::ServerHandle) is a thin wrapper over it.
 
-pub(crate) mod acceptor;
 pub(crate) mod close_reason;
 pub(crate) mod directory;
 pub(crate) mod fanout;
@@ -15,6 +14,7 @@ pub(crate) mod handle;
 pub(crate) mod heartbeat;
 pub(crate) mod id;
 pub(crate) mod inbox;
+pub(crate) mod least_loaded;
 pub(crate) mod load;
 pub(crate) mod outbox;
 pub(crate) mod stats;
@@ -26,12 +26,12 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 
 use crate::net::fds::Spare;
-use acceptor::Control;
 use directory::Directory;
 use fanout::{Audience, Fanout};
 use heartbeat::Heartbeat;
 use id::ConnId;
 use inbox::{InboxSender, Order, SendError};
+use least_loaded::Control;
 use outbox::{BackplaneStats, Outbox};
 use stats::{ExportedStats, ShardStats};
 

@@ -1,8 +1,8 @@
 //! The server side of the API: `Server` (bind the shards, start their
 //! threads, join them), its handle, configuration, errors and counters.
 
-pub(crate) mod acceptor;
 pub(crate) mod balance;
+pub(crate) mod least_loaded;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use crate::net::steer;
 use crate::ops::metrics::MetricsEndpoint;
 use crate::ops::watchdog::Watchdog;
 use crate::shard::{Shard, ShardParts, LISTENER, WAKER};
-use acceptor::Acceptor;
+use least_loaded::Acceptor;
 
 /// A running server: one pinned thread per shard, each with its own
 /// `SO_REUSEPORT` listener, poll and handler.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::accept::Refusal;
+use super::limits::Refusal;
 use super::Shard;
 use crate::handler::Handler;
 use crate::hub::inbox::{Handoff, Order};

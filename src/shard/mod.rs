@@ -11,6 +11,7 @@ mod driven;
 mod fanout;
 mod handoff;
 pub(crate) mod io;
+mod limits;
 mod proxy;
 pub(crate) mod round;
 mod settle;
@@ -37,8 +38,8 @@ use crate::hub::inbox::{InboxReceiver, Order};
 use crate::hub::load::ShardLoad;
 use crate::hub::stats::ShardStats;
 use crate::net::group::Group;
-pub(crate) use accept::{classify, AcceptError, ACCEPT_BACKOFF};
 use handoff::Balancing;
+pub(crate) use limits::{classify, AcceptError, ACCEPT_BACKOFF};
 use round::{Rounds, EXPORT_EVERY};
 use timers::Deadlines;
 

@@ -21,10 +21,10 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::config::Config;
 use crate::core::log_limit::RateLimit;
-use crate::hub::acceptor::Control;
 use crate::hub::handle::ServerHandle;
 use crate::hub::inbox::Handoff;
 use crate::hub::inbox::{Order, SendError};
+use crate::hub::least_loaded::Control;
 use crate::hub::load::ShardLoad;
 use crate::net::group::Group;
 use crate::net::{listener, stream};

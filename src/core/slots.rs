@@ -105,6 +105,16 @@ impl<T> Slots<T> {
         key
     }
 
+    /// The value at `key`, if its generation still matches.
+    pub fn get(&self, key: Key) -> Option<&T> {
+        let slot = self.slots.get(key.index as usize)?;
+        if slot.generation == key.generation {
+            slot.value.as_ref()
+        } else {
+            None
+        }
+    }
+
     /// The value under `key`, unless the key is stale or vacant.
     pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         let slot = self.slots.get_mut(key.index as usize)?;

@@ -68,6 +68,16 @@ impl ClientIo {
         newly
     }
 
+    /// Whether the client is on the shard's list of clients to flush.
+    pub(crate) fn held(&self) -> bool {
+        self.has(flag::HELD)
+    }
+
+    /// Puts the client on that list (the caller lists it).
+    pub(crate) fn mark_held(&mut self) {
+        self.set(flag::HELD, true);
+    }
+
     /// Ends the hold: the caller flushes now.
     pub(crate) fn release(&mut self) {
         self.set(flag::HELD, false);

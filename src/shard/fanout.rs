@@ -64,10 +64,15 @@ impl<H: Handler> Shard<H> {
             return;
         }
         self.stats.delivered += 1;
-        if client
-            .io
-            .hold_bytes(payload.clone(), self.config.output_limit, &mut self.stats)
-        {
+        let newly_held =
+            client
+                .io
+                .hold_bytes(payload.clone(), self.config.output_limit, &mut self.stats);
+        // A delivery that would pass the output limit fails the client:
+        // listed too, so the end-of-round flush settles (closes) it even
+        // if no event ever comes from it again (a reader that stopped).
+        if newly_held || (client.io.failure().is_some() && !client.io.held()) {
+            client.io.mark_held();
             self.held.push(key);
         }
         // Holding is for coalescing small deliveries, not for queuing

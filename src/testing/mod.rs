@@ -84,7 +84,9 @@ const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOS
 /// One shard serving in-memory clients, driven step by step by a test.
 ///
 /// Every call runs the shard until it has nothing left to do at the
-/// harness's clock: a test never waits, and nothing happens between calls.
+/// harness's clock (input past a read budget and orders past the inbox
+/// budget included): a test never waits, and nothing happens between
+/// calls.
 pub struct Harness<H: Handler> {
     /// The shard, with no listener and a clock of its own.
     shard: Shard<H>,
@@ -192,21 +194,26 @@ impl<H: Handler> Harness<H> {
     }
 
     /// Moves the clock forward by `by` and runs every timer due meanwhile
-    /// (the handler's, idle timeouts, close deadlines), in order, one
-    /// millisecond at a time where they are that close.
+    /// (the handler's, idle timeouts, close deadlines), in order, each at
+    /// its own time: the clock jumps from one due timer to the next.
     pub fn advance(&mut self, by: Duration) {
         let end = self.shard.clock() + by;
-        // Whole milliseconds: the wheel's resolution.
-        let mut now = self.shard.clock();
-        while now < end {
-            now = (now + Duration::from_millis(1)).min(end);
-            self.shard.set_clock(now);
+        while self.shard.clock() < end {
+            let now = self.shard.clock();
+            // At least a millisecond on (the wheel's resolution), at most
+            // to the end.
+            let next = self
+                .shard
+                .next_due()
+                .map_or(end, |due| due.max(now + Duration::from_millis(1)))
+                .min(end);
+            self.shard.set_clock(next);
         }
     }
 
     /// Whether the server still holds the client (open, or closing with
     /// output to flush).
-    pub fn is_connected(&mut self, client: ConnId) -> bool {
+    pub fn is_connected(&self, client: ConnId) -> bool {
         self.shard.holds(client)
     }
 
@@ -248,15 +255,24 @@ impl<H: Handler> Harness<H> {
         self.shard.with_context(f)
     }
 
-    /// Starts a graceful shutdown and runs it to its end (moving the
-    /// clock to the close deadline if clients are still flushing); runs
-    /// `on_shutting_down`, closes every client, then `on_shutdown`.
+    /// Starts a graceful shutdown and runs it to its end, moving the clock
+    /// from one due timer to the next (the grace, close deadlines) until
+    /// every client is closed; runs `on_shutting_down`, closes every
+    /// client, then `on_shutdown`.
+    ///
+    /// # Panics
+    ///
+    /// If clients are left with nothing due that would close them (the
+    /// shard could never finish).
     pub fn shutdown(&mut self) {
         self.shard.shutdown_driven();
-        let mut waited = Duration::ZERO;
-        while !self.shard.finished() && waited < Duration::from_secs(3600) {
-            self.advance(Duration::from_millis(10));
-            waited += Duration::from_millis(10);
+        while !self.shard.finished() {
+            let Some(due) = self.shard.next_due() else {
+                panic!("esockets::testing: shutdown cannot finish: clients left, nothing due");
+            };
+            let now = self.shard.clock();
+            self.shard
+                .set_clock(due.max(now + Duration::from_millis(1)));
         }
         self.shard.finish();
     }

@@ -161,3 +161,53 @@ fn a_client_can_have_its_own_idle_timeout_and_say_how_long_it_was_quiet() {
     h.advance(Duration::from_secs(60));
     assert!(h.is_connected(never), "off for this one");
 }
+
+#[test]
+fn a_fan_out_past_the_output_limit_closes_a_reader_that_stopped() {
+    let config = Config {
+        output_limit: 1000,
+        output_high_water: 800,
+        output_low_water: 100,
+        ..Config::default()
+    };
+    let mut h = Harness::new(config, Recorder::default());
+    let stopped = h.connect().expect("accepted");
+    let other = h.connect().expect("accepted");
+    h.set_window(stopped, Some(0));
+    let big = "x".repeat(600);
+    h.send(other, format!("all {big}\n").as_bytes());
+    assert!(h.is_connected(stopped), "under the limit");
+    h.send(other, format!("all {big}\n").as_bytes());
+    // No event ever comes from a reader that stopped: closed all the same.
+    assert!(!h.is_connected(stopped));
+    assert_eq!(
+        h.handler().closes(),
+        [(stopped, CloseReason::OutputOverflow)]
+    );
+}
+
+#[test]
+fn input_past_the_read_budget_is_all_handled_in_one_call() {
+    let config = Config {
+        read_budget: 4096,
+        ..Config::default()
+    };
+    let mut h = Harness::new(config, esockets::protocols::Echo);
+    let c = h.connect().expect("accepted");
+    let data = vec![b'e'; 64 * 1024];
+    h.send(c, &data);
+    assert_eq!(h.take_output(c), data);
+}
+
+#[test]
+fn a_long_shutdown_grace_is_run_to_its_end_at_once() {
+    let config = Config {
+        shutdown_grace: Duration::from_secs(2 * 3600),
+        ..Config::default()
+    };
+    let mut h = Harness::new(config, Recorder::default());
+    let c = h.connect().expect("accepted");
+    h.shutdown();
+    assert!(!h.is_connected(c));
+    assert_eq!(h.handler().closes(), [(c, CloseReason::Shutdown)]);
+}

@@ -42,7 +42,7 @@
 //!
 //! let _log = esockets::logging::init(); // log to stderr, as the binary does
 //! let server = Server::bind(Config::default(), |_shard| Shout)?;
-//! server.run_until_signal()?; // until Ctrl-C or SIGTERM, then drain
+//! server.run_until_signal()?; // until Ctrl-C or SIGTERM, then close gracefully
 //! # Ok::<(), esockets::Error>(())
 //! ```
 //!

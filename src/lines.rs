@@ -75,9 +75,17 @@ impl<'d> Lines<'d> {
     }
 
     /// Bytes the complete lines take, newlines included: what `on_data`
-    /// returns as [`Verdict::Consumed`](crate::Verdict::Consumed).
+    /// returns as [`Verdict::Consumed`](crate::Verdict::Consumed) once it
+    /// has handled them all. A handler that stops early (a `quit` line)
+    /// returns [`handled`](Self::handled) instead, or closes.
     pub fn consumed(&self) -> usize {
         self.scan.complete
+    }
+
+    /// Bytes of the lines the iterator has given so far, newlines
+    /// included.
+    pub fn handled(&self) -> usize {
+        self.next.min(self.scan.complete)
     }
 
     /// Whether a line after the complete ones (or the partial rest) is

@@ -88,6 +88,11 @@ fn default_names_are_unique_across_shards() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), names.len(), "{names:?}");
+    // Both shards took clients, in the same slots: where the old names
+    // (`guest{slot}`) collided.
+    for shard in ["guest0-", "guest1-"] {
+        assert!(names.iter().any(|n| n.starts_with(shard)), "{names:?}");
+    }
     drop(clients);
     server.shutdown();
     server.join().expect("clean shutdown");

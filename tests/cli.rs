@@ -146,7 +146,7 @@ fn line_echo_protocol_and_sigint() {
 
 /// A deployer (or a test harness) waits for the "listening" line, then may
 /// stop the server at once. Until the signal handlers are installed, a
-/// SIGTERM kills the process without draining or a summary. Tried a few
+/// SIGTERM kills the process without flushing or a summary. Tried a few
 /// times because the window is short.
 #[test]
 fn sigterm_right_after_the_listening_line_still_drains() {

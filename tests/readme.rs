@@ -178,3 +178,25 @@ fn the_readme_shows_examples_uppercase_as_it_is() {
         "update the README's listing of examples/uppercase.rs"
     );
 }
+
+/// The README's harness example is the second example of
+/// `esockets::testing`'s rustdoc, which `cargo test` compiles and runs.
+#[test]
+fn the_readme_harness_example_is_the_doctested_one() {
+    let readme = read("README.md");
+    let start = readme
+        .find("```rust\nuse std::time::Duration;\nuse esockets::testing::Harness;")
+        .expect("the README's harness example")
+        + "```rust\n".len();
+    let end = start + readme[start..].find("```\n").expect("its end");
+    let docs = read("src/testing/mod.rs");
+    let doctested: String = docs
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! ").or((line == "//!").then_some("")))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(
+        doctested.contains(&readme[start..end]),
+        "the README's harness example differs from src/testing/mod.rs's"
+    );
+}

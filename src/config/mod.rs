@@ -88,7 +88,7 @@ pub struct Config {
     /// and the rest are drained (`close_timeout`). A shard whose clients
     /// have all left ends it early. For restarts without a failed request
     /// (docs/operations.md), set it to the longest exchange a client may be
-    /// in the middle of. At most a day. Default zero: the drain begins at
+    /// in the middle of. At most a day. Default zero: closing begins at
     /// once.
     pub shutdown_grace: Duration,
     /// Join the `SO_REUSEPORT` group of another server already listening
@@ -241,7 +241,7 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Longest drain, idle and tick period: a timer wheel tick is a
+/// Longest close timeout, idle timeout and tick period: a timer wheel tick is a
 /// millisecond and idle activity is kept in 32 bits of them (49 days), and
 /// a day is far beyond any useful value.
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);

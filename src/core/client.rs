@@ -33,7 +33,7 @@ pub(super) mod flag {
     /// The peer's end of stream (or hang-up) was seen in an event; read
     /// until the socket reports it.
     pub(crate) const READ_CLOSED: u8 = 4;
-    /// The close deadline is set: `Client::clock` holds it.
+    /// The close deadline is set: `ClientIo::clock` holds it.
     pub(crate) const DEADLINE_ARMED: u8 = 8;
     /// Deliveries were queued without a write; the client is on the
     /// shard's list of clients to flush at the end of the round.
@@ -99,14 +99,24 @@ impl Carry {
             .extend_from_slice(data);
     }
 
-    /// Takes what is carried, leaving nothing (and no allocation).
+    /// Takes what is carried out of its box, which stays (with an empty
+    /// `Vec`) until [`put`](Self::put) refills or frees it: a client that
+    /// carries partial messages read after read allocates the box once.
     pub(crate) fn take(&mut self) -> Vec<u8> {
-        self.0.take().map(|boxed| *boxed).unwrap_or_default()
+        self.0
+            .as_mut()
+            .map(|boxed| std::mem::take(&mut **boxed))
+            .unwrap_or_default()
     }
 
-    /// Carries `input` (nothing if it is empty).
+    /// Carries `input`, in the box if one is left; nothing (and no heap)
+    /// if it is empty.
     pub(crate) fn put(&mut self, input: Vec<u8>) {
-        self.0 = (!input.is_empty()).then(|| Box::new(input));
+        match (&mut self.0, input.is_empty()) {
+            (_, true) => self.0 = None,
+            (Some(boxed), false) => **boxed = input,
+            (None, false) => self.0 = Some(Box::new(input)),
+        }
     }
 }
 
@@ -117,7 +127,7 @@ pub(crate) struct Client<S> {
     pub(crate) io: ClientIo,
     /// The handler's per-connection state.
     pub(crate) state: S,
-    /// The shard's one timer for this client (idle check while open, drain
+    /// The shard's one timer for this client (idle check while open, close
     /// deadline while closing, acknowledgement check while lingering), or
     /// `TimerKey::NONE`.
     pub(crate) timer: TimerKey,
@@ -199,7 +209,7 @@ impl ClientIo {
         self.set(flag::READ_CLOSED, true);
     }
 
-    /// Whether the close deadline is set (in `Client::clock`).
+    /// Whether the close deadline is set (in `ClientIo::clock`).
     pub(crate) fn deadline_armed(&self) -> bool {
         self.has(flag::DEADLINE_ARMED)
     }

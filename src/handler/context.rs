@@ -180,10 +180,20 @@ impl<'a> ShardContext<'a> {
             .push(Deferred::IdleTimeout(conn.id(), idle));
     }
 
-    /// How long nothing arrived from the client `conn`, to the
-    /// millisecond of this round's clock; `None` unless an idle timeout
-    /// applies to it (the server's, or its own), since only then is the
-    /// time of its last input kept.
+    /// Gives the client `conn` the server's idle timeout again
+    /// ([`Config::idle_timeout`](crate::Config::idle_timeout)), after
+    /// [`set_idle_timeout`](Self::set_idle_timeout) gave it its own.
+    pub fn reset_idle_timeout(&mut self, conn: &Conn<'_>) {
+        self.core
+            .deferred
+            .push(Deferred::IdleTimeout(conn.id(), IDLE_INHERITED));
+    }
+
+    /// How long the client `conn` has been idle, to the millisecond of
+    /// this round's clock: since its last input, or since the idle check
+    /// last found our output still on its way to it (a slow reader is not
+    /// idle). `None` unless an idle timeout applies to it (the server's,
+    /// or its own), since only then is the time kept.
     pub fn idle_for(&self, conn: &Conn<'_>) -> Option<Duration> {
         let server = self.core.idle_timeout.is_some();
         let tracked = match conn.idle() {

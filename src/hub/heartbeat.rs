@@ -213,7 +213,7 @@ impl Heartbeat {
     }
 
     /// Publishes the round durations (shard thread only).
-    pub(crate) fn publish_rounds(&self, times: &RoundTimes) {
+    pub(crate) fn export_rounds(&self, times: &RoundTimes) {
         for (cell, &count) in self.cells.buckets.iter().zip(&times.buckets) {
             cell.store(count, Ordering::Relaxed);
         }
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(times.observe(5_000_000_000), ROUND_BUCKETS - 1);
         assert_eq!(times.sum_nanos, 5_200_013_000);
         let heartbeat = Heartbeat::default();
-        heartbeat.publish_rounds(&times);
+        heartbeat.export_rounds(&times);
         assert_eq!(heartbeat.round_times(), times);
     }
 }

@@ -40,7 +40,7 @@ pub(crate) enum Order {
     /// what one publisher (a shard's round, a handle, the backplane) sent
     /// this shard.
     Fanout(Vec<Fanout>),
-    /// Stop accepting, drain, close everyone, and end the shard thread.
+    /// Stop accepting, close everyone gracefully, and end the shard thread.
     Shutdown,
     /// Serve this client the acceptor accepted (least-loaded balancing).
     Handoff(Handoff),

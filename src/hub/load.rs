@@ -19,9 +19,9 @@ pub(crate) struct ShardLoad {
     load: CachePadded<AtomicU64>,
 }
 
-/// A shard's load as it last published it.
+/// A shard's load as it last exported it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Published {
+pub(crate) struct Exported {
     /// Clients open on the shard.
     pub(crate) open: u32,
     /// Handoffs the shard has taken from its inbox (wrapping).
@@ -30,15 +30,15 @@ pub(crate) struct Published {
 
 impl ShardLoad {
     /// Stores the shard's load (shard thread only).
-    pub(crate) fn publish(&self, load: Published) {
+    pub(crate) fn export(&self, load: Exported) {
         let word = (u64::from(load.taken) << OPEN_BITS) | u64::from(load.open);
         self.load.store(word, Ordering::Relaxed);
     }
 
     /// The last load stored (any thread).
-    pub(crate) fn read(&self) -> Published {
+    pub(crate) fn read(&self) -> Exported {
         let word = self.load.load(Ordering::Relaxed);
-        Published {
+        Exported {
             open: word as u32,
             taken: (word >> OPEN_BITS) as u32,
         }

@@ -102,8 +102,9 @@ counters! {
     /// Messages published by this shard's handler (each counted once,
     /// however many subscribers it reaches).
     published,
-    /// Deliveries queued to this shard's subscribers (one per subscriber
-    /// per message).
+    /// Fan-out deliveries queued to this shard's clients, one per client
+    /// per message: a topic's subscribers, and every client of a
+    /// `send_to_all` or `broadcast`.
     delivered,
     /// Deliveries skipped because the subscriber was slow, under
     /// [`SlowSubscribers::Drop`](crate::SlowSubscribers::Drop).

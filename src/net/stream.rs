@@ -1,6 +1,6 @@
 //! Calls on connected sockets that std and mio do not offer.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -28,9 +28,10 @@ pub(crate) fn read(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes, and the
     // descriptor stays open while `socket` is borrowed.
     let n = unsafe {
+        // The kernel reads every argument as a `long`.
         libc::syscall(
             libc::SYS_read,
-            socket.as_raw_fd(),
+            libc::c_long::from(socket.as_raw_fd()),
             buf.as_mut_ptr(),
             buf.len(),
         )
@@ -64,15 +65,32 @@ pub(crate) fn send(socket: &impl AsRawFd, data: &[u8]) -> io::Result<usize> {
     let n = unsafe {
         libc::syscall(
             libc::SYS_sendto,
-            socket.as_raw_fd(),
+            libc::c_long::from(socket.as_raw_fd()),
             data.as_ptr(),
             data.len(),
-            libc::MSG_NOSIGNAL,
+            libc::c_long::from(libc::MSG_NOSIGNAL),
             std::ptr::null::<libc::sockaddr>(),
-            0 as libc::socklen_t,
+            0 as libc::c_long,
         )
     };
     // A negative count is exactly the error case; any other fits `usize`.
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Writes `bufs`, in order, with `sendmsg(2)` and `MSG_NOSIGNAL`: queued
+/// output (std's vectored write has no flags, so a reset peer would raise
+/// `SIGPIPE` in a process that does not ignore it, such as a Python host).
+pub(crate) fn send_vectored(socket: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero `msghdr` is a valid empty header (no address, no
+    // control data); its iovec pointer and count are set from `bufs`,
+    // whose `IoSlice`s are `iovec`s by layout (std guarantees it) and stay
+    // borrowed for the call.
+    let n = unsafe {
+        let mut header: libc::msghdr = std::mem::zeroed();
+        header.msg_iov = bufs.as_ptr().cast_mut().cast();
+        header.msg_iovlen = bufs.len();
+        libc::sendmsg(socket.as_raw_fd(), &header, libc::MSG_NOSIGNAL)
+    };
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 

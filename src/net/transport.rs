@@ -25,7 +25,7 @@ use super::stream;
 /// Layers that transform bytes (TLS, compression) implement it over an
 /// inner transport; [`esockets::testing`](crate::testing) implements it in
 /// memory.
-pub trait Transport {
+pub(crate) trait Transport {
     /// Reads what has arrived into `buf`: `Ok(0)` at the end of stream.
     ///
     /// # Errors
@@ -122,6 +122,23 @@ impl Stream {
         }
     }
 
+    /// Registers the socket underneath, if any, with the poll (a
+    /// transport in memory has nothing to register).
+    pub(crate) fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Self::Socket(socket) => registry.register(socket, token, interest),
+            Self::Layered(transport) => match transport.socket() {
+                Some(fd) => registry.register(&mut SourceFd(&fd.as_raw_fd()), token, interest),
+                None => Ok(()),
+            },
+        }
+    }
+
     /// Changes the poll interest of the socket underneath, if any (a
     /// transport in memory has nothing to register).
     pub(crate) fn reregister(
@@ -151,12 +168,41 @@ impl Write for Stream {
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            Self::Socket(socket) => socket.write_vectored(bufs),
+            Self::Socket(socket) => stream::send_vectored(socket, bufs),
             Self::Layered(transport) => transport.write_vectored(bufs),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A `Stream` is a transport too, so a layer (TLS, say) can be written
+/// over whatever carries the bytes underneath: `Tls<Stream>` over a socket
+/// in production, over a testing pipe in memory.
+impl Transport for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Stream::read(self, buf)
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        Write::write(self, data)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Write::write_vectored(self, bufs)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Stream::shutdown_write(self)
+    }
+
+    fn unacknowledged(&self) -> io::Result<usize> {
+        Stream::unacknowledged(self)
+    }
+
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        Stream::socket(self)
     }
 }

@@ -1,5 +1,5 @@
 //! Stopping a server on SIGINT (Ctrl-C) or SIGTERM: the first signal
-//! drains, a second one exits at once.
+//! closes every client gracefully, a second one exits at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ const EXIT_FLUSH: Duration = Duration::from_millis(200);
 /// Most programs want [`Server::run_until_signal`], which does both.
 /// Catch before [`Server::bind`] when something (a deployer, a test) may
 /// send SIGTERM as soon as the server accepts clients: a signal that
-/// arrives between the two is then held and still means a graceful drain.
+/// arrives between the two is then held and still means a graceful shutdown.
 ///
 /// # Examples
 ///
@@ -86,7 +86,7 @@ impl StopSignals {
                     handle.shutdown();
                     tracing::info!(
                         signal = %signal_name(signal),
-                        "shutting down: no new clients, draining output (a second signal exits at once)"
+                        "shutting down: no new clients, flushing their output (a second signal exits at once)"
                     );
                 }
             })
@@ -99,7 +99,7 @@ impl Server {
     /// Runs the server until SIGINT (Ctrl-C) or SIGTERM, then shuts it down
     /// gracefully and waits for it: every shard stops accepting, flushes
     /// queued output (up to [`Config::close_timeout`](crate::Config)) and
-    /// closes its clients. A second signal during the drain ends the process
+    /// closes its clients. A second signal during the graceful close ends the process
     /// at once (status 130 for SIGINT, 143 for SIGTERM), and so does any
     /// signal after this returns.
     ///
@@ -132,7 +132,7 @@ impl Server {
     /// [`run_until_signal`](Server::run_until_signal) with signals caught
     /// earlier, before [`Server::bind`]: a signal that arrives while the
     /// server starts (a script that stops it as soon as it says it is
-    /// listening) still drains it instead of ending the process. Once per
+    /// listening) still shuts it down gracefully instead of ending it. Once per
     /// process, as `run_until_signal`: a signal after this returns ends the
     /// process.
     ///
@@ -164,7 +164,7 @@ impl Server {
 fn exit_at_once(signal: i32) -> ! {
     tracing::warn!(
         signal = %signal_name(signal),
-        "second signal: exiting without draining"
+        "second signal: exiting without flushing"
     );
     logging::flush(EXIT_FLUSH);
     std::process::exit(128 + signal)

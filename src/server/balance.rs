@@ -13,7 +13,7 @@ use std::time::Duration;
 use mio::net::TcpListener;
 
 use crate::config::Balance;
-use crate::hub::load::Published;
+use crate::hub::load::Exported;
 
 /// How many listening sockets to bind or adopt for `threads` shards: one
 /// per shard, or under least-loaded balancing the `acceptor_takes` the
@@ -79,7 +79,7 @@ pub(crate) fn pick(candidates: &[Candidate]) -> Option<usize> {
 
 /// The load the acceptor counts for a shard: what it published, plus the
 /// handoffs `sent` to it that it has not taken yet.
-pub(crate) fn load_of(published: Published, sent: u32) -> u64 {
+pub(crate) fn load_of(published: Exported, sent: u32) -> u64 {
     u64::from(published.open) + u64::from(sent.wrapping_sub(published.taken))
 }
 
@@ -138,11 +138,11 @@ mod tests {
     #[test]
     fn handoffs_on_their_way_count_until_taken() {
         let cell = ShardLoad::default();
-        cell.publish(Published { open: 5, taken: 7 });
-        assert_eq!(cell.read(), Published { open: 5, taken: 7 });
+        cell.export(Exported { open: 5, taken: 7 });
+        assert_eq!(cell.read(), Exported { open: 5, taken: 7 });
         assert_eq!(load_of(cell.read(), 10), 8, "3 sent, not taken");
         // The counts wrap without a jump in load.
-        let wrapped = Published {
+        let wrapped = Exported {
             open: 1,
             taken: u32::MAX,
         };

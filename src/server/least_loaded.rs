@@ -6,7 +6,7 @@
 //! At shutdown it accepts the clients queued at that moment and hands
 //! them over like the others, closes the listener, and only then asks the
 //! shards to shut down: each inbox is first in, first out, so every
-//! client handed over is admitted before its shard begins to drain, and
+//! client handed over is admitted before its shard begins to close its clients, and
 //! none is left in an inbox.
 
 use std::io::{ErrorKind, Write};

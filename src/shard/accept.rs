@@ -156,10 +156,20 @@ impl<H: Handler> Shard<H> {
     /// if the handler accepted it.
     pub(crate) fn start(
         &mut self,
-        stream: Stream,
+        mut stream: Stream,
         peer: SocketAddr,
         proxy: Option<&ProxyInfo>,
     ) -> Option<Key> {
+        if let Stream::Layered(_) = stream {
+            // A layer over a socket (TLS, later) registers the socket under
+            // it; a plain socket was registered by `open`; a transport in
+            // memory has nothing to register.
+            let token = Token(self.clients.next_key().to_token());
+            if let Err(err) = stream.register(self.poll.registry(), token, Interest::READABLE) {
+                self.registration_failed(peer, &err);
+                return None;
+            }
+        }
         let now_tick = self.cx.now_tick() as u32;
         let key = self
             .clients

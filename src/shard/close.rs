@@ -18,7 +18,7 @@ const LINGER_FIRST_CHECK: Duration = Duration::from_millis(10);
 
 /// Longest wait between two looks: the wait doubles after each look, so
 /// 100,000 unresponsive clients at shutdown cost a few checks each (about
-/// a dozen over a 5 s drain) instead of one every 10 ms.
+/// a dozen over a 5 s close timeout) instead of one every 10 ms.
 const LINGER_MAX_CHECK: Duration = Duration::from_secs(1);
 
 /// Whether a close for `reason` is a graceful one, which owes the client

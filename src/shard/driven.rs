@@ -106,7 +106,7 @@ impl<H: Handler> Shard<H> {
             .is_some_and(|key| self.clients.get(key).is_some())
     }
 
-    /// Starts shutdown; [`turn`](Self::turn) then drains.
+    /// Starts shutdown; [`turn`](Self::turn) then closes the clients.
     pub(crate) fn shutdown_driven(&mut self) {
         self.cx.begin_round(true);
         self.begin_shutdown();

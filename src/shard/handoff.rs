@@ -8,7 +8,7 @@ use super::limits::Refusal;
 use super::Shard;
 use crate::handler::Handler;
 use crate::hub::inbox::{Handoff, Order};
-use crate::hub::load::{Published, ShardLoad};
+use crate::hub::load::{Exported, ShardLoad};
 
 /// What a shard keeps of its load under least-loaded balancing.
 #[derive(Default)]
@@ -17,9 +17,9 @@ pub(super) struct Balancing {
     /// balancing, where nobody reads it.
     cell: Option<Arc<ShardLoad>>,
     /// The load as it stands now.
-    now: Published,
+    now: Exported,
     /// The load as last published.
-    published: Published,
+    published: Exported,
 }
 
 impl Balancing {
@@ -55,14 +55,14 @@ impl<H: Handler> Shard<H> {
     /// Connections awaiting a PROXY header count as open: they took a
     /// handoff and are clients in a moment.
     #[inline]
-    pub(super) fn publish_load(&mut self) {
+    pub(super) fn export_load(&mut self) {
         let Some(cell) = &self.balancing.cell else {
             return;
         };
         let open = self.stats.open.saturating_add(self.awaiting_len() as u64);
         self.balancing.now.open = u32::try_from(open).unwrap_or(u32::MAX);
         if self.balancing.now != self.balancing.published {
-            cell.publish(self.balancing.now);
+            cell.export(self.balancing.now);
             self.balancing.published = self.balancing.now;
         }
     }

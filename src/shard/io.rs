@@ -284,10 +284,12 @@ fn hand_input<H: Handler>(
     let rest = unconsumed(&mut client.io, verdict, &input).len();
     if rest > config.input_limit && client.io.is_open() {
         client.io.fail(CloseReason::InputOverflow);
-    } else if rest > 0 {
+        input.clear();
+    } else {
         input.drain(..input.len() - rest);
-        client.io.input.put(input);
     }
+    // Always put back: an empty rest frees the box `take` left.
+    client.io.input.put(input);
 }
 
 /// The bytes `on_data` left unconsumed; a close consumes everything.

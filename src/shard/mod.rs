@@ -227,7 +227,7 @@ impl<H: Handler> Shard<H> {
             }
             self.send_outbound();
             self.end_round();
-            self.publish_load();
+            self.export_load();
         }
         self.finish();
     }

@@ -89,7 +89,7 @@ impl<H: Handler> Shard<H> {
         if let Some(exported) = self.cx.handle.hub().exported(usize::from(self.index)) {
             exported.export(&self.stats);
         }
-        self.cx.heartbeat.publish_rounds(&self.rounds.times);
+        self.cx.heartbeat.export_rounds(&self.rounds.times);
     }
 
     /// A round took `took` nanoseconds, past the stall threshold: count it,

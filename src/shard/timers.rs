@@ -23,7 +23,7 @@ pub(super) struct Deadlines {
     /// Shutdown began; every client is closed by then.
     pub(super) shutdown: Option<Instant>,
     /// Shutdown's grace (`Config::shutdown_grace`): clients are served as
-    /// usual until then, or until none is left; then the drain begins.
+    /// usual until then, or until none is left; then closing all begins.
     pub(super) grace: Option<Instant>,
 }
 

@@ -59,6 +59,19 @@
 //! assert_eq!(harness.take_output(client), b"bye\n");
 //! assert!(harness.server_closed(client));
 //! ```
+//!
+//! The README's shorter example, kept the same by a test:
+//!
+//! ```
+//! use std::time::Duration;
+//! use esockets::testing::Harness;
+//!
+//! let mut harness = Harness::new(esockets::Config::default(), esockets::protocols::LineEcho::new(64));
+//! let client = harness.connect().expect("accepted");
+//! harness.send(client, b"hello\nwor");
+//! assert_eq!(harness.take_output(client), b"hello\n"); // "wor" waits for its newline
+//! harness.advance(Duration::from_secs(1));               // timers fire as they would
+//! ```
 
 mod pipe;
 

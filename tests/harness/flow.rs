@@ -116,6 +116,7 @@ impl esockets::Handler for OwnIdle {
         for line in &mut lines {
             match line {
                 b"idle off" => cx.set_idle_timeout(conn, None),
+                b"idle server" => cx.reset_idle_timeout(conn),
                 b"quiet?" => {
                     let quiet = cx.idle_for(conn).map(|d| d.as_millis());
                     conn.send(format!("{quiet:?}\n").as_bytes());
@@ -160,6 +161,11 @@ fn a_client_can_have_its_own_idle_timeout_and_say_how_long_it_was_quiet() {
     assert!(!h.is_connected(server));
     h.advance(Duration::from_secs(60));
     assert!(h.is_connected(never), "off for this one");
+    h.send(never, b"idle server\n");
+    h.advance(Duration::from_millis(9_999));
+    assert!(h.is_connected(never));
+    h.advance(Duration::from_millis(2));
+    assert!(!h.is_connected(never), "the server's again");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use esockets::{Config, Conn, Handler, ShardContext, Verdict};
 
 use crate::util::{config, expect_clean_close, round_trip, wait_until, TestServer, DEADLINE};
 
-/// Echoes everything; says `bye` to every client when the drain begins.
+/// Echoes everything; says `bye` to every client when closing all begins.
 struct ByeEcho;
 
 impl Handler for ByeEcho {

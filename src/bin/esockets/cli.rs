@@ -206,7 +206,7 @@ pub struct Cli {
 
     /// At shutdown, once the listeners are closed, go on serving clients
     /// this long so that exchanges in progress finish (ends early when
-    /// every client has left); then the drain begins. For restarts
+    /// every client has left); then closing all begins. For restarts
     /// without a failed request, see docs/operations.md.
     #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
     pub shutdown_grace: Duration,

@@ -62,7 +62,7 @@ fn say_error(line: String) {
 }
 
 /// Starts the server (on the sockets systemd `passed`, if any), waits for
-/// SIGINT/SIGTERM, drains and reports; an error is a message for the user.
+/// SIGINT/SIGTERM, closes gracefully and reports; an error is a message for the user.
 /// `matches` say which options were typed (an option that does nothing for
 /// the protocol chosen is refused).
 fn run(
@@ -113,7 +113,7 @@ fn serve(
     report::raise_file_limit();
     let overflows_at_start = esockets::listen_overflows();
     // Caught before the listeners exist, so a signal that arrives as soon as
-    // clients can connect already means a graceful drain.
+    // clients can connect already means a graceful shutdown.
     let signals = StopSignals::catch()?;
     let passed_count = passed.len();
     let server = match cli.protocol {

@@ -83,7 +83,7 @@ fn the_default_steers_by_cpu_for_pinned_shards_and_says_why() {
     assert!(line.contains("balance: cpu (the default: "), "{line}");
     assert!(line.contains("the shards are pinned"), "{line}");
     assert!(
-        line.contains(&format!("{shards} shard")),
+        line.contains(&format!("no more of them ({shards}) than CPUs")),
         "names the shard count: {line}"
     );
     assert!(
@@ -107,7 +107,8 @@ fn the_default_falls_back_to_reuseport_for_more_shards_than_cpus_and_says_why() 
     let line = balance_line(&["--threads", &shards]);
     assert!(
         line.contains(&format!(
-            "balance: reuseport (the default, not cpu: {shards} shards for {} CPU",
+            "balance: reuseport (the default, not cpu: more shards ({shards}) than CPUs this \
+             process may use ({}); ",
             cpus()
         )),
         "{line}"

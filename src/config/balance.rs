@@ -106,23 +106,18 @@ impl BalanceReason {
 
 impl fmt::Display for BalanceReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let cpus = |n: &usize| if *n == 1 { "CPU" } else { "CPUs" };
-        let shards = |n: &usize| if *n == 1 { "shard" } else { "shards" };
         match self {
             Self::Asked => f.write_str("asked for"),
-            Self::Steerable { shards: s, cpus: c } => write!(
+            Self::Steerable { shards, cpus } => write!(
                 f,
-                "the shards are pinned, {s} {} for {c} {} this process may use, on sockets it \
-                 bound",
-                shards(s),
-                cpus(c)
+                "the shards are pinned, no more of them ({shards}) than CPUs this process may \
+                 use ({cpus}), on sockets it bound"
             ),
             Self::NotPinned => f.write_str("the shards are not pinned"),
-            Self::MoreShardsThanCpus { shards: s, cpus: c } => write!(
+            Self::MoreShardsThanCpus { shards, cpus } => write!(
                 f,
-                "{s} {} for {c} {} this process may use (steering needs a CPU per shard)",
-                shards(s),
-                cpus(c)
+                "more shards ({shards}) than CPUs this process may use ({cpus}); steering \
+                 needs a CPU per shard"
             ),
             Self::NoCpuList => f.write_str("the system did not list the CPUs this process may use"),
             Self::Joining => f.write_str(

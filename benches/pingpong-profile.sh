@@ -41,6 +41,7 @@ server_command() { # name -> the command line
     esockets-unpinned) echo "$bin/esockets --threads $threads --stall-threshold off --no-pin" ;;
     esockets-least-loaded) echo "$bin/esockets --threads $threads --stall-threshold off --balance least-loaded" ;;
     esockets-cpu) echo "$bin/esockets --threads $threads --stall-threshold off --balance cpu" ;;
+    esockets-reuseport) echo "$bin/esockets --threads $threads --stall-threshold off --balance reuseport" ;;
     tokio) echo "$bin/tokio-echo --threads $threads" ;;
     epoll) echo "$bin/epoll-echo --threads $threads" ;;
     *) echo "unknown contender $1" >&2 && exit 2 ;;

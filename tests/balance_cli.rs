@@ -48,9 +48,22 @@ fn least_loaded_says_so_at_start_and_spreads_clients_evenly() {
     }
 }
 
-/// The CPUs this process may use.
+/// The CPUs this process may use: its affinity mask, which the server's
+/// rule counts (`available_parallelism` may count fewer, by a cgroup
+/// quota).
 fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity
+    // fills the one we pass, of the size we pass.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    assert_eq!(
+        rc,
+        0,
+        "sched_getaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: reads the set filled above.
+    usize::try_from(unsafe { libc::CPU_COUNT(&set) }).expect("a count")
 }
 
 /// The `balance:` start-up line of `esockets` with `args` (bound to a

@@ -6,7 +6,7 @@ import csv, statistics as st
 CONTENDERS = ['esockets', 'esockets-reuseport', 'tokio', 'epoll']
 for workload in ['pingpong64-1000', 'pingpong64-10000']:
     print(f'\n{workload}')
-    for n in (1, 2, 3, 4):
+    for n in (1, 2, 3, 4, 5):
         rows = [r for r in csv.DictReader(open(f'set{n}-runs.csv')) if r['workload'] == workload]
         by = {c: sorted([r for r in rows if r['contender'] == c], key=lambda r: int(r['run'])) for c in CONTENDERS}
         med = lambda c, k: st.median(float(r[k]) for r in by[c])

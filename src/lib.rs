@@ -65,7 +65,8 @@ pub mod testing;
 pub mod websocket;
 
 pub use config::{
-    default_threads, Balance, Config, Keepalive, SlowSubscribers, RESERVED_DESCRIPTORS,
+    default_threads, Balance, BalanceChoice, BalanceReason, Config, Keepalive, SlowSubscribers,
+    RESERVED_DESCRIPTORS,
 };
 pub use error::{ConfigError, Error};
 pub use handler::{

@@ -7,13 +7,16 @@ mod chat;
 mod child;
 
 use child::line_client::LineClient;
-use esockets::{Config, Server};
+use esockets::{Balance, Config, Server};
 
 #[test]
 fn two_members_chat_in_a_room_across_shards() {
     let config = Config {
         bind: "127.0.0.1:0".parse().expect("address"),
         threads: 2,
+        // The hash spreads the members over both shards; steering would
+        // give every client of this thread to its CPU's shard.
+        balance: Balance::ReusePort,
         ..Config::default()
     };
     let server = Server::bind(config, |_| chat::Chat).expect("bind");

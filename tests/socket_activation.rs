@@ -178,3 +178,36 @@ fn every_protocol_serves_the_passed_socket() {
         );
     }
 }
+
+#[test]
+fn on_passed_sockets_the_default_balance_is_reuseport_and_says_why() {
+    // Steering needs listeners in a known order in their group, which
+    // passed sockets do not promise: the default falls back and says so;
+    // asking for cpu is refused.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut server = activated(&listener, &["--threads", "1", "--bind", "192.0.2.1:9"]);
+    let line = server.wait_for_line("balance: ");
+    assert!(
+        line.contains(
+            "balance: reuseport (the default, not cpu: the listening sockets were passed in"
+        ),
+        "{line}"
+    );
+    echo(&mut client(addr), b"served\n");
+    let (status, _) = server.stop();
+    assert!(status.success(), "{status}");
+
+    let args = [
+        "--threads",
+        "1",
+        "--bind",
+        "192.0.2.1:9",
+        "--balance",
+        "cpu",
+    ];
+    let (status, lines) = activated(&listener, &args).finish();
+    assert!(!status.success(), "{lines:#?}");
+    let error = lines.join("\n");
+    assert!(error.contains("passed sockets"), "{error}");
+}

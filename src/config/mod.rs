@@ -13,7 +13,7 @@ use crate::net::kernel;
 mod balance;
 mod slow_subscribers;
 
-pub use balance::Balance;
+pub use balance::{Balance, BalanceChoice, BalanceReason};
 pub use slow_subscribers::SlowSubscribers;
 
 /// Everything a [`Server`](crate::Server) can be told.
@@ -172,7 +172,8 @@ pub struct Config {
     /// How new clients are spread over the shards: by the kernel's
     /// `SO_REUSEPORT` hash, by the CPU that received them, or by an
     /// acceptor to the least-loaded shard (see docs/tuning.md). Default
-    /// [`Balance::ReusePort`].
+    /// [`Balance::Auto`]: by the CPU when the shards are pinned, one per
+    /// CPU at most, on sockets the server binds; else by the hash.
     pub balance: Balance,
 }
 
@@ -231,7 +232,7 @@ impl Default for Config {
             proxy_protocol: false,
             proxy_trusted: Vec::new(),
             proxy_timeout: Duration::from_secs(5),
-            balance: Balance::ReusePort,
+            balance: Balance::Auto,
         }
     }
 }

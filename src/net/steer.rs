@@ -114,8 +114,8 @@ pub(crate) fn steer_by_cpu(
 
 /// Removes a steering program from the `SO_REUSEPORT` group `listener`
 /// has just joined, so the group goes back to the kernel's hash: a server
-/// that joins the group of one started with `--balance cpu` (to replace
-/// it) would otherwise inherit its steering, and get no clients while the
+/// that joins the group of one steering by CPU (`--balance cpu`, or the
+/// default where it steers) to replace it would otherwise inherit its steering, and get no clients while the
 /// old server's sockets hold the indexes the program returns. Nothing
 /// attached (`ENOENT`) is the usual answer; a kernel before 5.3 cannot
 /// detach, which is said.
@@ -127,11 +127,12 @@ pub(crate) fn detach(listener: &impl AsRawFd) {
         Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {}
         Err(err) => tracing::warn!(
             %err,
-            "cannot take a steering program (--balance cpu) off the listening group: if the \
+            "cannot take a CPU-steering program off the listening group: if the \
              server joined runs one, this server gets clients only as it steers them"
         ),
         Ok(()) => tracing::info!(
-            "took the joined server's --balance cpu steering off the listening group"
+            "took the joined server's CPU steering off the listening group (it steered by \
+             --balance cpu or by default): clients are spread by the hash while both run"
         ),
     }
 }

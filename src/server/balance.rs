@@ -1,6 +1,7 @@
 //! Which shard serves a new client: the kernel's `SO_REUSEPORT` hash, the
 //! same group steered by the CPU that received the client, or one acceptor
-//! handing each client to the least-loaded shard.
+//! handing each client to the least-loaded shard; and which of those the
+//! default ([`Balance::Auto`]) runs.
 //!
 //! In least-loaded mode each shard publishes its load in one word (clients
 //! open, handoffs taken from its inbox); the acceptor adds the handoffs it
@@ -12,16 +13,55 @@ use std::time::Duration;
 
 use mio::net::TcpListener;
 
-use crate::config::Balance;
+use crate::config::{Balance, BalanceChoice, BalanceReason};
 use crate::hub::load::Exported;
+
+/// What decides the mode [`Balance::Auto`] runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Setting {
+    /// The shards.
+    pub(crate) threads: usize,
+    /// `Config::pin_threads`.
+    pub(crate) pinned: bool,
+    /// The CPUs this process may use, if the system listed them.
+    pub(crate) cpus: Option<usize>,
+    /// `Config::reuseport_join`.
+    pub(crate) joining: bool,
+    /// The listening sockets were passed in.
+    pub(crate) passed: bool,
+}
+
+/// The mode `asked` resolves to: itself when named, else by the rule of
+/// [`Balance::Auto`] (steering unless something in `setting` rules it
+/// out), with the reason. Whether the kernel takes the program is only
+/// known when it is attached; the caller falls back then.
+pub(crate) fn resolve(asked: Balance, setting: Setting) -> BalanceChoice {
+    let choice = |mode, reason| BalanceChoice { mode, reason };
+    if asked != Balance::Auto {
+        return choice(asked, BalanceReason::Asked);
+    }
+    let fallback = |reason| choice(Balance::ReusePort, reason);
+    let shards = setting.threads;
+    match setting.cpus {
+        _ if !setting.pinned => fallback(BalanceReason::NotPinned),
+        Some(cpus) if shards > cpus => fallback(BalanceReason::MoreShardsThanCpus { shards, cpus }),
+        _ if setting.joining => fallback(BalanceReason::Joining),
+        _ if setting.passed => fallback(BalanceReason::Passed),
+        None | Some(0) => fallback(BalanceReason::NoCpuList),
+        Some(cpus) => choice(
+            Balance::ReceivingCpu,
+            BalanceReason::Steerable { shards, cpus },
+        ),
+    }
+}
 
 /// How many listening sockets to bind or adopt for `threads` shards: one
 /// per shard, or under least-loaded balancing the `acceptor_takes` the
 /// acceptor accepts on (one when binding; every socket passed in).
 pub(crate) fn listener_count(balance: Balance, threads: usize, acceptor_takes: usize) -> usize {
     match balance {
-        Balance::ReusePort | Balance::ReceivingCpu => threads,
         Balance::LeastLoaded => acceptor_takes,
+        _ => threads,
     }
 }
 
@@ -33,10 +73,8 @@ pub(crate) fn split(
     shards: usize,
 ) -> (Vec<Option<TcpListener>>, Option<Vec<TcpListener>>) {
     match balance {
-        Balance::ReusePort | Balance::ReceivingCpu => {
-            (listeners.into_iter().map(Some).collect(), None)
-        }
         Balance::LeastLoaded => ((0..shards).map(|_| None).collect(), Some(listeners)),
+        _ => (listeners.into_iter().map(Some).collect(), None),
     }
 }
 
@@ -96,6 +134,97 @@ mod tests {
             load,
             running: 0,
             full: false,
+        }
+    }
+
+    /// Two pinned shards on two CPUs, binding their own sockets.
+    const STEERABLE: Setting = Setting {
+        threads: 2,
+        pinned: true,
+        cpus: Some(2),
+        joining: false,
+        passed: false,
+    };
+
+    #[test]
+    fn the_default_steers_by_cpu_when_nothing_rules_it_out() {
+        let choice = resolve(Balance::Auto, STEERABLE);
+        assert_eq!(choice.mode, Balance::ReceivingCpu);
+        assert_eq!(
+            choice.reason,
+            BalanceReason::Steerable { shards: 2, cpus: 2 }
+        );
+        assert!(choice.reason.by_default());
+        let fewer = resolve(
+            Balance::Auto,
+            Setting {
+                threads: 1,
+                ..STEERABLE
+            },
+        );
+        assert_eq!(fewer.mode, Balance::ReceivingCpu);
+    }
+
+    #[test]
+    fn the_default_falls_back_to_the_hash_with_the_reason() {
+        let cases = [
+            (
+                Setting {
+                    pinned: false,
+                    ..STEERABLE
+                },
+                BalanceReason::NotPinned,
+            ),
+            (
+                Setting {
+                    threads: 3,
+                    ..STEERABLE
+                },
+                BalanceReason::MoreShardsThanCpus { shards: 3, cpus: 2 },
+            ),
+            (
+                Setting {
+                    joining: true,
+                    ..STEERABLE
+                },
+                BalanceReason::Joining,
+            ),
+            (
+                Setting {
+                    passed: true,
+                    ..STEERABLE
+                },
+                BalanceReason::Passed,
+            ),
+            (
+                Setting {
+                    cpus: None,
+                    ..STEERABLE
+                },
+                BalanceReason::NoCpuList,
+            ),
+        ];
+        for (setting, reason) in cases {
+            let choice = resolve(Balance::Auto, setting);
+            assert_eq!(choice.mode, Balance::ReusePort, "{setting:?}");
+            assert_eq!(choice.reason, reason, "{setting:?}");
+        }
+    }
+
+    #[test]
+    fn a_mode_asked_for_is_kept_whatever_the_setting() {
+        let unpinned = Setting {
+            pinned: false,
+            ..STEERABLE
+        };
+        for mode in [
+            Balance::ReusePort,
+            Balance::ReceivingCpu,
+            Balance::LeastLoaded,
+        ] {
+            let choice = resolve(mode, unpinned);
+            assert_eq!(choice.mode, mode);
+            assert_eq!(choice.reason, BalanceReason::Asked);
         }
     }
 

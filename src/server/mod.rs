@@ -12,7 +12,7 @@ use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
 use crate::backplane::{Backplane, Running};
-use crate::config::{Balance, Config, RESERVED_DESCRIPTORS};
+use crate::config::{Balance, BalanceChoice, BalanceReason, Config, RESERVED_DESCRIPTORS};
 use crate::error::{ConfigError, Error};
 use crate::handler::{Handler, ShardInfo};
 use crate::hub::handle::ServerHandle;
@@ -60,6 +60,8 @@ pub struct Server {
     backplane: Option<Running>,
     /// The acceptor thread, under least-loaded balancing.
     acceptor: Option<JoinHandle<()>>,
+    /// The balance mode running, and why.
+    balance: BalanceChoice,
 }
 
 impl Server {
@@ -146,7 +148,7 @@ impl Server {
     /// Starts one shard per listener (`passed` if the listeners were made
     /// elsewhere), and the backplane if configured.
     fn start<F, H>(
-        config: Config,
+        mut config: Config,
         listeners: Vec<TcpListener>,
         passed: bool,
         (backplane, outbox): (Option<Backplane>, Option<Outbox>),
@@ -164,9 +166,28 @@ impl Server {
         } else {
             None
         };
-        if config.balance == Balance::ReceivingCpu {
-            steer_by_cpu(&listeners[0], cores.as_deref(), config.threads, local_addr)?;
+        let setting = balance::Setting {
+            threads: config.threads,
+            pinned: config.pin_threads,
+            cpus: cores.as_ref().map(Vec::len),
+            joining: config.reuseport_join,
+            passed,
+        };
+        let mut choice = balance::resolve(config.balance, setting);
+        if choice.mode == Balance::ReceivingCpu {
+            match steer_by_cpu(&listeners[0], cores.as_deref(), config.threads, local_addr) {
+                Ok(()) => {}
+                Err(Error::Steer { source, .. }) if choice.reason.by_default() => {
+                    choice = BalanceChoice {
+                        mode: Balance::ReusePort,
+                        reason: BalanceReason::SteeringRefused(source.to_string()),
+                    };
+                }
+                Err(err) => return Err(err),
+            }
         }
+        tracing::debug!(mode = ?choice.mode, reason = %choice.reason, "balance");
+        config.balance = choice.mode;
         let group = Arc::new(Group::new(local_addr, &listeners, passed));
         let least_loaded = config.balance == Balance::LeastLoaded;
         let (shard_listeners, acceptor_listeners) =
@@ -230,6 +251,7 @@ impl Server {
             watchdog,
             backplane: None,
             acceptor: None,
+            balance: choice,
         };
         if let Some(acceptor) = &acceptor {
             server.handle.hub().set_acceptor(acceptor.control());
@@ -296,6 +318,12 @@ impl Server {
     /// when [`Config::metrics`] is set.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(MetricsEndpoint::addr)
+    }
+
+    /// The balance mode running (never [`Balance::Auto`]: the default is
+    /// resolved when the server starts) and why.
+    pub fn balance(&self) -> &BalanceChoice {
+        &self.balance
     }
 
     /// A handle usable from any thread.

@@ -2,7 +2,9 @@
 //! to the shard with the fewest clients, skipping a stalled shard; ids,
 //! counters, close reasons, refusals at the limit and shutdown behave as
 //! under `Balance::ReusePort`. Under `Balance::ReceivingCpu` a client goes
-//! to the shard pinned to the CPU that received it.
+//! to the shard pinned to the CPU that received it, and so it does under
+//! the default (`Balance::Auto`) when nothing rules steering out; when
+//! something does, the default runs `ReusePort` and says why.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -10,8 +12,8 @@ use std::time::Instant;
 
 use crossbeam::channel::{unbounded, Sender};
 use esockets::{
-    Admission, Balance, CloseReason, Config, Conn, ConnId, Handler, ShardContext, ShardInfo,
-    Verdict,
+    Admission, Balance, BalanceReason, CloseReason, Config, Conn, ConnId, Handler, ShardContext,
+    ShardInfo, Verdict,
 };
 
 use crate::util::{
@@ -496,14 +498,35 @@ fn pin_to(cpu: usize) {
 
 #[test]
 fn receiving_cpu_gives_each_client_to_the_shard_on_the_cpu_it_connected_from() {
-    // On loopback the SYN is processed on the CPU of the thread that
-    // connects (unless RPS is set on `lo`, which no test machine here
-    // does), so a client connecting from a thread pinned to CPU c must
-    // land on the shard pinned to c. On a one-CPU machine there is one
-    // shard, and this only checks that the mode serves.
+    let probed = Probed::start(balanced(allowed_cpus().len().min(2), Balance::ReceivingCpu));
+    assert_eq!(probed.server.balance().reason, BalanceReason::Asked);
+    clients_land_on_the_shard_of_their_cpu(&probed);
+}
+
+#[test]
+fn the_default_gives_each_client_to_the_shard_on_the_cpu_it_connected_from() {
+    let shards = allowed_cpus().len().min(2);
+    let probed = Probed::start(config(shards));
+    let choice = probed.server.balance();
+    assert_eq!(choice.mode, Balance::ReceivingCpu, "{choice:?}");
+    assert_eq!(
+        choice.reason,
+        BalanceReason::Steerable {
+            shards,
+            cpus: allowed_cpus().len()
+        }
+    );
+    clients_land_on_the_shard_of_their_cpu(&probed);
+}
+
+/// On loopback the SYN is processed on the CPU of the thread that
+/// connects (unless RPS is set on `lo`, which no test machine here does),
+/// so under steering a client connecting from a thread pinned to CPU c
+/// must land on the shard pinned to c. On a one-CPU machine there is one
+/// shard, and this only checks that the mode serves.
+fn clients_land_on_the_shard_of_their_cpu(probed: &Probed) {
     let cpus = allowed_cpus();
-    let shards = cpus.len().min(2);
-    let probed = Probed::start(balanced(shards, Balance::ReceivingCpu));
+    let shards = probed.server.handle.shards();
     for (shard, &cpu) in cpus.iter().take(shards).enumerate() {
         let landed: Vec<u8> = std::thread::scope(|scope| {
             scope
@@ -572,4 +595,83 @@ fn a_server_joining_a_cpu_steered_group_gets_clients_by_the_hash() {
         joined > 0,
         "the server that joined got none of 40 clients: the steering stayed"
     );
+}
+
+#[test]
+fn the_default_falls_back_to_the_hash_and_says_why() {
+    let cpus = allowed_cpus().len();
+    let unpinned = Config {
+        pin_threads: false,
+        ..config(1)
+    };
+    let cases = [
+        (unpinned, BalanceReason::NotPinned, "not pinned"),
+        (
+            config(cpus + 1),
+            BalanceReason::MoreShardsThanCpus {
+                shards: cpus + 1,
+                cpus,
+            },
+            "needs a CPU per shard",
+        ),
+    ];
+    for (config, reason, words) in cases {
+        let server = TestServer::start(config, |_| esockets::protocols::Echo);
+        let choice = server.balance();
+        assert_eq!(choice.mode, Balance::ReusePort, "{choice:?}");
+        assert!(
+            choice.reason.to_string().contains(words),
+            "{}",
+            choice.reason
+        );
+        assert_eq!(choice.reason, reason);
+        let mut stream = server.client();
+        stream.write_all(b"x").expect("write");
+        assert_eq!(read_exact(&mut stream, 1), b"x", "served by the hash");
+    }
+
+    let first = TestServer::echo(1);
+    let joining = TestServer::start(
+        Config {
+            bind: first.addr,
+            reuseport_join: true,
+            ..config(1)
+        },
+        |_| esockets::protocols::Echo,
+    );
+    assert_eq!(first.balance().mode, Balance::ReceivingCpu);
+    assert_eq!(joining.balance().mode, Balance::ReusePort);
+    assert_eq!(joining.balance().reason, BalanceReason::Joining);
+
+    let passed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let server =
+        esockets::Server::from_listeners(config(1), vec![passed], |_| esockets::protocols::Echo)
+            .expect("serves the passed socket");
+    assert_eq!(server.balance().mode, Balance::ReusePort);
+    assert_eq!(server.balance().reason, BalanceReason::Passed);
+    assert!(
+        server.balance().reason.to_string().contains("passed in"),
+        "{}",
+        server.balance().reason
+    );
+    server.shutdown();
+    server.join().expect("clean shutdown");
+}
+
+#[test]
+fn asked_for_by_name_cpu_refuses_what_the_default_falls_back_from() {
+    let joining = Config {
+        reuseport_join: true,
+        ..balanced(1, Balance::ReceivingCpu)
+    };
+    let err = esockets::Server::bind(joining, |_| esockets::protocols::Echo)
+        .expect_err("joining refused");
+    assert!(err.to_string().contains("reuseport_join"), "{err}");
+    let passed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let err =
+        esockets::Server::from_listeners(balanced(1, Balance::ReceivingCpu), vec![passed], |_| {
+            esockets::protocols::Echo
+        })
+        .expect_err("passed sockets refused");
+    assert!(err.to_string().contains("passed sockets"), "{err}");
 }

@@ -215,6 +215,9 @@ fn check_options(keepalive: Option<Keepalive>, user_timeout: Option<Duration>, e
         Config {
             keepalive,
             user_timeout,
+            // The hash spreads this thread's clients over both shards
+            // (steering would give them all to its CPU's shard).
+            balance: esockets::Balance::ReusePort,
             ..config(2)
         },
         move |_| ReadOptions {

@@ -71,6 +71,15 @@ impl TestServer {
         }
     }
 
+    /// The balance mode the server runs, and why.
+    pub fn balance(&self) -> esockets::BalanceChoice {
+        self.server
+            .as_ref()
+            .expect("server not taken yet")
+            .balance()
+            .clone()
+    }
+
     /// An echo server with `threads` shards.
     pub fn echo(threads: usize) -> Self {
         Self::start(config(threads), |_| esockets::protocols::Echo)

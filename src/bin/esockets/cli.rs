@@ -165,10 +165,12 @@ pub struct Cli {
     /// each client to the shard pinned to the CPU that received it, for
     /// NICs with a receive queue per core; needs pinned shards and a core
     /// for each), or least-loaded (one acceptor hands each client to the
-    /// shard with the fewest clients, skipping stalled shards). See
-    /// docs/tuning.md.
-    #[arg(long, value_enum, default_value_t = Balance::Reuseport)]
-    pub balance: Balance,
+    /// shard with the fewest clients, skipping stalled shards). Default:
+    /// cpu when the shards are pinned, one per CPU at most, on sockets it
+    /// binds itself (not --reuseport-join, not systemd's), else reuseport;
+    /// the start-up line says which and why. See docs/tuning.md.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub balance: Option<Balance>,
 
     /// pubsub: a subscriber whose queued output passed --high-water is
     /// closed (at --output-limit) or has deliveries skipped and counted.
@@ -345,9 +347,10 @@ impl Cli {
             proxy_trusted: self.proxy_trusted.clone(),
             proxy_timeout: self.proxy_timeout,
             balance: match self.balance {
-                Balance::Reuseport => esockets::Balance::ReusePort,
-                Balance::Cpu => esockets::Balance::ReceivingCpu,
-                Balance::LeastLoaded => esockets::Balance::LeastLoaded,
+                None => esockets::Balance::Auto,
+                Some(Balance::Reuseport) => esockets::Balance::ReusePort,
+                Some(Balance::Cpu) => esockets::Balance::ReceivingCpu,
+                Some(Balance::LeastLoaded) => esockets::Balance::LeastLoaded,
             },
             ..defaults
         };

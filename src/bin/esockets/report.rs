@@ -69,18 +69,7 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
         tracing::info!("metrics at http://{addr}/metrics (Prometheus text format)");
     }
     shards(config, passed);
-    match config.balance {
-        esockets::Balance::LeastLoaded => tracing::info!(
-            "balance: least-loaded; one acceptor thread hands each new client to the shard \
-             with the fewest open clients, skipping shards stalled for {} ms or more",
-            esockets::Balance::STALLED_AFTER.as_millis()
-        ),
-        esockets::Balance::ReceivingCpu => tracing::info!(
-            "balance: cpu; each new client goes to the shard pinned to the CPU that received \
-             it (a BPF program on the listeners)"
-        ),
-        _ => {}
-    }
+    balance(server.balance());
     backlog(config, passed);
     migrate_req();
     timeouts(config);
@@ -108,6 +97,39 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
          a second signal exits at once",
         format_duration(config.close_timeout)
     );
+}
+
+/// The balance mode running, why (the flag, or the default's rule), and
+/// what it does.
+fn balance(choice: &esockets::BalanceChoice) {
+    let (name, what) = match choice.mode {
+        esockets::Balance::LeastLoaded => (
+            "least-loaded",
+            format!(
+                "one acceptor thread hands each new client to the shard with the fewest open \
+                 clients, skipping shards stalled for {} ms or more",
+                esockets::Balance::STALLED_AFTER.as_millis()
+            ),
+        ),
+        esockets::Balance::ReceivingCpu => (
+            "cpu",
+            "each new client goes to the shard pinned to the CPU that received it (a BPF \
+             program on the listeners)"
+                .to_owned(),
+        ),
+        _ => (
+            "reuseport",
+            "the kernel's SO_REUSEPORT hash of each client's addresses picks its shard".to_owned(),
+        ),
+    };
+    let why = match &choice.reason {
+        esockets::BalanceReason::Asked => format!("--balance {name}"),
+        reason if choice.mode == esockets::Balance::ReceivingCpu => {
+            format!("the default: {reason}")
+        }
+        reason => format!("the default, not cpu: {reason}"),
+    };
+    tracing::info!("balance: {name} ({why}); {what}");
 }
 
 /// The WebSocket layer's limits and timeouts.

@@ -99,7 +99,7 @@ pub const WS_KNOWN: [Contender; 3] = [
 
 /// esockets under each balancing mode besides the default: plain TCP
 /// contenders, for comparing `--balance` settings (e.g. on `skew-1000`).
-pub const BALANCE_KNOWN: [Contender; 2] = [
+pub const BALANCE_KNOWN: [Contender; 3] = [
     // One acceptor hands each client to the least-loaded shard.
     Contender {
         name: "esockets-least-loaded",
@@ -113,6 +113,14 @@ pub const BALANCE_KNOWN: [Contender; 2] = [
         binary: "esockets",
         port: 1245,
         args: &["--balance", "cpu"],
+    },
+    // The kernel's hash alone: the default's fallback (and the default
+    // before the rule chose steering).
+    Contender {
+        name: "esockets-reuseport",
+        binary: "esockets",
+        port: 1246,
+        args: &["--balance", "reuseport"],
     },
 ];
 

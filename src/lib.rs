@@ -69,6 +69,8 @@ pub use config::{
     RESERVED_DESCRIPTORS,
 };
 pub use error::{ConfigError, Error};
+#[allow(deprecated)]
+pub use handler::Decision;
 pub use handler::{
     Admission, Conn, ConnId, Handler, ServerHandle, ShardContext, ShardInfo, TimerId, Verdict,
 };

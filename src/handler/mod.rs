@@ -14,6 +14,8 @@ pub use crate::hub::handle::ServerHandle;
 pub use crate::hub::id::ConnId;
 pub use conn::Conn;
 pub use context::{ShardContext, ShardInfo, TimerId};
+#[allow(deprecated)]
+pub use outcome::Decision;
 pub use outcome::{Admission, Verdict};
 
 /// A service: the callbacks one shard runs for its clients.

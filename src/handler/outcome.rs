@@ -22,3 +22,7 @@ pub enum Verdict {
     /// (what arrives is read and dropped).
     Close,
 }
+
+/// The old name of [`Admission`], kept for a release.
+#[deprecated(since = "0.1.0", note = "renamed `Admission` (one word for one idea)")]
+pub type Decision<S> = Admission<S>;

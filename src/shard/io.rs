@@ -99,11 +99,14 @@ impl<H: Handler> Shard<H> {
         if ready.readable() || client.io.read_closed() {
             unsettled |= self.read(key);
         }
-        if unsettled {
-            self.settle(key);
-        }
+        // The callback's requests first: one it made for its own client
+        // (`cx.send` to itself, `send_to_all`) must reach that client before
+        // a close it asked for in the same callback finishes.
         if !self.cx.deferred.is_empty() {
             self.apply_deferred();
+        }
+        if unsettled {
+            self.settle(key);
         }
     }
 
@@ -197,11 +200,12 @@ impl<H: Handler> Shard<H> {
         }
         let mut ready = std::mem::take(&mut self.ready);
         for key in ready.drain(..) {
-            if self.read(key) {
-                self.settle(key);
-            }
+            let unsettled = self.read(key);
             if !self.cx.deferred.is_empty() {
                 self.apply_deferred();
+            }
+            if unsettled {
+                self.settle(key);
             }
         }
         // Keys queued while reading stay; the vector's memory is reused.

@@ -217,3 +217,18 @@ fn a_long_shutdown_grace_is_run_to_its_end_at_once() {
     assert!(!h.is_connected(c));
     assert_eq!(h.handler().closes(), [(c, CloseReason::Shutdown)]);
 }
+
+#[test]
+fn what_a_callback_sends_its_own_client_arrives_before_the_close_it_asks_for() {
+    let mut h = Harness::new(Config::default(), Recorder::default());
+    let a = h.connect().expect("accepted");
+    let b = h.connect().expect("accepted");
+    h.send(a, b"all goodbye\nquit\n");
+    let out = String::from_utf8(h.take_output(a)).expect("text");
+    assert!(
+        out.contains("bye\n") && out.contains("goodbye\n"),
+        "{out:?}"
+    );
+    assert_eq!(h.take_output(b), b"goodbye\n");
+    assert!(h.server_closed(a));
+}

@@ -12,6 +12,7 @@ use std::io::{self, IoSlice, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
+use mio::event::Source;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -130,27 +131,26 @@ impl Stream {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        match self {
-            Self::Socket(socket) => registry.register(socket, token, interest),
-            Self::Layered(transport) => match transport.socket() {
-                Some(fd) => registry.register(&mut SourceFd(&fd.as_raw_fd()), token, interest),
-                None => Ok(()),
-            },
-        }
+        self.with_source(|source| registry.register(source, token, interest))
     }
 
-    /// Changes the poll interest of the socket underneath, if any (a
-    /// transport in memory has nothing to register).
+    /// Changes the poll interest of the socket underneath, if any.
     pub(crate) fn reregister(
         &mut self,
         registry: &Registry,
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
+        self.with_source(|source| registry.reregister(source, token, interest))
+    }
+
+    /// Runs `f` on what the poll watches for this stream: the socket, or
+    /// the one under a layered transport; nothing for one in memory.
+    fn with_source(&mut self, f: impl FnOnce(&mut dyn Source) -> io::Result<()>) -> io::Result<()> {
         match self {
-            Self::Socket(socket) => registry.reregister(socket, token, interest),
+            Self::Socket(socket) => f(socket),
             Self::Layered(transport) => match transport.socket() {
-                Some(fd) => registry.reregister(&mut SourceFd(&fd.as_raw_fd()), token, interest),
+                Some(fd) => f(&mut SourceFd(&fd.as_raw_fd())),
                 None => Ok(()),
             },
         }

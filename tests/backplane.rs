@@ -179,12 +179,15 @@ fn an_unreachable_redis_is_said_at_once_and_publishes_lost_are_logged() {
         "--backplane",
         &url,
     ]);
-    let listening = server.listening_addr();
+    // In any order: the backplane's threads may speak before the
+    // listening line.
     let started = Instant::now();
-    let lines = server.wait_for_lines(&[
+    let mut lines = server.wait_for_lines(&[
+        "esockets listening",
         &format!("backplane: cannot reach Redis at {addr} (publishing)"),
         &format!("backplane: cannot reach Redis at {addr} (listening)"),
     ]);
+    let listening = child::address_in(&lines.remove(0));
     assert!(
         started.elapsed() < AT_ONCE,
         "said {:?} after start-up: {lines:#?}",
@@ -222,11 +225,14 @@ fn losing_redis_is_one_warning_and_its_return_one_info_line() {
     // The retries show at debug: the test waits for a few of them.
     command.env("RUST_LOG", "info,esockets::backplane=debug");
     let mut server = Server::start(&mut command);
-    let addr = server.listening_addr();
-    server.wait_for_lines(&[
+    // In any order: the backplane's threads may speak before the
+    // listening line.
+    let lines = server.wait_for_lines(&[
+        "esockets listening",
         "backplane: publishing to Redis",
         "backplane: listening to Redis",
     ]);
+    let addr = child::address_in(&lines[0]);
     redis.kill();
     server.wait_for_lines(&[
         "(listening); other processes' publishes are missed",

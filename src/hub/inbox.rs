@@ -165,6 +165,12 @@ impl InboxSender {
 }
 
 impl InboxReceiver {
+    /// Whether a sender woke the shard since it last took its orders: what
+    /// the shard's poll would report as the waker's event.
+    pub(crate) fn woken(&self) -> bool {
+        self.wake_pending.load(Ordering::Acquire)
+    }
+
     /// Whether shutdown was asked while the queue was full.
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::Acquire)

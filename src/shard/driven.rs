@@ -155,7 +155,10 @@ impl<H: Handler> Shard<H> {
             self.cx.begin_round(true);
             self.begin_round();
             self.read_ready();
-            self.read_inbox();
+            // As the loop does: on the waker's event, or orders left over.
+            if self.inbox.woken() || self.inbox_pending || self.inbox.stop_requested() {
+                self.read_inbox();
+            }
             if self.sweep.is_some() {
                 self.sweep_step();
             }

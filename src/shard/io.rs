@@ -99,14 +99,24 @@ impl<H: Handler> Shard<H> {
         if ready.readable() || client.io.read_closed() {
             unsettled |= self.read(key);
         }
-        // The callback's requests first: one it made for its own client
-        // (`cx.send` to itself, `send_to_all`) must reach that client before
-        // a close it asked for in the same callback finishes.
+        self.apply_then_settle(key, unsettled);
+    }
+
+    /// After a client's callbacks: their requests first (one made for its
+    /// own client, `cx.send` to itself or `send_to_all`, must reach it
+    /// before a close asked for in the same callback finishes), then the
+    /// client's settling, then what settling's callbacks asked (an
+    /// `on_close` that says goodbye to the others).
+    #[inline(always)]
+    fn apply_then_settle(&mut self, key: Key, unsettled: bool) {
         if !self.cx.deferred.is_empty() {
             self.apply_deferred();
         }
         if unsettled {
             self.settle(key);
+            if !self.cx.deferred.is_empty() {
+                self.apply_deferred();
+            }
         }
     }
 
@@ -201,12 +211,7 @@ impl<H: Handler> Shard<H> {
         let mut ready = std::mem::take(&mut self.ready);
         for key in ready.drain(..) {
             let unsettled = self.read(key);
-            if !self.cx.deferred.is_empty() {
-                self.apply_deferred();
-            }
-            if unsettled {
-                self.settle(key);
-            }
+            self.apply_then_settle(key, unsettled);
         }
         // Keys queued while reading stay; the vector's memory is reused.
         ready.append(&mut self.ready);

@@ -232,3 +232,39 @@ fn what_a_callback_sends_its_own_client_arrives_before_the_close_it_asks_for() {
     assert_eq!(h.take_output(b), b"goodbye\n");
     assert!(h.server_closed(a));
 }
+
+/// Tells every other client when one leaves, from `on_close`.
+struct Leaver;
+
+impl esockets::Handler for Leaver {
+    type State = ();
+
+    fn on_data(
+        &mut self,
+        _: &mut esockets::ShardContext<'_>,
+        _: &mut esockets::Conn<'_>,
+        _: &mut (),
+        data: &[u8],
+    ) -> esockets::Verdict {
+        esockets::Verdict::Consumed(data.len())
+    }
+
+    fn on_close(
+        &mut self,
+        cx: &mut esockets::ShardContext<'_>,
+        id: esockets::ConnId,
+        _: (),
+        _: CloseReason,
+    ) {
+        cx.send_to_all(format!("{} left\n", id.slot()));
+    }
+}
+
+#[test]
+fn what_on_close_asks_for_is_applied_at_once() {
+    let mut h = Harness::new(Config::default(), Leaver);
+    let a = h.connect().expect("accepted");
+    let b = h.connect().expect("accepted");
+    h.close(a);
+    assert_eq!(h.take_output(b), format!("{} left\n", a.slot()).as_bytes());
+}

@@ -58,7 +58,8 @@ proptest! {
     }
 
     /// A line the parser accepts is a command written out (a `PUB` with
-    /// an empty payload may have kept its space), whatever the line.
+    /// an empty payload may have kept its space; the verb in any case, as
+    /// Redis's), whatever the line.
     #[test]
     fn an_accepted_line_is_a_written_command(
         verb in prop::sample::select(vec!["SUB", "UNSUB", "PUB", "PING", "sub", "PUBLISH", ""]),
@@ -67,7 +68,9 @@ proptest! {
         let mut line = verb.as_bytes().to_vec();
         line.extend_from_slice(&rest);
         if let Ok(command) = parse(&line) {
-            let body = line.strip_suffix(b"\r").unwrap_or(&line);
+            let mut body = line.strip_suffix(b"\r").unwrap_or(&line).to_vec();
+            let verb_end = body.iter().position(|&b| b == b' ').unwrap_or(body.len());
+            body[..verb_end].make_ascii_uppercase();
             let written = write(command);
             prop_assert!(
                 written == body || [&written[..], b" "].concat() == body,

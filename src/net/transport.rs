@@ -64,6 +64,24 @@ pub(crate) trait Transport {
     /// The connection is already broken.
     fn shutdown_write(&mut self) -> io::Result<()>;
 
+    /// Writes what the transport holds of what it already took (a TLS
+    /// record the socket took only part of).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` while some is left; any other error breaks the
+    /// connection.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Whether the transport holds output it took and has not passed on:
+    /// the shard then waits for the socket to be writable, as it does for
+    /// its own queue.
+    fn pending(&self) -> bool {
+        false
+    }
+
     /// Bytes written that the peer has not acknowledged yet (`SIOCOUTQ`
     /// for a socket): a lingering close waits for 0.
     ///
@@ -104,6 +122,16 @@ impl Stream {
         match self {
             Self::Socket(socket) => socket.shutdown(Shutdown::Write),
             Self::Layered(transport) => transport.shutdown_write(),
+        }
+    }
+
+    /// Whether the transport holds output it took and has not passed on
+    /// (never, for a socket).
+    #[inline(always)]
+    pub(crate) fn pending(&self) -> bool {
+        match self {
+            Self::Socket(_) => false,
+            Self::Layered(transport) => transport.pending(),
         }
     }
 
@@ -174,7 +202,10 @@ impl Write for Stream {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Self::Socket(_) => Ok(()),
+            Self::Layered(transport) => transport.flush(),
+        }
     }
 }
 
@@ -196,6 +227,14 @@ impl Transport for Stream {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         Stream::shutdown_write(self)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Write::flush(self)
+    }
+
+    fn pending(&self) -> bool {
+        Stream::pending(self)
     }
 
     fn unacknowledged(&self) -> io::Result<usize> {

@@ -6,6 +6,7 @@ mod cli;
 mod flags;
 mod networks;
 mod report;
+mod tls;
 mod units;
 
 use std::io::{self, Write};

@@ -84,7 +84,7 @@ pub use net::activation::systemd_listeners;
 pub use net::fds::{open_file_limit, raise_open_file_limit};
 pub use net::kernel::{listen_overflows, somaxconn, tcp_migrate_req};
 pub use ops::logging;
-pub use ops::signals::StopSignals;
+pub use ops::signals::{ReloadSignals, StopSignals};
 pub use server::Server;
 
 /// Pure building blocks, public only so `benches/` can measure them; not a

@@ -1,12 +1,13 @@
 //! Stopping a server on SIGINT (Ctrl-C) or SIGTERM: the first signal
-//! closes every client gracefully, a second one exits at once.
+//! closes every client gracefully, a second one exits at once. Reloading
+//! on SIGHUP: each one calls the program's reload function.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::error::Error;
@@ -88,6 +89,67 @@ impl StopSignals {
                         signal = %signal_name(signal),
                         "shutting down: no new clients, flushing their output (a second signal exits at once)"
                     );
+                }
+            })
+            .map(drop)
+            .map_err(|source| Error::Signals { source })
+    }
+}
+
+/// SIGHUP, caught from [`catch`](ReloadSignals::catch) on and held until
+/// [`watch`](ReloadSignals::watch) acts on them: each one then calls the
+/// program's reload function, on a thread of its own. Catch it before
+/// [`Server::bind`], as [`StopSignals`], so a SIGHUP sent as soon as the
+/// server listens reloads instead of ending the process.
+///
+/// What a reload re-reads and applies is the program's to say (the
+/// `esockets` binary re-reads its configuration file and the TLS files).
+///
+/// # Examples
+///
+/// ```no_run
+/// use esockets::{protocols::Echo, Config, ReloadSignals, Server};
+///
+/// let reloads = ReloadSignals::catch()?;
+/// let server = Server::bind(Config::default(), |_shard| Echo)?;
+/// reloads.watch(|| tracing::info!("SIGHUP: nothing to reload"))?;
+/// server.run_until_signal()?;
+/// # Ok::<(), esockets::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ReloadSignals {
+    /// The caught signals, delivered to the watching thread.
+    signals: Signals,
+}
+
+impl ReloadSignals {
+    /// Starts catching SIGHUP: from now on it no longer ends the process.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signals`] if the handler cannot be installed.
+    pub fn catch() -> Result<Self, Error> {
+        let signals = Signals::new([SIGHUP]).map_err(|source| Error::Signals { source })?;
+        Ok(Self { signals })
+    }
+
+    /// Starts a thread that calls `reload` once per SIGHUP caught (one
+    /// call for several that arrive while a call runs, as the kernel
+    /// merges pending signals).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signals`] if the thread cannot be started.
+    pub fn watch<F>(self, mut reload: F) -> Result<(), Error>
+    where
+        F: FnMut() + Send + 'static,
+    {
+        let mut signals = self.signals;
+        thread::Builder::new()
+            .name("esockets-reload".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    reload();
                 }
             })
             .map(drop)

@@ -5,10 +5,8 @@
 //! A new option that applies to some protocols only needs one line in
 //! [`ONLY`].
 
-use clap::parser::ValueSource;
-use clap::ArgMatches;
-
 use crate::cli::{Cli, Protocol};
+use crate::settings::{Origin, Settings};
 
 /// Where an option does something.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,17 +77,25 @@ pub const ONLY: &[(&str, &str, Scope)] = &[
     ("proxy_timeout", "--proxy-timeout", Scope::ProxyProtocol),
 ];
 
-/// Refuses the first option typed on the command line (`matches`) that
-/// does nothing for the server `cli` describes.
+/// Refuses the first option given (typed, or set by the environment or
+/// the configuration file: `settings`) that does nothing for the server
+/// `cli` describes.
 ///
 /// # Errors
 ///
-/// A message naming the flag, what it applies to, and the protocol chosen.
-pub fn check(cli: &Cli, matches: &ArgMatches) -> Result<(), String> {
-    let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+/// A message naming the flag (and the variable or file line that set it),
+/// what it applies to, and the protocol chosen.
+pub fn check(cli: &Cli, settings: &Settings) -> Result<(), String> {
     for &(id, flag, scope) in ONLY {
-        if typed(id) && !scope.applies(cli) {
-            return Err(refusal(cli, flag, scope));
+        let Some(setting) = settings.get(id) else {
+            continue;
+        };
+        if !scope.applies(cli) {
+            let refused = refusal(cli, flag, scope);
+            return Err(match &setting.origin {
+                Origin::Flag => refused,
+                origin => format!("{origin}: {refused}"),
+            });
         }
     }
     Ok(())
@@ -119,15 +125,15 @@ fn refusal(cli: &Cli, flag: &str, scope: Scope) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{CommandFactory, FromArgMatches};
+    use clap::CommandFactory;
 
     /// `check` on these arguments (after the program name).
     fn checked(args: &[&str]) -> Result<(), String> {
-        let matches = Cli::command()
-            .try_get_matches_from(std::iter::once("esockets").chain(args.iter().copied()))
-            .expect("arguments parse");
-        let cli = Cli::from_arg_matches(&matches).expect("a Cli");
-        check(&cli, &matches)
+        let args = std::iter::once("esockets").chain(args.iter().copied());
+        let sources =
+            crate::options::Sources::new(args.map(Into::into).collect()).expect("arguments parse");
+        let options = sources.read().expect("options");
+        check(&options.cli, &options.settings)
     }
 
     #[test]

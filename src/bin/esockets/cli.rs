@@ -2,6 +2,7 @@
 //! [`esockets::Config`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -32,6 +33,15 @@ turned off (--idle-timeout, --keepalive, --user-timeout, --ws-ping-interval, \
 #[derive(Debug, Parser)]
 #[command(name = "esockets", version, after_help = AFTER_HELP)]
 pub struct Cli {
+    /// Read options from this TOML file (or the file ESOCKETS_CONFIG
+    /// names): one key per option, named as its flag without the dashes
+    /// (max-connections = 5000). Every option may also come from the
+    /// environment as ESOCKETS_<OPTION> (ESOCKETS_MAX_CONNECTIONS=5000). A
+    /// flag wins over the environment, which wins over the file. SIGHUP
+    /// re-reads them (see docs/operations.md).
+    #[arg(long = "config", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
     /// Protocol to serve.
     #[arg(long, short, value_enum, default_value_t = Protocol::Echo)]
     pub protocol: Protocol,

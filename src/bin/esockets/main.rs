@@ -3,9 +3,14 @@
 mod applies;
 mod bind;
 mod cli;
+mod file;
 mod flags;
+mod keys;
 mod networks;
+mod options;
+mod reload;
 mod report;
+mod settings;
 mod tls;
 mod units;
 
@@ -13,24 +18,35 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use esockets::protocols::pubsub::PubSubWs;
 use esockets::protocols::{Discard, Echo, LineEcho, PubSub, WsEcho};
 use esockets::websocket::WebSocket;
-use esockets::{Server, StopSignals};
+use esockets::{ReloadSignals, Server, StopSignals};
 
 use cli::{Cli, Protocol};
+use options::{Options, Refusal, Sources};
+use reload::{Reloader, Running};
 
 /// How long an error message waits for earlier log lines to be written.
 const FLUSH_BEFORE_ERROR: Duration = Duration::from_millis(200);
 
+/// The exit status of options refused (as clap's for a bad flag).
+const BAD_OPTIONS: u8 = 2;
+
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    let sources = Sources::new(std::env::args_os().collect()).unwrap_or_else(|err| err.exit());
+    let options = match sources.read() {
+        Ok(options) => options,
+        Err(Refusal::Clap(err)) => err.exit(),
+        Err(refusal @ Refusal::Source(_)) => {
+            say_error(format!("esockets: error: {refusal}\n"));
+            return ExitCode::from(BAD_OPTIONS);
+        }
+    };
     // Before any thread starts: it changes the environment.
     let passed = esockets::systemd_listeners();
-    let _log = esockets::logging::init_with(cli.log_format.into());
-    match run(&cli, &matches, passed) {
+    let _log = esockets::logging::init_with(options.cli.log_format.into());
+    match run(sources, options, passed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             esockets::logging::flush(FLUSH_BEFORE_ERROR);
@@ -62,19 +78,19 @@ fn say_error(line: String) {
     }
 }
 
-/// Starts the server (on the sockets systemd `passed`, if any), waits for
-/// SIGINT/SIGTERM, closes gracefully and reports; an error is a message for the user.
-/// `matches` say which options were typed (an option that does nothing for
-/// the protocol chosen is refused).
+/// Starts the server (on the sockets systemd `passed`, if any), reloads
+/// on SIGHUP, waits for SIGINT/SIGTERM, closes gracefully and reports; an
+/// error is a message for the user. An option given that does nothing for
+/// the protocol chosen is refused.
 fn run(
-    cli: &Cli,
-    matches: &ArgMatches,
+    sources: Sources,
+    options: Options,
     passed: Result<Vec<std::net::TcpListener>, esockets::Error>,
 ) -> Result<(), String> {
-    applies::check(cli, matches)?;
-    let config = cli.config()?;
+    applies::check(&options.cli, &options.settings)?;
+    let config = options.cli.config()?;
     let passed = passed.map_err(|err| err.to_string())?;
-    serve(cli, config, passed).map_err(|err| match err {
+    serve(sources, options, config, passed).map_err(|err| match err {
         esockets::Error::Config(err) => flags::describe(&err),
         err @ esockets::Error::AddrInUse { .. } => format!(
             "{err}; to replace an esockets running there without dropping a client, start \
@@ -107,15 +123,18 @@ where
 
 /// [`run`] with a checked config.
 fn serve(
-    cli: &Cli,
+    sources: Sources,
+    options: Options,
     config: esockets::Config,
     passed: Vec<std::net::TcpListener>,
 ) -> Result<(), esockets::Error> {
+    let cli = &options.cli;
     report::raise_file_limit();
     let overflows_at_start = esockets::listen_overflows();
     // Caught before the listeners exist, so a signal that arrives as soon as
-    // clients can connect already means a graceful shutdown.
+    // clients can connect already means a graceful shutdown (or a reload).
     let signals = StopSignals::catch()?;
+    let reloads = ReloadSignals::catch()?;
     let passed_count = passed.len();
     let server = match cli.protocol {
         Protocol::Echo => start(&config, passed, |_| Echo)?,
@@ -144,7 +163,11 @@ fn serve(
     };
     report::started(&server, &config, cli, passed_count);
     report::restart(&config, passed_count);
+    report::settings(&options.settings);
     let handle = server.handle();
+    let running = Running { config };
+    let mut reloader = Reloader::new(sources, options.settings, running);
+    reloads.watch(move || reloader.reload())?;
     signals.watch(handle.clone())?;
     let joined = server.join();
     report::summary(

@@ -5,6 +5,7 @@ use clap::ValueEnum;
 use esockets::{BackplaneStats, Config, Server, ShardStats};
 
 use crate::cli::{Cli, Protocol};
+use crate::settings::Settings;
 use crate::units::{format_duration, format_size};
 
 /// Below this open-file limit a server holds too few clients to be useful,
@@ -294,6 +295,23 @@ pub fn restart(config: &Config, passed: usize) {
              (--shutdown-grace), then drained",
             format_duration(config.shutdown_grace)
         );
+    }
+}
+
+/// Every option not at its default, and where its value came from (the
+/// command line, a variable, a line of the configuration file); a warning
+/// for each `ESOCKETS_` variable that is no option's.
+pub fn settings(settings: &Settings) {
+    for setting in &settings.given {
+        tracing::info!(
+            "option {} = {} (from {})",
+            setting.key.name,
+            setting.shown(),
+            setting.origin
+        );
+    }
+    for stray in &settings.strays {
+        tracing::warn!("{stray} is set but names no option: ignored (see esockets --help)");
     }
 }
 

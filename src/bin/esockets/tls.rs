@@ -10,7 +10,42 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use esockets::tls::{CertificateFiles, Tls, TlsSettings};
 
+use crate::cli::Cli;
+use crate::reload::Running;
 use crate::units::parse_duration;
+
+/// The options a reload (SIGHUP) applies to new handshakes; the handshake
+/// timeout and budget are read by the shards when they start, and need a
+/// restart.
+pub const RELOADED: &[&str] = &[
+    "tls-cert",
+    "tls-key",
+    "tls-client-ca",
+    "tls-client-auth",
+    "tls-alpn",
+    "tls-tickets",
+];
+
+/// The reload hook of [`RELOADED`]: re-reads the certificate, key and
+/// client CA files (changed paths or not: a renewed certificate keeps its
+/// name) and applies them to new handshakes; established connections keep
+/// their session.
+///
+/// # Errors
+///
+/// A file at fault (the running TLS stays), or TLS turned on or off, which
+/// needs a restart.
+pub fn reload(new: &Cli, running: &Running) -> Result<(), String> {
+    match (
+        &running.config.tls,
+        new.tls.settings(new.speaks_websocket())?,
+    ) {
+        (None, None) => Ok(()),
+        (Some(tls), Some(settings)) => tls.replace(settings).map_err(|err| format!("TLS: {err}")),
+        (None, Some(_)) => Err("TLS cannot be turned on without a restart".into()),
+        (Some(_), None) => Err("TLS cannot be turned off without a restart".into()),
+    }
+}
 
 /// The TLS options of the command line.
 #[derive(Debug, Args)]

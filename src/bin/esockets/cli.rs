@@ -20,7 +20,9 @@ Sizes are bytes (65536) or take a unit: 64KiB, 16MiB, 1GiB (powers of 1024; \
 also K, M, G) or 64KB, 16MB, 1GB (powers of 1000); 1.5MiB works too.
 Durations are seconds (5, 0.5) or take a unit: 500ms, 30s, 2m. Those that can be \
 turned off (--idle-timeout, --keepalive, --user-timeout, --ws-ping-interval, \
---stall-threshold) take off, their only spelling: 0 is refused there.";
+--stall-threshold) take off, their only spelling: 0 is refused there.
+Secret material (TLS keys) is always named by a file path: keep such paths in \
+the --config file or the environment rather than on the command line.";
 
 /// A sharded, thread-per-core TCP server for very many concurrent clients.
 ///

@@ -22,6 +22,7 @@ need ip iproute2
 need sysctl procps
 need nc netcat-openbsd
 need c++ g++
+need openssl openssl
 
 if ((${#missing_packages[@]})); then
     echo "components: installing ${missing_packages[*]}" >&2
@@ -44,7 +45,7 @@ if ! python3 -c 'import websockets' >/dev/null 2>&1; then
     python3 -m pip install -q websockets
 fi
 
-for command in redis-server haproxy promtool chromium ip sysctl nc c++; do
+for command in redis-server haproxy promtool chromium ip sysctl nc c++ openssl; do
     command -v "$command" >/dev/null || { echo "components: $command still missing" >&2; exit 1; }
 done
 python3 -c 'import websockets' || { echo "components: Python websockets still missing" >&2; exit 1; }

@@ -102,9 +102,18 @@ impl Reloader {
             );
         }
         let mut failed = Vec::new();
+        let mut applied = Vec::new();
         for hook in hooks {
             match (hook.apply)(&options.cli, &self.running) {
-                Ok(()) => self.settings = taken(&keys, &self.settings, &options.settings, hook),
+                Ok(()) => {
+                    // Applied again even if unchanged (files re-read): those set, and
+                    // those that changed back to their default.
+                    applied.extend(hook.keys.iter().copied().filter(|key| {
+                        options.settings.given.iter().any(|s| s.key.name == *key)
+                            || changes.iter().any(|c| c.key == *key)
+                    }));
+                    self.settings = taken(&keys, &self.settings, &options.settings, hook);
+                }
                 Err(reason) => {
                     tracing::warn!(
                         "reload of {} failed, they stay as they were: {reason}",
@@ -114,11 +123,6 @@ impl Reloader {
                 }
             }
         }
-        let applied: Vec<&str> = changes
-            .iter()
-            .map(|c| c.key.as_str())
-            .filter(|key| reloadable(key) && !failed.contains(key))
-            .collect();
         let restart: Vec<&str> = restart.iter().map(|c| c.key.as_str()).collect();
         tracing::info!(
             "reload: applied: {}; needs a restart: {}; failed: {}",

@@ -11,6 +11,7 @@ use super::error::TlsError;
 use super::files;
 use super::resolve::ByName;
 use super::settings::{ClientAuth, TlsSettings};
+use super::Served;
 
 /// The crypto provider: aws-lc-rs, rustls's default. Measured on this
 /// machine against *ring* (docs/bench/tls/provider.txt): handshakes 4.8
@@ -28,13 +29,23 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 pub(crate) fn server_config(
     settings: &TlsSettings,
     ticketer: &Arc<dyn ProducesTickets>,
-) -> Result<Arc<ServerConfig>, TlsError> {
+) -> Result<(Arc<ServerConfig>, Vec<Served>), TlsError> {
     let provider = provider();
     let loaded = settings
         .certificates
         .iter()
         .map(|files| files::chain_and_key(files, &provider))
         .collect::<Result<Vec<_>, _>>()?;
+    let served = settings
+        .certificates
+        .iter()
+        .zip(&loaded)
+        .map(|(files, loaded)| Served {
+            chain: files.chain.clone(),
+            names: loaded.names.clone(),
+            not_after: loaded.not_after.clone(),
+        })
+        .collect();
     let resolver = ByName::new(loaded).ok_or(TlsError::NoCertificate)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&TLS13, &TLS12])?;
@@ -70,5 +81,5 @@ pub(crate) fn server_config(
     } else {
         config.send_tls13_tickets = 0;
     }
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), served))
 }

@@ -147,7 +147,7 @@ impl<T: Transport> TlsSession<T> {
             self.unprocessed = false;
             scratch::with(|scratch| {
                 scratch.incoming.clear();
-                scratch.incoming.append(&mut self.received);
+                scratch.incoming.extend_from_slice(&std::mem::take(&mut self.received));
                 self.process(scratch, &mut [])
             })?;
         }
@@ -187,6 +187,12 @@ impl<T: Transport> TlsSession<T> {
                 .and_then(<[_]>::first)
                 .and_then(|leaf| PeerIdentity::of(leaf)),
         }
+    }
+
+    /// Capacity of the buffers the session holds of its own (0 when idle).
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.received.capacity() + self.plain.capacity() + self.unsent.capacity()
     }
 
     /// Whether plaintext is waiting to be read without a new event: what
@@ -295,7 +301,8 @@ impl<T: Transport> TlsSession<T> {
         scratch::with(|scratch| {
             let Scratch { incoming, outgoing } = scratch;
             incoming.clear();
-            incoming.append(&mut self.received);
+            // Taken, not appended: the session's own buffer is released.
+            incoming.extend_from_slice(&std::mem::take(&mut self.received));
             let mut plain = Plain {
                 buf: &mut [],
                 filled: 0,
@@ -410,7 +417,8 @@ impl<T: Transport> TlsSession<T> {
         let result = scratch::with(|scratch| -> io::Result<Pull> {
             let incoming = &mut scratch.incoming;
             incoming.clear();
-            incoming.append(&mut self.received);
+            // Taken, not appended: the session's own buffer is released.
+            incoming.extend_from_slice(&std::mem::take(&mut self.received));
             let kept = incoming.len();
             if kept >= MAX_RECEIVED {
                 return Err(io::Error::new(

@@ -6,6 +6,7 @@ mod cli;
 mod flags;
 mod networks;
 mod report;
+mod report_tls;
 mod tls;
 mod units;
 

@@ -88,10 +88,7 @@ pub(crate) fn chain_and_key(
 
 /// Checks a leaf certificate: it parses, and today is within its
 /// validity. Returns its DNS names and its expiry.
-fn check_leaf(
-    path: &Path,
-    leaf: &CertificateDer<'_>,
-) -> Result<(Vec<String>, String), TlsError> {
+fn check_leaf(path: &Path, leaf: &CertificateDer<'_>) -> Result<(Vec<String>, String), TlsError> {
     let bad = |what: String| TlsError::Certificate {
         path: path.to_owned(),
         what,

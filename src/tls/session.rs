@@ -147,7 +147,9 @@ impl<T: Transport> TlsSession<T> {
             self.unprocessed = false;
             scratch::with(|scratch| {
                 scratch.incoming.clear();
-                scratch.incoming.extend_from_slice(&std::mem::take(&mut self.received));
+                scratch
+                    .incoming
+                    .extend_from_slice(&std::mem::take(&mut self.received));
                 self.process(scratch, &mut [])
             })?;
         }

@@ -219,14 +219,23 @@ impl Pair {
 
 #[test]
 fn echo_over_tls13_and_tls12() {
-    for (tag, version) in [("13", &rustls::version::TLS13), ("12", &rustls::version::TLS12)] {
+    for (tag, version) in [
+        ("13", &rustls::version::TLS13),
+        ("12", &rustls::version::TLS12),
+    ] {
         let f = fixture(tag, &[version]);
         let mut pair = Pair::new(&f);
         pair.handshake();
         let info = pair.server.info();
-        assert_eq!(info.version, if tag == "13" { "TLSv1.3" } else { "TLSv1.2" });
+        assert_eq!(
+            info.version,
+            if tag == "13" { "TLSv1.3" } else { "TLSv1.2" }
+        );
         assert!(!info.resumed);
-        pair.client.writer().write_all(b"hello over tls").expect("write");
+        pair.client
+            .writer()
+            .write_all(b"hello over tls")
+            .expect("write");
         pair.client_sends();
         assert_eq!(pair.server_reads(), b"hello over tls");
         assert_eq!(pair.server.write(b"and back").expect("write"), 8);
@@ -292,7 +301,10 @@ fn data_sent_with_the_clients_finished_is_read_after_the_handshake() {
     pair.client_sends();
     assert_eq!(pair.server.handshake().expect("step"), Handshake::Pending);
     pair.client_receives();
-    pair.client.writer().write_all(b"first words").expect("write");
+    pair.client
+        .writer()
+        .write_all(b"first words")
+        .expect("write");
     pair.client_sends();
     assert_eq!(pair.server.handshake().expect("step"), Handshake::Done);
     assert!(pair.server.has_input());
@@ -314,7 +326,13 @@ fn close_notify_ends_the_stream() {
     pair.client_receives();
     // The client read our close_notify: its reader reports the end.
     let mut rest = Vec::new();
-    assert_eq!(pair.client.reader().read_to_end(&mut rest).expect("clean end"), 0);
+    assert_eq!(
+        pair.client
+            .reader()
+            .read_to_end(&mut rest)
+            .expect("clean end"),
+        0
+    );
 }
 
 #[test]
@@ -344,7 +362,10 @@ fn an_idle_session_keeps_no_buffer() {
     let f = fixture("idle", &[&rustls::version::TLS13]);
     let mut pair = Pair::new(&f);
     pair.handshake();
-    pair.client.writer().write_all(&[7u8; 50_000]).expect("write");
+    pair.client
+        .writer()
+        .write_all(&[7u8; 50_000])
+        .expect("write");
     pair.client_sends();
     assert_eq!(pair.server_reads().len(), 50_000);
     pair.server.write(&[9u8; 40_000]).expect("write");

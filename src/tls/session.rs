@@ -13,7 +13,7 @@ use std::io::{self, ErrorKind, IoSlice};
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
-use rustls::server::UnbufferedServerConnection;
+use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
 use rustls::{HandshakeKind, ProtocolVersion, ServerConfig};
 
@@ -343,7 +343,11 @@ impl<T: Transport> TlsSession<T> {
                         Err(ErrorKind::BrokenPipe.into())
                     }
                 }
-                Err(err) => Err(io::Error::new(ErrorKind::InvalidData, err)),
+                Err(err) => {
+                    alert(&mut self.conn, outgoing);
+                    let _ = self.send(outgoing.bytes());
+                    Err(io::Error::new(ErrorKind::InvalidData, err))
+                }
             }
         })
     }
@@ -511,93 +515,95 @@ fn run(
         let UnbufferedStatus { discard, state } = conn.process_tls_records(&mut incoming[at..]);
         let mut extra = 0;
         let reached = match state {
-            Err(err) => {
-                return Err(err);
-            }
-            Ok(ConnectionState::ReadTraffic(mut traffic)) => {
-                while let Some(record) = traffic.next_record() {
-                    let record = record?;
-                    plain.put(record.payload);
-                    extra += record.discard;
-                }
-                None
-            }
-            Ok(ConnectionState::ReadEarlyData(mut early)) => {
-                // Early data is never accepted (max_early_data_size 0).
-                while let Some(record) = early.next_record() {
-                    extra += record?.discard;
-                }
-                None
-            }
-            Ok(ConnectionState::EncodeTlsData(mut encode)) => {
-                outgoing.fill(|room| match encode.encode(room) {
-                    Ok(n) => Ok(Ok(n)),
-                    Err(EncodeError::InsufficientSize(size)) => Ok(Err(size.required_size)),
-                    Err(EncodeError::AlreadyEncoded) => Ok(Ok(0)),
-                })?;
-                None
-            }
-            Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                // Sent by the caller, after the whole run, in order.
-                transmit.done();
-                None
-            }
-            Ok(ConnectionState::WriteTraffic(mut traffic)) => {
-                match then {
-                    Then::Nothing => {}
-                    Then::Encrypt(data) => {
-                        outgoing.fill(|room| match traffic.encrypt(data, room) {
-                            Ok(n) => Ok(Ok(n)),
-                            Err(EncryptError::InsufficientSize(size)) => {
-                                Ok(Err(size.required_size))
-                            }
-                            Err(err) => Err(rustls::Error::General(err.to_string())),
-                        })?
-                    }
-                    Then::CloseNotify => {
-                        outgoing.fill(|room| match traffic.queue_close_notify(room) {
-                            Ok(n) => Ok(Ok(n)),
-                            Err(EncryptError::InsufficientSize(size)) => {
-                                Ok(Err(size.required_size))
-                            }
-                            Err(err) => Err(rustls::Error::General(err.to_string())),
-                        })?
-                    }
-                }
-                Some(Reached::Traffic)
-            }
-            Ok(ConnectionState::BlockedHandshake) => Some(Reached::NeedMore),
-            Ok(ConnectionState::PeerClosed) => {
-                *ended = true;
-                None
-            }
-            Ok(ConnectionState::Closed) => Some(Reached::Closed),
-            Ok(_) => Some(Reached::NeedMore),
+            Ok(state) => step(state, outgoing, plain, then, ended, &mut extra),
+            Err(err) => Err(err),
         };
         at += discard + extra;
-        if let Some(reached) = reached {
-            return Ok((at, reached));
+        match reached {
+            Ok(Some(reached)) => return Ok((at, reached)),
+            Ok(None) => {}
+            Err(err) => return Err(err),
         }
     }
 }
 
-/// After a protocol error: encodes the alert rustls queued, if any.
-fn alert(conn: &mut UnbufferedServerConnection, outgoing: &mut Outgoing) {
-    for _ in 0..4 {
-        let UnbufferedStatus { state, .. } = conn.process_tls_records(&mut []);
-        match state {
-            Ok(ConnectionState::EncodeTlsData(mut encode)) => {
-                let encoded = outgoing.fill(|room| match encode.encode(room) {
+/// Handles one state of the machine: `Some` where `run` stops.
+fn step(
+    state: ConnectionState<'_, '_, ServerConnectionData>,
+    outgoing: &mut Outgoing,
+    plain: &mut Plain<'_>,
+    then: Then<'_>,
+    ended: &mut bool,
+    extra: &mut usize,
+) -> Result<Option<Reached>, rustls::Error> {
+    Ok(match state {
+        ConnectionState::ReadTraffic(mut traffic) => {
+            while let Some(record) = traffic.next_record() {
+                let record = record?;
+                plain.put(record.payload);
+                *extra += record.discard;
+            }
+            None
+        }
+        ConnectionState::ReadEarlyData(mut early) => {
+            // Early data is never accepted (max_early_data_size 0).
+            while let Some(record) = early.next_record() {
+                *extra += record?.discard;
+            }
+            None
+        }
+        ConnectionState::EncodeTlsData(mut encode) => {
+            outgoing.fill(|room| match encode.encode(room) {
+                Ok(n) => Ok(Ok(n)),
+                Err(EncodeError::InsufficientSize(size)) => Ok(Err(size.required_size)),
+                Err(EncodeError::AlreadyEncoded) => Ok(Ok(0)),
+            })?;
+            None
+        }
+        ConnectionState::TransmitTlsData(transmit) => {
+            // Sent by the caller, after the whole run, in order.
+            transmit.done();
+            None
+        }
+        ConnectionState::WriteTraffic(mut traffic) => {
+            match then {
+                Then::Nothing => {}
+                Then::Encrypt(data) => outgoing.fill(|room| match traffic.encrypt(data, room) {
                     Ok(n) => Ok(Ok(n)),
-                    Err(EncodeError::InsufficientSize(size)) => Ok(Err(size.required_size)),
+                    Err(EncryptError::InsufficientSize(size)) => Ok(Err(size.required_size)),
                     Err(err) => Err(rustls::Error::General(err.to_string())),
-                });
-                if encoded.is_err() {
-                    return;
+                })?,
+                Then::CloseNotify => {
+                    outgoing.fill(|room| match traffic.queue_close_notify(room) {
+                        Ok(n) => Ok(Ok(n)),
+                        Err(EncryptError::InsufficientSize(size)) => Ok(Err(size.required_size)),
+                        Err(err) => Err(rustls::Error::General(err.to_string())),
+                    })?
                 }
             }
-            Ok(ConnectionState::TransmitTlsData(transmit)) => transmit.done(),
-            _ => return,
+            Some(Reached::Traffic)
         }
+        ConnectionState::BlockedHandshake => Some(Reached::NeedMore),
+        ConnectionState::PeerClosed => {
+            *ended = true;
+            None
+        }
+        ConnectionState::Closed => Some(Reached::Closed),
+        _ => Some(Reached::NeedMore),
+    })
+}
+
+/// After a protocol error: encodes the alert rustls queued. One call
+/// only: the alert is the first chunk queued, and a second call would
+/// run the failed state machine again.
+fn alert(conn: &mut UnbufferedServerConnection, outgoing: &mut Outgoing) {
+    let UnbufferedStatus { state, .. } = conn.process_tls_records(&mut []);
+    if let Ok(ConnectionState::EncodeTlsData(mut encode)) = state {
+        // Nothing to do if it cannot be encoded: the close says enough.
+        let _ = outgoing.fill(|room| match encode.encode(room) {
+            Ok(n) => Ok(Ok(n)),
+            Err(EncodeError::InsufficientSize(size)) => Ok(Err(size.required_size)),
+            Err(err) => Err(rustls::Error::General(err.to_string())),
+        });
     }
 }

@@ -402,3 +402,79 @@ fn bad_files_are_errors_naming_the_file() {
         "{err}"
     );
 }
+
+/// Holds its shard for a while in `on_connect` of the first client, so
+/// the next handshakes' first flights arrive in one round.
+struct SlowFirst(bool);
+
+impl Handler for SlowFirst {
+    type State = ();
+
+    fn on_connect(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        _conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Admission<()> {
+        if !self.0 {
+            self.0 = true;
+            thread::sleep(Duration::from_millis(300));
+        }
+        Admission::Accept(())
+    }
+
+    fn on_data(
+        &mut self,
+        _cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _state: &mut (),
+        data: &[u8],
+    ) -> Verdict {
+        conn.send(data);
+        Verdict::Consumed(data.len())
+    }
+}
+
+#[test]
+fn the_handshake_budget_spreads_a_storm_over_rounds() {
+    let pki = Pki::new("budget");
+    let (chain, key) = pki.issue("server", &["localhost"], "localhost");
+    let mut settings = TlsSettings::new(&chain, &key);
+    settings.handshake_budget = 2;
+    let tls = Tls::new(settings).expect("tls");
+    let config = esockets::Config {
+        tls: Some(tls),
+        ..config(1)
+    };
+    let server = TestServer::start(config, |_| SlowFirst(false));
+    let client = pki.client(None);
+    let first = {
+        let (addr, client) = (server.addr, client.clone());
+        thread::spawn(move || connect(addr, &client))
+    };
+    wait_until(DEADLINE, "the first handshake", || {
+        server.total().tls_full == 1
+    });
+    // The shard is in the first client's on_connect: these ClientHellos
+    // wait in their sockets, and the next round sees them all.
+    let storm: Vec<_> = (0..20)
+        .map(|i| {
+            let (addr, client) = (server.addr, client.clone());
+            thread::spawn(move || {
+                let mut stream = connect(addr, &client);
+                let data = pattern(100, i);
+                stream.write_all(&data).expect("write");
+                let mut got = vec![0u8; 100];
+                stream.read_exact(&mut got).expect("echo");
+                assert_eq!(got, data);
+            })
+        })
+        .collect();
+    for client in storm {
+        client.join().expect("storm client");
+    }
+    drop(first.join().expect("first"));
+    server.wait_for_total("21 handshakes, some steps left for a later round", |t| {
+        t.tls_full + t.tls_resumed == 21 && t.tls_deferred > 0
+    });
+}

@@ -478,3 +478,17 @@ fn the_handshake_budget_spreads_a_storm_over_rounds() {
         t.tls_full + t.tls_resumed == 21 && t.tls_deferred > 0
     });
 }
+
+#[test]
+fn a_refuse_message_is_refused_on_a_tls_listener() {
+    let pki = Pki::new("refuse");
+    let (chain, key) = pki.issue("server", &["localhost"], "localhost");
+    let tls = Tls::new(TlsSettings::new(&chain, &key)).expect("tls");
+    let config = esockets::Config {
+        tls: Some(tls),
+        refuse_message: Some(bytes::Bytes::from_static(b"busy\n")),
+        ..config(1)
+    };
+    let err = config.validate().expect_err("plaintext on a TLS listener");
+    assert!(err.to_string().contains("refuse_message"), "{err}");
+}

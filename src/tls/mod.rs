@@ -17,6 +17,7 @@ mod error;
 mod files;
 mod handle;
 mod identity;
+pub(crate) mod probe;
 mod resolve;
 mod scratch;
 pub(crate) mod session;

@@ -187,9 +187,13 @@ impl<T: Transport> TlsSession<T> {
     }
 
     /// Capacity of the buffers the session holds of its own (0 when idle).
-    #[cfg(test)]
     pub(crate) fn held_bytes(&self) -> usize {
         self.received.capacity() + self.plain.capacity() + self.unsent.capacity()
+    }
+
+    /// The transport underneath.
+    pub(crate) fn inner(&self) -> &T {
+        &self.inner
     }
 
     /// Whether plaintext is waiting to be read without a new event: what
@@ -232,8 +236,8 @@ impl<T: Transport> TlsSession<T> {
                 self.send(outgoing.bytes())?;
                 Ok(put)
             }
-            Err(err) => {
-                alert(&mut self.conn, outgoing);
+            Err((at, err)) => {
+                alert(&mut self.conn, &mut incoming[at..], outgoing);
                 let _ = self.send(outgoing.bytes());
                 Err(io::Error::new(ErrorKind::InvalidData, err))
             }
@@ -343,8 +347,8 @@ impl<T: Transport> TlsSession<T> {
                         Err(ErrorKind::BrokenPipe.into())
                     }
                 }
-                Err(err) => {
-                    alert(&mut self.conn, outgoing);
+                Err((at, err)) => {
+                    alert(&mut self.conn, &mut incoming[at..], outgoing);
                     let _ = self.send(outgoing.bytes());
                     Err(io::Error::new(ErrorKind::InvalidData, err))
                 }
@@ -501,7 +505,9 @@ impl<T: Transport> TlsSession<T> {
 /// Runs rustls's state machine over `incoming` until it needs more input
 /// or may send application data (then does `then`), writing what it
 /// produces into `outgoing` and plaintext into `plain`. Returns how much
-/// of `incoming` it consumed and where it stopped.
+/// of `incoming` it consumed and where it stopped; on an error, how much
+/// it had consumed with the error (rustls keeps its place in what
+/// follows, and reads it again to find the alert).
 fn run(
     conn: &mut UnbufferedServerConnection,
     incoming: &mut [u8],
@@ -509,7 +515,7 @@ fn run(
     plain: &mut Plain<'_>,
     then: Then<'_>,
     ended: &mut bool,
-) -> Result<(usize, Reached), rustls::Error> {
+) -> Result<(usize, Reached), (usize, rustls::Error)> {
     let mut at = 0;
     loop {
         let UnbufferedStatus { discard, state } = conn.process_tls_records(&mut incoming[at..]);
@@ -522,7 +528,7 @@ fn run(
         match reached {
             Ok(Some(reached)) => return Ok((at, reached)),
             Ok(None) => {}
-            Err(err) => return Err(err),
+            Err(err) => return Err((at, err)),
         }
     }
 }
@@ -594,10 +600,11 @@ fn step(
 }
 
 /// After a protocol error: encodes the alert rustls queued. One call
-/// only: the alert is the first chunk queued, and a second call would
+/// only, over the bytes the failed call left (rustls keeps its place in
+/// them): the alert is the first chunk queued, and a second call would
 /// run the failed state machine again.
-fn alert(conn: &mut UnbufferedServerConnection, outgoing: &mut Outgoing) {
-    let UnbufferedStatus { state, .. } = conn.process_tls_records(&mut []);
+fn alert(conn: &mut UnbufferedServerConnection, incoming: &mut [u8], outgoing: &mut Outgoing) {
+    let UnbufferedStatus { state, .. } = conn.process_tls_records(incoming);
     if let Ok(ConnectionState::EncodeTlsData(mut encode)) = state {
         // Nothing to do if it cannot be encoded: the close says enough.
         let _ = outgoing.fill(|room| match encode.encode(room) {

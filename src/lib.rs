@@ -87,11 +87,12 @@ pub use ops::logging;
 pub use ops::signals::{ReloadSignals, StopSignals};
 pub use server::Server;
 
-/// Pure building blocks, public only so `benches/` can measure them; not a
-/// stable API.
+/// Pure building blocks, public only so `benches/` can measure them and
+/// `fuzz/` can reach them; not a stable API.
 #[doc(hidden)]
 pub mod internals {
     pub use crate::core::outqueue::OutQueue;
     pub use crate::core::slots::{Key, Slots};
     pub use crate::core::wheel::{TimerKey, Wheel};
+    pub use crate::tls::probe::{feed as feed_tls_session, Fed as TlsFed};
 }

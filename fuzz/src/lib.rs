@@ -14,6 +14,7 @@ pub mod handshake;
 pub mod message;
 pub mod proxy;
 pub mod pubsub;
+pub mod tls;
 
 /// The fuzzer's bytes, read from the front. Reading past the end gives
 /// zeroes and empty slices, so every input is usable.

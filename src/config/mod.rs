@@ -403,6 +403,14 @@ impl Config {
                     .into(),
             );
         }
+        if self.tls.is_some() && self.refuse_message.is_some() {
+            return bad(
+                "refuse_message",
+                "cannot be sent on a TLS listener: a client refused at the limit is closed \
+                 before its handshake, and plaintext would reach it as garbage"
+                    .into(),
+            );
+        }
         if self.output_low_water >= self.output_high_water {
             return bad(
                 "output_low_water",

@@ -57,7 +57,8 @@ counters! {
     /// (counted in `over_limit` too), because they could not be set up,
     /// or, with the PROXY protocol on, before the handler saw them
     /// (counted in `proxy_untrusted`, `proxy_invalid` or `proxy_timeouts`
-    /// too).
+    /// too), or because their TLS handshake failed (counted in
+    /// `tls_failed` too).
     refused,
     /// Clients the handler refused in `on_connect` (counted in `refused`
     /// too).

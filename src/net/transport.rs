@@ -75,6 +75,13 @@ pub(crate) trait Transport {
         Ok(())
     }
 
+    /// Whether the last read emptied what is underneath, so the next one
+    /// would say `WouldBlock` and need not be made (an edge-triggered poll
+    /// reports the next byte). By default no: read on until `WouldBlock`.
+    fn drained(&self) -> bool {
+        false
+    }
+
     /// Whether the transport holds output it took and has not passed on:
     /// the shard then waits for the socket to be writable, as it does for
     /// its own queue.
@@ -122,6 +129,18 @@ impl Stream {
         match self {
             Self::Socket(socket) => socket.shutdown(Shutdown::Write),
             Self::Layered(transport) => transport.shutdown_write(),
+        }
+    }
+
+    /// Whether a read that brought `n` bytes into a buffer of `len`
+    /// emptied the stream: for a socket, a short read did (Linux raises a
+    /// new edge for any byte after it); a layer says for itself (a short
+    /// TLS read may leave records in the socket).
+    #[inline(always)]
+    pub(crate) fn emptied_by(&self, n: usize, len: usize) -> bool {
+        match self {
+            Self::Socket(_) => n < len,
+            Self::Layered(transport) => transport.drained(),
         }
     }
 
@@ -235,6 +254,13 @@ impl Transport for Stream {
 
     fn pending(&self) -> bool {
         Stream::pending(self)
+    }
+
+    fn drained(&self) -> bool {
+        match self {
+            Self::Socket(_) => false,
+            Self::Layered(transport) => transport.drained(),
+        }
     }
 
     fn unacknowledged(&self) -> io::Result<usize> {

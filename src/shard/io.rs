@@ -173,7 +173,8 @@ impl<H: Handler> Shard<H> {
                 }
                 Ok(n) => {
                     stats.bytes_in += n as u64;
-                    let emptied = n < buf.len() && !client.io.read_closed();
+                    let emptied =
+                        client.io.stream.emptied_by(n, buf.len()) && !client.io.read_closed();
                     cx.enter(Activity::OnData);
                     let mut context = ShardContext::new(cx);
                     hand_input(handler, &mut context, client, id, &buf[..n], stats, config);

@@ -243,6 +243,7 @@ impl<H: Handler> Shard<H> {
         drop(failed.session);
         self.cx.handle.hub().release_connection();
         let stats = &mut self.stats;
+        stats.refused += 1;
         stats.tls_failed += 1;
         let counter = match failure {
             Failure::NotTls => &mut stats.tls_failed_not_tls,

@@ -24,6 +24,8 @@ pub(crate) struct Loaded {
     /// DNS names of the leaf (its alternative names, else its common
     /// names), lower case; `*.example.com` for a wildcard.
     pub(crate) names: Vec<String>,
+    /// When the leaf expires, as the certificate says it.
+    pub(crate) not_after: String,
 }
 
 /// Reads a file, naming it in the error.
@@ -59,7 +61,7 @@ pub(crate) fn chain_and_key(
     provider: &CryptoProvider,
 ) -> Result<Loaded, TlsError> {
     let chain = certificates(&files.chain)?;
-    let names = check_leaf(&files.chain, &chain[0])?;
+    let (names, not_after) = check_leaf(&files.chain, &chain[0])?;
     let pem = read(&files.key)?;
     let der = PrivateKeyDer::from_pem_slice(&pem).map_err(|err| TlsError::Pem {
         path: files.key.clone(),
@@ -80,12 +82,13 @@ pub(crate) fn chain_and_key(
     Ok(Loaded {
         key: Arc::new(key),
         names,
+        not_after,
     })
 }
 
 /// Checks a leaf certificate: it parses, and today is within its
-/// validity. Returns its DNS names.
-fn check_leaf(path: &Path, leaf: &CertificateDer<'_>) -> Result<Vec<String>, TlsError> {
+/// validity. Returns its DNS names and its expiry.
+fn check_leaf(path: &Path, leaf: &CertificateDer<'_>) -> Result<(Vec<String>, String), TlsError> {
     let bad = |what: String| TlsError::Certificate {
         path: path.to_owned(),
         what,
@@ -118,7 +121,7 @@ fn check_leaf(path: &Path, leaf: &CertificateDer<'_>) -> Result<Vec<String>, Tls
             .filter_map(|cn| cn.as_str().ok().map(str::to_ascii_lowercase))
             .collect();
     }
-    Ok(names)
+    Ok((names, validity.not_after.to_string()))
 }
 
 /// The CAs of a PEM file, for verifying client certificates.

@@ -11,6 +11,7 @@ use rustls::ServerConfig;
 use super::build::server_config;
 use super::error::TlsError;
 use super::settings::TlsSettings;
+use super::Served;
 
 /// A TLS listener's configuration: built from [`TlsSettings`] (the files
 /// read and checked), handed to the server in
@@ -31,6 +32,8 @@ struct Shared {
     settings: RwLock<TlsSettings>,
     /// What new handshakes use.
     config: RwLock<Arc<ServerConfig>>,
+    /// The certificates it serves.
+    served: RwLock<Vec<Served>>,
     /// Session ticket keys (rotating), kept across reloads.
     ticketer: Arc<dyn ProducesTickets>,
 }
@@ -45,11 +48,12 @@ impl Tls {
     /// certificate's: the error names the file.
     pub fn new(settings: TlsSettings) -> Result<Self, TlsError> {
         let ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
-        let config = server_config(&settings, &ticketer)?;
+        let (config, served) = server_config(&settings, &ticketer)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 settings: RwLock::new(settings),
                 config: RwLock::new(config),
+                served: RwLock::new(served),
                 ticketer,
             }),
         })
@@ -74,8 +78,9 @@ impl Tls {
     ///
     /// As for [`new`](Self::new); the configuration in force stays.
     pub fn replace(&self, settings: TlsSettings) -> Result<(), TlsError> {
-        let config = server_config(&settings, &self.shared.ticketer)?;
+        let (config, served) = server_config(&settings, &self.shared.ticketer)?;
         *self.shared.config.write() = config;
+        *self.shared.served.write() = served;
         *self.shared.settings.write() = settings;
         Ok(())
     }
@@ -83,6 +88,11 @@ impl Tls {
     /// The settings in force.
     pub fn settings(&self) -> TlsSettings {
         self.shared.settings.read().clone()
+    }
+
+    /// The certificates served now, in order (the first is the default).
+    pub fn served(&self) -> Vec<Served> {
+        self.shared.served.read().clone()
     }
 
     /// What a new handshake uses.

@@ -17,10 +17,15 @@ mod error;
 mod files;
 mod handle;
 mod identity;
+pub(crate) mod probe;
 mod resolve;
 mod scratch;
 pub(crate) mod session;
 mod settings;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
 
 pub use error::TlsError;
 pub use handle::Tls;
@@ -28,3 +33,15 @@ pub use identity::{PeerIdentity, TlsInfo};
 pub use settings::{
     CertificateFiles, ClientAuth, TlsSettings, DEFAULT_HANDSHAKE_BUDGET, DEFAULT_HANDSHAKE_TIMEOUT,
 };
+
+/// A certificate a listener serves, as read at start-up or at the last
+/// reload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// Its chain's file.
+    pub chain: PathBuf,
+    /// The DNS names it serves (SNI), lower case.
+    pub names: Vec<String>,
+    /// When it expires.
+    pub not_after: String,
+}

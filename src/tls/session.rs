@@ -13,25 +13,13 @@ use std::io::{self, ErrorKind, IoSlice};
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
-use rustls::server::UnbufferedServerConnection;
+use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
 use rustls::{HandshakeKind, ProtocolVersion, ServerConfig};
 
 use super::identity::{PeerIdentity, TlsInfo};
-use super::scratch::{self, Scratch};
+use super::scratch::{self, Outgoing, Scratch, MAX_RECEIVED, MAX_WRITE, READ_CHUNK};
 use crate::net::transport::Transport;
-
-/// Ciphertext read from the inner transport per call.
-const READ_CHUNK: usize = 32 * 1024;
-
-/// Most ciphertext a session keeps unprocessed: a handshake message may
-/// span records up to 64 KiB (a client's certificate chain); past that
-/// the peer is broken or hostile.
-const MAX_RECEIVED: usize = 72 * 1024;
-
-/// Most plaintext encrypted per write: the socket takes about this much
-/// at once, and the scratch buffer stays bounded.
-const MAX_WRITE: usize = 64 * 1024;
 
 /// Where a handshake stands after a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +97,13 @@ pub(crate) struct TlsSession<T> {
     unsent_at: usize,
     /// The peer sent `close_notify`, or its transport ended.
     ended: bool,
+    /// The peer's transport ended without close_notify.
+    cut: bool,
+    /// Bytes of the close_notify alert sent at the close.
+    trailer: usize,
+    /// The last read from the socket was short, and all it brought was
+    /// handed out: the next read would say `WouldBlock`.
+    drained: bool,
 }
 
 impl<T: Transport> TlsSession<T> {
@@ -130,6 +125,9 @@ impl<T: Transport> TlsSession<T> {
             unsent: Vec::new(),
             unsent_at: 0,
             ended: false,
+            cut: false,
+            trailer: 0,
+            drained: false,
         })
     }
 
@@ -146,9 +144,8 @@ impl<T: Transport> TlsSession<T> {
         if self.unprocessed {
             self.unprocessed = false;
             scratch::with(|scratch| {
-                scratch.incoming.clear();
-                scratch.incoming.append(&mut self.received);
-                self.process(scratch, &mut [])
+                let kept = self.take_received(&mut scratch.incoming)?;
+                self.process(scratch, kept, &mut [])
             })?;
         }
         loop {
@@ -189,17 +186,33 @@ impl<T: Transport> TlsSession<T> {
         }
     }
 
+    /// Capacity of the buffers the session holds of its own (0 when idle).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.received.capacity() + self.plain.capacity() + self.unsent.capacity()
+    }
+
+    /// The transport underneath.
+    pub(crate) fn inner(&self) -> &T {
+        &self.inner
+    }
+
     /// Whether plaintext is waiting to be read without a new event: what
     /// arrived with the client's last handshake message.
     pub(crate) fn has_input(&self) -> bool {
         self.plain_at < self.plain.len() || self.ended
     }
 
-    /// Runs the state machine over `scratch.incoming`, sends what it
-    /// produced, keeps what it did not consume. Returns the plaintext
-    /// bytes put into `buf`.
-    fn process(&mut self, scratch: &mut Scratch, buf: &mut [u8]) -> io::Result<usize> {
+    /// Runs the state machine over `scratch.incoming[..filled]`, sends
+    /// what it produced, keeps what it did not consume. Returns the
+    /// plaintext bytes put into `buf`.
+    fn process(
+        &mut self,
+        scratch: &mut Scratch,
+        filled: usize,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
         let Scratch { incoming, outgoing } = scratch;
+        let incoming = &mut incoming[..filled];
         let mut plain = Plain {
             buf,
             filled: 0,
@@ -213,22 +226,37 @@ impl<T: Transport> TlsSession<T> {
             Then::Nothing,
             &mut self.ended,
         );
-        let filled = plain.filled;
+        let put = plain.filled;
         match result {
             Ok((consumed, reached)) => {
                 if reached == Reached::Closed {
                     self.ended = true;
                 }
                 self.received.extend_from_slice(&incoming[consumed..]);
-                self.send(outgoing)?;
-                Ok(filled)
+                self.send(outgoing.bytes())?;
+                Ok(put)
             }
-            Err(err) => {
-                alert(&mut self.conn, outgoing);
-                let _ = self.send(outgoing);
+            Err((at, err)) => {
+                alert(&mut self.conn, &mut incoming[at..], outgoing);
+                let _ = self.send(outgoing.bytes());
                 Err(io::Error::new(ErrorKind::InvalidData, err))
             }
         }
+    }
+
+    /// Moves what the session kept to the front of `incoming`, releasing
+    /// its own buffer; returns its length.
+    fn take_received(&mut self, incoming: &mut [u8]) -> io::Result<usize> {
+        let kept = self.received.len();
+        if kept > MAX_RECEIVED {
+            return Err(io::Error::new(
+                ErrorKind::InvalidData,
+                "TLS peer sent a message past 72 KiB",
+            ));
+        }
+        incoming[..kept].copy_from_slice(&self.received);
+        self.received = Vec::new();
+        Ok(kept)
     }
 
     /// Sends `outgoing` after what is unsent; keeps what the transport
@@ -293,9 +321,9 @@ impl<T: Transport> TlsSession<T> {
     /// Runs the state machine over what is kept, then does `then`.
     fn act(&mut self, then: Then<'_>) -> io::Result<()> {
         scratch::with(|scratch| {
+            let kept = self.take_received(&mut scratch.incoming)?;
             let Scratch { incoming, outgoing } = scratch;
-            incoming.clear();
-            incoming.append(&mut self.received);
+            let incoming = &mut incoming[..kept];
             let mut plain = Plain {
                 buf: &mut [],
                 filled: 0,
@@ -310,16 +338,20 @@ impl<T: Transport> TlsSession<T> {
                 &mut self.ended,
             );
             match result {
-                Ok((consumed, Reached::Traffic)) => {
+                Ok((consumed, reached)) => {
                     self.received.extend_from_slice(&incoming[consumed..]);
-                    self.send(outgoing)
+                    self.send(outgoing.bytes())?;
+                    if reached == Reached::Traffic {
+                        Ok(())
+                    } else {
+                        Err(ErrorKind::BrokenPipe.into())
+                    }
                 }
-                Ok((consumed, _)) => {
-                    self.received.extend_from_slice(&incoming[consumed..]);
-                    self.send(outgoing)?;
-                    Err(ErrorKind::BrokenPipe.into())
+                Err((at, err)) => {
+                    alert(&mut self.conn, &mut incoming[at..], outgoing);
+                    let _ = self.send(outgoing.bytes());
+                    Err(io::Error::new(ErrorKind::InvalidData, err))
                 }
-                Err(err) => Err(io::Error::new(ErrorKind::InvalidData, err)),
             }
         })
     }
@@ -329,6 +361,8 @@ impl<T: Transport> Transport for TlsSession<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.plain_at < self.plain.len() {
+                // The socket was not read for it: more may wait there.
+                self.drained = false;
                 return Ok(self.take_plain(buf));
             }
             if self.ended || buf.is_empty() {
@@ -379,15 +413,32 @@ impl<T: Transport> Transport for TlsSession<T> {
         self.unsent_at < self.unsent.len()
     }
 
+    fn drained(&self) -> bool {
+        // The socket underneath is read with a short read meaning empty,
+        // as the core reads a socket; a transport in memory is read on.
+        self.drained && self.inner.socket().is_some()
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
-        self.act(Then::CloseNotify)?;
-        // What the socket did not take of the alert goes before the FIN.
-        let _ = self.flush_unsent()?;
+        // A peer whose transport ended (no close_notify: it closed its
+        // socket) reads nothing more; one that said close_notify is
+        // answered, as RFC 8446 asks.
+        if !self.cut {
+            let before = self.inner.unacknowledged().unwrap_or(0) + self.unsent.len();
+            self.act(Then::CloseNotify)?;
+            // What the socket did not take of the alert goes before the FIN.
+            let _ = self.flush_unsent()?;
+            let after = self.inner.unacknowledged().unwrap_or(0) + self.unsent.len();
+            self.trailer = after.saturating_sub(before);
+        }
         self.inner.shutdown_write()
     }
 
+    /// Without the close_notify alert: a peer that closed without reading
+    /// it has taken every byte of the service's output.
     fn unacknowledged(&self) -> io::Result<usize> {
-        Ok(self.inner.unacknowledged()? + self.unsent.len() - self.unsent_at)
+        let inner = self.inner.unacknowledged()?.saturating_sub(self.trailer);
+        Ok(inner + self.unsent.len() - self.unsent_at)
     }
 
     fn socket(&self) -> Option<BorrowedFd<'_>> {
@@ -408,38 +459,34 @@ impl<T: Transport> TlsSession<T> {
     /// decrypting into `buf` (what does not fit into `plain`).
     fn pull(&mut self, buf: &mut [u8]) -> io::Result<Pull> {
         let result = scratch::with(|scratch| -> io::Result<Pull> {
-            let incoming = &mut scratch.incoming;
-            incoming.clear();
-            incoming.append(&mut self.received);
-            let kept = incoming.len();
-            if kept >= MAX_RECEIVED {
-                return Err(io::Error::new(
-                    ErrorKind::InvalidData,
-                    "TLS peer sent a message past 72 KiB",
-                ));
-            }
-            incoming.resize(kept + READ_CHUNK, 0);
+            let kept = self.take_received(&mut scratch.incoming)?;
             let n = loop {
-                match self.inner.read(&mut incoming[kept..]) {
+                match self
+                    .inner
+                    .read(&mut scratch.incoming[kept..kept + READ_CHUNK])
+                {
                     Ok(n) => break n,
                     Err(err) if err.kind() == ErrorKind::Interrupted => {}
                     Err(err) => {
-                        incoming.truncate(kept);
-                        self.received.extend_from_slice(incoming);
+                        self.received = scratch.incoming[..kept].to_vec();
                         return Err(err);
                     }
                 }
             };
-            incoming.truncate(kept + n);
             if n == 0 {
+                // The end of the transport: a peer that did not say
+                // close_notify may have been cut off, but what it sent
+                // is delivered, then the end.
                 self.ended = true;
-                self.received.extend_from_slice(incoming);
+                self.cut = true;
+                self.received = scratch.incoming[..kept].to_vec();
                 return Ok(Pull {
                     arrived: true,
                     filled: 0,
                 });
             }
-            let filled = self.process(scratch, buf)?;
+            let filled = self.process(scratch, kept + n, buf)?;
+            self.drained = n < READ_CHUNK && self.plain_at == self.plain.len();
             Ok(Pull {
                 arrived: true,
                 filled,
@@ -458,128 +505,112 @@ impl<T: Transport> TlsSession<T> {
 /// Runs rustls's state machine over `incoming` until it needs more input
 /// or may send application data (then does `then`), writing what it
 /// produces into `outgoing` and plaintext into `plain`. Returns how much
-/// of `incoming` it consumed and where it stopped.
+/// of `incoming` it consumed and where it stopped; on an error, how much
+/// it had consumed with the error (rustls keeps its place in what
+/// follows, and reads it again to find the alert).
 fn run(
     conn: &mut UnbufferedServerConnection,
     incoming: &mut [u8],
-    outgoing: &mut Vec<u8>,
+    outgoing: &mut Outgoing,
     plain: &mut Plain<'_>,
     then: Then<'_>,
     ended: &mut bool,
-) -> Result<(usize, Reached), rustls::Error> {
+) -> Result<(usize, Reached), (usize, rustls::Error)> {
     let mut at = 0;
     loop {
         let UnbufferedStatus { discard, state } = conn.process_tls_records(&mut incoming[at..]);
         let mut extra = 0;
         let reached = match state {
-            Err(err) => {
-                return Err(err);
-            }
-            Ok(ConnectionState::ReadTraffic(mut traffic)) => {
-                while let Some(record) = traffic.next_record() {
-                    let record = record?;
-                    plain.put(record.payload);
-                    extra += record.discard;
-                }
-                None
-            }
-            Ok(ConnectionState::ReadEarlyData(mut early)) => {
-                // Early data is never accepted (max_early_data_size 0).
-                while let Some(record) = early.next_record() {
-                    extra += record?.discard;
-                }
-                None
-            }
-            Ok(ConnectionState::EncodeTlsData(mut encode)) => {
-                grow_into(outgoing, |room| match encode.encode(room) {
-                    Ok(n) => Ok(Ok(n)),
-                    Err(EncodeError::InsufficientSize(size)) => Ok(Err(size.required_size)),
-                    Err(EncodeError::AlreadyEncoded) => Ok(Ok(0)),
-                })?;
-                None
-            }
-            Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                // Sent by the caller, after the whole run, in order.
-                transmit.done();
-                None
-            }
-            Ok(ConnectionState::WriteTraffic(mut traffic)) => {
-                match then {
-                    Then::Nothing => {}
-                    Then::Encrypt(data) => {
-                        grow_into(outgoing, |room| match traffic.encrypt(data, room) {
-                            Ok(n) => Ok(Ok(n)),
-                            Err(EncryptError::InsufficientSize(size)) => {
-                                Ok(Err(size.required_size))
-                            }
-                            Err(err) => Err(rustls::Error::General(err.to_string())),
-                        })?
-                    }
-                    Then::CloseNotify => {
-                        grow_into(outgoing, |room| match traffic.queue_close_notify(room) {
-                            Ok(n) => Ok(Ok(n)),
-                            Err(EncryptError::InsufficientSize(size)) => {
-                                Ok(Err(size.required_size))
-                            }
-                            Err(err) => Err(rustls::Error::General(err.to_string())),
-                        })?
-                    }
-                }
-                Some(Reached::Traffic)
-            }
-            Ok(ConnectionState::BlockedHandshake) => Some(Reached::NeedMore),
-            Ok(ConnectionState::PeerClosed) => {
-                *ended = true;
-                None
-            }
-            Ok(ConnectionState::Closed) => Some(Reached::Closed),
-            Ok(_) => Some(Reached::NeedMore),
+            Ok(state) => step(state, outgoing, plain, then, ended, &mut extra),
+            Err(err) => Err(err),
         };
         at += discard + extra;
-        if let Some(reached) = reached {
-            return Ok((at, reached));
+        match reached {
+            Ok(Some(reached)) => return Ok((at, reached)),
+            Ok(None) => {}
+            Err(err) => return Err((at, err)),
         }
     }
 }
 
-/// Appends to `out` what `fill` writes into the room it is given,
-/// growing the room to what `fill` says it requires.
-fn grow_into(
-    out: &mut Vec<u8>,
-    mut fill: impl FnMut(&mut [u8]) -> Result<Result<usize, usize>, rustls::Error>,
-) -> Result<(), rustls::Error> {
-    let start = out.len();
-    let mut room = 512;
-    loop {
-        out.resize(start + room, 0);
-        match fill(&mut out[start..])? {
-            Ok(n) => {
-                out.truncate(start + n);
-                return Ok(());
+/// Handles one state of the machine: `Some` where `run` stops.
+fn step(
+    state: ConnectionState<'_, '_, ServerConnectionData>,
+    outgoing: &mut Outgoing,
+    plain: &mut Plain<'_>,
+    then: Then<'_>,
+    ended: &mut bool,
+    extra: &mut usize,
+) -> Result<Option<Reached>, rustls::Error> {
+    Ok(match state {
+        ConnectionState::ReadTraffic(mut traffic) => {
+            while let Some(record) = traffic.next_record() {
+                let record = record?;
+                plain.put(record.payload);
+                *extra += record.discard;
             }
-            Err(required) if required > room => room = required,
-            Err(_) => return Err(rustls::Error::General("TLS buffer sizing".into())),
+            None
         }
-    }
-}
-
-/// After a protocol error: encodes the alert rustls queued, if any.
-fn alert(conn: &mut UnbufferedServerConnection, outgoing: &mut Vec<u8>) {
-    for _ in 0..4 {
-        let UnbufferedStatus { state, .. } = conn.process_tls_records(&mut []);
-        match state {
-            Ok(ConnectionState::EncodeTlsData(mut encode)) => {
-                let encoded = grow_into(outgoing, |room| match encode.encode(room) {
+        ConnectionState::ReadEarlyData(mut early) => {
+            // Early data is never accepted (max_early_data_size 0).
+            while let Some(record) = early.next_record() {
+                *extra += record?.discard;
+            }
+            None
+        }
+        ConnectionState::EncodeTlsData(mut encode) => {
+            outgoing.fill(|room| match encode.encode(room) {
+                Ok(n) => Ok(Ok(n)),
+                Err(EncodeError::InsufficientSize(size)) => Ok(Err(size.required_size)),
+                Err(EncodeError::AlreadyEncoded) => Ok(Ok(0)),
+            })?;
+            None
+        }
+        ConnectionState::TransmitTlsData(transmit) => {
+            // Sent by the caller, after the whole run, in order.
+            transmit.done();
+            None
+        }
+        ConnectionState::WriteTraffic(mut traffic) => {
+            match then {
+                Then::Nothing => {}
+                Then::Encrypt(data) => outgoing.fill(|room| match traffic.encrypt(data, room) {
                     Ok(n) => Ok(Ok(n)),
-                    Err(EncodeError::InsufficientSize(size)) => Ok(Err(size.required_size)),
+                    Err(EncryptError::InsufficientSize(size)) => Ok(Err(size.required_size)),
                     Err(err) => Err(rustls::Error::General(err.to_string())),
-                });
-                if encoded.is_err() {
-                    return;
+                })?,
+                Then::CloseNotify => {
+                    outgoing.fill(|room| match traffic.queue_close_notify(room) {
+                        Ok(n) => Ok(Ok(n)),
+                        Err(EncryptError::InsufficientSize(size)) => Ok(Err(size.required_size)),
+                        Err(err) => Err(rustls::Error::General(err.to_string())),
+                    })?
                 }
             }
-            Ok(ConnectionState::TransmitTlsData(transmit)) => transmit.done(),
-            _ => return,
+            Some(Reached::Traffic)
         }
+        ConnectionState::BlockedHandshake => Some(Reached::NeedMore),
+        ConnectionState::PeerClosed => {
+            *ended = true;
+            None
+        }
+        ConnectionState::Closed => Some(Reached::Closed),
+        _ => Some(Reached::NeedMore),
+    })
+}
+
+/// After a protocol error: encodes the alert rustls queued. One call
+/// only, over the bytes the failed call left (rustls keeps its place in
+/// them): the alert is the first chunk queued, and a second call would
+/// run the failed state machine again.
+fn alert(conn: &mut UnbufferedServerConnection, incoming: &mut [u8], outgoing: &mut Outgoing) {
+    let UnbufferedStatus { state, .. } = conn.process_tls_records(incoming);
+    if let Ok(ConnectionState::EncodeTlsData(mut encode)) = state {
+        // Nothing to do if it cannot be encoded: the close says enough.
+        let _ = outgoing.fill(|room| match encode.encode(room) {
+            Ok(n) => Ok(Ok(n)),
+            Err(EncodeError::InsufficientSize(size)) => Ok(Err(size.required_size)),
+            Err(err) => Err(rustls::Error::General(err.to_string())),
+        });
     }
 }

@@ -10,6 +10,7 @@ mod networks;
 mod options;
 mod reload;
 mod report;
+mod report_tls;
 mod settings;
 mod tls;
 mod units;

@@ -134,7 +134,7 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
     ),
     counter_by(
         "esockets_connections_refused",
-        "Clients refused: by the handler in on_connect, at max_connections or the open-file limit, for their PROXY header (untrusted peer, invalid, timed out), or because they could not be set up.",
+        "Clients refused: by the handler in on_connect, at max_connections or the open-file limit, for their PROXY header (untrusted peer, invalid, timed out), for a failed TLS handshake, or because they could not be set up.",
         "reason",
         &[
             ("handler", |s| s.stats.handler_refused),
@@ -142,6 +142,7 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
             ("proxy_untrusted", |s| s.stats.proxy_untrusted),
             ("proxy_invalid", |s| s.stats.proxy_invalid),
             ("proxy_timeout", |s| s.stats.proxy_timeouts),
+            ("tls_handshake", |s| s.stats.tls_failed),
             ("error", |s| {
                 let st = &s.stats;
                 st.refused.saturating_sub(
@@ -149,7 +150,8 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
                         + st.over_limit
                         + st.proxy_untrusted
                         + st.proxy_invalid
-                        + st.proxy_timeouts,
+                        + st.proxy_timeouts
+                        + st.tls_failed,
                 )
             }),
         ],

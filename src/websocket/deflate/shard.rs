@@ -64,8 +64,11 @@ impl ShardDeflate {
 
     /// Compresses `data` into `out` for a connection with `agreed` (and
     /// its `contexts` under server context takeover). `false`: send it
-    /// uncompressed (too short, or it did not shrink; never under
-    /// takeover, whose window the peer must follow).
+    /// uncompressed (shorter than `min_size`). A message that does not
+    /// shrink is sent compressed all the same (a few bytes more): every
+    /// message from `min_size` on is compressed, which some clients
+    /// count on (kosoku, the Autobahn runner, fails on uncompressed
+    /// messages where it negotiated compression).
     pub fn deflate(
         &mut self,
         agreed: &Agreed,
@@ -83,7 +86,7 @@ impl ShardDeflate {
                 .deflater
                 .get_or_insert_with(|| Deflater::new(level, bits, true))
                 .deflate(data, out),
-            _ => self.shared(bits).deflate(data, out) && out.len() < data.len(),
+            _ => self.shared(bits).deflate(data, out),
         }
     }
 
@@ -91,9 +94,7 @@ impl ShardDeflate {
     /// `window_bits`, with the shard's compressor for it; `false` as for
     /// [`deflate`](Self::deflate).
     pub fn deflate_shared(&mut self, window_bits: u8, data: &[u8], out: &mut Vec<u8>) -> bool {
-        data.len() >= self.config.min_size
-            && self.shared(window_bits).deflate(data, out)
-            && out.len() < data.len()
+        data.len() >= self.config.min_size && self.shared(window_bits).deflate(data, out)
     }
 
     /// Inflates one message from a connection with `agreed` (and its

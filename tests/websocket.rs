@@ -264,6 +264,16 @@ fn chromium_chats_through_the_built_in_page() {
 }
 
 #[test]
+fn chromium_chats_with_compression_and_its_offer_is_accepted() {
+    // Every message compressed, so the page's deliveries are too.
+    let dom = chromium_chat(&["--ws-deflate", "--ws-deflate-min-size", "0"]);
+    assert!(
+        dom.contains(r#"id="extensions">permessage-deflate; server_no_context_takeover; client_no_context_takeover<"#),
+        "Chromium's offer was not accepted: {dom}"
+    );
+}
+
+#[test]
 fn chromium_chats_through_the_built_in_page_despite_an_origin_allow_list() {
     // The page comes from the server itself: its own origin is allowed.
     chromium_chat(&["--ws-allowed-origin", "https://good.example"]);
@@ -306,8 +316,9 @@ fn a_refused_version_is_logged_with_its_status() {
 }
 
 /// Chromium opens the built-in chat page of a `pubsub --websocket`
-/// server started with `extra` flags, joins a room and says hello there.
-fn chromium_chat(extra: &[&str]) {
+/// server started with `extra` flags, joins a room and says hello there;
+/// returns the page's DOM at the end.
+fn chromium_chat(extra: &[&str]) -> String {
     let chromium = require("chromium");
     let mut flags = vec!["--protocol", "pubsub", "--websocket"];
     flags.extend_from_slice(extra);
@@ -360,4 +371,5 @@ fn chromium_chat(extra: &[&str]) {
         )
     );
     drop(server);
+    dom
 }

@@ -62,6 +62,7 @@ pub mod proxy;
 mod server;
 mod shard;
 pub mod testing;
+pub mod tls;
 pub mod websocket;
 
 pub use config::{

@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use crate::error::ConfigError;
 pub use crate::net::keepalive::Keepalive;
 use crate::net::kernel;
+use crate::tls::Tls;
 
 mod balance;
 mod slow_subscribers;
@@ -175,6 +176,13 @@ pub struct Config {
     /// [`Balance::Auto`]: by the CPU when the shards are pinned, one per
     /// CPU at most, on sockets the server binds; else by the hash.
     pub balance: Balance,
+    /// TLS for every client of the listener (see [`Tls`]): each new
+    /// connection's handshake runs in its shard, within
+    /// [`TlsSettings::handshake_timeout`](crate::tls::TlsSettings::handshake_timeout),
+    /// before `on_connect`; the handler sees plaintext. Behind a PROXY
+    /// protocol proxy, the header comes first, then the handshake. Default
+    /// `None`: plaintext.
+    pub tls: Option<Tls>,
 }
 
 /// Descriptors kept back from the default `max_connections` for the
@@ -233,6 +241,7 @@ impl Default for Config {
             proxy_trusted: Vec::new(),
             proxy_timeout: Duration::from_secs(5),
             balance: Balance::Auto,
+            tls: None,
         }
     }
 }
@@ -391,6 +400,14 @@ impl Config {
                 "proxy_trusted",
                 "is required with proxy_protocol: the networks of the proxies allowed to \
                  connect (e.g. 10.0.0.0/8); anyone could otherwise claim any address"
+                    .into(),
+            );
+        }
+        if self.tls.is_some() && self.refuse_message.is_some() {
+            return bad(
+                "refuse_message",
+                "cannot be sent on a TLS listener: a client refused at the limit is closed \
+                 before its handshake, and plaintext would reach it as garbage"
                     .into(),
             );
         }

@@ -236,7 +236,14 @@ impl ClientIo {
     /// Whether nothing about the client needs the shard's attention:
     /// open, reading, nothing queued, no WRITABLE interest.
     pub(crate) fn is_quiet(&self) -> bool {
-        self.out.is_empty() && self.flags & (flag::WRITABLE | flag::PAUSED) == 0 && self.is_open()
+        !self.output_queued() && self.flags & (flag::WRITABLE | flag::PAUSED) == 0 && self.is_open()
+    }
+
+    /// Whether output waits for the socket: in the queue, or held by the
+    /// transport (a TLS record the socket took only part of).
+    #[inline(always)]
+    pub(crate) fn output_queued(&self) -> bool {
+        !self.out.is_empty() || self.stream.pending()
     }
 
     /// The client's socket, if its bytes travel on one.

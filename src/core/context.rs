@@ -34,6 +34,9 @@ pub(crate) enum TimerTask {
     /// The PROXY header deadline of a connection not handed to the handler
     /// yet (its key among the shard's connections awaiting a header).
     AwaitingHeader(Key),
+    /// The TLS handshake deadline of a connection not handed to the
+    /// handler yet (its key among the shard's handshaking connections).
+    Handshake(Key),
 }
 
 /// Something a callback asked for that touches another client of the

@@ -50,6 +50,8 @@ pub(crate) struct Warnings {
     pub(crate) proxy_invalid: RateLimit,
     /// PROXY protocol: headers that did not arrive in time.
     pub(crate) proxy_timeout: RateLimit,
+    /// TLS handshakes that failed.
+    pub(crate) tls_failed: RateLimit,
 }
 
 #[cfg(test)]

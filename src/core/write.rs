@@ -123,12 +123,20 @@ impl ClientIo {
     /// Whether output is still on its way to the client: queued here, or
     /// in the kernel's send buffer, not yet acknowledged (`SIOCOUTQ`).
     pub(crate) fn output_in_flight(&self) -> bool {
-        !self.out.is_empty() || self.stream.unacknowledged().is_ok_and(|n| n > 0)
+        self.output_queued() || self.stream.unacknowledged().is_ok_and(|n| n > 0)
     }
 
     /// Writes queued output, counting it in `stats` (written, and no
     /// longer queued); fails the client on a socket error.
     pub(crate) fn flush(&mut self, stats: &mut ShardStats) {
+        if self.stream.pending() {
+            // The transport's own first: it holds what it took before.
+            match self.stream.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => return self.fail(CloseReason::from_io(&e)),
+            }
+        }
         match self.out.write_to(&mut self.stream) {
             Ok(n) => {
                 stats.bytes_out += n as u64;

@@ -11,6 +11,7 @@ use crate::hub::id::ConnId;
 use crate::hub::stats::ShardStats;
 use crate::net::stream;
 use crate::proxy::ProxyInfo;
+use crate::tls::TlsInfo;
 
 /// One client, as a handler callback sees it: its id, and ways to reply or
 /// close.
@@ -34,6 +35,8 @@ pub struct Conn<'a> {
     carried: usize,
     /// In `on_connect`, for a connection that came with a PROXY header.
     proxy: Option<&'a ProxyInfo>,
+    /// In `on_connect`, for a TLS client: what its handshake agreed on.
+    tls: Option<&'a TlsInfo>,
 }
 
 impl<'a> Conn<'a> {
@@ -52,6 +55,7 @@ impl<'a> Conn<'a> {
             stats,
             carried,
             proxy: None,
+            tls: None,
         }
     }
 
@@ -59,6 +63,21 @@ impl<'a> Conn<'a> {
     /// header.
     pub(crate) fn with_proxy(self, proxy: Option<&'a ProxyInfo>) -> Self {
         Self { proxy, ..self }
+    }
+
+    /// The same, for `on_connect` of a TLS client.
+    pub(crate) fn with_tls(self, tls: Option<&'a TlsInfo>) -> Self {
+        Self { tls, ..self }
+    }
+
+    /// In `on_connect`, for a client of a TLS listener
+    /// ([`Config::tls`](crate::Config::tls)): the TLS version and cipher,
+    /// the ALPN protocol, whether the session was resumed, and the
+    /// client's verified certificate identity, if it presented one. Keep
+    /// what you need in the client's state: later callbacks see `None`
+    /// (an idle client keeps no copy).
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls
     }
 
     /// The client's id, valid from any thread until the client closes.

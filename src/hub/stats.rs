@@ -57,7 +57,8 @@ counters! {
     /// (counted in `over_limit` too), because they could not be set up,
     /// or, with the PROXY protocol on, before the handler saw them
     /// (counted in `proxy_untrusted`, `proxy_invalid` or `proxy_timeouts`
-    /// too).
+    /// too), or because their TLS handshake failed (counted in
+    /// `tls_failed` too).
     refused,
     /// Clients the handler refused in `on_connect` (counted in `refused`
     /// too).
@@ -137,6 +138,54 @@ counters! {
     /// PROXY protocol: connections closed because no complete header
     /// arrived within `proxy_timeout`.
     proxy_timeouts,
+    /// TLS: full handshakes finished (the client then went to
+    /// `on_connect`).
+    tls_full,
+    /// TLS: resumed handshakes finished (from a session ticket).
+    tls_resumed,
+    /// TLS: handshakes that failed, for any reason below.
+    tls_failed,
+    /// TLS: of those, the client did not speak TLS (a plaintext client on
+    /// a TLS port).
+    tls_failed_not_tls,
+    /// TLS: of those, the client broke the protocol (or offered nothing
+    /// the server accepts), and was sent an alert.
+    tls_failed_protocol,
+    /// TLS: of those, the client's certificate was missing, unknown or
+    /// invalid.
+    tls_failed_certificate,
+    /// TLS: of those, the client went away before finishing.
+    tls_failed_closed,
+    /// TLS: of those, the client did not finish within the handshake
+    /// timeout.
+    tls_failed_timeout,
+    /// TLS: handshakes finished with TLS 1.3.
+    tls_v13,
+    /// TLS: handshakes finished with TLS 1.2.
+    tls_v12,
+    /// TLS: handshakes finished with an AES-128-GCM suite.
+    tls_aes128_gcm,
+    /// TLS: handshakes finished with an AES-256-GCM suite.
+    tls_aes256_gcm,
+    /// TLS: handshakes finished with a ChaCha20-Poly1305 suite.
+    tls_chacha20,
+    /// TLS: nanoseconds from accepting to the end of the handshake,
+    /// summed over finished handshakes.
+    tls_handshake_nanos,
+    /// TLS: nanoseconds of shard time spent running handshakes (their
+    /// CPU cost), finished or not.
+    tls_handshake_busy_nanos,
+    /// TLS: finished handshakes that took under 1 ms.
+    tls_handshake_under_1ms,
+    /// TLS: under 10 ms.
+    tls_handshake_under_10ms,
+    /// TLS: under 100 ms.
+    tls_handshake_under_100ms,
+    /// TLS: under 1 s.
+    tls_handshake_under_1s,
+    /// TLS: handshake steps left for the next round by the handshake
+    /// budget.
+    tls_deferred,
 }
 
 impl ShardStats {
@@ -172,8 +221,13 @@ impl Sum for ShardStats {
 /// them): relaxed stores only, no read-modify-write and no sharing of a
 /// cache line with other shards, so keeping the counters on costs nothing
 /// measurable.
-#[derive(Default)]
 pub(crate) struct ExportedStats(CachePadded<[AtomicU64; COUNTERS]>);
+
+impl Default for ExportedStats {
+    fn default() -> Self {
+        Self(CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -64,6 +64,31 @@ pub(crate) trait Transport {
     /// The connection is already broken.
     fn shutdown_write(&mut self) -> io::Result<()>;
 
+    /// Writes what the transport holds of what it already took (a TLS
+    /// record the socket took only part of).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` while some is left; any other error breaks the
+    /// connection.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Whether the last read emptied what is underneath, so the next one
+    /// would say `WouldBlock` and need not be made (an edge-triggered poll
+    /// reports the next byte). By default no: read on until `WouldBlock`.
+    fn drained(&self) -> bool {
+        false
+    }
+
+    /// Whether the transport holds output it took and has not passed on:
+    /// the shard then waits for the socket to be writable, as it does for
+    /// its own queue.
+    fn pending(&self) -> bool {
+        false
+    }
+
     /// Bytes written that the peer has not acknowledged yet (`SIOCOUTQ`
     /// for a socket): a lingering close waits for 0.
     ///
@@ -104,6 +129,28 @@ impl Stream {
         match self {
             Self::Socket(socket) => socket.shutdown(Shutdown::Write),
             Self::Layered(transport) => transport.shutdown_write(),
+        }
+    }
+
+    /// Whether a read that brought `n` bytes into a buffer of `len`
+    /// emptied the stream: for a socket, a short read did (Linux raises a
+    /// new edge for any byte after it); a layer says for itself (a short
+    /// TLS read may leave records in the socket).
+    #[inline(always)]
+    pub(crate) fn emptied_by(&self, n: usize, len: usize) -> bool {
+        match self {
+            Self::Socket(_) => n < len,
+            Self::Layered(transport) => transport.drained(),
+        }
+    }
+
+    /// Whether the transport holds output it took and has not passed on
+    /// (never, for a socket).
+    #[inline(always)]
+    pub(crate) fn pending(&self) -> bool {
+        match self {
+            Self::Socket(_) => false,
+            Self::Layered(transport) => transport.pending(),
         }
     }
 
@@ -174,7 +221,10 @@ impl Write for Stream {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Self::Socket(_) => Ok(()),
+            Self::Layered(transport) => transport.flush(),
+        }
     }
 }
 
@@ -196,6 +246,21 @@ impl Transport for Stream {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         Stream::shutdown_write(self)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Write::flush(self)
+    }
+
+    fn pending(&self) -> bool {
+        Stream::pending(self)
+    }
+
+    fn drained(&self) -> bool {
+        match self {
+            Self::Socket(_) => false,
+            Self::Layered(transport) => transport.drained(),
+        }
     }
 
     fn unacknowledged(&self) -> io::Result<usize> {

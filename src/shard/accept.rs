@@ -18,6 +18,7 @@ use crate::hub::heartbeat::Activity;
 use crate::net::transport::Stream;
 use crate::net::{listener, stream};
 use crate::proxy::ProxyInfo;
+use crate::tls::TlsInfo;
 
 impl<H: Handler> Shard<H> {
     /// Accepts waiting clients, up to the accept budget.
@@ -123,6 +124,9 @@ impl<H: Handler> Shard<H> {
         if self.config.proxy_protocol {
             return self.await_header(stream, peer);
         }
+        if self.config.tls.is_some() {
+            return self.begin_handshake(stream, peer, None, Vec::new());
+        }
         self.open(stream, peer, None);
     }
 
@@ -148,24 +152,33 @@ impl<H: Handler> Shard<H> {
             self.registration_failed(peer, &err);
             return None;
         }
-        self.start(Stream::Socket(stream), peer, proxy)
+        self.start(Stream::Socket(stream), peer, proxy, None)
     }
 
     /// Counts a client whose stream is ready (registered, if it is a
-    /// socket) and runs `on_connect` with `peer`. Returns the client's key
-    /// if the handler accepted it.
+    /// socket) and runs `on_connect` with `peer` (and `tls`, for a client
+    /// whose handshake just finished). Returns the client's key if the
+    /// handler accepted it.
     pub(crate) fn start(
         &mut self,
         mut stream: Stream,
         peer: SocketAddr,
         proxy: Option<&ProxyInfo>,
+        tls: Option<&TlsInfo>,
     ) -> Option<Key> {
         if let Stream::Layered(_) = stream {
-            // A layer over a socket (TLS, later) registers the socket under
-            // it; a plain socket was registered by `open`; a transport in
-            // memory has nothing to register.
+            // A layer over a socket registers the socket under it (a TLS
+            // session's socket moves from its handshake token); a plain
+            // socket was registered by `open`; a transport in memory has
+            // nothing to register.
             let token = Token(self.clients.next_key().to_token());
-            if let Err(err) = stream.register(self.poll.registry(), token, Interest::READABLE) {
+            let registry = self.poll.registry();
+            let registered = if tls.is_some() {
+                stream.reregister(registry, token, Interest::READABLE)
+            } else {
+                stream.register(registry, token, Interest::READABLE)
+            };
+            if let Err(err) = registered {
                 self.registration_failed(peer, &err);
                 return None;
             }
@@ -180,7 +193,9 @@ impl<H: Handler> Shard<H> {
         let id = self.id(key);
         let limit = self.config.output_limit;
         let client = self.clients.get_mut(key)?;
-        let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats, 0).with_proxy(proxy);
+        let mut conn = Conn::new(id, &mut client.io, limit, &mut self.stats, 0)
+            .with_proxy(proxy)
+            .with_tls(tls);
         self.cx.enter(Activity::OnConnect);
         let mut cx = ShardContext::new(&mut self.cx);
         let accepted = match self.handler.on_connect(&mut cx, &mut conn, peer) {

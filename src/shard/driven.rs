@@ -85,7 +85,7 @@ impl<H: Handler> Shard<H> {
             return None;
         }
         self.cx.begin_round(true);
-        let key = self.start(Stream::Layered(transport), peer, None);
+        let key = self.start(Stream::Layered(transport), peer, None, None);
         self.turn();
         key.map(|key| self.id(key))
     }

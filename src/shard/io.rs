@@ -4,7 +4,7 @@ use std::io::ErrorKind;
 
 use mio::event::Event;
 
-use super::Shard;
+use super::{tls, Shard};
 use crate::config::Config;
 use crate::core::client::{Client, IDLE_INHERITED};
 use crate::core::slots::Key;
@@ -81,9 +81,12 @@ impl<H: Handler> Shard<H> {
     #[inline(always)]
     pub(crate) fn client_ready(&mut self, key: Key, ready: &impl Ready) {
         let Some(client) = self.clients.get_mut(key) else {
-            // Closed earlier in this round, or not a client yet: with the
-            // PROXY protocol on, a connection awaiting its header.
-            if self.config.proxy_protocol {
+            // Closed earlier in this round, or not a client yet: in its TLS
+            // handshake, or, with the PROXY protocol on, awaiting its
+            // header.
+            if self.config.tls.is_some() && key.index & tls::HANDSHAKE_BIT != 0 {
+                self.handshake_event(key);
+            } else if self.config.proxy_protocol {
                 self.awaiting_event(key, ready.read_closed());
             }
             return;
@@ -92,7 +95,7 @@ impl<H: Handler> Shard<H> {
             client.io.mark_read_closed();
         }
         let mut unsettled = false;
-        if ready.writable() && !client.io.out.is_empty() {
+        if ready.writable() && client.io.output_queued() {
             client.io.flush(&mut self.stats);
             unsettled = true;
         }
@@ -170,7 +173,8 @@ impl<H: Handler> Shard<H> {
                 }
                 Ok(n) => {
                     stats.bytes_in += n as u64;
-                    let emptied = n < buf.len() && !client.io.read_closed();
+                    let emptied =
+                        client.io.stream.emptied_by(n, buf.len()) && !client.io.read_closed();
                     cx.enter(Activity::OnData);
                     let mut context = ShardContext::new(cx);
                     hand_input(handler, &mut context, client, id, &buf[..n], stats, config);

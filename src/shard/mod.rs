@@ -17,6 +17,7 @@ pub(crate) mod round;
 mod settle;
 mod shutdown;
 mod timers;
+mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,6 +101,16 @@ pub(crate) struct Shard<H: Handler> {
     clients: Slots<Client<H::State>>,
     /// Connections awaiting their PROXY header (PROXY protocol on only).
     awaiting: Slots<proxy::Awaiting>,
+    /// Connections in their TLS handshake (TLS on only).
+    handshakes: Slots<tls::Handshaking>,
+    /// Handshakes with input the budget left for the next round.
+    handshakes_ready: Vec<Key>,
+    /// Handshake steps left in this round.
+    handshake_budget_left: usize,
+    /// Handshake steps per round (`TlsSettings::handshake_budget`).
+    handshake_budget: usize,
+    /// How long a handshake may take (`TlsSettings::handshake_timeout`).
+    handshake_timeout: Duration,
     /// The one read buffer all clients of the shard share.
     buf: Vec<u8>,
     /// Counters, published at most once per 10 ms (see `round.rs`).
@@ -158,6 +169,9 @@ impl<H: Handler> Shard<H> {
             .cloned()
             .unwrap_or_default();
         let idle_timeout = config.idle_timeout;
+        let tls = config.tls.as_ref().map(crate::tls::Tls::settings);
+        let handshake_budget = tls.as_ref().map_or(0, |tls| tls.handshake_budget.max(1));
+        let handshake_timeout = tls.map_or(Duration::ZERO, |tls| tls.handshake_timeout);
         Self {
             index,
             poll: parts.poll,
@@ -172,6 +186,11 @@ impl<H: Handler> Shard<H> {
             config,
             clients: Slots::new(),
             awaiting: Slots::new(),
+            handshakes: Slots::new(),
+            handshakes_ready: Vec::new(),
+            handshake_budget_left: handshake_budget,
+            handshake_budget,
+            handshake_timeout,
             stats: ShardStats::default(),
             ready: Vec::new(),
             cx: ContextCore::new(index, handle, heartbeat, idle_timeout),
@@ -206,6 +225,7 @@ impl<H: Handler> Shard<H> {
             }
             self.begin_round();
             self.cx.begin_round(self.needs_clock());
+            self.handshake_budget_left = self.handshake_budget;
             for event in events.iter() {
                 match event.token() {
                     // After the other events: a shutdown that arrived in
@@ -217,6 +237,9 @@ impl<H: Handler> Shard<H> {
                 }
             }
             self.read_ready();
+            if !self.handshakes_ready.is_empty() {
+                self.run_deferred_handshakes();
+            }
             if self.accept_pending {
                 self.accept();
             }
@@ -277,6 +300,7 @@ impl<H: Handler> Shard<H> {
     /// longer than it takes for unexported counters to be due.
     fn poll_timeout(&self) -> Option<Duration> {
         if !self.ready.is_empty()
+            || !self.handshakes_ready.is_empty()
             || self.accept_pending
             || self.inbox_pending
             || self.sweep.is_some()
@@ -359,7 +383,7 @@ impl<H: Handler> Drop for Shard<H> {
         // Empty after a normal shutdown; after a handler's panic, the
         // clients dropped with the shard must not keep their places, or
         // the other shards would refuse clients at a limit never reached.
-        for _ in 0..self.clients.len() + self.awaiting_len() {
+        for _ in 0..self.clients.len() + self.awaiting_len() + self.handshakes_len() {
             self.cx.handle.hub().release_connection();
         }
         // After a panic, clients handed over must not wait in the inbox.

@@ -188,6 +188,12 @@ impl<H: Handler> Shard<H> {
             proxy: waiting.peer,
             header,
         };
+        if self.config.tls.is_some() {
+            // The header first, then the handshake: `first` is the start
+            // of the ClientHello.
+            let client = info.client();
+            return self.begin_handshake(waiting.stream, client, Some(info), first);
+        }
         let Some(client) = self.open(waiting.stream, info.client(), Some(&info)) else {
             return;
         };

@@ -37,7 +37,7 @@ impl<H: Handler> Shard<H> {
             return self.settle(key);
         }
         if reason.is_some() {
-            if queued == 0 {
+            if queued == 0 && !io.stream.pending() {
                 return self.close_gracefully(key);
             }
             self.arm_close_deadline(key);
@@ -51,7 +51,7 @@ impl<H: Handler> Shard<H> {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        let want_writable = !client.io.out.is_empty();
+        let want_writable = client.io.output_queued();
         if want_writable == client.io.writable_interest() {
             return;
         }

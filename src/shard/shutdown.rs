@@ -38,6 +38,7 @@ impl<H: Handler> Shard<H> {
         self.listener = None;
         self.accept_pending = false;
         self.drop_all_awaiting();
+        self.drop_all_handshakes();
         if grace.is_zero() || self.clients.is_empty() {
             self.begin_closing_all();
         } else {

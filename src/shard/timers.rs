@@ -107,6 +107,7 @@ impl<H: Handler> Shard<H> {
         match task {
             TimerTask::Handler { owner, tag, layer } => self.fire_handler_timer(owner, tag, layer),
             TimerTask::AwaitingHeader(key) => self.header_timed_out(key, timer),
+            TimerTask::Handshake(key) => self.handshake_timed_out(key, timer),
             TimerTask::Client(id) => {
                 let Some(key) = self.key(id) else { return };
                 let Some(client) = self.clients.get_mut(key) else {

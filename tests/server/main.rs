@@ -33,4 +33,5 @@ mod shutdown;
 mod stall;
 mod state;
 mod timers;
+mod tls;
 mod util;

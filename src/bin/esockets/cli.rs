@@ -10,6 +10,7 @@ use esockets::IpNet;
 use crate::bind::{parse_bind, parse_metrics};
 use crate::flags;
 use crate::networks::parse_network;
+use crate::tls::TlsFlags;
 use crate::units::{parse_duration, parse_duration_or_off, parse_size, OrOff};
 
 /// What `--help` says after the options.
@@ -260,6 +261,10 @@ pub struct Cli {
     /// Loki, Elasticsearch and the like).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// TLS on the listener.
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 /// `--log-format`.
@@ -377,6 +382,7 @@ impl Cli {
                 Some(Balance::Cpu) => esockets::Balance::ReceivingCpu,
                 Some(Balance::LeastLoaded) => esockets::Balance::LeastLoaded,
             },
+            tls: self.tls.load(self.speaks_websocket())?,
             ..defaults
         };
         config.validate().map_err(|err| flags::describe(&err))?;

@@ -6,6 +6,8 @@ mod cli;
 mod flags;
 mod networks;
 mod report;
+mod report_tls;
+mod tls;
 mod units;
 
 use std::io::{self, Write};

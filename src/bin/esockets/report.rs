@@ -74,6 +74,7 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
     migrate_req();
     timeouts(config);
     proxy_protocol(config);
+    crate::report_tls::started(config);
     file_limit(
         server.handle().max_connections(),
         config.max_connections.is_some(),
@@ -408,6 +409,7 @@ pub fn summary(
             "PROXY protocol"
         );
     }
+    crate::report_tls::summary(&total);
     if let (Some(start), Some(end)) = (overflows_at_start, esockets::listen_overflows()) {
         overflows(end.saturating_sub(start));
     }

@@ -134,7 +134,7 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
     ),
     counter_by(
         "esockets_connections_refused",
-        "Clients refused: by the handler in on_connect, at max_connections or the open-file limit, for their PROXY header (untrusted peer, invalid, timed out), or because they could not be set up.",
+        "Clients refused: by the handler in on_connect, at max_connections or the open-file limit, for their PROXY header (untrusted peer, invalid, timed out), for a failed TLS handshake, or because they could not be set up.",
         "reason",
         &[
             ("handler", |s| s.stats.handler_refused),
@@ -142,6 +142,7 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
             ("proxy_untrusted", |s| s.stats.proxy_untrusted),
             ("proxy_invalid", |s| s.stats.proxy_invalid),
             ("proxy_timeout", |s| s.stats.proxy_timeouts),
+            ("tls_handshake", |s| s.stats.tls_failed),
             ("error", |s| {
                 let st = &s.stats;
                 st.refused.saturating_sub(
@@ -149,7 +150,8 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
                         + st.over_limit
                         + st.proxy_untrusted
                         + st.proxy_invalid
-                        + st.proxy_timeouts,
+                        + st.proxy_timeouts
+                        + st.tls_failed,
                 )
             }),
         ],
@@ -213,6 +215,50 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
         "PROXY protocol: LOCAL headers (the proxy's own connections, such as health checks).",
         &[("", |s| s.stats.proxy_local)],
     ),
+    counter_by(
+        "esockets_tls_handshakes",
+        "TLS handshakes finished, full or resumed from a session ticket.",
+        "kind",
+        &[("full", |s| s.stats.tls_full), ("resumed", |s| s.stats.tls_resumed)],
+    ),
+    counter_by(
+        "esockets_tls_handshake_failures",
+        "TLS handshakes that failed: not TLS (a plaintext client), protocol (an alert was sent), certificate (the client's was missing or refused), closed (the client went away), timeout.",
+        "reason",
+        &[
+            ("not_tls", |s| s.stats.tls_failed_not_tls),
+            ("protocol", |s| s.stats.tls_failed_protocol),
+            ("certificate", |s| s.stats.tls_failed_certificate),
+            ("closed", |s| s.stats.tls_failed_closed),
+            ("timeout", |s| s.stats.tls_failed_timeout),
+        ],
+    ),
+    counter_by(
+        "esockets_tls_versions",
+        "TLS handshakes finished, by protocol version.",
+        "version",
+        &[("1.3", |s| s.stats.tls_v13), ("1.2", |s| s.stats.tls_v12)],
+    ),
+    counter_by(
+        "esockets_tls_ciphers",
+        "TLS handshakes finished, by the cipher of their suite.",
+        "cipher",
+        &[
+            ("aes_128_gcm", |s| s.stats.tls_aes128_gcm),
+            ("aes_256_gcm", |s| s.stats.tls_aes256_gcm),
+            ("chacha20_poly1305", |s| s.stats.tls_chacha20),
+        ],
+    ),
+    counter(
+        "esockets_tls_handshake_busy_nanoseconds",
+        "Shard time spent running TLS handshakes (their CPU cost), finished or not.",
+        &[("", |s| s.stats.tls_handshake_busy_nanos)],
+    ),
+    counter(
+        "esockets_tls_deferred",
+        "TLS handshake steps left for the next loop round by the per-round handshake budget.",
+        &[("", |s| s.stats.tls_deferred)],
+    ),
     counter(
         "esockets_pubsub_published",
         "Messages published by this shard's handler (once each, however many subscribers).",
@@ -252,6 +298,7 @@ impl Collector for ServerCollector {
             encode_family(&mut encoder, family, &samples, &shards)?;
         }
         encode_rounds(&mut encoder, &samples, &shards)?;
+        encode_handshakes(&mut encoder, &samples, &shards)?;
         encode_process(&mut encoder, &self.handle)
     }
 }
@@ -333,6 +380,38 @@ fn encode_rounds(
         metric
             .encode_family(&labels)?
             .encode_gauge(&sample.busy_seconds)?;
+    }
+    Ok(())
+}
+
+/// The TLS handshake-duration histogram (from accepting to the end of
+/// the handshake), per shard.
+fn encode_handshakes(
+    encoder: &mut DescriptorEncoder,
+    samples: &[Sample],
+    shards: &[String],
+) -> Result<(), fmt::Error> {
+    let mut metric = encoder.encode_descriptor(
+        "esockets_tls_handshake_duration_seconds",
+        "How long finished TLS handshakes took, from accepting the connection to the end of the handshake.",
+        None,
+        MetricType::Histogram,
+    )?;
+    for (sample, shard) in samples.iter().zip(shards) {
+        let st = &sample.stats;
+        let count = st.tls_full + st.tls_resumed;
+        let buckets = [
+            (0.001, st.tls_handshake_under_1ms),
+            (0.01, st.tls_handshake_under_10ms),
+            (0.1, st.tls_handshake_under_100ms),
+            (1.0, st.tls_handshake_under_1s),
+            (f64::INFINITY, count),
+        ];
+        let sum = st.tls_handshake_nanos as f64 / 1e9;
+        let labels = [("shard", shard.as_str())];
+        metric
+            .encode_family(&labels)?
+            .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
     }
     Ok(())
 }

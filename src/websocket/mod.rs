@@ -3,9 +3,10 @@
 //! A service written against [`WsHandler`] sees whole messages, text or
 //! binary; [`WebSocket`] runs it as an esockets [`Handler`](crate::Handler):
 //! the HTTP/1.1 upgrade (key, version 13, `Origin` allow-list,
-//! subprotocols, a deadline), frames (masking required from clients;
-//! permessage-deflate when configured, [`DeflateConfig`]), fragmented messages with control frames between fragments,
-//! UTF-8 checked fragment by fragment, size limits (close code 1009), pings
+//! subprotocols, a deadline), frames (masking required from clients),
+//! permessage-deflate when configured ([`DeflateConfig`]), fragmented
+//! messages with control frames between fragments, UTF-8 checked fragment
+//! by fragment, size limits (close code 1009), pings
 //! to idle clients and a close for those that do not answer, and the
 //! closing handshake both ways. A plain `GET /` gets a built-in page.
 //!

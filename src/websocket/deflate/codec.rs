@@ -46,9 +46,8 @@ impl Deflater {
     /// Compresses `data` into `out` (cleared first), as a permessage-deflate
     /// payload (without the sync flush's tail). Returns `false` if the
     /// stream failed, which zlib only does for a misused stream; the
-    /// caller then sends `data` uncompressed (a compressor that keeps its
-    /// context must not be used again: its window no longer matches the
-    /// peer's).
+    /// stream is reset (an empty window, which any peer's inflater
+    /// follows) and the caller sends `data` uncompressed.
     pub fn deflate(&mut self, data: &[u8], out: &mut Vec<u8>) -> bool {
         out.clear();
         out.reserve(data.len() / 2 + 64);
@@ -78,11 +77,6 @@ impl Deflater {
             self.compress.reset();
         }
         true
-    }
-
-    /// Whether the window is kept between messages.
-    pub fn keeps_context(&self) -> bool {
-        self.keep_context
     }
 }
 

@@ -57,11 +57,6 @@ impl ShardDeflate {
         }
     }
 
-    /// The settings.
-    pub fn config(&self) -> &DeflateConfig {
-        &self.config
-    }
-
     /// Compresses `data` into `out` for a connection with `agreed` (and
     /// its `contexts` under server context takeover). `false`: send it
     /// uncompressed (shorter than `min_size`). A message that does not
@@ -132,13 +127,6 @@ impl ShardDeflate {
         let level = self.config.level;
         self.deflaters[usize::from(bits - MIN_WINDOW_BITS)]
             .get_or_insert_with(|| Deflater::new(level, bits, false))
-    }
-}
-
-impl Agreed {
-    /// Whether the connection needs contexts of its own.
-    pub fn takes_over(&self) -> bool {
-        self.server_takeover || self.client_takeover
     }
 }
 

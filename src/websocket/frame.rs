@@ -112,8 +112,9 @@ pub enum Parsed<'a> {
 /// Parses the frame at the front of `data`, as `role` receives it, with
 /// payloads of at most `max_payload` bytes (control frames: 125).
 ///
-/// Checks, in the order the bytes arrive: reserved bits (no extension is
-/// negotiated, so all three must be clear), the opcode, control frames
+/// Checks, in the order the bytes arrive: reserved bits (for a
+/// connection without extensions all three must be clear; see
+/// [`parse_deflated_frame`] for one with permessage-deflate), the opcode, control frames
 /// fragmented or over 125 bytes, the length's minimal encoding and its
 /// limit (error 1009 as soon as the header says so), and masking.
 pub fn parse_frame(data: &[u8], role: Role, max_payload: usize) -> Parsed<'_> {

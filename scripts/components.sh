@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real components some tests start (each on its own free
 # loopback port): redis-server, haproxy, promtool (Debian's prometheus),
-# chromium, and Python's websockets package; iproute2's `ip` and procps's
-# `sysctl`, with which the restart tests make a network namespace; and
+# chromium, Python's websockets package, and kosoku (PyPI: a runner of
+# the Autobahn WebSocket test cases for Python 3, tests/autobahn.rs);
+# iproute2's `ip` and procps's `sysctl`, with which the restart tests make a network namespace; and
 # `nc` (Debian's netcat-openbsd), which the README and docs use to talk to
 # the server; and g++, with which libfuzzer-sys builds libFuzzer for
 # scripts/fuzz. Only what is missing is installed; on a machine that has
@@ -45,7 +46,12 @@ if ! python3 -c 'import websockets' >/dev/null 2>&1; then
     python3 -m pip install -q websockets
 fi
 
-for command in redis-server haproxy promtool chromium ip sysctl nc c++ openssl; do
+if ! command -v kosoku >/dev/null 2>&1; then
+    echo "components: installing kosoku (the Autobahn cases)" >&2
+    python3 -m pip install -q kosoku
+fi
+
+for command in kosoku redis-server haproxy promtool chromium ip sysctl nc c++ openssl; do
     command -v "$command" >/dev/null || { echo "components: $command still missing" >&2; exit 1; }
 done
 python3 -c 'import websockets' || { echo "components: Python websockets still missing" >&2; exit 1; }

@@ -257,3 +257,24 @@ fn zero_is_refused_where_off_is_meant_and_the_error_names_off() {
         &["--idle-timeout must be at least 1ms", "--idle-timeout off"],
     );
 }
+
+#[test]
+fn deflate_options_are_checked_and_reported() {
+    let ws = ["--bind", "127.0.0.1:0", "--protocol", "ws-echo"];
+    let text = refused(&[&ws[..], &["--ws-deflate", "--ws-deflate-level", "10"]].concat());
+    says(&text, &["--ws-deflate-level must be 0 to 9, got 10"]);
+    let text = refused(&[&ws[..], &["--ws-deflate", "--ws-deflate-window-bits", "8"]].concat());
+    says(&text, &["--ws-deflate-window-bits must be 9 to 15, got 8"]);
+    let text = refused(&[&ws[..], &["--ws-deflate-level", "6"]].concat());
+    says(&text, &["--ws-deflate-level", "--ws-deflate only"]);
+    let text = refused(&["--bind", "127.0.0.1:0", "--ws-deflate"]);
+    says(&text, &["--ws-deflate", "WebSocket protocols only"]);
+    let line = start_up_line(
+        &[&ws[..], &["--ws-deflate", "--ws-deflate-context-takeover"]].concat(),
+        "WebSocket:",
+    );
+    says(
+        &line,
+        &["permessage-deflate accepted (level 1, window up to 15 bits, from 128 B, context takeover)"],
+    );
+}

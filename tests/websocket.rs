@@ -264,6 +264,16 @@ fn chromium_chats_through_the_built_in_page() {
 }
 
 #[test]
+fn chromium_chats_with_compression_and_its_offer_is_accepted() {
+    // Every message compressed, so the page's deliveries are too.
+    let dom = chromium_chat(&["--ws-deflate", "--ws-deflate-min-size", "0"]);
+    assert!(
+        dom.contains(r#"id="extensions">permessage-deflate; server_no_context_takeover; client_no_context_takeover<"#),
+        "Chromium's offer was not accepted: {dom}"
+    );
+}
+
+#[test]
 fn chromium_chats_through_the_built_in_page_despite_an_origin_allow_list() {
     // The page comes from the server itself: its own origin is allowed.
     chromium_chat(&["--ws-allowed-origin", "https://good.example"]);
@@ -306,8 +316,9 @@ fn a_refused_version_is_logged_with_its_status() {
 }
 
 /// Chromium opens the built-in chat page of a `pubsub --websocket`
-/// server started with `extra` flags, joins a room and says hello there.
-fn chromium_chat(extra: &[&str]) {
+/// server started with `extra` flags, joins a room and says hello there;
+/// returns the page's DOM at the end.
+fn chromium_chat(extra: &[&str]) -> String {
     let chromium = require("chromium");
     let mut flags = vec!["--protocol", "pubsub", "--websocket"];
     flags.extend_from_slice(extra);
@@ -358,6 +369,65 @@ fn chromium_chat(extra: &[&str]) {
             Opcode::Text,
             b"MSG lobby-7 ada: hello from chromium".to_vec()
         )
+    );
+    drop(server);
+    dom
+}
+
+/// Python's `websockets` over TLS, offering permessage-deflate: prints the
+/// extensions agreed, then echoes a 1 KiB JSON text and 64 KiB of bytes.
+const TLS_DEFLATE_CLIENT: &str = r#"
+import asyncio, json, os, ssl, sys
+import websockets
+async def main():
+    context = ssl.create_default_context(cafile=sys.argv[2])
+    async with websockets.connect(f"wss://localhost:{sys.argv[1]}/", ssl=context,
+                                  compression="deflate", max_size=2**20) as ws:
+        print("EXTENSIONS", ws.response.headers.get("Sec-WebSocket-Extensions"), flush=True)
+        text = json.dumps([{"id": i, "user": "ada", "text": "hello there"} for i in range(30)])
+        for message in [text, os.urandom(65536)]:
+            await ws.send(message)
+            assert await ws.recv() == message
+        print("ECHOED", flush=True)
+asyncio.run(main())
+"#;
+
+#[test]
+fn compression_stacks_over_tls() {
+    require_python_websockets();
+    let dir = std::env::temp_dir().join(format!("esockets-ws-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a cert");
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).expect("write the certificate");
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).expect("write the key");
+    let (server, addr) = ws_server(&[
+        "--ws-deflate",
+        "--tls-cert",
+        cert_file.to_str().expect("a UTF-8 path"),
+        "--tls-key",
+        key_file.to_str().expect("a UTF-8 path"),
+    ]);
+    let mut command = Command::new("python3");
+    command
+        .args(["-c", TLS_DEFLATE_CLIENT])
+        .arg(addr.port().to_string())
+        .arg(&cert_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut python = Child::spawn(&mut command);
+    let mut lines = python.stdout_lines();
+    let status = python.wait_within(DEADLINE, "the Python TLS client");
+    let out = lines.rest();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "{status}: {out:#?}");
+    assert_eq!(
+        out,
+        [
+            "EXTENSIONS permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            "ECHOED"
+        ]
     );
     drop(server);
 }

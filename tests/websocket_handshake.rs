@@ -130,7 +130,8 @@ proptest! {
         let mut data = head.clone();
         data.extend_from_slice(&after);
         match parse_request(&data, &WsConfig::default()) {
-            Handshake::Upgrade { consumed, path, accept, protocol } => {
+            Handshake::Upgrade { consumed, path, accept, protocol, deflate } => {
+                prop_assert_eq!(deflate, None);
                 prop_assert_eq!(consumed, head.len());
                 prop_assert_eq!(path, request.path.as_str());
                 prop_assert_eq!(accept, accept_key(&key));

@@ -58,6 +58,7 @@ pub fn check_any(data: &[u8], config: &WsConfig) {
             path,
             accept,
             protocol,
+            ..
         } => {
             let consumed = *consumed;
             assert!(consumed <= data.len() && consumed <= config.max_request);
@@ -174,6 +175,7 @@ fn check_built(mut input: Input<'_>, config: &WsConfig) {
             path: got_path,
             accept,
             protocol,
+            ..
         } => {
             assert_eq!(consumed, request.len());
             assert_eq!(got_path, path);
@@ -225,7 +227,7 @@ fn check_built(mut input: Input<'_>, config: &WsConfig) {
 
 /// The 101 answer: an HTTP response with the upgrade headers.
 fn check_accept_response(accept: &str, protocol: Option<&str>) {
-    let response = accept_response(accept, protocol);
+    let response = accept_response(accept, protocol, None);
     let mut headers = [httparse::EMPTY_HEADER; 16];
     let mut parsed = httparse::Response::new(&mut headers);
     assert_eq!(

@@ -9,6 +9,7 @@
 //! and check that it parses back to what was built.
 
 pub mod alloc;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod message;

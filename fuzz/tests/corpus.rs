@@ -10,11 +10,12 @@ use std::path::Path;
 type Check = fn(&[u8]);
 
 /// Each target's corpus folder and its checks.
-const TARGETS: [(&str, Check); 6] = [
+const TARGETS: [(&str, Check); 7] = [
     ("proxy_header", esockets_fuzz::proxy::check),
     ("ws_frame", esockets_fuzz::frame::check),
     ("ws_message", esockets_fuzz::message::check),
     ("ws_handshake", esockets_fuzz::handshake::check),
+    ("ws_deflate", esockets_fuzz::deflate::check),
     ("pubsub_command", esockets_fuzz::pubsub::check),
     ("tls_session", esockets_fuzz::tls::check),
 ];

@@ -148,6 +148,26 @@ pub trait Handler {
         payload.clone()
     }
 
+    /// Which framing of a publish the client with `state` gets: 0, the
+    /// default, for [`frame_delivery`](Self::frame_delivery)'s. A
+    /// protocol whose subscribers need different bytes for one publish
+    /// (WebSocket clients with and without compression) gives each kind
+    /// its own number, and each number is framed once per shard and
+    /// publish, by [`frame_variant`](Self::frame_variant).
+    fn delivery_variant(&self, state: &Self::State) -> u8 {
+        let _ = state;
+        0
+    }
+
+    /// Frames one publish for this shard's subscribers of `variant` (see
+    /// [`delivery_variant`](Self::delivery_variant)), once per shard, as
+    /// [`frame_delivery`](Self::frame_delivery) does for all. By default,
+    /// `frame_delivery`'s framing whatever the variant.
+    fn frame_variant(&mut self, topic: &[u8], payload: &Bytes, variant: u8) -> Bytes {
+        let _ = variant;
+        self.frame_delivery(topic, payload)
+    }
+
     /// Runs every `Config::tick` (off by default), on each shard.
     fn on_tick(&mut self, cx: &mut ShardContext<'_>) {
         let _ = cx;

@@ -27,7 +27,7 @@ impl<H: Handler> Shard<H> {
     /// byte.
     pub(super) fn fan_out(&mut self, fanout: &Fanout) {
         let mut keys = std::mem::take(&mut self.subscribers);
-        let framed = match &fanout.audience {
+        match &fanout.audience {
             Audience::Topic(topic) => {
                 let Some(subscribers) = self.cx.topics.subscribers(topic) else {
                     self.subscribers = keys;
@@ -36,18 +36,41 @@ impl<H: Handler> Shard<H> {
                 // Copied out: queuing may close a subscriber, which
                 // changes the set.
                 keys.extend(subscribers.iter().copied());
-                self.handler.frame_delivery(topic, &fanout.payload)
+                self.deliver_framed(&keys, topic, &fanout.payload);
             }
             Audience::Everyone => {
                 keys.extend((0..self.clients.capacity()).filter_map(|i| self.clients.key_at(i)));
-                fanout.payload.clone()
+                for &key in &keys {
+                    self.deliver_to(key, &fanout.payload);
+                }
             }
-        };
-        for &key in &keys {
-            self.deliver_to(key, &framed);
         }
         keys.clear();
         self.subscribers = keys;
+    }
+
+    /// Delivers a publish to `topic` to the subscribers `keys`, each
+    /// variant of its framing ([`Handler::delivery_variant`]) made once,
+    /// at its first subscriber, and shared.
+    fn deliver_framed(&mut self, keys: &[Key], topic: &[u8], payload: &Bytes) {
+        let mut framings = std::mem::take(&mut self.framings);
+        for &key in keys {
+            let Some(client) = self.clients.get(key) else {
+                continue;
+            };
+            let variant = self.handler.delivery_variant(&client.state);
+            let at = match framings.iter().position(|(v, _)| *v == variant) {
+                Some(at) => at,
+                None => {
+                    let framed = self.handler.frame_variant(topic, payload, variant);
+                    framings.push((variant, framed));
+                    framings.len() - 1
+                }
+            };
+            self.deliver_to(key, &framings[at].1);
+        }
+        framings.clear();
+        self.framings = framings;
     }
 
     /// Queues `payload` for one client, unless it is a slow subscriber

@@ -22,6 +22,7 @@ mod tls;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use mio::net::TcpListener;
 use mio::{Events, Poll, Token};
 
@@ -137,6 +138,9 @@ pub(crate) struct Shard<H: Handler> {
     rounds: Rounds,
     /// Subscribers of the topic being delivered (memory reused).
     subscribers: Vec<Key>,
+    /// The framings of the publish being delivered, one per variant
+    /// (`Handler::delivery_variant`; memory reused).
+    framings: Vec<(u8, Bytes)>,
     /// Publishes for another shard wait for room in its inbox.
     outbound_pending: bool,
     /// Clients with deliveries queued but not yet written this round.
@@ -198,6 +202,7 @@ impl<H: Handler> Shard<H> {
             commands: Vec::new(),
             rounds: Rounds::new(stall_nanos),
             subscribers: Vec::new(),
+            framings: Vec::new(),
             outbound_pending: false,
             held: Vec::new(),
             balancing: Balancing::new(parts.load),

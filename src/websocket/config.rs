@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::error::ConfigError;
+use crate::websocket::deflate::DeflateConfig;
 use crate::websocket::frame::MAX_HEADER;
 
 /// The built-in page served for a plain `GET /`: talks to `ws-echo` over
@@ -67,6 +68,11 @@ pub struct WsConfig {
     /// requests get 404. `None`: 404 for every plain request. Default: the
     /// built-in echo page, [`ECHO_PAGE`].
     pub page: Option<Bytes>,
+    /// permessage-deflate (RFC 7692): `None` (the default) never
+    /// negotiates it; `Some` accepts a client's offer on these terms
+    /// (docs/protocols.md). Inflated messages are held to
+    /// [`max_message`](Self::max_message) too.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for WsConfig {
@@ -81,6 +87,7 @@ impl Default for WsConfig {
             allowed_origins: Vec::new(),
             protocols: Vec::new(),
             page: Some(Bytes::from_static(ECHO_PAGE.as_bytes())),
+            deflate: None,
         }
     }
 }
@@ -133,6 +140,9 @@ impl WsConfig {
                 }
                 _ => {}
             }
+        }
+        if let Some(deflate) = &self.deflate {
+            deflate.validate()?;
         }
         if let Some(protocol) = self
             .protocols

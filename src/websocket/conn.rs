@@ -5,10 +5,14 @@ use bytes::Bytes;
 use crate::websocket::build::{encode_header, write_close, write_frame};
 use crate::websocket::close::CloseCode;
 use crate::websocket::config::WsConfig;
+use crate::websocket::deflate::ShardDeflate;
 use crate::websocket::frame::Opcode;
 use crate::websocket::link::{Link, Phase};
 use crate::websocket::message::Message;
 use crate::{Conn, ConnId};
+
+/// RSV1 in a frame's first byte: the message is compressed (RFC 7692).
+pub(crate) const RSV1: u8 = 0x40;
 
 /// Payloads up to this size are framed into one buffer and sent in one
 /// write; larger ones go as header and payload, saving a copy.
@@ -25,6 +29,8 @@ pub struct WsConn<'c, 'a> {
     pub(crate) out: &'c mut Vec<u8>,
     /// The layer's settings.
     pub(crate) config: &'c WsConfig,
+    /// The shard's compression, where permessage-deflate is configured.
+    pub(crate) deflate: Option<&'c mut ShardDeflate>,
 }
 
 impl WsConn<'_, '_> {
@@ -110,9 +116,10 @@ impl WsConn<'_, '_> {
         self.link.close_sent = true;
     }
 
-    /// A data frame, copied into one buffer when small.
+    /// A data frame, copied into one buffer when small; compressed where
+    /// permessage-deflate was agreed and it is worth it.
     pub(crate) fn send_data(&mut self, opcode: Opcode, payload: &[u8]) {
-        if !self.is_open() {
+        if !self.is_open() || self.send_compressed(opcode, payload) {
             return;
         }
         self.out.clear();
@@ -124,6 +131,34 @@ impl WsConn<'_, '_> {
             self.conn.send(self.out);
             self.conn.send(payload);
         }
+    }
+
+    /// Sends `payload` compressed, in one frame with RSV1, if the
+    /// connection agreed to permessage-deflate and the shard's deflater
+    /// says it is worth it; `false` if it sent nothing.
+    fn send_compressed(&mut self, opcode: Opcode, payload: &[u8]) -> bool {
+        let (Some(agreed), Some(shard)) = (self.link.deflate, self.deflate.as_deref_mut()) else {
+            return false;
+        };
+        if agreed.server_takeover && self.link.contexts.is_none() {
+            self.link.contexts = Some(Box::default());
+        }
+        let mut staging = std::mem::take(&mut shard.staging);
+        let compressed = shard.deflate(
+            &agreed,
+            self.link.contexts.as_deref_mut(),
+            payload,
+            &mut staging,
+        );
+        if compressed {
+            self.out.clear();
+            encode_header(self.out, true, opcode, staging.len(), None);
+            self.out[0] |= RSV1;
+            self.out.extend_from_slice(&staging);
+            self.conn.send(self.out);
+        }
+        shard.staging = staging;
+        compressed
     }
 
     /// A control frame with up to 125 bytes of `payload`.

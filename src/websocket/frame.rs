@@ -82,6 +82,9 @@ pub struct Frame<'a> {
     pub fin: bool,
     /// What it carries.
     pub opcode: Opcode,
+    /// RSV1: the first frame of a compressed message (only where
+    /// permessage-deflate was negotiated: see [`parse_deflated_frame`]).
+    pub compressed: bool,
     /// The masking key, if the frame was masked.
     pub mask: Option<[u8; 4]>,
     /// The payload as it arrived (still masked; see
@@ -109,21 +112,43 @@ pub enum Parsed<'a> {
 /// Parses the frame at the front of `data`, as `role` receives it, with
 /// payloads of at most `max_payload` bytes (control frames: 125).
 ///
-/// Checks, in the order the bytes arrive: reserved bits (no extension is
-/// negotiated, so all three must be clear), the opcode, control frames
+/// Checks, in the order the bytes arrive: reserved bits (for a
+/// connection without extensions all three must be clear; see
+/// [`parse_deflated_frame`] for one with permessage-deflate), the opcode, control frames
 /// fragmented or over 125 bytes, the length's minimal encoding and its
 /// limit (error 1009 as soon as the header says so), and masking.
 pub fn parse_frame(data: &[u8], role: Role, max_payload: usize) -> Parsed<'_> {
+    parse(data, role, max_payload, false)
+}
+
+/// [`parse_frame`] on a connection that negotiated permessage-deflate
+/// (RFC 7692): RSV1 may be set, and then marks a compressed message
+/// ([`Frame::compressed`]), but only on the first frame of a data
+/// message; on a control frame or a continuation it is an error (1002),
+/// as are RSV2 and RSV3. The limit applies to the compressed payload.
+pub fn parse_deflated_frame(data: &[u8], role: Role, max_payload: usize) -> Parsed<'_> {
+    parse(data, role, max_payload, true)
+}
+
+/// The parser of both: `deflate` says whether RSV1 may be set.
+fn parse(data: &[u8], role: Role, max_payload: usize, deflate: bool) -> Parsed<'_> {
     let [first, second, ..] = *data else {
         return Parsed::Incomplete { needed: 2 };
     };
     let fin = first & 0x80 != 0;
-    if first & 0x70 != 0 {
+    let compressed = first & 0x40 != 0;
+    if first & 0x30 != 0 || (compressed && !deflate) {
         return error(PROTOCOL_ERROR, "reserved bits set without an extension");
     }
     let Some(opcode) = Opcode::from_bits(first & 0x0F) else {
         return error(PROTOCOL_ERROR, "unknown opcode");
     };
+    if compressed && (opcode.is_control() || opcode == Opcode::Continuation) {
+        return error(
+            PROTOCOL_ERROR,
+            "RSV1 set on a control frame or a continuation",
+        );
+    }
     let masked = second & 0x80 != 0;
     let short_len = second & 0x7F;
     if opcode.is_control() {
@@ -191,6 +216,7 @@ pub fn parse_frame(data: &[u8], role: Role, max_payload: usize) -> Parsed<'_> {
         Some(payload) => Parsed::Frame(Frame {
             fin,
             opcode,
+            compressed,
             mask,
             payload,
             len,

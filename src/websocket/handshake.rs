@@ -8,6 +8,7 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 
 use crate::websocket::config::WsConfig;
+use crate::websocket::deflate::{negotiate_deflate, Agreed};
 
 /// The GUID RFC 6455 appends to the client's key before hashing.
 const KEY_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -64,6 +65,9 @@ pub enum Handshake<'a> {
         accept: String,
         /// Index in [`WsConfig::protocols`] of the subprotocol chosen.
         protocol: Option<usize>,
+        /// permessage-deflate, if offered and accepted: what was agreed
+        /// and the `Sec-WebSocket-Extensions` value that says so.
+        deflate: Option<(Agreed, String)>,
     },
     /// A plain `GET` without an upgrade.
     Plain {
@@ -144,11 +148,16 @@ pub fn parse_request<'a>(data: &'a [u8], config: &WsConfig) -> Handshake<'a> {
             .flat_map(|value| value.split(','))
             .any(|offered| offered.trim() == supported)
     });
+    let deflate = config
+        .deflate
+        .as_ref()
+        .and_then(|terms| negotiate_deflate(header("sec-websocket-extensions"), terms));
     Handshake::Upgrade {
         consumed,
         path,
         accept: accept_key(key),
         protocol,
+        deflate,
     }
 }
 
@@ -185,8 +194,9 @@ pub fn accept_key(key: &str) -> String {
     BASE64.encode(sha.finalize())
 }
 
-/// The `101 Switching Protocols` answer, naming the chosen subprotocol.
-pub fn accept_response(accept: &str, protocol: Option<&str>) -> Vec<u8> {
+/// The `101 Switching Protocols` answer, naming the chosen subprotocol
+/// and the extensions agreed (a `Sec-WebSocket-Extensions` value).
+pub fn accept_response(accept: &str, protocol: Option<&str>, extensions: Option<&str>) -> Vec<u8> {
     let mut response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n"
@@ -194,6 +204,11 @@ pub fn accept_response(accept: &str, protocol: Option<&str>) -> Vec<u8> {
     if let Some(protocol) = protocol {
         response.push_str("Sec-WebSocket-Protocol: ");
         response.push_str(protocol);
+        response.push_str("\r\n");
+    }
+    if let Some(extensions) = extensions {
+        response.push_str("Sec-WebSocket-Extensions: ");
+        response.push_str(extensions);
         response.push_str("\r\n");
     }
     response.push_str("\r\n");

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::core::log_limit::RateLimit;
-use crate::websocket::build::{write_close, write_frame};
+use crate::websocket::build::{encode_header, write_close, write_frame};
 use crate::websocket::close::ProtocolError;
 use crate::websocket::close::GOING_AWAY;
 use crate::websocket::config::WsConfig;
-use crate::websocket::conn::WsConn;
-use crate::websocket::frame::{parse_frame, Frame, Opcode, Parsed, Role};
+use crate::websocket::conn::{WsConn, RSV1};
+use crate::websocket::deflate::{Lent, ShardDeflate};
+use crate::websocket::frame::{parse_deflated_frame, parse_frame, Frame, Opcode, Parsed, Role};
 use crate::websocket::handshake::{
     accept_response, page_response, parse_request, reject_response, Handshake, Status,
 };
@@ -75,6 +76,9 @@ pub struct WebSocket<H> {
     /// The shard's clients that completed the handshake: told of a
     /// shutdown with a close frame.
     open: HashSet<ConnId>,
+    /// The shard's compressors and inflater, lent to one message at a
+    /// time, where permessage-deflate is configured.
+    deflate: Option<ShardDeflate>,
 }
 
 impl<H> WebSocket<H> {
@@ -82,11 +86,12 @@ impl<H> WebSocket<H> {
     pub fn new(config: WsConfig, handler: H) -> Self {
         Self {
             handler,
-            config,
             scratch: Vec::new(),
             out: Vec::new(),
             warnings: RateLimit::default(),
             open: HashSet::new(),
+            deflate: config.deflate.map(ShardDeflate::new),
+            config,
         }
     }
 
@@ -106,7 +111,7 @@ impl<H: WsHandler> WebSocket<H> {
         state: &mut WsState<H::State>,
         data: &[u8],
     ) -> Result<usize, Verdict> {
-        let (consumed, path, protocol) = match parse_request(data, &self.config) {
+        let (consumed, path, protocol, deflate) = match parse_request(data, &self.config) {
             Handshake::Incomplete => return Err(Verdict::Consumed(0)),
             Handshake::Reject { status, reason } => {
                 log_refused(&mut self.warnings, cx.now(), conn, status, reason);
@@ -128,10 +133,16 @@ impl<H: WsHandler> WebSocket<H> {
                 path,
                 accept,
                 protocol,
+                deflate,
             } => {
                 let name = protocol.and_then(|i| self.config.protocols.get(i));
-                conn.send(&accept_response(&accept, name.map(String::as_str)));
-                (consumed, path, protocol)
+                let extensions = deflate.as_ref().map(|(_, response)| response.as_str());
+                conn.send(&accept_response(
+                    &accept,
+                    name.map(String::as_str),
+                    extensions,
+                ));
+                (consumed, path, protocol, deflate.map(|(agreed, _)| agreed))
             }
         };
         self.open.insert(conn.id());
@@ -141,6 +152,7 @@ impl<H: WsHandler> WebSocket<H> {
         let link = &mut state.link;
         link.phase = Phase::Open;
         link.protocol = protocol.and_then(|i| u8::try_from(i).ok());
+        link.deflate = deflate;
         let request = OpenRequest {
             path,
             protocol: protocol.and_then(|i| self.config.protocols.get(i).map(String::as_str)),
@@ -150,6 +162,7 @@ impl<H: WsHandler> WebSocket<H> {
             link,
             out: &mut self.out,
             config: &self.config,
+            deflate: self.deflate.as_mut(),
         };
         self.handler.on_open(cx, &mut ws, &mut state.user, &request);
         after_callback(cx, &mut ws);
@@ -169,12 +182,27 @@ impl<H: WsHandler> WebSocket<H> {
             assembler,
             user,
         } = state;
-        let event = assembler.push(frame, self.config.max_message, &mut self.scratch);
+        let max = self.config.max_message;
+        let event = match (link.deflate, self.deflate.as_mut()) {
+            (Some(agreed), Some(shard)) => {
+                if agreed.client_takeover && link.contexts.is_none() {
+                    link.contexts = Some(Box::default());
+                }
+                let mut lent = Lent {
+                    shard,
+                    agreed,
+                    contexts: link.contexts.as_deref_mut(),
+                };
+                assembler.push_deflated(frame, max, &mut self.scratch, &mut lent)
+            }
+            _ => assembler.push(frame, max, &mut self.scratch),
+        };
         let mut ws = WsConn {
             conn,
             link,
             out: &mut self.out,
             config: &self.config,
+            deflate: self.deflate.as_mut(),
         };
         match event {
             Err(err) => {
@@ -222,7 +250,11 @@ impl<H: WsHandler> WebSocket<H> {
 
     /// Frees the shared buffers if a large message grew them.
     fn trim_buffers(&mut self) {
-        for buffer in [&mut self.scratch, &mut self.out] {
+        let staging = self.deflate.as_mut().map(|shard| &mut shard.staging);
+        for buffer in [Some(&mut self.scratch), Some(&mut self.out), staging]
+            .into_iter()
+            .flatten()
+        {
             if buffer.capacity() > SCRATCH_KEEP {
                 *buffer = Vec::new();
             }
@@ -280,7 +312,12 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             Phase::Closed => return Verdict::Consumed(data.len()),
         }
         while matches!(state.link.phase, Phase::Open | Phase::Closing) && !conn.is_closing() {
-            match parse_frame(&data[consumed..], Role::Server, self.config.max_message) {
+            let parse = if state.link.deflate.is_some() {
+                parse_deflated_frame
+            } else {
+                parse_frame
+            };
+            match parse(&data[consumed..], Role::Server, self.config.max_message) {
                 Parsed::Incomplete { .. } => break,
                 Parsed::Error(err) => {
                     log_failure(&mut self.warnings, cx.now(), conn.id(), &err);
@@ -289,6 +326,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
                         link: &mut state.link,
                         out: &mut self.out,
                         config: &self.config,
+                        deflate: self.deflate.as_mut(),
                     };
                     ws.fail(err.code, err.reason);
                 }
@@ -318,6 +356,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             link: &mut state.link,
             out: &mut self.out,
             config: &self.config,
+            deflate: self.deflate.as_mut(),
         };
         if ws.is_open() {
             self.handler.on_timer(cx, &mut ws, &mut state.user, tag);
@@ -337,6 +376,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             link: &mut state.link,
             out: &mut self.out,
             config: &self.config,
+            deflate: self.deflate.as_mut(),
         };
         match (ws.link.phase, tag) {
             (Phase::Handshake, HANDSHAKE_DEADLINE) => {
@@ -364,6 +404,7 @@ impl<H: WsHandler> Handler for WebSocket<H> {
             link: &mut state.link,
             out: &mut self.out,
             config: &self.config,
+            deflate: self.deflate.as_mut(),
         };
         if ws.is_open() {
             self.handler.on_drain(cx, &mut ws, &mut state.user);
@@ -390,6 +431,28 @@ impl<H: WsHandler> Handler for WebSocket<H> {
 
     fn frame_delivery(&mut self, topic: &[u8], payload: &Bytes) -> Bytes {
         self.handler.frame_delivery(topic, payload)
+    }
+
+    /// A subscriber that agreed to permessage-deflate without server
+    /// context takeover gets deliveries compressed with its window (the
+    /// variant is the window's bits); one whose deflater keeps a context
+    /// gets them uncompressed (its window must follow its own messages),
+    /// as does everyone else (0).
+    fn delivery_variant(&self, state: &Self::State) -> u8 {
+        match state.link.deflate {
+            Some(agreed) if !agreed.server_takeover => agreed.server_window_bits,
+            _ => 0,
+        }
+    }
+
+    /// The handler's frame, compressed once for every subscriber of this
+    /// window (see [`delivery_variant`](Self::delivery_variant)).
+    fn frame_variant(&mut self, topic: &[u8], payload: &Bytes, variant: u8) -> Bytes {
+        let framed = self.handler.frame_delivery(topic, payload);
+        match self.deflate.as_mut() {
+            Some(shard) if variant != 0 => compress_frame(shard, variant, framed, &mut self.out),
+            _ => framed,
+        }
     }
 
     fn on_tick(&mut self, cx: &mut ShardContext<'_>) {
@@ -436,4 +499,33 @@ fn idle_check(cx: &mut ShardContext<'_>, ws: &mut WsConn<'_, '_>) {
         ws.config.pong_timeout
     };
     cx.set_layer_timer(id, next, CHECK);
+}
+
+/// `framed`, one whole unmasked frame, as a compressed frame with a
+/// window of `window_bits`, built in `out`; as it is if it is not one
+/// final data frame or compressing does not pay.
+fn compress_frame(
+    shard: &mut ShardDeflate,
+    window_bits: u8,
+    framed: Bytes,
+    out: &mut Vec<u8>,
+) -> Bytes {
+    let Parsed::Frame(frame) = parse_frame(&framed, Role::Client, usize::MAX) else {
+        return framed;
+    };
+    if !frame.fin || frame.opcode.is_control() || frame.len != framed.len() {
+        return framed;
+    }
+    let mut staging = std::mem::take(&mut shard.staging);
+    let compressed = if shard.deflate_shared(window_bits, frame.payload, &mut staging) {
+        out.clear();
+        encode_header(out, true, frame.opcode, staging.len(), None);
+        out[0] |= RSV1;
+        out.extend_from_slice(&staging);
+        Bytes::copy_from_slice(out)
+    } else {
+        framed.clone()
+    };
+    shard.staging = staging;
+    compressed
 }

@@ -2,6 +2,7 @@
 //! bookkeeping and close code, beside the handler's state.
 
 use crate::websocket::close::CloseCode;
+use crate::websocket::deflate::{Agreed, Contexts};
 use crate::websocket::message::Assembler;
 
 /// Where a connection is in its life as a WebSocket.
@@ -34,6 +35,11 @@ pub struct Link {
     pub(crate) code: Option<CloseCode>,
     /// Index of the chosen subprotocol in [`WsConfig::protocols`].
     pub(crate) protocol: Option<u8>,
+    /// permessage-deflate, if it was negotiated.
+    pub(crate) deflate: Option<Agreed>,
+    /// The connection's own deflate contexts: only under context
+    /// takeover (otherwise the shard's are lent, and this stays `None`).
+    pub(crate) contexts: Option<Box<Contexts>>,
 }
 
 /// Per-connection state of a [`WebSocket`] service: the layer's part and

@@ -47,12 +47,35 @@ enum Kind {
     Binary,
 }
 
+/// Inflates compressed messages for [`Assembler::push_deflated`]
+/// (permessage-deflate).
+pub trait Inflate {
+    /// Inflates a whole message's payload, `compressed` (masked with
+    /// `mask` if there is one), into `out`, which must not grow past
+    /// `limit + 1` bytes.
+    ///
+    /// # Errors
+    ///
+    /// 1009 for a message that inflates past `limit`, 1007 for bytes that
+    /// are not a deflate stream.
+    fn inflate(
+        &mut self,
+        compressed: &[u8],
+        mask: Option<[u8; 4]>,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ProtocolError>;
+}
+
 /// One connection's message in progress: empty (no allocation) between
 /// fragmented messages.
 #[derive(Debug, Default)]
 pub struct Assembler {
     /// The kind of the fragmented message in progress, if any.
     kind: Option<Kind>,
+    /// The message in progress is compressed: its fragments are joined
+    /// as they are and inflated when the last arrives.
+    compressed: bool,
     /// Its unmasked fragments so far.
     buffer: Vec<u8>,
     /// Bytes at the front of `buffer` known to be whole, valid UTF-8.
@@ -89,6 +112,38 @@ impl Assembler {
         max_message: usize,
         scratch: &'a mut Vec<u8>,
     ) -> Result<Option<Event<'a>>, ProtocolError> {
+        self.take(frame, max_message, scratch, None)
+    }
+
+    /// [`push`](Self::push) on a connection that negotiated
+    /// permessage-deflate: a compressed message ([`Frame::compressed`] on
+    /// its first frame) is inflated by `inflater` into `scratch` once
+    /// whole, at most `max_message` bytes, then checked as UTF-8 if it is
+    /// text. Its fragments are held compressed (at most `max_message`
+    /// bytes of them) and the connection holds nothing once it ends.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push), and 1009 for a message that inflates past
+    /// `max_message`, 1007 for one that is not a deflate stream.
+    pub fn push_deflated<'a>(
+        &'a mut self,
+        frame: &Frame<'_>,
+        max_message: usize,
+        scratch: &'a mut Vec<u8>,
+        inflater: &mut dyn Inflate,
+    ) -> Result<Option<Event<'a>>, ProtocolError> {
+        self.take(frame, max_message, scratch, Some(inflater))
+    }
+
+    /// Both: `inflater` is the one compressed messages need.
+    fn take<'a>(
+        &'a mut self,
+        frame: &Frame<'_>,
+        max_message: usize,
+        scratch: &'a mut Vec<u8>,
+        inflater: Option<&mut dyn Inflate>,
+    ) -> Result<Option<Event<'a>>, ProtocolError> {
         let kind = match frame.opcode {
             Opcode::Ping | Opcode::Pong | Opcode::Close => {
                 scratch.clear();
@@ -101,7 +156,9 @@ impl Assembler {
             }
             Opcode::Text => Kind::Text,
             Opcode::Binary => Kind::Binary,
-            Opcode::Continuation => return self.continuation(frame, max_message, scratch),
+            Opcode::Continuation => {
+                return self.continuation(frame, max_message, scratch, inflater)
+            }
         };
         if self.kind.is_some() {
             return Err(ProtocolError::new(
@@ -112,12 +169,26 @@ impl Assembler {
         if frame.payload.len() > max_message {
             return Err(too_big());
         }
+        if frame.compressed && inflater.is_none() {
+            return Err(ProtocolError::new(
+                PROTOCOL_ERROR,
+                "compressed frame without permessage-deflate",
+            ));
+        }
         if frame.fin {
-            scratch.clear();
-            unmask_into(scratch, frame.payload, frame.mask);
+            match inflater {
+                Some(inflater) if frame.compressed => {
+                    inflater.inflate(frame.payload, frame.mask, max_message, scratch)?;
+                }
+                _ => {
+                    scratch.clear();
+                    unmask_into(scratch, frame.payload, frame.mask);
+                }
+            }
             return whole(kind, scratch).map(Some);
         }
         self.kind = Some(kind);
+        self.compressed = frame.compressed;
         self.buffer.clear();
         self.valid = 0;
         self.append(frame, max_message)?;
@@ -130,6 +201,7 @@ impl Assembler {
         frame: &Frame<'_>,
         max_message: usize,
         scratch: &'a mut Vec<u8>,
+        inflater: Option<&mut dyn Inflate>,
     ) -> Result<Option<Event<'a>>, ProtocolError> {
         let Some(kind) = self.kind else {
             return Err(ProtocolError::new(
@@ -144,13 +216,21 @@ impl Assembler {
         if !frame.fin {
             return Ok(None);
         }
-        if kind == Kind::Text && self.valid != self.buffer.len() {
+        if kind == Kind::Text && !self.compressed && self.valid != self.buffer.len() {
             return Err(INVALID_UTF8); // ends inside a character
         }
         self.kind = None;
-        // The finished message moves to the shared buffer, so this
-        // connection holds no memory between messages.
-        *scratch = std::mem::take(&mut self.buffer);
+        match inflater {
+            Some(inflater) if std::mem::take(&mut self.compressed) => {
+                // Inflated into the shared buffer; the connection's
+                // compressed fragments are freed.
+                let compressed = std::mem::take(&mut self.buffer);
+                inflater.inflate(&compressed, None, max_message, scratch)?;
+            }
+            // The finished message moves to the shared buffer, so this
+            // connection holds no memory between messages.
+            _ => *scratch = std::mem::take(&mut self.buffer),
+        }
         whole(kind, scratch).map(Some)
     }
 
@@ -164,7 +244,7 @@ impl Assembler {
             self.buffer.reserve_exact(target - self.buffer.len());
         }
         unmask_into(&mut self.buffer, frame.payload, frame.mask);
-        if self.kind == Some(Kind::Text) {
+        if self.kind == Some(Kind::Text) && !self.compressed {
             self.valid = valid_prefix(&self.buffer, self.valid)?;
         }
         Ok(())

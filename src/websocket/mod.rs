@@ -3,9 +3,10 @@
 //! A service written against [`WsHandler`] sees whole messages, text or
 //! binary; [`WebSocket`] runs it as an esockets [`Handler`](crate::Handler):
 //! the HTTP/1.1 upgrade (key, version 13, `Origin` allow-list,
-//! subprotocols, a deadline), frames (masking required from clients, no
-//! extensions), fragmented messages with control frames between fragments,
-//! UTF-8 checked fragment by fragment, size limits (close code 1009), pings
+//! subprotocols, a deadline), frames (masking required from clients),
+//! permessage-deflate when configured ([`DeflateConfig`]), fragmented
+//! messages with control frames between fragments, UTF-8 checked fragment
+//! by fragment, size limits (close code 1009), pings
 //! to idle clients and a close for those that do not answer, and the
 //! closing handshake both ways. A plain `GET /` gets a built-in page.
 //!
@@ -19,6 +20,7 @@ mod build;
 mod close;
 mod config;
 mod conn;
+mod deflate;
 mod frame;
 mod handshake;
 mod layer;
@@ -38,13 +40,19 @@ pub use close::{
 };
 pub use config::{WsConfig, ECHO_PAGE};
 pub use conn::WsConn;
-pub use frame::{parse_frame, Frame, Opcode, Parsed, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER};
+pub use deflate::{
+    negotiate_deflate, Agreed, Contexts, DeflateConfig, Deflater, Inflater, Lent, ShardDeflate,
+    MAX_WINDOW_BITS, MIN_WINDOW_BITS,
+};
+pub use frame::{
+    parse_deflated_frame, parse_frame, Frame, Opcode, Parsed, Role, MAX_CONTROL_PAYLOAD, MAX_HEADER,
+};
 pub use handshake::{
     accept_key, accept_response, page_response, parse_request, reject_response, Handshake, Status,
 };
 pub use layer::WebSocket;
 pub use link::{Link, WsState};
-pub use message::{valid_prefix, Assembler, Event, Message};
+pub use message::{valid_prefix, Assembler, Event, Inflate, Message};
 pub use service::{Closed, OpenRequest, WsHandler};
 
 #[cfg(test)]

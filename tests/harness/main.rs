@@ -9,6 +9,7 @@
 //! stays in `tests/server/` and the binary's tests.
 
 mod closes;
+mod deflate;
 mod flow;
 mod line_echo;
 mod pubsub;

@@ -231,6 +231,12 @@ pub struct LoadArgs {
     /// With --ws: send this Origin header (e.g. `http://localhost`).
     #[arg(long, requires = "ws", value_name = "ORIGIN")]
     pub ws_origin: Option<String>,
+    /// With --ws: offer permessage-deflate (RFC 7692, no context
+    /// takeover); where the server accepts, every message is sent
+    /// compressed and every message received is inflated before it is
+    /// checked. A server that declines is used uncompressed.
+    #[arg(long, requires = "ws")]
+    pub ws_deflate: bool,
 }
 
 /// Options of `loadgen merge`.

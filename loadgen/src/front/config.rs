@@ -144,6 +144,7 @@ fn ws_settings(args: &LoadArgs) -> Result<Option<Arc<ws::Settings>>, Failure> {
         origin: args.ws_origin.clone(),
         hosts: args.addr.clone(),
         seed,
+        deflate: args.ws_deflate,
     })))
 }
 

@@ -6,6 +6,8 @@ It binds an ephemeral loopback port and prints it as its first line.
                 answer within 5 S is closed (1011)
 --corrupt-every N   flip one bit in every Nth message of a connection
 --close-after N     close each connection (1000) after echoing N messages
+--deflate       accept permessage-deflate, and close (1008) a client that
+                did not offer it
 """
 import argparse
 import asyncio
@@ -19,6 +21,7 @@ def parse():
     p.add_argument("--ping", type=float, default=0)
     p.add_argument("--corrupt-every", type=int, default=0)
     p.add_argument("--close-after", type=int, default=0)
+    p.add_argument("--deflate", action="store_true")
     return p.parse_args()
 
 
@@ -36,6 +39,11 @@ def corrupt(message):
 
 async def echo(ws):
     count = 0
+    if ARGS.deflate and "permessage-deflate" not in (
+        ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+    ):
+        await ws.close(1008, "compression required")
+        return
     try:
         async for message in ws:
             count += 1
@@ -51,7 +59,9 @@ async def echo(ws):
 
 
 async def main():
-    options = dict(compression=None, max_size=None, ping_interval=None)
+    options = dict(
+        compression="deflate" if ARGS.deflate else None, max_size=None, ping_interval=None
+    )
     if ARGS.ping:
         options.update(ping_interval=ARGS.ping, ping_timeout=5 * ARGS.ping)
     async with serve(echo, "127.0.0.1", 0, **options) as server:

@@ -135,6 +135,34 @@ fn echo_of_50_connections_verifies_every_message_and_answers_pings() {
 }
 
 #[test]
+fn ws_deflate_compresses_and_verifies_every_message_inflated() {
+    // The server closes (1008) a client that did not negotiate
+    // compression: a clean run means every message went compressed both
+    // ways and was inflated before it was checked.
+    let server = PythonServer::start("ws-deflate", &["--deflate"]);
+    for (name, extra) in [
+        ("ws-deflate", &["--ws-deflate", "--size", "1024"][..]),
+        (
+            "ws-deflate-text",
+            &["--ws-deflate", "--ws-text", "--size", "70000"],
+        ),
+    ] {
+        let (out, v) = run(&server.addr(), name, "10", extra);
+        assert_clean(&out, &v, 10);
+    }
+    // A corrupted byte inside a compressed message is still found.
+    let corrupt = PythonServer::start("ws-deflate-corrupt", &["--deflate", "--corrupt-every", "5"]);
+    let (out, v) = run(
+        &corrupt.addr(),
+        "ws-deflate-corrupt",
+        "2",
+        &["--ws-deflate"],
+    );
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(v["errors"]["total"].as_u64().unwrap() > 0, "{v}");
+}
+
+#[test]
 fn text_messages_pipelined_and_line_mode() {
     let server = PythonServer::start("ws-text", &[]);
     let (out, v) = run(
@@ -297,6 +325,21 @@ fn pubsub_over_websocket_verifies_every_delivery() {
         assert_eq!(v["shape"]["websocket"], "text", "commands are text");
         assert_valid_report(&v);
     }
+}
+
+#[test]
+fn pubsub_over_websocket_with_deflate_verifies_every_delivery() {
+    let server = PythonServer::start_pubsub("ws-pubsub-deflate", &["--deflate"]);
+    let (out, v) = pubsub(
+        &server.addr(),
+        "ws-pubsub-deflate",
+        &["--ws-deflate", "--size", "1024"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let p = &v["pubsub"];
+    assert_eq!(v["errors"]["total"], 0, "{v}");
+    assert_eq!(p["delivered"], p["expected_deliveries"], "{p}");
+    assert!(p["deliveries_in_window"].as_u64().unwrap() > 0, "{p}");
 }
 
 #[test]

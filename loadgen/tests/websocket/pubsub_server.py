@@ -15,6 +15,8 @@ from websockets.exceptions import ConnectionClosed
 
 PARSER = argparse.ArgumentParser()
 PARSER.add_argument("--drop-every", type=int, default=0)
+# Accept permessage-deflate.
+PARSER.add_argument("--deflate", action="store_true")
 ARGS = PARSER.parse_args()
 
 SUBSCRIBERS = {}  # topic -> set of connections
@@ -56,6 +58,8 @@ async def session(ws):
 
 async def main():
     options = dict(compression=None, max_size=None, ping_interval=None)
+    if ARGS.deflate:
+        options["compression"] = "deflate"
     async with serve(session, "127.0.0.1", 0, **options) as server:
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.Future()

@@ -22,6 +22,8 @@ pub enum Scope {
     Keepalive,
     /// Only with `--proxy-protocol`.
     ProxyProtocol,
+    /// Only with `--ws-deflate`.
+    Deflate,
 }
 
 impl Scope {
@@ -36,6 +38,7 @@ impl Scope {
             Self::WebSocket => cli.speaks_websocket(),
             Self::Keepalive => cli.keepalive.0.is_some(),
             Self::ProxyProtocol => cli.proxy_protocol,
+            Self::Deflate => cli.ws_deflate,
         }
     }
 
@@ -47,6 +50,7 @@ impl Scope {
             Self::WebSocket => "WebSocket protocols only (--protocol ws-echo, pubsub --websocket)",
             Self::Keepalive => "--keepalive only",
             Self::ProxyProtocol => "--proxy-protocol only",
+            Self::Deflate => "--ws-deflate only",
         }
     }
 }
@@ -68,6 +72,23 @@ pub const ONLY: &[(&str, &str, Scope)] = &[
         Scope::WebSocket,
     ),
     ("ws_allowed_origin", "--ws-allowed-origin", Scope::WebSocket),
+    ("ws_deflate", "--ws-deflate", Scope::WebSocket),
+    ("ws_deflate_level", "--ws-deflate-level", Scope::Deflate),
+    (
+        "ws_deflate_window_bits",
+        "--ws-deflate-window-bits",
+        Scope::Deflate,
+    ),
+    (
+        "ws_deflate_min_size",
+        "--ws-deflate-min-size",
+        Scope::Deflate,
+    ),
+    (
+        "ws_deflate_context_takeover",
+        "--ws-deflate-context-takeover",
+        Scope::Deflate,
+    ),
     (
         "keepalive_interval",
         "--keepalive-interval",

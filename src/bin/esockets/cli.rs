@@ -169,6 +169,31 @@ pub struct Cli {
     #[arg(long, value_name = "ORIGIN")]
     pub ws_allowed_origin: Vec<String>,
 
+    /// WebSocket (ws-echo, pubsub --websocket): accept permessage-deflate
+    /// (RFC 7692) when a client offers it; by default without context
+    /// takeover, so an idle connection costs a few bytes more (see
+    /// docs/tuning.md).
+    #[arg(long)]
+    pub ws_deflate: bool,
+
+    /// With --ws-deflate: zlib's compression level, 0 to 9.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub ws_deflate_level: u32,
+
+    /// With --ws-deflate: the largest LZ77 window, as a power of two (9 to
+    /// 15), that the server compresses with and asks clients to use.
+    #[arg(long, default_value_t = 15, value_name = "BITS")]
+    pub ws_deflate_window_bits: u8,
+
+    /// With --ws-deflate: messages shorter than this go uncompressed.
+    #[arg(long, default_value = "128", value_name = "SIZE", value_parser = parse_size)]
+    pub ws_deflate_min_size: usize,
+
+    /// With --ws-deflate: keep each connection's deflate contexts between
+    /// messages (smaller messages, about 300 KiB per busy connection).
+    #[arg(long)]
+    pub ws_deflate_context_takeover: bool,
+
     /// pubsub: most topics one client may subscribe to.
     #[arg(long, default_value_t = esockets::protocols::pubsub::MAX_SUBSCRIPTIONS, value_name = "N")]
     pub max_subscriptions: usize,
@@ -393,6 +418,14 @@ impl Cli {
             pong_timeout: self.ws_pong_timeout,
             handshake_timeout: self.ws_handshake_timeout,
             allowed_origins: self.ws_allowed_origin.clone(),
+            deflate: self
+                .ws_deflate
+                .then_some(esockets::websocket::DeflateConfig {
+                    level: self.ws_deflate_level,
+                    max_window_bits: self.ws_deflate_window_bits,
+                    min_size: self.ws_deflate_min_size,
+                    context_takeover: self.ws_deflate_context_takeover,
+                }),
             page: Some(bytes::Bytes::from_static(
                 if self.protocol == Protocol::Pubsub {
                     esockets::protocols::pubsub::CHAT_PAGE.as_bytes()

@@ -35,6 +35,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("pong_timeout", "--ws-pong-timeout"),
     ("handshake_timeout", "--ws-handshake-timeout"),
     ("allowed_origins", "--ws-allowed-origin"),
+    ("deflate_level", "--ws-deflate-level"),
+    ("deflate_max_window_bits", "--ws-deflate-window-bits"),
     ("stall_threshold", "--stall-threshold"),
     ("metrics", "--metrics"),
     ("slow_subscribers", "--slow-subscribers"),

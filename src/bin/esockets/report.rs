@@ -149,9 +149,24 @@ fn websocket(cli: &Cli) {
     } else {
         cli.ws_allowed_origin.join(", ")
     };
+    let deflate = if cli.ws_deflate {
+        format!(
+            "permessage-deflate accepted (level {}, window up to {} bits, from {}, {})",
+            cli.ws_deflate_level,
+            cli.ws_deflate_window_bits,
+            format_size(cli.ws_deflate_min_size),
+            if cli.ws_deflate_context_takeover {
+                "context takeover"
+            } else {
+                "no context takeover"
+            }
+        )
+    } else {
+        "no compression".to_owned()
+    };
     tracing::info!(
         "WebSocket: messages up to {} (larger: close 1009); {pings}; handshake within {}; \
-         origins: {origins}; plain GET / serves a page",
+         origins: {origins}; {deflate}; plain GET / serves a page",
         format_size(cli.ws_max_message),
         format_duration(cli.ws_handshake_timeout)
     );

@@ -39,11 +39,13 @@ fn valid_upgrade_with_frames_after_it() {
             path,
             accept,
             protocol,
+            deflate,
         } => {
             assert_eq!(consumed, head);
             assert_eq!(path, "/chat");
             assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
             assert_eq!(protocol, None);
+            assert_eq!(deflate, None, "compression is off by default");
         }
         other => panic!("{other:?}"),
     }

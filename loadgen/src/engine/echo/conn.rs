@@ -344,6 +344,19 @@ impl Conn {
                     }
                     self.consume(bytes, pattern, now, rec)?;
                 }
+                Piece::Inflated { .. } => {
+                    // The whole message at once, checked as it came.
+                    let inflated = link.take_inflated();
+                    if inflated.len() != pattern.size() {
+                        self.inflight.pop_front();
+                        return Err(Fault::Mismatch);
+                    }
+                    let checked = self.consume(&inflated, pattern, now, rec);
+                    if let Some(link) = self.ws.as_mut() {
+                        link.restore_inflated(inflated);
+                    }
+                    checked?;
+                }
                 Piece::Ping(payload) => link.pong(&mut self.out, payload.as_slice()),
                 Piece::Pong(_) => {}
                 Piece::Close { code, .. } => {

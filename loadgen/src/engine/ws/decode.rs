@@ -2,7 +2,8 @@
 //! payloads are handed out as slices of the input (never copied, whatever
 //! their size), control frames (at most 125 bytes) are gathered whole.
 //! Everything a client must refuse is an error: masked frames, reserved
-//! bits (no extension is negotiated), unknown opcodes, long or fragmented
+//! bits (but RSV1 on a message's first frame where permessage-deflate
+//! was agreed), unknown opcodes, long or fragmented
 //! control frames, continuations out of place, lengths not in their
 //! shortest form, bad close codes.
 
@@ -45,6 +46,15 @@ pub enum Piece<'a> {
         offset: u64,
         /// The message ends with these bytes.
         end: bool,
+        /// The message is compressed (RSV1 on its first frame, only where
+        /// permessage-deflate was agreed): these bytes are deflate data.
+        compressed: bool,
+    },
+    /// Made by [`Link`](super::Link), never by the decoder: a compressed
+    /// message is complete, inflated into [`Link::inflated`](super::Link::inflated).
+    Inflated {
+        /// A text message (else binary).
+        text: bool,
     },
     /// A ping; the client answers with a pong of the same payload.
     Ping(Control),
@@ -85,6 +95,9 @@ pub enum FrameError {
     BadCloseCode(u16),
     /// A close reason that is not UTF-8.
     CloseReasonNotUtf8,
+    /// A compressed message that does not inflate (bad deflate data, or
+    /// over 16 MiB).
+    BadDeflate,
 }
 
 impl fmt::Display for FrameError {
@@ -101,6 +114,7 @@ impl fmt::Display for FrameError {
             Self::CloseTooShort => write!(f, "close frame with a 1-byte payload"),
             Self::BadCloseCode(code) => write!(f, "close code {code} may not be sent"),
             Self::CloseReasonNotUtf8 => write!(f, "close reason is not UTF-8"),
+            Self::BadDeflate => write!(f, "compressed message that does not inflate"),
         }
     }
 }
@@ -131,6 +145,10 @@ pub struct Decoder {
     /// The data message in progress: text, bytes so far.
     message: Option<(bool, u64)>,
     control: Control,
+    /// permessage-deflate was agreed: RSV1 may mark a message compressed.
+    deflate: bool,
+    /// The message in progress is compressed.
+    compressed: bool,
 }
 
 impl Default for Decoder {
@@ -144,6 +162,8 @@ impl Default for Decoder {
                 bytes: [0; MAX_CONTROL],
                 len: 0,
             },
+            deflate: false,
+            compressed: false,
         }
     }
 }
@@ -152,6 +172,14 @@ impl Decoder {
     /// A decoder at the start of a stream.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder for a connection that agreed to permessage-deflate.
+    pub fn with_deflate() -> Self {
+        Self {
+            deflate: true,
+            ..Self::default()
+        }
     }
 
     /// Decodes from the front of `data`, consuming what it used; returns
@@ -233,8 +261,13 @@ impl Decoder {
     /// Checks the first two header bytes.
     fn check_start(&mut self) -> Result<(), FrameError> {
         let (b0, b1) = (self.head[0], self.head[1]);
-        if b0 & 0x70 != 0 {
+        let rsv1 = b0 & 0x40 != 0;
+        // RSV1 only where agreed, and only on a message's first frame.
+        if b0 & 0x30 != 0 || (rsv1 && !(self.deflate && matches!(b0 & 0x0F, 0x1 | 0x2))) {
             return Err(FrameError::ReservedBits);
+        }
+        if matches!(b0 & 0x0F, 0x1 | 0x2) && self.message.is_none() {
+            self.compressed = rsv1;
         }
         if b1 & 0x80 != 0 {
             return Err(FrameError::Masked);
@@ -283,6 +316,7 @@ impl Decoder {
             text,
             offset,
             end,
+            compressed: self.compressed,
         })
     }
 
@@ -347,7 +381,9 @@ mod tests {
                         text,
                         offset,
                         end,
+                        compressed,
                     } => {
+                        assert!(!compressed);
                         assert_eq!(offset, message.len() as u64);
                         message.extend_from_slice(bytes);
                         if end {
@@ -362,6 +398,7 @@ mod tests {
                         check_close(code, reason.as_slice())?;
                         out.push(format!("close:{code:?}"));
                     }
+                    Piece::Inflated { .. } => unreachable!("the decoder never inflates"),
                 }
             }
             assert!(data.is_empty());

@@ -29,9 +29,23 @@ pub fn accept_for(key: &str) -> String {
     STANDARD.encode(sha.finalize())
 }
 
-/// Appends the upgrade request for `path` on `host` to `out`.
-pub fn write_request(out: &mut Vec<u8>, host: &str, path: &str, origin: Option<&str>, key: &str) {
-    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+/// Appends the upgrade request for `path` on `host` to `out`, offering
+/// permessage-deflate if `deflate`.
+pub fn write_request(
+    out: &mut Vec<u8>,
+    host: &str,
+    path: &str,
+    origin: Option<&str>,
+    key: &str,
+    deflate: bool,
+) {
+    let mut origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    if deflate {
+        origin.push_str(&format!(
+            "Sec-WebSocket-Extensions: {}\r\n",
+            super::deflate::OFFER
+        ));
+    }
     out.extend_from_slice(
         format!(
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n\
@@ -43,10 +57,16 @@ pub fn write_request(out: &mut Vec<u8>, host: &str, path: &str, origin: Option<&
 }
 
 /// Checks the response received so far against the request sent with
-/// `key`: `Ok(None)` while it is incomplete, `Ok(Some(n))` when its header
-/// took the first `n` bytes (frames may follow), `Err` saying what is
-/// wrong otherwise.
-pub fn check_response(received: &[u8], key: &str) -> Result<Option<usize>, String> {
+/// `key` (offering permessage-deflate if `deflate`): `Ok(None)` while it
+/// is incomplete, `Ok(Some((n, agreed)))` when its header took the first
+/// `n` bytes (frames may follow), with `agreed` what the server's
+/// permessage-deflate answer said (`Some(server keeps its context)`),
+/// `Err` saying what is wrong otherwise.
+pub fn check_response(
+    received: &[u8],
+    key: &str,
+    deflate: bool,
+) -> Result<Option<(usize, Option<bool>)>, String> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let length = match response.parse(received) {
@@ -98,14 +118,20 @@ pub fn check_response(received: &[u8], key: &str) -> Result<Option<usize>, Strin
         }
         None => return Err("101 without Sec-WebSocket-Accept".into()),
     }
-    for unasked in ["Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol"] {
+    let extensions = header("Sec-WebSocket-Extensions").filter(|v| !v.is_empty());
+    let agreed = match extensions {
+        Some(value) if deflate => Some(super::deflate::read_answer(&value)?),
+        _ => None,
+    };
+    let unasked = ["Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol"];
+    for unasked in &unasked[usize::from(deflate)..] {
         if let Some(value) = header(unasked).filter(|v| !v.is_empty()) {
             return Err(format!(
                 "server chose {unasked}: {value} (none was offered)"
             ));
         }
     }
-    Ok(Some(length))
+    Ok(Some((length, agreed)))
 }
 
 #[cfg(test)]
@@ -131,7 +157,14 @@ mod tests {
     #[test]
     fn request_has_the_required_headers() {
         let mut out = Vec::new();
-        write_request(&mut out, "127.0.0.1:80", "/chat", Some("http://a"), KEY);
+        write_request(
+            &mut out,
+            "127.0.0.1:80",
+            "/chat",
+            Some("http://a"),
+            KEY,
+            false,
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("GET /chat HTTP/1.1\r\nHost: 127.0.0.1:80\r\n"));
         for line in [
@@ -149,9 +182,24 @@ mod tests {
     fn good_response_and_what_follows() {
         let good = response("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n");
         let mut bytes = good.clone().into_bytes();
-        assert_eq!(check_response(&bytes[..10], KEY), Ok(None));
+        assert_eq!(check_response(&bytes[..10], KEY, false), Ok(None));
         bytes.extend([0x89, 0x00]);
-        assert_eq!(check_response(&bytes, KEY), Ok(Some(good.len())));
+        assert_eq!(
+            check_response(&bytes, KEY, false),
+            Ok(Some((good.len(), None)))
+        );
+        let deflate = response(
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n",
+        );
+        assert_eq!(
+            check_response(deflate.as_bytes(), KEY, true),
+            Ok(Some((deflate.len(), Some(false))))
+        );
+        assert!(
+            check_response(deflate.as_bytes(), KEY, false).is_err(),
+            "not offered"
+        );
     }
 
     #[test]
@@ -168,9 +216,12 @@ mod tests {
             "NOT HTTP\r\n\r\n".to_string(),
         ];
         for case in cases {
-            assert!(check_response(case.as_bytes(), KEY).is_err(), "{case}");
+            assert!(
+                check_response(case.as_bytes(), KEY, false).is_err(),
+                "{case}"
+            );
         }
         let endless = format!("HTTP/1.1 101 OK\r\nX: {}", "a".repeat(MAX_RESPONSE));
-        assert!(check_response(endless.as_bytes(), KEY).is_err());
+        assert!(check_response(endless.as_bytes(), KEY, false).is_err());
     }
 }

@@ -9,6 +9,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::decode::{check_close, Decoder, FrameError, Piece};
+use super::deflate::Codec;
 use super::encode::{self, Opcode};
 use super::handshake;
 use super::Settings;
@@ -53,6 +54,12 @@ pub struct Link {
     assembly: Vec<u8>,
     /// [`Link::frame_line`]: the line being framed.
     scratch: Vec<u8>,
+    /// permessage-deflate, where the server agreed to it.
+    codec: Option<Codec>,
+    /// A compressed message so far, as it came.
+    deflated: Vec<u8>,
+    /// The last compressed message, inflated ([`Piece::Inflated`]).
+    inflated: Vec<u8>,
 }
 
 impl Link {
@@ -69,6 +76,9 @@ impl Link {
             close_sent: false,
             assembly: Vec::new(),
             scratch: Vec::new(),
+            codec: None,
+            deflated: Vec::new(),
+            inflated: Vec::new(),
         }
     }
 
@@ -79,6 +89,8 @@ impl Link {
         self.pending = Vec::new();
         self.close_sent = false;
         self.assembly = Vec::new();
+        self.codec = None;
+        self.deflated = Vec::new();
     }
 
     /// Whether the handshake is done.
@@ -97,7 +109,7 @@ impl Link {
         let key = handshake::key_for(self.rng.gen());
         let s = &self.settings;
         let host = s.hosts.get(target).map_or("localhost", String::as_str);
-        handshake::write_request(out, host, &s.path, s.origin.as_deref(), &key);
+        handshake::write_request(out, host, &s.path, s.origin.as_deref(), &key, s.deflate);
         self.phase = Phase::Upgrading {
             key,
             response: Vec::new(),
@@ -112,11 +124,15 @@ impl Link {
             return Ok(self.is_open());
         };
         response.extend_from_slice(data);
-        match handshake::check_response(response, key)? {
+        match handshake::check_response(response, key, self.settings.deflate)? {
             None => Ok(false),
-            Some(header) => {
+            Some((header, agreed)) => {
                 self.pending = response.split_off(header);
                 self.phase = Phase::Open;
+                if let Some(server_keeps) = agreed {
+                    self.codec = Some(Codec::new(server_keeps));
+                    self.decoder = Decoder::with_deflate();
+                }
                 Ok(true)
             }
         }
@@ -128,13 +144,55 @@ impl Link {
     }
 
     /// Decodes the next piece from the front of `data` (see
-    /// [`Decoder::next`]); close frames are checked.
+    /// [`Decoder::next`]); close frames are checked. A compressed message
+    /// is gathered and, once whole, inflated: it comes as one
+    /// [`Piece::Inflated`], its bytes in [`Link::inflated`].
     pub fn next<'a>(&mut self, data: &mut &'a [u8]) -> Result<Option<Piece<'a>>, FrameError> {
-        let piece = self.decoder.next(data)?;
-        if let Some(Piece::Close { code, reason }) = &piece {
-            check_close(*code, reason.as_slice())?;
+        loop {
+            let piece = self.decoder.next(data)?;
+            match piece {
+                Some(Piece::Close { code, reason }) => check_close(code, reason.as_slice())?,
+                Some(Piece::Data {
+                    bytes,
+                    text,
+                    end,
+                    compressed: true,
+                    ..
+                }) => {
+                    if self.deflated.len() + bytes.len() > MAX_ASSEMBLED {
+                        return Err(FrameError::BadDeflate);
+                    }
+                    self.deflated.extend_from_slice(bytes);
+                    if !end {
+                        continue;
+                    }
+                    let codec = self.codec.as_mut().ok_or(FrameError::ReservedBits)?;
+                    let inflated = codec.inflate(&self.deflated, MAX_ASSEMBLED, &mut self.inflated);
+                    self.deflated.clear();
+                    inflated.map_err(|_| FrameError::BadDeflate)?;
+                    return Ok(Some(Piece::Inflated { text }));
+                }
+                _ => {}
+            }
+            return Ok(piece);
         }
-        Ok(piece)
+    }
+
+    /// The last compressed message, inflated (after [`Piece::Inflated`]).
+    pub fn inflated(&self) -> &[u8] {
+        &self.inflated
+    }
+
+    /// Takes the inflated message out, to check it while the link is in
+    /// use; give its buffer back with [`Link::restore_inflated`].
+    pub fn take_inflated(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.inflated)
+    }
+
+    /// Gives back the buffer [`Link::take_inflated`] took (its memory is
+    /// reused).
+    pub fn restore_inflated(&mut self, buffer: Vec<u8>) {
+        self.inflated = buffer;
     }
 
     /// For modes that want whole messages (rather than checking payloads
@@ -164,6 +222,7 @@ impl Link {
                     text,
                     offset,
                     end,
+                    ..
                 } => {
                     if offset == 0 && end {
                         on_message(bytes, text);
@@ -179,6 +238,7 @@ impl Link {
                         self.assembly.clear();
                     }
                 }
+                Piece::Inflated { text } => on_message(&self.inflated, text),
                 Piece::Ping(payload) => self.pong(out, payload.as_slice()),
                 Piece::Pong(_) => {}
                 Piece::Close { code, .. } => {
@@ -203,7 +263,37 @@ impl Link {
             Opcode::Binary
         };
         let mask = self.mask();
+        if self.codec.is_some() {
+            self.scratch.clear();
+            write(&mut self.scratch);
+            let payload = std::mem::take(&mut self.scratch);
+            self.append_compressed(out, opcode, &payload);
+            self.scratch = payload;
+            return;
+        }
         encode::append_frame(out, opcode, len, mask, write);
+    }
+
+    /// Appends `payload` as one masked frame, compressed (RSV1) where
+    /// permessage-deflate was agreed.
+    fn append_compressed(&mut self, out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
+        let mask = self.mask();
+        let start = out.len();
+        let mut deflated = std::mem::take(&mut self.deflated);
+        deflated.clear();
+        match self
+            .codec
+            .as_mut()
+            .map(|c| c.deflate(payload, &mut deflated))
+        {
+            Some(Ok(())) => {
+                encode::append_bytes(out, opcode, &deflated, mask);
+                out[start] |= 0x40;
+            }
+            _ => encode::append_bytes(out, opcode, payload, mask),
+        }
+        deflated.clear();
+        self.deflated = deflated;
     }
 
     /// Turns the command line appended to `out` from `start` into one
@@ -213,10 +303,16 @@ impl Link {
         self.scratch.clear();
         self.scratch.extend_from_slice(&out[start..]);
         out.truncate(start);
-        let line = self.scratch.strip_suffix(b"\n").unwrap_or(&self.scratch);
+        let scratch = std::mem::take(&mut self.scratch);
+        let line = scratch.strip_suffix(b"\n").unwrap_or(&scratch);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mask = self.rng.gen();
-        encode::append_bytes(out, Opcode::Text, line, mask);
+        if self.codec.is_some() {
+            self.append_compressed(out, Opcode::Text, line);
+        } else {
+            let mask = self.rng.gen();
+            encode::append_bytes(out, Opcode::Text, line, mask);
+        }
+        self.scratch = scratch;
     }
 
     /// Appends the pong answering a ping with `payload`.
@@ -249,6 +345,7 @@ mod tests {
             origin: None,
             hosts: vec!["h:1".into()],
             seed: 7,
+            deflate: false,
         })
     }
 

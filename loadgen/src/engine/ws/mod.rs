@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::engine::fault::Fault;
 
 pub mod decode;
+pub mod deflate;
 pub mod encode;
 pub mod handshake;
 mod link;
@@ -45,6 +46,9 @@ pub struct Settings {
     pub hosts: Vec<String>,
     /// Seed of the masking keys and handshake nonces.
     pub seed: u64,
+    /// Offer permessage-deflate (`--ws-deflate`) and, where the server
+    /// accepts, send every message compressed and inflate what it sends.
+    pub deflate: bool,
 }
 
 impl Settings {

@@ -12,6 +12,7 @@ use proptest::prelude::*;
 fn write(command: Request<'_>) -> Vec<u8> {
     match command {
         Request::Ping => b"PING".to_vec(),
+        Request::Auth(token) => [&b"AUTH "[..], token].concat(),
         Request::Sub(topic) => [&b"SUB "[..], topic].concat(),
         Request::Unsub(topic) => [&b"UNSUB "[..], topic].concat(),
         Request::Pub(topic, []) => [&b"PUB "[..], topic].concat(),

@@ -12,6 +12,7 @@ mod closes;
 mod flow;
 mod line_echo;
 mod pubsub;
+mod pubsub_auth;
 mod recorder;
 mod timers;
 mod websocket;

@@ -6,6 +6,7 @@ mod cli;
 mod flags;
 mod networks;
 mod report;
+mod rules;
 mod units;
 
 use std::io::{self, Write};
@@ -73,7 +74,9 @@ fn run(
     applies::check(cli, matches)?;
     let config = cli.config()?;
     let passed = passed.map_err(|err| err.to_string())?;
-    serve(cli, config, passed).map_err(|err| match err {
+    // The keys are reloadable (`Keys::reload`), for SIGHUP to re-read.
+    let (rules, _keys) = rules::rules(cli)?;
+    serve(cli, config, rules, passed).map_err(|err| match err {
         esockets::Error::Config(err) => flags::describe(&err),
         err @ esockets::Error::AddrInUse { .. } => format!(
             "{err}; to replace an esockets running there without dropping a client, start \
@@ -104,10 +107,11 @@ where
     }
 }
 
-/// [`run`] with a checked config.
+/// [`run`] with a checked config (and, for pubsub, its rules).
 fn serve(
     cli: &Cli,
     config: esockets::Config,
+    rules: esockets::protocols::pubsub::Rules,
     passed: Vec<std::net::TcpListener>,
 ) -> Result<(), esockets::Error> {
     report::raise_file_limit();
@@ -129,15 +133,16 @@ fn serve(
         }
         Protocol::Pubsub if cli.websocket => {
             let ws = ws_config(cli)?;
-            let max = cli.max_subscriptions;
+            report::access(&rules);
             start(&config, passed, move |_| {
-                WebSocket::new(ws.clone(), PubSubWs::new().with_max_subscriptions(max))
+                WebSocket::new(ws.clone(), PubSubWs::new().with_rules(rules.clone()))
             })?
         }
         Protocol::Pubsub => {
-            let (max_line, max) = (cli.max_line, cli.max_subscriptions);
+            let max_line = cli.max_line;
+            report::access(&rules);
             start(&config, passed, move |_| {
-                PubSub::new(max_line).with_max_subscriptions(max)
+                PubSub::new(max_line).with_rules(rules.clone())
             })?
         }
     };

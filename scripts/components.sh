@@ -22,6 +22,7 @@ need ip iproute2
 need sysctl procps
 need nc netcat-openbsd
 need c++ g++
+need openssl openssl
 
 if ((${#missing_packages[@]})); then
     echo "components: installing ${missing_packages[*]}" >&2

@@ -93,6 +93,7 @@ fn before_auth_only_ping_is_answered_then_permissions_decide() {
     assert_eq!(ask(&mut h, c, "PUB room.2 x"), "-ERR not allowed\n");
     assert_eq!(ask(&mut h, c, "PUB room.1 hi"), "+OK\n");
     assert_eq!(h.stats().published, 1, "the refused publish was not sent");
+    assert_eq!(h.stats().not_allowed, 2, "counted");
     assert!(h.is_connected(c));
 }
 
@@ -135,6 +136,17 @@ fn every_bad_token_is_named_and_closes_the_client() {
         assert_eq!(got, format!("{reply}\n"), "for {:.40}", token);
         assert!(!h.is_connected(c), "closed after {reply}");
     }
+    let stats = h.stats();
+    let by_reason = [
+        stats.auth_malformed,
+        stats.auth_expired,
+        stats.auth_not_yet_valid,
+        stats.auth_bad_signature,
+        stats.auth_claims,
+        stats.auth_algorithm,
+        stats.auth_too_long,
+    ];
+    assert_eq!(by_reason, [2, 1, 1, 1, 1, 1, 1], "each counted by reason");
 }
 
 #[test]
@@ -164,6 +176,7 @@ fn a_client_that_never_authenticates_is_closed_at_the_deadline() {
     assert_eq!(h.take_output(talker), b"-ERR authentication timeout\n");
     assert!(!h.is_connected(silent) && !h.is_connected(talker));
     assert!(h.is_connected(authed), "an authenticated client stays");
+    assert_eq!(h.stats().auth_timeouts, 2);
 }
 
 #[test]
@@ -189,6 +202,7 @@ fn a_token_ends_at_exp_unless_refreshed_for_the_same_identity() {
         "-ERR invalid token: another identity\n"
     );
     assert!(!h.is_connected(kept));
+    assert_eq!((h.stats().grants_lapsed, h.stats().auth_other), (1, 1));
 }
 
 #[test]
@@ -229,6 +243,9 @@ fn past_the_rate_publishes_are_refused_and_a_flood_is_closed() {
     assert!(h.is_connected(calm));
     let delivered = String::from_utf8(h.take_output(sub)).expect("text");
     assert_eq!(delivered, "MSG t 5\nMSG t f\nMSG t f\nMSG t f\n");
+    let stats = h.stats();
+    assert_eq!(stats.rate_limited, 1 + u64::from(FLOOD_LIMIT));
+    assert_eq!(stats.flood_closed, 1);
 }
 
 /// An upgrade request for `path`.

@@ -156,12 +156,12 @@ impl Handler for PubSub {
 
     fn on_timer(
         &mut self,
-        _cx: &mut ShardContext<'_>,
+        cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
         session: &mut Session,
         tag: u64,
     ) {
-        if let Some(reply) = session.on_timer(tag) {
+        if let Some(reply) = session.on_timer(cx, tag) {
             conn.send(&LineFraming.frame(&[reply]));
             conn.close();
         }

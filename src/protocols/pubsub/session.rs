@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::auth::{Authorizer, Credential, Grant, Refusal};
 use super::command::{parse, Request, RequestError};
 use super::rules::{PublishRate, Rules, FLOOD_LIMIT};
-use crate::{Conn, ConnId, ShardContext, TimerId};
+use crate::{Conn, ConnId, Event, ShardContext, TimerId};
 
 /// Timer tag: the client has not authenticated in time.
 const DEADLINE: u64 = 1;
@@ -91,13 +91,19 @@ impl Session {
         rules: &Rules,
         credential: Credential<'_>,
     ) -> Result<(), Refusal> {
-        let auth = rules.auth.as_ref().ok_or(Refusal::Unsupported)?;
-        let grant = auth.authorizer.connect(credential, SystemTime::now())?;
-        if let Some(old) = &self.grant {
-            if old.identity.subject != grant.identity.subject {
-                return Err(Refusal::OtherIdentity);
-            }
-        }
+        let checked = match &rules.auth {
+            None => Err(Refusal::Unsupported),
+            Some(auth) => auth
+                .authorizer
+                .connect(credential, SystemTime::now())
+                .and_then(|grant| match &self.grant {
+                    Some(old) if old.identity.subject != grant.identity.subject => {
+                        Err(Refusal::OtherIdentity)
+                    }
+                    _ => Ok(grant),
+                }),
+        };
+        let grant = checked.inspect_err(|refusal| cx.count(refusal.event()))?;
         if let Some(timer) = self.timer.take() {
             cx.cancel_timer(timer);
         }
@@ -112,13 +118,15 @@ impl Session {
     }
 
     /// A timer of the session's fired: the reply to send before closing
-    /// the client, or `None` if the tag is not the session's.
-    pub fn on_timer(&mut self, tag: u64) -> Option<&'static [u8]> {
-        match tag {
-            DEADLINE => Some(AUTH_TIMED_OUT),
-            EXPIRY => Some(GRANT_EXPIRED),
-            _ => None,
-        }
+    /// the client (counted), or `None` if the tag is not the session's.
+    pub fn on_timer(&mut self, cx: &mut ShardContext<'_>, tag: u64) -> Option<&'static [u8]> {
+        let (event, reply) = match tag {
+            DEADLINE => (Event::AuthTimeout, AUTH_TIMED_OUT),
+            EXPIRY => (Event::GrantLapsed, GRANT_EXPIRED),
+            _ => return None,
+        };
+        cx.count(event);
+        Some(reply)
     }
 
     /// Whether a publish now fits the rate, updating the bucket.
@@ -165,7 +173,8 @@ pub fn execute(
             }
         }
         Request::Sub(topic) => {
-            if let Err(reply) = permitted(rules, session, |a, grant| a.may_subscribe(grant, topic))
+            if let Err(reply) =
+                permitted(cx, rules, session, |a, grant| a.may_subscribe(grant, topic))
             {
                 reply
             } else if cx.subscriptions(conn) >= rules.max_subscriptions {
@@ -176,7 +185,7 @@ pub fn execute(
             }
         }
         Request::Unsub(topic) => {
-            if let Err(reply) = permitted(rules, session, |_, _| true) {
+            if let Err(reply) = permitted(cx, rules, session, |_, _| true) {
                 reply
             } else if cx.unsubscribe(conn, topic) {
                 Reply::keep(b"+OK")
@@ -185,13 +194,15 @@ pub fn execute(
             }
         }
         Request::Pub(topic, payload) => {
-            if let Err(reply) = permitted(rules, session, |a, grant| a.may_publish(grant, topic)) {
+            if let Err(reply) = permitted(cx, rules, session, |a, g| a.may_publish(g, topic)) {
                 return reply;
             }
             if let Some(rate) = rules.publish_rate {
                 if !session.take_publish(rate, cx.now()) {
                     session.refused += 1;
+                    cx.count(Event::RateLimited);
                     return if session.refused >= FLOOD_LIMIT {
+                        cx.count(Event::FloodClosed);
                         Reply::close(RATE_LIMITED)
                     } else {
                         Reply::keep(RATE_LIMITED)
@@ -210,8 +221,9 @@ pub const RATE_LIMITED: &[u8] = b"-ERR rate limited";
 
 /// Whether the session may do what `check` asks of its grant: always
 /// without authentication; `Err` with the reply if it has not
-/// authenticated or is not allowed.
+/// authenticated or is not allowed (counted).
 fn permitted(
+    cx: &mut ShardContext<'_>,
     rules: &Rules,
     session: &Session,
     check: impl FnOnce(&dyn Authorizer, &Grant) -> bool,
@@ -220,6 +232,9 @@ fn permitted(
         (None, _) => Ok(()),
         (Some(_), None) => Err(Reply::keep(b"-ERR not authenticated")),
         (Some(auth), Some(grant)) if check(&*auth.authorizer, grant) => Ok(()),
-        (Some(_), Some(_)) => Err(Reply::keep(b"-ERR not allowed")),
+        (Some(_), Some(_)) => {
+            cx.count(Event::NotAllowed);
+            Err(Reply::keep(b"-ERR not allowed"))
+        }
     }
 }

@@ -137,12 +137,12 @@ impl WsHandler for PubSubWs {
 
     fn on_timer(
         &mut self,
-        _cx: &mut ShardContext<'_>,
+        cx: &mut ShardContext<'_>,
         ws: &mut WsConn<'_, '_>,
         session: &mut Session,
         tag: u64,
     ) {
-        if let Some(reply) = session.on_timer(tag) {
+        if let Some(reply) = session.on_timer(cx, tag) {
             refuse(ws, reply);
         }
     }

@@ -12,6 +12,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::Event;
+
 pub use jwt::{JwtAuthorizer, MAX_TOKEN};
 pub use keys::{KeyError, KeyKind, KeySource, Keys, Place, MIN_SECRET};
 pub use pattern::{Pattern, Permissions};
@@ -106,6 +108,20 @@ impl Refusal {
             Self::Claims => b"-ERR invalid token: missing or bad claims",
             Self::OtherIdentity => b"-ERR invalid token: another identity",
             Self::Unsupported => b"-ERR credential not accepted",
+        }
+    }
+
+    /// The event it is counted as.
+    pub fn event(self) -> Event {
+        match self {
+            Self::Malformed => Event::AuthMalformed,
+            Self::TooLong => Event::AuthTooLong,
+            Self::BadSignature => Event::AuthBadSignature,
+            Self::Algorithm => Event::AuthAlgorithm,
+            Self::Expired => Event::AuthExpired,
+            Self::NotYetValid => Event::AuthNotYetValid,
+            Self::Claims => Event::AuthClaims,
+            Self::OtherIdentity | Self::Unsupported => Event::AuthOther,
         }
     }
 

@@ -4,6 +4,8 @@
 //! never authenticate are closed at the deadline, thousands at once.
 
 mod child;
+#[path = "websocket/raw_client.rs"]
+mod raw_client;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -12,8 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use child::components::require;
 use child::line_client::LineClient;
+use child::scrape::wait_for;
 use child::server::{client, raise_file_limit, Server};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use raw_client::RawClient;
 use serde_json::json;
 
 /// A directory of this test's own, emptied.
@@ -22,6 +26,19 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("make a scratch directory");
     dir
+}
+
+/// The secret of the tests that need one but do not test it.
+const SECRET: &str = "thirty-two bytes or more of secret";
+
+/// A token for `sub` signed with [`SECRET`].
+fn hs256(sub: &str) -> String {
+    encode(
+        &Header::default(),
+        &claims(sub),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("signs")
 }
 
 /// Claims for `sub`, valid a minute, allowed `room.*` both ways.
@@ -177,4 +194,102 @@ fn a_missing_or_short_key_is_refused_at_start_naming_it() {
         "{all}"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_websocket_client_authenticates_with_its_first_message_or_is_closed_with_1008() {
+    let dir = scratch("ws");
+    let file = dir.join("secret");
+    std::fs::write(&file, SECRET).expect("write the secret");
+    let mut server = Server::spawn(&[
+        "--protocol",
+        "pubsub",
+        "--websocket",
+        "--bind",
+        "127.0.0.1:0",
+        "--auth-jwt-secret-file",
+        file.to_str().expect("UTF-8 path"),
+        "--auth-timeout",
+        "1s",
+    ]);
+    let addr = server.listening_addr();
+    let mut good = RawClient::open(addr);
+    good.send_text(&format!("AUTH {}", hs256("ann")));
+    assert_eq!(good.text(), "+OK");
+    good.send_text("SUB room.1");
+    assert_eq!(good.text(), "+OK");
+    good.send_text("SUB lobby");
+    assert_eq!(good.text(), "-ERR not allowed");
+
+    let mut silent = RawClient::open(addr);
+    assert_eq!(silent.text(), "-ERR authentication timeout");
+    assert_eq!(silent.close_frame().0, 1008);
+
+    let mut forged = RawClient::open(addr);
+    // A header of `{}`: no algorithm at all.
+    forged.send_text("AUTH e30.e30.AAAA");
+    assert_eq!(forged.text(), "-ERR invalid token: malformed");
+    assert_eq!(forged.close_frame().0, 1008);
+    good.send_text("PING");
+    assert_eq!(good.text(), "+PONG");
+    server.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_flooding_publisher_is_refused_then_closed_and_the_others_go_on() {
+    let mut server = Server::spawn(&[
+        "--protocol",
+        "pubsub",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--metrics",
+        "127.0.0.1:0",
+        "--publish-rate",
+        "5/s",
+        "--publish-burst",
+        "5",
+    ]);
+    let addr = server.listening_addr();
+    let line = server.wait_for_line("metrics at http://");
+    let metrics = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse().ok())
+        .expect("the metrics address");
+    let mut sub = LineClient::connect(addr);
+    assert_eq!(sub.command("SUB t"), "+OK");
+    let mut flood = client(addr);
+    std::io::Write::write_all(&mut flood, "PUB t f\n".repeat(1000).as_bytes()).expect("send");
+    let mut replies = String::new();
+    // The client socket's read timeout bounds this; EOF is the close.
+    flood
+        .read_to_string(&mut replies)
+        .expect("closed by the server");
+    let accepted = replies.matches("+OK\n").count();
+    assert!(
+        (5..=6).contains(&accepted),
+        "the burst (and a refill): {replies}"
+    );
+    assert!(
+        replies.ends_with(&"-ERR rate limited\n".repeat(100)),
+        "{replies}"
+    );
+    for _ in 0..accepted {
+        assert_eq!(sub.line(), "MSG t f");
+    }
+    let mut calm = LineClient::connect(addr);
+    assert_eq!(calm.command("PUB t calm"), "+OK");
+    assert_eq!(sub.line(), "MSG t calm", "nothing refused was delivered");
+    let text = wait_for(
+        metrics,
+        r#"esockets_pubsub_flood_closed_total{shard="0"}"#,
+        |v| v == 1.0,
+    );
+    let limited = child::scrape::value(&text, r#"esockets_pubsub_rate_limited_total{shard="0"}"#);
+    assert!(limited.is_some_and(|v| v >= 100.0), "{text}");
+    server.stop();
 }

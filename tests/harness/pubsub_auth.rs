@@ -106,6 +106,7 @@ fn every_bad_token_is_named_and_closes_the_client() {
         json!({"sub": "a", "exp": at(60)}),
     );
     let no_sub = token_with(SECRET, json!({"exp": at(60)}));
+    let endless = token_with(SECRET, json!({"sub": "a", "exp": u64::MAX}));
     // alg none: a header and claims, no signature.
     let b64 = |s: &str| {
         use base64::Engine;
@@ -124,6 +125,7 @@ fn every_bad_token_is_named_and_closes_the_client() {
         (&early, "-ERR invalid token: not valid yet (nbf)"),
         (&wrong_key, "-ERR invalid token: bad signature"),
         (&no_sub, "-ERR invalid token: missing or bad claims"),
+        (&endless, "-ERR invalid token: missing or bad claims"),
         (&none, "-ERR invalid token: algorithm not accepted"),
         (&huge, "-ERR invalid token: too long"),
     ];
@@ -146,7 +148,7 @@ fn every_bad_token_is_named_and_closes_the_client() {
         stats.auth_algorithm,
         stats.auth_too_long,
     ];
-    assert_eq!(by_reason, [2, 1, 1, 1, 1, 1, 1], "each counted by reason");
+    assert_eq!(by_reason, [2, 1, 1, 1, 2, 1, 1], "each counted by reason");
 }
 
 #[test]

@@ -90,6 +90,10 @@ impl JwtAuthorizer {
         if claims.nbf.is_some_and(|nbf| seconds < nbf) {
             return Err(Refusal::NotYetValid);
         }
+        // An `exp` past what the clock can hold is no expiry we can keep.
+        let expires = UNIX_EPOCH
+            .checked_add(Duration::from_secs(claims.exp))
+            .ok_or(Refusal::Claims)?;
         if claims.sub.is_empty() {
             return Err(Refusal::Claims);
         }
@@ -103,7 +107,7 @@ impl JwtAuthorizer {
                 subscribe: patterns(&claims.subs),
                 publish: patterns(&claims.pubs),
             },
-            expires: Some(UNIX_EPOCH + Duration::from_secs(claims.exp)),
+            expires: Some(expires),
         })
     }
 }

@@ -6,7 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use esockets::protocols::pubsub::auth::{JwtAuthorizer, KeyKind, KeySource, Keys, Place};
+use esockets::protocols::pubsub::auth::{
+    Authorizer, Credential, Grant, Identity, JwtAuthorizer, KeyKind, KeySource, Keys, Origin,
+    Permissions, Place, Refusal,
+};
 use esockets::protocols::pubsub::{Auth, PubSubWs, PublishRate, Rules, FLOOD_LIMIT};
 use esockets::protocols::PubSub;
 use esockets::testing::Harness;
@@ -304,4 +307,48 @@ fn a_websocket_token_in_the_url_authenticates_or_closes() {
         output.starts_with(&server_text("-ERR authentication timeout")),
         "{output:?}"
     );
+}
+
+/// An embedding service's own authorizer: the credential is the user's
+/// name, who may read everything and write only to `user.<name>`.
+#[derive(Debug)]
+struct ByName;
+
+impl Authorizer for ByName {
+    fn connect(&self, credential: Credential<'_>, _now: SystemTime) -> Result<Grant, Refusal> {
+        let Credential::Token(name) = credential else {
+            return Err(Refusal::Unsupported);
+        };
+        let name = std::str::from_utf8(name).map_err(|_| Refusal::Malformed)?;
+        Ok(Grant {
+            identity: Identity {
+                subject: name.into(),
+                origin: Origin::Token,
+            },
+            permissions: Permissions::everything(),
+            expires: None,
+        })
+    }
+
+    fn may_publish(&self, grant: &Grant, topic: &[u8]) -> bool {
+        topic.strip_prefix(b"user.") == Some(grant.identity.subject.as_bytes())
+    }
+}
+
+#[test]
+fn an_embedding_services_authorizer_decides_instead_of_jwt() {
+    let mut h = server(Rules {
+        auth: Some(Auth {
+            authorizer: Arc::new(ByName),
+            timeout: TIMEOUT,
+        }),
+        ..Rules::default()
+    });
+    let c = h.connect().expect("accepted");
+    assert_eq!(ask(&mut h, c, "AUTH fay"), "+OK\n");
+    assert_eq!(ask(&mut h, c, "SUB user.gus"), "+OK\n");
+    assert_eq!(ask(&mut h, c, "PUB user.gus hi"), "-ERR not allowed\n");
+    assert_eq!(ask(&mut h, c, "PUB user.fay hi"), "+OK\n");
+    h.advance(TIMEOUT * 100);
+    assert!(h.is_connected(c), "a grant without expiry stays");
 }

@@ -76,6 +76,7 @@ pub use handler::{
     Admission, Conn, ConnId, Handler, ServerHandle, ShardContext, ShardInfo, TimerId, Verdict,
 };
 pub use hub::close_reason::CloseReason;
+pub use hub::events::Event;
 pub use hub::inbox::SendError;
 pub use hub::outbox::BackplaneStats;
 pub use hub::stats::ShardStats;

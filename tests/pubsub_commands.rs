@@ -12,6 +12,7 @@ use proptest::prelude::*;
 fn write(command: Request<'_>) -> Vec<u8> {
     match command {
         Request::Ping => b"PING".to_vec(),
+        Request::Auth(token) => [&b"AUTH "[..], token].concat(),
         Request::Sub(topic) => [&b"SUB "[..], topic].concat(),
         Request::Unsub(topic) => [&b"UNSUB "[..], topic].concat(),
         Request::Pub(topic, []) => [&b"PUB "[..], topic].concat(),
@@ -39,7 +40,7 @@ proptest! {
     /// Written out, then parsed: the same command, with or without `\r`.
     #[test]
     fn a_written_command_parses_back(
-        kind in 0u8..4,
+        kind in 0u8..5,
         topic in topic(),
         payload in payload(),
         crlf in any::<bool>(),
@@ -48,6 +49,7 @@ proptest! {
             0 => Request::Sub(&topic),
             1 => Request::Unsub(&topic),
             2 => Request::Pub(&topic, &payload),
+            3 => Request::Auth(&topic),
             _ => Request::Ping,
         };
         let mut line = write(command);
@@ -62,7 +64,7 @@ proptest! {
     /// Redis's), whatever the line.
     #[test]
     fn an_accepted_line_is_a_written_command(
-        verb in prop::sample::select(vec!["SUB", "UNSUB", "PUB", "PING", "sub", "PUBLISH", ""]),
+        verb in prop::sample::select(vec!["SUB", "UNSUB", "PUB", "PING", "AUTH", "sub", "PUBLISH", ""]),
         rest in prop::collection::vec(prop::sample::select(b" \r\nab\xff".to_vec()), 0..20),
     ) {
         let mut line = verb.as_bytes().to_vec();
@@ -108,6 +110,10 @@ proptest! {
             Ok(Request::Sub(topic) | Request::Unsub(topic) | Request::Pub(topic, _)) => {
                 prop_assert!(!topic.is_empty() && topic.len() <= MAX_TOPIC);
                 prop_assert!(!topic.iter().any(|b| b" \r\n".contains(b)));
+            }
+            Ok(Request::Auth(token)) => {
+                prop_assert!(!token.is_empty());
+                prop_assert!(!token.iter().any(|b| b" \r\n".contains(b)));
             }
             Ok(Request::Ping) | Err(_) => {}
         }

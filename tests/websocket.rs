@@ -260,13 +260,36 @@ fn pubsub_over_websocket_with_python_clients() {
 
 #[test]
 fn chromium_chats_through_the_built_in_page() {
-    chromium_chat(&[]);
+    let _ = chromium_chat(&[], None);
+}
+
+#[test]
+fn chromium_chats_through_the_built_in_page_with_a_token() {
+    let secret = "a secret of thirty-two bytes, at least";
+    let file = std::env::temp_dir().join(format!("esockets-chat-secret-{}", std::process::id()));
+    std::fs::write(&file, secret).expect("write the secret");
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        + 120;
+    let claims =
+        serde_json::json!({"sub": "ada", "exp": exp, "subs": ["lobby-*"], "pubs": ["lobby-*"]});
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("signs");
+    let path = file.to_str().expect("UTF-8 path").to_owned();
+    let _ = chromium_chat(&["--auth-jwt-secret-file", &path], Some(&token));
+    let _ = std::fs::remove_file(file);
 }
 
 #[test]
 fn chromium_chats_with_compression_and_its_offer_is_accepted() {
     // Every message compressed, so the page's deliveries are too.
-    let dom = chromium_chat(&["--ws-deflate", "--ws-deflate-min-size", "0"]);
+    let dom = chromium_chat(&["--ws-deflate", "--ws-deflate-min-size", "0"], None);
     assert!(
         dom.contains(r#"id="extensions">permessage-deflate; server_no_context_takeover; client_no_context_takeover<"#),
         "Chromium's offer was not accepted: {dom}"
@@ -276,7 +299,7 @@ fn chromium_chats_with_compression_and_its_offer_is_accepted() {
 #[test]
 fn chromium_chats_through_the_built_in_page_despite_an_origin_allow_list() {
     // The page comes from the server itself: its own origin is allowed.
-    chromium_chat(&["--ws-allowed-origin", "https://good.example"]);
+    let _ = chromium_chat(&["--ws-allowed-origin", "https://good.example"], None);
 }
 
 #[test]
@@ -316,15 +339,20 @@ fn a_refused_version_is_logged_with_its_status() {
 }
 
 /// Chromium opens the built-in chat page of a `pubsub --websocket`
-/// server started with `extra` flags, joins a room and says hello there;
+/// server started with `extra` flags (authenticating with `token`, if
+/// given, as the watcher does), joins a room and says hello there;
 /// returns the page's DOM at the end.
-fn chromium_chat(extra: &[&str]) -> String {
+fn chromium_chat(extra: &[&str], token: Option<&str>) -> String {
     let chromium = require("chromium");
     let mut flags = vec!["--protocol", "pubsub", "--websocket"];
     flags.extend_from_slice(extra);
     let (server, addr) = spawn_server(&flags);
     // A second client in the room sees what the browser publishes.
     let mut watcher = RawClient::open(addr);
+    if let Some(token) = token {
+        watcher.send(true, Opcode::Text, format!("AUTH {token}").as_bytes());
+        assert_eq!(watcher.frame(), (Opcode::Text, b"+OK".to_vec()));
+    }
     watcher.send(true, Opcode::Text, b"SUB lobby-7");
     assert_eq!(watcher.frame(), (Opcode::Text, b"+OK".to_vec()));
 
@@ -334,7 +362,10 @@ fn chromium_chat(extra: &[&str]) -> String {
         std::process::id(),
         addr.port()
     ));
-    let url = format!("http://{addr}/?room=lobby-7&nick=ada&say=hello%20from%20chromium");
+    let mut url = format!("http://{addr}/?room=lobby-7&nick=ada&say=hello%20from%20chromium");
+    if let Some(token) = token {
+        url.push_str(&format!("&token={token}"));
+    }
     let mut command = Command::new(chromium);
     command
         .args([

@@ -37,10 +37,11 @@ pub fn check(data: &[u8]) {
     if topic.is_empty() {
         return;
     }
-    let command = match choice % 4 {
+    let command = match choice % 5 {
         0 => Request::Sub(&topic),
         1 => Request::Unsub(&topic),
         2 => Request::Pub(&topic, &payload),
+        3 => Request::Auth(&topic),
         _ => Request::Ping,
     };
     let line = format(command);
@@ -61,6 +62,14 @@ pub fn check_any(line: &[u8]) {
     let topic = match command {
         Request::Ping => None,
         Request::Sub(topic) | Request::Unsub(topic) => Some(topic),
+        Request::Auth(token) => {
+            assert!(within(token, line), "token not in the line");
+            assert!(
+                !token.is_empty() && !token.iter().any(|b| matches!(b, b' ' | b'\r' | b'\n')),
+                "token {token:?} is empty or has a space or line end"
+            );
+            None
+        }
         Request::Pub(topic, payload) => {
             assert!(
                 payload.is_empty() || within(payload, line),
@@ -97,6 +106,7 @@ pub fn format(command: Request<'_>) -> Vec<u8> {
         Request::Ping => &[b"PING"],
         Request::Sub(topic) => &[b"SUB ", topic],
         Request::Unsub(topic) => &[b"UNSUB ", topic],
+        Request::Auth(token) => &[b"AUTH ", token],
         Request::Pub(topic, []) => &[b"PUB ", topic],
         Request::Pub(topic, payload) => &[b"PUB ", topic, b" ", payload],
     };

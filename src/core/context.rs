@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::core::slots::Key;
 use crate::core::topics::Topics;
 use crate::core::wheel::Wheel;
+use crate::hub::events::Events;
 use crate::hub::fanout::Fanout;
 use crate::hub::handle::ServerHandle;
 use crate::hub::heartbeat::{Activity, Heartbeat};
@@ -86,6 +87,8 @@ pub(crate) struct ContextCore {
     pub(crate) outbound: Vec<Vec<Fanout>>,
     /// Something was added to `outbound` this round.
     pub(crate) outbound_queued: bool,
+    /// What the protocol counted (`ShardContext::count`).
+    pub(crate) events: Events,
 }
 
 impl ContextCore {
@@ -108,6 +111,7 @@ impl ContextCore {
             deferred: Vec::new(),
             outbound: (0..handle.shards()).map(|_| Vec::new()).collect(),
             outbound_queued: false,
+            events: Events::default(),
             topics: Topics::default(),
             handle,
             heartbeat,

@@ -9,6 +9,7 @@ use crate::core::context::{ContextCore, Deferred, TimerTask};
 use crate::core::topics::Subscribed;
 use crate::core::wheel::TimerKey;
 use crate::handler::conn::Conn;
+use crate::hub::events::Event;
 use crate::hub::fanout::Fanout;
 use crate::hub::handle::ServerHandle;
 use crate::hub::id::ConnId;
@@ -298,5 +299,10 @@ impl<'a> ShardContext<'a> {
     /// [`Handler::on_drain`](crate::Handler::on_drain) to tell the client.
     pub fn take_missed(&mut self, conn: &Conn<'_>) -> u64 {
         self.core.topics.take_missed(ContextCore::key_of(conn.id()))
+    }
+
+    /// Counts one `event` in the shard's counters (and so its metrics).
+    pub fn count(&mut self, event: Event) {
+        self.core.events.count(event);
     }
 }

@@ -9,6 +9,7 @@
 
 pub(crate) mod close_reason;
 pub(crate) mod directory;
+pub(crate) mod events;
 pub(crate) mod fanout;
 pub(crate) mod handle;
 pub(crate) mod heartbeat;

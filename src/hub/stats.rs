@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam::utils::CachePadded;
 
 use crate::hub::close_reason::CloseReason;
+use crate::hub::events::Events;
 
 /// Declares `ShardStats` and its exported copy from one list of fields,
 /// so a new counter is one line.
@@ -186,6 +187,55 @@ counters! {
     /// TLS: handshake steps left for the next round by the handshake
     /// budget.
     tls_deferred,
+    /// Pub/sub: credentials refused as malformed (see
+    /// [`Event`](crate::Event) for these).
+    auth_malformed,
+    /// Pub/sub: credentials refused as too long.
+    auth_too_long,
+    /// Pub/sub: credentials refused for a bad signature.
+    auth_bad_signature,
+    /// Pub/sub: credentials refused for their algorithm.
+    auth_algorithm,
+    /// Pub/sub: credentials refused as expired.
+    auth_expired,
+    /// Pub/sub: credentials refused as not valid yet.
+    auth_not_yet_valid,
+    /// Pub/sub: credentials refused for their claims.
+    auth_claims,
+    /// Pub/sub: credentials refused for another reason.
+    auth_other,
+    /// Pub/sub: clients closed for not authenticating in time.
+    auth_timeouts,
+    /// Pub/sub: clients closed because their grant ended.
+    grants_lapsed,
+    /// Pub/sub: subscribes and publishes outside a client's permissions.
+    not_allowed,
+    /// Pub/sub: publishes refused for the client's rate.
+    rate_limited,
+    /// Pub/sub: clients closed for flooding past their rate.
+    flood_closed,
+}
+
+impl ShardStats {
+    /// These counters with the protocol's `events` in their fields.
+    pub(crate) fn with_events(mut self, events: &Events) -> Self {
+        let [auth_malformed, auth_too_long, auth_bad_signature, auth_algorithm, auth_expired, auth_not_yet_valid, auth_claims, auth_other, auth_timeouts, grants_lapsed, not_allowed, rate_limited, flood_closed] =
+            events.0;
+        self.auth_malformed = auth_malformed;
+        self.auth_too_long = auth_too_long;
+        self.auth_bad_signature = auth_bad_signature;
+        self.auth_algorithm = auth_algorithm;
+        self.auth_expired = auth_expired;
+        self.auth_not_yet_valid = auth_not_yet_valid;
+        self.auth_claims = auth_claims;
+        self.auth_other = auth_other;
+        self.auth_timeouts = auth_timeouts;
+        self.grants_lapsed = grants_lapsed;
+        self.not_allowed = not_allowed;
+        self.rate_limited = rate_limited;
+        self.flood_closed = flood_closed;
+        self
+    }
 }
 
 impl ShardStats {
@@ -224,6 +274,7 @@ impl Sum for ShardStats {
 pub(crate) struct ExportedStats(CachePadded<[AtomicU64; COUNTERS]>);
 
 impl Default for ExportedStats {
+    // Arrays derive `Default` only up to 32 elements.
     fn default() -> Self {
         Self(CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
     }

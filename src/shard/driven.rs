@@ -120,7 +120,7 @@ impl<H: Handler> Shard<H> {
 
     /// The shard's counters now.
     pub(crate) fn counters(&self) -> ShardStats {
-        self.stats
+        self.stats.with_events(&self.cx.events)
     }
 
     /// The handler.

@@ -87,7 +87,7 @@ impl<H: Handler> Shard<H> {
     pub(super) fn export(&mut self) {
         self.rounds.unexported = false;
         if let Some(exported) = self.cx.handle.hub().exported(usize::from(self.index)) {
-            exported.export(&self.stats);
+            exported.export(&self.stats.with_events(&self.cx.events));
         }
         self.cx.heartbeat.export_rounds(&self.rounds.times);
     }

@@ -344,13 +344,23 @@ struct Counting {
 }
 
 impl WsHandler for Counting {
-    type State = ();
+    type State = <PubSubWs as WsHandler>::State;
+
+    fn on_open(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        ws: &mut esockets::websocket::WsConn<'_, '_>,
+        state: &mut Self::State,
+        request: &esockets::websocket::OpenRequest<'_>,
+    ) {
+        self.inner.on_open(cx, ws, state, request);
+    }
 
     fn on_message(
         &mut self,
         cx: &mut ShardContext<'_>,
         ws: &mut esockets::websocket::WsConn<'_, '_>,
-        state: &mut (),
+        state: &mut Self::State,
         message: esockets::websocket::Message<'_>,
     ) {
         self.inner.on_message(cx, ws, state, message);

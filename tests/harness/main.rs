@@ -13,6 +13,7 @@ mod deflate;
 mod flow;
 mod line_echo;
 mod pubsub;
+mod pubsub_auth;
 mod recorder;
 mod timers;
 mod websocket;

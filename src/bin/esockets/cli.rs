@@ -198,6 +198,34 @@ pub struct Cli {
     #[arg(long, default_value_t = esockets::protocols::pubsub::MAX_SUBSCRIPTIONS, value_name = "N")]
     pub max_subscriptions: usize,
 
+    /// pubsub: require a JWT connection token signed HS256 with the
+    /// secret in this file (at least 32 bytes; a trailing newline is not
+    /// part of it). Or set ESOCKETS_AUTH_JWT_SECRET. See docs/operations.md.
+    #[arg(long, value_name = "FILE", conflicts_with = "auth_jwt_public_key")]
+    pub auth_jwt_secret_file: Option<std::path::PathBuf>,
+
+    /// pubsub: require a JWT connection token signed RS256 or ES256, checked
+    /// with the PEM public key in this file (RSA or EC P-256). Or set
+    /// ESOCKETS_AUTH_JWT_PUBLIC_KEY to the PEM text.
+    #[arg(long, value_name = "FILE")]
+    pub auth_jwt_public_key: Option<std::path::PathBuf>,
+
+    /// pubsub with a token required: close a client that has not sent an
+    /// accepted AUTH this long after connecting.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub auth_timeout: Duration,
+
+    /// pubsub: most publishes per second per client, sustained (100 or
+    /// 100/s); past it "-ERR rate limited" and the publish is not
+    /// delivered [default: unlimited].
+    #[arg(long, value_name = "N/s", value_parser = crate::rules::parse_rate)]
+    pub publish_rate: Option<f64>,
+
+    /// pubsub with --publish-rate: publishes allowed at once after a quiet
+    /// spell [default: one second's worth].
+    #[arg(long, value_name = "N", requires = "publish_rate")]
+    pub publish_burst: Option<u32>,
+
     /// How new clients are spread over the shards: reuseport (the
     /// kernel's hash, one listener per shard), cpu (the same listeners,
     /// each client to the shard pinned to the CPU that received it, for

@@ -11,6 +11,7 @@ mod options;
 mod reload;
 mod report;
 mod report_tls;
+mod rules;
 mod settings;
 mod tls;
 mod units;
@@ -91,7 +92,9 @@ fn run(
     applies::check(&options.cli, &options.settings)?;
     let config = options.cli.config()?;
     let passed = passed.map_err(|err| err.to_string())?;
-    serve(sources, options, config, passed).map_err(|err| match err {
+    // The keys are reloadable (`Keys::reload`), for SIGHUP to re-read.
+    let (rules, keys) = rules::rules(&options.cli)?;
+    serve(sources, options, config, rules, keys, passed).map_err(|err| match err {
         esockets::Error::Config(err) => flags::describe(&err),
         err @ esockets::Error::AddrInUse { .. } => format!(
             "{err}; to replace an esockets running there without dropping a client, start \
@@ -122,11 +125,13 @@ where
     }
 }
 
-/// [`run`] with a checked config.
+/// [`run`] with a checked config (and, for pubsub, its rules).
 fn serve(
     sources: Sources,
     options: Options,
     config: esockets::Config,
+    rules: esockets::protocols::pubsub::Rules,
+    keys: Option<std::sync::Arc<esockets::protocols::pubsub::auth::Keys>>,
     passed: Vec<std::net::TcpListener>,
 ) -> Result<(), esockets::Error> {
     let cli = &options.cli;
@@ -150,15 +155,16 @@ fn serve(
         }
         Protocol::Pubsub if cli.websocket => {
             let ws = ws_config(cli)?;
-            let max = cli.max_subscriptions;
+            report::access(&rules);
             start(&config, passed, move |_| {
-                WebSocket::new(ws.clone(), PubSubWs::new().with_max_subscriptions(max))
+                WebSocket::new(ws.clone(), PubSubWs::new().with_rules(rules.clone()))
             })?
         }
         Protocol::Pubsub => {
-            let (max_line, max) = (cli.max_line, cli.max_subscriptions);
+            let max_line = cli.max_line;
+            report::access(&rules);
             start(&config, passed, move |_| {
-                PubSub::new(max_line).with_max_subscriptions(max)
+                PubSub::new(max_line).with_rules(rules.clone())
             })?
         }
     };
@@ -166,7 +172,7 @@ fn serve(
     report::restart(&config, passed_count);
     report::settings(&options.settings);
     let handle = server.handle();
-    let running = Running { config };
+    let running = Running { config, keys };
     let mut reloader = Reloader::new(sources, options.settings, running);
     reloads.watch(move || reloader.reload())?;
     signals.watch(handle.clone())?;

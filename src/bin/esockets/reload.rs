@@ -28,10 +28,16 @@ pub struct Reloadable {
 
 /// Every reloadable option's hook. An option listed in none needs a
 /// restart to change.
-pub const RELOADABLE: &[Reloadable] = &[Reloadable {
-    keys: crate::tls::RELOADED,
-    apply: crate::tls::reload,
-}];
+pub const RELOADABLE: &[Reloadable] = &[
+    Reloadable {
+        keys: crate::tls::RELOADED,
+        apply: crate::tls::reload,
+    },
+    Reloadable {
+        keys: crate::rules::RELOADED,
+        apply: crate::rules::reload,
+    },
+];
 
 /// The running server, as the hooks see it (a hook that needs more, such
 /// as the [`esockets::ServerHandle`], adds it here).
@@ -40,6 +46,9 @@ pub struct Running {
     /// The configuration it started with (its TLS is shared: a clone
     /// reloads the running one).
     pub config: esockets::Config,
+    /// The pubsub token keys, when authentication is on (shared with
+    /// the authorizer, as the TLS is).
+    pub keys: Option<std::sync::Arc<esockets::protocols::pubsub::auth::Keys>>,
 }
 
 /// One option whose value differs between two readings.

@@ -29,6 +29,9 @@ pub fn raise_file_limit() {
 
 /// One log line per fact a deployer needs (the README shows them; a test
 /// keeps it in step).
+///
+/// (Who may subscribe and publish is said by [`access`], when the rules
+/// are made.)
 pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
     let protocol = cli.protocol;
     let name = protocol
@@ -465,4 +468,28 @@ fn log_stats(what: &str, stats: &ShardStats) {
         bytes_out = stats.bytes_out,
         "{what}"
     );
+}
+
+/// Says who may subscribe and publish, and how fast.
+pub fn access(rules: &esockets::protocols::pubsub::Rules) {
+    match &rules.auth {
+        Some(auth) => tracing::info!(
+            "pubsub: clients must AUTH with a JWT connection token within {}; they may \
+             subscribe and publish only to the topics its subs and pubs claims allow",
+            humantime::format_duration(auth.timeout)
+        ),
+        None => tracing::warn!(
+            "pubsub: no authentication configured: anyone who can connect may subscribe \
+             and publish to any topic (see --auth-jwt-secret-file in docs/operations.md)"
+        ),
+    }
+    if let Some(rate) = rules.publish_rate {
+        tracing::info!(
+            "pubsub: at most {}/s publishes per client (bursts of {}); past it \
+             \"-ERR rate limited\", and {} refused in a row close the client",
+            rate.per_second,
+            rate.burst,
+            esockets::protocols::pubsub::FLOOD_LIMIT
+        );
+    }
 }

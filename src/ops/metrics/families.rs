@@ -274,6 +274,42 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
         "Deliveries skipped because the subscriber was slow (slow subscribers: drop).",
         &[("", |s| s.stats.dropped_slow)],
     ),
+    counter_by(
+        "esockets_pubsub_auth_failures",
+        "Pub/sub credentials refused, by reason (the client is closed).",
+        "reason",
+        &[
+            ("malformed", |s| s.stats.auth_malformed),
+            ("too_long", |s| s.stats.auth_too_long),
+            ("bad_signature", |s| s.stats.auth_bad_signature),
+            ("algorithm", |s| s.stats.auth_algorithm),
+            ("expired", |s| s.stats.auth_expired),
+            ("not_yet_valid", |s| s.stats.auth_not_yet_valid),
+            ("claims", |s| s.stats.auth_claims),
+            ("other", |s| s.stats.auth_other),
+            ("timeout", |s| s.stats.auth_timeouts),
+        ],
+    ),
+    counter(
+        "esockets_pubsub_grants_lapsed",
+        "Pub/sub clients closed because their token expired (no refresh in time).",
+        &[("", |s| s.stats.grants_lapsed)],
+    ),
+    counter(
+        "esockets_pubsub_not_allowed",
+        "Pub/sub subscribes and publishes refused: outside the client's permissions.",
+        &[("", |s| s.stats.not_allowed)],
+    ),
+    counter(
+        "esockets_pubsub_rate_limited",
+        "Pub/sub publishes refused (not delivered) for the client's publish rate.",
+        &[("", |s| s.stats.rate_limited)],
+    ),
+    counter(
+        "esockets_pubsub_flood_closed",
+        "Pub/sub clients closed for publishing past their rate too many times in a row.",
+        &[("", |s| s.stats.flood_closed)],
+    ),
     counter(
         "esockets_pubsub_lost_fanout",
         "Messages published here that never reached another shard: its inbox stayed full.",

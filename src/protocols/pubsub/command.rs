@@ -16,19 +16,24 @@ pub enum Request<'a> {
     Pub(&'a [u8], &'a [u8]),
     /// `PING`: answered `+PONG`.
     Ping,
+    /// `AUTH token`: authenticate (or refresh) with a connection token,
+    /// the rest of the line (no space in it).
+    Auth(&'a [u8]),
 }
 
 /// Why a command line was refused; each has its `-ERR` text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestError {
-    /// Not one of `SUB`, `UNSUB`, `PUB`, `PING`.
+    /// Not one of `SUB`, `UNSUB`, `PUB`, `PING`, `AUTH`.
     Unknown,
     /// The command needs a topic and has none (or an empty one).
     NoTopic,
     /// The topic is longer than [`MAX_TOPIC`] bytes.
     TopicTooLong,
-    /// `SUB`, `UNSUB` or `PING` followed by more than they take.
+    /// `SUB`, `UNSUB`, `PING` or `AUTH` followed by more than they take.
     TrailingBytes,
+    /// `AUTH` without a token.
+    NoToken,
 }
 
 impl RequestError {
@@ -39,6 +44,7 @@ impl RequestError {
             Self::NoTopic => b"-ERR missing topic",
             Self::TopicTooLong => b"-ERR topic too long",
             Self::TrailingBytes => b"-ERR unexpected bytes after the command",
+            Self::NoToken => b"-ERR missing token",
         }
     }
 }
@@ -67,6 +73,13 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, RequestError> {
         b"PING" => Err(RequestError::TrailingBytes),
         b"SUB" => lone_topic(rest).map(Request::Sub),
         b"UNSUB" => lone_topic(rest).map(Request::Unsub),
+        b"AUTH" => match rest.unwrap_or_default() {
+            b"" => Err(RequestError::NoToken),
+            token if token.iter().any(|&b| b == b' ' || b == b'\r' || b == b'\n') => {
+                Err(RequestError::TrailingBytes)
+            }
+            token => Ok(Request::Auth(token)),
+        },
         b"PUB" => {
             let rest = rest.unwrap_or_default();
             let (topic, payload) = match memchr::memchr(b' ', rest) {
@@ -121,6 +134,7 @@ mod tests {
         assert_eq!(parse(b"PUB news"), Ok(Request::Pub(b"news", b"")));
         assert_eq!(parse(b"PUB news "), Ok(Request::Pub(b"news", b"")));
         assert_eq!(parse(b"PING"), Ok(Request::Ping));
+        assert_eq!(parse(b"auth a.b.c\r"), Ok(Request::Auth(b"a.b.c")));
     }
 
     #[test]
@@ -134,6 +148,10 @@ mod tests {
         assert_eq!(parse(b"SUB a b"), Err(RequestError::TrailingBytes));
         assert_eq!(parse(b"PING x"), Err(RequestError::TrailingBytes));
         assert_eq!(parse(b"SUB a\rb"), Err(RequestError::TrailingBytes));
+        assert_eq!(parse(b"AUTH"), Err(RequestError::NoToken));
+        assert_eq!(parse(b"AUTH "), Err(RequestError::NoToken));
+        assert_eq!(parse(b"AUTH a b"), Err(RequestError::TrailingBytes));
+        assert_eq!(parse(b"AUTH a\nb"), Err(RequestError::TrailingBytes));
         let long = [b'x'; MAX_TOPIC + 1];
         let mut line = b"SUB ".to_vec();
         line.extend_from_slice(&long);

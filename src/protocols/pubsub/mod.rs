@@ -8,16 +8,23 @@
 //! subscriber. So lines and WebSocket clients of one topic, in one process
 //! or across a backplane, each get their own framing.
 
+pub mod auth;
 mod command;
+mod rules;
+mod session;
 mod websocket;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub use command::{parse, Request, RequestError, MAX_TOPIC};
+pub use rules::{Auth, PublishRate, Rules, AUTH_TIMEOUT, FLOOD_LIMIT};
+pub use session::{execute, Reply, Session, AUTH_TIMED_OUT, GRANT_EXPIRED, RATE_LIMITED};
 pub use websocket::{PubSubWs, WsText, CHAT_PAGE};
 
+use std::net::SocketAddr;
+
 use crate::lines::Lines;
-use crate::{Conn, Handler, ShardContext, Verdict};
+use crate::{Admission, Conn, Handler, ShardContext, Verdict};
 
 /// Most topics one client may subscribe to at once, by default.
 pub const MAX_SUBSCRIPTIONS: usize = 1024;
@@ -44,40 +51,6 @@ impl Framing for LineFraming {
     }
 }
 
-/// Runs one command (`line` without its `\n`) for `conn` and returns the
-/// reply to send it, without framing: `+OK`, `+PONG` or `-ERR reason`. A
-/// `PUB` publishes its payload as it is (see [`delivery`]).
-pub fn execute(
-    cx: &mut ShardContext<'_>,
-    conn: &Conn<'_>,
-    line: &[u8],
-    max_subscriptions: usize,
-) -> &'static [u8] {
-    match parse(line) {
-        Err(err) => err.reply(),
-        Ok(Request::Ping) => b"+PONG",
-        Ok(Request::Sub(topic)) => {
-            if cx.subscriptions(conn) >= max_subscriptions {
-                b"-ERR too many subscriptions"
-            } else {
-                cx.subscribe(conn, topic);
-                b"+OK"
-            }
-        }
-        Ok(Request::Unsub(topic)) => {
-            if cx.unsubscribe(conn, topic) {
-                b"+OK"
-            } else {
-                b"-ERR not subscribed"
-            }
-        }
-        Ok(Request::Pub(topic, payload)) => {
-            cx.publish(topic, Bytes::copy_from_slice(payload));
-            b"+OK"
-        }
-    }
-}
-
 /// The delivery of a publish to `topic`, `MSG topic payload`, framed by
 /// `framing`: what every front end's [`Handler::frame_delivery`] sends.
 pub fn delivery(framing: &impl Framing, topic: &[u8], payload: &[u8]) -> Bytes {
@@ -94,13 +67,15 @@ pub const LINE_TOO_LONG: &[u8] = b"-ERR line too long\n";
 /// client is closed (the commands before it still run). A slow
 /// subscriber whose deliveries were skipped (under
 /// [`SlowSubscribers::Drop`](crate::SlowSubscribers::Drop)) gets
-/// `MISSED count` once it has caught up.
+/// `MISSED count` once it has caught up. With [`Rules::auth`], a client
+/// that has not sent an accepted `AUTH` within the timeout is sent
+/// [`AUTH_TIMED_OUT`] and closed.
 #[derive(Debug)]
 pub struct PubSub {
     /// Longest command line, without its newline.
     max_line: usize,
-    /// Most topics per client.
-    max_subscriptions: usize,
+    /// What it enforces.
+    rules: Rules,
     /// Replies to one read's commands, sent in one write (memory reused).
     replies: Vec<u8>,
 }
@@ -111,36 +86,63 @@ impl PubSub {
     pub fn new(max_line: usize) -> Self {
         Self {
             max_line,
-            max_subscriptions: MAX_SUBSCRIPTIONS,
+            rules: Rules::default(),
             replies: Vec::new(),
         }
     }
 
     /// The same, with at most `max` topics per client.
     pub fn with_max_subscriptions(mut self, max: usize) -> Self {
-        self.max_subscriptions = max;
+        self.rules.max_subscriptions = max;
+        self
+    }
+
+    /// The same, enforcing `rules` (authentication, publish rate, and
+    /// their subscription limit).
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
         self
     }
 }
 
 impl Handler for PubSub {
-    type State = ();
+    type State = Session;
+
+    fn on_connect(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        _peer: SocketAddr,
+    ) -> Admission<Session> {
+        let mut session = Session::default();
+        session.open(cx, conn.id(), &self.rules);
+        Admission::Accept(session)
+    }
 
     fn on_data(
         &mut self,
         cx: &mut ShardContext<'_>,
         conn: &mut Conn<'_>,
-        _state: &mut (),
+        session: &mut Session,
         data: &[u8],
     ) -> Verdict {
         let mut lines = Lines::new(data, conn.carried(), self.max_line);
         self.replies.clear();
+        let mut close = false;
         for line in &mut lines {
-            let reply = execute(cx, conn, line, self.max_subscriptions);
-            self.replies.extend_from_slice(reply);
+            let reply = execute(cx, conn, session, &self.rules, line);
+            self.replies.extend_from_slice(reply.text);
             self.replies.push(b'\n');
+            if reply.close {
+                // The lines after it are not run.
+                close = true;
+                break;
+            }
         }
         conn.send(&self.replies);
+        if close {
+            return Verdict::Close;
+        }
         if lines.too_long() {
             conn.send(LINE_TOO_LONG);
             return Verdict::Close;
@@ -152,7 +154,20 @@ impl Handler for PubSub {
         delivery(&LineFraming, topic, payload)
     }
 
-    fn on_drain(&mut self, cx: &mut ShardContext<'_>, conn: &mut Conn<'_>, _state: &mut ()) {
+    fn on_timer(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        session: &mut Session,
+        tag: u64,
+    ) {
+        if let Some(reply) = session.on_timer(cx, tag) {
+            conn.send(&LineFraming.frame(&[reply]));
+            conn.close();
+        }
+    }
+
+    fn on_drain(&mut self, cx: &mut ShardContext<'_>, conn: &mut Conn<'_>, _state: &mut Session) {
         let missed = cx.take_missed(conn);
         if missed > 0 {
             conn.send(format!("MISSED {missed}\n").as_bytes());

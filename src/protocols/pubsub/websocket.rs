@@ -4,8 +4,11 @@
 
 use bytes::Bytes;
 
-use super::{delivery, execute, Framing, MAX_SUBSCRIPTIONS};
-use crate::websocket::{frame_of_parts, Message, Opcode, WsConn, WsHandler};
+use super::auth::{Credential, Refusal};
+use super::{delivery, execute, Framing, Rules, Session};
+use crate::websocket::{
+    frame_of_parts, Message, Opcode, OpenRequest, WsConn, WsHandler, POLICY_VIOLATION,
+};
 use crate::ShardContext;
 
 /// The built-in chat page served for a plain `GET /` by
@@ -31,25 +34,60 @@ impl Framing for WsText {
 /// of the commands; deliveries may come between them. A binary message
 /// gets `-ERR commands are text messages`; an over-long message is closed
 /// with 1009 by the layer.
+///
+/// With [`Rules::auth`], the token comes in the first message (`AUTH
+/// token`), or in the URL's query (`/?token=...`, checked when the
+/// WebSocket opens; an invalid one is answered and closed at once). A
+/// client that has not authenticated within the timeout is closed (1008).
 #[derive(Debug)]
 pub struct PubSubWs {
-    /// Most topics per client.
-    max_subscriptions: usize,
+    /// What it enforces.
+    rules: Rules,
 }
 
 impl PubSubWs {
-    /// The protocol with [`MAX_SUBSCRIPTIONS`] topics per client.
+    /// The protocol with [`MAX_SUBSCRIPTIONS`](super::MAX_SUBSCRIPTIONS)
+    /// topics per client.
     pub fn new() -> Self {
         Self {
-            max_subscriptions: MAX_SUBSCRIPTIONS,
+            rules: Rules::default(),
         }
     }
 
     /// The same, with at most `max` topics per client.
     pub fn with_max_subscriptions(mut self, max: usize) -> Self {
-        self.max_subscriptions = max;
+        self.rules.max_subscriptions = max;
         self
     }
+
+    /// The same, enforcing `rules`.
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+}
+
+/// The value of `token=` in a request path's query, if any.
+fn query_token(path: &str) -> Option<&str> {
+    let (_, query) = path.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+}
+
+/// Sends `reply` as a text message (replies are ASCII).
+fn send_reply(ws: &mut WsConn<'_, '_>, reply: &[u8]) {
+    match std::str::from_utf8(reply) {
+        Ok(reply) => ws.send_text(reply),
+        Err(_) => ws.send_binary(reply),
+    }
+}
+
+/// Sends `reply`, then closes with 1008 (policy violation) naming it.
+fn refuse(ws: &mut WsConn<'_, '_>, reply: &[u8]) {
+    send_reply(ws, reply);
+    let reason = std::str::from_utf8(reply).unwrap_or_default();
+    ws.close(POLICY_VIOLATION, reason.trim_start_matches("-ERR "));
 }
 
 impl Default for PubSubWs {
@@ -59,24 +97,53 @@ impl Default for PubSubWs {
 }
 
 impl WsHandler for PubSubWs {
-    type State = ();
+    type State = Session;
+
+    fn on_open(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        ws: &mut WsConn<'_, '_>,
+        session: &mut Session,
+        request: &OpenRequest<'_>,
+    ) {
+        let id = ws.id();
+        if let (Some(_), Some(token)) = (&self.rules.auth, query_token(request.path)) {
+            match session.authenticate(cx, id, &self.rules, Credential::Token(token.as_bytes())) {
+                Ok(()) => ws.send_text("+OK"),
+                Err(refusal) => return refuse(ws, Refusal::reply(refusal)),
+            }
+        }
+        session.open(cx, id, &self.rules);
+    }
 
     fn on_message(
         &mut self,
         cx: &mut ShardContext<'_>,
         ws: &mut WsConn<'_, '_>,
-        _state: &mut (),
+        session: &mut Session,
         message: Message<'_>,
     ) {
         let Message::Text(command) = message else {
             ws.send_text(BINARY_REFUSED);
             return;
         };
-        let reply = execute(cx, ws.conn(), command.as_bytes(), self.max_subscriptions);
-        // Replies are ASCII.
-        match std::str::from_utf8(reply) {
-            Ok(reply) => ws.send_text(reply),
-            Err(_) => ws.send_binary(reply),
+        let reply = execute(cx, ws.conn(), session, &self.rules, command.as_bytes());
+        if reply.close {
+            refuse(ws, reply.text);
+        } else {
+            send_reply(ws, reply.text);
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        ws: &mut WsConn<'_, '_>,
+        session: &mut Session,
+        tag: u64,
+    ) {
+        if let Some(reply) = session.on_timer(cx, tag) {
+            refuse(ws, reply);
         }
     }
 
@@ -90,7 +157,12 @@ impl WsHandler for PubSubWs {
         }
     }
 
-    fn on_drain(&mut self, cx: &mut ShardContext<'_>, ws: &mut WsConn<'_, '_>, _state: &mut ()) {
+    fn on_drain(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        ws: &mut WsConn<'_, '_>,
+        _state: &mut Session,
+    ) {
         let missed = cx.take_missed(ws.conn());
         if missed > 0 {
             ws.send_text(&format!("MISSED {missed}"));

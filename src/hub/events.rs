@@ -1,0 +1,54 @@
+//! What a pub/sub protocol counts about its clients (refused credentials,
+//! refused topics, refused publishes), kept by the shard with its other
+//! counters: [`ShardContext::count`](crate::ShardContext::count).
+
+/// One thing a protocol counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A credential refused: not a token at all.
+    AuthMalformed,
+    /// A credential refused: longer than the protocol accepts.
+    AuthTooLong,
+    /// A credential refused: signed with another key.
+    AuthBadSignature,
+    /// A credential refused: an algorithm not accepted (`none` included).
+    AuthAlgorithm,
+    /// A credential refused: expired.
+    AuthExpired,
+    /// A credential refused: not valid yet.
+    AuthNotYetValid,
+    /// A credential refused: a claim missing or of the wrong type.
+    AuthClaims,
+    /// A credential refused for another reason (a refresh for another
+    /// identity, a kind of credential not accepted).
+    AuthOther,
+    /// A client closed for not authenticating in time.
+    AuthTimeout,
+    /// A client closed because its grant ended (its token's `exp`).
+    GrantLapsed,
+    /// A subscribe or publish outside the client's permissions.
+    NotAllowed,
+    /// A publish refused for the client's rate.
+    RateLimited,
+    /// A client closed for flooding past its rate.
+    FloodClosed,
+}
+
+/// How many kinds of [`Event`].
+pub(crate) const EVENTS: usize = 13;
+
+const _: () = assert!(
+    Event::FloodClosed as usize + 1 == EVENTS,
+    "EVENTS is the last + 1"
+);
+
+/// The count of each [`Event`], on one shard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Events(pub(crate) [u64; EVENTS]);
+
+impl Events {
+    /// Counts one `event`.
+    pub(crate) fn count(&mut self, event: Event) {
+        self.0[event as usize] += 1;
+    }
+}

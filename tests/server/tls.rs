@@ -492,3 +492,73 @@ fn a_refuse_message_is_refused_on_a_tls_listener() {
     let err = config.validate().expect_err("plaintext on a TLS listener");
     assert!(err.to_string().contains("refuse_message"), "{err}");
 }
+
+/// Grants every client certificate the TLS layer verified every topic.
+#[derive(Debug)]
+struct ByCertificate;
+
+impl esockets::protocols::pubsub::auth::Authorizer for ByCertificate {
+    fn connect(
+        &self,
+        credential: esockets::protocols::pubsub::auth::Credential<'_>,
+        _now: std::time::SystemTime,
+    ) -> Result<esockets::protocols::pubsub::auth::Grant, esockets::protocols::pubsub::auth::Refusal>
+    {
+        use esockets::protocols::pubsub::auth::{
+            Credential, Grant, Identity, Origin, Permissions, Refusal,
+        };
+        match credential {
+            Credential::Certificate(name) => Ok(Grant {
+                identity: Identity {
+                    subject: name.into(),
+                    origin: Origin::Certificate,
+                },
+                permissions: Permissions::everything(),
+                expires: None,
+            }),
+            Credential::Token(_) => Err(Refusal::Unsupported),
+        }
+    }
+
+    fn accepts_certificates(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn pubsub_takes_a_verified_client_certificate_as_the_clients_identity() {
+    let pki = Pki::new("pubsub-cert");
+    let (chain, key) = pki.issue("server", &["localhost"], "localhost");
+    let (device, device_key) = pki.issue("device", &["device-9.fleet.example"], "device-9");
+    let mut settings = TlsSettings::new(&chain, &key);
+    settings.client_ca = Some(pki.ca_file());
+    settings.client_auth = ClientAuth::Optional;
+    let tls = Tls::new(settings).expect("tls");
+    let rules = esockets::protocols::pubsub::Rules {
+        auth: Some(esockets::protocols::pubsub::Auth {
+            authorizer: Arc::new(ByCertificate),
+            timeout: Duration::from_secs(5),
+        }),
+        ..esockets::protocols::pubsub::Rules::default()
+    };
+    let server = tls_server(&tls, move || {
+        esockets::protocols::PubSub::new(1024).with_rules(rules.clone())
+    });
+    let line = |stream: &mut StreamOwned<ClientConnection, TcpStream>, command: &str| {
+        stream
+            .write_all(format!("{command}\n").as_bytes())
+            .expect("write");
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\n") {
+            assert_eq!(stream.read(&mut byte).expect("read"), 1, "closed");
+            got.push(byte[0]);
+        }
+        String::from_utf8(got).expect("utf-8").trim_end().to_owned()
+    };
+    let mut device_client = connect(server.addr, &pki.client(Some((&device, &device_key))));
+    assert_eq!(line(&mut device_client, "SUB fleet"), "+OK");
+    let mut anonymous = connect(server.addr, &pki.client(None));
+    let refused = line(&mut anonymous, "SUB fleet");
+    assert!(refused.starts_with("-ERR"), "{refused}");
+}

@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 
 use crate::lines::Lines;
 use crate::{Admission, Conn, Handler, ShardContext, Verdict};
+use auth::Credential;
 
 /// Most topics one client may subscribe to at once, by default.
 pub const MAX_SUBSCRIPTIONS: usize = 1024;
@@ -115,6 +116,14 @@ impl Handler for PubSub {
         _peer: SocketAddr,
     ) -> Admission<Session> {
         let mut session = Session::default();
+        let certified = conn.tls().and_then(|tls| tls.peer.as_ref());
+        if let (Some(peer), Some(auth)) = (certified, &self.rules.auth) {
+            if auth.authorizer.accepts_certificates() {
+                // Refused, it must send a token like any other client.
+                let credential = Credential::Certificate(peer.name());
+                let _ = session.authenticate(cx, conn.id(), &self.rules, credential);
+            }
+        }
         session.open(cx, conn.id(), &self.rules);
         Admission::Accept(session)
     }

@@ -156,6 +156,13 @@ pub trait Authorizer: Send + Sync + fmt::Debug {
     /// it may do, or why it is refused.
     fn connect(&self, credential: Credential<'_>, now: SystemTime) -> Result<Grant, Refusal>;
 
+    /// Whether a client certificate the TLS layer verified is a
+    /// credential for it ([`Credential::Certificate`], offered when a
+    /// line client connects). By default no: clients send a token.
+    fn accepts_certificates(&self) -> bool {
+        false
+    }
+
     /// Whether the client holding `grant` may subscribe to `topic`. By
     /// default, what its permissions say.
     fn may_subscribe(&self, grant: &Grant, topic: &[u8]) -> bool {

@@ -6,7 +6,8 @@
 # iproute2's `ip` and procps's `sysctl`, with which the restart tests make a network namespace; and
 # `nc` (Debian's netcat-openbsd), which the README and docs use to talk to
 # the server; and g++, with which libfuzzer-sys builds libFuzzer for
-# scripts/fuzz. Only what is missing is installed; on a machine that has
+# scripts/fuzz; and openssl, with which the TLS benchmark scripts make
+# their certificates. Only what is missing is installed; on a machine that has
 # them all this does nothing. Installing needs root (apt-get, pip).
 # Used by scripts/test (the README's test command) and so by .ci/run.
 set -euo pipefail

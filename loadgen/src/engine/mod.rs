@@ -21,5 +21,6 @@ pub mod run;
 pub mod shared;
 pub mod throttle;
 pub mod timeline;
+pub mod tls;
 pub mod worker;
 pub mod ws;

@@ -86,9 +86,10 @@ pub fn still_open(stream: &TcpStream) -> bool {
 }
 
 /// Writes `out[*pos..]` until all of it is written or the socket is full,
-/// then drops from `out` what was written. A write that takes nothing (the
-/// peer is gone) is `WriteZero`.
-pub fn write_queued(stream: &mut TcpStream, out: &mut Vec<u8>, pos: &mut usize) -> io::Result<()> {
+/// then drops from `out` what was written, and flushes `stream` (over TLS:
+/// the records still queued). A write that takes nothing (the peer is
+/// gone) is `WriteZero`.
+pub fn write_queued(stream: &mut impl Write, out: &mut Vec<u8>, pos: &mut usize) -> io::Result<()> {
     while *pos < out.len() {
         match stream.write(&out[*pos..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -104,5 +105,5 @@ pub fn write_queued(stream: &mut TcpStream, out: &mut Vec<u8>, pos: &mut usize) 
         out.drain(..*pos);
     }
     *pos = 0;
-    Ok(())
+    stream.flush()
 }

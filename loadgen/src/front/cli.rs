@@ -23,6 +23,7 @@ Examples:
   loadgen --mode pubsub --protocol redis --addr 127.0.0.1:6379 --subscribers 100
   loadgen plot a.hlog b.hlog --out both.svg         # one chart, one scale
   loadgen --ws -c 1000 --addr 127.0.0.1:8080        # WebSocket echo, masked frames
+  loadgen --tls --tls-ca ca.pem -c 1000 --addr localhost:1234   # echo over TLS
   loadgen sweep --server-cmd 'esockets --threads {threads} --bind {addr}' \\
       --threads-list 1,2,4 --repeat 3 -c 1000 --duration 5s";
 
@@ -237,6 +238,10 @@ pub struct LoadArgs {
     /// checked. A server that declines is used uncompressed.
     #[arg(long, requires = "ws")]
     pub ws_deflate: bool,
+
+    /// TLS (`--tls` and its options).
+    #[command(flatten)]
+    pub tls: crate::front::tls_args::TlsArgs,
 }
 
 /// Options of `loadgen merge`.

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::ws;
+use crate::engine::{tls, ws};
 use crate::front::cli::{LoadArgs, Mode};
 use crate::front::plan::Plan;
 use crate::front::shape::{self, Group};
@@ -26,6 +26,8 @@ pub struct RunConfig {
     pub targets: Vec<SocketAddr>,
     /// WebSocket (`--ws`); `None` over plain TCP.
     pub ws: Option<Arc<ws::Settings>>,
+    /// TLS (`--tls`); `None` over plain TCP.
+    pub tls: Option<Arc<tls::Client>>,
     /// The program's command line, for the report.
     pub command_line: Vec<String>,
     /// Connection lifetime range (churn), if any.
@@ -305,6 +307,7 @@ impl RunConfig {
         };
         Ok(Self {
             ws: ws_settings(args)?,
+            tls: args.tls.client(&args.addr, connections)?,
             targets,
             command_line: Vec::new(),
             churn: args.churn.or_else(|| churn_rate(connections, lifetime)),

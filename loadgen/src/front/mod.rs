@@ -1,4 +1,4 @@
-//! The front end: the command line (`cli`), its checked form (`config`,
+//! The front end: the command line (`cli`, with the TLS options in `tls_args`), its checked form (`config`,
 //! with the traffic shape, source addresses and the pub/sub plan), and
 //! what each command does (`app`; `sweep`).
 
@@ -9,3 +9,4 @@ pub mod plan;
 pub mod shape;
 pub mod source;
 pub mod sweep;
+pub mod tls_args;

@@ -280,6 +280,7 @@ fn build_report(
             }
         )],
         pubsub: None,
+        tls: None,
     };
     report.judge(None, None);
     if unsummarised > 0 {

@@ -1,5 +1,5 @@
 //! Reports: a run's measurements as a report (`report`, judged by
-//! `verdict`), a table, JSON, an interval log (`hdrlog`), SVG charts
+//! `verdict`), a table, JSON (the TLS part in `tls`), an interval log (`hdrlog`), SVG charts
 //! (`plot`), and merged logs of several machines (`merge`).
 
 pub mod hdrlog;
@@ -10,4 +10,5 @@ pub mod pubsub;
 pub mod report;
 pub mod spread;
 pub mod table;
+pub mod tls;
 pub mod verdict;

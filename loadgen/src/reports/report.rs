@@ -243,6 +243,9 @@ pub struct Report {
     /// `--mode pubsub`: subscriptions, publishes, deliveries and their
     /// checks; `null` in the other modes.
     pub pubsub: Option<crate::reports::pubsub::PubsubReport>,
+    /// `--tls`: verification, handshakes and their times; `null` over
+    /// plain TCP.
+    pub tls: Option<crate::reports::tls::TlsReport>,
 }
 
 /// `Summary::of`, or `None` for an empty histogram.
@@ -409,6 +412,7 @@ impl Report {
                 .pubsub
                 .as_ref()
                 .map(|o| crate::reports::pubsub::PubsubReport::of(o, secs, r.messages)),
+            tls: cfg.tls.as_deref().map(crate::reports::tls::TlsReport::of),
         };
         if let Some(p) = &report.pubsub {
             // The rate asked is of publishes; deliveries are the messages.
@@ -421,6 +425,12 @@ impl Report {
             report.mb_per_sec = None;
         }
         report.judge(cfg.messages, cfg.min_open);
+        if report.tls.as_ref().is_some_and(|t| !t.verified) {
+            report.notes.push(
+                "--tls-insecure: server certificates were NOT verified; anyone could have answered"
+                    .into(),
+            );
+        }
         report
     }
 

@@ -166,6 +166,9 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(tls) = &r.tls {
+        tls.render(&mut out);
+    }
     if let Some(asked) = r.rate.asked {
         let verdict = if r.rate.sustained == Some(true) {
             "sustained"

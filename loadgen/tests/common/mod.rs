@@ -271,3 +271,4 @@ fn serve(
 }
 
 pub mod redis;
+pub mod tls;

@@ -7,8 +7,6 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
 use crate::engine::fault::Fault;
 use crate::engine::pattern::Pattern;
 use crate::engine::recorder::{Recorder, Stamp};
@@ -90,7 +88,7 @@ pub struct Role {
 #[derive(Debug)]
 pub struct Conn {
     /// The socket, while alive.
-    pub stream: Option<TcpStream>,
+    pub stream: Option<crate::engine::tls::Stream>,
     /// Who it is.
     pub role: Role,
     /// Life stage.
@@ -370,10 +368,15 @@ impl Conn {
         }
     }
 
-    /// WebSocket: advances the opening handshake of a connected socket,
-    /// reading the response into `buf`; `Ok(true)` once it is done (at
+    /// TLS, then WebSocket: advances the handshakes of a connected socket,
+    /// reading the response into `buf`; `Ok(true)` once they are done (at
     /// once over plain TCP).
     pub fn upgrade(&mut self, buf: &mut [u8]) -> Result<bool, Fault> {
+        if let Some(stream) = self.stream.as_mut() {
+            if !stream.handshake()? {
+                return Ok(false);
+            }
+        }
         match self.ws.as_mut() {
             None => return Ok(true),
             Some(link) if link.is_open() => return Ok(true),
@@ -436,7 +439,7 @@ impl Conn {
             }
         }
         if let Some(stream) = self.stream.take() {
-            crate::engine::net::close_reset(stream);
+            crate::engine::net::close_reset(stream.into_tcp());
         }
         self.state = State::Dead;
         self.peer_closed = false;

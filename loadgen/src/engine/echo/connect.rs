@@ -11,6 +11,7 @@ use super::Worker;
 use crate::engine::echo::conn::State;
 use crate::engine::errors::classify;
 use crate::engine::net;
+use crate::engine::tls::Stream;
 use crate::engine::worker::{Connector, Ramp, MAX_WAIT};
 
 impl Worker {
@@ -45,14 +46,17 @@ impl Connector for Worker {
         let role = self.conns[i].role;
         let from: Option<IpAddr> = role.source.map(|s| self.core.cfg.sources[s]);
         let to = self.core.cfg.targets[role.target];
-        let result = net::start_connect(to, from).and_then(|mut stream| {
-            self.core.poll.registry().register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
+        let tls = self.core.cfg.tls.as_ref();
+        let result = net::start_connect(to, from)
+            .and_then(|tcp| Stream::new(tcp, tls, role.target))
+            .and_then(|mut stream| {
+                self.core.poll.registry().register(
+                    &mut stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                Ok(stream)
+            });
         let conn = &mut self.conns[i];
         conn.generation = conn.generation.wrapping_add(1);
         conn.resume_pending = false;

@@ -37,15 +37,17 @@ impl Worker {
                 let Some(stream) = self.conns[i].stream.as_ref() else {
                     return;
                 };
-                let connected = net::connect_result(stream);
+                let connected = net::connect_result(stream.tcp());
                 let (conn, buf) = (&mut self.conns[i], &mut self.core.buf);
                 match connect_step(connected, || conn.upgrade(buf)) {
                     Connect::Up => {
                         self.core.connecting -= 1;
                         self.established(i, since, Instant::now());
                         // Traffic may already be flowing (late connect);
-                        // frames may have come with the upgrade.
-                        let early = self.conns[i].ws.is_some();
+                        // frames may have come with the upgrade, or
+                        // plaintext with the TLS handshake's last read.
+                        let early = self.conns[i].ws.is_some()
+                            || self.conns[i].stream.as_ref().is_some_and(|s| s.is_tls());
                         self.service(i, traffic, readable || early);
                     }
                     Connect::Pending => {}

@@ -219,7 +219,10 @@ impl Worker {
                 }
                 _ => continue,
             }
-            let alive = self.conns[i].stream.as_ref().is_some_and(net::still_open);
+            let alive = self.conns[i]
+                .stream
+                .as_ref()
+                .is_some_and(|s| net::still_open(s.tcp()));
             if alive {
                 open_at_end += 1;
                 self.core.per_target[role.target].open_at_end += 1;

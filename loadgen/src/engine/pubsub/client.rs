@@ -8,8 +8,6 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use super::verify::StreamCheck;
 use crate::engine::fault::Fault;
 use crate::engine::ws::{self, Link};
@@ -77,7 +75,7 @@ impl Publishing {
 #[derive(Debug)]
 pub struct Client {
     /// The socket, while alive.
-    pub stream: Option<TcpStream>,
+    pub stream: Option<crate::engine::tls::Stream>,
     /// Subscriber or publisher.
     pub role: Role,
     /// Global connection number (target and source are chosen by it).
@@ -130,10 +128,15 @@ impl Client {
         }
     }
 
-    /// WebSocket: advances the opening handshake of a connected socket to
+    /// TLS, then WebSocket: advances the handshakes of a connected socket to
     /// target server `target`, reading the response into `buf`;
     /// `Ok(true)` once it is done (at once over plain TCP).
     pub fn upgrade(&mut self, buf: &mut [u8], target: usize) -> Result<bool, Fault> {
+        if let Some(stream) = self.stream.as_mut() {
+            if !stream.handshake()? {
+                return Ok(false);
+            }
+        }
         match self.ws.as_mut() {
             None => return Ok(true),
             Some(link) if link.is_open() => return Ok(true),
@@ -229,7 +232,7 @@ impl Client {
             }
         }
         if let Some(stream) = self.stream.take() {
-            crate::engine::net::close_reset(stream);
+            crate::engine::net::close_reset(stream.into_tcp());
         }
         self.state = State::Dead;
         self.peer_closed = false;

@@ -324,7 +324,7 @@ impl Worker {
                     return;
                 };
                 let target = self.target(i);
-                let connected = crate::engine::net::connect_result(stream);
+                let connected = crate::engine::net::connect_result(stream.tcp());
                 let (client, buf) = (&mut self.clients[i], &mut self.core.buf);
                 match connect_step(connected, || client.upgrade(buf, target)) {
                     Connect::Up => {
@@ -578,7 +578,7 @@ impl Worker {
                 let alive = self.clients[i]
                     .stream
                     .as_ref()
-                    .is_some_and(crate::engine::net::still_open);
+                    .is_some_and(|s| crate::engine::net::still_open(s.tcp()));
                 let owed = self.clients[i].awaiting;
                 if alive {
                     open_at_end += 1;
@@ -638,14 +638,17 @@ impl Connector for Worker {
         let from = (!self.core.cfg.sources.is_empty())
             .then(|| self.core.cfg.sources[(g % self.core.cfg.sources.len() as u64) as usize]);
         let to = self.core.cfg.targets[self.target(i)];
-        let result = crate::engine::net::start_connect(to, from).and_then(|mut stream| {
-            self.core.poll.registry().register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
+        let (tls, target) = (self.core.cfg.tls.as_ref(), self.target(i));
+        let result = crate::engine::net::start_connect(to, from)
+            .and_then(|tcp| crate::engine::tls::Stream::new(tcp, tls, target))
+            .and_then(|mut stream| {
+                self.core.poll.registry().register(
+                    &mut stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                Ok(stream)
+            });
         match result {
             Ok(stream) => {
                 self.clients[i].stream = Some(stream);

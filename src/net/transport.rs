@@ -125,6 +125,16 @@ impl Stream {
         }
     }
 
+    /// Whether a read that filled less than its buffer has emptied what
+    /// carries the bytes, so the next byte raises a new poll edge: yes
+    /// for a socket; no for a layered transport, which hands out a TLS
+    /// record's plaintext at a time and may hold more, or have left more
+    /// in its socket, with no edge to come.
+    #[inline(always)]
+    pub(crate) fn short_read_empties(&self) -> bool {
+        matches!(self, Self::Socket(_))
+    }
+
     /// Whether the transport holds output it took and has not passed on
     /// (never, for a socket).
     #[inline(always)]

@@ -173,14 +173,17 @@ impl<H: Handler> Shard<H> {
                 }
                 Ok(n) => {
                     stats.bytes_in += n as u64;
-                    let emptied = n < buf.len() && !client.io.read_closed();
+                    let emptied = n < buf.len()
+                        && !client.io.read_closed()
+                        && client.io.stream.short_read_empties();
                     cx.enter(Activity::OnData);
                     let mut context = ShardContext::new(cx);
                     hand_input(handler, &mut context, client, id, &buf[..n], stats, config);
                     // A short read emptied the socket: on Linux, epoll raises
                     // a new edge for any byte that arrives after it, so the
                     // read that would only say WouldBlock is skipped (as
-                    // tokio does). The hang-up case reads on to the EOF.
+                    // tokio does). The hang-up case reads on to the EOF, and
+                    // a layered transport (TLS) reads on to WouldBlock.
                     if emptied {
                         return !client.io.is_quiet();
                     }

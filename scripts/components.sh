@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real components some tests start (each on its own free
 # loopback port): redis-server, haproxy, promtool (Debian's prometheus),
-# chromium, and Python's websockets package; iproute2's `ip` and procps's
+# chromium, openssl (whose s_client the TLS tests drive and whose CLI
+# makes their certificates), and Python's websockets package; iproute2's `ip` and procps's
 # `sysctl`, with which the restart tests make a network namespace; and
 # `nc` (Debian's netcat-openbsd), which the README and docs use to talk to
 # the server; and g++, with which libfuzzer-sys builds libFuzzer for
@@ -18,6 +19,7 @@ need redis-server redis-server
 need haproxy haproxy
 need promtool prometheus
 need chromium chromium
+need openssl openssl
 need ip iproute2
 need sysctl procps
 need nc netcat-openbsd
@@ -44,7 +46,7 @@ if ! python3 -c 'import websockets' >/dev/null 2>&1; then
     python3 -m pip install -q websockets
 fi
 
-for command in redis-server haproxy promtool chromium ip sysctl nc c++; do
+for command in redis-server haproxy promtool chromium openssl ip sysctl nc c++; do
     command -v "$command" >/dev/null || { echo "components: $command still missing" >&2; exit 1; }
 done
 python3 -c 'import websockets' || { echo "components: Python websockets still missing" >&2; exit 1; }

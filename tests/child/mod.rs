@@ -54,6 +54,11 @@ impl Child {
         Lines::new(stderr)
     }
 
+    /// The child's stdin (piped), to write to it.
+    pub fn stdin(&mut self) -> process::ChildStdin {
+        self.child.stdin.take().expect("piped stdin")
+    }
+
     /// The child's stdout as lines.
     pub fn stdout_lines(&mut self) -> Lines {
         let stdout = self.child.stdout.take().expect("piped stdout");

@@ -15,6 +15,7 @@ mod browser;
 mod certs;
 mod clients;
 mod haproxy;
+mod metrics;
 mod openssl_client;
 mod python;
 mod reload;

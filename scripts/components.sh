@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real components some tests start (each on its own free
 # loopback port): redis-server, haproxy, promtool (Debian's prometheus),
-# chromium, Python's websockets package, and kosoku (PyPI: a runner of
-# the Autobahn WebSocket test cases for Python 3, tests/autobahn.rs);
-# iproute2's `ip` and procps's `sysctl`, with which the restart tests make a network namespace; and
+# chromium, openssl (whose s_client the TLS tests drive and whose CLI
+# makes their certificates), Python's websockets package, and kosoku
+# (PyPI: a runner of the Autobahn WebSocket test cases for Python 3,
+# tests/autobahn.rs); iproute2's `ip` and procps's `sysctl`, with which the restart tests make a network namespace; and
 # `nc` (Debian's netcat-openbsd), which the README and docs use to talk to
 # the server; and g++, with which libfuzzer-sys builds libFuzzer for
 # scripts/fuzz; and openssl, with which the TLS benchmark scripts make
@@ -20,6 +21,7 @@ need redis-server redis-server
 need haproxy haproxy
 need promtool prometheus
 need chromium chromium
+need openssl openssl
 need ip iproute2
 need sysctl procps
 need nc netcat-openbsd

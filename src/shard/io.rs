@@ -181,7 +181,8 @@ impl<H: Handler> Shard<H> {
                     // A short read emptied the socket: on Linux, epoll raises
                     // a new edge for any byte that arrives after it, so the
                     // read that would only say WouldBlock is skipped (as
-                    // tokio does). The hang-up case reads on to the EOF.
+                    // tokio does). The hang-up case reads on to the EOF, and
+                    // a layered transport (TLS) reads on to WouldBlock.
                     if emptied {
                         return !client.io.is_quiet();
                     }

@@ -84,6 +84,11 @@ impl Server {
         self.child.signal(signal);
     }
 
+    /// Waits until the process catches `signal` (its handler is in place).
+    pub fn wait_until_it_catches(&self, signal: libc::c_int) {
+        self.child.wait_until_it_catches(signal);
+    }
+
     /// The process's resident memory now.
     pub fn rss_bytes(&self) -> u64 {
         self.child.rss_bytes()

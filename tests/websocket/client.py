@@ -1,17 +1,22 @@
 """A WebSocket client written with Python's `websockets` package (an
 independent implementation) that checks the esockets ws-echo server.
 
-Usage: client.py HOST:PORT MODE [SECONDS]. Prints "PASS <check>" for each
+Usage: client.py HOST:PORT MODE [SECONDS]; with WS_CA_FILE set in the
+environment it connects over wss, trusting that CA. Prints "PASS <check>" for each
 check that held; any failure raises (non-zero exit status).
 """
 
 import asyncio
+import os
+import ssl
 import sys
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-URI = f"ws://{sys.argv[1]}/"
+CA_FILE = os.environ.get("WS_CA_FILE")
+URI = f"{'wss' if CA_FILE else 'ws'}://{sys.argv[1]}/"
+SSL = ssl.create_default_context(cafile=CA_FILE) if CA_FILE else None
 MODE = sys.argv[2]
 TIMEOUT = 15
 
@@ -26,7 +31,7 @@ async def echoed(ws, message):
 
 
 async def exchange(quiet_seconds):
-    async with websockets.connect(URI, ping_interval=None, max_size=2**21) as ws:
+    async with websockets.connect(URI, ssl=SSL, ping_interval=None, max_size=2**21) as ws:
         assert await echoed(ws, "hello") == "hello"
         passed("text")
         assert await echoed(ws, b"\x00\xffbinary") == b"\x00\xffbinary"
@@ -55,7 +60,7 @@ async def exchange(quiet_seconds):
 
 
 async def oversize():
-    async with websockets.connect(URI, ping_interval=None) as ws:
+    async with websockets.connect(URI, ssl=SSL, ping_interval=None) as ws:
         await ws.send(b"x" * (64 * 1024 + 1))
         try:
             await asyncio.wait_for(ws.recv(), TIMEOUT)
@@ -67,7 +72,7 @@ async def oversize():
 
 
 async def server_close():
-    async with websockets.connect(URI, ping_interval=None) as ws:
+    async with websockets.connect(URI, ssl=SSL, ping_interval=None) as ws:
         assert await echoed(ws, "ready") == "ready"
         print("OPEN", flush=True)
         try:
@@ -84,19 +89,19 @@ async def server_close():
 
 async def origins():
     try:
-        async with websockets.connect(URI, origin="https://evil.example"):
+        async with websockets.connect(URI, ssl=SSL, origin="https://evil.example"):
             raise AssertionError("a forbidden origin was let in")
     except InvalidStatus as refused:
         assert refused.response.status_code == 403, refused
         passed("forbidden origin refused with 403")
-    async with websockets.connect(URI, origin="https://good.example") as ws:
+    async with websockets.connect(URI, ssl=SSL, origin="https://good.example") as ws:
         assert await echoed(ws, "hi") == "hi"
         passed("allowed origin served")
 
 
 async def pubsub():
-    async with websockets.connect(URI, ping_interval=None) as sub, websockets.connect(
-        URI, ping_interval=None
+    async with websockets.connect(URI, ssl=SSL, ping_interval=None) as sub, websockets.connect(
+        URI, ssl=SSL, ping_interval=None
     ) as pub:
         assert await echoed(sub, "SUB news") == "+OK"
         assert await echoed(pub, "PUB news hello, world \u20ac") == "+OK"

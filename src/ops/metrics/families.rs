@@ -250,11 +250,6 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
         ],
     ),
     counter(
-        "esockets_tls_handshake_busy_nanoseconds",
-        "Shard time spent running TLS handshakes (their CPU cost), finished or not.",
-        &[("", |s| s.stats.tls_handshake_busy_nanos)],
-    ),
-    counter(
         "esockets_tls_deferred",
         "TLS handshake steps left for the next loop round by the per-round handshake budget.",
         &[("", |s| s.stats.tls_deferred)],
@@ -421,7 +416,7 @@ fn encode_rounds(
 }
 
 /// The TLS handshake-duration histogram (from accepting to the end of
-/// the handshake), per shard.
+/// the handshake) and the shard time handshakes took, per shard.
 fn encode_handshakes(
     encoder: &mut DescriptorEncoder,
     samples: &[Sample],
@@ -436,18 +431,41 @@ fn encode_handshakes(
     for (sample, shard) in samples.iter().zip(shards) {
         let st = &sample.stats;
         let count = st.tls_full + st.tls_resumed;
-        let buckets = [
+        // The shard counts handshakes under each bound (cumulatively);
+        // the encoder takes each bucket's own count and adds them up.
+        let mut below = 0;
+        let buckets: Vec<(f64, u64)> = [
             (0.001, st.tls_handshake_under_1ms),
             (0.01, st.tls_handshake_under_10ms),
             (0.1, st.tls_handshake_under_100ms),
             (1.0, st.tls_handshake_under_1s),
             (f64::INFINITY, count),
-        ];
+        ]
+        .into_iter()
+        .map(|(bound, under)| {
+            let own = under.saturating_sub(below);
+            below = below.max(under);
+            (bound, own)
+        })
+        .collect();
         let sum = st.tls_handshake_nanos as f64 / 1e9;
         let labels = [("shard", shard.as_str())];
         metric
             .encode_family(&labels)?
             .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+    }
+    let mut metric = encoder.encode_descriptor(
+        "esockets_tls_handshake_busy_seconds",
+        "Shard time spent running TLS handshakes (their CPU cost), finished or not.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (sample, shard) in samples.iter().zip(shards) {
+        let busy = sample.stats.tls_handshake_busy_nanos as f64 / 1e9;
+        let labels = [("shard", shard.as_str())];
+        metric
+            .encode_family(&labels)?
+            .encode_counter::<NoLabelSet, f64, u64>(&busy, None)?;
     }
     Ok(())
 }

@@ -42,6 +42,20 @@ fn assert_passed(out: &[String], checks: &[&str]) {
     }
 }
 
+/// Fails clearly unless Python's `websockets` package is installed.
+fn require_python_websockets() {
+    let status = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "Python's websockets package is not installed: run scripts/components.sh (as root), \
+         or the README's test command, which runs it"
+    );
+}
+
 /// tests/tls/client.py.
 const SSL_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls/client.py");
 
@@ -86,6 +100,7 @@ fn python_websockets_over_wss_against_ws_echo() {
     let pki = Pki::new("esockets test CA");
     let pair = pki.server("localhost");
     let (server, addr) = tls_server(&pair, &["--protocol", "ws-echo"]);
+    require_python_websockets();
     let out = run(
         WS_CLIENT,
         addr,
@@ -110,6 +125,7 @@ fn python_websockets_over_wss_against_pubsub() {
     let pki = Pki::new("esockets test CA");
     let pair = pki.server("localhost");
     let (server, addr) = tls_server(&pair, &["--protocol", "pubsub", "--websocket"]);
+    require_python_websockets();
     let out = run(WS_CLIENT, addr, &["pubsub"], &[("WS_CA_FILE", pki.ca())]);
     assert_passed(
         &out,

@@ -2,7 +2,8 @@
 # HAProxy terminating TLS in front of esockets plaintext: the setup users
 # run today. Starts esockets (echo, plaintext, on BACKEND_PORT) and HAProxy
 # (`mode tcp`, `bind ... ssl crt ...`, NBTHREAD threads) listening on PORT
-# with a certificate for localhost made in $TLS_DIR, prints
+# with a certificate for localhost made in $TLS_DIR (maxconn: half the
+# descriptor limit), prints
 # "listening PORT CA-FILE" and waits; Ctrl-C or SIGTERM stops both.
 # HAProxy holds two descriptors per client (client and backend): under
 # this machine's 20,000-file limit it takes 9,900 clients at most (MAXCONN).
@@ -17,10 +18,14 @@ backend=${BACKEND_PORT:-1251}
 threads=${NBTHREAD:-2}
 command -v haproxy >/dev/null || { echo "haproxy missing: run scripts/components.sh" >&2; exit 1; }
 make_certs
+# Two descriptors per client (its socket and the one to esockets): the
+# most the descriptor limit allows. At 10k clients that needs `ulimit -n`
+# above 20,000 (this project's machines allow 20,000 per process).
+maxconn=$(($(ulimit -n) / 2 - 100))
 cat >"$TLS_DIR/haproxy.cfg" <<CFG
 global
     nbthread $threads
-    maxconn ${MAXCONN:-9900}
+    maxconn $maxconn
 defaults
     mode tcp
     timeout connect 5s

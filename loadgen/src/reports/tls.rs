@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::engine::histo::Summary;
 use crate::engine::tls::Client;
-use crate::reports::report::summary;
 
 /// What the run's TLS handshakes did.
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +47,7 @@ impl TlsReport {
             handshakes_full: counts.full,
             handshakes_resumed: counts.resumed,
             handshake_failures: counts.failures,
-            handshake_us: summary(&counts.times),
+            handshake_us: (!counts.times.is_empty()).then(|| Summary::of(&counts.times)),
         }
     }
 

@@ -5,7 +5,7 @@ use clap::ValueEnum;
 use esockets::{BackplaneStats, Config, Server, ShardStats};
 
 use crate::cli::{Cli, Protocol};
-use crate::settings::Settings;
+use crate::settings::{Origin, Settings};
 use crate::units::{format_duration, format_size};
 
 /// Below this open-file limit a server holds too few clients to be useful,
@@ -318,10 +318,16 @@ pub fn restart(config: &Config, passed: usize) {
 }
 
 /// Every option not at its default, and where its value came from (the
-/// command line, a variable, a line of the configuration file); a warning
-/// for each `ESOCKETS_` variable that is no option's.
+/// command line, a variable, a line of the configuration file), once any
+/// came from a variable or the file (with only flags, the command line
+/// already says it all); a warning for each `ESOCKETS_` variable that is
+/// no option's.
 pub fn settings(settings: &Settings) {
-    for setting in &settings.given {
+    let flags_only = settings
+        .given
+        .iter()
+        .all(|setting| setting.origin == Origin::Flag);
+    for setting in settings.given.iter().filter(|_| !flags_only) {
         tracing::info!(
             "option {} = {} (from {})",
             setting.key.name,

@@ -7,7 +7,9 @@
 # ratio to esockets TLS. Needs a quiet machine.
 # Usage: cargo build --profile dist --workspace && benches/tls-pingpong.sh
 #   RUNS=5 CONNECTIONS="1000 10000" DURATION=10s THREADS=2 (server threads)
-#   CONTENDERS="esockets-tls esockets tokio-rustls haproxy"
+#   CONTENDERS="esockets-tls esockets tokio-rustls tokio-rustls-ring haproxy"
+# (tokio-rustls: aws-lc-rs, its default provider and esockets's;
+# tokio-rustls-ring: the same on ring)
 set -euo pipefail
 here=$(dirname "$0")
 # shellcheck source=tls-common.sh
@@ -17,7 +19,7 @@ runs=${RUNS:-5}
 sizes=${CONNECTIONS:-1000 10000}
 duration=${DURATION:-10s}
 threads=${THREADS:-2}
-contenders=${CONTENDERS:-esockets-tls esockets tokio-rustls haproxy}
+contenders=${CONTENDERS:-esockets-tls esockets tokio-rustls tokio-rustls-ring haproxy}
 port=${PORT:-1300}
 results=$TLS_DIR/results.tsv
 make_certs
@@ -31,6 +33,8 @@ start() { # contender: starts its server on $port, sets $pid and $tls
     esockets) tls=0; "$bin/esockets" --threads "$threads" --bind "127.0.0.1:$port" 2>/dev/null & ;;
     tokio-rustls) "$bin/tokio-rustls-echo" --threads "$threads" --bind "127.0.0.1:$port" \
         --tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem" >/dev/null 2>&1 & ;;
+    tokio-rustls-ring) "$bin/tokio-rustls-echo" --threads "$threads" --bind "127.0.0.1:$port" \
+        --tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem" --provider ring >/dev/null 2>&1 & ;;
     haproxy) PORT=$port BACKEND_PORT=$((port + 1)) NBTHREAD=$threads THREADS=$threads \
         TLS_DIR=$TLS_DIR BIN=$bin "$here/haproxy-tls.sh" >/dev/null 2>&1 & ;;
     *) echo "unknown contender $1" >&2; exit 2 ;;

@@ -24,6 +24,9 @@
 # message are printed; docs/benchmarks.md has the ratio of a 1 KiB JSON
 # message).
 #
+# Every contender runs once per round, RUNS rounds (interleaved, each
+# server fresh on a fresh port); the medians of each come last.
+#
 # Usage (a quiet machine; `ulimit -n` above SUBS + 100):
 #   cargo build --profile dist --workspace && benches/ws-deflate.sh
 #   CONNS=20 SUBS=50 DURATION=1s benches/ws-deflate.sh    # a check that it runs
@@ -33,6 +36,7 @@ bin=${BIN:-target/dist}
 conns=${CONNS:-1000}
 subs=${SUBS:-10000}
 duration=${DURATION:-10s}
+runs=${RUNS:-3}
 out=${OUT:-$(mktemp -d /tmp/ws-deflate.XXXXXX)}
 ticks_per_s=$(getconf CLK_TCK)
 (cd benches/node-ws-echo && [[ -d node_modules/ws ]] || npm install --no-audit --no-fund >/dev/null)
@@ -56,8 +60,12 @@ print(f"{name:34} {rate:>10.0f} {unit}/s  server cpu {ticks / per_s * 1e6 / max(
       f"wire {wire / max(count, 1):7.0f} B each  errors {errors}")
 PY
 }
+rows=$out/rows.txt
+: >"$rows"
 
-echo "== echo, 1 KiB, $conns connections, $duration (reports in $out)"
+for round in $(seq "$runs"); do
+
+echo "== round $round: echo, 1 KiB, $conns connections, $duration (reports in $out)"
 for who in esockets esockets-deflate node-ws node-ws-deflate; do
     port=$((port + 1))
     flags=()
@@ -80,10 +88,10 @@ for who in esockets esockets-deflate node-ws node-ws-deflate; do
     else
         wire=$((io_after - io_before))
     fi
-    report "$who" "$out/$who.json" "$ticks" "${wire:-0}" messages
+    report "$who" "$out/$who.json" "$ticks" "${wire:-0}" messages | tee -a "$rows"
 done
 
-echo "== fan-out, 1 KiB to $subs subscribers of one topic, $duration"
+echo "== round $round: fan-out, 1 KiB to $subs subscribers of one topic, $duration"
 for who in esockets esockets-deflate; do
     port=$((port + 1))
     flags=()
@@ -97,5 +105,21 @@ for who in esockets esockets-deflate; do
     ticks=$(cpu_ticks "$pid")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     wire=$(grep -o 'total accepted.*bytes_out=[0-9]*' "$out/fanout-$who.log" | awk -F'=' '{print $NF}')
-    report "fanout-$who" "$out/fanout-$who.json" "$ticks" "${wire:-0}" deliveries
+    report "fanout-$who" "$out/fanout-$who.json" "$ticks" "${wire:-0}" deliveries | tee -a "$rows"
 done
+done
+
+echo "== medians of $runs rounds"
+python3 - "$rows" <<'PY'
+import re, statistics, sys
+by = {}
+for line in open(sys.argv[1]):
+    name, rate, unit = line.split()[:3]
+    cpu = float(re.search(r"server cpu +([0-9.]+)", line).group(1))
+    wire = float(re.search(r"wire +([0-9.]+)", line).group(1))
+    by.setdefault(name, []).append((float(rate), cpu, wire, unit))
+for name, runs in by.items():
+    print(f"{name:34} {statistics.median(r[0] for r in runs):>10.0f} {runs[0][3]}  "
+          f"server cpu {statistics.median(r[1] for r in runs):6.2f} us  "
+          f"wire {statistics.median(r[2] for r in runs):7.0f} B each  ({len(runs)} runs)")
+PY

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use child::components::require;
+use child::chromium::dom_showing;
 use child::server::{client, Server};
 use child::{Child, DEADLINE};
 use esockets::websocket::{masked_frame, Opcode};
@@ -343,7 +343,6 @@ fn a_refused_version_is_logged_with_its_status() {
 /// given, as the watcher does), joins a room and says hello there;
 /// returns the page's DOM at the end.
 fn chromium_chat(extra: &[&str], token: Option<&str>) -> String {
-    let chromium = require("chromium");
     let mut flags = vec!["--protocol", "pubsub", "--websocket"];
     flags.extend_from_slice(extra);
     let (server, addr) = spawn_server(&flags);
@@ -366,33 +365,12 @@ fn chromium_chat(extra: &[&str], token: Option<&str>) -> String {
     if let Some(token) = token {
         url.push_str(&format!("&token={token}"));
     }
-    let mut command = Command::new(chromium);
-    command
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--virtual-time-budget=10000", "--dump-dom"])
-        .arg(&url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut browser = Child::spawn(&mut command);
-    let mut lines = browser.stdout_lines();
-    let status = browser.wait_within(DEADLINE * 3, "chromium --dump-dom");
-    let dom = lines.rest().join("\n");
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(status.success(), "chromium: {status}");
+    let wanted = r#"<div class="msg">ada: hello from chromium</div>"#;
+    let (shown, dom) = dom_showing(&url, wanted, &[], &profile);
 
     // The page subscribed, published, and wrote the delivery into its DOM.
     assert!(dom.contains(r#"id="status">open<"#), "{dom}");
-    assert!(
-        dom.contains(r#"<div class="msg">ada: hello from chromium</div>"#),
-        "no delivery in the page: {dom}"
-    );
+    assert!(shown, "no delivery in the page: {dom}");
     // And the message went through the server to the other subscriber.
     assert_eq!(
         watcher.frame(),

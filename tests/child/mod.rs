@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod chromium;
 pub mod components;
 pub mod haproxy;
 pub mod line_client;

@@ -1,9 +1,11 @@
 //! `tokio-rustls-echo`: the ordinary way people write a TLS echo server
 //! with tokio: `tokio-echo` (one task per connection, a 4 KiB buffer,
 //! `write_all`) with each accepted socket wrapped by a
-//! `tokio_rustls::TlsAcceptor` (rustls with the ring provider, as esockets
-//! uses; TLS 1.3 and 1.2, rustls's default session resumption). Not
-//! tuned: the contender "what you get without thinking about it".
+//! `tokio_rustls::TlsAcceptor` (rustls with aws-lc-rs, tokio-rustls's
+//! default provider and the one esockets uses, or with `--provider ring`,
+//! the faster of the two at small records here; TLS 1.3 and 1.2, rustls's
+//! default session resumption). Not tuned: the contender "what you get
+//! without thinking about it".
 
 use std::io;
 use std::net::SocketAddr;
@@ -39,11 +41,24 @@ struct Args {
     /// Private key, PEM.
     #[arg(long, value_name = "FILE")]
     tls_key: PathBuf,
+    /// The rustls crypto provider.
+    #[arg(long, value_enum, default_value_t = Provider::AwsLcRs)]
+    provider: Provider,
+}
+
+/// The rustls crypto providers this contender can run on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Provider {
+    /// aws-lc-rs: tokio-rustls's default, and esockets's.
+    AwsLcRs,
+    /// ring: deprecated in rustls 0.23.48 only for lacking post-quantum
+    /// key exchange.
+    Ring,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let acceptor = match acceptor(&args.tls_cert, &args.tls_key) {
+    let acceptor = match acceptor(&args.tls_cert, &args.tls_key, args.provider) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("tokio-rustls-echo: {e}");
@@ -68,16 +83,17 @@ fn main() -> ExitCode {
 }
 
 /// The TLS acceptor of `cert` and `key`; errors name the file.
-fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
+fn acceptor(cert: &Path, key: &Path, provider: Provider) -> Result<TlsAcceptor, String> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
-    // ring, like esockets; its provider is deprecated in rustls 0.23.48
-    // only for lacking post-quantum key exchange.
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(match provider {
+        Provider::AwsLcRs => rustls::crypto::aws_lc_rs::default_provider(),
+        #[allow(deprecated)]
+        Provider::Ring => rustls::crypto::ring::default_provider(),
+    });
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::DEFAULT_VERSIONS)
         .map_err(|e| e.to_string())?

@@ -15,6 +15,11 @@ use rustls::ClientConnection;
 use super::{warn_once, Client};
 use crate::engine::fault::Fault;
 
+/// The fewest bytes rustls asks the socket for in one `read_tls` (its
+/// buffer always has room for 4 KiB more): a read that brings fewer
+/// emptied the socket.
+const RUSTLS_READ: usize = 4096;
+
 /// A TLS session on a socket.
 #[derive(Debug)]
 struct Session {
@@ -137,6 +142,11 @@ impl Read for Stream {
             return self.tcp.read(buf);
         };
         let mut filled = 0;
+        // Whether the last socket read took all the socket had: a read
+        // shorter than rustls asked for. Then the records it brought are
+        // all there is, and asking the socket again would only cost a
+        // system call answering `WouldBlock`.
+        let mut drained = false;
         loop {
             match s.conn.reader().read(&mut buf[filled..]) {
                 Ok(0) if filled < buf.len() => return Ok(filled),
@@ -146,12 +156,16 @@ impl Read for Stream {
                         return Ok(filled);
                     }
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && drained => {
+                    return if filled > 0 { Ok(filled) } else { Err(e) };
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
                 Err(e) => return Err(e),
             }
             match s.conn.read_tls(&mut self.tcp) {
-                Ok(_) => {
+                Ok(n) => {
+                    drained = n < RUSTLS_READ;
                     s.conn
                         .process_new_packets()
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;

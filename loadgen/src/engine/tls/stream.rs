@@ -152,7 +152,8 @@ impl Read for Stream {
                 Ok(0) if filled < buf.len() => return Ok(filled),
                 Ok(n) => {
                     filled += n;
-                    if filled == buf.len() {
+                    // Short of the buffer, rustls holds no more plaintext.
+                    if filled == buf.len() || drained {
                         return Ok(filled);
                     }
                 }

@@ -37,10 +37,16 @@ pub(super) struct Handshaking {
     peer: SocketAddr,
     /// Its PROXY header, when it came through a proxy.
     proxy: Option<Box<ProxyInfo>>,
-    /// The handshake deadline in the shard's wheel.
+    /// The handshake deadline in the shard's wheel: the client's time to
+    /// send what the server waits for, set at the accept and again each
+    /// time the server answers (its flight).
     timer: TimerKey,
     /// When the connection was accepted (monotonic nanoseconds).
     began: u64,
+    /// In `handshakes_ready`: the client sent something this shard has
+    /// not processed yet (the round's budget was spent), so the wait is
+    /// the server's and the deadline does not close it.
+    deferred: bool,
 }
 
 /// Why a handshake failed, for the counters and the log.
@@ -110,10 +116,12 @@ impl<H: Handler> Shard<H> {
             proxy: proxy.map(Box::new),
             timer,
             began,
+            deferred: false,
         });
         // Registering reports what already arrived; bytes after a PROXY
-        // header must be taken now.
-        self.handshake_step(key);
+        // header must be taken now: a step, or the next within budget
+        // (a storm accepted at once waits its turn, as its events do).
+        self.handshake_ready(key);
     }
 
     /// An event for a token of no client, with bit 30 set: a step of that
@@ -125,10 +133,20 @@ impl<H: Handler> Shard<H> {
             index: token.index & !HANDSHAKE_BIT,
             generation: token.generation,
         };
-        if self.handshakes.get_mut(key).is_none() {
+        self.handshake_ready(key);
+    }
+
+    /// Handshake `key` has something to do: a step now, within this
+    /// round's budget, else in a later round (listed once).
+    fn handshake_ready(&mut self, key: Key) {
+        let Some(waiting) = self.handshakes.get_mut(key) else {
             return;
+        };
+        if waiting.deferred {
+            return; // listed already
         }
         if self.handshake_budget_left == 0 {
+            waiting.deferred = true;
             self.stats.tls_deferred += 1;
             self.handshakes_ready.push(key);
             return;
@@ -161,11 +179,13 @@ impl<H: Handler> Shard<H> {
         let Some(waiting) = self.handshakes.get_mut(key) else {
             return;
         };
+        waiting.deferred = false;
         let started = monotonic_nanos();
         let step = waiting.session.handshake();
         self.stats.tls_handshake_busy_nanos += monotonic_nanos().saturating_sub(started);
         match step {
             Ok(Handshake::Pending) => {}
+            Ok(Handshake::Answered) => self.rearm_handshake(key),
             Ok(Handshake::Done) => self.handshake_done(key),
             Err(err) => {
                 let failure = classify(&err);
@@ -230,7 +250,14 @@ impl<H: Handler> Shard<H> {
             return;
         }
         waiting.timer = TimerKey::NONE; // fired: nothing to cancel
-        let what = format!("no finished handshake within {:?}", self.handshake_timeout);
+        if waiting.deferred {
+            // The client is waiting for this shard, not the other way.
+            return self.rearm_handshake(key);
+        }
+        let what = format!(
+            "the client sent no handshake flight within {:?}",
+            self.handshake_timeout
+        );
         self.handshake_failed(key, Failure::Timeout, &what);
     }
 
@@ -283,6 +310,19 @@ impl<H: Handler> Shard<H> {
     /// Number of handshaking connections.
     pub(super) fn handshakes_len(&self) -> usize {
         self.handshakes.len()
+    }
+
+    /// Starts handshake `key`'s deadline over: the client has the whole
+    /// timeout for its next flight.
+    fn rearm_handshake(&mut self, key: Key) {
+        let deadline = self.cx.deadline_after(self.handshake_timeout);
+        let Some(waiting) = self.handshakes.get_mut(key) else {
+            return;
+        };
+        if !waiting.timer.is_none() {
+            self.cx.wheel.cancel(waiting.timer);
+        }
+        waiting.timer = self.cx.wheel.insert(deadline, TimerTask::Handshake(key));
     }
 
     /// Takes a handshaking connection out, its deadline cancelled.

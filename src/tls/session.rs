@@ -26,7 +26,11 @@ use crate::net::transport::Transport;
 pub(crate) enum Handshake {
     /// Finished: the session carries application data now.
     Done,
-    /// Waiting for the peer.
+    /// Waiting for the peer, and this step sent it something (the
+    /// server's flight, a retry request): from now on the wait is the
+    /// peer's.
+    Answered,
+    /// Waiting for the peer; nothing sent by this step.
     Pending,
 }
 
@@ -104,6 +108,8 @@ pub(crate) struct TlsSession<T> {
     /// The last read from the socket was short, and all it brought was
     /// handed out: the next read would say `WouldBlock`.
     drained: bool,
+    /// Ciphertext went to the transport since the handshake step began.
+    answered: bool,
 }
 
 impl<T: Transport> TlsSession<T> {
@@ -128,6 +134,7 @@ impl<T: Transport> TlsSession<T> {
             cut: false,
             trailer: 0,
             drained: false,
+            answered: false,
         })
     }
 
@@ -140,6 +147,7 @@ impl<T: Transport> TlsSession<T> {
     /// the transport failed: the connection is done. The error wraps the
     /// [`rustls::Error`] when there is one.
     pub(crate) fn handshake(&mut self) -> io::Result<Handshake> {
+        self.answered = false;
         self.flush_unsent()?;
         if self.unprocessed {
             self.unprocessed = false;
@@ -156,7 +164,11 @@ impl<T: Transport> TlsSession<T> {
                 return Err(ErrorKind::UnexpectedEof.into());
             }
             if !self.pull(&mut [])?.arrived {
-                return Ok(Handshake::Pending);
+                return Ok(if self.answered {
+                    Handshake::Answered
+                } else {
+                    Handshake::Pending
+                });
             }
         }
     }
@@ -265,6 +277,7 @@ impl<T: Transport> TlsSession<T> {
         if outgoing.is_empty() {
             return Ok(());
         }
+        self.answered = true;
         if self.unsent_at < self.unsent.len() {
             self.unsent.extend_from_slice(outgoing);
             return self.flush_unsent().map(drop);

@@ -45,7 +45,9 @@ pub struct TlsSettings {
     /// a resumed handshake instead of a full one. Their keys rotate every
     /// six hours and survive reloads.
     pub tickets: bool,
-    /// How long a client has to finish its handshake before it is closed.
+    /// How long a handshaking client may keep the server waiting for its
+    /// next flight (from the accept, then from each answer of the server)
+    /// before it is closed; time it waits for a busy shard does not count.
     pub handshake_timeout: Duration,
     /// Handshake steps a shard runs per loop round at most, so a storm of
     /// new clients cannot starve the established ones; the rest wait for

@@ -299,6 +299,7 @@ fn data_sent_with_the_clients_finished_is_read_after_the_handshake() {
     // Client hello, server flight, then the client's Finished together
     // with its first data, as a client that writes at once sends them.
     pair.client_sends();
+    assert_eq!(pair.server.handshake().expect("step"), Handshake::Answered);
     assert_eq!(pair.server.handshake().expect("step"), Handshake::Pending);
     pair.client_receives();
     pair.client

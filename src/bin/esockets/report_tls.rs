@@ -41,8 +41,8 @@ pub fn started(config: &Config) {
         "session tickets off"
     };
     tracing::info!(
-        "TLS 1.3 and 1.2 (rustls, aws-lc-rs): {clients}; {alpn}; {tickets}; a handshake must \
-         finish within {}, at most {} handshake steps per shard per loop round; SIGHUP \
+        "TLS 1.3 and 1.2 (rustls, aws-lc-rs): {clients}; {alpn}; {tickets}; a handshaking client \
+         must send each flight within {} (waiting for the server does not count), at most {} handshake steps per shard per loop round; SIGHUP \
          re-reads the certificate, key and CA files",
         format_duration(settings.handshake_timeout),
         settings.handshake_budget,

@@ -86,8 +86,9 @@ pub struct TlsFlags {
     #[arg(long, value_enum, default_value_t = OnOff::On, value_name = "on|off")]
     pub tls_tickets: OnOff,
 
-    /// Close a client that has not finished its TLS handshake this long
-    /// after it connected.
+    /// Close a client that keeps its TLS handshake waiting this long: from
+    /// the connect to its hello, from the server's answer to its next
+    /// flight. Time a client waits for a busy server does not count.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub tls_handshake_timeout: Duration,
 

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use super::health::Health;
 use super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
 use super::{CHANNEL_PREFIX, STOP_CHECK};
-use crate::hub::fanout::Fanout;
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
 
@@ -99,7 +98,9 @@ impl Listener {
             let running = || !self.counters.stop.load(Ordering::Relaxed);
             let topic = Bytes::copy_from_slice(topic);
             // Only given up when the server stops: nothing left to say.
-            let fanout = Fanout::topic(topic, Bytes::copy_from_slice(payload));
+            let fanout = self
+                .hub
+                .stamp(topic, Bytes::copy_from_slice(payload), Instant::now());
             let _ = self.hub.fan_out(fanout, running);
         }
     }

@@ -118,6 +118,20 @@ impl ContextCore {
         }
     }
 
+    /// Drops every subscription of the client `key` (it is leaving, or
+    /// asked), in the directory and the presence too.
+    pub(crate) fn unsubscribe_all(&mut self, key: Key) {
+        let shard = usize::from(self.shard);
+        let hub = self.handle.hub();
+        let (directory, presence) = (hub.directory(), hub.presence());
+        self.topics.remove_client(key, |topic, identity, emptied| {
+            if emptied {
+                directory.remove(topic, shard);
+            }
+            presence.leave(topic, identity);
+        });
+    }
+
     /// The slot key of a client of this shard, from its id.
     pub(crate) fn key_of(id: ConnId) -> Key {
         Key {

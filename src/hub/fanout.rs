@@ -25,6 +25,8 @@ pub(crate) struct Fanout {
     pub(crate) audience: Audience,
     /// What they get.
     pub(crate) payload: Bytes,
+    /// Its offset in the topic's history; 0 without one.
+    pub(crate) offset: u64,
 }
 
 impl Fanout {
@@ -33,7 +35,14 @@ impl Fanout {
         Self {
             audience: Audience::Topic(topic),
             payload,
+            offset: 0,
         }
+    }
+
+    /// The same publish at `offset` in its topic's history.
+    pub(crate) fn at(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
     }
 
     /// A payload for every client.
@@ -41,6 +50,7 @@ impl Fanout {
         Self {
             audience: Audience::Everyone,
             payload,
+            offset: 0,
         }
     }
 }

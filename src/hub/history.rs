@@ -246,6 +246,10 @@ impl Histories {
         if !self.enabled() {
             return Err(Unrecoverable::Off);
         }
+        if !self.stripe(topic).lock().logs.contains_key(topic) {
+            // Not made here: an epoch nobody was given cannot be this one.
+            return Err(Unrecoverable::OtherEpoch);
+        }
         self.with_log(topic, now, |log| {
             if log.epoch != epoch {
                 return Err(Unrecoverable::OtherEpoch);

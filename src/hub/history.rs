@@ -9,7 +9,7 @@
 //! from. Striped locks: shards publishing to different topics rarely meet.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -158,9 +158,7 @@ impl Histories {
 
     /// The stripe of `topic`.
     fn stripe(&self, topic: &[u8]) -> &Mutex<Stripe> {
-        let mut hasher = self.hasher.build_hasher();
-        topic.hash(&mut hasher);
-        &self.stripes[(hasher.finish() as usize) % STRIPES]
+        &self.stripes[(self.hasher.hash_one(topic) as usize) % STRIPES]
     }
 
     /// A new epoch: 16 hexadecimal digits, random per process.

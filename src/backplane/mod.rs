@@ -7,12 +7,14 @@
 //! published to its own subscribers (its own publishes it has delivered
 //! already, without a round trip). Two threads of its own talk to Redis
 //! (never a shard thread): one publishes, one listens; each reconnects
-//! when Redis goes away.
+//! when Redis goes away. With a history, the history is shared through
+//! Redis too (`shared.rs`), and publishes are delivered as they come back.
 
 mod health;
 mod link;
 mod listener;
 mod publisher;
+mod shared;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -90,6 +92,7 @@ impl Backplane {
             outbox: self.outbox,
             counters: Arc::clone(&self.counters),
             origin,
+            hub: Arc::clone(&hub),
         };
         let listener = listener::Listener {
             client: self.client,

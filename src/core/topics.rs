@@ -183,7 +183,9 @@ impl<K: Copy + Eq + Hash> Topics<K> {
         let Some(subscribers) = self.by_topic.get_mut(topic) else {
             return;
         };
-        if subscribers.positions.is_empty() {
+        // Without an offset (no history, or Redis away from a shared
+        // one), positioned subscribers get it as everyone does.
+        if subscribers.positions.is_empty() || offset == 0 {
             plain.extend(subscribers.all.iter().copied());
             return;
         }

@@ -351,11 +351,10 @@ impl<'a> ShardContext<'a> {
     /// topic reach every subscriber in the order made.
     pub fn publish(&mut self, topic: &[u8], payload: impl Into<Bytes>) {
         let now = self.now();
-        let fanout =
-            self.core
-                .handle
-                .hub()
-                .stamp(Bytes::copy_from_slice(topic), payload.into(), now);
+        let shared = Bytes::copy_from_slice(topic);
+        let Some(fanout) = self.core.handle.hub().publish(shared, payload.into(), now) else {
+            return; // delivered as it comes back from Redis
+        };
         let me = self.shard();
         let core = &mut *self.core;
         let outbound = &mut core.outbound;

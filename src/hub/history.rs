@@ -92,16 +92,25 @@ impl Log {
         }
     }
 
+    /// Where the publishes after `after` begin in `entries`.
+    fn index_after(&self, after: u64) -> usize {
+        self.entries.partition_point(|e| e.offset <= after)
+    }
+
     /// The publishes with offsets in `(after, until]`, oldest first.
     fn between(&self, after: u64, until: u64) -> Vec<(u64, Bytes)> {
-        let first = self.entries.front().map_or(self.last + 1, |e| e.offset);
-        let skip = usize::try_from(after.saturating_add(1).saturating_sub(first)).unwrap_or(0);
         self.entries
-            .iter()
-            .skip(skip)
+            .range(self.index_after(after)..)
             .take_while(|e| e.offset <= until)
             .map(|e| (e.offset, e.payload.clone()))
             .collect()
+    }
+
+    /// Whether every publish after `after` is kept (a shared history's
+    /// copy may have holes: publishes missed while Redis was away).
+    fn holds_all_after(&self, after: u64) -> bool {
+        let kept = self.entries.len() - self.index_after(after);
+        kept as u64 == self.last.saturating_sub(after)
     }
 }
 
@@ -137,6 +146,10 @@ pub(crate) struct Histories {
     epochs: AtomicU64,
     /// Publishes kept now, all topics (for the metrics).
     kept: AtomicU64,
+    /// With a history shared through Redis, the shared history's own
+    /// random token, once read from Redis: a topic's first epoch is made
+    /// from it and the topic's name, the same in every process.
+    generation: Mutex<Option<Bytes>>,
 }
 
 impl Histories {
@@ -148,7 +161,19 @@ impl Histories {
             hasher: std::collections::hash_map::RandomState::new(),
             epochs: AtomicU64::new(0),
             kept: AtomicU64::new(0),
+            generation: Mutex::new(None),
         }
+    }
+
+    /// The shared history's token (read from Redis), from which every
+    /// process makes the same first epoch for a topic.
+    pub(crate) fn set_generation(&self, generation: Bytes) {
+        *self.generation.lock() = Some(generation);
+    }
+
+    /// The limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Whether any history is kept.
@@ -161,8 +186,17 @@ impl Histories {
         &self.stripes[(self.hasher.hash_one(topic) as usize) % STRIPES]
     }
 
-    /// A new epoch: 16 hexadecimal digits, random per process.
-    fn new_epoch(&self) -> Bytes {
+    /// A new epoch for `topic`: 16 hexadecimal digits, random per
+    /// process; or, with a shared history, made from its token and the
+    /// topic, the same in every process (FNV-1a).
+    fn new_epoch(&self, topic: &[u8]) -> Bytes {
+        if let Some(generation) = self.generation.lock().as_ref() {
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+            for &b in generation.iter().chain(&[0xff]).chain(topic) {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            return Bytes::from(format!("{hash:016x}"));
+        }
         let mut hasher = self.hasher.build_hasher();
         hasher.write_u64(self.epochs.fetch_add(1, Ordering::Relaxed));
         hasher.write_u32(std::process::id());
@@ -187,7 +221,7 @@ impl Histories {
                 }
             }
             let log = Log {
-                epoch: self.new_epoch(),
+                epoch: self.new_epoch(topic),
                 last: 0,
                 entries: VecDeque::new(),
                 touched: now,
@@ -252,17 +286,50 @@ impl Histories {
             if log.epoch != epoch {
                 return Err(Unrecoverable::OtherEpoch);
             }
-            if offset > log.last {
-                return Err(Unrecoverable::TooOld);
-            }
-            let first = log.entries.front().map_or(log.last + 1, |e| e.offset);
-            if offset + 1 < first {
+            if offset > log.last || !log.holds_all_after(offset) {
                 return Err(Unrecoverable::TooOld);
             }
             Ok(Recovered {
                 position: log.position(),
                 missed: log.between(offset, log.last),
             })
+        })
+    }
+
+    /// Keeps a publish given `offset` in history `epoch` elsewhere (by
+    /// Redis, for a history shared between processes): in its place, once
+    /// (`false` if it was kept already, or is older than what is kept). A
+    /// new epoch means the shared history was lost: what was kept of the
+    /// old one is dropped.
+    pub(crate) fn insert(
+        &self,
+        topic: &[u8],
+        epoch: &[u8],
+        offset: u64,
+        payload: &Bytes,
+        now: Instant,
+    ) -> bool {
+        self.with_log(topic, now, |log| {
+            if log.epoch != epoch {
+                log.epoch = Bytes::copy_from_slice(epoch);
+                log.entries.clear();
+                log.last = 0;
+            }
+            log.touched = now;
+            let at = log.index_after(offset);
+            let kept = at > 0 && log.entries[at - 1].offset == offset;
+            let too_old = log.entries.len() >= self.limits.messages && at == 0;
+            log.last = log.last.max(offset);
+            if kept || too_old {
+                return false;
+            }
+            let entry = Entry {
+                offset,
+                at: now,
+                payload: payload.clone(),
+            };
+            log.entries.insert(at, entry);
+            true
         })
     }
 
@@ -382,6 +449,36 @@ mod tests {
             Err(Unrecoverable::OtherEpoch)
         );
         assert!(h.sizes().0 <= 16);
+    }
+
+    #[test]
+    fn a_shared_history_is_kept_in_place_once_and_holes_refuse_recovery() {
+        let h = histories(4, 100);
+        let now = Instant::now();
+        assert!(h.insert(b"t", b"E", 2, &payload("b"), now));
+        assert!(h.insert(b"t", b"E", 4, &payload("d"), now));
+        assert!(!h.insert(b"t", b"E", 4, &payload("d"), now), "kept once");
+        assert_eq!(
+            h.since(b"t", 1, b"E", now),
+            Err(Unrecoverable::TooOld),
+            "3 is missing"
+        );
+        assert!(h.insert(b"t", b"E", 3, &payload("c"), now), "in its place");
+        let got = h.since(b"t", 1, b"E", now).expect("2, 3, 4 kept");
+        assert_eq!(got.position.offset, 4);
+        assert_eq!(
+            got.missed,
+            [(2, payload("b")), (3, payload("c")), (4, payload("d"))]
+        );
+        assert_eq!(
+            h.between(b"t", 2, 4),
+            [(3, payload("c")), (4, payload("d"))]
+        );
+        // Another epoch: the shared history was lost, offsets start again.
+        assert!(h.insert(b"t", b"F", 1, &payload("new"), now));
+        assert_eq!(h.position(b"t", now).offset, 1);
+        assert_eq!(h.since(b"t", 3, b"E", now), Err(Unrecoverable::OtherEpoch));
+        assert_eq!(h.sizes(), (1, 1));
     }
 
     #[test]

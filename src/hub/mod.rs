@@ -203,11 +203,38 @@ impl Hub {
         &self.presence
     }
 
+    /// Whether the history is shared with other processes through the
+    /// backplane (Redis gives each publish its offset).
+    pub(crate) fn shares_history(&self) -> bool {
+        self.backplane.is_some() && self.histories.enabled()
+    }
+
+    /// A publish of `payload` to `topic` made in this process: the
+    /// fan-out to deliver here now, or `None` if it goes to Redis first
+    /// (a shared history, Redis up: it is delivered here as it comes
+    /// back, with the offset Redis gave it, in Redis's order). With a
+    /// history of its own, the server gives the offset now. A shared
+    /// history with Redis away: delivered here at once without an offset
+    /// (it never reaches the history; the backplane counts it lost).
+    /// Call before looking up the shards it goes to: a subscriber that
+    /// recovered up to the position before it is then in the directory
+    /// already.
+    pub(crate) fn publish(&self, topic: Bytes, payload: Bytes, now: Instant) -> Option<Fanout> {
+        match &self.backplane {
+            Some(backplane) if self.histories.enabled() => {
+                if backplane.up() {
+                    backplane.forward(&topic, &payload);
+                    return None;
+                }
+                Some(Fanout::topic(topic, payload))
+            }
+            _ => Some(self.stamp(topic, payload, now)),
+        }
+    }
+
     /// A publish of `payload` to `topic`, with its offset (kept in the
-    /// topic's history) if the server keeps one. Call before looking up
-    /// the shards it goes to: a subscriber that recovered up to the
-    /// position before it is then in the directory already.
-    pub(crate) fn stamp(&self, topic: Bytes, payload: Bytes, now: Instant) -> Fanout {
+    /// topic's history) if the server keeps one of its own.
+    fn stamp(&self, topic: Bytes, payload: Bytes, now: Instant) -> Fanout {
         let offset = if self.histories.enabled() {
             self.histories.append(&topic, &payload, now)
         } else {

@@ -71,9 +71,14 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
                 || "no age limit".to_owned(),
                 |age| format!("none older than {}", humantime::format_duration(age)),
             );
+            let epochs = if config.backplane.is_some() {
+                "shared through Redis with the other processes: offsets and epochs come from \
+                 Redis and survive a restart"
+            } else {
+                "epochs are this process's own (a restart loses them)"
+            };
             tracing::info!(
-                "history: the last {} publishes of each topic ({age}), {} topics at most; \
-                 epochs are this process's own (a restart loses them)",
+                "history: the last {} publishes of each topic ({age}), {} topics at most; {epochs}",
                 history.messages,
                 history.topics,
             );

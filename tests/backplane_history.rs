@@ -149,14 +149,14 @@ fn a_subscriber_recovers_what_the_other_process_published_on_either_process() {
 }
 
 #[test]
-fn positioned_subscribers_on_both_processes_see_one_order() {
-    let redis = Redis::start();
-    let (a, addr_a) = instance(&redis);
-    let (b, addr_b) = instance(&redis);
+fn positioned_subscribers_on_both_processes_see_one_order_and_a_lost_history_restarts_them() {
+    let mut redis = Redis::start();
+    let (mut a, addr_a) = instance(&redis);
+    let (mut b, addr_b) = instance(&redis);
     let mut on_a = LineClient::connect(addr_a);
     let (_, epoch) = position(&on_a.command("SUB room POS"));
     let mut on_b = LineClient::connect(addr_b);
-    assert_eq!(position(&on_b.command("SUB room POS")), (0, epoch));
+    assert_eq!(position(&on_b.command("SUB room POS")), (0, epoch.clone()));
     // Both processes publish at once, each from its own thread.
     let publish = |addr, who: &'static str| {
         std::thread::spawn(move || {
@@ -184,7 +184,29 @@ fn positioned_subscribers_on_both_processes_see_one_order() {
         let expected: Vec<String> = (0..300).map(|i| format!("{who}{i}")).collect();
         assert_eq!(own, expected, "{who}'s in its order");
     }
-    drop((on_a, on_b));
+    // Redis restarts with nothing (no persistence): the history is lost,
+    // so the next publish starts a new epoch at offset 1, which positioned
+    // subscribers get (not skipped as already seen).
+    redis.kill();
+    redis.restart();
+    for server in [&mut a, &mut b] {
+        server.wait_for_lines(&[
+            "backplane: listening to Redis",
+            "backplane: publishing to Redis",
+        ]);
+    }
+    let mut publisher = LineClient::connect(addr_a);
+    assert_eq!(publisher.command("PUB room anew"), "+OK");
+    assert_eq!(delivery(&mut on_a), (1, "anew".into()));
+    assert_eq!(delivery(&mut on_b), (1, "anew".into()));
+    let (offset, new_epoch) = position(&publisher.command("SUB room POS"));
+    assert_eq!(offset, 1);
+    assert_ne!(new_epoch, epoch, "a new epoch");
+    assert_eq!(
+        publisher.command(&format!("SUB room SINCE 600 {epoch}")),
+        "-ERR cannot recover"
+    );
+    drop((on_a, on_b, publisher));
     summary(a);
     summary(b);
 }

@@ -142,7 +142,9 @@ impl Listener {
         // Kept before the directory is read (in `fan_out`): a subscriber
         // that recovered up to the offset before is in it already.
         let histories = self.hub.histories();
-        histories.insert(&topic, epoch, offset, &payload, Instant::now());
-        Some(Fanout::topic(topic, payload).at(offset))
+        let mut reset = false;
+        histories.insert(&topic, epoch, offset, &payload, Instant::now(), &mut reset);
+        let fanout = Fanout::topic(topic, payload).at(offset);
+        Some(if reset { fanout.after_reset() } else { fanout })
     }
 }

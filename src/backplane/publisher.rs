@@ -143,18 +143,19 @@ impl Publisher {
             {
                 match &script {
                     Some(sha) => {
-                        let (epoch, messages, age) = script_args(&self.hub, &topic);
+                        let args = script_args(&self.hub, &topic);
                         pipe.cmd("EVALSHA")
                             .arg(sha)
                             .arg(2)
                             .arg(meta_key(&topic))
                             .arg(stream_key(&topic))
-                            .arg(&epoch[..])
-                            .arg(messages)
+                            .arg(&args.epoch[..])
+                            .arg(args.messages)
                             .arg(&self.origin.to_be_bytes()[..])
                             .arg(&payload[..])
                             .arg(positioned_channel(&topic))
-                            .arg(age)
+                            .arg(args.age)
+                            .arg(args.known)
                             .ignore();
                     }
                     None => {

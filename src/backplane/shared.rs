@@ -39,10 +39,16 @@ const GENERATION_KEY: &str = "esockets:generation";
 
 /// The publishing script: KEYS = meta, stream; ARGV = the epoch to take
 /// if the topic has none, N, the origin (8 bytes), the payload, the
-/// channel, the maximum age in milliseconds (0: none). A topic whose meta
-/// was lost (expired, evicted) starts a new stream under a new epoch.
+/// channel, the maximum age in milliseconds (0: none), the newest offset
+/// this process's copy knows. A topic whose meta is missing though the
+/// copy knew offsets (Redis lost it: evicted, or a restart) starts a new
+/// stream under a new epoch, never the old one again.
 pub(super) const PUBLISH_SCRIPT: &str = r"
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
+local candidate = ARGV[1]
+if ARGV[7] ~= '0' and redis.call('EXISTS', KEYS[1]) == 0 then
+  candidate = candidate .. '-' .. redis.call('INCR', 'esockets:incarnations')
+end
+if redis.call('HSETNX', KEYS[1], 'epoch', candidate) == 1 then
   redis.call('DEL', KEYS[2])
 end
 local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
@@ -79,15 +85,30 @@ pub(super) fn parse_positioned(message: &[u8]) -> Option<(u64, &[u8], &[u8])> {
     Some((offset, epoch, parts.next()?))
 }
 
-/// What the script is told besides the publish: the epoch to take if the
-/// topic has none (this process's copy's, so a process that answered
-/// `SUB topic POS` first keeps its word), N, and the maximum age in
-/// milliseconds (`0`: none).
-pub(super) fn script_args(hub: &Hub, topic: &[u8]) -> (Bytes, String, String) {
+/// What the script is told besides the publish.
+pub(super) struct ScriptArgs {
+    /// The epoch to take if the topic has none: this process's copy's,
+    /// so a process that answered `SUB topic POS` first keeps its word.
+    pub(super) epoch: Bytes,
+    /// N.
+    pub(super) messages: String,
+    /// The maximum age in milliseconds (`0`: none).
+    pub(super) age: String,
+    /// The newest offset the copy knows.
+    pub(super) known: String,
+}
+
+/// The script's arguments for a publish to `topic`.
+pub(super) fn script_args(hub: &Hub, topic: &[u8]) -> ScriptArgs {
     let limits = *hub.histories().limits();
-    let epoch = hub.histories().position(topic, Instant::now()).epoch;
+    let position = hub.histories().position(topic, Instant::now());
     let age = limits.max_age.map_or(0, |age| age.as_millis().max(1));
-    (epoch, limits.messages.to_string(), age.to_string())
+    ScriptArgs {
+        epoch: position.epoch,
+        messages: limits.messages.to_string(),
+        age: age.to_string(),
+        known: position.offset.to_string(),
+    }
 }
 
 /// Copies the shared history from Redis into this process's copy: every
@@ -151,7 +172,11 @@ pub(super) fn load(connection: &mut redis::Connection, hub: &Hub) -> redis::Redi
                 let payload = fields.get(1);
                 if let (Some(offset), Some(payload)) = (offset, payload) {
                     let payload = Bytes::copy_from_slice(payload);
-                    hub.histories().insert(topic, &epoch, offset, &payload, now);
+                    // A new epoch here reaches positioned subscribers with
+                    // the next live publish (its offset is lower).
+                    let mut reset = false;
+                    hub.histories()
+                        .insert(topic, &epoch, offset, &payload, now, &mut reset);
                 }
             }
             topics += 1;

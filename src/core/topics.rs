@@ -173,16 +173,25 @@ impl<K: Copy + Eq + Hash> Topics<K> {
     /// one not sent `offset` yet (then counted as sent up to it). A
     /// positioned subscriber sent `offset` already (recovered, or filled
     /// in from the history) is skipped: no duplicate.
+    ///
+    /// After a `reset` (the history was lost: a new epoch), every
+    /// positioned subscriber starts again just before `offset`.
     pub(crate) fn due(
         &mut self,
         topic: &[u8],
         offset: u64,
+        reset: bool,
         plain: &mut Vec<K>,
         due: &mut Vec<Due<K>>,
     ) {
         let Some(subscribers) = self.by_topic.get_mut(topic) else {
             return;
         };
+        if reset {
+            for sent in subscribers.positions.values_mut() {
+                *sent = offset.saturating_sub(1);
+            }
+        }
         // Without an offset (no history, or Redis away from a shared
         // one), positioned subscribers get it as everyone does.
         if subscribers.positions.is_empty() || offset == 0 {
@@ -313,10 +322,10 @@ mod tests {
         assert!(topics.set_position(2, b"t", 5));
         assert!(!topics.set_position(3, b"t", 5));
         let (mut plain, mut due) = (Vec::new(), Vec::new());
-        topics.due(b"t", 5, &mut plain, &mut due);
+        topics.due(b"t", 5, false, &mut plain, &mut due);
         assert_eq!((plain.as_slice(), due.as_slice()), (&[1][..], &[][..]));
         plain.clear();
-        topics.due(b"t", 8, &mut plain, &mut due);
+        topics.due(b"t", 8, false, &mut plain, &mut due);
         assert_eq!(
             due,
             [Due {
@@ -325,8 +334,18 @@ mod tests {
             }]
         );
         due.clear();
-        topics.due(b"t", 7, &mut plain, &mut due);
+        topics.due(b"t", 7, false, &mut plain, &mut due);
         assert!(due.is_empty(), "7 was filled in before 8");
+        topics.due(b"t", 1, true, &mut plain, &mut due);
+        assert_eq!(
+            due,
+            [Due {
+                client: 2,
+                after: 0
+            }],
+            "a new epoch starts again"
+        );
+        due.clear();
         topics.unsubscribe(2, b"t");
         assert!(topics
             .subscribers(b"t")

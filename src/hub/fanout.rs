@@ -27,6 +27,9 @@ pub(crate) struct Fanout {
     pub(crate) payload: Bytes,
     /// Its offset in the topic's history; 0 without one.
     pub(crate) offset: u64,
+    /// The topic's history was lost just before it (a new epoch):
+    /// positioned subscribers start again from its offset.
+    pub(crate) reset: bool,
 }
 
 impl Fanout {
@@ -36,7 +39,14 @@ impl Fanout {
             audience: Audience::Topic(topic),
             payload,
             offset: 0,
+            reset: false,
         }
+    }
+
+    /// The same publish, the first of a new epoch seen here.
+    pub(crate) fn after_reset(mut self) -> Self {
+        self.reset = true;
+        self
     }
 
     /// The same publish at `offset` in its topic's history.
@@ -51,6 +61,7 @@ impl Fanout {
             audience: Audience::Everyone,
             payload,
             offset: 0,
+            reset: false,
         }
     }
 }

@@ -65,6 +65,8 @@ struct Log {
     entries: VecDeque<Entry>,
     /// The last publish (or creation), for pushing out the least recent.
     touched: Instant,
+    /// Made here, and no publish given an offset elsewhere inserted yet.
+    fresh: bool,
 }
 
 impl Log {
@@ -166,9 +168,18 @@ impl Histories {
     }
 
     /// The shared history's token (read from Redis), from which every
-    /// process makes the same first epoch for a topic.
+    /// process makes the same first epoch for a topic. Another token than
+    /// before means Redis lost the shared history: the copy forgets every
+    /// topic (their next publishes restart positioned subscribers).
     pub(crate) fn set_generation(&self, generation: Bytes) {
-        *self.generation.lock() = Some(generation);
+        let mut known = self.generation.lock();
+        if known.as_ref().is_some_and(|known| *known != generation) {
+            for stripe in &self.stripes {
+                stripe.lock().logs.clear();
+            }
+            self.kept.store(0, Ordering::Relaxed);
+        }
+        *known = Some(generation);
     }
 
     /// The limits.
@@ -225,6 +236,7 @@ impl Histories {
                 last: 0,
                 entries: VecDeque::new(),
                 touched: now,
+                fresh: true,
             };
             stripe.logs.insert(Bytes::copy_from_slice(topic), log);
         }
@@ -300,7 +312,7 @@ impl Histories {
     /// Redis, for a history shared between processes): in its place, once
     /// (`false` if it was kept already, or is older than what is kept). A
     /// new epoch means the shared history was lost: what was kept of the
-    /// old one is dropped.
+    /// old one is dropped, and `reset` is set.
     pub(crate) fn insert(
         &self,
         topic: &[u8],
@@ -308,12 +320,19 @@ impl Histories {
         offset: u64,
         payload: &Bytes,
         now: Instant,
+        reset: &mut bool,
     ) -> bool {
         self.with_log(topic, now, |log| {
+            // A topic the copy did not hold (forgotten, pushed out) restarts
+            // positioned subscribers too: what they were sent is not known.
+            if std::mem::take(&mut log.fresh) {
+                *reset = true;
+            }
             if log.epoch != epoch {
                 log.epoch = Bytes::copy_from_slice(epoch);
                 log.entries.clear();
                 log.last = 0;
+                *reset = true;
             }
             log.touched = now;
             let at = log.index_after(offset);
@@ -455,15 +474,26 @@ mod tests {
     fn a_shared_history_is_kept_in_place_once_and_holes_refuse_recovery() {
         let h = histories(4, 100);
         let now = Instant::now();
-        assert!(h.insert(b"t", b"E", 2, &payload("b"), now));
-        assert!(h.insert(b"t", b"E", 4, &payload("d"), now));
-        assert!(!h.insert(b"t", b"E", 4, &payload("d"), now), "kept once");
+        let mut reset = false;
+        // The first sight of a topic restarts its positioned subscribers.
+        assert!(h.insert(b"t", b"E", 1, &payload("a"), now, &mut reset));
+        assert!(reset);
+        reset = false;
+        assert!(h.insert(b"t", b"E", 2, &payload("b"), now, &mut reset));
+        assert!(h.insert(b"t", b"E", 4, &payload("d"), now, &mut reset));
+        assert!(
+            !h.insert(b"t", b"E", 4, &payload("d"), now, &mut reset),
+            "kept once"
+        );
         assert_eq!(
             h.since(b"t", 1, b"E", now),
             Err(Unrecoverable::TooOld),
             "3 is missing"
         );
-        assert!(h.insert(b"t", b"E", 3, &payload("c"), now), "in its place");
+        assert!(
+            h.insert(b"t", b"E", 3, &payload("c"), now, &mut reset),
+            "in its place"
+        );
         let got = h.since(b"t", 1, b"E", now).expect("2, 3, 4 kept");
         assert_eq!(got.position.offset, 4);
         assert_eq!(
@@ -475,7 +505,9 @@ mod tests {
             [(3, payload("c")), (4, payload("d"))]
         );
         // Another epoch: the shared history was lost, offsets start again.
-        assert!(h.insert(b"t", b"F", 1, &payload("new"), now));
+        assert!(!reset);
+        assert!(h.insert(b"t", b"F", 1, &payload("new"), now, &mut reset));
+        assert!(reset);
         assert_eq!(h.position(b"t", now).offset, 1);
         assert_eq!(h.since(b"t", 3, b"E", now), Err(Unrecoverable::OtherEpoch));
         assert_eq!(h.sizes(), (1, 1));

@@ -36,7 +36,7 @@ impl<H: Handler> Shard<H> {
                 let mut due = std::mem::take(&mut self.due);
                 self.cx
                     .topics
-                    .due(topic, fanout.offset, &mut keys, &mut due);
+                    .due(topic, fanout.offset, fanout.reset, &mut keys, &mut due);
                 self.deliver_framed(&keys, topic, &fanout.payload);
                 if !due.is_empty() {
                     self.deliver_positioned(&due, topic, fanout);

@@ -210,3 +210,38 @@ fn positioned_subscribers_on_both_processes_see_one_order_and_a_lost_history_res
     summary(a);
     summary(b);
 }
+
+/// Asks `PRESENCE room` on `client` until the reply is `expected` (the
+/// processes share presence once a second), within ten seconds.
+fn wait_for_presence(client: &mut LineClient, expected: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let reply = client.command("PRESENCE room");
+        if reply == expected {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {reply:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn presence_adds_up_across_processes_and_a_dead_one_drops_out() {
+    let redis = Redis::start();
+    let (a, addr_a) = instance(&redis);
+    let (b, addr_b) = instance(&redis);
+    let mut on_a = LineClient::connect(addr_a);
+    assert_eq!(on_a.command("SUB room"), "+OK");
+    let mut on_b: Vec<LineClient> = (0..2).map(|_| LineClient::connect(addr_b)).collect();
+    for client in &mut on_b {
+        assert_eq!(client.command("SUB room"), "+OK");
+    }
+    let mut asker = LineClient::connect(addr_a);
+    wait_for_presence(&mut asker, "+OK 3 anonymous");
+    // B dies without a word: its entries expire with their TTL.
+    b.signal(libc::SIGKILL);
+    drop(b.finish());
+    wait_for_presence(&mut asker, "+OK 1 anonymous");
+    drop((on_a, on_b, asker));
+    summary(a);
+}

@@ -9,10 +9,12 @@
 //! (never a shard thread): one publishes, one listens; each reconnects
 //! when Redis goes away. With a history, the history is shared through
 //! Redis too (`shared.rs`), and publishes are delivered as they come back.
+//! A third thread shares presence (`presence.rs`).
 
 mod health;
 mod link;
 mod listener;
+mod presence;
 mod publisher;
 mod shared;
 
@@ -94,6 +96,12 @@ impl Backplane {
             origin,
             hub: Arc::clone(&hub),
         };
+        let beat = presence::Beat {
+            client: self.client.clone(),
+            hub: Arc::clone(&hub),
+            counters: Arc::clone(&self.counters),
+            origin,
+        };
         let listener = listener::Listener {
             client: self.client,
             hub,
@@ -102,7 +110,7 @@ impl Backplane {
         };
         let mut running = Running {
             counters: self.counters,
-            threads: Vec::with_capacity(2),
+            threads: Vec::with_capacity(3),
         };
         running.threads.push(
             thread::Builder::new()
@@ -113,6 +121,11 @@ impl Backplane {
             thread::Builder::new()
                 .name("esockets-backplane-sub".into())
                 .spawn(move || listener.run())?,
+        );
+        running.threads.push(
+            thread::Builder::new()
+                .name("esockets-backplane-presence".into())
+                .spawn(move || beat.run())?,
         );
         Ok(running)
     }

@@ -40,6 +40,9 @@ pub(crate) struct Presence {
     entries: AtomicU64,
     /// [`ANONYMOUS`], shared by every subscriber without an identity.
     anonymous: Arc<str>,
+    /// Other processes' subscribers, as the backplane last read them
+    /// from Redis: topic → identity → subscriptions.
+    remote: Mutex<HashMap<Bytes, BTreeMap<Arc<str>, u64>>>,
 }
 
 impl Default for Presence {
@@ -49,6 +52,7 @@ impl Default for Presence {
             hasher: std::collections::hash_map::RandomState::new(),
             entries: AtomicU64::new(0),
             anonymous: ANONYMOUS.into(),
+            remote: Mutex::default(),
         }
     }
 }
@@ -93,16 +97,41 @@ impl Presence {
         }
     }
 
-    /// Who is subscribed to `topic`, listing `bound` identities at most.
+    /// Who is subscribed to `topic`, in this process and (with a
+    /// backplane) the others, listing `bound` identities at most.
     pub(crate) fn of(&self, topic: &[u8], bound: usize) -> Present {
-        let stripe = self.stripe(topic).lock();
-        let Some(identities) = stripe.get(topic) else {
-            return Present::default();
-        };
-        Present {
-            count: identities.values().sum(),
-            identities: identities.keys().take(bound).cloned().collect(),
+        let mut merged = BTreeMap::new();
+        if let Some(identities) = self.stripe(topic).lock().get(topic) {
+            merged.clone_from(identities);
         }
+        if let Some(identities) = self.remote.lock().get(topic) {
+            for (identity, count) in identities {
+                *merged.entry(Arc::clone(identity)).or_insert(0) += count;
+            }
+        }
+        Present {
+            count: merged.values().sum(),
+            identities: merged.into_keys().take(bound).collect(),
+        }
+    }
+
+    /// Every (topic, identity, subscriptions) of this process, for the
+    /// backplane to share.
+    pub(crate) fn local(&self) -> Vec<(Bytes, Arc<str>, u64)> {
+        let mut all = Vec::new();
+        for stripe in &self.stripes {
+            for (topic, identities) in stripe.lock().iter() {
+                for (identity, &count) in identities {
+                    all.push((topic.clone(), Arc::clone(identity), count));
+                }
+            }
+        }
+        all
+    }
+
+    /// Replaces what is known of the other processes' subscribers.
+    pub(crate) fn set_remote(&self, remote: HashMap<Bytes, BTreeMap<Arc<str>, u64>>) {
+        *self.remote.lock() = remote;
     }
 
     /// (topic, identity) entries now.
@@ -139,5 +168,19 @@ mod tests {
         assert_eq!(p.of(b"room", 10), Default::default());
         assert_eq!(p.entries(), 0);
         p.leave(b"room", "nobody"); // harmless
+    }
+
+    #[test]
+    fn other_processes_subscribers_are_added() {
+        let p = Presence::default();
+        let t = Bytes::from_static(b"room");
+        p.join(&t, &"bob".into());
+        assert_eq!(p.local(), [(t.clone(), "bob".into(), 1)]);
+        let remote = [(t, [("bob".into(), 2), ("cy".into(), 1)].into())].into();
+        p.set_remote(remote);
+        let present = p.of(b"room", 10);
+        assert_eq!(present.count, 4);
+        assert_eq!(present.identities, [Arc::<str>::from("bob"), "cy".into()]);
+        assert_eq!(p.entries(), 1, "this process's own");
     }
 }

@@ -55,6 +55,9 @@ pub(crate) enum Deferred {
     /// Deliver this to the shard's clients it is for; a publish also goes
     /// to the backplane.
     Fanout(Fanout),
+    /// A publish sent to Redis first (a shared history), delivered as it
+    /// comes back: only counted here.
+    Published,
 }
 
 /// The shard's clock, timers and pending requests: the part of a shard a

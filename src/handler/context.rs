@@ -353,7 +353,9 @@ impl<'a> ShardContext<'a> {
         let now = self.now();
         let shared = Bytes::copy_from_slice(topic);
         let Some(fanout) = self.core.handle.hub().publish(shared, payload.into(), now) else {
-            return; // delivered as it comes back from Redis
+            // Delivered as it comes back from Redis.
+            self.core.deferred.push(Deferred::Published);
+            return;
         };
         let me = self.shard();
         let core = &mut *self.core;

@@ -26,7 +26,10 @@
 # WINDOW (8: unacknowledged publishes per publisher; closed loop),
 # RATE (unset; a total publish rate makes it an open loop),
 # FANOUT_SUBSCRIBERS (10000), ROOMS (1000), ROOM_SUBSCRIBERS (10),
-# ROOM_PUBLISHERS (100), SCENARIOS ("fanout rooms"), PORT (1400), OUT.
+# ROOM_PUBLISHERS (100), SCENARIOS ("fanout rooms"), PORT (1400), OUT,
+# SERVERS ("esockets redis"; "esockets+history" is esockets with
+# --history $HISTORY, default 1000: fan-out with a history kept against
+# without, issue 21).
 # A tiny smoke run: RUNS=1 DURATION=1s WARMUP=200ms FANOUT_SUBSCRIBERS=50 \
 #   ROOMS=10 ROOM_SUBSCRIBERS=3 ROOM_PUBLISHERS=5 BIN=target/debug benches/pubsub-vs-redis.sh
 set -euo pipefail
@@ -43,6 +46,8 @@ rooms=${ROOMS:-1000}
 room_subscribers=${ROOM_SUBSCRIBERS:-10}
 room_publishers=${ROOM_PUBLISHERS:-100}
 scenarios=${SCENARIOS:-fanout rooms}
+servers=${SERVERS:-esockets redis}
+history=${HISTORY:-1000}
 port=${PORT:-1400}
 out=${OUT:-$(mktemp -d /tmp/pubsub-vs-redis.XXXXXX)}
 mkdir -p "$out"
@@ -100,6 +105,11 @@ run() { # scenario server run-number
             --bind "127.0.0.1:$port")
         protocol=(--protocol pubsub)
         ;;
+    esockets+history)
+        command=("$bin/esockets" --protocol pubsub --threads "$server_threads"
+            --bind "127.0.0.1:$port" --history "$history")
+        protocol=(--protocol pubsub)
+        ;;
     redis)
         command=("$redis" --port "$port" --bind 127.0.0.1 --save '' --appendonly no
             --maxclients 30000)
@@ -134,7 +144,7 @@ run() { # scenario server run-number
 : >"$out/runs.txt"
 for n in $(seq "$runs"); do
     for scenario in $scenarios; do
-        for server in esockets redis; do
+        for server in $servers; do
             run "$scenario" "$server" "$n"
         done
     done
@@ -203,14 +213,14 @@ def fmt(v, unit=""):
     return f"{v:.0f}{unit}"
 
 print()
-print(f"{'scenario':<8} {'server':<9} {'runs':>4} {'deliveries/s':>13} {'p99':>10} "
+print(f"{'scenario':<8} {'server':<16} {'runs':>4} {'deliveries/s':>13} {'p99':>10} "
       f"{'server cpu-s':>12} {'deliv/cpu-s':>12} {'RSS B/sub':>10}  checks")
 for (scenario, server), rs in rows.items():
     p99 = med([r["p99"] for r in rs])
     cpu = med([r["cpu"] for r in rs])
     checks = "all clean" if all(r["clean"] for r in rs) else "; ".join(
         f"run {i + 1}: " + ", ".join(r["problems"]) for i, r in enumerate(rs) if not r["clean"])
-    print(f"{scenario:<8} {server:<9} {len(rs):>4} {fmt(med([r['dps'] for r in rs])):>13} "
+    print(f"{scenario:<8} {server:<16} {len(rs):>4} {fmt(med([r['dps'] for r in rs])):>13} "
           f"{'n/a' if p99 is None else f'{p99 / 1000:.2f} ms':>10} "
           f"{'n/a' if cpu is None else f'{cpu:.2f}':>12} {fmt(med([r['per_cpu'] for r in rs])):>12} "
           f"{fmt(med([r['rss'] for r in rs])):>10}  {checks}")

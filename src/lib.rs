@@ -66,8 +66,8 @@ pub mod tls;
 pub mod websocket;
 
 pub use config::{
-    default_threads, Balance, BalanceChoice, BalanceReason, Config, Keepalive, SlowSubscribers,
-    RESERVED_DESCRIPTORS,
+    default_threads, Balance, BalanceChoice, BalanceReason, Config, History, Keepalive,
+    SlowSubscribers, HISTORY_TOPICS, RESERVED_DESCRIPTORS,
 };
 pub use error::{ConfigError, Error};
 #[allow(deprecated)]
@@ -77,8 +77,10 @@ pub use handler::{
 };
 pub use hub::close_reason::CloseReason;
 pub use hub::events::Event;
+pub use hub::history::{Position, Recovered, Unrecoverable};
 pub use hub::inbox::SendError;
 pub use hub::outbox::BackplaneStats;
+pub use hub::presence::{Present, ANONYMOUS};
 pub use hub::stats::ShardStats;
 pub use ipnet::IpNet;
 pub use net::activation::systemd_listeners;

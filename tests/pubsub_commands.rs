@@ -5,7 +5,7 @@
 //! The fuzz target pubsub_command (fuzz/src/pubsub.rs) checks the same
 //! parser coverage-guided.
 
-use esockets::protocols::pubsub::{parse, Request, RequestError, MAX_TOPIC};
+use esockets::protocols::pubsub::{parse, Request, RequestError, MAX_EPOCH, MAX_TOPIC};
 use proptest::prelude::*;
 
 /// `command` as a line, without its line end.
@@ -14,6 +14,20 @@ fn write(command: Request<'_>) -> Vec<u8> {
         Request::Ping => b"PING".to_vec(),
         Request::Auth(token) => [&b"AUTH "[..], token].concat(),
         Request::Sub(topic) => [&b"SUB "[..], topic].concat(),
+        Request::SubPositioned(topic) => [&b"SUB "[..], topic, b" POS"].concat(),
+        Request::SubSince(topic, offset, epoch) => {
+            let offset = offset.to_string();
+            [
+                &b"SUB "[..],
+                topic,
+                b" SINCE ",
+                offset.as_bytes(),
+                b" ",
+                epoch,
+            ]
+            .concat()
+        }
+        Request::Presence(topic) => [&b"PRESENCE "[..], topic].concat(),
         Request::Unsub(topic) => [&b"UNSUB "[..], topic].concat(),
         Request::Pub(topic, []) => [&b"PUB "[..], topic].concat(),
         Request::Pub(topic, payload) => [&b"PUB "[..], topic, b" ", payload].concat(),
@@ -40,16 +54,21 @@ proptest! {
     /// Written out, then parsed: the same command, with or without `\r`.
     #[test]
     fn a_written_command_parses_back(
-        kind in 0u8..5,
+        kind in 0u8..8,
         topic in topic(),
         payload in payload(),
+        offset in any::<u64>(),
         crlf in any::<bool>(),
     ) {
+        let epoch = &topic[..topic.len().min(MAX_EPOCH)];
         let command = match kind {
             0 => Request::Sub(&topic),
             1 => Request::Unsub(&topic),
             2 => Request::Pub(&topic, &payload),
             3 => Request::Auth(&topic),
+            4 => Request::SubPositioned(&topic),
+            5 => Request::SubSince(&topic, offset, epoch),
+            6 => Request::Presence(&topic),
             _ => Request::Ping,
         };
         let mut line = write(command);
@@ -64,7 +83,7 @@ proptest! {
     /// Redis's), whatever the line.
     #[test]
     fn an_accepted_line_is_a_written_command(
-        verb in prop::sample::select(vec!["SUB", "UNSUB", "PUB", "PING", "AUTH", "sub", "PUBLISH", ""]),
+        verb in prop::sample::select(vec!["SUB", "UNSUB", "PUB", "PING", "AUTH", "sub", "PUBLISH", "PRESENCE", ""]),
         rest in prop::collection::vec(prop::sample::select(b" \r\nab\xff".to_vec()), 0..20),
     ) {
         let mut line = verb.as_bytes().to_vec();
@@ -107,9 +126,20 @@ proptest! {
     #[test]
     fn arbitrary_lines_never_panic(line in prop::collection::vec(any::<u8>(), 0..400)) {
         match parse(&line) {
-            Ok(Request::Sub(topic) | Request::Unsub(topic) | Request::Pub(topic, _)) => {
+            Ok(
+                Request::Sub(topic)
+                | Request::Unsub(topic)
+                | Request::Pub(topic, _)
+                | Request::SubPositioned(topic)
+                | Request::Presence(topic),
+            ) => {
                 prop_assert!(!topic.is_empty() && topic.len() <= MAX_TOPIC);
                 prop_assert!(!topic.iter().any(|b| b" \r\n".contains(b)));
+            }
+            Ok(Request::SubSince(topic, _, epoch)) => {
+                prop_assert!(!topic.is_empty() && topic.len() <= MAX_TOPIC);
+                prop_assert!(!epoch.is_empty() && epoch.len() <= MAX_EPOCH);
+                prop_assert!(!epoch.iter().any(|b| b" \r\n".contains(b)));
             }
             Ok(Request::Auth(token)) => {
                 prop_assert!(!token.is_empty());

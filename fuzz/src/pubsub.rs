@@ -3,11 +3,11 @@
 //! On any line: no allocation; a command it accepts is the line, written
 //! back (verb, one space, topic, one space and payload), with at most a
 //! final `\r` dropped; a topic is 1 to 256 bytes without space, `\r` or
-//! `\n`; a payload and a topic are slices of the line. And a command built
-//! from the bytes, formatted, parses back to itself, with or without a
-//! final `\r`.
+//! `\n`; a payload, a topic and an epoch are slices of the line (an epoch
+//! 1 to 64 bytes without space or line end). And a command built from the
+//! bytes, formatted, parses back to itself, with or without a final `\r`.
 
-use esockets::protocols::pubsub::{parse, Request, MAX_TOPIC};
+use esockets::protocols::pubsub::{parse, Request, MAX_EPOCH, MAX_TOPIC};
 
 use crate::alloc::largest_allocation;
 use crate::Input;
@@ -37,11 +37,16 @@ pub fn check(data: &[u8]) {
     if topic.is_empty() {
         return;
     }
-    let command = match choice % 5 {
+    let offset = u64::from(input.u16()) << (choice % 48);
+    let epoch = &topic[..topic.len().min(MAX_EPOCH)];
+    let command = match choice % 8 {
         0 => Request::Sub(&topic),
         1 => Request::Unsub(&topic),
         2 => Request::Pub(&topic, &payload),
         3 => Request::Auth(&topic),
+        4 => Request::SubPositioned(&topic),
+        5 => Request::SubSince(&topic, offset, epoch),
+        6 => Request::Presence(&topic),
         _ => Request::Ping,
     };
     let line = format(command);
@@ -61,7 +66,20 @@ pub fn check_any(line: &[u8]) {
     let body = line.strip_suffix(b"\r").unwrap_or(line);
     let topic = match command {
         Request::Ping => None,
-        Request::Sub(topic) | Request::Unsub(topic) => Some(topic),
+        Request::Sub(topic)
+        | Request::Unsub(topic)
+        | Request::SubPositioned(topic)
+        | Request::Presence(topic) => Some(topic),
+        Request::SubSince(topic, _, epoch) => {
+            assert!(within(epoch, line), "epoch not in the line");
+            assert!(
+                !epoch.is_empty()
+                    && epoch.len() <= MAX_EPOCH
+                    && !epoch.iter().any(|b| matches!(b, b' ' | b'\r' | b'\n')),
+                "epoch {epoch:?}"
+            );
+            Some(topic)
+        }
         Request::Auth(token) => {
             assert!(within(token, line), "token not in the line");
             assert!(
@@ -95,6 +113,15 @@ pub fn check_any(line: &[u8]) {
     let verb = body.iter().position(|&b| b == b' ').unwrap_or(body.len());
     let mut body = body.to_vec();
     body[..verb].make_ascii_uppercase();
+    // So are `POS` and `SINCE`, the word after a `SUB`'s topic.
+    if let Request::SubPositioned(topic) | Request::SubSince(topic, ..) = command {
+        let mode = verb + 1 + topic.len() + 1;
+        let end = body[mode..]
+            .iter()
+            .position(|&b| b == b' ')
+            .map_or(body.len(), |at| mode + at);
+        body[mode..end].make_ascii_uppercase();
+    }
     // `PUB topic` and `PUB topic ` are the same command.
     let same = written == body || (body.ends_with(b" ") && written == body[..body.len() - 1]);
     assert!(same, "{line:?} parsed as {command:?}, written {written:?}");
@@ -102,7 +129,14 @@ pub fn check_any(line: &[u8]) {
 
 /// `command` as a line, without its line end.
 pub fn format(command: Request<'_>) -> Vec<u8> {
+    let offset;
     let parts: &[&[u8]] = match command {
+        Request::SubPositioned(topic) => &[b"SUB ", topic, b" POS"],
+        Request::SubSince(topic, at, epoch) => {
+            offset = at.to_string();
+            &[b"SUB ", topic, b" SINCE ", offset.as_bytes(), b" ", epoch]
+        }
+        Request::Presence(topic) => &[b"PRESENCE ", topic],
         Request::Ping => &[b"PING"],
         Request::Sub(topic) => &[b"SUB ", topic],
         Request::Unsub(topic) => &[b"UNSUB ", topic],

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::health::Health;
 use super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
+use super::shared::{self, parse_positioned, POSITIONED_PREFIX};
 use super::{CHANNEL_PREFIX, STOP_CHECK};
 use crate::hub::fanout::Fanout;
 use crate::hub::outbox::Counters;
@@ -62,8 +63,21 @@ impl Listener {
         health: &mut Health,
     ) -> redis::RedisResult<()> {
         let mut connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        // The history's copy is loaded once this listens: on a connection
+        // of its own, before the first message is read.
+        let mut loader = if self.hub.shares_history() {
+            Some(self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?)
+        } else {
+            None
+        };
         let mut pubsub = connection.as_pubsub();
         pubsub.psubscribe([CHANNEL_PREFIX, b"*"].concat())?;
+        pubsub.psubscribe([POSITIONED_PREFIX, b"*"].concat())?;
+        if let Some(loader) = loader.as_mut() {
+            let topics = shared::load(loader, &self.hub)?;
+            tracing::debug!(topics, "backplane: shared history copied from Redis");
+        }
+        drop(loader);
         pubsub.set_read_timeout(Some(STOP_CHECK))?;
         if *was_up {
             self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -84,23 +98,53 @@ impl Listener {
                 Err(err) => return Err(err),
             };
             let channel: Vec<u8> = message.get_channel()?;
-            let Some(topic) = topic_of(&channel) else {
+            let Some((origin, message)) = parse_message(message.get_payload_bytes()) else {
                 continue;
             };
-            let Some((origin, payload)) = parse_message(message.get_payload_bytes()) else {
+            let fanout = if let Some(topic) = channel.strip_prefix(POSITIONED_PREFIX) {
+                let Some(fanout) = self.positioned(topic, message) else {
+                    continue;
+                };
+                // Its own too: delivered here only as it comes back.
+                if origin != self.origin {
+                    self.counters.received.fetch_add(1, Ordering::Relaxed);
+                }
+                fanout
+            } else if let Some(topic) = topic_of(&channel) {
+                if origin == self.origin {
+                    continue; // ours: delivered locally when published
+                }
+                self.counters.received.fetch_add(1, Ordering::Relaxed);
+                // From a process with no history: no offset.
+                let topic = Bytes::copy_from_slice(topic);
+                Fanout::topic(topic, Bytes::copy_from_slice(message))
+            } else {
                 continue;
             };
-            if origin == self.origin {
-                continue; // ours: delivered locally when published
-            }
-            self.counters.received.fetch_add(1, Ordering::Relaxed);
             // A shard whose inbox is full is waited for: Redis keeps what
             // comes meanwhile (up to its pub/sub output buffer limit).
             let running = || !self.counters.stop.load(Ordering::Relaxed);
-            let topic = Bytes::copy_from_slice(topic);
             // Only given up when the server stops: nothing left to say.
-            let fanout = Fanout::topic(topic, Bytes::copy_from_slice(payload));
             let _ = self.hub.fan_out(fanout, running);
         }
+    }
+
+    /// A publish with the offset Redis gave it: kept in the history's
+    /// copy (a process with a history), then delivered at that offset.
+    /// `None` if the message is not one.
+    fn positioned(&self, topic: &[u8], message: &[u8]) -> Option<Fanout> {
+        let (offset, epoch, payload) = parse_positioned(message)?;
+        let topic = Bytes::copy_from_slice(topic);
+        let payload = Bytes::copy_from_slice(payload);
+        if !self.hub.shares_history() {
+            return Some(Fanout::topic(topic, payload));
+        }
+        // Kept before the directory is read (in `fan_out`): a subscriber
+        // that recovered up to the offset before is in it already.
+        let histories = self.hub.histories();
+        let mut reset = false;
+        histories.insert(&topic, epoch, offset, &payload, Instant::now(), &mut reset);
+        let fanout = Fanout::topic(topic, payload).at(offset);
+        Some(if reset { fanout.after_reset() } else { fanout })
     }
 }

@@ -7,12 +7,16 @@
 //! published to its own subscribers (its own publishes it has delivered
 //! already, without a round trip). Two threads of its own talk to Redis
 //! (never a shard thread): one publishes, one listens; each reconnects
-//! when Redis goes away.
+//! when Redis goes away. With a history, the history is shared through
+//! Redis too (`shared.rs`), and publishes are delivered as they come back.
+//! A third thread shares presence (`presence.rs`).
 
 mod health;
 mod link;
 mod listener;
+mod presence;
 mod publisher;
+mod shared;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -90,6 +94,13 @@ impl Backplane {
             outbox: self.outbox,
             counters: Arc::clone(&self.counters),
             origin,
+            hub: Arc::clone(&hub),
+        };
+        let beat = presence::Beat {
+            client: self.client.clone(),
+            hub: Arc::clone(&hub),
+            counters: Arc::clone(&self.counters),
+            origin,
         };
         let listener = listener::Listener {
             client: self.client,
@@ -99,7 +110,7 @@ impl Backplane {
         };
         let mut running = Running {
             counters: self.counters,
-            threads: Vec::with_capacity(2),
+            threads: Vec::with_capacity(3),
         };
         running.threads.push(
             thread::Builder::new()
@@ -110,6 +121,11 @@ impl Backplane {
             thread::Builder::new()
                 .name("esockets-backplane-sub".into())
                 .spawn(move || listener.run())?,
+        );
+        running.threads.push(
+            thread::Builder::new()
+                .name("esockets-backplane-presence".into())
+                .spawn(move || beat.run())?,
         );
         Ok(running)
     }

@@ -9,8 +9,10 @@ use crossbeam::channel::{Receiver, RecvTimeoutError};
 
 use super::health::{Health, LostReport};
 use super::link::{channel, message, FIRST_BACKOFF};
+use super::shared::{meta_key, positioned_channel, script_args, stream_key, PUBLISH_SCRIPT};
 use super::{MAX_BACKOFF, STOP_CHECK};
 use crate::hub::outbox::Counters;
+use crate::hub::Hub;
 
 /// Publishes sent to Redis in one pipelined round trip, at most.
 const BATCH: usize = 1024;
@@ -34,6 +36,8 @@ pub(super) struct Publisher {
     pub(super) counters: Arc<Counters>,
     /// This process's id, sent with each publish.
     pub(super) origin: u64,
+    /// The server: whether its history is shared, and its copy.
+    pub(super) hub: Arc<Hub>,
 }
 
 impl Publisher {
@@ -99,6 +103,21 @@ impl Publisher {
     ) -> Option<redis::RedisError> {
         let mut pipe = redis::pipe();
         let mut last_checked = Instant::now();
+        // With a shared history, each publish is the script (loaded once
+        // per connection: a restarted Redis forgets it, and the
+        // connection broke with it).
+        let script: Option<String> = if self.hub.shares_history() {
+            match redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(PUBLISH_SCRIPT)
+                .query(connection)
+            {
+                Ok(sha) => Some(sha),
+                Err(err) => return Some(err),
+            }
+        } else {
+            None
+        };
         loop {
             let first = match self.outbox.recv_timeout(STOP_CHECK) {
                 Ok(first) => first,
@@ -122,10 +141,30 @@ impl Publisher {
             let mut count = 0;
             for (topic, payload) in std::iter::once(first).chain(self.outbox.try_iter().take(BATCH))
             {
-                pipe.cmd("PUBLISH")
-                    .arg(channel(&topic))
-                    .arg(message(self.origin, &payload))
-                    .ignore();
+                match &script {
+                    Some(sha) => {
+                        let args = script_args(&self.hub, &topic);
+                        pipe.cmd("EVALSHA")
+                            .arg(sha)
+                            .arg(2)
+                            .arg(meta_key(&topic))
+                            .arg(stream_key(&topic))
+                            .arg(&args.epoch[..])
+                            .arg(args.messages)
+                            .arg(&self.origin.to_be_bytes()[..])
+                            .arg(&payload[..])
+                            .arg(positioned_channel(&topic))
+                            .arg(args.age)
+                            .arg(args.known)
+                            .ignore();
+                    }
+                    None => {
+                        pipe.cmd("PUBLISH")
+                            .arg(channel(&topic))
+                            .arg(message(self.origin, &payload))
+                            .ignore();
+                    }
+                }
                 count += 1;
             }
             match pipe.query::<()>(connection) {

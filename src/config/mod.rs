@@ -12,9 +12,11 @@ use crate::net::kernel;
 use crate::tls::Tls;
 
 mod balance;
+mod history;
 mod slow_subscribers;
 
 pub use balance::{Balance, BalanceChoice, BalanceReason};
+pub use history::{History, HISTORY_TOPICS};
 pub use slow_subscribers::SlowSubscribers;
 
 /// Everything a [`Server`](crate::Server) can be told.
@@ -154,6 +156,11 @@ pub struct Config {
     /// server at this URL (`redis://HOST:PORT`): every publish reaches
     /// subscribers in every process. Default none.
     pub backplane: Option<String>,
+    /// What each topic keeps of its past, so that a subscriber can learn
+    /// each publish's offset and recover what it missed
+    /// ([`ShardContext::subscribe_positioned`](crate::ShardContext::subscribe_positioned)).
+    /// Default: none kept.
+    pub history: History,
     /// Expect a PROXY protocol header (version 1 or 2, as HAProxy's
     /// `send-proxy` and `send-proxy-v2` send it) at the start of every
     /// connection, read before `on_connect`, which then gets the client's
@@ -237,6 +244,7 @@ impl Default for Config {
             metrics: None,
             slow_subscribers: SlowSubscribers::Close,
             backplane: None,
+            history: History::default(),
             proxy_protocol: false,
             proxy_trusted: Vec::new(),
             proxy_timeout: Duration::from_secs(5),
@@ -280,6 +288,12 @@ impl Config {
                     format!("must be a Redis URL (redis://HOST:PORT), got {url:?}: {err}"),
                 );
             }
+        }
+        if self.history.enabled() && self.history.topics == 0 {
+            return bad(
+                "history",
+                "keeps messages for no topic: topics must be at least 1".into(),
+            );
         }
         if self.balance == Balance::ReceivingCpu {
             if !self.pin_threads {

@@ -55,6 +55,9 @@ pub(crate) enum Deferred {
     /// Deliver this to the shard's clients it is for; a publish also goes
     /// to the backplane.
     Fanout(Fanout),
+    /// A publish sent to Redis first (a shared history), delivered as it
+    /// comes back: only counted here.
+    Published,
 }
 
 /// The shard's clock, timers and pending requests: the part of a shard a
@@ -116,6 +119,20 @@ impl ContextCore {
             handle,
             heartbeat,
         }
+    }
+
+    /// Drops every subscription of the client `key` (it is leaving, or
+    /// asked), in the directory and the presence too.
+    pub(crate) fn unsubscribe_all(&mut self, key: Key) {
+        let shard = usize::from(self.shard);
+        let hub = self.handle.hub();
+        let (directory, presence) = (hub.directory(), hub.presence());
+        self.topics.remove_client(key, |topic, identity, emptied| {
+            if emptied {
+                directory.remove(topic, shard);
+            }
+            presence.leave(topic, identity);
+        });
     }
 
     /// The slot key of a client of this shard, from its id.

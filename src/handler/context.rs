@@ -1,5 +1,6 @@
 //! `ShardContext`: what every callback may do to its shard.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,8 +13,10 @@ use crate::handler::conn::Conn;
 use crate::hub::events::Event;
 use crate::hub::fanout::Fanout;
 use crate::hub::handle::ServerHandle;
+use crate::hub::history::{Recovered, Unrecoverable};
 use crate::hub::id::ConnId;
 use crate::hub::inbox::SendError;
+use crate::hub::presence::Present;
 
 /// What a shard's factory is told when it makes the shard's handler.
 #[derive(Clone, Debug)]
@@ -208,39 +211,116 @@ impl<'a> ShardContext<'a> {
 
     /// Subscribes the client `conn` to `topic` (any bytes); returns
     /// whether it was not subscribed yet. Its subscriptions end when it
-    /// closes.
+    /// closes. It counts as anonymous in the topic's presence
+    /// ([`presence`](Self::presence)).
     pub fn subscribe(&mut self, conn: &Conn<'_>, topic: &[u8]) -> bool {
+        self.subscribe_as(conn, topic, None)
+    }
+
+    /// [`subscribe`](Self::subscribe), counted in the topic's presence as
+    /// `identity` (anonymous if `None`). A client has one identity for all
+    /// its subscriptions: the one it gave when it had none open.
+    pub fn subscribe_as(
+        &mut self,
+        conn: &Conn<'_>,
+        topic: &[u8],
+        identity: Option<&Arc<str>>,
+    ) -> bool {
         let key = ContextCore::key_of(conn.id());
-        match self.core.topics.subscribe(key, topic) {
+        let shard = self.shard();
+        let core = &mut *self.core;
+        let hub = core.handle.hub();
+        let identity = identity.unwrap_or_else(|| hub.presence().anonymous());
+        match core.topics.subscribe(key, topic, identity) {
             Subscribed::Already => false,
-            Subscribed::New { first } => {
+            Subscribed::New { first, topic } => {
                 if first {
-                    let shared = Bytes::copy_from_slice(topic);
-                    self.core
-                        .handle
-                        .hub()
-                        .directory()
-                        .add(&shared, self.shard());
+                    hub.directory().add(&topic, shard);
                 }
+                hub.presence().join(&topic, identity);
                 true
             }
         }
+    }
+
+    /// Subscribes `conn` to `topic` with positions (the server must keep
+    /// a history: [`Config::history`](crate::Config::history)): every
+    /// delivery on this subscription carries its offset
+    /// ([`Handler::frame_positioned`](crate::Handler::frame_positioned)),
+    /// each offset once and in order. With `since` (an offset and epoch
+    /// the client had), the publishes after that offset are returned to be
+    /// sent first, before any live one: no gap, no duplicate. Returns the
+    /// topic's position now.
+    ///
+    /// # Errors
+    ///
+    /// [`Unrecoverable`] if the server keeps no history, or the one asked
+    /// for is gone (another epoch) or no longer holds every publish after
+    /// `since`; the client is then not subscribed (unless it was before).
+    pub fn subscribe_positioned(
+        &mut self,
+        conn: &Conn<'_>,
+        topic: &[u8],
+        identity: Option<&Arc<str>>,
+        since: Option<(u64, &[u8])>,
+    ) -> Result<Recovered, Unrecoverable> {
+        let now = self.now();
+        if !self.core.handle.hub().histories().enabled() {
+            return Err(Unrecoverable::Off);
+        }
+        // In the directory before the history is read: a publish given a
+        // later offset is sure to reach this shard.
+        let new = self.subscribe_as(conn, topic, identity);
+        let histories = self.core.handle.hub().histories();
+        let recovered = match since {
+            None => Ok(Recovered {
+                position: histories.position(topic, now),
+                missed: Vec::new(),
+            }),
+            Some((offset, epoch)) => histories.since(topic, offset, epoch, now),
+        };
+        match &recovered {
+            Ok(recovered) => {
+                let key = ContextCore::key_of(conn.id());
+                self.core
+                    .topics
+                    .set_position(key, topic, recovered.position.offset);
+                self.core
+                    .events
+                    .add(Event::Recovered, recovered.missed.len() as u64);
+            }
+            Err(_) => {
+                if since.is_some() {
+                    self.core.events.count(Event::RecoveryFailed);
+                }
+                if new {
+                    self.unsubscribe(conn, topic);
+                }
+            }
+        }
+        recovered
+    }
+
+    /// Who is subscribed to `topic` in this server: how many
+    /// subscriptions, and their identities (each once), `bound` at most.
+    pub fn presence(&self, topic: &[u8], bound: usize) -> Present {
+        self.core.handle.hub().presence().of(topic, bound)
     }
 
     /// Ends the subscription of `conn` to `topic`; returns whether it had
     /// one.
     pub fn unsubscribe(&mut self, conn: &Conn<'_>, topic: &[u8]) -> bool {
         let key = ContextCore::key_of(conn.id());
-        match self.core.topics.unsubscribe(key, topic) {
+        let shard = self.shard();
+        let core = &mut *self.core;
+        match core.topics.unsubscribe(key, topic) {
             None => false,
-            Some(last) => {
+            Some((last, identity)) => {
+                let hub = core.handle.hub();
                 if last {
-                    self.core
-                        .handle
-                        .hub()
-                        .directory()
-                        .remove(topic, self.shard());
+                    hub.directory().remove(topic, shard);
                 }
+                hub.presence().leave(topic, &identity);
                 true
             }
         }
@@ -251,11 +331,7 @@ impl<'a> ShardContext<'a> {
     /// WebSocket client once the closing handshake began.
     pub fn unsubscribe_all(&mut self, conn: &Conn<'_>) {
         let key = ContextCore::key_of(conn.id());
-        let shard = self.shard();
-        let core = &mut *self.core;
-        let directory = core.handle.hub().directory();
-        core.topics
-            .remove_client(key, |topic| directory.remove(topic, shard));
+        self.core.unsubscribe_all(key);
     }
 
     /// How many topics `conn` is subscribed to.
@@ -274,7 +350,13 @@ impl<'a> ShardContext<'a> {
     /// order, at the end of the round. The publishes of one shard to one
     /// topic reach every subscriber in the order made.
     pub fn publish(&mut self, topic: &[u8], payload: impl Into<Bytes>) {
-        let fanout = Fanout::topic(Bytes::copy_from_slice(topic), payload.into());
+        let now = self.now();
+        let shared = Bytes::copy_from_slice(topic);
+        let Some(fanout) = self.core.handle.hub().publish(shared, payload.into(), now) else {
+            // Delivered as it comes back from Redis.
+            self.core.deferred.push(Deferred::Published);
+            return;
+        };
         let me = self.shard();
         let core = &mut *self.core;
         let outbound = &mut core.outbound;

@@ -168,6 +168,24 @@ pub trait Handler {
         self.frame_delivery(topic, payload)
     }
 
+    /// Frames one publish at `offset` in its topic's history, for the
+    /// shard's positioned subscribers of `variant`
+    /// ([`ShardContext::subscribe_positioned`]): once per shard and
+    /// publish, shared, like [`frame_variant`](Self::frame_variant)'s;
+    /// a publish recovered or filled in from the history is framed for
+    /// its one subscriber. By default, `frame_variant`'s framing (the
+    /// offset not shown).
+    fn frame_positioned(
+        &mut self,
+        topic: &[u8],
+        offset: u64,
+        payload: &Bytes,
+        variant: u8,
+    ) -> Bytes {
+        let _ = offset;
+        self.frame_variant(topic, payload, variant)
+    }
+
     /// Runs every `Config::tick` (off by default), on each shard.
     fn on_tick(&mut self, cx: &mut ShardContext<'_>) {
         let _ = cx;

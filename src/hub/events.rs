@@ -32,13 +32,21 @@ pub enum Event {
     RateLimited,
     /// A client closed for flooding past its rate.
     FloodClosed,
+    /// A publish sent to a subscriber recovering what it missed.
+    Recovered,
+    /// A recovery refused (another epoch, or too old).
+    RecoveryFailed,
+    /// A positioned delivery that could not be sent in order: a later
+    /// publish reached the shard first and this one was no longer in the
+    /// history.
+    Unfilled,
 }
 
 /// How many kinds of [`Event`].
-pub(crate) const EVENTS: usize = 13;
+pub(crate) const EVENTS: usize = 16;
 
 const _: () = assert!(
-    Event::FloodClosed as usize + 1 == EVENTS,
+    Event::Unfilled as usize + 1 == EVENTS,
     "EVENTS is the last + 1"
 );
 
@@ -50,5 +58,10 @@ impl Events {
     /// Counts one `event`.
     pub(crate) fn count(&mut self, event: Event) {
         self.0[event as usize] += 1;
+    }
+
+    /// Counts `n` of `event`.
+    pub(crate) fn add(&mut self, event: Event, n: u64) {
+        self.0[event as usize] += n;
     }
 }

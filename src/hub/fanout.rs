@@ -25,6 +25,11 @@ pub(crate) struct Fanout {
     pub(crate) audience: Audience,
     /// What they get.
     pub(crate) payload: Bytes,
+    /// Its offset in the topic's history; 0 without one.
+    pub(crate) offset: u64,
+    /// The topic's history was lost just before it (a new epoch):
+    /// positioned subscribers start again from its offset.
+    pub(crate) reset: bool,
 }
 
 impl Fanout {
@@ -33,7 +38,21 @@ impl Fanout {
         Self {
             audience: Audience::Topic(topic),
             payload,
+            offset: 0,
+            reset: false,
         }
+    }
+
+    /// The same publish, the first of a new epoch seen here.
+    pub(crate) fn after_reset(mut self) -> Self {
+        self.reset = true;
+        self
+    }
+
+    /// The same publish at `offset` in its topic's history.
+    pub(crate) fn at(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
     }
 
     /// A payload for every client.
@@ -41,6 +60,8 @@ impl Fanout {
         Self {
             audience: Audience::Everyone,
             payload,
+            offset: 0,
+            reset: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -97,7 +98,10 @@ impl ServerHandle {
     /// [`SendError::InboxFull`] if some shard with subscribers was too far
     /// behind to take it (the others got it).
     pub fn publish(&self, topic: &[u8], payload: impl Into<Bytes>) -> Result<(), SendError> {
-        let fanout = Fanout::topic(Bytes::copy_from_slice(topic), payload.into());
+        let topic = Bytes::copy_from_slice(topic);
+        let Some(fanout) = self.hub.publish(topic, payload.into(), Instant::now()) else {
+            return Ok(()); // delivered as it comes back from Redis
+        };
         self.hub.forward(&fanout);
         self.hub.fan_out(fanout, || false)
     }

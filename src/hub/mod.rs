@@ -13,27 +13,33 @@ pub(crate) mod events;
 pub(crate) mod fanout;
 pub(crate) mod handle;
 pub(crate) mod heartbeat;
+pub(crate) mod history;
 pub(crate) mod id;
 pub(crate) mod inbox;
 pub(crate) mod least_loaded;
 pub(crate) mod load;
 pub(crate) mod outbox;
+pub(crate) mod presence;
 pub(crate) mod stats;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::config::History;
 use crate::net::fds::Spare;
 use directory::Directory;
 use fanout::{Audience, Fanout};
 use heartbeat::Heartbeat;
+use history::Histories;
 use id::ConnId;
 use inbox::{InboxSender, Order, SendError};
 use least_loaded::Control;
 use outbox::{BackplaneStats, Outbox};
+use presence::Presence;
 use stats::{ExportedStats, ShardStats};
 
 /// How other threads reach one shard.
@@ -62,6 +68,10 @@ pub(crate) struct Hub {
     directory: Directory,
     /// Where local publishes go to reach other processes, if anywhere.
     backplane: Option<Outbox>,
+    /// Each topic's offsets and recent publishes.
+    histories: Histories,
+    /// Who is subscribed to each topic.
+    presence: Presence,
     /// The acceptor, under least-loaded balancing.
     acceptor: OnceLock<Arc<Control>>,
     /// The descriptor kept for refusing clients at `EMFILE`, one for every
@@ -76,6 +86,7 @@ impl Hub {
         local_addr: SocketAddr,
         max_connections: usize,
         backplane: Option<Outbox>,
+        history: History,
     ) -> Arc<Self> {
         Arc::new(Self {
             shards,
@@ -84,6 +95,8 @@ impl Hub {
             max_connections,
             directory: Directory::default(),
             backplane,
+            histories: Histories::new(history),
+            presence: Presence::default(),
             acceptor: OnceLock::new(),
             spare: Spare::new(),
         })
@@ -178,6 +191,56 @@ impl Hub {
     /// Which shards have subscribers of which topic.
     pub(crate) fn directory(&self) -> &Directory {
         &self.directory
+    }
+
+    /// Each topic's offsets and recent publishes.
+    pub(crate) fn histories(&self) -> &Histories {
+        &self.histories
+    }
+
+    /// Who is subscribed to each topic.
+    pub(crate) fn presence(&self) -> &Presence {
+        &self.presence
+    }
+
+    /// Whether the history is shared with other processes through the
+    /// backplane (Redis gives each publish its offset).
+    pub(crate) fn shares_history(&self) -> bool {
+        self.backplane.is_some() && self.histories.enabled()
+    }
+
+    /// A publish of `payload` to `topic` made in this process: the
+    /// fan-out to deliver here now, or `None` if it goes to Redis first
+    /// (a shared history, Redis up: it is delivered here as it comes
+    /// back, with the offset Redis gave it, in Redis's order). With a
+    /// history of its own, the server gives the offset now. A shared
+    /// history with Redis away: delivered here at once without an offset
+    /// (it never reaches the history; the backplane counts it lost).
+    /// Call before looking up the shards it goes to: a subscriber that
+    /// recovered up to the position before it is then in the directory
+    /// already.
+    pub(crate) fn publish(&self, topic: Bytes, payload: Bytes, now: Instant) -> Option<Fanout> {
+        match &self.backplane {
+            Some(backplane) if self.histories.enabled() => {
+                if backplane.up() {
+                    backplane.forward(&topic, &payload);
+                    return None;
+                }
+                Some(Fanout::topic(topic, payload))
+            }
+            _ => Some(self.stamp(topic, payload, now)),
+        }
+    }
+
+    /// A publish of `payload` to `topic`, with its offset (kept in the
+    /// topic's history) if the server keeps one of its own.
+    fn stamp(&self, topic: Bytes, payload: Bytes, now: Instant) -> Fanout {
+        let offset = if self.histories.enabled() {
+            self.histories.append(&topic, &payload, now)
+        } else {
+            0
+        };
+        Fanout::topic(topic, payload).at(offset)
     }
 
     /// Offers `order` to shard `shard`; hands it back if that inbox is

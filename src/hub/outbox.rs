@@ -71,6 +71,12 @@ impl Outbox {
         }
     }
 
+    /// Whether both connections to Redis are up now.
+    pub(crate) fn up(&self) -> bool {
+        self.counters.publisher_up.load(Ordering::Relaxed)
+            && self.counters.listener_up.load(Ordering::Relaxed)
+    }
+
     /// The counters now.
     pub(crate) fn stats(&self) -> BackplaneStats {
         let c = &self.counters;

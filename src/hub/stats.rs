@@ -214,12 +214,19 @@ counters! {
     rate_limited,
     /// Pub/sub: clients closed for flooding past their rate.
     flood_closed,
+    /// Pub/sub: publishes sent to subscribers recovering what they missed.
+    recovered,
+    /// Pub/sub: recoveries refused (another epoch, or too old).
+    recovery_failed,
+    /// Pub/sub: positioned deliveries not sent in order (their publish
+    /// was out of the history when a later one arrived first).
+    unfilled,
 }
 
 impl ShardStats {
     /// These counters with the protocol's `events` in their fields.
     pub(crate) fn with_events(mut self, events: &Events) -> Self {
-        let [auth_malformed, auth_too_long, auth_bad_signature, auth_algorithm, auth_expired, auth_not_yet_valid, auth_claims, auth_other, auth_timeouts, grants_lapsed, not_allowed, rate_limited, flood_closed] =
+        let [auth_malformed, auth_too_long, auth_bad_signature, auth_algorithm, auth_expired, auth_not_yet_valid, auth_claims, auth_other, auth_timeouts, grants_lapsed, not_allowed, rate_limited, flood_closed, recovered, recovery_failed, unfilled] =
             events.0;
         self.auth_malformed = auth_malformed;
         self.auth_too_long = auth_too_long;
@@ -234,6 +241,9 @@ impl ShardStats {
         self.not_allowed = not_allowed;
         self.rate_limited = rate_limited;
         self.flood_closed = flood_closed;
+        self.recovered = recovered;
+        self.recovery_failed = recovery_failed;
+        self.unfilled = unfilled;
         self
     }
 }

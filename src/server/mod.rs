@@ -227,7 +227,13 @@ impl Server {
         };
         let max_connections = config.effective_max_connections();
         pregrow_descriptor_table(max_connections, config.threads);
-        let handle = ServerHandle::new(Hub::new(remotes, local_addr, max_connections, outbox));
+        let handle = ServerHandle::new(Hub::new(
+            remotes,
+            local_addr,
+            max_connections,
+            outbox,
+            config.history,
+        ));
         // Before the shards start: a bad metrics address is an error with
         // nothing to undo.
         let metrics = match config.metrics {

@@ -34,6 +34,7 @@ impl<H: Handler> Shard<H> {
                         let Some(key) = self.key(id) else { continue };
                         self.set_idle(key, idle);
                     }
+                    Deferred::Published => self.stats.published += 1,
                     Deferred::Fanout(fanout) => {
                         if matches!(fanout.audience, Audience::Topic(_)) {
                             self.stats.published += 1;

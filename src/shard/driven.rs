@@ -45,7 +45,7 @@ impl<H: Handler> Shard<H> {
             heartbeat: Arc::new(Heartbeat::default()),
         };
         let max = config.max_connections.unwrap_or(usize::MAX);
-        let handle = ServerHandle::new(Hub::new(vec![remote], addr, max, None));
+        let handle = ServerHandle::new(Hub::new(vec![remote], addr, max, None, config.history));
         let parts = ShardParts {
             poll,
             listener: None,

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use super::Shard;
 use crate::config::SlowSubscribers;
 use crate::core::slots::Key;
+use crate::core::topics::Due;
 use crate::handler::Handler;
+use crate::hub::events::Event;
 use crate::hub::fanout::{Audience, Fanout};
 use crate::hub::inbox::Order;
 
@@ -29,14 +31,18 @@ impl<H: Handler> Shard<H> {
         let mut keys = std::mem::take(&mut self.subscribers);
         match &fanout.audience {
             Audience::Topic(topic) => {
-                let Some(subscribers) = self.cx.topics.subscribers(topic) else {
-                    self.subscribers = keys;
-                    return;
-                };
                 // Copied out: queuing may close a subscriber, which
                 // changes the set.
-                keys.extend(subscribers.iter().copied());
+                let mut due = std::mem::take(&mut self.due);
+                self.cx
+                    .topics
+                    .due(topic, fanout.offset, fanout.reset, &mut keys, &mut due);
                 self.deliver_framed(&keys, topic, &fanout.payload);
+                if !due.is_empty() {
+                    self.deliver_positioned(&due, topic, fanout);
+                }
+                due.clear();
+                self.due = due;
             }
             Audience::Everyone => {
                 keys.extend((0..self.clients.capacity()).filter_map(|i| self.clients.key_at(i)));
@@ -53,6 +59,9 @@ impl<H: Handler> Shard<H> {
     /// variant of its framing ([`Handler::delivery_variant`]) made once,
     /// at its first subscriber, and shared.
     fn deliver_framed(&mut self, keys: &[Key], topic: &[u8], payload: &Bytes) {
+        if keys.is_empty() {
+            return;
+        }
         let mut framings = std::mem::take(&mut self.framings);
         for &key in keys {
             let Some(client) = self.clients.get(key) else {
@@ -63,6 +72,55 @@ impl<H: Handler> Shard<H> {
                 Some(at) => at,
                 None => {
                     let framed = self.handler.frame_variant(topic, payload, variant);
+                    framings.push((variant, framed));
+                    framings.len() - 1
+                }
+            };
+            self.deliver_to(key, &framings[at].1);
+        }
+        framings.clear();
+        self.framings = framings;
+    }
+
+    /// Delivers a publish at `fanout.offset` to positioned subscribers,
+    /// framed with its offset once per variant and shared. A subscriber
+    /// sent less than the offset before it first gets the publishes in
+    /// between, from the history (they reached the history before this
+    /// one got its offset, but this shard after it): each offset once, in
+    /// order.
+    fn deliver_positioned(&mut self, due: &[Due<Key>], topic: &[u8], fanout: &Fanout) {
+        let mut framings = std::mem::take(&mut self.framings);
+        for &Due { client: key, after } in due {
+            let Some(client) = self.clients.get(key) else {
+                continue;
+            };
+            let variant = self.handler.delivery_variant(&client.state);
+            if after + 1 < fanout.offset {
+                let until = fanout.offset - 1;
+                let gap = self
+                    .cx
+                    .handle
+                    .hub()
+                    .histories()
+                    .between(topic, after, until);
+                let unfilled = (until - after).saturating_sub(gap.len() as u64);
+                self.cx.events.add(Event::Unfilled, unfilled);
+                for (offset, payload) in gap {
+                    let framed = self
+                        .handler
+                        .frame_positioned(topic, offset, &payload, variant);
+                    self.deliver_to(key, &framed);
+                }
+            }
+            let at = match framings.iter().position(|(v, _)| *v == variant) {
+                Some(at) => at,
+                None => {
+                    let framed = self.handler.frame_positioned(
+                        topic,
+                        fanout.offset,
+                        &fanout.payload,
+                        variant,
+                    );
                     framings.push((variant, framed));
                     framings.len() - 1
                 }
@@ -170,10 +228,6 @@ impl<H: Handler> Shard<H> {
 
     /// Drops the subscriptions of a client that is leaving.
     pub(super) fn unsubscribe_all(&mut self, key: Key) {
-        let shard = usize::from(self.index);
-        let core = &mut self.cx;
-        let directory = core.handle.hub().directory();
-        core.topics
-            .remove_client(key, |topic| directory.remove(topic, shard));
+        self.cx.unsubscribe_all(key);
     }
 }

@@ -31,6 +31,7 @@ use crate::core::client::Client;
 use crate::core::context::ContextCore;
 use crate::core::log_limit::Warnings;
 use crate::core::slots::{Key, Slots};
+use crate::core::topics::Due;
 use crate::handler::context::ShardContext;
 use crate::handler::Handler;
 use crate::hub::close_reason::CloseReason;
@@ -138,6 +139,9 @@ pub(crate) struct Shard<H: Handler> {
     rounds: Rounds,
     /// Subscribers of the topic being delivered (memory reused).
     subscribers: Vec<Key>,
+    /// The positioned subscribers of the publish being delivered
+    /// (memory reused).
+    due: Vec<Due<Key>>,
     /// The framings of the publish being delivered, one per variant
     /// (`Handler::delivery_variant`; memory reused).
     framings: Vec<(u8, Bytes)>,
@@ -202,6 +206,7 @@ impl<H: Handler> Shard<H> {
             commands: Vec::new(),
             rounds: Rounds::new(stall_nanos),
             subscribers: Vec::new(),
+            due: Vec::new(),
             framings: Vec::new(),
             outbound_pending: false,
             held: Vec::new(),

@@ -455,6 +455,22 @@ impl<H: WsHandler> Handler for WebSocket<H> {
         }
     }
 
+    /// The handler's positioned frame, compressed as
+    /// [`frame_variant`](Self::frame_variant)'s.
+    fn frame_positioned(
+        &mut self,
+        topic: &[u8],
+        offset: u64,
+        payload: &Bytes,
+        variant: u8,
+    ) -> Bytes {
+        let framed = self.handler.frame_positioned(topic, offset, payload);
+        match self.deflate.as_mut() {
+            Some(shard) if variant != 0 => compress_frame(shard, variant, framed, &mut self.out),
+            _ => framed,
+        }
+    }
+
     fn on_tick(&mut self, cx: &mut ShardContext<'_>) {
         self.handler.on_tick(cx);
     }

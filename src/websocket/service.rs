@@ -104,6 +104,15 @@ pub trait WsHandler {
         frame_of_parts(Opcode::Binary, &[payload])
     }
 
+    /// The WebSocket message a publish at `offset` in its topic's history
+    /// becomes for positioned subscribers (see
+    /// [`Handler::frame_positioned`]). By default
+    /// [`frame_delivery`](Self::frame_delivery)'s.
+    fn frame_positioned(&mut self, topic: &[u8], offset: u64, payload: &Bytes) -> Bytes {
+        let _ = offset;
+        self.frame_delivery(topic, payload)
+    }
+
     /// Shutdown began (see [`Handler::on_shutting_down`]).
     fn on_shutting_down(&mut self, cx: &mut ShardContext<'_>) {
         let _ = cx;

@@ -60,6 +60,9 @@ impl Scope {
 pub const ONLY: &[(&str, &str, Scope)] = &[
     ("websocket", "--websocket", Scope::Pubsub),
     ("backplane", "--backplane", Scope::Pubsub),
+    ("history", "--history", Scope::Pubsub),
+    ("history_max_age", "--history-max-age", Scope::Pubsub),
+    ("history_topics", "--history-topics", Scope::Pubsub),
     ("max_subscriptions", "--max-subscriptions", Scope::Pubsub),
     ("slow_subscribers", "--slow-subscribers", Scope::Pubsub),
     (

@@ -248,6 +248,24 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     pub backplane: Option<String>,
 
+    /// pubsub: keep each topic's last N publishes, with an offset per
+    /// publish and an epoch per topic, so a client can subscribe with
+    /// positions (SUB topic POS) and recover what it missed (SUB topic
+    /// SINCE offset epoch); 0 keeps none. See docs/protocols.md.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub history: usize,
+
+    /// pubsub with --history: drop kept publishes older than this
+    /// [default: kept until pushed out by newer ones].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "history")]
+    pub history_max_age: Option<Duration>,
+
+    /// pubsub with --history: topics with a history at most; past it, the
+    /// topic published to least recently is forgotten (its clients cannot
+    /// recover).
+    #[arg(long, default_value_t = esockets::HISTORY_TOPICS, value_name = "N")]
+    pub history_topics: usize,
+
     /// How long a graceful close (and so shutdown) waits for a client's
     /// queued output to reach it: seconds (5, 0.5) or with a unit (500ms,
     /// 30s, 2m); at most a day. Formerly --drain-timeout, still accepted.
@@ -413,6 +431,11 @@ impl Cli {
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,
             },
             backplane: self.backplane.clone(),
+            history: esockets::History {
+                messages: self.history,
+                max_age: self.history_max_age,
+                topics: self.history_topics,
+            },
             proxy_protocol: self.proxy_protocol,
             proxy_trusted: self.proxy_trusted.clone(),
             proxy_timeout: self.proxy_timeout,

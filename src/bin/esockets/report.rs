@@ -65,6 +65,28 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
             esockets::protocols::pubsub::MAX_TOPIC,
             cli.max_subscriptions,
         );
+        let history = config.history;
+        if history.enabled() {
+            let age = history.max_age.map_or_else(
+                || "no age limit".to_owned(),
+                |age| format!("none older than {}", humantime::format_duration(age)),
+            );
+            let epochs = if config.backplane.is_some() {
+                "shared through Redis with the other processes: offsets and epochs come from \
+                 Redis and survive a restart"
+            } else {
+                "epochs are this process's own (a restart loses them)"
+            };
+            tracing::info!(
+                "history: the last {} publishes of each topic ({age}), {} topics at most; {epochs}",
+                history.messages,
+                history.topics,
+            );
+        } else {
+            tracing::info!(
+                "history: none kept (SUB topic POS and SINCE are refused; see --history)"
+            );
+        }
     }
     if cli.speaks_websocket() {
         websocket(cli);

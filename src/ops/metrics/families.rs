@@ -306,6 +306,21 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
         &[("", |s| s.stats.flood_closed)],
     ),
     counter(
+        "esockets_pubsub_recovered",
+        "Pub/sub publishes sent from the history to subscribers recovering what they missed (SUB ... SINCE).",
+        &[("", |s| s.stats.recovered)],
+    ),
+    counter(
+        "esockets_pubsub_recovery_failed",
+        "Pub/sub recoveries refused (another epoch, or what was missed is no longer kept): the client must reload.",
+        &[("", |s| s.stats.recovery_failed)],
+    ),
+    counter(
+        "esockets_pubsub_unfilled",
+        "Pub/sub positioned deliveries lost: a later publish reached the shard first and this one had left the history.",
+        &[("", |s| s.stats.unfilled)],
+    ),
+    counter(
         "esockets_pubsub_lost_fanout",
         "Messages published here that never reached another shard: its inbox stayed full.",
         &[("", |s| s.stats.lost_fanout)],
@@ -476,7 +491,23 @@ fn encode_process(
     handle: &ServerHandle,
 ) -> Result<(), fmt::Error> {
     let limit = fds::open_file_limit().map_or(0, |(soft, _)| soft);
-    let facts: [(&str, &str, u64); 3] = [
+    let (history_topics, history_messages) = handle.hub().histories().sizes();
+    let facts: [(&str, &str, u64); 6] = [
+        (
+            "esockets_history_topics",
+            "Topics with a history kept now (at most --history-topics).",
+            history_topics,
+        ),
+        (
+            "esockets_history_messages",
+            "Publishes kept in the topics' histories now.",
+            history_messages,
+        ),
+        (
+            "esockets_presence_entries",
+            "Presence entries now: one per topic and identity subscribed to it, in this process.",
+            handle.hub().presence().entries(),
+        ),
         (
             "esockets_open_files_limit",
             "The process's open-file limit (soft): every client takes one.",

@@ -4,11 +4,22 @@
 /// Longest topic, in bytes.
 pub const MAX_TOPIC: usize = 256;
 
+/// Longest epoch a client may send back, in bytes.
+pub const MAX_EPOCH: usize = 64;
+
 /// One client command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request<'a> {
     /// `SUB topic`: receive what is published to `topic`.
     Sub(&'a [u8]),
+    /// `SUB topic POS`: the same, each delivery with its offset in the
+    /// topic's history; answered with the topic's position.
+    SubPositioned(&'a [u8]),
+    /// `SUB topic SINCE offset epoch`: the same, first receiving every
+    /// publish after `offset` of the history `epoch`.
+    SubSince(&'a [u8], u64, &'a [u8]),
+    /// `PRESENCE topic`: who is subscribed to `topic`.
+    Presence(&'a [u8]),
     /// `UNSUB topic`: stop receiving it.
     Unsub(&'a [u8]),
     /// `PUB topic payload`: send `payload` (the rest of the line, spaces
@@ -24,7 +35,7 @@ pub enum Request<'a> {
 /// Why a command line was refused; each has its `-ERR` text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestError {
-    /// Not one of `SUB`, `UNSUB`, `PUB`, `PING`, `AUTH`.
+    /// Not one of `SUB`, `UNSUB`, `PUB`, `PING`, `AUTH`, `PRESENCE`.
     Unknown,
     /// The command needs a topic and has none (or an empty one).
     NoTopic,
@@ -34,6 +45,11 @@ pub enum RequestError {
     TrailingBytes,
     /// `AUTH` without a token.
     NoToken,
+    /// `SINCE` without an offset, or one that is not a decimal number of
+    /// at most 20 digits (no sign, no leading zero) that fits 64 bits.
+    BadOffset,
+    /// `SINCE` without an epoch, or one longer than [`MAX_EPOCH`] bytes.
+    BadEpoch,
 }
 
 impl RequestError {
@@ -45,6 +61,8 @@ impl RequestError {
             Self::TopicTooLong => b"-ERR topic too long",
             Self::TrailingBytes => b"-ERR unexpected bytes after the command",
             Self::NoToken => b"-ERR missing token",
+            Self::BadOffset => b"-ERR bad offset",
+            Self::BadEpoch => b"-ERR bad epoch",
         }
     }
 }
@@ -52,7 +70,8 @@ impl RequestError {
 /// Parses one command, `line` without its `\n` (a trailing `\r` is
 /// ignored). Commands are in any case (`SUB`, `sub`, `Sub`), as Redis's
 /// are; topics are case-sensitive; exactly one space separates the parts;
-/// a topic is any bytes but space, `\r` and `\n`.
+/// a topic is any bytes but space, `\r` and `\n`. `POS` and `SINCE`
+/// are in any case too.
 pub fn parse(line: &[u8]) -> Result<Request<'_>, RequestError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let (verb, rest) = match memchr::memchr(b' ', line) {
@@ -71,7 +90,8 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, RequestError> {
     match verb {
         b"PING" if rest.is_none() => Ok(Request::Ping),
         b"PING" => Err(RequestError::TrailingBytes),
-        b"SUB" => lone_topic(rest).map(Request::Sub),
+        b"SUB" => subscribe(rest.unwrap_or_default()),
+        b"PRESENCE" => lone_topic(rest).map(Request::Presence),
         b"UNSUB" => lone_topic(rest).map(Request::Unsub),
         b"AUTH" => match rest.unwrap_or_default() {
             b"" => Err(RequestError::NoToken),
@@ -92,8 +112,45 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, RequestError> {
     }
 }
 
-/// The longest command name (`UNSUB`).
-const LONGEST_VERB: usize = 5;
+/// The longest command name (`PRESENCE`).
+const LONGEST_VERB: usize = 8;
+
+/// `SUB`'s arguments: a topic, then nothing, `POS`, or `SINCE offset
+/// epoch`.
+fn subscribe(rest: &[u8]) -> Result<Request<'_>, RequestError> {
+    let mut words = rest.splitn(4, |&b| b == b' ');
+    let topic = checked_topic(words.next().unwrap_or_default())?;
+    let Some(mode) = words.next() else {
+        return Ok(Request::Sub(topic));
+    };
+    if mode.eq_ignore_ascii_case(b"POS") && words.next().is_none() {
+        return Ok(Request::SubPositioned(topic));
+    }
+    if !mode.eq_ignore_ascii_case(b"SINCE") {
+        return Err(RequestError::TrailingBytes);
+    }
+    let offset = offset(words.next().unwrap_or_default()).ok_or(RequestError::BadOffset)?;
+    let epoch = words.next().unwrap_or_default();
+    if epoch.is_empty()
+        || epoch.len() > MAX_EPOCH
+        || epoch.iter().any(|&b| matches!(b, b' ' | b'\r' | b'\n'))
+    {
+        return Err(RequestError::BadEpoch);
+    }
+    Ok(Request::SubSince(topic, offset, epoch))
+}
+
+/// A decimal offset: digits only, no leading zero (but `0`), fits 64
+/// bits.
+fn offset(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 || (text.len() > 1 && text[0] == b'0') {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
 
 /// A topic that must be the last part of the line.
 fn lone_topic(rest: Option<&[u8]>) -> Result<&[u8], RequestError> {
@@ -121,7 +178,7 @@ fn checked_topic(topic: &[u8]) -> Result<&[u8], RequestError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, Request, RequestError, MAX_TOPIC};
+    use super::{parse, Request, RequestError, MAX_EPOCH, MAX_TOPIC};
 
     #[test]
     fn every_command() {
@@ -157,6 +214,47 @@ mod tests {
         line.extend_from_slice(&long);
         assert_eq!(parse(&line), Err(RequestError::TopicTooLong));
         assert_eq!(parse(&line[..line.len() - 1]), Ok(Request::Sub(&long[1..])));
+    }
+
+    #[test]
+    fn subscribing_with_positions_and_recovering() {
+        assert_eq!(parse(b"SUB t POS"), Ok(Request::SubPositioned(b"t")));
+        assert_eq!(parse(b"sub t pos\r"), Ok(Request::SubPositioned(b"t")));
+        assert_eq!(
+            parse(b"SUB t SINCE 0 e1"),
+            Ok(Request::SubSince(b"t", 0, b"e1"))
+        );
+        assert_eq!(
+            parse(b"SUB t since 18446744073709551615 abc"),
+            Ok(Request::SubSince(b"t", u64::MAX, b"abc"))
+        );
+        assert_eq!(parse(b"PRESENCE room"), Ok(Request::Presence(b"room")));
+        assert_eq!(parse(b"PRESENCE"), Err(RequestError::NoTopic));
+        assert_eq!(parse(b"PRESENCE a b"), Err(RequestError::TrailingBytes));
+        assert_eq!(parse(b"SUB t POS x"), Err(RequestError::TrailingBytes));
+        assert_eq!(parse(b"SUB t OTHER"), Err(RequestError::TrailingBytes));
+        for bad in [
+            &b"SUB t SINCE"[..],
+            b"SUB t SINCE  e",
+            b"SUB t SINCE -1 e",
+            b"SUB t SINCE +1 e",
+            b"SUB t SINCE 18446744073709551616 e",
+            b"SUB t SINCE 99999999999999999999999 e",
+            b"SUB t SINCE 1x e",
+            b"SUB t SINCE abc e",
+            b"SUB t SINCE 01 e",
+        ] {
+            assert_eq!(parse(bad), Err(RequestError::BadOffset), "{bad:?}");
+        }
+        let long_epoch = [b"SUB t SINCE 1 ".as_slice(), &[b'e'; MAX_EPOCH + 1]].concat();
+        for bad in [
+            &b"SUB t SINCE 1"[..],
+            b"SUB t SINCE 1 ",
+            b"SUB t SINCE 1 e f",
+            &long_epoch,
+        ] {
+            assert_eq!(parse(bad), Err(RequestError::BadEpoch), "{bad:?}");
+        }
     }
 
     #[test]

@@ -16,9 +16,12 @@ mod websocket;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-pub use command::{parse, Request, RequestError, MAX_TOPIC};
+pub use command::{parse, Request, RequestError, MAX_EPOCH, MAX_TOPIC};
 pub use rules::{Auth, PublishRate, Rules, AUTH_TIMEOUT, FLOOD_LIMIT};
-pub use session::{execute, Reply, Session, AUTH_TIMED_OUT, GRANT_EXPIRED, RATE_LIMITED};
+pub use session::{
+    execute, Replay, Reply, Session, AUTH_TIMED_OUT, CANNOT_RECOVER, GRANT_EXPIRED, HISTORY_OFF,
+    PRESENCE_LIST, RATE_LIMITED,
+};
 pub use websocket::{PubSubWs, WsText, CHAT_PAGE};
 
 use std::net::SocketAddr;
@@ -56,6 +59,18 @@ impl Framing for LineFraming {
 /// `framing`: what every front end's [`Handler::frame_delivery`] sends.
 pub fn delivery(framing: &impl Framing, topic: &[u8], payload: &[u8]) -> Bytes {
     framing.frame(&[b"MSG ", topic, b" ", payload])
+}
+
+/// The delivery of a publish at `offset` in its topic's history, `MSG
+/// topic offset payload`, for positioned subscribers.
+pub fn positioned_delivery(
+    framing: &impl Framing,
+    topic: &[u8],
+    offset: u64,
+    payload: &[u8],
+) -> Bytes {
+    let offset = offset.to_string();
+    framing.frame(&[b"MSG ", topic, b" ", offset.as_bytes(), b" ", payload])
 }
 
 /// What a client gets before it is closed for an over-long line.
@@ -140,8 +155,13 @@ impl Handler for PubSub {
         let mut close = false;
         for line in &mut lines {
             let reply = execute(cx, conn, session, &self.rules, line);
-            self.replies.extend_from_slice(reply.text);
+            self.replies.extend_from_slice(&reply.text);
             self.replies.push(b'\n');
+            for (offset, payload) in reply.replay.iter().flat_map(|r| &r.missed) {
+                let topic = reply.replay.as_ref().map_or(&b""[..], |r| &r.topic);
+                let line = positioned_delivery(&LineFraming, topic, *offset, payload);
+                self.replies.extend_from_slice(&line);
+            }
             if reply.close {
                 // The lines after it are not run.
                 close = true;
@@ -161,6 +181,10 @@ impl Handler for PubSub {
 
     fn frame_delivery(&mut self, topic: &[u8], payload: &Bytes) -> Bytes {
         delivery(&LineFraming, topic, payload)
+    }
+
+    fn frame_positioned(&mut self, topic: &[u8], offset: u64, payload: &Bytes, _: u8) -> Bytes {
+        positioned_delivery(&LineFraming, topic, offset, payload)
     }
 
     fn on_timer(

@@ -2,6 +2,8 @@
 //! grant ends, and its publish budget; and the commands run against it.
 //! The same for lines and WebSocket.
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
@@ -9,34 +11,73 @@ use bytes::Bytes;
 use super::auth::{Authorizer, Credential, Grant, Refusal};
 use super::command::{parse, Request, RequestError};
 use super::rules::{PublishRate, Rules, FLOOD_LIMIT};
-use crate::{Conn, ConnId, Event, ShardContext, TimerId};
+use crate::{Conn, ConnId, Event, Recovered, ShardContext, TimerId, Unrecoverable};
 
 /// Timer tag: the client has not authenticated in time.
 const DEADLINE: u64 = 1;
 /// Timer tag: the client's grant (its token's `exp`) ended.
 const EXPIRY: u64 = 2;
 
-/// What one command gets back: a reply (without framing), and whether the
-/// client is closed after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What one command gets back: a reply (without framing), whether the
+/// client is closed after it, and the publishes a recovery sends right
+/// after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
-    /// `+OK`, `+PONG` or `-ERR reason`.
-    pub text: &'static [u8],
+    /// `+OK`, `+OK …`, `+PONG` or `-ERR reason`.
+    pub text: Cow<'static, [u8]>,
     /// Close the client once the reply is sent.
     pub close: bool,
+    /// What `SUB topic SINCE …` recovered, to send after the reply.
+    pub replay: Option<Replay>,
+}
+
+/// The publishes a recovery sends before any live one: each is a delivery
+/// with its offset (`MSG topic offset payload`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replay {
+    /// The topic recovered.
+    pub topic: Bytes,
+    /// Its publishes after the offset asked for, with their offsets, in
+    /// order.
+    pub missed: Vec<(u64, Bytes)>,
 }
 
 impl Reply {
     /// A reply that keeps the client.
     const fn keep(text: &'static [u8]) -> Self {
-        Self { text, close: false }
+        Self {
+            text: Cow::Borrowed(text),
+            close: false,
+            replay: None,
+        }
+    }
+
+    /// A reply made for this command, keeping the client.
+    fn owned(text: Vec<u8>) -> Self {
+        Self {
+            text: Cow::Owned(text),
+            close: false,
+            replay: None,
+        }
     }
 
     /// A reply followed by a close.
     const fn close(text: &'static [u8]) -> Self {
-        Self { text, close: true }
+        Self {
+            text: Cow::Borrowed(text),
+            close: true,
+            replay: None,
+        }
     }
 }
+
+/// Identities a `PRESENCE` reply lists at most.
+pub const PRESENCE_LIST: usize = 100;
+
+/// The reply to `SUB … POS` or `SINCE` without a history.
+pub const HISTORY_OFF: &[u8] = b"-ERR history is off";
+/// The reply to a recovery refused: the client must reload its state.
+pub const CANNOT_RECOVER: &[u8] = b"-ERR cannot recover";
 
 /// What the session's timer said, for [`Session::on_timer`].
 pub const AUTH_TIMED_OUT: &[u8] = b"-ERR authentication timeout";
@@ -172,17 +213,24 @@ pub fn execute(
                 Err(refusal) => Reply::close(refusal.reply()),
             }
         }
-        Request::Sub(topic) => {
+        Request::Sub(topic) => subscribe(cx, conn, session, rules, topic, None),
+        Request::SubPositioned(topic) => subscribe(cx, conn, session, rules, topic, Some(None)),
+        Request::SubSince(topic, offset, epoch) => {
+            subscribe(cx, conn, session, rules, topic, Some(Some((offset, epoch))))
+        }
+        Request::Presence(topic) => {
             if let Err(reply) =
                 permitted(cx, rules, session, |a, grant| a.may_subscribe(grant, topic))
             {
-                reply
-            } else if cx.subscriptions(conn) >= rules.max_subscriptions {
-                Reply::keep(b"-ERR too many subscriptions")
-            } else {
-                cx.subscribe(conn, topic);
-                Reply::keep(b"+OK")
+                return reply;
             }
+            let present = cx.presence(topic, PRESENCE_LIST);
+            let mut text = format!("+OK {}", present.count).into_bytes();
+            for identity in &present.identities {
+                text.push(b' ');
+                escape_identity(identity.as_bytes(), &mut text);
+            }
+            Reply::owned(text)
         }
         Request::Unsub(topic) => {
             if let Err(reply) = permitted(cx, rules, session, |_, _| true) {
@@ -212,6 +260,55 @@ pub fn execute(
             }
             cx.publish(topic, Bytes::copy_from_slice(payload));
             Reply::keep(b"+OK")
+        }
+    }
+}
+
+/// `SUB topic`, with positions (`Some`), recovering from an offset and
+/// epoch (`Some(Some)`).
+fn subscribe(
+    cx: &mut ShardContext<'_>,
+    conn: &Conn<'_>,
+    session: &Session,
+    rules: &Rules,
+    topic: &[u8],
+    positioned: Option<Option<(u64, &[u8])>>,
+) -> Reply {
+    if let Err(reply) = permitted(cx, rules, session, |a, grant| a.may_subscribe(grant, topic)) {
+        return reply;
+    }
+    if cx.subscriptions(conn) >= rules.max_subscriptions {
+        return Reply::keep(b"-ERR too many subscriptions");
+    }
+    let identity: Option<&Arc<str>> = session.grant.as_ref().map(|g| &g.identity.subject);
+    let Some(since) = positioned else {
+        cx.subscribe_as(conn, topic, identity);
+        return Reply::keep(b"+OK");
+    };
+    match cx.subscribe_positioned(conn, topic, identity, since) {
+        Ok(Recovered { position, missed }) => {
+            let mut text = format!("+OK {} ", position.offset).into_bytes();
+            text.extend_from_slice(&position.epoch);
+            let mut reply = Reply::owned(text);
+            if !missed.is_empty() {
+                let topic = Bytes::copy_from_slice(topic);
+                reply.replay = Some(Replay { topic, missed });
+            }
+            reply
+        }
+        Err(Unrecoverable::Off) => Reply::keep(HISTORY_OFF),
+        Err(_) => Reply::keep(CANNOT_RECOVER),
+    }
+}
+
+/// Appends `identity` to a `PRESENCE` reply: bytes above space but `%`
+/// as they are, the others as `%XX` (so an identity is one word).
+fn escape_identity(identity: &[u8], out: &mut Vec<u8>) {
+    for &b in identity {
+        if b <= b' ' || b == b'%' || b == 0x7f {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        } else {
+            out.push(b);
         }
     }
 }

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::auth::{Credential, Refusal};
-use super::{delivery, execute, Framing, Rules, Session};
+use super::{delivery, execute, positioned_delivery, Framing, Rules, Session};
 use crate::websocket::{
     frame_of_parts, Message, Opcode, OpenRequest, WsConn, WsHandler, POLICY_VIOLATION,
 };
@@ -26,6 +26,17 @@ pub struct WsText;
 impl Framing for WsText {
     fn frame(&self, parts: &[&[u8]]) -> Bytes {
         frame_of_parts(Opcode::Text, parts)
+    }
+}
+
+/// Messages as unmasked WebSocket binary frames, for deliveries that are
+/// not UTF-8.
+#[derive(Clone, Copy, Debug, Default)]
+struct Binary;
+
+impl Framing for Binary {
+    fn frame(&self, parts: &[&[u8]]) -> Bytes {
+        frame_of_parts(Opcode::Binary, parts)
     }
 }
 
@@ -129,9 +140,22 @@ impl WsHandler for PubSubWs {
         };
         let reply = execute(cx, ws.conn(), session, &self.rules, command.as_bytes());
         if reply.close {
-            refuse(ws, reply.text);
-        } else {
-            send_reply(ws, reply.text);
+            return refuse(ws, &reply.text);
+        }
+        send_reply(ws, &reply.text);
+        if let Some(replay) = &reply.replay {
+            for (offset, payload) in &replay.missed {
+                let offset = offset.to_string();
+                let parts = [
+                    &b"MSG "[..],
+                    &replay.topic,
+                    b" ",
+                    offset.as_bytes(),
+                    b" ",
+                    payload,
+                ];
+                send_reply(ws, &parts.concat());
+            }
         }
     }
 
@@ -153,7 +177,17 @@ impl WsHandler for PubSubWs {
         if std::str::from_utf8(topic).is_ok() && std::str::from_utf8(payload).is_ok() {
             delivery(&WsText, topic, payload)
         } else {
-            frame_of_parts(Opcode::Binary, &[b"MSG ", topic, b" ", payload])
+            delivery(&Binary, topic, payload)
+        }
+    }
+
+    /// As [`frame_delivery`](Self::frame_delivery)'s, `MSG topic offset
+    /// payload`.
+    fn frame_positioned(&mut self, topic: &[u8], offset: u64, payload: &Bytes) -> Bytes {
+        if std::str::from_utf8(topic).is_ok() && std::str::from_utf8(payload).is_ok() {
+            positioned_delivery(&WsText, topic, offset, payload)
+        } else {
+            positioned_delivery(&Binary, topic, offset, payload)
         }
     }
 

@@ -7,9 +7,11 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 
-use esockets::{Admission, CloseReason, Config, Conn, ConnId, Handler, Server, ServerHandle,
-    ShardContext, Verdict};
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use esockets::{
+    Admission, CloseReason, Config, Conn, ConnId, Handler, Server, ServerHandle, ShardContext,
+    Verdict,
+};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -49,7 +51,9 @@ struct ClientIo {
 impl Client {
     /// Locks the client's buffers (a poisoned lock still holds valid bytes).
     fn io(&self) -> std::sync::MutexGuard<'_, ClientIo> {
-        self.io.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.io
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -59,7 +63,9 @@ impl Client {
     /// when there are none).
     fn recv<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyBytes>> {
         if n < 0 {
-            return Err(PyValueError::new_err(format!("recv: n must be >= 0, got {n}")));
+            return Err(PyValueError::new_err(format!(
+                "recv: n must be >= 0, got {n}"
+            )));
         }
         let mut io = self.io();
         let take = io.input.len().min(n as usize);
@@ -199,7 +205,13 @@ impl Handler for PyHandler {
         Python::with_gil(|py| {
             let client = match Bound::new(
                 py,
-                Client { id: conn.id(), fd, peer, io: Mutex::default(), handle },
+                Client {
+                    id: conn.id(),
+                    fd,
+                    peer,
+                    io: Mutex::default(),
+                    handle,
+                },
             ) {
                 Ok(client) => client,
                 Err(err) => {
@@ -208,7 +220,14 @@ impl Handler for PyHandler {
                 }
             };
             let address = (peer.ip().to_string(), peer.port());
-            if call(py, &callbacks.incoming, &client, (client.clone(), address), conn, "handle_incoming") {
+            if call(
+                py,
+                &callbacks.incoming,
+                &client,
+                (client.clone(), address),
+                conn,
+                "handle_incoming",
+            ) {
                 Admission::Accept(Some(client.unbind()))
             } else {
                 client.get().io().gone = true;
@@ -224,7 +243,9 @@ impl Handler for PyHandler {
         state: &mut Self::State,
         data: &[u8],
     ) -> Verdict {
-        let Some(client) = state else { return Verdict::Close };
+        let Some(client) = state else {
+            return Verdict::Close;
+        };
         let callbacks = &self.callbacks;
         Python::with_gil(|py| {
             let client = client.bind(py);
@@ -233,7 +254,14 @@ impl Handler for PyHandler {
             // callback takes input and some is left.
             loop {
                 let before = client.get().pending();
-                if !call(py, &callbacks.readable, client, (client.clone(),), conn, "handle_readable") {
+                if !call(
+                    py,
+                    &callbacks.readable,
+                    client,
+                    (client.clone(),),
+                    conn,
+                    "handle_readable",
+                ) {
                     return Verdict::Close;
                 }
                 let after = client.get().pending();
@@ -286,26 +314,42 @@ impl Core {
     ) -> PyResult<Self> {
         let port = u16::try_from(port)
             .map_err(|_| PyValueError::new_err(format!("port: must be 0..=65535, got {port}")))?;
-        let backlog = u32::try_from(backlog).ok().filter(|&b| b > 0).ok_or_else(|| {
-            PyValueError::new_err(format!("queue_size: must be a positive number, got {backlog}"))
-        })?;
+        let backlog = u32::try_from(backlog)
+            .ok()
+            .filter(|&b| b > 0)
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "queue_size: must be a positive number, got {backlog}"
+                ))
+            })?;
         let bind = (host, port)
             .to_socket_addrs()
             .map_err(|err| PyValueError::new_err(format!("host: cannot resolve {host:?}: {err}")))?
             .next()
             .ok_or_else(|| PyValueError::new_err(format!("host: {host:?} has no address")))?;
-        let mut config = Config { bind, backlog, ..Config::default() };
+        let mut config = Config {
+            bind,
+            backlog,
+            ..Config::default()
+        };
         if threads > 0 {
             config.threads = threads;
         }
-        let callbacks = std::sync::Arc::new(Callbacks { incoming, readable, closed });
+        let callbacks = std::sync::Arc::new(Callbacks {
+            incoming,
+            readable,
+            closed,
+        });
         let server = Server::bind(config, move |_shard| PyHandler {
             callbacks: callbacks.clone(),
             handle: None,
         })
         .map_err(|err| PyOSError::new_err(format!("cannot serve {bind}: {err}")))?;
         let handle = server.handle();
-        Ok(Self { server: Mutex::new(Some(server)), handle })
+        Ok(Self {
+            server: Mutex::new(Some(server)),
+            handle,
+        })
     }
 
     /// The bound port.
@@ -337,6 +381,5 @@ impl Core {
 fn _esockets(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<Client>()?;
-    let _ = PyTypeError::new_err("");
     Ok(())
 }

@@ -73,7 +73,9 @@ fn tempdir() -> PathBuf {
 /// Runs `command` to its end or `limit`, killing it then; true when it
 /// exited with 0.
 fn run_bounded(command: &mut Command, limit: Duration) -> bool {
-    let mut child = command.spawn().expect("start python3 -m pytest (is python3 installed?)");
+    let mut child = command
+        .spawn()
+        .expect("start python3 -m pytest (is python3 installed?)");
     let deadline = std::time::Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("wait for pytest") {

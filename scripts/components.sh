@@ -49,6 +49,17 @@ if ! python3 -c 'import websockets' >/dev/null 2>&1; then
     python3 -m pip install -q websockets
 fi
 
+# The Python package's tests (tests/python.rs): pytest; maturin builds
+# the package for `pip install ./python`.
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+    echo "components: installing pytest" >&2
+    python3 -m pip install -q pytest
+fi
+if ! python3 -m maturin --version >/dev/null 2>&1; then
+    echo "components: installing maturin" >&2
+    python3 -m pip install -q maturin
+fi
+
 if ! command -v kosoku >/dev/null 2>&1; then
     echo "components: installing kosoku (the Autobahn cases)" >&2
     python3 -m pip install -q kosoku
@@ -58,3 +69,5 @@ for command in kosoku redis-server haproxy promtool chromium ip sysctl nc c++ op
     command -v "$command" >/dev/null || { echo "components: $command still missing" >&2; exit 1; }
 done
 python3 -c 'import websockets' || { echo "components: Python websockets still missing" >&2; exit 1; }
+python3 -c 'import pytest' || { echo "components: pytest still missing" >&2; exit 1; }
+python3 -m maturin --version >/dev/null || { echo "components: maturin still missing" >&2; exit 1; }

@@ -48,7 +48,7 @@ port=1800
 report() { # NAME JSON TICKS WIRE_BYTES UNIT_FIELD
     python3 - "$@" "$ticks_per_s" <<'PY'
 import json, sys
-name, path, ticks, wire, unit, per_s = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+name, path, ticks, wire, unit, per_s = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(float(sys.argv[4])), sys.argv[5], int(sys.argv[6])
 r = json.load(open(path))
 if unit == "deliveries":
     count = r["pubsub"]["delivered"]

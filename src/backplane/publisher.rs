@@ -41,8 +41,18 @@ pub(super) struct Publisher {
 }
 
 impl Publisher {
-    /// Runs until the server stops.
+    /// Runs until the server stops; what is still queued then (Redis was
+    /// down, or broke during the last batch) is counted lost.
     pub(super) fn run(self) {
+        self.publish_until_stopped();
+        let left = self.outbox.try_iter().count() as u64;
+        if left > 0 {
+            self.counters.lost.fetch_add(left, Ordering::Relaxed);
+        }
+    }
+
+    /// Publishes and reconnects until the server stops.
+    fn publish_until_stopped(&self) {
         let mut backoff = FIRST_BACKOFF;
         let mut was_up = false;
         let mut health = Health::new("publishing", &self.client);

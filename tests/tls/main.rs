@@ -14,6 +14,7 @@ mod bad_input;
 mod browser;
 mod certs;
 mod clients;
+mod deadline;
 mod haproxy;
 mod metrics;
 mod openssl_client;

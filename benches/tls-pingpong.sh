@@ -9,7 +9,8 @@
 #   RUNS=5 CONNECTIONS="1000 10000" DURATION=10s THREADS=2 (server threads)
 #   CONTENDERS="esockets-tls esockets tokio-rustls tokio-rustls-ring haproxy"
 # (tokio-rustls: aws-lc-rs, its default provider and esockets's;
-# tokio-rustls-ring: the same on ring)
+# tokio-rustls-ring: the same on ring; esockets-tls-base: esockets TLS
+# from the build in BASE=DIR, the baseline of a change, side by side)
 set -euo pipefail
 here=$(dirname "$0")
 # shellcheck source=tls-common.sh
@@ -30,6 +31,8 @@ start() { # contender: starts its server on $port, sets $pid and $tls
     case $1 in
     esockets-tls) "$bin/esockets" --threads "$threads" --bind "127.0.0.1:$port" \
         --tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem" 2>/dev/null & ;;
+    esockets-tls-base) "${BASE:?BASE=DIR names the baseline build}/esockets" --threads "$threads" \
+        --bind "127.0.0.1:$port" --tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem" 2>/dev/null & ;;
     esockets) tls=0; "$bin/esockets" --threads "$threads" --bind "127.0.0.1:$port" 2>/dev/null & ;;
     tokio-rustls) "$bin/tokio-rustls-echo" --threads "$threads" --bind "127.0.0.1:$port" \
         --tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem" >/dev/null 2>&1 & ;;

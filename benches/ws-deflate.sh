@@ -18,11 +18,10 @@
 #    delivery inflated and verified): deliveries/s, server CPU per
 #    delivery, bytes out per delivery.
 #
-# The payload is loadgen's self-identifying pattern (a 20-letter header
-# and a window into a 251-letter pseudo-random sequence), which deflate
-# at level 1 shrinks about as much as chat-sized JSON (the bytes per
-# message are printed; docs/benchmarks.md has the ratio of a 1 KiB JSON
-# message).
+# The payload is loadgen's `--payload json` (PAYLOAD=letters for the
+# old one): its self-identifying header, then a window into chat-like
+# JSON records (loadgen/src/engine/corpus.rs), so deflate meets what it
+# would meet in a chat or a feed; every byte is still verified.
 #
 # Every contender runs once per round, RUNS rounds (interleaved, each
 # server fresh on a fresh port); the medians of each come last.
@@ -34,6 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-target/dist}
 conns=${CONNS:-1000}
+payload=${PAYLOAD:-json}
 subs=${SUBS:-10000}
 duration=${DURATION:-10s}
 runs=${RUNS:-3}
@@ -78,7 +78,7 @@ for who in esockets esockets-deflate node-ws node-ws-deflate; do
     pid=$!
     wait_port "$port"
     io_before=$(io_bytes "$pid")
-    "$bin/loadgen" --ws "${flags[@]}" --addr "127.0.0.1:$port" -c "$conns" --size 1024 --warmup 0s \
+    "$bin/loadgen" --ws "${flags[@]}" --addr "127.0.0.1:$port" -c "$conns" --size 1024 --payload "$payload" --warmup 0s \
         --duration "$duration" --json "$out/$who.json" >/dev/null 2>&1 || true
     ticks=$(cpu_ticks "$pid")
     io_after=$(io_bytes "$pid")
@@ -100,7 +100,7 @@ for who in esockets esockets-deflate; do
     pid=$!
     wait_port "$port"
     "$bin/loadgen" --ws "${flags[@]}" --mode pubsub --addr "127.0.0.1:$port" --subscribers "$subs" \
-        --publishers 1 --topics 1 --pipeline 8 --size 1024 --warmup 0s --duration "$duration" \
+        --publishers 1 --topics 1 --pipeline 8 --size 1024 --payload "$payload" --warmup 0s --duration "$duration" \
         --json "$out/fanout-$who.json" >/dev/null 2>&1 || true
     ticks=$(cpu_ticks "$pid")
     kill "$pid"; wait "$pid" 2>/dev/null || true

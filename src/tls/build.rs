@@ -13,19 +13,25 @@ use super::resolve::ByName;
 use super::settings::{ClientAuth, TlsSettings};
 use super::Served;
 
-/// The crypto provider: aws-lc-rs, rustls's default. Measured on this
-/// machine against *ring* (docs/bench/tls/provider.txt): handshakes 4.8
-/// times as fast, post-quantum key exchange (X25519MLKEM768, which
-/// browsers offer; *ring* has none), records 0.7 to 0.9 times as fast;
-/// its build takes about two minutes more. A handshake storm is where a
-/// server runs out of CPU, so the handshakes decide.
+/// The crypto provider: aws-lc-rs for the handshake, *ring* for the
+/// records. Measured on this machine (docs/bench/tls/provider.txt):
+/// aws-lc-rs's handshakes are 4.8 times as fast and it has post-quantum
+/// key exchange (X25519MLKEM768, which browsers offer; *ring* has none),
+/// so key exchange, signatures, randomness and tickets are aws-lc-rs's;
+/// *ring*'s AEADs seal and open 64 B records 1.1 to 1.5 times as fast,
+/// so the cipher suites (record protection and the key schedule) are
+/// *ring*'s: 5,054 server instructions per 64 B echo against 5,528 with
+/// aws-lc-rs's suites (`benches/tls-instructions.sh`, median of 3). A
+/// handshake storm is where a server runs out of CPU, and small records
+/// are what an established client costs: each half goes to the faster
+/// crate. *ring* adds under a minute to a build from nothing.
 ///
 /// Its suites in the server's order of preference, which the server
 /// follows over the client's: AES-128-GCM first (four fewer AES rounds
 /// than AES-256 per block, smaller keys per session), then
 /// ChaCha20-Poly1305, then AES-256-GCM; TLS 1.3's before TLS 1.2's.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    use rustls::crypto::aws_lc_rs::cipher_suite as suite;
+    use rustls::crypto::ring::cipher_suite as suite;
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.cipher_suites = vec![
         suite::TLS13_AES_128_GCM_SHA256,

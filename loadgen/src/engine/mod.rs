@@ -5,6 +5,7 @@
 //! `lifecycle`, `timeline`).
 
 pub mod coordinator;
+pub mod corpus;
 pub mod echo;
 pub mod errors;
 pub mod fault;

@@ -7,11 +7,15 @@
 //! pseudo-random letter sequence whose period (251, a prime) is far from
 //! any power of two or message size, at an offset that depends on both
 //! numbers, so dropped or duplicated bytes inside a message shift what
-//! follows and fail too. In line mode the last byte is `\n` (letters never
-//! are). Nothing is allocated per message: bodies are windows into one
+//! follows and fail too. With `--payload json` the sequence is the JSON
+//! text of engine/corpus.rs instead (its period the corpus's length). In
+//! line mode the last byte is `\n` (neither sequence has one). Nothing is allocated per message: bodies are windows into one
 //! template and headers are built on the stack.
 
-/// Period of the body sequence.
+use crate::engine::corpus;
+use crate::front::cli::Payload;
+
+/// Period of the letter sequence.
 const PERIOD: usize = 251;
 /// Header length: 8 letters for the connection, 12 for the sequence number.
 const HEADER: usize = 20;
@@ -19,8 +23,11 @@ const HEADER: usize = 20;
 /// Payload generator and checker for one message size.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    /// `size + PERIOD` pseudo-random letters; bodies are windows into it.
+    /// `size + period` bytes of the body sequence; bodies are windows
+    /// into it.
     template: Vec<u8>,
+    /// Period of the body sequence.
+    period: usize,
     /// Message size in bytes, newline included.
     size: usize,
     /// Line mode: the last byte is `\n`.
@@ -28,20 +35,29 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    /// Messages of `size` bytes (`size >= 1`; `>= 2` when `line`).
-    pub fn new(size: usize, line: bool) -> Self {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let period: Vec<u8> = (0..PERIOD)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                b'a' + ((state >> 33) % 26) as u8
-            })
+    /// Messages of `size` bytes (`size >= 1`; `>= 2` when `line`), their
+    /// bodies filled as `payload` says.
+    pub fn new(size: usize, line: bool, payload: Payload) -> Self {
+        let period: Vec<u8> = match payload {
+            Payload::Letters => {
+                let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+                (0..PERIOD)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        b'a' + ((state >> 33) % 26) as u8
+                    })
+                    .collect()
+            }
+            Payload::Json => corpus::json().to_vec(),
+        };
+        let template = (0..size + period.len())
+            .map(|i| period[i % period.len()])
             .collect();
-        let template = (0..size + PERIOD).map(|i| period[i % PERIOD]).collect();
         Self {
             template,
+            period: period.len(),
             size,
             line,
         }
@@ -75,7 +91,7 @@ impl Pattern {
     /// The body after the header: a window into the template.
     fn body(&self, conn: u32, seq: u64, len: usize) -> &[u8] {
         let mix = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(conn).wrapping_mul(31);
-        let start = (mix % PERIOD as u64) as usize;
+        let start = (mix % self.period as u64) as usize;
         &self.template[start..start + len]
     }
 
@@ -141,7 +157,7 @@ mod tests {
     fn messages_match_themselves_in_any_split() {
         for line in [false, true] {
             for size in [2, 7, 20, 21, 40, 300] {
-                let p = Pattern::new(size, line);
+                let p = Pattern::new(size, line, Payload::Letters);
                 let m = message(&p, 3, 9);
                 assert_eq!(m.len(), size);
                 assert_eq!(m.last() == Some(&b'\n'), line);
@@ -154,8 +170,25 @@ mod tests {
     }
 
     #[test]
+    fn json_bodies_are_windows_of_the_corpus_and_identify_their_message() {
+        let p = Pattern::new(1024, true, Payload::Json);
+        let m = message(&p, 7, 42);
+        assert_eq!(m.len(), 1024);
+        assert_eq!(m.last(), Some(&b'\n'));
+        let body = &m[HEADER..1023];
+        let twice = [corpus::json(), corpus::json()].concat();
+        assert!(
+            twice.windows(body.len()).any(|w| w == body),
+            "a window of the JSON corpus"
+        );
+        assert!(p.matches(7, 42, 0, &m));
+        assert!(!p.matches(7, 43, 0, &m), "another message's window");
+        assert!(!p.matches(8, 42, 0, &m), "another connection's");
+    }
+
+    #[test]
     fn dropped_duplicated_and_foreign_bytes_mismatch() {
-        let p = Pattern::new(64, false);
+        let p = Pattern::new(64, false, Payload::Letters);
         let m = message(&p, 1, 5);
         let mut dropped = m.clone();
         dropped.remove(40);
@@ -164,7 +197,7 @@ mod tests {
             !p.matches(1, 5, 0, &dropped),
             "a dropped byte shifts the rest"
         );
-        let lp = Pattern::new(8, true);
+        let lp = Pattern::new(8, true, Payload::Letters);
         let mut lm = message(&lp, 0, 0);
         *lm.last_mut().unwrap() = b'x';
         assert!(!lp.matches(0, 0, 0, &lm), "missing newline");
@@ -174,7 +207,7 @@ mod tests {
     fn every_connection_and_sequence_number_is_distinct() {
         // The weakness of a short alphabet window: connection c and c + 26,
         // or message s and s - 26, used to be identical.
-        let p = Pattern::new(64, false);
+        let p = Pattern::new(64, false, Payload::Letters);
         let m = message(&p, 1000, 77);
         for conn in [999, 1001, 1026, 974, 1000 + (1 << 20)] {
             assert!(!p.matches(conn, 77, 0, &m), "conn {conn} must differ");
@@ -183,7 +216,7 @@ mod tests {
             assert!(!p.matches(1000, seq, 0, &m), "seq {seq} must differ");
         }
         // And within one message, no 26-byte period.
-        let big = message(&Pattern::new(300, false), 0, 0);
+        let big = message(&Pattern::new(300, false, Payload::Letters), 0, 0);
         assert_ne!(big[HEADER..HEADER + 26], big[HEADER + 26..HEADER + 52]);
     }
 }

@@ -78,6 +78,19 @@ pub enum Mode {
     Pubsub,
 }
 
+/// What fills a message after its self-identifying header (`--payload`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Payload {
+    /// Letters in a pseudo-random sequence (echo modes; a repeating
+    /// alphabet in pub/sub): cheap to make and check.
+    #[default]
+    Letters,
+    /// Windows into chat-like JSON text (engine/corpus.rs): compresses
+    /// as real JSON does, for `--ws-deflate` figures; still verified
+    /// byte for byte.
+    Json,
+}
+
 /// Wire protocol of `--mode pubsub`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -145,6 +158,11 @@ pub struct LoadArgs {
     /// number and send times).
     #[arg(long, default_value_t = 64, value_name = "BYTES")]
     pub size: usize,
+    /// What fills each message after its header: `letters`, or `json`
+    /// (chat-like JSON text, which compresses as real JSON does: use it
+    /// for `--ws-deflate` figures). Verified byte for byte either way.
+    #[arg(long, value_enum, default_value_t = Payload::Letters)]
+    pub payload: Payload,
     /// Messages in flight per connection (`--mode pubsub`: publishes not
     /// yet acknowledged per publisher, closed loop).
     #[arg(long, default_value_t = 1, value_name = "K")]

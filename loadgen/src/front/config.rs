@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{tls, ws};
-use crate::front::cli::{LoadArgs, Mode};
+use crate::front::cli::{LoadArgs, Mode, Payload};
 use crate::front::plan::Plan;
 use crate::front::shape::{self, Group};
 use crate::front::source::parse_sources;
@@ -57,6 +57,8 @@ pub struct RunConfig {
     pub mode: Mode,
     /// Message size in bytes.
     pub size: usize,
+    /// What fills a message after its header.
+    pub payload: Payload,
     /// Messages in flight per connection (in stream mode: enough for
     /// `STREAM_IN_FLIGHT` bytes).
     pub pipeline: usize,
@@ -325,6 +327,7 @@ impl RunConfig {
             pin: args.pin,
             mode: args.mode,
             size: args.size,
+            payload: args.payload,
             pipeline,
             rate: args.rate,
             duration,

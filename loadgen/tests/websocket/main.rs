@@ -146,6 +146,17 @@ fn ws_deflate_compresses_and_verifies_every_message_inflated() {
             "ws-deflate-text",
             &["--ws-deflate", "--ws-text", "--size", "70000"],
         ),
+        (
+            "ws-deflate-json",
+            &[
+                "--ws-deflate",
+                "--ws-text",
+                "--size",
+                "1024",
+                "--payload",
+                "json",
+            ],
+        ),
     ] {
         let (out, v) = run(&server.addr(), name, "10", extra);
         assert_clean(&out, &v, 10);
@@ -330,16 +341,21 @@ fn pubsub_over_websocket_verifies_every_delivery() {
 #[test]
 fn pubsub_over_websocket_with_deflate_verifies_every_delivery() {
     let server = PythonServer::start_pubsub("ws-pubsub-deflate", &["--deflate"]);
-    let (out, v) = pubsub(
-        &server.addr(),
-        "ws-pubsub-deflate",
-        &["--ws-deflate", "--size", "1024"],
-    );
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let p = &v["pubsub"];
-    assert_eq!(v["errors"]["total"], 0, "{v}");
-    assert_eq!(p["delivered"], p["expected_deliveries"], "{p}");
-    assert!(p["deliveries_in_window"].as_u64().unwrap() > 0, "{p}");
+    for (name, payload) in [
+        ("ws-pubsub-deflate", "letters"),
+        ("ws-pubsub-deflate-json", "json"),
+    ] {
+        let (out, v) = pubsub(
+            &server.addr(),
+            name,
+            &["--ws-deflate", "--size", "1024", "--payload", payload],
+        );
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        let p = &v["pubsub"];
+        assert_eq!(v["errors"]["total"], 0, "{v}");
+        assert_eq!(p["delivered"], p["expected_deliveries"], "{p}");
+        assert!(p["deliveries_in_window"].as_u64().unwrap() > 0, "{p}");
+    }
 }
 
 #[test]

@@ -162,7 +162,7 @@ impl Worker {
             .collect::<Vec<_>>();
         let senders = (0..conns.len()).filter(|&i| conns[i].role.sends).collect();
         let rec = Recorder::new(cfg.groups.len(), cfg.rate.is_some());
-        let pattern = Pattern::new(cfg.size, cfg.mode == Mode::Line);
+        let pattern = Pattern::new(cfg.size, cfg.mode == Mode::Line, cfg.payload);
         Ok(Self {
             core: Core::new(spec.index, cfg, Arc::clone(&spec.shared), rec, per_target)?,
             pattern,

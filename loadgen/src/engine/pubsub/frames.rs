@@ -92,7 +92,7 @@ impl Worker {
         if !subs.topics.contains(&t) && !subs.pending.iter().any(|&(p, _)| p == t) {
             return self.mismatch(i, || format!("a delivery on topic {t}, not subscribed"));
         }
-        let Some(h) = payload::parse(body, self.core.cfg.size) else {
+        let Some(h) = payload::parse(body, self.core.cfg.size, self.core.cfg.payload) else {
             return self.mismatch(i, || format!("a corrupt payload '{}'", text(body)));
         };
         if h.topic != t || !self.plan.publishes_to(h.publisher, t) {

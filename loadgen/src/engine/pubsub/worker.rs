@@ -450,7 +450,13 @@ impl Worker {
         let name = &client.publishing.names[c];
         let start = client.out.len();
         super::wire::publish_start(protocol, name, len, &mut client.out);
-        super::payload::write(&header, &self.scratch, size, &mut client.out);
+        super::payload::write(
+            &header,
+            &self.scratch,
+            size,
+            self.core.cfg.payload,
+            &mut client.out,
+        );
         super::wire::publish_end(protocol, &mut client.out);
         client.framed(start);
         client.publishing.queued[c] += 1;

@@ -111,9 +111,16 @@ impl<H: Handler> Shard<H> {
     /// client's settling, then what settling's callbacks asked (an
     /// `on_close` that says goodbye to the others).
     #[inline(always)]
-    fn apply_then_settle(&mut self, key: Key, unsettled: bool) {
+    pub(super) fn apply_then_settle(&mut self, key: Key, unsettled: bool) {
         if !self.cx.deferred.is_empty() {
+            // A publish defers its local delivery, so this is the only
+            // place a publisher's pacing is looked at: not on the echo
+            // path.
+            let over = self.cx.over_credit.take();
             self.apply_deferred();
+            if let Some(shard) = over {
+                self.pace(key, shard);
+            }
         }
         if unsettled {
             self.settle(key);
@@ -163,7 +170,8 @@ impl<H: Handler> Shard<H> {
             }
             // Past the high-water mark `settle` pauses the client; stop now
             // so one wakeup cannot queue a whole read budget beyond it.
-            if client.io.paused() || client.io.out.len() > config.output_high_water {
+            // Paced (`shard/pacing.rs`): read again once credit is back.
+            if client.io.reading_stopped() || client.io.out.len() > config.output_high_water {
                 return true;
             }
             match client.io.stream.read(buf) {
@@ -307,7 +315,7 @@ fn hand_input<H: Handler>(
 }
 
 /// The bytes `on_data` left unconsumed; a close consumes everything.
-fn unconsumed<'d>(
+pub(super) fn unconsumed<'d>(
     io: &mut crate::core::client::ClientIo,
     verdict: Verdict,
     data: &'d [u8],

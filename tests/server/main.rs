@@ -17,6 +17,7 @@ mod inbox;
 mod limits;
 mod line_echo;
 mod migrate;
+mod pacing;
 #[path = "../child/netns.rs"]
 mod netns;
 mod panic;

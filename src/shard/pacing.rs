@@ -112,7 +112,7 @@ impl<H: Handler> Shard<H> {
         let mut context = ShardContext::new(cx);
         let verdict = handler.on_data(&mut context, &mut conn, &mut client.state, &input);
         let rest = unconsumed(&mut client.io, verdict, &input).len();
-        if rest > config.input_limit && client.io.is_open() {
+        if rest > config.input_limit && client.io.is_open() && !context.paced() {
             client.io.fail(CloseReason::InputOverflow);
             input.clear();
         } else {

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use crossbeam::channel::{unbounded, Receiver, Sender};
 use esockets::protocols::PubSub;
 use esockets::{
-    Admission, Config, Conn, ConnId, Handler, SendError, ShardContext, SlowSubscribers, Verdict,
+    Admission, Balance, Config, Conn, ConnId, Handler, SendError, ShardContext, SlowSubscribers,
+    Verdict,
 };
 
 use crate::util::{
@@ -126,6 +127,17 @@ impl Paced {
     }
 }
 
+/// Two shards, clients spread by the kernel's hash (steering by CPU
+/// would put every client of this test's thread on one shard), with
+/// `credit`.
+fn two_shard_config(credit: usize) -> Config {
+    Config {
+        fanout_credit: credit,
+        balance: Balance::ReusePort,
+        ..config(2)
+    }
+}
+
 /// Sends `command` and checks the reply.
 fn command(stream: &mut TcpStream, command: &str, reply: &str) {
     stream
@@ -137,10 +149,7 @@ fn command(stream: &mut TcpStream, command: &str, reply: &str) {
 /// Two shards, a small credit, and the clients every test here needs: a
 /// subscriber of `feed` and a staller on shard 1, a publisher on shard 0.
 fn two_shards(credit: usize) -> (Paced, TcpStream, TcpStream, TcpStream) {
-    let mut paced = Paced::start(Config {
-        fanout_credit: credit,
-        ..config(2)
-    });
+    let mut paced = Paced::start(two_shard_config(credit));
     let mut subscriber = paced.client_on(1);
     command(&mut subscriber, "SUB feed", "+OK");
     let staller = paced.client_on(1);
@@ -218,10 +227,7 @@ fn a_flooding_publisher_never_has_more_than_the_credit_in_flight() {
     const SUBSCRIBERS: usize = 1000;
     const MESSAGES: usize = 300;
     let server = TestServer::start(
-        Config {
-            fanout_credit: CREDIT,
-            ..config(2)
-        },
+        two_shard_config(CREDIT),
         |_| PubSub::new(1024),
     );
     let mut subscribers: Vec<TcpStream> = (0..SUBSCRIBERS).map(|_| server.client()).collect();
@@ -289,14 +295,15 @@ fn read_lines(stream: &mut TcpStream, count: usize) -> Vec<String> {
 /// the reader every message, and shard 1's credit is paid back while the
 /// sleeper's output is still queued.
 fn slow_subscriber_paces_nobody(policy: SlowSubscribers) {
-    const MESSAGES: usize = 1000;
+    // 8.75 MB for each subscriber: more than the kernel's buffers take
+    // (`tcp_wmem`'s largest send buffer is 4 MiB by default).
+    const MESSAGES: usize = 2500;
     let mut paced = Paced::start(Config {
-        fanout_credit: 8,
         slow_subscribers: policy,
         output_high_water: 16 * 1024,
         output_low_water: 8 * 1024,
         output_limit: 64 * 1024,
-        ..config(2)
+        ..two_shard_config(8)
     });
     let mut sleeper = loop {
         let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
@@ -320,7 +327,7 @@ fn slow_subscriber_paces_nobody(policy: SlowSubscribers) {
     let mut reader = paced.client_on(1);
     command(&mut reader, "SUB feed", "+OK");
     let mut publisher = paced.client_on(0);
-    let pad = "x".repeat(500);
+    let pad = "x".repeat(3500);
     let reading = thread::spawn(move || read_lines(&mut reader, MESSAGES));
     for chunk in (0..MESSAGES).collect::<Vec<_>>().chunks(100) {
         let mut batch = Vec::new();
@@ -339,7 +346,8 @@ fn slow_subscriber_paces_nobody(policy: SlowSubscribers) {
     // Paid back as shard 1 wrote, not as the sleeper read: under `drop`
     // its output is still queued, under `close` it was closed for it.
     let handle = &paced.server.handle;
-    wait_until(DEADLINE, "shard 1's credit paid back, the sleeper behind", || {
+    let what = format!("shard 1's credit paid back, the sleeper behind ({policy:?})");
+    wait_until(DEADLINE, &what, || {
         let shard = handle.stats()[1];
         shard.fanout_in_flight == 0
             && match policy {

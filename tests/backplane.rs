@@ -395,7 +395,9 @@ fn backplane_deliveries_wait_for_the_shards_fanout_credit() {
     release.send(()).expect("release");
     let seen = deliveries(&mut sub_b, 20);
     assert_eq!(seen["a"], (0..20).collect::<Vec<_>>(), "all, in order");
-    wait_for("credit paid back", || handle.stats()[0].fanout_in_flight == 0);
+    wait_for("credit paid back", || {
+        handle.stats()[0].fanout_in_flight == 0
+    });
     assert_eq!(handle.backplane_stats().map(|s| s.lost), Some(0));
     b.shutdown();
     b.join().expect("b stops");

@@ -98,11 +98,7 @@ impl Credit {
         // shard's re-check sees this payment, or this load sees its flag.
         let before = account.in_flight.fetch_sub(n, Ordering::SeqCst);
         let now = before.saturating_sub(n);
-        now <= self.bound / 2
-            && self
-                .waiting
-                .iter()
-                .any(|flag| flag.load(Ordering::SeqCst))
+        now <= self.bound / 2 && self.waiting.iter().any(|flag| flag.load(Ordering::SeqCst))
     }
 
     /// Shard `shard` has paced publishers: wake it when credit comes

@@ -81,7 +81,11 @@ impl<H: Handler> Shard<H> {
             if !client.io.input.is_empty() {
                 self.hand_back(key);
             }
-            if self.clients.get(key).is_some_and(|c| !c.io.reading_stopped()) {
+            if self
+                .clients
+                .get(key)
+                .is_some_and(|c| !c.io.reading_stopped())
+            {
                 self.ready.push(key);
             }
         }

@@ -17,9 +17,9 @@ mod inbox;
 mod limits;
 mod line_echo;
 mod migrate;
-mod pacing;
 #[path = "../child/netns.rs"]
 mod netns;
+mod pacing;
 mod panic;
 mod passed;
 mod proxy;

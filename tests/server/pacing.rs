@@ -67,7 +67,12 @@ impl Handler for Stalling {
         self.inner.frame_delivery(topic, payload)
     }
 
-    fn on_drain(&mut self, cx: &mut ShardContext<'_>, conn: &mut Conn<'_>, state: &mut Self::State) {
+    fn on_drain(
+        &mut self,
+        cx: &mut ShardContext<'_>,
+        conn: &mut Conn<'_>,
+        state: &mut Self::State,
+    ) {
         self.inner.on_drain(cx, conn, state);
     }
 }
@@ -177,9 +182,7 @@ fn a_publisher_is_read_no_further_while_another_shard_is_past_its_credit() {
     // The next command waits unread: no reply, while the publisher's
     // shard goes on serving others (two round trips: rounds went by
     // after the command arrived).
-    publisher
-        .write_all(b"PUB feed 6\nPING\n")
-        .expect("send");
+    publisher.write_all(b"PUB feed 6\nPING\n").expect("send");
     command(&mut witness, "PING", "+PONG");
     command(&mut witness, "PING", "+PONG");
     assert_silent(&mut publisher, Duration::from_millis(100));
@@ -226,10 +229,7 @@ fn a_flooding_publisher_never_has_more_than_the_credit_in_flight() {
     const CREDIT: usize = 16;
     const SUBSCRIBERS: usize = 1000;
     const MESSAGES: usize = 300;
-    let server = TestServer::start(
-        two_shard_config(CREDIT),
-        |_| PubSub::new(1024),
-    );
+    let server = TestServer::start(two_shard_config(CREDIT), |_| PubSub::new(1024));
     let mut subscribers: Vec<TcpStream> = (0..SUBSCRIBERS).map(|_| server.client()).collect();
     for subscriber in &mut subscribers {
         command(subscriber, "SUB feed", "+OK");
@@ -271,7 +271,10 @@ fn a_flooding_publisher_never_has_more_than_the_credit_in_flight() {
     sampler.join().expect("sampler");
     let most = most.load(Ordering::Relaxed) as usize;
     // One publisher stops at the publish that passed the credit.
-    assert!(most <= CREDIT + 1, "{most} publishes in flight to one shard");
+    assert!(
+        most <= CREDIT + 1,
+        "{most} publishes in flight to one shard"
+    );
     server.wait_for_total("the publisher was paced", |t| t.paced > 0);
 }
 
@@ -320,9 +323,7 @@ fn slow_subscriber_paces_nobody(policy: SlowSubscribers) {
             break stream;
         }
     };
-    sleeper
-        .set_read_timeout(Some(DEADLINE))
-        .expect("timeout");
+    sleeper.set_read_timeout(Some(DEADLINE)).expect("timeout");
     command(&mut sleeper, "SUB feed", "+OK");
     let mut reader = paced.client_on(1);
     command(&mut reader, "SUB feed", "+OK");

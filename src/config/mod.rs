@@ -268,10 +268,11 @@ impl Default for Config {
 }
 
 /// The default [`Config::fanout_credit`]: publishes in flight to one
-/// shard before publishers are paced. Measured with
-/// `benches/pubsub-vs-redis.sh` (docs/tuning.md): enough for a shard to
-/// always have a batch to deliver, few enough that a publish waits for
-/// the delivery of at most that many before it.
+/// shard before publishers are paced. Enough for a shard to always have
+/// a batch to deliver, few enough that a publish waits for the delivery
+/// of at most that many before it; to be confirmed by the measured set of
+/// `benches/pubsub-vs-redis.sh` (docs/benchmarks.md, issue 22), which
+/// runs it beside 64 and 1,024.
 pub const FANOUT_CREDIT: usize = 256;
 
 /// The number of cores this process may run on (at least 1).

@@ -129,14 +129,14 @@ run() { # scenario server run-number
             --protocol pubsub --threads "$server_threads" --bind "127.0.0.1:$port")
         protocol=(--protocol pubsub)
         ;;
-    *)
-        echo "unknown server $server" >&2
-        exit 1
-        ;;
     redis)
         command=("$redis" --port "$port" --bind 127.0.0.1 --save '' --appendonly no
             --maxclients 30000)
         protocol=(--protocol redis)
+        ;;
+    *)
+        echo "unknown server $server" >&2
+        exit 1
         ;;
     esac
     "${command[@]}" >"$out/$name.server.log" 2>&1 &

@@ -29,7 +29,16 @@
 # ROOM_PUBLISHERS (100), SCENARIOS ("fanout rooms"), PORT (1400), OUT,
 # SERVERS ("esockets redis"; "esockets+history" is esockets with
 # --history $HISTORY, default 1000: fan-out with a history kept against
-# without, issue 21).
+# without, issue 21; "esockets-credit-N" is esockets with --fanout-credit N,
+# e.g. esockets-credit-0 without pacing; "esockets-before" is the esockets
+# binary in $BEFORE_BIN, a build before a change, run the same way, issue
+# 22).
+# Before and after pacing (issue 22), 1,000 and 10,000 subscribers, 64
+# publishes unacknowledged:
+#   git worktree add /tmp/before <commit> && (cd /tmp/before && cargo build --profile dist -p esockets)
+#   BEFORE_BIN=/tmp/before/target/dist WINDOW=64 SCENARIOS=fanout FANOUT_SUBSCRIBERS=1000 \
+#     SERVERS="esockets-before esockets esockets-credit-64 esockets-credit-1024 redis" \
+#     benches/pubsub-vs-redis.sh
 # A tiny smoke run: RUNS=1 DURATION=1s WARMUP=200ms FANOUT_SUBSCRIBERS=50 \
 #   ROOMS=10 ROOM_SUBSCRIBERS=3 ROOM_PUBLISHERS=5 BIN=target/debug benches/pubsub-vs-redis.sh
 set -euo pipefail
@@ -110,10 +119,24 @@ run() { # scenario server run-number
             --bind "127.0.0.1:$port" --history "$history")
         protocol=(--protocol pubsub)
         ;;
+    esockets-credit-*)
+        command=("$bin/esockets" --protocol pubsub --threads "$server_threads"
+            --bind "127.0.0.1:$port" --fanout-credit "${server#esockets-credit-}")
+        protocol=(--protocol pubsub)
+        ;;
+    esockets-before)
+        command=("${BEFORE_BIN:?esockets-before needs BEFORE_BIN, the build to compare with}/esockets"
+            --protocol pubsub --threads "$server_threads" --bind "127.0.0.1:$port")
+        protocol=(--protocol pubsub)
+        ;;
     redis)
         command=("$redis" --port "$port" --bind 127.0.0.1 --save '' --appendonly no
             --maxclients 30000)
         protocol=(--protocol redis)
+        ;;
+    *)
+        echo "unknown server $server" >&2
+        exit 1
         ;;
     esac
     "${command[@]}" >"$out/$name.server.log" 2>&1 &
@@ -195,7 +218,8 @@ for line in open(runs_file):
             rss_per_sub = (peak - before) * page / p["subscriptions"]
     clean = not report["problems"] and p["lost"] == p["duplicated"] == p["out_of_order"] == 0
     rows.setdefault((scenario, server), []).append(
-        dict(dps=p["deliveries_per_sec"], p99=(report["latency_us"] or {}).get("p99"),
+        dict(dps=p["deliveries_per_sec"], p50=(report["latency_us"] or {}).get("p50"),
+             p99=(report["latency_us"] or {}).get("p99"),
              cpu=cpu_s, per_cpu=per_cpu, rss=rss_per_sub, clean=clean,
              lost=p["lost"], problems=report["problems"]))
 
@@ -213,14 +237,16 @@ def fmt(v, unit=""):
     return f"{v:.0f}{unit}"
 
 print()
-print(f"{'scenario':<8} {'server':<16} {'runs':>4} {'deliveries/s':>13} {'p99':>10} "
+print(f"{'scenario':<8} {'server':<20} {'runs':>4} {'deliveries/s':>13} {'p50':>10} {'p99':>10} "
       f"{'server cpu-s':>12} {'deliv/cpu-s':>12} {'RSS B/sub':>10}  checks")
 for (scenario, server), rs in rows.items():
+    p50 = med([r["p50"] for r in rs])
     p99 = med([r["p99"] for r in rs])
     cpu = med([r["cpu"] for r in rs])
     checks = "all clean" if all(r["clean"] for r in rs) else "; ".join(
         f"run {i + 1}: " + ", ".join(r["problems"]) for i, r in enumerate(rs) if not r["clean"])
-    print(f"{scenario:<8} {server:<16} {len(rs):>4} {fmt(med([r['dps'] for r in rs])):>13} "
+    print(f"{scenario:<8} {server:<20} {len(rs):>4} {fmt(med([r['dps'] for r in rs])):>13} "
+          f"{'n/a' if p50 is None else f'{p50 / 1000:.2f} ms':>10} "
           f"{'n/a' if p99 is None else f'{p99 / 1000:.2f} ms':>10} "
           f"{'n/a' if cpu is None else f'{cpu:.2f}':>12} {fmt(med([r['per_cpu'] for r in rs])):>12} "
           f"{fmt(med([r['rss'] for r in rs])):>10}  {checks}")

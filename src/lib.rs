@@ -67,7 +67,7 @@ pub mod websocket;
 
 pub use config::{
     default_threads, Balance, BalanceChoice, BalanceReason, Config, History, Keepalive,
-    SlowSubscribers, HISTORY_TOPICS, RESERVED_DESCRIPTORS,
+    SlowSubscribers, FANOUT_CREDIT, HISTORY_TOPICS, RESERVED_DESCRIPTORS,
 };
 pub use error::{ConfigError, Error};
 #[allow(deprecated)]

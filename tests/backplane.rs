@@ -305,3 +305,100 @@ fn line_and_websocket_front_ends_share_topics_each_with_its_own_framing() {
     assert!(lines_summary.contains(" received=1"), "{lines_summary}");
     assert!(ws_summary.contains(" received=1"), "{ws_summary}");
 }
+
+/// `pubsub` lines in this process, holding its shard on the line `STALL`
+/// until the test sends on `release`.
+struct Stalling {
+    /// The protocol.
+    inner: esockets::protocols::PubSub,
+    /// Told when the shard is held.
+    held: crossbeam::channel::Sender<()>,
+    /// One message lets the shard go.
+    release: crossbeam::channel::Receiver<()>,
+}
+
+impl esockets::Handler for Stalling {
+    type State = <esockets::protocols::PubSub as esockets::Handler>::State;
+
+    fn on_data(
+        &mut self,
+        cx: &mut esockets::ShardContext<'_>,
+        conn: &mut esockets::Conn<'_>,
+        state: &mut Self::State,
+        data: &[u8],
+    ) -> esockets::Verdict {
+        if data == b"STALL\n" {
+            let _ = self.held.send(());
+            let _ = self.release.recv_timeout(child::DEADLINE);
+            return esockets::Verdict::Consumed(data.len());
+        }
+        self.inner.on_data(cx, conn, state, data)
+    }
+
+    fn frame_delivery(&mut self, topic: &[u8], payload: &bytes::Bytes) -> bytes::Bytes {
+        self.inner.frame_delivery(topic, payload)
+    }
+}
+
+/// Waits (up to the deadline) for `condition`.
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let end = Instant::now() + child::DEADLINE;
+    while !condition() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn backplane_deliveries_wait_for_the_shards_fanout_credit() {
+    const CREDIT: u64 = 4;
+    let redis = Redis::start();
+    let (_a, addr_a) = instance(&redis);
+    let (held_tx, held) = crossbeam::channel::unbounded();
+    let (release, release_rx) = crossbeam::channel::unbounded();
+    let b = esockets::Server::bind(
+        esockets::Config {
+            bind: "127.0.0.1:0".parse().expect("address"),
+            threads: 1,
+            backplane: Some(redis.url()),
+            fanout_credit: CREDIT as usize,
+            ..esockets::Config::default()
+        },
+        move |_| Stalling {
+            inner: esockets::protocols::PubSub::new(1024),
+            held: held_tx.clone(),
+            release: release_rx.clone(),
+        },
+    )
+    .expect("b binds");
+    let handle = b.handle();
+    wait_for("b's backplane up", || {
+        handle.backplane_stats().is_some_and(|s| s.connected)
+    });
+    let mut sub_b = subscriber(b.local_addr(), "feed");
+    let mut staller = LineClient::connect(b.local_addr());
+    staller.send("STALL");
+    held.recv_timeout(child::DEADLINE).expect("b's shard held");
+
+    // A's publishes come in from Redis while B's only shard delivers
+    // nothing: the listener takes the credit, then waits (reading no
+    // more: Redis keeps the rest).
+    let mut pub_a = LineClient::connect(addr_a);
+    publish(&mut pub_a, "feed", "a", 0..20);
+    wait_for("the listener waiting for credit", || {
+        let received = handle.backplane_stats().map_or(0, |s| s.received);
+        received > CREDIT && handle.stats()[0].fanout_in_flight == CREDIT
+    });
+    assert!(handle.backplane_stats().is_some_and(|s| s.received < 20));
+    assert_eq!(handle.stats()[0].fanout_in_flight, CREDIT, "never past it");
+
+    release.send(()).expect("release");
+    let seen = deliveries(&mut sub_b, 20);
+    assert_eq!(seen["a"], (0..20).collect::<Vec<_>>(), "all, in order");
+    wait_for("credit paid back", || {
+        handle.stats()[0].fanout_in_flight == 0
+    });
+    assert_eq!(handle.backplane_stats().map(|s| s.lost), Some(0));
+    b.shutdown();
+    b.join().expect("b stops");
+}

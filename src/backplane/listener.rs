@@ -11,7 +11,7 @@ use super::health::Health;
 use super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
 use super::shared::{self, parse_positioned, POSITIONED_PREFIX};
 use super::{CHANNEL_PREFIX, STOP_CHECK};
-use crate::hub::fanout::Fanout;
+use crate::hub::fanout::{Audience, Fanout};
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
 
@@ -121,9 +121,15 @@ impl Listener {
             } else {
                 continue;
             };
-            // A shard whose inbox is full is waited for: Redis keeps what
-            // comes meanwhile (up to its pub/sub output buffer limit).
+            // A shard without fan-out credit, or whose inbox is full, is
+            // waited for: Redis keeps what comes meanwhile (up to its
+            // pub/sub output buffer limit).
             let running = || !self.counters.stop.load(Ordering::Relaxed);
+            if let Audience::Topic(topic) = &fanout.audience {
+                if !self.hub.wait_for_credit(topic, running) {
+                    return Ok(()); // the server stops
+                }
+            }
             // Only given up when the server stops: nothing left to say.
             let _ = self.hub.fan_out(fanout, running);
         }

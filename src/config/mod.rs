@@ -152,6 +152,18 @@ pub struct Config {
     /// What happens to a pub/sub subscriber whose output queue passed
     /// `output_high_water`. Default [`SlowSubscribers::Close`].
     pub slow_subscribers: SlowSubscribers,
+    /// Publishes in flight to one shard, at most, before publishers are
+    /// paced: sent to it by the other shards, a handle or the backplane,
+    /// and not yet delivered *and written* by it. A client whose publish
+    /// finds a shard past it is read no further (so it gets no more
+    /// replies) until that shard is back to half of it;
+    /// [`ServerHandle::publish`](crate::ServerHandle::publish) is refused
+    /// with [`SendError::NoCredit`](crate::SendError::NoCredit); the
+    /// backplane waits (Redis keeps what comes). Only the shards' own
+    /// delivery pays it back, never a subscriber's reading: slow
+    /// subscribers are `slow_subscribers`' business and pace nobody.
+    /// 0 turns pacing off. Default [`FANOUT_CREDIT`].
+    pub fanout_credit: usize,
     /// Share topics with other esockets processes through the Redis
     /// server at this URL (`redis://HOST:PORT`): every publish reaches
     /// subscribers in every process. Default none.
@@ -243,6 +255,7 @@ impl Default for Config {
             stall_threshold: Some(Duration::from_millis(25)),
             metrics: None,
             slow_subscribers: SlowSubscribers::Close,
+            fanout_credit: FANOUT_CREDIT,
             backplane: None,
             history: History::default(),
             proxy_protocol: false,
@@ -253,6 +266,14 @@ impl Default for Config {
         }
     }
 }
+
+/// The default [`Config::fanout_credit`]: publishes in flight to one
+/// shard before publishers are paced. Enough for a shard to always have
+/// a batch to deliver, few enough that a publish waits for the delivery
+/// of at most that many before it; to be confirmed by the measured set of
+/// `benches/pubsub-vs-redis.sh` (docs/benchmarks.md, issue 22), which
+/// runs it beside 64 and 1,024.
+pub const FANOUT_CREDIT: usize = 256;
 
 /// The number of cores this process may run on (at least 1).
 pub fn default_threads() -> usize {

@@ -38,6 +38,9 @@ pub(super) mod flag {
     /// Deliveries were queued without a write; the client is on the
     /// shard's list of clients to flush at the end of the round.
     pub(crate) const HELD: u8 = 16;
+    /// Reading stopped because a publish of the client found a shard
+    /// past its fan-out credit (`shard/pacing.rs`).
+    pub(crate) const PACED: u8 = 32;
 }
 
 /// The socket side of a client: what [`Conn`](crate::Conn) lends a
@@ -197,6 +200,19 @@ impl ClientIo {
     /// Pauses or resumes reading for backpressure.
     pub(crate) fn set_paused(&mut self, on: bool) {
         self.set(flag::PAUSED, on);
+    }
+
+    /// Whether reading stopped, for backpressure or pacing: one test of
+    /// both bits on the read path.
+    #[inline(always)]
+    pub(crate) fn reading_stopped(&self) -> bool {
+        self.has(flag::PAUSED | flag::PACED)
+    }
+
+    /// Stops or resumes reading for pacing (the client published past a
+    /// shard's fan-out credit).
+    pub(crate) fn set_paced(&mut self, on: bool) {
+        self.set(flag::PACED, on);
     }
 
     /// Whether an event reported the peer's end of stream.

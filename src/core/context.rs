@@ -90,6 +90,9 @@ pub(crate) struct ContextCore {
     pub(crate) outbound: Vec<Vec<Fanout>>,
     /// Something was added to `outbound` this round.
     pub(crate) outbound_queued: bool,
+    /// A shard that a publish of the running callback found past its
+    /// fan-out credit, if any: the client whose input it was is paced.
+    pub(crate) over_credit: Option<usize>,
     /// What the protocol counted (`ShardContext::count`).
     pub(crate) events: Events,
 }
@@ -114,6 +117,7 @@ impl ContextCore {
             deferred: Vec::new(),
             outbound: (0..handle.shards()).map(|_| Vec::new()).collect(),
             outbound_queued: false,
+            over_credit: None,
             events: Events::default(),
             topics: Topics::default(),
             handle,

@@ -10,10 +10,16 @@ use bytes::Bytes;
 /// many; larger sends keep their own chunk and are never copied twice.
 const COALESCE_LIMIT: usize = 16 * 1024;
 
-/// At most this many chunks go into one `writev`. Linux accepts 1024
-/// (`IOV_MAX`); 64 already moves megabytes per call and keeps the slice
-/// array on the stack small.
-const MAX_IOVECS: usize = 64;
+/// Chunks that go into one `writev` from an array on the stack: 64
+/// already moves megabytes per call when chunks are large.
+const STACK_IOVECS: usize = 64;
+
+/// At most this many chunks go into one `writev`: Linux's `IOV_MAX`. A
+/// subscriber sent many small deliveries in one round (each a shared
+/// chunk) has them all written in one call instead of one per 64; the
+/// slice array is then on the heap, one allocation per call for 65 to
+/// 1,024 messages.
+const MAX_IOVECS: usize = 1024;
 
 /// One queued buffer.
 enum Chunk {
@@ -108,11 +114,18 @@ impl OutQueue {
     /// `WouldBlock` (returned as `Ok` with what was written so far) and
     /// returns any other error.
     pub fn write_to<W: Write>(&mut self, out: &mut W) -> io::Result<usize> {
+        self.write_counted(out, &mut 0)
+    }
+
+    /// [`write_to`](Self::write_to), adding the write calls that took
+    /// something to `writes`.
+    pub fn write_counted<W: Write>(&mut self, out: &mut W, writes: &mut u64) -> io::Result<usize> {
         let mut total = 0;
         while !self.is_empty() {
             match self.write_once(out) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
+                    *writes += 1;
                     self.advance(n);
                     total += n;
                 }
@@ -138,7 +151,17 @@ impl OutQueue {
         if self.chunks.len() == 1 {
             return out.write(first);
         }
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        if self.chunks.len() > STACK_IOVECS {
+            let mut slices = Vec::with_capacity(self.chunks.len().min(MAX_IOVECS));
+            slices.push(IoSlice::new(first));
+            slices.extend(
+                chunks
+                    .take(MAX_IOVECS - 1)
+                    .map(|chunk| IoSlice::new(chunk.as_slice())),
+            );
+            return out.write_vectored(&slices);
+        }
+        let mut slices = [IoSlice::new(&[]); STACK_IOVECS];
         slices[0] = IoSlice::new(first);
         let mut used = 1;
         for (slot, chunk) in slices[1..].iter_mut().zip(chunks) {
@@ -271,6 +294,32 @@ mod tests {
         queue.write_to(&mut out).unwrap();
         assert_eq!(out.calls, 1, "ten chunks, one writev");
         assert_eq!(out.got.len(), 10 * COALESCE_LIMIT);
+    }
+
+    #[test]
+    fn a_thousand_small_deliveries_leave_in_one_writev() {
+        let payload = bytes::Bytes::from_static(b"MSG feed 0123456789\n");
+        let mut queue = OutQueue::default();
+        for _ in 0..1000 {
+            queue.push_bytes(payload.clone());
+        }
+        let mut out = Throttled {
+            got: Vec::new(),
+            per_call: usize::MAX,
+            capacity: usize::MAX,
+            calls: 0,
+        };
+        let mut writes = 0;
+        queue.write_counted(&mut out, &mut writes).unwrap();
+        assert_eq!(out.calls, 1, "1,000 shared chunks, one writev");
+        assert_eq!(writes, 1);
+        assert_eq!(out.got.len(), 1000 * payload.len());
+        for _ in 0..3000 {
+            queue.push_bytes(payload.clone());
+        }
+        queue.write_counted(&mut out, &mut writes).unwrap();
+        assert_eq!(writes, 4, "3,000 more: IOV_MAX (1,024) at a time");
+        assert!(queue.is_empty());
     }
 
     #[test]

@@ -137,7 +137,10 @@ impl ClientIo {
                 Err(e) => return self.fail(CloseReason::from_io(&e)),
             }
         }
-        match self.out.write_to(&mut self.stream) {
+        match self
+            .out
+            .write_counted(&mut self.stream, &mut stats.output_writes)
+        {
             Ok(n) => {
                 stats.bytes_out += n as u64;
                 stats.queued_out -= n as u64;

@@ -349,6 +349,13 @@ impl<'a> ShardContext<'a> {
     /// other shard with subscribers gets this round's publishes in one
     /// order, at the end of the round. The publishes of one shard to one
     /// topic reach every subscriber in the order made.
+    ///
+    /// Paced by [`Config::fanout_credit`](crate::Config::fanout_credit):
+    /// if another shard has that many publishes in flight, the client
+    /// whose input this `on_data` handles is read no further (what this
+    /// callback sends still goes) until that shard is back to half of
+    /// it. Publishes from other callbacks take the credit too but pace
+    /// nobody.
     pub fn publish(&mut self, topic: &[u8], payload: impl Into<Bytes>) {
         let now = self.now();
         let shared = Bytes::copy_from_slice(topic);
@@ -361,18 +368,31 @@ impl<'a> ShardContext<'a> {
         let core = &mut *self.core;
         let outbound = &mut core.outbound;
         let queued = &mut core.outbound_queued;
-        core.handle
-            .hub()
-            .directory()
-            .for_each_shard(topic, |shard| {
-                if shard != me {
-                    if let Some(batch) = outbound.get_mut(shard) {
-                        batch.push(fanout.clone());
-                        *queued = true;
+        let over = &mut core.over_credit;
+        let hub = core.handle.hub();
+        hub.directory().for_each_shard(topic, |shard| {
+            if shard != me {
+                if let Some(batch) = outbound.get_mut(shard) {
+                    batch.push(fanout.clone());
+                    *queued = true;
+                    if hub.credit().take(shard) && over.is_none() {
+                        *over = Some(shard);
                     }
                 }
-            });
+            }
+        });
         core.deferred.push(Deferred::Fanout(fanout));
+    }
+
+    /// Whether a publish of this callback found another shard past its
+    /// fan-out credit ([`Config::fanout_credit`](crate::Config::fanout_credit)):
+    /// the client whose input `on_data` handles will be read no further
+    /// until that shard catches up. A handler that stops here, leaving the
+    /// rest of its input unconsumed, is handed that rest again (from its
+    /// start) when the client goes on; one that goes on through its input
+    /// is paced from its next read.
+    pub fn paced(&self) -> bool {
+        self.core.over_credit.is_some()
     }
 
     /// Deliveries skipped for `conn` because it was slow (under

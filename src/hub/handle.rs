@@ -93,12 +93,22 @@ impl ServerHandle {
     /// [`Config::slow_subscribers`](crate::Config::slow_subscribers) says,
     /// as for every fan-out.
     ///
+    /// Paced like a client's publish: while a shard with subscribers has
+    /// [`Config::fanout_credit`](crate::Config::fanout_credit) publishes
+    /// in flight, the publish is refused at once (never waited for), and
+    /// nothing is delivered or kept in the history.
+    ///
     /// # Errors
     ///
+    /// [`SendError::NoCredit`] if some shard with subscribers has its
+    /// fan-out credit in flight (nobody got it: try again shortly);
     /// [`SendError::InboxFull`] if some shard with subscribers was too far
     /// behind to take it (the others got it).
     pub fn publish(&self, topic: &[u8], payload: impl Into<Bytes>) -> Result<(), SendError> {
         let topic = Bytes::copy_from_slice(topic);
+        if !self.hub.has_credit(Some(&topic)) {
+            return Err(SendError::NoCredit);
+        }
         let Some(fanout) = self.hub.publish(topic, payload.into(), Instant::now()) else {
             return Ok(()); // delivered as it comes back from Redis
         };
@@ -115,6 +125,9 @@ impl ServerHandle {
     ///
     /// As for [`publish`](Self::publish).
     pub fn broadcast(&self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        if !self.hub.has_credit(None) {
+            return Err(SendError::NoCredit);
+        }
         self.hub.fan_out(Fanout::everyone(payload.into()), || false)
     }
 

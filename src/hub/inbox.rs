@@ -28,6 +28,12 @@ pub enum SendError {
     /// shard.
     #[error("the shard has stopped")]
     Stopped,
+    /// A shard with subscribers already has its fan-out credit in flight
+    /// (`Config::fanout_credit` publishes it has not delivered yet):
+    /// nothing was sent; try again shortly (it is back once that shard
+    /// writes its deliveries).
+    #[error("a shard's fan-out credit is spent")]
+    NoCredit,
 }
 
 /// Something another thread orders a shard to do.
@@ -144,6 +150,15 @@ impl InboxSender {
             let _ = self.waker.wake();
         }
         Ok(())
+    }
+
+    /// Wakes the shard with no order (paced publishers of its may go on),
+    /// unless a wake is already pending.
+    pub(crate) fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // As in `offer`: a broken eventfd means a stopped shard.
+            let _ = self.waker.wake();
+        }
     }
 
     /// Asks the shard to shut down; never waits. Queued as an order, so

@@ -8,6 +8,7 @@
 //! public [`ServerHandle`](crate::ServerHandle) is a thin wrapper over it.
 
 pub(crate) mod close_reason;
+pub(crate) mod credit;
 pub(crate) mod directory;
 pub(crate) mod events;
 pub(crate) mod fanout;
@@ -31,6 +32,7 @@ use bytes::Bytes;
 
 use crate::config::History;
 use crate::net::fds::Spare;
+use credit::Credit;
 use directory::Directory;
 use fanout::{Audience, Fanout};
 use heartbeat::Heartbeat;
@@ -41,6 +43,12 @@ use least_loaded::Control;
 use outbox::{BackplaneStats, Outbox};
 use presence::Presence;
 use stats::{ExportedStats, ShardStats};
+
+/// How long a thread waiting for a shard's fan-out credit (the
+/// backplane's listener) sleeps between looks, once yielding did not
+/// bring it back: a tenth of a millisecond is short next to a shard's
+/// delivery of the publishes that hold the credit.
+const CREDIT_NAP: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// How other threads reach one shard.
 pub(crate) struct Remote {
@@ -66,6 +74,8 @@ pub(crate) struct Hub {
     max_connections: usize,
     /// Which shards have subscribers of which topic.
     directory: Directory,
+    /// Publishes in flight to each shard, against `Config::fanout_credit`.
+    credit: Credit,
     /// Where local publishes go to reach other processes, if anywhere.
     backplane: Option<Outbox>,
     /// Each topic's offsets and recent publishes.
@@ -80,15 +90,18 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// A hub over the shards' remotes.
+    /// A hub over the shards' remotes, with `fanout_credit` publishes in
+    /// flight per shard at most (0: no bound).
     pub(crate) fn new(
         shards: Vec<Remote>,
         local_addr: SocketAddr,
         max_connections: usize,
         backplane: Option<Outbox>,
         history: History,
+        fanout_credit: usize,
     ) -> Arc<Self> {
         Arc::new(Self {
+            credit: Credit::new(shards.len(), fanout_credit),
             shards,
             local_addr,
             open: AtomicUsize::new(0),
@@ -153,7 +166,11 @@ impl Hub {
         let mut stats: Vec<ShardStats> = self
             .shards
             .iter()
-            .map(|remote| remote.stats.snapshot())
+            .enumerate()
+            .map(|(shard, remote)| ShardStats {
+                fanout_in_flight: self.credit.in_flight(shard) as u64,
+                ..remote.stats.snapshot()
+            })
             .collect();
         if let (Some(acceptor), Some(first)) = (self.acceptor.get(), stats.first_mut()) {
             acceptor.add_counters(first);
@@ -191,6 +208,36 @@ impl Hub {
     /// Which shards have subscribers of which topic.
     pub(crate) fn directory(&self) -> &Directory {
         &self.directory
+    }
+
+    /// Publishes in flight to each shard.
+    pub(crate) fn credit(&self) -> &Credit {
+        &self.credit
+    }
+
+    /// Wakes the shards whose paced publishers waited for credit (a shard
+    /// just paid some back).
+    pub(crate) fn wake_waiting(&self) {
+        for (shard, remote) in self.shards.iter().enumerate() {
+            if self.credit.take_waiting(shard) {
+                remote.inbox.wake();
+            }
+        }
+    }
+
+    /// Whether every shard with subscribers of `topic` (every shard, for
+    /// `None`: a payload for everyone) has credit for one more publish.
+    pub(crate) fn has_credit(&self, topic: Option<&[u8]>) -> bool {
+        if self.credit.bound() == 0 {
+            return true;
+        }
+        let mut room = true;
+        let mut check = |shard: usize| room &= self.credit.has_room(shard);
+        match topic {
+            Some(topic) => self.directory.for_each_shard(topic, &mut check),
+            None => (0..self.shards()).for_each(check),
+        }
+        room
     }
 
     /// Each topic's offsets and recent publishes.
@@ -295,10 +342,13 @@ impl Hub {
 
     /// Routes `fanout` from a thread that is not a shard (a handle, the
     /// backplane) to every shard it concerns: one order per shard, each
-    /// inbox first in, first out. While an inbox is full, waits (yielding)
-    /// as long as `keep_waiting` says so, else gives that shard up and says
-    /// [`SendError::InboxFull`] (the others still get it): the backplane
-    /// waits, reading no more from Redis meanwhile; a handle does not.
+    /// inbox first in, first out, taking a publish's credit on each
+    /// ([`has_credit`](Self::has_credit) says beforehand whether there is
+    /// some). While an inbox is full, waits (yielding) as long as
+    /// `keep_waiting` says so, else gives that shard up (paying its credit
+    /// back) and says [`SendError::InboxFull`] (the others still get it):
+    /// the backplane waits, reading no more from Redis meanwhile; a handle
+    /// does not.
     pub(crate) fn fan_out(
         &self,
         fanout: Fanout,
@@ -306,9 +356,13 @@ impl Hub {
     ) -> Result<(), SendError> {
         let mut result = Ok(());
         let mut offer = |shard: usize| {
+            self.credit.take(shard);
             let mut order = Order::Fanout(vec![fanout.clone()]);
             while let Err(refused) = self.offer(shard, order) {
                 if !keep_waiting() {
+                    if self.credit.pay_back(shard, 1) {
+                        self.wake_waiting();
+                    }
                     result = Err(SendError::InboxFull);
                     return;
                 }
@@ -321,6 +375,28 @@ impl Hub {
             Audience::Everyone => (0..self.shards()).for_each(offer),
         }
         result
+    }
+
+    /// Waits (yielding, then napping) until every shard with subscribers
+    /// of `topic` has credit, as long as `keep_waiting` says so; returns
+    /// whether they have. For the backplane: Redis keeps what comes
+    /// meanwhile.
+    pub(crate) fn wait_for_credit(&self, topic: &[u8], keep_waiting: impl Fn() -> bool) -> bool {
+        let mut spins = 0u32;
+        while !self.has_credit(Some(topic)) {
+            if !keep_waiting() {
+                return false;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::thread::yield_now();
+            } else {
+                // A shard takes milliseconds to deliver a few hundred
+                // publishes: no need to keep a core busy meanwhile.
+                std::thread::sleep(CREDIT_NAP);
+            }
+        }
+        true
     }
 
     /// Gives back the place of a client that closed.

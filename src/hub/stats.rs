@@ -111,9 +111,22 @@ counters! {
     /// Deliveries skipped because the subscriber was slow, under
     /// [`SlowSubscribers::Drop`](crate::SlowSubscribers::Drop).
     dropped_slow,
+    /// Times a client of this shard was paced: a publish of its found
+    /// another shard past its fan-out credit
+    /// ([`Config::fanout_credit`](crate::Config::fanout_credit)), and its
+    /// input was read no further until that shard caught up.
+    paced,
     /// Messages published here that never reached another shard: its
     /// inbox stayed full until this shard's backlog for it overflowed.
     lost_fanout,
+    /// Write system calls that sent queued output: one `writev` each,
+    /// however many messages it held (replies written at once, while
+    /// nothing is queued, are not counted).
+    output_writes,
+    /// Publishes sent to this shard and not yet delivered and written by
+    /// it now, against [`Config::fanout_credit`](crate::Config::fanout_credit)
+    /// (read from the shared credit when the counters are read).
+    fanout_in_flight,
     /// Bytes queued for clients now: output the kernel did not take yet.
     queued_out,
     /// Clients whose reading is paused now because their queued output

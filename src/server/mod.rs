@@ -233,6 +233,7 @@ impl Server {
             max_connections,
             outbox,
             config.history,
+            config.fanout_credit,
         ));
         // Before the shards start: a bad metrics address is an error with
         // nothing to undo.

@@ -49,5 +49,7 @@ impl<H: Handler> Shard<H> {
                 self.cx.deferred = batch;
             }
         }
+        // Publishes of callbacks other than `on_data` pace nobody.
+        self.cx.over_credit = None;
     }
 }

@@ -45,7 +45,14 @@ impl<H: Handler> Shard<H> {
             heartbeat: Arc::new(Heartbeat::default()),
         };
         let max = config.max_connections.unwrap_or(usize::MAX);
-        let handle = ServerHandle::new(Hub::new(vec![remote], addr, max, None, config.history));
+        let handle = ServerHandle::new(Hub::new(
+            vec![remote],
+            addr,
+            max,
+            None,
+            config.history,
+            config.fanout_credit,
+        ));
         let parts = ShardParts {
             poll,
             listener: None,
@@ -154,6 +161,7 @@ impl<H: Handler> Shard<H> {
         for _ in 0..ROUNDS_AT_ONE_CLOCK {
             self.cx.begin_round(true);
             self.begin_round();
+            self.resume_paced();
             self.read_ready();
             // As the loop does: on the waker's event, or orders left over.
             if self.inbox.woken() || self.inbox_pending || self.inbox.stop_requested() {
@@ -166,6 +174,7 @@ impl<H: Handler> Shard<H> {
             while !self.held.is_empty() {
                 self.flush_held();
             }
+            self.pay_back_credit();
             self.send_outbound();
             self.end_round();
             if self.ready.is_empty() && !self.inbox_pending && self.sweep.is_none() {

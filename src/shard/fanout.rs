@@ -209,6 +209,10 @@ impl<H: Handler> Shard<H> {
             };
             if batch.len() > OUTBOUND_BACKLOG {
                 self.stats.lost_fanout += batch.len() as u64;
+                let hub = self.cx.handle.hub();
+                if hub.credit().pay_back(shard, batch.len()) {
+                    hub.wake_waiting();
+                }
                 let now = self.cx.now();
                 if let Some(suppressed) = self.warnings.fanout_lost.allow(now) {
                     tracing::warn!(

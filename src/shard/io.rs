@@ -111,9 +111,16 @@ impl<H: Handler> Shard<H> {
     /// client's settling, then what settling's callbacks asked (an
     /// `on_close` that says goodbye to the others).
     #[inline(always)]
-    fn apply_then_settle(&mut self, key: Key, unsettled: bool) {
+    pub(super) fn apply_then_settle(&mut self, key: Key, unsettled: bool) {
         if !self.cx.deferred.is_empty() {
+            // A publish defers its local delivery, so this is the only
+            // place a publisher's pacing is looked at: not on the echo
+            // path.
+            let over = self.cx.over_credit.take();
             self.apply_deferred();
+            if let Some(shard) = over {
+                self.pace(key, shard);
+            }
         }
         if unsettled {
             self.settle(key);
@@ -163,7 +170,8 @@ impl<H: Handler> Shard<H> {
             }
             // Past the high-water mark `settle` pauses the client; stop now
             // so one wakeup cannot queue a whole read budget beyond it.
-            if client.io.paused() || client.io.out.len() > config.output_high_water {
+            // Paced (`shard/pacing.rs`): read again once credit is back.
+            if client.io.reading_stopped() || client.io.out.len() > config.output_high_water {
                 return true;
             }
             match client.io.stream.read(buf) {
@@ -282,7 +290,9 @@ fn hand_input<H: Handler>(
         let mut conn = Conn::new(id, io, config.output_limit, stats, 0);
         let verdict = handler.on_data(cx, &mut conn, &mut client.state, fresh);
         let rest = unconsumed(&mut client.io, verdict, fresh);
-        if rest.len() > config.input_limit && client.io.is_open() {
+        // Commands a paced publisher's handler left (`cx.paced()`) may
+        // pass the limit by up to this read: they are handed back.
+        if rest.len() > config.input_limit && client.io.is_open() && !cx.paced() {
             // (A client the handler closed keeps its graceful close.)
             client.io.fail(CloseReason::InputOverflow);
         } else if !rest.is_empty() {
@@ -296,7 +306,7 @@ fn hand_input<H: Handler>(
     let mut conn = Conn::new(id, io, config.output_limit, stats, carried);
     let verdict = handler.on_data(cx, &mut conn, &mut client.state, &input);
     let rest = unconsumed(&mut client.io, verdict, &input).len();
-    if rest > config.input_limit && client.io.is_open() {
+    if rest > config.input_limit && client.io.is_open() && !cx.paced() {
         client.io.fail(CloseReason::InputOverflow);
         input.clear();
     } else {
@@ -307,7 +317,7 @@ fn hand_input<H: Handler>(
 }
 
 /// The bytes `on_data` left unconsumed; a close consumes everything.
-fn unconsumed<'d>(
+pub(super) fn unconsumed<'d>(
     io: &mut crate::core::client::ClientIo,
     verdict: Verdict,
     data: &'d [u8],

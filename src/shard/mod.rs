@@ -12,6 +12,7 @@ mod fanout;
 mod handoff;
 pub(crate) mod io;
 mod limits;
+mod pacing;
 mod proxy;
 pub(crate) mod round;
 mod settle;
@@ -149,6 +150,11 @@ pub(crate) struct Shard<H: Handler> {
     outbound_pending: bool,
     /// Clients with deliveries queued but not yet written this round.
     held: Vec<Key>,
+    /// Clients paced for fan-out credit, each with the shard it waits
+    /// for (`pacing.rs`).
+    paced: Vec<(Key, usize)>,
+    /// Publishes from the inbox delivered since credit was last paid back.
+    credit_owed: usize,
     /// The load published for least-loaded balancing.
     balancing: Balancing,
 }
@@ -210,6 +216,8 @@ impl<H: Handler> Shard<H> {
             framings: Vec::new(),
             outbound_pending: false,
             held: Vec::new(),
+            paced: Vec::new(),
+            credit_owed: 0,
             balancing: Balancing::new(parts.load),
         }
     }
@@ -241,6 +249,7 @@ impl<H: Handler> Shard<H> {
                     token => self.client_ready(Key::from_token(token.0), event),
                 }
             }
+            self.resume_paced();
             self.read_ready();
             if !self.handshakes_ready.is_empty() {
                 self.run_deferred_handshakes();
@@ -258,6 +267,7 @@ impl<H: Handler> Shard<H> {
             while !self.held.is_empty() {
                 self.flush_held();
             }
+            self.pay_back_credit();
             self.send_outbound();
             self.end_round();
             self.export_load();
@@ -282,6 +292,7 @@ impl<H: Handler> Shard<H> {
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();
         self.flush_held();
+        self.pay_back_credit();
         self.send_outbound();
         self.export();
     }
@@ -309,6 +320,7 @@ impl<H: Handler> Shard<H> {
             || self.accept_pending
             || self.inbox_pending
             || self.sweep.is_some()
+            || self.paced_may_resume()
         {
             return Some(Duration::ZERO);
         }
@@ -368,6 +380,8 @@ impl<H: Handler> Shard<H> {
                     for fanout in &batch {
                         self.fan_out(fanout);
                     }
+                    // Paid back once the round has written them.
+                    self.credit_owed += batch.len();
                 }
                 Order::Shutdown => self.begin_shutdown(),
                 Order::Handoff(handoff) => self.take_handoff(handoff),

@@ -66,6 +66,30 @@ impl Transport for PipeEnd {
         Ok(n)
     }
 
+    /// Takes from every buffer in order, up to the window, as the kernel's
+    /// `writev` does.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let mut pipe = self.0.borrow_mut();
+        if pipe.reset {
+            return Err(ErrorKind::BrokenPipe.into());
+        }
+        let wanted: usize = bufs.iter().map(|b| b.len()).sum();
+        let n = pipe.window.map_or(wanted, |window| window.min(wanted));
+        if n == 0 && wanted > 0 {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        if let Some(window) = pipe.window.as_mut() {
+            *window -= n;
+        }
+        let mut left = n;
+        for buf in bufs {
+            let take = buf.len().min(left);
+            pipe.outbound.extend_from_slice(&buf[..take]);
+            left -= take;
+        }
+        Ok(n)
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.0.borrow_mut().server_closed = true;
         Ok(())

@@ -41,3 +41,31 @@ fn websocket_subscribers_get_text_frames_of_the_same_publishes() {
     h.settle();
     assert_eq!(h.take_output(sub), server_text("MSG news hello"));
 }
+
+#[test]
+fn a_thousand_deliveries_queued_for_a_subscriber_leave_in_one_write() {
+    let mut h = Harness::new(Config::default(), PubSub::new(1024));
+    let sub = h.connect().expect("accepted");
+    let publisher = h.connect().expect("accepted");
+    h.send(sub, b"SUB feed\n");
+    assert_eq!(h.take_output(sub), b"+OK\n");
+    // It stops reading: every delivery is queued (a shared buffer each).
+    h.set_window(sub, Some(0));
+    let flood: Vec<u8> = (0..1000)
+        .flat_map(|n| format!("PUB feed {n:04}\n").into_bytes())
+        .collect();
+    h.send(publisher, &flood);
+    assert_eq!(h.take_output(publisher), b"+OK\n".repeat(1000));
+    let before = h.stats().output_writes;
+    h.open_window(sub, None);
+    let got = h.take_output(sub);
+    let expected: Vec<u8> = (0..1000)
+        .flat_map(|n| format!("MSG feed {n:04}\n").into_bytes())
+        .collect();
+    assert!(got == expected, "all 1,000 deliveries, in order");
+    assert_eq!(
+        h.stats().output_writes - before,
+        1,
+        "one writev for the 1,000 queued deliveries"
+    );
+}

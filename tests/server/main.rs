@@ -19,6 +19,7 @@ mod line_echo;
 mod migrate;
 #[path = "../child/netns.rs"]
 mod netns;
+mod pacing;
 mod panic;
 mod passed;
 mod proxy;

@@ -65,6 +65,7 @@ pub const ONLY: &[(&str, &str, Scope)] = &[
     ("history_topics", "--history-topics", Scope::Pubsub),
     ("max_subscriptions", "--max-subscriptions", Scope::Pubsub),
     ("slow_subscribers", "--slow-subscribers", Scope::Pubsub),
+    ("fanout_credit", "--fanout-credit", Scope::Pubsub),
     (
         "auth_jwt_secret_file",
         "--auth-jwt-secret-file",

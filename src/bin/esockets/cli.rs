@@ -243,6 +243,15 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = SlowSubscribers::Close)]
     pub slow_subscribers: SlowSubscribers,
 
+    /// pubsub: publishes in flight to one shard (sent to it, not yet
+    /// delivered and written by it) before publishers are paced: a
+    /// publisher whose publish finds a shard past it is read no further
+    /// until that shard is back to half of it; the backplane waits the
+    /// same way. Slow subscribers pace nobody (see --slow-subscribers);
+    /// 0 turns pacing off. See docs/tuning.md.
+    #[arg(long, default_value_t = esockets::FANOUT_CREDIT, value_name = "N")]
+    pub fanout_credit: usize,
+
     /// pubsub: share topics with other esockets processes through the
     /// Redis server at this URL (redis://HOST:PORT).
     #[arg(long, value_name = "URL")]
@@ -430,6 +439,7 @@ impl Cli {
                 SlowSubscribers::Close => esockets::SlowSubscribers::Close,
                 SlowSubscribers::Drop => esockets::SlowSubscribers::Drop,
             },
+            fanout_credit: self.fanout_credit,
             backplane: self.backplane.clone(),
             history: esockets::History {
                 messages: self.history,

@@ -40,6 +40,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("stall_threshold", "--stall-threshold"),
     ("metrics", "--metrics"),
     ("slow_subscribers", "--slow-subscribers"),
+    ("fanout_credit", "--fanout-credit"),
     ("backplane", "--backplane"),
     ("history", "--history-topics"),
     ("proxy_protocol", "--proxy-protocol"),

@@ -59,9 +59,13 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
         } else {
             format!("lines up to {}", format_size(cli.max_line))
         };
+        let pacing = match config.fanout_credit {
+            0 => "publishers not paced".to_owned(),
+            n => format!("publishers paced at {n} publishes in flight to a shard"),
+        };
         tracing::info!(
             "pubsub: {commands}, topics up to {} B, {} subscriptions per client; \
-             slow subscribers {slow}",
+             slow subscribers {slow}; {pacing}",
             esockets::protocols::pubsub::MAX_TOPIC,
             cli.max_subscriptions,
         );

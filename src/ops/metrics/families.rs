@@ -37,6 +37,10 @@ impl Sample {
             .hub()
             .exported(shard)
             .map(|published| published.snapshot())
+            .map(|stats| ShardStats {
+                fanout_in_flight: handle.hub().credit().in_flight(shard) as u64,
+                ..stats
+            })
             .unwrap_or_default();
         let (rounds, busy_seconds) =
             handle
@@ -319,6 +323,21 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
         "esockets_pubsub_unfilled",
         "Pub/sub positioned deliveries lost: a later publish reached the shard first and this one had left the history.",
         &[("", |s| s.stats.unfilled)],
+    ),
+    gauge(
+        "esockets_pubsub_fanout_in_flight",
+        "Publishes sent to this shard and not yet delivered and written by it (against --fanout-credit).",
+        &[("", |s| s.stats.fanout_in_flight)],
+    ),
+    counter(
+        "esockets_output_writes",
+        "Write system calls that sent queued output (one writev each, however many messages it held).",
+        &[("", |s| s.stats.output_writes)],
+    ),
+    counter(
+        "esockets_pubsub_paced",
+        "Times a publisher was paced: its publish found another shard past its fan-out credit, and its input waited until that shard caught up.",
+        &[("", |s| s.stats.paced)],
     ),
     counter(
         "esockets_pubsub_lost_fanout",

@@ -153,6 +153,7 @@ impl Handler for PubSub {
         let mut lines = Lines::new(data, conn.carried(), self.max_line);
         self.replies.clear();
         let mut close = false;
+        let mut paced = false;
         for line in &mut lines {
             let reply = execute(cx, conn, session, &self.rules, line);
             self.replies.extend_from_slice(&reply.text);
@@ -167,10 +168,19 @@ impl Handler for PubSub {
                 close = true;
                 break;
             }
+            if cx.paced() {
+                // A shard is past its fan-out credit: the lines after it
+                // wait, and are handed back once it catches up.
+                paced = true;
+                break;
+            }
         }
         conn.send(&self.replies);
         if close {
             return Verdict::Close;
+        }
+        if paced {
+            return Verdict::Consumed(lines.handled());
         }
         if lines.too_long() {
             conn.send(LINE_TOO_LONG);

@@ -44,9 +44,15 @@ pub(super) struct Health {
 impl Health {
     /// A connection that was never made yet, to Redis at `client`.
     pub(super) fn new(role: &'static str, client: &redis::Client) -> Self {
+        Self::to(role, client.get_connection_info().addr().to_string())
+    }
+
+    /// A connection that was never made yet, to Redis at `addr` (a
+    /// cluster's seed nodes, say).
+    pub(super) fn to(role: &'static str, addr: String) -> Self {
         Self {
             role,
-            addr: client.get_connection_info().addr().to_string(),
+            addr,
             was_up: false,
             down_since: None,
             last_said: None,

@@ -41,6 +41,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("metrics", "--metrics"),
     ("slow_subscribers", "--slow-subscribers"),
     ("backplane", "--backplane"),
+    ("backplane_resend", "--backplane-resend"),
     ("history", "--history-topics"),
     ("proxy_protocol", "--proxy-protocol"),
     ("proxy_trusted", "--proxy-trusted"),

@@ -430,6 +430,8 @@ pub fn summary(
             received = backplane.received,
             lost = backplane.lost,
             reconnects = backplane.reconnects,
+            resent = backplane.resent,
+            subscriptions = backplane.subscriptions,
             "backplane"
         );
     }

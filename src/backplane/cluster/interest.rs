@@ -122,8 +122,12 @@ impl Interest {
     /// The cluster dropped `topic` by itself (a `SUNSUBSCRIBE` push when
     /// its slot moved, or its node turned replica): the next plan
     /// subscribes again if the process still wants it. Returns whether it
-    /// was held.
+    /// was held. The confirmation of an unsubscribe of ours in flight is
+    /// not one.
     pub(super) fn dropped(&mut self, topic: &[u8]) -> bool {
+        if self.pending.contains(topic) {
+            return false;
+        }
         let Some(topic) = self.held.take(topic) else {
             return false;
         };

@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use super::super::health::Health;
 use super::super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
 use super::interest::Interest;
-use super::{client, runtime, seed_list};
+use super::{client, explain, runtime, seed_list};
 use crate::hub::fanout::Fanout;
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
@@ -71,6 +71,7 @@ impl Listener {
         let mut health = Health::to("listening", seed_list(&self.seeds));
         let mut backoff = FIRST_BACKOFF;
         let mut was_up = false;
+        let mut explained = false;
         while !self.stopping() {
             let (pushes, received) = mpsc::unbounded_channel();
             let made = match client(&self.seeds, Some(pushes)) {
@@ -98,6 +99,7 @@ impl Listener {
                     }
                 }
                 Err(err) => {
+                    explain(&err, &self.seeds, &mut explained);
                     health.down(Instant::now(), &err, MISSED_WHILE_DOWN);
                 }
             }

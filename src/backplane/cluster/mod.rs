@@ -78,6 +78,21 @@ fn client(
     builder.build()
 }
 
+/// Says so (once per thread: `said`) if `err` shows a seed node is no
+/// cluster node: a plain Redis was given where a cluster was meant.
+fn explain(err: &redis::RedisError, seeds: &[String], said: &mut bool) {
+    if *said || !err.to_string().contains("cluster support disabled") {
+        return;
+    }
+    *said = true;
+    tracing::error!(
+        %err,
+        "backplane: a seed node of {} is not a Redis Cluster node (cluster support disabled): \
+         for one Redis use --backplane redis://HOST:PORT",
+        seed_list(seeds)
+    );
+}
+
 /// A one-thread Tokio runtime for one backplane thread.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

@@ -5,7 +5,7 @@
 //! once the cluster answers: a failover delays publishes rather than
 //! losing them; past the bound they are counted lost.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 use futures_util::future::join_all;
+use redis::cluster_routing::{Route, SingleNodeRoutingInfo, Slot, SlotAddr};
 
 use super::super::health::{Health, LostReport};
 use super::super::link::{channel, message, FIRST_BACKOFF};
 use super::super::{MAX_BACKOFF, STOP_CHECK};
-use super::{client, runtime, seed_list};
+use super::{client, explain, runtime, seed_list};
 use crate::hub::outbox::Counters;
 
 /// Publishes sent at once, at most.
@@ -90,6 +91,7 @@ impl Publisher {
         let mut backoff = FIRST_BACKOFF;
         let mut connection = None;
         let mut was_up = false;
+        let mut explained = false;
         // A send failed, and none has succeeded since.
         let mut failing = false;
         while !self.stopping() {
@@ -106,6 +108,7 @@ impl Publisher {
                         backoff = FIRST_BACKOFF;
                     }
                     Err(err) => {
+                        explain(&err, &self.seeds, &mut explained);
                         health.down(Instant::now(), &err, HELD_WHILE_DOWN);
                         self.hold_for(backoff, &mut held, &mut lost);
                         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -161,30 +164,55 @@ impl Publisher {
         client(&self.seeds, None)?.get_async_connection().await
     }
 
-    /// Sends `batch` (in order: one node's commands travel on one
-    /// connection), counting what crossed; returns the last error and
-    /// what did not cross, in order, if anything did not.
+    /// Sends `batch`, one pipeline per slot (so each topic's publishes
+    /// stay in order: concurrent single commands do not), all slots at
+    /// once, counting what crossed; returns the last error and what did
+    /// not cross, in the batch's order, if anything did not.
     async fn send(
         &self,
         link: &redis::cluster_async::ClusterConnection,
         batch: Vec<(Bytes, Bytes)>,
         resending: bool,
     ) -> Option<(redis::RedisError, Vec<(Bytes, Bytes)>)> {
-        let replies = join_all(batch.iter().map(|(topic, payload)| {
+        let mut slots: HashMap<Slot, Vec<usize>> = HashMap::new();
+        let channels: Vec<Vec<u8>> = batch.iter().map(|(topic, _)| channel(topic)).collect();
+        for (index, channel) in channels.iter().enumerate() {
+            slots.entry(Slot::for_key(channel)).or_default().push(index);
+        }
+        let replies = join_all(slots.into_iter().map(|(slot, indices)| {
+            let mut pipe = redis::pipe();
+            for &index in &indices {
+                pipe.cmd("SPUBLISH")
+                    .arg(&channels[index])
+                    .arg(message(self.origin, &batch[index].1));
+            }
             let mut link = link.clone();
-            let mut command = redis::cmd("SPUBLISH");
-            command.arg(channel(topic)).arg(message(self.origin, payload));
-            async move { command.query_async::<()>(&mut link).await }
+            let route = SingleNodeRoutingInfo::SpecificNode(Route::with_slot(slot, SlotAddr::Master));
+            async move {
+                let count = indices.len();
+                let reply = link.route_pipeline(pipe, 0, count, route).await;
+                (indices, reply)
+            }
         }))
         .await;
-        let mut failed = Vec::new();
+        let mut failed: Vec<usize> = Vec::new();
         let mut last = None;
         let mut crossed = 0;
-        for (publish, reply) in batch.into_iter().zip(replies) {
+        for (indices, reply) in replies {
             match reply {
-                Ok(()) => crossed += 1,
+                Ok(values) => {
+                    for (index, value) in indices.into_iter().zip(values) {
+                        match value.extract_error() {
+                            Ok(_) => crossed += 1,
+                            Err(err) => {
+                                failed.push(index);
+                                last = Some(err);
+                            }
+                        }
+                    }
+                }
                 Err(err) => {
-                    failed.push(publish);
+                    failed.extend(indices);
                     last = Some(err);
                 }
             }
@@ -193,7 +221,14 @@ impl Publisher {
         if resending {
             self.counters.resent.fetch_add(crossed, Ordering::Relaxed);
         }
-        last.map(|err| (err, failed))
+        let err = last?;
+        failed.sort_unstable();
+        let mut batch: Vec<Option<(Bytes, Bytes)>> = batch.into_iter().map(Some).collect();
+        let failed = failed
+            .into_iter()
+            .filter_map(|index| batch[index].take())
+            .collect();
+        Some((err, failed))
     }
 
     /// For `wait` (a back-off): what is published meanwhile is held, or

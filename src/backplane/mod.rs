@@ -12,12 +12,15 @@
 //! A third thread shares presence (`presence.rs`).
 //!
 //! With a Redis Cluster (`cluster/`), each topic lives on the node that
-//! owns its slot, and a process subscribes only to the topics it holds.
+//! owns its slot, and a process subscribes only to the topics it holds;
+//! with NATS (`nats/`), each topic is a subject, held the same way.
 
 mod cluster;
 mod health;
+mod interest;
 mod link;
 mod listener;
+mod nats;
 mod presence;
 mod publisher;
 mod shared;
@@ -64,6 +67,8 @@ enum Kind {
     Redis(redis::Client),
     /// A Redis Cluster.
     Cluster(cluster::Cluster),
+    /// NATS.
+    Nats(nats::Nats),
 }
 
 /// The running backplane threads.
@@ -75,8 +80,9 @@ pub(crate) struct Running {
 }
 
 impl Backplane {
-    /// A backplane to the Redis server at `url` (`redis://HOST:PORT`) or
-    /// the Redis Cluster it names (`redis-cluster://HOST:PORT,…`), holding
+    /// A backplane to the Redis server at `url` (`redis://HOST:PORT`), the
+    /// Redis Cluster it names (`redis-cluster://HOST:PORT,…`) or NATS
+    /// (`nats://HOST:PORT,…`), holding
     /// at most `resend` publishes for a cluster node that is away; and
     /// the outbox for the server's handle.
     ///
@@ -89,6 +95,7 @@ impl Backplane {
                 Kind::Redis(redis::Client::open(url).map_err(|err| err.to_string())?)
             }
             BackplaneUrl::RedisCluster(seeds) => Kind::Cluster(cluster::Cluster { seeds, resend }),
+            BackplaneUrl::Nats(servers) => Kind::Nats(nats::Nats { servers }),
         };
         let (queue, outbox) = channel::bounded(OUTBOX_CAPACITY);
         let counters = Arc::new(Counters::default());
@@ -114,6 +121,13 @@ impl Backplane {
             Kind::Cluster(cluster) => {
                 let threads =
                     cluster.start(hub, self.outbox, Arc::clone(&self.counters), origin)?;
+                return Ok(Running {
+                    counters: self.counters,
+                    threads,
+                });
+            }
+            Kind::Nats(nats) => {
+                let threads = nats.start(hub, self.outbox, Arc::clone(&self.counters))?;
                 return Ok(Running {
                     counters: self.counters,
                     threads,

@@ -296,11 +296,13 @@ impl Config {
         if let Some(url) = &self.backplane {
             match BackplaneUrl::parse(url) {
                 Err(reason) => return bad("backplane", reason),
-                Ok(BackplaneUrl::RedisCluster(_)) if self.history.enabled() => {
+                Ok(BackplaneUrl::RedisCluster(_) | BackplaneUrl::Nats(_))
+                    if self.history.enabled() =>
+                {
                     return bad(
                         "backplane",
-                        "a Redis Cluster does not share a history yet: use redis://HOST:PORT \
-                         with history, or no history"
+                        "only one Redis shares a history (yet): use redis://HOST:PORT with \
+                         history, or no history"
                             .into(),
                     );
                 }

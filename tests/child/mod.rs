@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod components;
 pub mod haproxy;
 pub mod line_client;
+pub mod nats;
 pub mod netns;
 pub mod proxy_recorder;
 pub mod pubsub;

@@ -17,7 +17,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use super::super::health::Health;
 use super::super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
-use super::interest::Interest;
+use super::super::interest::Interest;
 use super::{client, explain, runtime, seed_list};
 use crate::hub::fanout::Fanout;
 use crate::hub::outbox::Counters;
@@ -68,7 +68,7 @@ impl Listener {
 
     /// Connects and listens until the server stops.
     async fn serve(mut self) {
-        let mut health = Health::to("listening", seed_list(&self.seeds));
+        let mut health = Health::to("Redis", "listening", seed_list(&self.seeds));
         let mut backoff = FIRST_BACKOFF;
         let mut was_up = false;
         let mut explained = false;

@@ -8,7 +8,7 @@
 //! What the `redis` crate gives (its async cluster client, RESP3): the
 //! slot map, routing by slot, `MOVED`/`ASK`, reconnecting to a node, and
 //! moving its tracked subscriptions to a slot's new owner after a slot
-//! refresh. What is written here: which topics to hold (`interest.rs`,
+//! refresh. What is written here: which topics to hold (`../interest.rs`,
 //! from the topic directory), holding on to a subscription the server
 //! dropped by itself (a `SUNSUBSCRIBE` push when a slot moves or its
 //! master turns replica: the crate forgets it), a topology watch that
@@ -20,7 +20,6 @@
 //! shard thread): one publishes, one subscribes and delivers. Presence
 //! and a shared history are not carried through a cluster (yet).
 
-mod interest;
 mod listener;
 mod publisher;
 
@@ -115,7 +114,7 @@ impl Cluster {
         counters: Arc<Counters>,
         origin: u64,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
-        let interest = interest::Interest::watch(&hub);
+        let interest = super::interest::Interest::watch(&hub);
         let publisher = publisher::Publisher {
             seeds: self.seeds.clone(),
             outbox,

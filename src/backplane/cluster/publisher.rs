@@ -82,7 +82,7 @@ impl Publisher {
 
     /// Connects, publishes, holds and resends, until the server stops.
     async fn serve(self) {
-        let mut health = Health::to("publishing", seed_list(&self.seeds));
+        let mut health = Health::to("Redis", "publishing", seed_list(&self.seeds));
         let mut lost = LostReport::default();
         let mut held = Held {
             queue: VecDeque::new(),

@@ -45,9 +45,12 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
         );
     }
     if let Some(url) = &config.backplane {
-        tracing::info!(
-            "backplane: topics shared with other esockets processes through Redis at {url}"
-        );
+        let engine = match esockets::BackplaneUrl::parse(url) {
+            Ok(esockets::BackplaneUrl::RedisCluster(_)) => "the Redis Cluster",
+            Ok(esockets::BackplaneUrl::Nats(_)) => "NATS",
+            _ => "Redis",
+        };
+        tracing::info!("backplane: topics shared with other esockets processes through {engine} at {url}");
     }
     if protocol == Protocol::Pubsub {
         let slow = match config.slow_subscribers {

@@ -1,5 +1,5 @@
-//! Which topics the subscribing thread holds on the cluster, against
-//! which it should: those with subscribers in this process (the topic
+//! Which topics a backplane that subscribes per topic (Redis Cluster,
+//! NATS) holds, against which it should: those with subscribers in this process (the topic
 //! directory). The directory's watch says which topic changed; the
 //! thread then looks what holds now, so a topic that came and went
 //! between two looks costs nothing, and one whose change was not heard

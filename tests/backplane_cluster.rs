@@ -50,10 +50,17 @@ fn channel(topic: &str) -> String {
 #[test]
 fn processes_share_topics_through_a_cluster_and_survive_a_failover() {
     let mut cluster = RedisCluster::start(3, 1);
-    let masters: Vec<u16> = TOPICS.iter().map(|t| cluster.master_of(&channel(t))).collect();
+    let masters: Vec<u16> = TOPICS
+        .iter()
+        .map(|t| cluster.master_of(&channel(t)))
+        .collect();
     let mut distinct = masters.clone();
     distinct.dedup();
-    assert_eq!(distinct.len(), 3, "the topics spread over the masters: {masters:?}");
+    assert_eq!(
+        distinct.len(),
+        3,
+        "the topics spread over the masters: {masters:?}"
+    );
 
     let url = cluster.url();
     let (a, addr_a) = instance(&url);
@@ -81,7 +88,11 @@ fn processes_share_topics_through_a_cluster_and_survive_a_failover() {
         for subscriber in [sub_a, sub_b] {
             let seen = deliveries_by_topic(subscriber, 200);
             for who in ["a", "c"] {
-                assert_eq!(seen[&(topic.to_string(), who.into())], all, "{who} on {topic}");
+                assert_eq!(
+                    seen[&(topic.to_string(), who.into())],
+                    all,
+                    "{who} on {topic}"
+                );
             }
         }
     }
@@ -133,7 +144,12 @@ fn processes_share_topics_through_a_cluster_and_survive_a_failover() {
     }
     let numbers: Vec<u32> = received
         .iter()
-        .map(|line| line.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("n"))
+        .map(|line| {
+            line.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("n")
+        })
         .collect();
     let mut sorted = numbers.clone();
     sorted.dedup();
@@ -200,10 +216,7 @@ fn with_no_node_up_the_server_serves_local_topics_and_says_so() {
         "--backplane",
         &url,
     ]);
-    let lines = server.wait_for_lines(&[
-        "esockets listening",
-        "backplane: cannot reach Redis at",
-    ]);
+    let lines = server.wait_for_lines(&["esockets listening", "backplane: cannot reach Redis at"]);
     assert!(lines[1].contains(" WARN "), "{}", lines[1]);
     let addr = child::address_in(&lines[0]);
     let mut sub = subscriber(addr, "t");

@@ -44,7 +44,10 @@ fn until_subscribed(publisher: &mut LineClient, topic: &str, subscribers: &mut [
     }
     let mut n = 0;
     while got.iter().any(|got| !got) {
-        assert!(Instant::now() < end, "{topic}: subscriptions never reached the cluster");
+        assert!(
+            Instant::now() < end,
+            "{topic}: subscriptions never reached the cluster"
+        );
         publish(publisher, topic, "probe", n..n + 1);
         n += 1;
         for (subscriber, got) in subscribers.iter_mut().zip(&mut got) {
@@ -70,7 +73,11 @@ fn processes_share_topics_through_nats_and_survive_a_server_dying() {
     let mut subs_b: Vec<LineClient> = TOPICS.iter().map(|t| subscriber(addr_b, t)).collect();
     let mut pub_c = LineClient::connect(addr_c);
     for (index, topic) in TOPICS.iter().enumerate() {
-        until_subscribed(&mut pub_c, topic, &mut [&mut subs_a[index], &mut subs_b[index]]);
+        until_subscribed(
+            &mut pub_c,
+            topic,
+            &mut [&mut subs_a[index], &mut subs_b[index]],
+        );
     }
 
     // c's and a's publishes reach a's and b's subscribers once each, in
@@ -85,7 +92,11 @@ fn processes_share_topics_through_nats_and_survive_a_server_dying() {
         for subscriber in [sub_a, sub_b] {
             let seen = deliveries_by_topic(subscriber, 200);
             for who in ["a", "c"] {
-                assert_eq!(seen[&(topic.to_string(), who.into())], all, "{who} on {topic}");
+                assert_eq!(
+                    seen[&(topic.to_string(), who.into())],
+                    all,
+                    "{who} on {topic}"
+                );
             }
         }
     }
@@ -98,7 +109,10 @@ fn processes_share_topics_through_nats_and_survive_a_server_dying() {
     until_subscribed(&mut pub_c, TOPICS[0], &mut [&mut subs_a[0]]);
     publish(&mut pub_c, TOPICS[0], "c", 100..110);
     let seen = deliveries_by_topic(&mut subs_a[0], 10);
-    assert_eq!(seen[&(TOPICS[0].into(), "c".into())], (100..110).collect::<Vec<_>>());
+    assert_eq!(
+        seen[&(TOPICS[0].into(), "c".into())],
+        (100..110).collect::<Vec<_>>()
+    );
     assert_eq!(subs_a[1].command("PING"), "+PONG");
 
     drop((subs_a, subs_b, pub_a, pub_c));
@@ -109,4 +123,29 @@ fn processes_share_topics_through_nats_and_survive_a_server_dying() {
     assert_eq!(counter(&c, "received"), 0, "c holds no topic: {c}");
     assert_eq!(counter(&c, "lost"), 0, "{c}");
     assert!(counter(&b, "received") >= 400, "{b}");
+}
+
+#[test]
+fn with_no_server_up_the_server_serves_local_topics_and_says_so() {
+    let url = format!("nats://127.0.0.1:{}", child::components::free_port());
+    let mut server = Server::spawn(&[
+        "--protocol",
+        "pubsub",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--backplane",
+        &url,
+    ]);
+    let lines = server.wait_for_lines(&["esockets listening", "backplane: cannot reach NATS at"]);
+    assert!(lines[1].contains(" WARN "), "{}", lines[1]);
+    let addr = child::address_in(&lines[0]);
+    let mut sub = subscriber(addr, "t");
+    let mut publisher = LineClient::connect(addr);
+    publish(&mut publisher, "t", "p", 0..1);
+    assert_eq!(sub.line(), "MSG t p 0");
+    drop((sub, publisher));
+    let line = summary(server);
+    assert_eq!(counter(&line, "received"), 0, "{line}");
 }

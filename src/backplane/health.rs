@@ -46,7 +46,11 @@ pub(super) struct Health {
 impl Health {
     /// A connection that was never made yet, to Redis at `client`.
     pub(super) fn new(role: &'static str, client: &redis::Client) -> Self {
-        Self::to("Redis", role, client.get_connection_info().addr().to_string())
+        Self::to(
+            "Redis",
+            role,
+            client.get_connection_info().addr().to_string(),
+        )
     }
 
     /// A connection that was never made yet, to `engine` (`Redis`,

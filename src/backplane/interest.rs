@@ -96,7 +96,8 @@ impl Interest {
             }
         }
         plan.subscribe.retain(|topic| !self.pending.contains(topic));
-        plan.unsubscribe.retain(|topic| !self.pending.contains(topic));
+        plan.unsubscribe
+            .retain(|topic| !self.pending.contains(topic));
         for topic in plan.subscribe.iter().chain(&plan.unsubscribe) {
             self.pending.insert(topic.clone());
         }

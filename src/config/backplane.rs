@@ -46,7 +46,9 @@ impl BackplaneUrl {
             let servers = servers(NATS_SCHEME, list, url)?;
             for server in &servers {
                 let authority = server.trim_start_matches(NATS_SCHEME);
-                if authority.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err())
+                if authority
+                    .rsplit_once(':')
+                    .is_none_or(|(_, port)| port.parse::<u16>().is_err())
                 {
                     return Err(format!("has a server without a port in {url:?}: {server}"));
                 }
@@ -54,8 +56,11 @@ impl BackplaneUrl {
             return Ok(Self::Nats(servers));
         }
         if let Some(list) = url.strip_prefix(CLUSTER_SCHEME) {
-            let seeds = servers("redis://", list, url)
-                .map_err(|_| format!("must list seed nodes ({CLUSTER_SCHEME}HOST:PORT[,HOST:PORT…]), got {url:?}"))?;
+            let seeds = servers("redis://", list, url).map_err(|_| {
+                format!(
+                    "must list seed nodes ({CLUSTER_SCHEME}HOST:PORT[,HOST:PORT…]), got {url:?}"
+                )
+            })?;
             for seed in &seeds {
                 if let Err(err) = redis::Client::open(seed.as_str()) {
                     return Err(format!("has a bad seed node in {url:?}: {err}"));

@@ -161,7 +161,9 @@ mod tests {
         let directory = Directory::default();
         let heard = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
         let log = std::sync::Arc::clone(&heard);
-        directory.set_watch(Box::new(move |topic: &Bytes| log.lock().push(topic.clone())));
+        directory.set_watch(Box::new(move |topic: &Bytes| {
+            log.lock().push(topic.clone())
+        }));
         let topic = Bytes::from_static(b"news");
         directory.add(&topic, 0);
         directory.add(&topic, 1);

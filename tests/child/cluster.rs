@@ -64,7 +64,10 @@ impl RedisCluster {
             });
         }
         for node in &nodes {
-            wait_until_listening(SocketAddr::from(([127, 0, 0, 1], node.port)), "redis-server");
+            wait_until_listening(
+                SocketAddr::from(([127, 0, 0, 1], node.port)),
+                "redis-server",
+            );
         }
         let status = Command::new(require("redis-cli"))
             .arg("--cluster")
@@ -79,11 +82,14 @@ impl RedisCluster {
         assert!(status.success(), "redis-cli --cluster create: {status}");
         let cluster = Self { nodes, dir };
         for node in &cluster.nodes {
-            cluster.wait_until(&format!("node {} says the cluster is ok", node.port), || {
-                cluster
-                    .try_query::<String>(node.port, &["CLUSTER", "INFO"])
-                    .is_some_and(|info| info.contains("cluster_state:ok"))
-            });
+            cluster.wait_until(
+                &format!("node {} says the cluster is ok", node.port),
+                || {
+                    cluster
+                        .try_query::<String>(node.port, &["CLUSTER", "INFO"])
+                        .is_some_and(|info| info.contains("cluster_state:ok"))
+                },
+            );
         }
         cluster
     }

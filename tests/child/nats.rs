@@ -65,7 +65,11 @@ impl NatsCluster {
             let want = format!("\"num_routes\": {}", servers - 1);
             let end = Instant::now() + DEADLINE;
             while !request(monitor, "GET", "/routez").body.contains(&want) {
-                assert!(Instant::now() < end, "{} not routed within {DEADLINE:?}", node.port);
+                assert!(
+                    Instant::now() < end,
+                    "{} not routed within {DEADLINE:?}",
+                    node.port
+                );
                 // Polling, not synchronisation: the routes say nothing on
                 // their own.
                 thread::sleep(Duration::from_millis(20));

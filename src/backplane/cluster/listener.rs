@@ -16,8 +16,8 @@ use redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use super::super::health::Health;
-use super::super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
 use super::super::interest::Interest;
+use super::super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
 use super::{client, explain, runtime, seed_list};
 use crate::hub::fanout::Fanout;
 use crate::hub::outbox::Counters;
@@ -216,7 +216,10 @@ impl Listener {
             return; // ours: delivered locally when published
         }
         self.counters.received.fetch_add(1, Ordering::Relaxed);
-        let fanout = Fanout::topic(Bytes::copy_from_slice(topic), Bytes::copy_from_slice(payload));
+        let fanout = Fanout::topic(
+            Bytes::copy_from_slice(topic),
+            Bytes::copy_from_slice(payload),
+        );
         // A shard whose inbox is full is waited for: the cluster keeps
         // what comes meanwhile (up to its output buffer limit).
         let running = || !self.counters.stop.load(Ordering::Relaxed);

@@ -187,7 +187,8 @@ impl Publisher {
                     .arg(message(self.origin, &batch[index].1));
             }
             let mut link = link.clone();
-            let route = SingleNodeRoutingInfo::SpecificNode(Route::with_slot(slot, SlotAddr::Master));
+            let route =
+                SingleNodeRoutingInfo::SpecificNode(Route::with_slot(slot, SlotAddr::Master));
             async move {
                 let count = indices.len();
                 let reply = link.route_pipeline(pipe, 0, count, route).await;

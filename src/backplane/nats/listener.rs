@@ -31,6 +31,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// comes, up to its slow-consumer limit).
 const DELIVERIES: usize = 1024;
 
+/// How long after start-up no connection means no server answers (the
+/// client retries in the background and says nothing of it).
+const UNREACHABLE_AFTER: Duration = Duration::from_secs(1);
+
 /// What a lost connection costs, for the log.
 const LOST_WHILE_DOWN: &str = "other processes' publishes are missed, local publishes are \
                                queued in the client (then counted lost)";
@@ -104,6 +108,7 @@ impl Listener {
             Health::to("NATS", "publishing", self.servers.join(",")),
         ];
         let mut was_up = false;
+        let started = Instant::now();
         let (deliver, mut deliveries) = mpsc::channel::<async_nats::Message>(DELIVERIES);
         let mut held: HashMap<Bytes, JoinHandle<()>> = HashMap::new();
         let wake = Arc::clone(&self.interest.wake);
@@ -126,6 +131,13 @@ impl Listener {
             }
             if self.stopping() {
                 break;
+            }
+            if !was_up && started.elapsed() >= UNREACHABLE_AFTER {
+                let now = Instant::now();
+                let state = format!("connection {:?}", client.connection_state());
+                for side in &mut health {
+                    side.down(now, &state, LOST_WHILE_DOWN);
+                }
             }
             self.hold(&client, &deliver, &mut held).await;
         }
@@ -201,10 +213,6 @@ impl Listener {
                 self.counters.publisher_up.store(false, Ordering::Relaxed);
                 health[0].down(now, event, LOST_WHILE_DOWN);
                 health[1].down(now, event, LOST_WHILE_DOWN);
-            }
-            async_nats::Event::ClientError(err) if !*was_up => {
-                health[0].down(now, err, LOST_WHILE_DOWN);
-                health[1].down(now, err, LOST_WHILE_DOWN);
             }
             other => tracing::info!("backplane: NATS: {other}"),
         }

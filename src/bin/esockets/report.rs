@@ -50,7 +50,9 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
             Ok(esockets::BackplaneUrl::Nats(_)) => "NATS",
             _ => "Redis",
         };
-        tracing::info!("backplane: topics shared with other esockets processes through {engine} at {url}");
+        tracing::info!(
+            "backplane: topics shared with other esockets processes through {engine} at {url}"
+        );
     }
     if protocol == Protocol::Pubsub {
         let slow = match config.slow_subscribers {

@@ -53,6 +53,9 @@ impl RedisCluster {
                 .args(["--cluster-enabled", "yes", "--cluster-config-file"])
                 .arg(&config)
                 .args(["--cluster-node-timeout", NODE_TIMEOUT_MS])
+                // A replica takes over however long ago it heard from its
+                // master: the test kills one seconds after the start.
+                .args(["--cluster-replica-validity-factor", "0"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .current_dir(&dir)
                 .stdin(Stdio::null())

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 use futures_util::future::join_all;
-use redis::cluster_routing::{Route, SingleNodeRoutingInfo, Slot, SlotAddr};
+use redis::cluster_routing::Slot;
 
 use super::super::health::{Health, LostReport};
 use super::super::link::{channel, message, FIRST_BACKOFF};
@@ -129,7 +129,7 @@ impl Publisher {
                         lost.note(Instant::now(), self.counters.lost.load(Ordering::Relaxed));
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => return,
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
             };
             let failed = self.send(link, batch, resending).await;
@@ -157,6 +157,9 @@ impl Publisher {
             self.hold_for(backoff, &mut held, &mut lost);
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+        // Stopping with publishes still held: they never crossed.
+        let left = held.queue.len() + self.outbox.try_iter().count();
+        self.counters.lost.fetch_add(left as u64, Ordering::Relaxed);
     }
 
     /// A connection to the cluster.
@@ -164,9 +167,9 @@ impl Publisher {
         client(&self.seeds, None)?.get_async_connection().await
     }
 
-    /// Sends `batch`, one pipeline per slot (so each topic's publishes
-    /// stay in order: concurrent single commands do not), all slots at
-    /// once, counting what crossed; returns the last error and what did
+    /// Sends `batch`: each slot's publishes one after the other (so each
+    /// topic's stay in order: sent concurrently through the client they
+    /// do not), all slots at once, counting what crossed; returns the last error and what did
     /// not cross, in the batch's order, if anything did not.
     async fn send(
         &self,
@@ -179,43 +182,46 @@ impl Publisher {
         for (index, channel) in channels.iter().enumerate() {
             slots.entry(Slot::for_key(channel)).or_default().push(index);
         }
-        let replies = join_all(slots.into_iter().map(|(slot, indices)| {
-            let mut pipe = redis::pipe();
-            for &index in &indices {
-                pipe.cmd("SPUBLISH")
-                    .arg(&channels[index])
-                    .arg(message(self.origin, &batch[index].1));
-            }
+        let replies = join_all(slots.into_values().map(|indices| {
             let mut link = link.clone();
-            let route =
-                SingleNodeRoutingInfo::SpecificNode(Route::with_slot(slot, SlotAddr::Master));
+            let channels = &channels;
+            let batch = &batch;
             async move {
-                let count = indices.len();
-                let reply = link.route_pipeline(pipe, 0, count, route).await;
-                (indices, reply)
+                // One slot's publishes one after the other; after a
+                // failure the rest wait with it (in order).
+                let mut failed = Vec::new();
+                let mut last = None;
+                let mut crossed = 0;
+                for index in indices {
+                    if last.is_some() {
+                        failed.push(index);
+                        continue;
+                    }
+                    let sent = redis::cmd("SPUBLISH")
+                        .arg(&channels[index])
+                        .arg(message(self.origin, &batch[index].1))
+                        .query_async::<()>(&mut link)
+                        .await;
+                    match sent {
+                        Ok(()) => crossed += 1,
+                        Err(err) => {
+                            failed.push(index);
+                            last = Some(err);
+                        }
+                    }
+                }
+                (crossed, failed, last)
             }
         }))
         .await;
         let mut failed: Vec<usize> = Vec::new();
         let mut last = None;
         let mut crossed = 0;
-        for (indices, reply) in replies {
-            match reply {
-                Ok(values) => {
-                    for (index, value) in indices.into_iter().zip(values) {
-                        match value.extract_error() {
-                            Ok(_) => crossed += 1,
-                            Err(err) => {
-                                failed.push(index);
-                                last = Some(err);
-                            }
-                        }
-                    }
-                }
-                Err(err) => {
-                    failed.extend(indices);
-                    last = Some(err);
-                }
+        for (sent, missed, err) in replies {
+            crossed += sent;
+            failed.extend(missed);
+            if err.is_some() {
+                last = err;
             }
         }
         self.counters.sent.fetch_add(crossed, Ordering::Relaxed);

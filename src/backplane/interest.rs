@@ -200,7 +200,10 @@ mod tests {
         directory.remove(b"a", 1);
         assert_eq!(interest.plan(directory), Plan::default(), "in flight");
         interest.settle(a.clone(), true, true);
-        assert_eq!(interest.plan(directory).unsubscribe, std::slice::from_ref(&a));
+        assert_eq!(
+            interest.plan(directory).unsubscribe,
+            std::slice::from_ref(&a)
+        );
         interest.settle(a.clone(), false, true);
         // A failed subscribe is tried again; one dropped by the cluster
         // while still wanted is subscribed again.

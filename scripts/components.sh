@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real components some tests start (each on its own free
-# loopback port): redis-server, haproxy, promtool (Debian's prometheus),
+# loopback port): redis-server and redis-cli (Debian's redis-tools, whose
+# `redis-cli --cluster create` makes the Redis Cluster of
+# tests/backplane_cluster.rs), nats-server (Debian's nats-server, in
+# /usr/sbin, for tests/backplane_nats.rs), haproxy, promtool (Debian's prometheus),
 # chromium, openssl (whose s_client the TLS tests drive and whose CLI
 # makes their certificates), Python's websockets package, and kosoku
 # (PyPI: a runner of the Autobahn WebSocket test cases for Python 3,
@@ -18,6 +21,8 @@ need() { # need COMMAND DEBIAN-PACKAGE
     command -v "$1" >/dev/null 2>&1 || missing_packages+=("$2")
 }
 need redis-server redis-server
+need redis-cli redis-tools
+need nats-server nats-server
 need haproxy haproxy
 need promtool prometheus
 need chromium chromium
@@ -65,7 +70,7 @@ if ! command -v kosoku >/dev/null 2>&1; then
     python3 -m pip install -q kosoku
 fi
 
-for command in kosoku redis-server haproxy promtool chromium ip sysctl nc c++ openssl; do
+for command in kosoku redis-server redis-cli nats-server haproxy promtool chromium ip sysctl nc c++ openssl; do
     command -v "$command" >/dev/null || { echo "components: $command still missing" >&2; exit 1; }
 done
 python3 -c 'import websockets' || { echo "components: Python websockets still missing" >&2; exit 1; }

@@ -66,8 +66,9 @@ pub mod tls;
 pub mod websocket;
 
 pub use config::{
-    default_threads, Balance, BalanceChoice, BalanceReason, Config, History, Keepalive,
-    SlowSubscribers, FANOUT_CREDIT, HISTORY_TOPICS, RESERVED_DESCRIPTORS,
+    default_threads, BackplaneUrl, Balance, BalanceChoice, BalanceReason, Config, History,
+    Keepalive, SlowSubscribers, BACKPLANE_RESEND, FANOUT_CREDIT, HISTORY_TOPICS,
+    RESERVED_DESCRIPTORS,
 };
 pub use error::{ConfigError, Error};
 #[allow(deprecated)]

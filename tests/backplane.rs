@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use child::components::{free_port, Redis};
 use child::line_client::LineClient;
+use child::pubsub::{deliveries, publish, subscriber, summary};
 use child::server::{counter, Server};
 
 /// An esockets pubsub server using `redis` as its backplane, once both of
@@ -39,50 +40,6 @@ fn instance_with(redis: &Redis, extra: &[&str]) -> (Server, std::net::SocketAddr
         "backplane: listening to Redis",
     ]);
     (server, child::address_in(&lines[0]))
-}
-
-/// A subscriber of `topic`.
-fn subscriber(addr: std::net::SocketAddr, topic: &str) -> LineClient {
-    let mut client = LineClient::connect(addr);
-    assert_eq!(client.command(&format!("SUB {topic}")), "+OK");
-    client
-}
-
-/// Publishes `PUB topic who n` for each n, checking the replies.
-fn publish(publisher: &mut LineClient, topic: &str, who: &str, range: std::ops::Range<u32>) {
-    for n in range {
-        assert_eq!(publisher.command(&format!("PUB {topic} {who} {n}")), "+OK");
-    }
-}
-
-/// Reads `count` deliveries and checks each publisher's are in order and
-/// each arrives once: returns them per publisher.
-fn deliveries(
-    subscriber: &mut LineClient,
-    count: usize,
-) -> std::collections::BTreeMap<String, Vec<u32>> {
-    let mut seen = std::collections::BTreeMap::<String, Vec<u32>>::new();
-    for _ in 0..count {
-        let line = subscriber.line();
-        let mut parts = line.split(' ');
-        assert_eq!(parts.next(), Some("MSG"), "{line}");
-        parts.next(); // topic
-        let who = parts.next().expect("publisher").to_owned();
-        let n: u32 = parts.next().and_then(|n| n.parse().ok()).expect("number");
-        seen.entry(who).or_default().push(n);
-    }
-    seen
-}
-
-/// Stops `server` and returns its backplane summary line.
-fn summary(server: Server) -> String {
-    server.signal(libc::SIGTERM);
-    let (status, lines) = server.finish();
-    assert!(status.success(), "{status}");
-    lines
-        .into_iter()
-        .find(|l| l.contains(" backplane sent="))
-        .expect("a backplane summary line")
 }
 
 #[test]

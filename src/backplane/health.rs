@@ -27,6 +27,8 @@ pub(super) enum Said {
 
 /// The state of one connection (publishing or listening), for the log.
 pub(super) struct Health {
+    /// What is reached: `Redis` or `NATS`.
+    engine: &'static str,
     /// `publishing` or `listening`.
     role: &'static str,
     /// Where Redis is (`host:port`).
@@ -44,9 +46,20 @@ pub(super) struct Health {
 impl Health {
     /// A connection that was never made yet, to Redis at `client`.
     pub(super) fn new(role: &'static str, client: &redis::Client) -> Self {
-        Self {
+        Self::to(
+            "Redis",
             role,
-            addr: client.get_connection_info().addr().to_string(),
+            client.get_connection_info().addr().to_string(),
+        )
+    }
+
+    /// A connection that was never made yet, to `engine` (`Redis`,
+    /// `NATS`) at `addr` (a cluster's seed nodes, say).
+    pub(super) fn to(engine: &'static str, role: &'static str, addr: String) -> Self {
+        Self {
+            engine,
+            role,
+            addr,
             was_up: false,
             down_since: None,
             last_said: None,
@@ -56,16 +69,16 @@ impl Health {
 
     /// The connection is up (again).
     pub(super) fn up(&mut self, now: Instant) {
-        let (role, addr) = (self.role, &self.addr);
+        let (engine, role, addr) = (self.engine, self.role, &self.addr);
         match self.down_since.take() {
-            _ if !self.was_up => tracing::info!("backplane: {role} to Redis at {addr}"),
+            _ if !self.was_up => tracing::info!("backplane: {role} to {engine} at {addr}"),
             Some(since) => tracing::info!(
-                "backplane: {role} to Redis at {addr} again: reconnected after {:.1}s down \
+                "backplane: {role} to {engine} at {addr} again: reconnected after {:.1}s down \
                  ({} attempts)",
                 now.saturating_duration_since(since).as_secs_f64(),
                 self.attempts
             ),
-            None => tracing::info!("backplane: {role} to Redis at {addr} again: reconnected"),
+            None => tracing::info!("backplane: {role} to {engine} at {addr} again: reconnected"),
         }
         self.was_up = true;
         self.attempts = 0;
@@ -78,10 +91,10 @@ impl Health {
     pub(super) fn down(
         &mut self,
         now: Instant,
-        err: &redis::RedisError,
+        err: &dyn std::fmt::Display,
         what_is_lost: &str,
     ) -> Said {
-        let (role, addr) = (self.role, &self.addr);
+        let (engine, role, addr) = (self.engine, self.role, &self.addr);
         self.attempts += 1;
         let Some(since) = self.down_since else {
             self.down_since = Some(now);
@@ -89,14 +102,14 @@ impl Health {
             if self.was_up {
                 tracing::warn!(
                     %err,
-                    "backplane: lost Redis at {addr} ({role}); {what_is_lost} until it is back; \
+                    "backplane: lost {engine} at {addr} ({role}); {what_is_lost} until it is back; \
                      reconnecting"
                 );
                 return Said::Lost;
             }
             tracing::warn!(
                 %err,
-                "backplane: cannot reach Redis at {addr} ({role}); {what_is_lost} until it \
+                "backplane: cannot reach {engine} at {addr} ({role}); {what_is_lost} until it \
                  is reachable; retrying"
             );
             return Said::Unreachable;
@@ -108,14 +121,14 @@ impl Health {
             self.last_said = Some(now);
             tracing::warn!(
                 %err,
-                "backplane: Redis at {addr} still unreachable ({role}) after {:.0}s and {} \
+                "backplane: {engine} at {addr} still unreachable ({role}) after {:.0}s and {} \
                  attempts; {what_is_lost}",
                 now.saturating_duration_since(since).as_secs_f64(),
                 self.attempts
             );
             Said::Reminder
         } else {
-            tracing::debug!(%err, "backplane: Redis still unreachable ({role}), retrying");
+            tracing::debug!(%err, "backplane: {engine} still unreachable ({role}), retrying");
             Said::Quiet
         }
     }

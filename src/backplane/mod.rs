@@ -10,10 +10,17 @@
 //! when Redis goes away. With a history, the history is shared through
 //! Redis too (`shared.rs`), and publishes are delivered as they come back.
 //! A third thread shares presence (`presence.rs`).
+//!
+//! With a Redis Cluster (`cluster/`), each topic lives on the node that
+//! owns its slot, and a process subscribes only to the topics it holds;
+//! with NATS (`nats/`), each topic is a subject, held the same way.
 
+mod cluster;
 mod health;
+mod interest;
 mod link;
 mod listener;
+mod nats;
 mod presence;
 mod publisher;
 mod shared;
@@ -26,6 +33,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam::channel::{self, Receiver};
 
+use crate::config::BackplaneUrl;
 use crate::hub::outbox::{Counters, Outbox};
 use crate::hub::Hub;
 
@@ -45,12 +53,22 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// The backplane's threads, made before the server's handle (which holds
 /// the outbox) and started after it.
 pub(crate) struct Backplane {
-    /// The Redis server.
-    client: redis::Client,
+    /// Where topics are shared.
+    kind: Kind,
     /// The publishing thread's end of the outbox.
     outbox: Receiver<(Bytes, Bytes)>,
     /// Shared with the outbox.
     counters: Arc<Counters>,
+}
+
+/// Where topics are shared.
+enum Kind {
+    /// One Redis server.
+    Redis(redis::Client),
+    /// A Redis Cluster.
+    Cluster(cluster::Cluster),
+    /// NATS.
+    Nats(nats::Nats),
 }
 
 /// The running backplane threads.
@@ -62,19 +80,28 @@ pub(crate) struct Running {
 }
 
 impl Backplane {
-    /// A backplane to the Redis server at `url` (`redis://HOST:PORT`), and
+    /// A backplane to the Redis server at `url` (`redis://HOST:PORT`), the
+    /// Redis Cluster it names (`redis-cluster://HOST:PORT,…`) or NATS
+    /// (`nats://HOST:PORT,…`), holding
+    /// at most `resend` publishes for a cluster node that is away; and
     /// the outbox for the server's handle.
     ///
     /// # Errors
     ///
-    /// The URL is not a Redis URL.
-    pub(crate) fn new(url: &str) -> Result<(Self, Outbox), redis::RedisError> {
-        let client = redis::Client::open(url)?;
+    /// The URL is not one of those, said in a sentence.
+    pub(crate) fn new(url: &str, resend: usize) -> Result<(Self, Outbox), String> {
+        let kind = match BackplaneUrl::parse(url)? {
+            BackplaneUrl::Redis(url) => {
+                Kind::Redis(redis::Client::open(url).map_err(|err| err.to_string())?)
+            }
+            BackplaneUrl::RedisCluster(seeds) => Kind::Cluster(cluster::Cluster { seeds, resend }),
+            BackplaneUrl::Nats(servers) => Kind::Nats(nats::Nats { servers }),
+        };
         let (queue, outbox) = channel::bounded(OUTBOX_CAPACITY);
         let counters = Arc::new(Counters::default());
         Ok((
             Self {
-                client,
+                kind,
                 outbox,
                 counters: Arc::clone(&counters),
             },
@@ -89,21 +116,39 @@ impl Backplane {
     /// A thread could not be started.
     pub(crate) fn start(self, hub: Arc<Hub>) -> std::io::Result<Running> {
         let origin = link::origin_id();
+        let client = match self.kind {
+            Kind::Redis(client) => client,
+            Kind::Cluster(cluster) => {
+                let threads =
+                    cluster.start(hub, self.outbox, Arc::clone(&self.counters), origin)?;
+                return Ok(Running {
+                    counters: self.counters,
+                    threads,
+                });
+            }
+            Kind::Nats(nats) => {
+                let threads = nats.start(hub, self.outbox, Arc::clone(&self.counters))?;
+                return Ok(Running {
+                    counters: self.counters,
+                    threads,
+                });
+            }
+        };
         let publisher = publisher::Publisher {
-            client: self.client.clone(),
+            client: client.clone(),
             outbox: self.outbox,
             counters: Arc::clone(&self.counters),
             origin,
             hub: Arc::clone(&hub),
         };
         let beat = presence::Beat {
-            client: self.client.clone(),
+            client: client.clone(),
             hub: Arc::clone(&hub),
             counters: Arc::clone(&self.counters),
             origin,
         };
         let listener = listener::Listener {
-            client: self.client,
+            client,
             hub,
             counters: Arc::clone(&self.counters),
             origin,

@@ -11,13 +11,19 @@ pub use crate::net::keepalive::Keepalive;
 use crate::net::kernel;
 use crate::tls::Tls;
 
+mod backplane;
 mod balance;
 mod history;
 mod slow_subscribers;
 
+pub use backplane::BackplaneUrl;
 pub use balance::{Balance, BalanceChoice, BalanceReason};
 pub use history::{History, HISTORY_TOPICS};
 pub use slow_subscribers::SlowSubscribers;
+
+/// The default of [`Config::backplane_resend`]: a few seconds of a busy
+/// process's publishes, a few MiB at most.
+pub const BACKPLANE_RESEND: usize = 10_000;
 
 /// Everything a [`Server`](crate::Server) can be told.
 ///
@@ -168,6 +174,11 @@ pub struct Config {
     /// server at this URL (`redis://HOST:PORT`): every publish reaches
     /// subscribers in every process. Default none.
     pub backplane: Option<String>,
+    /// With a Redis Cluster backplane: local publishes held, at most,
+    /// while the node owning their topic is away (a failover), and sent
+    /// once it is back; past it they are counted lost. Default
+    /// [`BACKPLANE_RESEND`].
+    pub backplane_resend: usize,
     /// What each topic keeps of its past, so that a subscriber can learn
     /// each publish's offset and recover what it missed
     /// ([`ShardContext::subscribe_positioned`](crate::ShardContext::subscribe_positioned)).
@@ -257,6 +268,7 @@ impl Default for Config {
             slow_subscribers: SlowSubscribers::Close,
             fanout_credit: FANOUT_CREDIT,
             backplane: None,
+            backplane_resend: BACKPLANE_RESEND,
             history: History::default(),
             proxy_protocol: false,
             proxy_trusted: Vec::new(),
@@ -303,12 +315,26 @@ impl Config {
             );
         }
         if let Some(url) = &self.backplane {
-            if let Err(err) = redis::Client::open(url.as_str()) {
-                return bad(
-                    "backplane",
-                    format!("must be a Redis URL (redis://HOST:PORT), got {url:?}: {err}"),
-                );
+            match BackplaneUrl::parse(url) {
+                Err(reason) => return bad("backplane", reason),
+                Ok(BackplaneUrl::RedisCluster(_) | BackplaneUrl::Nats(_))
+                    if self.history.enabled() =>
+                {
+                    return bad(
+                        "backplane",
+                        "only one Redis shares a history (yet): use redis://HOST:PORT with \
+                         history, or no history"
+                            .into(),
+                    );
+                }
+                Ok(_) => {}
             }
+        }
+        if self.backplane_resend == 0 {
+            return bad(
+                "backplane_resend",
+                "must be at least 1 (publishes held for a backplane node that is away)".into(),
+            );
         }
         if self.history.enabled() && self.history.topics == 0 {
             return bad(

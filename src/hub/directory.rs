@@ -4,31 +4,78 @@
 //! Written only when a topic gains its first or loses its last subscriber
 //! on a shard; read once per publish. The lock is never taken on the
 //! shards' I/O path.
+//!
+//! A backplane that subscribes per topic (Redis Cluster, NATS) watches it:
+//! when a topic gains its first subscriber in the process, or loses its
+//! last, the watch hears the topic's name (and looks up what holds now).
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
+
+/// Told the name of each topic that appeared in the process or left it.
+pub(crate) type Watch = Box<dyn Fn(&Bytes) + Send + Sync>;
 
 /// Bits per word of a shard set.
 const BITS: usize = u64::BITS as usize;
 
 /// Topic → set of shards with at least one subscriber.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Directory {
     /// One bit per shard; a topic with no subscriber anywhere has no entry.
     topics: RwLock<HashMap<Bytes, Vec<u64>>>,
+    /// The backplane's watch, if it subscribes per topic.
+    watch: OnceLock<Watch>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("topics", &self.topics.read().len())
+            .field("watched", &self.watch.get().is_some())
+            .finish()
+    }
 }
 
 impl Directory {
     /// Shard `shard` has its first subscriber of `topic`.
     pub(crate) fn add(&self, topic: &Bytes, shard: usize) {
         let mut topics = self.topics.write();
+        let new = !topics.contains_key(topic);
         let words = topics.entry(topic.clone()).or_default();
         if words.len() <= shard / BITS {
             words.resize(shard / BITS + 1, 0);
         }
         words[shard / BITS] |= 1 << (shard % BITS);
+        drop(topics);
+        if new {
+            self.tell(topic);
+        }
+    }
+
+    /// Lets `watch` hear of topics that appear and leave (once, before
+    /// the shards start; a second watch is ignored).
+    pub(crate) fn set_watch(&self, watch: Watch) {
+        let _ = self.watch.set(watch);
+    }
+
+    /// Tells the watch, if any, that `topic` appeared or left.
+    fn tell(&self, topic: &Bytes) {
+        if let Some(watch) = self.watch.get() {
+            watch(topic);
+        }
+    }
+
+    /// Whether some shard has subscribers of `topic`.
+    pub(crate) fn contains(&self, topic: &[u8]) -> bool {
+        self.topics.read().contains_key(topic)
+    }
+
+    /// Every topic with subscribers now.
+    pub(crate) fn topics(&self) -> Vec<Bytes> {
+        self.topics.read().keys().cloned().collect()
     }
 
     /// Shard `shard` lost its last subscriber of `topic`.
@@ -41,7 +88,10 @@ impl Directory {
             *word &= !(1 << (shard % BITS));
         }
         if words.iter().all(|&w| w == 0) {
-            topics.remove(topic);
+            if let Some((topic, _)) = topics.remove_entry(topic) {
+                drop(topics);
+                self.tell(&topic);
+            }
         }
     }
 
@@ -104,5 +154,25 @@ mod tests {
         directory.remove(b"news", 0);
         assert!(directory.topics.read().is_empty(), "no entry is left");
         directory.remove(b"news", 0); // harmless
+    }
+
+    #[test]
+    fn the_watch_hears_a_topic_come_and_go_once_each() {
+        let directory = Directory::default();
+        let heard = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&heard);
+        directory.set_watch(Box::new(move |topic: &Bytes| {
+            log.lock().push(topic.clone())
+        }));
+        let topic = Bytes::from_static(b"news");
+        directory.add(&topic, 0);
+        directory.add(&topic, 1);
+        assert!(directory.contains(b"news"));
+        directory.remove(b"news", 0);
+        assert_eq!(heard.lock().len(), 1, "still held by shard 1");
+        directory.remove(b"news", 1);
+        assert!(!directory.contains(b"news"));
+        assert_eq!(*heard.lock(), [topic.clone(), topic], "first in, last out");
+        assert!(directory.topics().is_empty());
     }
 }

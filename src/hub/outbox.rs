@@ -23,6 +23,14 @@ pub struct BackplaneStats {
     pub reconnects: u64,
     /// Both connections (publishing and listening) are up now.
     pub connected: bool,
+    /// Local publishes held while the node owning their topic was away
+    /// and sent once it was back (a Redis Cluster backplane; also in
+    /// `sent`).
+    pub resent: u64,
+    /// Topics this process is subscribed to on the backplane now (a Redis
+    /// Cluster backplane subscribes per topic held here; one Redis, to
+    /// everything: 0).
+    pub subscriptions: u64,
 }
 
 /// What the backplane's threads and the server share.
@@ -36,6 +44,10 @@ pub(crate) struct Counters {
     pub(crate) lost: AtomicU64,
     /// See [`BackplaneStats::reconnects`].
     pub(crate) reconnects: AtomicU64,
+    /// See [`BackplaneStats::resent`].
+    pub(crate) resent: AtomicU64,
+    /// See [`BackplaneStats::subscriptions`].
+    pub(crate) subscriptions: AtomicU64,
     /// The publishing connection is up.
     pub(crate) publisher_up: AtomicBool,
     /// The listening connection is up.
@@ -87,6 +99,8 @@ impl Outbox {
             reconnects: c.reconnects.load(Ordering::Relaxed),
             connected: c.publisher_up.load(Ordering::Relaxed)
                 && c.listener_up.load(Ordering::Relaxed),
+            resent: c.resent.load(Ordering::Relaxed),
+            subscriptions: c.subscriptions.load(Ordering::Relaxed),
         }
     }
 }

@@ -398,15 +398,17 @@ impl Server {
 ///
 /// # Errors
 ///
-/// A [`ConfigError`] for a `backplane` that is no Redis URL.
+/// A [`ConfigError`] for a `backplane` that is no Redis or Redis Cluster
+/// URL.
 fn backplane(config: &Config) -> Result<(Option<Backplane>, Option<Outbox>), ConfigError> {
     match &config.backplane {
         None => Ok((None, None)),
         Some(url) => {
-            let (backplane, outbox) = Backplane::new(url).map_err(|err| ConfigError {
-                field: "backplane",
-                reason: format!("{url:?} is not a Redis URL (redis://HOST:PORT): {err}"),
-            })?;
+            let (backplane, outbox) =
+                Backplane::new(url, config.backplane_resend).map_err(|reason| ConfigError {
+                    field: "backplane",
+                    reason,
+                })?;
             Ok((Some(backplane), Some(outbox)))
         }
     }

@@ -5,11 +5,14 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod chromium;
+pub mod cluster;
 pub mod components;
 pub mod haproxy;
 pub mod line_client;
+pub mod nats;
 pub mod netns;
 pub mod proxy_recorder;
+pub mod pubsub;
 pub mod scrape;
 pub mod server;
 

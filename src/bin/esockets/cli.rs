@@ -253,9 +253,16 @@ pub struct Cli {
     pub fanout_credit: usize,
 
     /// pubsub: share topics with other esockets processes through the
-    /// Redis server at this URL (redis://HOST:PORT).
+    /// Redis server at this URL (redis://HOST:PORT), or a Redis Cluster
+    /// found from its seed nodes (redis-cluster://HOST:PORT[,HOST:PORT…]).
     #[arg(long, value_name = "URL")]
     pub backplane: Option<String>,
+
+    /// pubsub with a Redis Cluster backplane: local publishes held, at
+    /// most, while the node owning their topic is away (a failover), and
+    /// sent once it is back; past it they are counted lost.
+    #[arg(long, default_value_t = esockets::BACKPLANE_RESEND, value_name = "N", requires = "backplane")]
+    pub backplane_resend: usize,
 
     /// pubsub: keep each topic's last N publishes, with an offset per
     /// publish and an epoch per topic, so a client can subscribe with
@@ -441,6 +448,7 @@ impl Cli {
             },
             fanout_credit: self.fanout_credit,
             backplane: self.backplane.clone(),
+            backplane_resend: self.backplane_resend,
             history: esockets::History {
                 messages: self.history,
                 max_age: self.history_max_age,

@@ -42,6 +42,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("slow_subscribers", "--slow-subscribers"),
     ("fanout_credit", "--fanout-credit"),
     ("backplane", "--backplane"),
+    ("backplane_resend", "--backplane-resend"),
     ("history", "--history-topics"),
     ("proxy_protocol", "--proxy-protocol"),
     ("proxy_trusted", "--proxy-trusted"),

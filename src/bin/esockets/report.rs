@@ -45,8 +45,13 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
         );
     }
     if let Some(url) = &config.backplane {
+        let engine = match esockets::BackplaneUrl::parse(url) {
+            Ok(esockets::BackplaneUrl::RedisCluster(_)) => "the Redis Cluster",
+            Ok(esockets::BackplaneUrl::Nats(_)) => "NATS",
+            _ => "Redis",
+        };
         tracing::info!(
-            "backplane: topics shared with other esockets processes through Redis at {url}"
+            "backplane: topics shared with other esockets processes through {engine} at {url}"
         );
     }
     if protocol == Protocol::Pubsub {
@@ -434,6 +439,8 @@ pub fn summary(
             received = backplane.received,
             lost = backplane.lost,
             reconnects = backplane.reconnects,
+            resent = backplane.resent,
+            subscriptions = backplane.subscriptions,
             "backplane"
         );
     }

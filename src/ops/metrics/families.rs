@@ -548,7 +548,7 @@ fn encode_process(
         encode_value(&mut metric, Kind::Gauge, value)?;
     }
     if let Some(backplane) = handle.backplane_stats() {
-        let counters: [(&str, &str, u64); 4] = [
+        let counters: [(&str, &str, u64); 5] = [
             (
                 "esockets_backplane_sent",
                 "Local publishes sent to the Redis backplane.",
@@ -569,6 +569,11 @@ fn encode_process(
                 "Times a connection to Redis was made again after it broke.",
                 backplane.reconnects,
             ),
+            (
+                "esockets_backplane_resent",
+                "Local publishes held while their Redis Cluster node was away, sent once back.",
+                backplane.resent,
+            ),
         ];
         for (name, help, value) in counters {
             let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
@@ -581,6 +586,13 @@ fn encode_process(
             MetricType::Gauge,
         )?;
         encode_value(&mut metric, Kind::Gauge, u64::from(backplane.connected))?;
+        let mut metric = encoder.encode_descriptor(
+            "esockets_backplane_subscriptions",
+            "Topics subscribed to on a Redis Cluster backplane (those with subscribers here).",
+            None,
+            MetricType::Gauge,
+        )?;
+        encode_value(&mut metric, Kind::Gauge, backplane.subscriptions)?;
     }
     let mut metric = encoder.encode_descriptor(
         "esockets_build",

@@ -39,6 +39,12 @@
 #   BEFORE_BIN=/tmp/before/target/dist WINDOW=64 SCENARIOS=fanout FANOUT_SUBSCRIBERS=1000 \
 #     SERVERS="esockets-before esockets esockets-credit-64 esockets-credit-1024 redis" \
 #     benches/pubsub-vs-redis.sh
+# "esockets+auth" requires JWT connection tokens
+# (--auth-jwt-secret-file, loadgen minting one per connection from the
+# same secret file) and "esockets+auth+history" both: the issue's goal is
+# fan-out within 5 % of plain esockets, auth being per connection).
+# Fan-out with auth and history against without, the issue-21 comparison:
+#   SERVERS="esockets esockets+auth+history" SCENARIOS=fanout RUNS=5 benches/pubsub-vs-redis.sh
 # A tiny smoke run: RUNS=1 DURATION=1s WARMUP=200ms FANOUT_SUBSCRIBERS=50 \
 #   ROOMS=10 ROOM_SUBSCRIBERS=3 ROOM_PUBLISHERS=5 BIN=target/debug benches/pubsub-vs-redis.sh
 set -euo pipefail
@@ -60,6 +66,9 @@ history=${HISTORY:-1000}
 port=${PORT:-1400}
 out=${OUT:-$(mktemp -d /tmp/pubsub-vs-redis.XXXXXX)}
 mkdir -p "$out"
+# The secret of the +auth servers: a file, never the command line.
+secret="$out/jwt-secret"
+head -c 48 /dev/urandom | base64 >"$secret"
 redis=$(command -v redis-server) || {
     echo "redis-server is not installed: run scripts/components.sh" >&2
     exit 1
@@ -107,7 +116,7 @@ scenario_args() { # scenario
 
 run() { # scenario server run-number
     local scenario=$1 server=$2 n=$3 name="$1-$2-$3"
-    local -a command protocol
+    local -a command protocol tokens=()
     case $server in
     esockets)
         command=("$bin/esockets" --protocol pubsub --threads "$server_threads"
@@ -128,6 +137,18 @@ run() { # scenario server run-number
         command=("${BEFORE_BIN:?esockets-before needs BEFORE_BIN, the build to compare with}/esockets"
             --protocol pubsub --threads "$server_threads" --bind "127.0.0.1:$port")
         protocol=(--protocol pubsub)
+        ;;
+    esockets+auth)
+        command=("$bin/esockets" --protocol pubsub --threads "$server_threads"
+            --bind "127.0.0.1:$port" --auth-jwt-secret-file "$secret")
+        protocol=(--protocol pubsub)
+        tokens=(--auth-jwt-secret-file "$secret")
+        ;;
+    esockets+auth+history)
+        command=("$bin/esockets" --protocol pubsub --threads "$server_threads"
+            --bind "127.0.0.1:$port" --history "$history" --auth-jwt-secret-file "$secret")
+        protocol=(--protocol pubsub)
+        tokens=(--auth-jwt-secret-file "$secret")
         ;;
     redis)
         command=("$redis" --port "$port" --bind 127.0.0.1 --save '' --appendonly no
@@ -151,7 +172,7 @@ run() { # scenario server run-number
     else
         load+=(--pipeline "$window")
     fi
-    "$bin/loadgen" --mode pubsub "${protocol[@]}" --addr "127.0.0.1:$port" "${load[@]}" \
+    "$bin/loadgen" --mode pubsub "${protocol[@]}" "${tokens[@]}" --addr "127.0.0.1:$port" "${load[@]}" \
         --size "$size" --duration "$duration" --warmup "$warmup" \
         --threads "$loadgen_threads" --quiet \
         --json "$out/$name.json" --hdr-log "$out/$name.hlog" >"$out/$name.txt" 2>&1 || true
@@ -237,7 +258,7 @@ def fmt(v, unit=""):
     return f"{v:.0f}{unit}"
 
 print()
-print(f"{'scenario':<8} {'server':<20} {'runs':>4} {'deliveries/s':>13} {'p50':>10} {'p99':>10} "
+print(f"{'scenario':<8} {'server':<22} {'runs':>4} {'deliveries/s':>13} {'p50':>10} {'p99':>10} "
       f"{'server cpu-s':>12} {'deliv/cpu-s':>12} {'RSS B/sub':>10}  checks")
 for (scenario, server), rs in rows.items():
     p50 = med([r["p50"] for r in rs])
@@ -245,7 +266,7 @@ for (scenario, server), rs in rows.items():
     cpu = med([r["cpu"] for r in rs])
     checks = "all clean" if all(r["clean"] for r in rs) else "; ".join(
         f"run {i + 1}: " + ", ".join(r["problems"]) for i, r in enumerate(rs) if not r["clean"])
-    print(f"{scenario:<8} {server:<20} {len(rs):>4} {fmt(med([r['dps'] for r in rs])):>13} "
+    print(f"{scenario:<8} {server:<22} {len(rs):>4} {fmt(med([r['dps'] for r in rs])):>13} "
           f"{'n/a' if p50 is None else f'{p50 / 1000:.2f} ms':>10} "
           f"{'n/a' if p99 is None else f'{p99 / 1000:.2f} ms':>10} "
           f"{'n/a' if cpu is None else f'{cpu:.2f}':>12} {fmt(med([r['per_cpu'] for r in rs])):>12} "

@@ -23,6 +23,10 @@ threads=${THREADS:-2}
 contenders=${CONTENDERS:-esockets-tls esockets tokio-rustls tokio-rustls-ring haproxy}
 port=${PORT:-1300}
 results=$TLS_DIR/results.tsv
+if [[ " $contenders " == *" esockets-tls-base "* ]] && [[ ! -x ${BASE:-}/esockets ]]; then
+    echo "esockets-tls-base needs BASE=DIR, a build holding esockets" >&2
+    exit 2
+fi
 make_certs
 : >"$results"
 
@@ -31,7 +35,7 @@ start() { # contender: starts its server on $port, sets $pid and $tls
     case $1 in
     esockets-tls) "$bin/esockets" --threads "$threads" --bind "127.0.0.1:$port" \
         --tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem" 2>/dev/null & ;;
-    esockets-tls-base) "${BASE:?BASE=DIR names the baseline build}/esockets" --threads "$threads" \
+    esockets-tls-base) "$BASE/esockets" --threads "$threads" \
         --bind "127.0.0.1:$port" --tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem" 2>/dev/null & ;;
     esockets) tls=0; "$bin/esockets" --threads "$threads" --bind "127.0.0.1:$port" 2>/dev/null & ;;
     tokio-rustls) "$bin/tokio-rustls-echo" --threads "$threads" --bind "127.0.0.1:$port" \
@@ -80,7 +84,7 @@ rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines() if l]
 by = {}
 for c, n, _, rate, p99, _errors in rows:
     by.setdefault((int(n), c), []).append((float(rate), float(p99) if p99 != "None" else float("nan")))
-print("\nconnections  contender      median msg/s   median p99 (us)   vs esockets-tls")
+print("\nconnections  contender          median msg/s   median p99 (us)   vs esockets-tls")
 for n in sorted({k[0] for k in by}):
     base = by.get((n, "esockets-tls"))
     base_rate = statistics.median(r for r, _ in base) if base else None
@@ -90,6 +94,6 @@ for n in sorted({k[0] for k in by}):
         rate = statistics.median(r for r, _ in runs)
         p99 = statistics.median(p for _, p in runs)
         ratio = f"{rate / base_rate:.2f}x" if base_rate else "-"
-        print(f"{n:>11}  {c:<13} {rate:>13.0f}   {p99:>15.0f}   {ratio:>8}")
+        print(f"{n:>11}  {c:<17} {rate:>13.0f}   {p99:>15.0f}   {ratio:>8}")
 PY
 echo "raw runs: $results"

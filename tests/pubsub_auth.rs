@@ -293,3 +293,61 @@ fn a_flooding_publisher_is_refused_then_closed_and_the_others_go_on() {
     assert!(limited.is_some_and(|v| v >= 100.0), "{text}");
     server.stop();
 }
+
+#[test]
+fn sighup_rereads_the_secret_and_keeps_authenticated_clients() {
+    let dir = scratch("reload");
+    let file = dir.join("secret");
+    std::fs::write(&file, format!("{SECRET}\n")).expect("write the secret");
+    let mut server = Server::spawn(&[
+        "--protocol",
+        "pubsub",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--auth-jwt-secret-file",
+        file.to_str().expect("UTF-8 path"),
+    ]);
+    let addr = server.listening_addr();
+    let mut kept = LineClient::connect(addr);
+    assert_eq!(kept.command(&format!("AUTH {}", hs256("ann"))), "+OK");
+    assert_eq!(kept.command("SUB room.1"), "+OK");
+
+    let other = "a second secret, thirty-two bytes or more";
+    std::fs::write(&file, other).expect("replace the secret");
+    server.wait_until_it_catches(libc::SIGHUP);
+    server.signal(libc::SIGHUP);
+    server.wait_for_line(
+        "reload: applied: auth-jwt-secret-file; needs a restart: none; failed: none",
+    );
+    let mut old = LineClient::connect(addr);
+    assert_eq!(
+        old.command(&format!("AUTH {}", hs256("bo"))),
+        "-ERR invalid token: bad signature"
+    );
+    let fresh = encode(
+        &Header::default(),
+        &claims("bo"),
+        &EncodingKey::from_secret(other.as_bytes()),
+    )
+    .expect("signs");
+    let mut new = LineClient::connect(addr);
+    assert_eq!(new.command(&format!("AUTH {fresh}")), "+OK");
+    assert_eq!(new.command("PUB room.1 after"), "+OK");
+    assert_eq!(
+        kept.line(),
+        "MSG room.1 after",
+        "an authenticated client stays"
+    );
+
+    // A bad edit: the key in force stays.
+    std::fs::write(&file, "short").expect("spoil the secret");
+    server.signal(libc::SIGHUP);
+    let failed = server.wait_for_line("reload of");
+    assert!(failed.contains("the secret is 5 bytes"), "{failed}");
+    let mut again = LineClient::connect(addr);
+    assert_eq!(again.command(&format!("AUTH {fresh}")), "+OK");
+    server.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -21,8 +21,10 @@
 //!        ├─ sweep/       server per setting (threads × balance) → table,
 //!        │               recommend, chart (server, owner: start/check/stop)
 //!        ├─ cli          options (clap)
+//!        ├─ pubsub_args  tokens and --recover, checked
 //!        └─ config       checked RunConfig ── shape (lifetimes, groups),
-//!                        source (addresses), plan (who subscribes where)
+//!                        source (addresses), plan (who subscribes where,
+//!                        who leaves when)
 //!   engine             one run: reads front::config and cli's enums only
 //!        ├─ run          execute: the mode's workers under the coordinator
 //!        ├─ coordinator  threads, start, per-second samples, progress,
@@ -30,7 +32,8 @@
 //!        ├─ echo/        echo, line, idle, stream: Worker (connect, load,
 //!        │               events, life: churn and reconnects, timers), conn
 //!        ├─ pubsub/      subscribers and publishers: worker, client, wire,
-//!        │               frames, payload, verify, counts
+//!        │               frames, recovery, payload, verify, counts
+//!        ├─ token        HS256 connection tokens for pub/sub servers
 //!        ├─ worker/      what both workers share: Core (poll, buffer,
 //!        │               measurements, counts, samples), Ramp + Connector,
 //!        │               connect_step (TCP, then the upgrade),

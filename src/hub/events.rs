@@ -30,7 +30,8 @@ pub enum Event {
     NotAllowed,
     /// A publish refused for the client's rate.
     RateLimited,
-    /// A client closed for flooding past its rate.
+    /// A client closed for flooding: publishing past its rate, or
+    /// refreshing (`AUTH` again) past the pubsub protocol's bound.
     FloodClosed,
     /// A publish sent to a subscriber recovering what it missed.
     Recovered,

@@ -164,6 +164,35 @@ fn an_auth_flood_ends_with_the_first_refusal() {
 }
 
 #[test]
+fn refreshes_past_their_bound_close_the_client_before_any_check() {
+    let mut h = server(rules());
+    let long = token_with(SECRET, json!({"sub": "ann", "exp": at(600), "subs": ["*"]}));
+    let c = h.connect().expect("accepted");
+    assert_eq!(ask(&mut h, c, &format!("AUTH {long}")), "+OK\n");
+    // Ten refreshes at once are fine, and one more a minute later.
+    h.send(c, format!("AUTH {long}\n").repeat(10).as_bytes());
+    assert_eq!(h.take_output(c), "+OK\n".repeat(10).as_bytes());
+    h.advance(Duration::from_secs(61));
+    assert_eq!(ask(&mut h, c, &format!("AUTH {long}")), "+OK\n");
+    // Past it, a flood: closed at the first one over, even a garbage one.
+    h.send(c, format!("AUTH {long}\nAUTH garbage\nSUB x\n").as_bytes());
+    assert_eq!(h.take_output(c), b"-ERR too many AUTH\n");
+    assert!(!h.is_connected(c));
+    let stats = h.stats();
+    assert_eq!(
+        (stats.flood_closed, stats.auth_malformed),
+        (1, 0),
+        "no check ran"
+    );
+    let other = h.connect().expect("accepted");
+    assert_eq!(
+        ask(&mut h, other, &format!("AUTH {long}")),
+        "+OK\n",
+        "others go on"
+    );
+}
+
+#[test]
 fn a_client_that_never_authenticates_is_closed_at_the_deadline() {
     let mut h = server(rules());
     let silent = h.connect().expect("accepted");

@@ -14,7 +14,7 @@ use rustls::{ClientConnection, StreamOwned};
 use crate::certs::Pki;
 use crate::child::server::client;
 use crate::clients::{client_config, client_hello, echo, read_until_closed};
-use crate::{tls_server_with_metrics, wait_for_total};
+use crate::{tls_server_with_metrics, total, wait_for_total};
 
 /// The deadline the server runs with.
 const DEADLINE: Duration = Duration::from_secs(1);
@@ -65,7 +65,7 @@ fn slow_handshake(
 fn a_slow_client_that_answers_each_flight_within_the_deadline_completes() {
     let pki = Pki::new("esockets test CA");
     let pair = pki.server("localhost");
-    let (server, addr, _metrics) = tls_server_with_metrics(
+    let (server, addr, metrics) = tls_server_with_metrics(
         &pair,
         &["--protocol", "echo", "--tls-handshake-timeout", "1s"],
     );
@@ -79,6 +79,16 @@ fn a_slow_client_that_answers_each_flight_within_the_deadline_completes() {
     );
     let mut tls = StreamOwned::new(session, stream);
     echo(&mut tls, b"slow but within each wait\n");
+    let text = wait_for_total(metrics, "esockets_tls_handshakes_total", "", 1.0);
+    assert_eq!(
+        total(
+            &text,
+            "esockets_tls_handshake_failures_total",
+            "reason=\"timeout\""
+        ),
+        0.0,
+        "no timeout counted: {text}"
+    );
     drop(server);
 }
 
@@ -90,9 +100,10 @@ fn a_client_that_waits_past_the_deadline_after_the_servers_answer_is_closed() {
         &pair,
         &["--protocol", "echo", "--tls-handshake-timeout", "1s"],
     );
-    // Quick to say hello, then silent: closed a deadline after the answer.
-    let (_session, mut stream, accepted) =
-        slow_handshake(addr, pki.ca(), Duration::ZERO, Duration::ZERO);
+    // Slow to say hello (within the deadline), then silent: closed a
+    // deadline after the server's answer, not a deadline after the
+    // accept (which would be 0.35 s after the answer).
+    let (_session, mut stream, accepted) = slow_handshake(addr, pki.ca(), WITHIN, Duration::ZERO);
     let answered = Instant::now();
     let got = read_until_closed(&mut stream);
     let took = answered.elapsed();

@@ -1,6 +1,7 @@
 //! The engine: the coordinator of a run (`run`), the worker threads of
 //! each mode (`echo`: echo, line, idle and stream; `pubsub`), one
 //! connection's sockets and bytes (`net`, `ws`, `pattern`, `throttle`),
+//! the tokens a pub/sub server may ask for (`token`),
 //! and what the workers measure (`recorder`, `histo`, `errors`,
 //! `lifecycle`, `timeline`).
 
@@ -23,5 +24,6 @@ pub mod shared;
 pub mod throttle;
 pub mod timeline;
 pub mod tls;
+pub mod token;
 pub mod worker;
 pub mod ws;

@@ -21,6 +21,7 @@ Examples:
   loadgen -c 10 --mode stream --size 16384          # bandwidth, echo stream verified
   loadgen --mode pubsub --subscribers 1000 --topics 10 --publishers 4 --rate 2000
   loadgen --mode pubsub --protocol redis --addr 127.0.0.1:6379 --subscribers 100
+  loadgen --mode pubsub --auth-jwt-secret-file secret --recover since --rate 1000
   loadgen plot a.hlog b.hlog --out both.svg         # one chart, one scale
   loadgen --ws -c 1000 --addr 127.0.0.1:8080        # WebSocket echo, masked frames
   loadgen --tls --tls-ca ca.pem -c 1000 --addr localhost:1234   # echo over TLS
@@ -260,6 +261,10 @@ pub struct LoadArgs {
     /// TLS (`--tls` and its options).
     #[command(flatten)]
     pub tls: crate::front::tls_args::TlsArgs,
+
+    /// Pub/sub tokens and the recovery shape.
+    #[command(flatten)]
+    pub pubsub: crate::front::pubsub_args::PubsubArgs,
 }
 
 /// Options of `loadgen merge`.

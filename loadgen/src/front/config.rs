@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::engine::token::Minter;
 use crate::engine::{tls, ws};
 use crate::front::cli::{LoadArgs, Mode, Payload};
 use crate::front::plan::Plan;
@@ -79,6 +80,8 @@ pub struct RunConfig {
     pub progress: bool,
     /// `--mode pubsub`: who subscribes and publishes where.
     pub pubsub: Option<Plan>,
+    /// `--mode pubsub` with a secret: mints each connection's token.
+    pub auth: Option<Arc<Minter>>,
 }
 
 /// `--connections` when not given.
@@ -336,6 +339,12 @@ impl RunConfig {
             drain_timeout: args.drain_timeout,
             stall_floor: args.stall_floor,
             progress: !args.quiet,
+            auth: match pubsub {
+                Some(plan) if plan.protocol == crate::front::cli::Protocol::Pubsub => {
+                    args.pubsub.minter()?
+                }
+                _ => None,
+            },
             pubsub,
         })
     }
@@ -356,6 +365,9 @@ fn pubsub_plan(args: &LoadArgs) -> Result<Option<Plan>, Failure> {
             (args.topics_per_subscriber != 1, "--topics-per-subscriber"),
         ];
         if let Some((_, flag)) = pubsub_only.iter().find(|(given, _)| *given) {
+            return Err(usage(format!("{flag} is for --mode pubsub")));
+        }
+        if let Some(flag) = args.pubsub.given() {
             return Err(usage(format!("{flag} is for --mode pubsub")));
         }
         return Ok(None);
@@ -393,11 +405,25 @@ fn pubsub_plan(args: &LoadArgs) -> Result<Option<Plan>, Failure> {
             args.topics
         )));
     }
+    let recovery = args.pubsub.recovery()?;
+    if recovery.is_some() && args.protocol == crate::front::cli::Protocol::Redis {
+        return Err(usage(
+            "--recover needs --protocol pubsub: Redis pub/sub keeps no history to recover from",
+        ));
+    }
+    if args.protocol == crate::front::cli::Protocol::Redis
+        && args.pubsub.auth_jwt_secret_file.is_some()
+    {
+        return Err(usage(
+            "tokens (--auth-jwt-secret-file) are for --protocol pubsub",
+        ));
+    }
     Ok(Some(Plan {
         protocol: args.protocol,
         subscribers: args.subscribers,
         publishers: args.publishers,
         topics: args.topics,
         per_subscriber: args.topics_per_subscriber,
+        recovery,
     }))
 }

@@ -6,8 +6,12 @@
 //! it cycles over the topics congruent to `p` modulo `gcd(M, T)`, so the
 //! `M` publishers together cover every topic, and topic `t` is published
 //! to by the publishers `p ≡ t (mod gcd(M, T))`.
+//!
+//! With `--recover`, subscribers also leave and come back on a schedule
+//! ([`Recovery`], from `--recover`).
 
 use crate::front::cli::Protocol;
+use crate::front::pubsub_args::Recovery;
 
 /// The pub/sub layout of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +26,8 @@ pub struct Plan {
     pub topics: u64,
     /// Topics per subscriber (`K`, at most `T`).
     pub per_subscriber: u64,
+    /// Subscribers leave and come back (`--recover`); `None`: they stay.
+    pub recovery: Option<Recovery>,
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -101,6 +107,7 @@ mod tests {
             publishers: m,
             topics: t,
             per_subscriber: k,
+            recovery: None,
         }
     }
 

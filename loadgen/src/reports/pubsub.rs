@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::engine::histo::ConnectSummary;
 use crate::engine::outcome::pubsub::PubsubOutcome;
 use crate::front::cli::Protocol;
+use crate::reports::recovery::RecoveryReport;
 use crate::units::{fmt_rate, fmt_us, per_sec};
 
 /// Subscriptions, publishes and deliveries of a `--mode pubsub` run.
@@ -66,12 +67,26 @@ pub struct PubsubReport {
     /// Redis: receivers counted by the replies to `PUBLISH`; `null` for
     /// the `pubsub` protocol, which does not say.
     pub redis_receivers: Option<u64>,
+    /// With tokens (`--auth-jwt-secret-file`): what the server said to
+    /// them; `null` without.
+    pub auth: Option<AuthReport>,
+    /// `--recover`: the reconnect-with-recovery shape; `null` without.
+    pub recovery: Option<RecoveryReport>,
+}
+
+/// The `auth` object of a pub/sub report: tokens accepted and refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthReport {
+    /// `AUTH` answered `+OK`.
+    pub accepted: u64,
+    /// `AUTH` answered `-ERR`.
+    pub refused: u64,
 }
 
 impl PubsubReport {
     /// The section of `o` over a window of `secs` seconds in which
     /// `deliveries` deliveries were measured.
-    pub fn of(o: &PubsubOutcome, secs: f64, deliveries: u64) -> Self {
+    pub fn of(o: &PubsubOutcome, secs: f64, deliveries: u64, auth: bool) -> Self {
         let p = &o.plan;
         let c = &o.counts;
         Self {
@@ -104,6 +119,11 @@ impl PubsubReport {
             first_server_error: c.first_server_error.clone(),
             first_mismatch: c.first_mismatch.clone(),
             redis_receivers: (p.protocol == Protocol::Redis).then_some(c.receivers),
+            auth: auth.then_some(AuthReport {
+                accepted: c.auth_accepted,
+                refused: c.auth_refused,
+            }),
+            recovery: RecoveryReport::of(o),
         }
     }
 
@@ -144,6 +164,18 @@ impl PubsubReport {
                 self.server_errors,
                 self.first_server_error.as_deref().unwrap_or("?")
             ));
+        }
+        if let Some(auth) = &self.auth {
+            if auth.refused > 0 {
+                problems.push(format!(
+                    "{} tokens refused by the server (first: {})",
+                    auth.refused,
+                    self.first_server_error.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+        if let Some(recovery) = &self.recovery {
+            recovery.judge(problems, notes);
         }
         if let Some(first) = &self.first_mismatch {
             notes.push(format!("first mismatch: {first}"));
@@ -203,5 +235,15 @@ impl PubsubReport {
             self.out_of_order,
             self.missed_reported
         );
+        if let Some(auth) = &self.auth {
+            let _ = writeln!(
+                out,
+                "auth          HS256 tokens: {} accepted, {} refused",
+                auth.accepted, auth.refused
+            );
+        }
+        if let Some(recovery) = &self.recovery {
+            recovery.render(out);
+        }
     }
 }

@@ -408,10 +408,9 @@ impl Report {
             interrupted: r.interrupted,
             problems: Vec::new(),
             notes: Vec::new(),
-            pubsub: r
-                .pubsub
-                .as_ref()
-                .map(|o| crate::reports::pubsub::PubsubReport::of(o, secs, r.messages)),
+            pubsub: r.pubsub.as_ref().map(|o| {
+                crate::reports::pubsub::PubsubReport::of(o, secs, r.messages, cfg.auth.is_some())
+            }),
             tls: cfg.tls.as_deref().map(crate::reports::tls::TlsReport::of),
         };
         if let Some(p) = &report.pubsub {

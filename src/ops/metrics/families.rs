@@ -306,7 +306,7 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
     ),
     counter(
         "esockets_pubsub_flood_closed",
-        "Pub/sub clients closed for publishing past their rate too many times in a row.",
+        "Pub/sub clients closed for flooding: publishing past their rate too many times in a row, or refreshing (AUTH) past its bound.",
         &[("", |s| s.stats.flood_closed)],
     ),
     counter(

@@ -19,8 +19,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub use command::{parse, Request, RequestError, MAX_EPOCH, MAX_TOPIC};
 pub use rules::{Auth, PublishRate, Rules, AUTH_TIMEOUT, FLOOD_LIMIT};
 pub use session::{
-    execute, Replay, Reply, Session, AUTH_TIMED_OUT, CANNOT_RECOVER, GRANT_EXPIRED, HISTORY_OFF,
-    PRESENCE_LIST, RATE_LIMITED,
+    execute, Replay, Reply, Session, AUTH_FLOOD, AUTH_TIMED_OUT, CANNOT_RECOVER, GRANT_EXPIRED,
+    HISTORY_OFF, PRESENCE_LIST, RATE_LIMITED, REFRESH_RATE,
 };
 pub use websocket::{PubSubWs, WsText, CHAT_PAGE};
 

@@ -83,6 +83,17 @@ pub const CANNOT_RECOVER: &[u8] = b"-ERR cannot recover";
 pub const AUTH_TIMED_OUT: &[u8] = b"-ERR authentication timeout";
 /// Sent before a client whose grant ended is closed.
 pub const GRANT_EXPIRED: &[u8] = b"-ERR token expired";
+/// Sent before a client that refreshed past [`REFRESH_RATE`] is closed.
+pub const AUTH_FLOOD: &[u8] = b"-ERR too many AUTH";
+
+/// How often an authenticated client may send `AUTH` again (a refresh):
+/// 10 at once, then one a minute. A client refreshes once per token
+/// lifetime; past this it is flooding the server with signature checks,
+/// and is closed before its token is even read.
+pub const REFRESH_RATE: PublishRate = PublishRate {
+    per_second: 1.0 / 60.0,
+    burst: 10,
+};
 
 /// A token bucket's state.
 #[derive(Clone, Copy, Debug)]
@@ -102,6 +113,8 @@ pub struct Session {
     timer: Option<TimerId>,
     /// Its publish budget, from its first publish on.
     bucket: Option<Bucket>,
+    /// Its refresh budget ([`REFRESH_RATE`]), from its first refresh on.
+    refreshes: Option<Bucket>,
     /// Publishes refused for the rate since the last one accepted.
     refused: u32,
 }
@@ -172,20 +185,32 @@ impl Session {
 
     /// Whether a publish now fits the rate, updating the bucket.
     fn take_publish(&mut self, rate: PublishRate, now: Instant) -> bool {
-        let burst = f64::from(rate.burst.max(1));
-        let bucket = self.bucket.get_or_insert(Bucket {
-            tokens: burst,
-            at: now,
-        });
-        let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * rate.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        take(&mut self.bucket, rate, now)
+    }
+
+    /// Whether an `AUTH` now is within [`REFRESH_RATE`]: always the first
+    /// one, then a refresh takes from its bucket.
+    fn take_auth(&mut self, now: Instant) -> bool {
+        self.grant.is_none() || take(&mut self.refreshes, REFRESH_RATE, now)
+    }
+}
+
+/// Whether one more fits `rate` at `now` in `bucket` (full the first
+/// time), updating it.
+fn take(bucket: &mut Option<Bucket>, rate: PublishRate, now: Instant) -> bool {
+    let burst = f64::from(rate.burst.max(1));
+    let bucket = bucket.get_or_insert(Bucket {
+        tokens: burst,
+        at: now,
+    });
+    let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * rate.per_second;
+    bucket.tokens = (bucket.tokens + refill).min(burst);
+    bucket.at = now;
+    if bucket.tokens >= 1.0 {
+        bucket.tokens -= 1.0;
+        true
+    } else {
+        false
     }
 }
 
@@ -207,6 +232,10 @@ pub fn execute(
     };
     match request {
         Request::Ping => Reply::keep(b"+PONG"),
+        Request::Auth(_) if !session.take_auth(cx.now()) => {
+            cx.count(Event::FloodClosed);
+            Reply::close(AUTH_FLOOD)
+        }
         Request::Auth(token) => {
             match session.authenticate(cx, conn.id(), rules, Credential::Token(token)) {
                 Ok(()) => Reply::keep(b"+OK"),

@@ -14,6 +14,10 @@ pub struct PubsubOutcome {
     pub subscriptions: u64,
     /// Subscribe-to-confirmation times (ns).
     pub subscribe: Histogram<u64>,
+    /// `--recover`: times from a subscriber's return (when it was due to
+    /// reconnect) to having received everything it missed (`since`), or
+    /// to its subscriptions confirmed (`plain`), in ns.
+    pub recovery: Histogram<u64>,
     /// Event counts over all workers.
     pub counts: Counts,
     /// Deliveries expected: for every confirmed subscription, every
@@ -50,6 +54,30 @@ pub struct Counts {
     pub first_server_error: Option<String>,
     /// The first protocol violation or wrong payload, described.
     pub first_mismatch: Option<String>,
+    /// Tokens the server accepted (`AUTH` answered `+OK`).
+    pub auth_accepted: u64,
+    /// Tokens the server refused (`AUTH` answered `-ERR`).
+    pub auth_refused: u64,
+    /// `--recover`: subscribers that left (and were due back).
+    pub leaves: u64,
+    /// `--recover`: returns that caught up (see
+    /// [`PubsubOutcome::recovery`]).
+    pub recoveries: u64,
+    /// `--recover since`: messages sent again after a `SINCE`, published
+    /// while their subscriber was away.
+    pub recovered: u64,
+    /// `--recover plain`: deliveries skipped while their subscriber was
+    /// away.
+    pub skipped: u64,
+    /// `--recover since`: positioned deliveries whose offset jumped past
+    /// the next one.
+    pub offset_gaps: u64,
+    /// `--recover since`: positioned deliveries whose offset was not past
+    /// the last one.
+    pub offset_repeats: u64,
+    /// `--recover`: returns that never caught up (a failed reconnect, a
+    /// refused `SINCE`, or still catching up at the end).
+    pub unrecovered: u64,
 }
 
 impl Counts {
@@ -65,6 +93,15 @@ impl Counts {
         self.missed_notices += other.missed_notices;
         self.server_errors += other.server_errors;
         self.receivers += other.receivers;
+        self.auth_accepted += other.auth_accepted;
+        self.auth_refused += other.auth_refused;
+        self.leaves += other.leaves;
+        self.recoveries += other.recoveries;
+        self.recovered += other.recovered;
+        self.skipped += other.skipped;
+        self.offset_gaps += other.offset_gaps;
+        self.offset_repeats += other.offset_repeats;
+        self.unrecovered += other.unrecovered;
         if self.first_server_error.is_none() {
             self.first_server_error
                 .clone_from(&other.first_server_error);

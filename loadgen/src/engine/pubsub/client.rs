@@ -34,6 +34,15 @@ pub enum State {
     Dead,
 }
 
+/// What falls due for a subscriber under `--recover`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// It closes its connection.
+    Leave,
+    /// It reconnects.
+    Return,
+}
+
 /// A subscriber's side: its subscriptions and what it received.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
@@ -44,6 +53,26 @@ pub struct Subscriptions {
     pub topics: Vec<u64>,
     /// Sequence numbers received per (publisher, topic).
     pub streams: HashMap<(u64, u64), StreamCheck>,
+    /// `--recover since`: per topic, the offset of the last delivery
+    /// handled and its epoch, what a return sends back with `SINCE`.
+    pub positions: HashMap<u64, Position>,
+    /// `--recover since`, back: the topics still catching up, each with
+    /// the offset it must reach (the position the `SINCE` was answered
+    /// with).
+    pub catching_up: Vec<(u64, u64)>,
+    /// `--recover`: back since this instant (when it was due to
+    /// reconnect) and not yet caught up.
+    pub back_since: Option<Instant>,
+}
+
+/// Where a positioned subscription stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The offset of the last delivery handled (the topic's newest when
+    /// subscribed, before any).
+    pub offset: u64,
+    /// The epoch of the offsets, as the server sent it.
+    pub epoch: Box<[u8]>,
 }
 
 /// A publisher's side: where its next message goes.
@@ -84,6 +113,10 @@ pub struct Client {
     pub state: State,
     /// Replies the server owes (to subscribes or publishes).
     pub awaiting: u64,
+    /// Its `AUTH` is not answered yet.
+    pub authenticating: bool,
+    /// It was established once (a return is not counted again).
+    pub been_up: bool,
     /// Subscriber state (empty for a publisher).
     pub subs: Subscriptions,
     /// Publisher state (empty for a subscriber).
@@ -110,6 +143,8 @@ impl Client {
             global,
             state: State::Waiting,
             awaiting: 0,
+            authenticating: false,
+            been_up: false,
             subs: Subscriptions::default(),
             publishing: Publishing::default(),
             out: Vec::new(),
@@ -125,6 +160,14 @@ impl Client {
     pub fn framed(&mut self, start: usize) {
         if let Some(link) = self.ws.as_mut() {
             link.frame_line(&mut self.out, start);
+        }
+    }
+
+    /// The same for a command appended to `out`, this connection's
+    /// output taken out while it is written.
+    pub fn framed_into(&mut self, out: &mut Vec<u8>, start: usize) {
+        if let Some(link) = self.ws.as_mut() {
+            link.frame_line(out, start);
         }
     }
 
@@ -236,6 +279,7 @@ impl Client {
         }
         self.state = State::Dead;
         self.peer_closed = false;
+        self.authenticating = false;
         self.out.clear();
         self.out_pos = 0;
         self.input.clear();

@@ -62,6 +62,8 @@ pub struct WorkerEnd {
     pub connect: Histogram<u64>,
     /// Subscribe-to-confirmation times (ns).
     pub subscribe: Histogram<u64>,
+    /// `--recover`: return-to-caught-up times (ns).
+    pub recovery: Histogram<u64>,
     /// Errors by cause.
     pub errors: Errors,
     /// Connections established.

@@ -1,17 +1,20 @@
-//! What a pub/sub worker does with each frame the server sends: confirm
-//! subscriptions, check and time deliveries, count replies to publishes,
-//! `MISSED` notices and errors; anything a connection should not get is a
-//! mismatch.
+//! What a pub/sub worker does with each frame the server sends: answer
+//! its `AUTH`, confirm subscriptions (with their positions), check and
+//! time deliveries (placing positioned ones by offset), count replies to
+//! publishes, `MISSED` notices and errors; anything a connection should
+//! not get is a mismatch.
 
 use std::time::{Duration, Instant};
 
 use super::client::Role;
 use super::payload;
+use super::recovery::Placed;
 use super::verify::Seen;
 use super::wire::Frame;
 use super::worker::Worker;
 use crate::engine::recorder::Stamp;
 use crate::front::plan::topic_index;
+use crate::front::pubsub_args::RecoverMode;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned()
@@ -31,6 +34,12 @@ impl Worker {
                     self.counts.first_server_error = Some(text(reply));
                 }
                 let client = &mut self.clients[i];
+                if client.authenticating {
+                    // The server closes it after a refused token.
+                    client.authenticating = false;
+                    self.counts.auth_refused += 1;
+                    return;
+                }
                 match client.role {
                     Role::Subscriber(_) => {
                         client.subs.pending.pop_front();
@@ -39,7 +48,9 @@ impl Worker {
                 }
             }
             Frame::Delivery { topic, payload } => self.on_delivery(i, topic, payload, now),
-            Frame::Ok | Frame::Subscribed(_) | Frame::Receivers(_) => self.on_reply(i, frame, now),
+            Frame::Ok | Frame::Position { .. } | Frame::Subscribed(_) | Frame::Receivers(_) => {
+                self.on_reply(i, frame, now)
+            }
             Frame::Other(what) => {
                 self.mismatch(i, || format!("unexpected frame '{}'", text(what)));
             }
@@ -49,8 +60,13 @@ impl Worker {
     /// A success reply: a subscription confirmed, or a publish answered.
     fn on_reply(&mut self, i: usize, frame: Frame<'_>, now: Instant) {
         let client = &mut self.clients[i];
+        if client.authenticating && frame == Frame::Ok {
+            client.authenticating = false;
+            self.counts.auth_accepted += 1;
+            return;
+        }
         match (client.role, frame) {
-            (Role::Subscriber(_), Frame::Ok | Frame::Subscribed(_)) => {
+            (Role::Subscriber(_), Frame::Ok | Frame::Position { .. } | Frame::Subscribed(_)) => {
                 let Some((topic, asked)) = client.subs.pending.pop_front() else {
                     return self.mismatch(i, || "a confirmation nobody asked for".into());
                 };
@@ -61,10 +77,18 @@ impl Worker {
                         });
                     }
                 }
-                client.subs.topics.push(topic);
-                self.subscribe.saturating_record(
-                    (now.saturating_duration_since(asked).as_nanos() as u64).max(1),
-                );
+                if !client.subs.topics.contains(&topic) {
+                    client.subs.topics.push(topic);
+                    self.subscribe.saturating_record(
+                        (now.saturating_duration_since(asked).as_nanos() as u64).max(1),
+                    );
+                }
+                let position = match frame {
+                    Frame::Position { offset, epoch } => Some((offset, epoch)),
+                    _ => None,
+                };
+                self.confirmed(i, topic, position);
+                self.check_caught_up(i, now);
             }
             (Role::Publisher(_), Frame::Ok | Frame::Receivers(_)) if client.awaiting > 0 => {
                 client.awaiting -= 1;
@@ -92,6 +116,24 @@ impl Worker {
         if !subs.topics.contains(&t) && !subs.pending.iter().any(|&(p, _)| p == t) {
             return self.mismatch(i, || format!("a delivery on topic {t}, not subscribed"));
         }
+        let mut placed = Placed::Live;
+        let mut body = body;
+        if self
+            .plan
+            .recovery
+            .is_some_and(|r| r.mode == RecoverMode::Since)
+        {
+            let Some((offset, rest)) = super::wire::positioned(body) else {
+                return self.mismatch(i, || {
+                    format!(
+                        "a delivery without an offset on topic {t}: '{}'",
+                        text(body)
+                    )
+                });
+            };
+            placed = self.place(i, t, offset);
+            body = rest;
+        }
         let Some(h) = payload::parse(body, self.core.cfg.size, self.core.cfg.payload) else {
             return self.mismatch(i, || format!("a corrupt payload '{}'", text(body)));
         };
@@ -115,10 +157,21 @@ impl Worker {
                 return;
             }
             Seen::Late => self.counts.out_of_order += 1,
+            Seen::Resumed(skipped) => {
+                self.counts.skipped += skipped;
+                // Accounted for, so the drain does not wait for them.
+                self.unshared_delivered += skipped;
+            }
             Seen::InOrder => {}
         }
         self.counts.delivered += 1;
         self.unshared_delivered += 1;
+        self.check_caught_up(i, now);
+        if placed != Placed::Live {
+            // Replayed: published while its subscriber was away, timed by
+            // the recovery, not as a delivery.
+            return;
+        }
         if h.intended_ns >= self.warm_ns {
             let epoch = self.ps.epoch;
             let stamp = Stamp {

@@ -30,6 +30,7 @@ mod client;
 mod counts;
 mod frames;
 pub mod payload;
+mod recovery;
 pub mod verify;
 pub mod wire;
 mod worker;
@@ -65,6 +66,7 @@ pub fn execute(
         plan,
         subscriptions: 0,
         subscribe: new_histogram(),
+        recovery: new_histogram(),
         counts: Counts::default(),
         expected: 0,
         lost: 0,
@@ -77,6 +79,7 @@ pub fn execute(
             }
         }
     }
+    let mut skipped = 0;
     for w in ends {
         result.established += w.established;
         result.open_at_end += w.open_at_end;
@@ -85,6 +88,7 @@ pub fn execute(
         histo::add(&mut result.uncorrected, &w.recorder.uncorrected);
         histo::add(&mut result.pacing, &w.recorder.pacing);
         histo::add(&mut outcome.subscribe, &w.subscribe);
+        histo::add(&mut outcome.recovery, &w.recovery);
         result.errors.merge(&w.errors);
         result.messages += w.recorder.messages;
         result.unsent += w.recorder.unsent;
@@ -108,10 +112,12 @@ pub fn execute(
                         Some(stream) => stream.lost(n),
                         None => n,
                     };
+                    skipped += sub.streams.get(&(p, t)).map_or(0, |s| s.skipped(n));
                 }
             }
         }
     }
+    outcome.counts.skipped += skipped;
     if let Some(group) = result.per_group.first_mut() {
         for t in &result.per_target {
             group.merge(t);

@@ -3,8 +3,11 @@
 //! frames.
 //!
 //! * `pubsub` (esockets): text lines ending in `\n` (a `\r` before it is
-//!   ignored): `SUB t`, `PUB t payload`; the server answers `+OK`,
-//!   `-ERR reason`, and pushes `MSG t payload` and `MISSED n`.
+//!   ignored): `AUTH token`, `SUB t` (or `SUB t POS`, `SUB t SINCE
+//!   offset epoch`), `PUB t payload`; the server answers `+OK` (`+OK
+//!   offset epoch` to a positioned subscribe), `-ERR reason`, and pushes
+//!   `MSG t payload` (`MSG t offset payload` on a positioned
+//!   subscription) and `MISSED n`.
 //! * `redis`: RESP. `SUBSCRIBE t` is confirmed by a
 //!   `subscribe t count` push, deliveries are `message t payload` pushes,
 //!   `PUBLISH t payload` is answered by an integer (receivers).
@@ -27,6 +30,14 @@ pub const MAX_FRAME: usize = 16 << 20;
 pub enum Frame<'a> {
     /// `+OK` (a command done), or another simple string (`+PONG`).
     Ok,
+    /// `+OK offset epoch`: a positioned subscription confirmed, with its
+    /// topic's newest offset and its epoch.
+    Position {
+        /// The topic's newest offset.
+        offset: u64,
+        /// Its epoch, as sent.
+        epoch: &'a [u8],
+    },
     /// An error reply, its text.
     Error(&'a [u8]),
     /// A delivery.
@@ -63,6 +74,45 @@ pub fn subscribe(protocol: Protocol, topic: &[u8], out: &mut Vec<u8>) {
             bulk(topic, out);
         }
     }
+}
+
+/// Appends `AUTH token` (the `pubsub` protocol only).
+pub fn auth(token: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"AUTH ");
+    out.extend_from_slice(token);
+    out.push(b'\n');
+}
+
+/// Appends a positioned subscribe for `topic` (the `pubsub` protocol
+/// only): `SUB topic POS`, or with `since` (the last offset handled and
+/// its epoch) `SUB topic SINCE offset epoch`.
+pub fn subscribe_positioned(topic: &[u8], since: Option<(u64, &[u8])>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"SUB ");
+    out.extend_from_slice(topic);
+    match since {
+        None => out.extend_from_slice(b" POS\n"),
+        Some((offset, epoch)) => {
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, " SINCE {offset} ");
+            out.extend_from_slice(epoch);
+            out.push(b'\n');
+        }
+    }
+}
+
+/// Splits a positioned delivery's `offset payload` (what follows `MSG
+/// topic `) into its offset and payload; `None` if it has no offset.
+pub fn positioned(body: &[u8]) -> Option<(u64, &[u8])> {
+    let space = body.iter().position(|&b| b == b' ')?;
+    Some((decimal(&body[..space])?, &body[space + 1..]))
+}
+
+/// A decimal number of ASCII digits only, that fits 64 bits.
+fn decimal(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 fn bulk(data: &[u8], out: &mut Vec<u8>) {
@@ -132,6 +182,12 @@ fn text_frame(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, Garbled> {
             None => (rest, &rest[rest.len()..]),
         };
         Frame::Delivery { topic, payload }
+    } else if let Some(position) = text.strip_prefix(b"+OK ") {
+        let mut words = position.splitn(2, |&b| b == b' ');
+        match (words.next().and_then(decimal), words.next()) {
+            (Some(offset), Some(epoch)) if !epoch.is_empty() => Frame::Position { offset, epoch },
+            _ => Frame::Ok,
+        }
     } else if text.first() == Some(&b'+') {
         Frame::Ok
     } else if text.first() == Some(&b'-') {
@@ -327,5 +383,33 @@ mod tests {
         out.extend_from_slice(b"hi");
         publish_end(Protocol::Pubsub, &mut out);
         assert_eq!(out, b"SUB lg.3\nPUB lg.3 hi\n");
+        out.clear();
+        auth(b"a.b.c", &mut out);
+        subscribe_positioned(b"lg.3", None, &mut out);
+        subscribe_positioned(b"lg.3", Some((17, b"e1")), &mut out);
+        assert_eq!(out, b"AUTH a.b.c\nSUB lg.3 POS\nSUB lg.3 SINCE 17 e1\n");
+    }
+
+    #[test]
+    fn positions_and_positioned_deliveries() {
+        let got = all(Protocol::Pubsub, b"+OK 0 ab12\n+OK 17 e\n+OK x y\n+OK 3\n");
+        assert_eq!(
+            got,
+            vec![
+                Frame::Position {
+                    offset: 0,
+                    epoch: b"ab12"
+                },
+                Frame::Position {
+                    offset: 17,
+                    epoch: b"e"
+                },
+                Frame::Ok,
+                Frame::Ok,
+            ]
+        );
+        assert_eq!(positioned(b"12 0.1.2."), Some((12, &b"0.1.2."[..])));
+        assert_eq!(positioned(b"0.1.2."), None);
+        assert_eq!(positioned(b"-1 x"), None);
     }
 }

@@ -5,9 +5,12 @@
 //! with a window of unacknowledged publishes, or on the open-loop
 //! schedule) until the end, then drains: its publishers finish, and
 //! everyone reads until every worker's deliveries are in or the drain
-//! timeout passes.
+//! timeout passes. With tokens, every connection sends `AUTH` first;
+//! with `--recover`, subscribers also leave and come back during the
+//! load (`recovery`).
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +19,7 @@ use crossbeam::channel::Sender;
 use hdrhistogram::Histogram;
 use mio::{Interest, Token};
 
-use super::client::{Client, Role, State};
+use super::client::{Client, Role, State, Step};
 use super::counts::{PubsubShared, SubscriberEnd, WorkerEnd};
 use crate::engine::errors::{classify, Cause};
 use crate::engine::fault::Fault;
@@ -26,6 +29,7 @@ use crate::engine::outcome::Tally;
 use crate::engine::recorder::Recorder;
 use crate::engine::shared::ConnectDone;
 use crate::engine::shared::{Sample, Shared};
+use crate::engine::token::Holder;
 use crate::engine::worker::{
     self, connect_step, drive, Connect, Connector, Core, Load, OpenLoop, Ramp, Ready, Window,
     MAX_WAIT,
@@ -111,6 +115,16 @@ pub(super) struct Worker {
     /// The last, partial second: its number, its length, and the
     /// deliveries counted in it before the window closed.
     pub(super) last_tick: (u64, Duration, u64),
+    /// `--recover`: leaves and returns to come, soonest first.
+    pub(super) comebacks: BinaryHeap<Reverse<(Instant, usize, Step)>>,
+    /// `--recover`: subscribers due back whose connect has not started
+    /// (at most [`crate::engine::worker::MAX_CONNECTING`] at once).
+    pub(super) returning: VecDeque<usize>,
+    /// `--recover`: return-to-caught-up times (ns).
+    pub(super) recovery: Histogram<u64>,
+    /// `--recover`: when sending ends (a subscriber leaves only if it is
+    /// back by then).
+    pub(super) load_end: Instant,
 }
 
 fn ns_between(from: Instant, to: Instant) -> u64 {
@@ -167,6 +181,10 @@ impl Worker {
             unshared_expected: 0,
             unshared_delivered: 0,
             last_tick: (0, Duration::ZERO, 0),
+            comebacks: BinaryHeap::new(),
+            returning: VecDeque::new(),
+            recovery: new_histogram(),
+            load_end: Instant::now(),
             ps: Arc::clone(&spec.pubsub),
             clients,
             publishers,
@@ -193,29 +211,63 @@ impl Worker {
         self.count(i, Cause::Mismatch, 1);
     }
 
+    /// Connection `i`, connecting since `since`, is up at `now` (for the
+    /// first time, or back): it authenticates, and a subscriber
+    /// subscribes (again).
     fn established(&mut self, i: usize, since: Instant, now: Instant) {
         self.core.connecting -= 1;
-        self.core
-            .connect
-            .saturating_record((ns_between(since, now)).max(1));
+        let first = !self.clients[i].been_up;
+        if first {
+            self.core
+                .connect
+                .saturating_record((ns_between(since, now)).max(1));
+        }
         let g = self.clients[i].global;
         let sources = self.core.per_source.len() as u64;
         let source = (sources > 0).then(|| (g % sources) as usize);
         let t = self.target(i);
-        self.core.came_up(true, source, t);
-        let client = &mut self.clients[i];
-        client.state = State::Open;
-        if let Role::Subscriber(s) = client.role {
-            for topic in self.plan.subscriber_topics(s) {
-                let start = client.out.len();
-                super::wire::subscribe(
-                    self.plan.protocol,
-                    topic_name(topic).as_bytes(),
-                    &mut client.out,
-                );
-                client.framed(start);
-                client.subs.pending.push_back((topic, now));
+        self.core.came_up(first, source, t);
+        self.clients[i].been_up = true;
+        self.clients[i].state = State::Open;
+        self.authenticate(i);
+        let Role::Subscriber(s) = self.clients[i].role else {
+            return;
+        };
+        let mut out = std::mem::take(&mut self.clients[i].out);
+        for topic in self.plan.subscriber_topics(s) {
+            let start = out.len();
+            let name = topic_name(topic);
+            match self.since(i, topic) {
+                None => super::wire::subscribe(self.plan.protocol, name.as_bytes(), &mut out),
+                Some(position) => {
+                    let since = position.map(|p| (p.offset, &*p.epoch));
+                    super::wire::subscribe_positioned(name.as_bytes(), since, &mut out);
+                }
             }
+            self.clients[i].framed_into(&mut out, start);
+            self.clients[i].subs.pending.push_back((topic, now));
+        }
+        self.clients[i].out = out;
+    }
+
+    /// With tokens: queues `AUTH` with a token minted for connection `i`.
+    fn authenticate(&mut self, i: usize) {
+        let Some(minter) = self.core.cfg.auth.clone() else {
+            return;
+        };
+        let client = &mut self.clients[i];
+        let (identity, holder) = match client.role {
+            Role::Subscriber(s) => (format!("lg-sub-{s}"), Holder::Subscriber),
+            Role::Publisher(p) => (format!("lg-pub-{p}"), Holder::Publisher),
+        };
+        match minter.mint(&identity, holder, std::time::SystemTime::now()) {
+            Ok(token) => {
+                let start = client.out.len();
+                super::wire::auth(token.as_bytes(), &mut client.out);
+                client.framed(start);
+                client.authenticating = true;
+            }
+            Err(e) => self.mismatch(i, || format!("cannot sign a token: {e}")),
         }
     }
 
@@ -237,7 +289,7 @@ impl Worker {
     }
 
     /// Connect timeouts that are due.
-    fn run_deadlines(&mut self, now: Instant) {
+    pub(super) fn run_deadlines(&mut self, now: Instant) {
         while let Some(&(at, i)) = self.deadlines.front() {
             if at > now {
                 break;
@@ -254,7 +306,7 @@ impl Worker {
     fn subscribing(&self) -> bool {
         self.clients
             .iter()
-            .any(|c| c.state == State::Open && !c.subs.pending.is_empty())
+            .any(|c| c.state == State::Open && (c.authenticating || !c.subs.pending.is_empty()))
     }
 
     /// Connects every connection (ramped, bounded), subscribes the
@@ -499,6 +551,7 @@ impl Worker {
             .map(|n| n.load(Ordering::SeqCst))
             .collect();
         self.schedule = self.schedule(start);
+        self.plan_leaves(start, window.end);
         let open_loop = self
             .schedule
             .map(|s| OpenLoop::new(s.start, s.step_ns, s.count, self.core.poll.registry()));
@@ -554,6 +607,7 @@ impl Worker {
                 settled = true;
                 self.ps.publishing_done.fetch_add(1, Ordering::SeqCst);
             }
+            self.run_comebacks(now);
             let all_done = self.ps.publishing_done.load(Ordering::SeqCst) >= self.core.cfg.threads
                 && self.ps.delivered.load(Ordering::SeqCst)
                     >= self.ps.expected.load(Ordering::SeqCst);
@@ -599,6 +653,9 @@ impl Worker {
             }
             let client = &mut self.clients[i];
             client.kill();
+            if client.subs.back_since.is_some() {
+                self.counts.unrecovered += 1;
+            }
             match client.role {
                 Role::Subscriber(_) => subscribers.push(SubscriberEnd {
                     topics: std::mem::take(&mut client.subs.topics),
@@ -621,6 +678,7 @@ impl Worker {
             recorder: self.core.rec,
             connect: self.core.connect,
             subscribe: self.subscribe,
+            recovery: self.recovery,
             errors: self.core.errors,
             established: self.core.established,
             open_at_end,
@@ -674,6 +732,10 @@ impl Connector for Worker {
 impl Load for Worker {
     fn core(&mut self) -> &mut Core {
         &mut self.core
+    }
+
+    fn run_timers(&mut self, now: Instant) -> Option<Instant> {
+        self.run_comebacks(now)
     }
 
     fn send_due(&mut self, publisher: usize, due: Instant) {

@@ -32,7 +32,10 @@
 # without, issue 21; "esockets-credit-N" is esockets with --fanout-credit N,
 # e.g. esockets-credit-0 without pacing; "esockets-before" is the esockets
 # binary in $BEFORE_BIN, a build before a change, run the same way, issue
-# 22).
+# 22); "esockets-ws" is `esockets --protocol pubsub --websocket` driven over
+# WebSocket (loadgen --ws), against the lines protocol.
+# VERIFY_EVERY (1): loadgen checks and times one subscriber in N and counts
+# the others (--verify-every), so its own CPU is not the ceiling.
 # Before and after pacing (issue 22), 1,000 and 10,000 subscribers, 64
 # publishes unacknowledged:
 #   git worktree add /tmp/before <commit> && (cd /tmp/before && cargo build --profile dist -p esockets)
@@ -64,6 +67,7 @@ scenarios=${SCENARIOS:-fanout rooms}
 servers=${SERVERS:-esockets redis}
 history=${HISTORY:-1000}
 port=${PORT:-1400}
+verify_every=${VERIFY_EVERY:-1}
 out=${OUT:-$(mktemp -d /tmp/pubsub-vs-redis.XXXXXX)}
 mkdir -p "$out"
 # The secret of the +auth servers: a file, never the command line.
@@ -123,6 +127,11 @@ run() { # scenario server run-number
             --bind "127.0.0.1:$port")
         protocol=(--protocol pubsub)
         ;;
+    esockets-ws)
+        command=("$bin/esockets" --protocol pubsub --websocket --threads "$server_threads"
+            --bind "127.0.0.1:$port")
+        protocol=(--protocol pubsub --ws)
+        ;;
     esockets+history)
         command=("$bin/esockets" --protocol pubsub --threads "$server_threads"
             --bind "127.0.0.1:$port" --history "$history")
@@ -174,7 +183,7 @@ run() { # scenario server run-number
     fi
     "$bin/loadgen" --mode pubsub "${protocol[@]}" "${tokens[@]}" --addr "127.0.0.1:$port" "${load[@]}" \
         --size "$size" --duration "$duration" --warmup "$warmup" \
-        --threads "$loadgen_threads" --quiet \
+        --threads "$loadgen_threads" --verify-every "$verify_every" --quiet \
         --json "$out/$name.json" --hdr-log "$out/$name.hlog" >"$out/$name.txt" 2>&1 || true
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true

@@ -172,6 +172,61 @@ fn esockets_fan_out_across_shards_delivers_everything_once_in_order() {
 }
 
 #[test]
+fn esockets_fan_out_with_a_sample_verified_counts_everyone() {
+    let server = esockets_pubsub(2, SlowSubscribers::Close);
+    let addr = server.local_addr().to_string();
+    let (out, v) = pubsub(
+        "esockets-sampled",
+        &addr,
+        &[
+            "--subscribers",
+            "100",
+            "--verify-every",
+            "10",
+            "--publishers",
+            "2",
+            "--pipeline",
+            "4",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+        ],
+    );
+    let p = &v["pubsub"];
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        (p["lost"].as_u64(), p["duplicated"].as_u64()),
+        (Some(0), Some(0)),
+        "{p}"
+    );
+    assert_eq!(p["verified_subscribers"], 10, "{p}");
+    let published = p["published"].as_u64().unwrap();
+    assert!(published > 0, "{p}");
+    assert_eq!(p["expected_deliveries"].as_u64().unwrap(), 100 * published);
+    assert_eq!(p["delivered"], p["expected_deliveries"], "{p}");
+    // Every delivery in the window is counted, timed or not.
+    let in_window = p["deliveries_in_window"].as_u64().unwrap();
+    assert_eq!(v["messages"].as_u64(), Some(in_window));
+    assert!(
+        in_window >= 100 * p["published_in_window"].as_u64().unwrap() / 2,
+        "{p}"
+    );
+    assert!(
+        out.stdout.contains("1 subscriber in 10 (10 of 100"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("every other one counted: none lost"),
+        "{}",
+        out.stdout
+    );
+    server.shutdown();
+    server.join().unwrap();
+}
+
+#[test]
 fn esockets_open_loop_many_rooms() {
     let server = esockets_pubsub(2, SlowSubscribers::Drop);
     let addr = server.local_addr().to_string();
@@ -292,21 +347,24 @@ fn text_protocol_against_a_correct_server() {
 /// Runs 2 subscribers of one topic and one publisher against a server
 /// with `fault`.
 fn faulty(name: &str, fault: Fault) -> (common::Outcome, serde_json::Value) {
+    faulty_with(name, fault, &[])
+}
+
+/// [`faulty`] with more loadgen arguments.
+fn faulty_with(name: &str, fault: Fault, extra: &[&str]) -> (common::Outcome, serde_json::Value) {
     let server = FakePubsub::start(fault);
-    let (out, v) = pubsub(
-        name,
-        &server.addr.to_string(),
-        &[
-            "--subscribers",
-            "2",
-            "--duration",
-            "500ms",
-            "--warmup",
-            "0s",
-            "--drain-timeout",
-            "300ms",
-        ],
-    );
+    let mut args = vec![
+        "--subscribers",
+        "2",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--drain-timeout",
+        "300ms",
+    ];
+    args.extend_from_slice(extra);
+    let (out, v) = pubsub(name, &server.addr.to_string(), &args);
     assert_ne!(out.code, 0, "{}", out.stdout);
     assert!(out.stdout.contains("FAILED"), "{}", out.stdout);
     (out, v)
@@ -324,6 +382,29 @@ fn a_dropped_delivery_is_lost() {
     let expected = p["expected_deliveries"].as_u64().unwrap();
     assert_eq!(p["delivered"].as_u64().unwrap(), expected - 1);
     assert!(out.stdout.contains("lost 1"), "{}", out.stdout);
+}
+
+#[test]
+fn a_dropped_delivery_is_lost_when_only_some_subscribers_are_verified() {
+    // Subscriber 0 is verified, subscriber 1 only counted: whichever of
+    // them the drop hits, the delivery is lost.
+    let (out, v) = faulty_with("drop-sampled", Fault::Drop(10), &["--verify-every", "2"]);
+    let p = &v["pubsub"];
+    assert_eq!(p["lost"], 1, "{p}");
+    assert_eq!(
+        (
+            p["verify_every"].as_u64(),
+            p["verified_subscribers"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    let expected = p["expected_deliveries"].as_u64().unwrap();
+    assert_eq!(p["delivered"].as_u64().unwrap(), expected - 1);
+    assert!(
+        out.stdout.contains("1 subscriber in 2 (1 of 2"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -381,6 +462,22 @@ fn pubsub_options_are_checked() {
             "--publishers",
         ),
         (vec!["--mode", "pubsub", "--reconnect"], "--reconnect"),
+        (
+            vec!["--mode", "pubsub", "--verify-every", "0"],
+            "--verify-every must be at least 1",
+        ),
+        (
+            vec![
+                "--mode",
+                "pubsub",
+                "--verify-every",
+                "5",
+                "--recover",
+                "plain",
+            ],
+            "--verify-every needs every subscriber checked with --recover",
+        ),
+        (vec!["--verify-every", "5"], "--verify-every"),
         (
             vec!["--subscribers", "5"],
             "--subscribers is for --mode pubsub",

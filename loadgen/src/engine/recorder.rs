@@ -101,6 +101,18 @@ impl Recorder {
         true
     }
 
+    /// Counts a message as [`Recorder::record`] does, without timing it
+    /// (a delivery to a subscriber that is only counted); returns whether
+    /// it was in the measured window.
+    pub fn count(&mut self, stamp: Stamp) -> bool {
+        if !stamp.measured {
+            return false;
+        }
+        self.messages += 1;
+        self.interval_messages += 1;
+        true
+    }
+
     /// Records how late a message left against its schedule.
     pub fn record_pacing(&mut self, lag: std::time::Duration) {
         if self.measuring {
@@ -134,8 +146,23 @@ impl Recorder {
 
 #[cfg(test)]
 mod tests {
-    use super::Recorder;
+    use super::{Recorder, Stamp};
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_counted_message_is_in_the_count_not_the_histograms() {
+        let mut rec = Recorder::new(1, true);
+        let now = Instant::now();
+        let stamp = |measured| Stamp {
+            intended: now,
+            sent: now,
+            measured,
+        };
+        assert!(rec.count(stamp(true)));
+        assert!(!rec.count(stamp(false)), "outside the window");
+        assert_eq!((rec.messages, rec.interval_messages), (1, 1));
+        assert_eq!(rec.corrected.len() + rec.uncorrected.len(), 0);
+    }
 
     #[test]
     fn unsent_messages_count_in_the_corrected_tail_only() {

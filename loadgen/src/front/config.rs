@@ -418,8 +418,17 @@ fn pubsub_plan(args: &LoadArgs) -> Result<Option<Plan>, Failure> {
             "tokens (--auth-jwt-secret-file) are for --protocol pubsub",
         ));
     }
+    if args.pubsub.verify_every == 0 {
+        return Err(usage("--verify-every must be at least 1"));
+    }
+    if args.pubsub.verify_every > 1 && recovery.is_some() {
+        return Err(usage(
+            "--verify-every needs every subscriber checked with --recover: leave it at 1",
+        ));
+    }
     Ok(Some(Plan {
         protocol: args.protocol,
+        verify_every: args.pubsub.verify_every,
         subscribers: args.subscribers,
         publishers: args.publishers,
         topics: args.topics,

@@ -28,6 +28,9 @@ pub struct Plan {
     pub per_subscriber: u64,
     /// Subscribers leave and come back (`--recover`); `None`: they stay.
     pub recovery: Option<Recovery>,
+    /// Every this many subscribers one is verified (`--verify-every`;
+    /// 1: all of them).
+    pub verify_every: u64,
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -53,6 +56,17 @@ pub fn topic_index(name: &[u8]) -> Option<u64> {
 }
 
 impl Plan {
+    /// Whether subscriber `s` has its deliveries checked and timed (else
+    /// only counted).
+    pub fn verified(&self, s: u64) -> bool {
+        s % self.verify_every.max(1) == 0
+    }
+
+    /// How many subscribers are verified.
+    pub fn verified_subscribers(&self) -> u64 {
+        self.subscribers.div_ceil(self.verify_every.max(1))
+    }
+
     /// Connections in all: subscribers and publishers.
     pub fn connections(&self) -> u64 {
         self.subscribers + self.publishers
@@ -108,6 +122,7 @@ mod tests {
             topics: t,
             per_subscriber: k,
             recovery: None,
+            verify_every: 1,
         }
     }
 
@@ -144,6 +159,17 @@ mod tests {
                 assert!(!want.is_empty(), "topic {topic} has no publisher");
             }
         }
+    }
+
+    #[test]
+    fn every_nth_subscriber_is_verified() {
+        let mut p = plan(10, 1, 1, 1);
+        assert_eq!(p.verified_subscribers(), 10);
+        assert!((0..10).all(|s| p.verified(s)));
+        p.verify_every = 4;
+        let verified: Vec<u64> = (0..10).filter(|&s| p.verified(s)).collect();
+        assert_eq!(verified, vec![0, 4, 8]);
+        assert_eq!(p.verified_subscribers(), 3);
     }
 
     #[test]

@@ -101,6 +101,13 @@ pub struct PubsubArgs {
     /// (else their leaves are spread evenly over --recover-every).
     #[arg(long)]
     pub recover_together: bool,
+    /// `--mode pubsub`: verify only every Nth subscriber (0, N, 2N, ...):
+    /// its deliveries are checked (payload, once, in order) and timed;
+    /// the others' are counted, so loadgen's own CPU is not the ceiling
+    /// of a large fan-out. A counted subscriber's shortfall is still
+    /// lost; a duplicate there can hide a loss. 1 checks every delivery.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub verify_every: u64,
 }
 
 impl PubsubArgs {
@@ -116,6 +123,7 @@ impl PubsubArgs {
             (self.token_pubs.is_some(), "--token-pubs"),
             (self.recover.is_some(), "--recover"),
             (self.recover_together, "--recover-together"),
+            (self.verify_every != 1, "--verify-every"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))

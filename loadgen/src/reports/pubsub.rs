@@ -24,6 +24,12 @@ pub struct PubsubReport {
     pub topics: u64,
     /// Topics each subscriber subscribes to.
     pub topics_per_subscriber: u64,
+    /// Every this many subscribers one was verified (`--verify-every`;
+    /// 1: all).
+    pub verify_every: u64,
+    /// Subscribers whose deliveries were checked and timed (numbers 0,
+    /// `verify_every`, 2 × `verify_every`, ...); the others were counted.
+    pub verified_subscribers: u64,
     /// Subscriptions asked for.
     pub subscriptions_asked: u64,
     /// Subscriptions the server confirmed.
@@ -99,6 +105,8 @@ impl PubsubReport {
             publishers: p.publishers,
             topics: p.topics,
             topics_per_subscriber: p.per_subscriber,
+            verify_every: p.verify_every,
+            verified_subscribers: p.verified_subscribers(),
             subscriptions_asked: p.subscribers * p.per_subscriber,
             subscriptions: o.subscriptions,
             subscribe_us: (!o.subscribe.is_empty()).then(|| ConnectSummary::of(&o.subscribe)),
@@ -235,6 +243,18 @@ impl PubsubReport {
             self.out_of_order,
             self.missed_reported
         );
+        if self.verify_every > 1 {
+            let _ = writeln!(
+                out,
+                "verified      1 subscriber in {} ({} of {}: numbers 0, {}, {}, ...) checked \
+                 and timed; the others counted (a shortfall is lost, a duplicate unseen)",
+                self.verify_every,
+                self.verified_subscribers,
+                self.subscribers,
+                self.verify_every,
+                2 * self.verify_every
+            );
+        }
         if let Some(auth) = &self.auth {
             let _ = writeln!(
                 out,

@@ -239,6 +239,9 @@ pub fn render(r: &Report) -> String {
     if r.ok() {
         let what = if r.mode == "idle" {
             "every connection held open"
+        } else if r.pubsub.as_ref().is_some_and(|p| p.verify_every > 1) {
+            "every delivery to a verified subscriber checked (none duplicated or out of \
+             order), every other one counted: none lost"
         } else if r.is_pubsub() {
             "every delivery verified: none lost, duplicated or out of order"
         } else {

@@ -53,6 +53,9 @@ pub struct Subscriptions {
     pub topics: Vec<u64>,
     /// Sequence numbers received per (publisher, topic).
     pub streams: HashMap<(u64, u64), StreamCheck>,
+    /// Deliveries received by a subscriber that is only counted
+    /// (`--verify-every`): its `streams` stay empty.
+    pub counted: u64,
     /// `--recover since`: per topic, the offset of the last delivery
     /// handled and its epoch, what a return sends back with `SINCE`.
     pub positions: HashMap<u64, Position>,

@@ -51,6 +51,9 @@ pub struct SubscriberEnd {
     pub topics: Vec<u64>,
     /// Sequence numbers received per (publisher, topic).
     pub streams: HashMap<(u64, u64), StreamCheck>,
+    /// `Some(deliveries)` for a subscriber that was only counted
+    /// (`--verify-every`), whose `streams` are empty.
+    pub counted: Option<u64>,
 }
 
 /// What a pub/sub worker measured.

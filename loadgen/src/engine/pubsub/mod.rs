@@ -104,6 +104,17 @@ pub fn execute(
         outcome.counts.merge(&w.counts);
         for sub in &w.subscribers {
             outcome.subscriptions += sub.topics.len() as u64;
+            if let Some(counted) = sub.counted {
+                let owed: u64 = sub
+                    .topics
+                    .iter()
+                    .flat_map(|&t| plan.publishers_of(t).map(move |p| (p, t)))
+                    .map(|key| published.get(&key).copied().unwrap_or(0))
+                    .sum();
+                outcome.expected += owed;
+                outcome.lost += owed.saturating_sub(counted);
+                continue;
+            }
             for &t in &sub.topics {
                 for p in plan.publishers_of(t) {
                     let n = published.get(&(p, t)).copied().unwrap_or(0);

@@ -116,10 +116,10 @@ fn hex(field: &[u8]) -> Option<u64> {
     })
 }
 
-/// Reads a payload of a run with `--size size --payload fill` back;
-/// `None` when the header is malformed, the length is not the one
-/// written or a padding byte differs.
-pub fn parse(payload: &[u8], size: usize, fill: Payload) -> Option<Header> {
+/// Reads the header of a payload of a run with `--size size` back, with
+/// the header's length; `None` when it is malformed or the payload's
+/// length is not the one written. The padding is not looked at.
+pub fn parse_header(payload: &[u8], size: usize) -> Option<(Header, usize)> {
     let mut fields = [0u64; 5];
     let mut at = 0;
     for field in &mut fields {
@@ -138,6 +138,14 @@ pub fn parse(payload: &[u8], size: usize, fill: Payload) -> Option<Header> {
         intended_ns,
         sent_ns,
     };
+    Some((h, at))
+}
+
+/// Reads a payload of a run with `--size size --payload fill` back;
+/// `None` when the header is malformed, the length is not the one
+/// written or a padding byte differs.
+pub fn parse(payload: &[u8], size: usize, fill: Payload) -> Option<Header> {
+    let (h, at) = parse_header(payload, size)?;
     let mut rest = &payload[at..];
     let padding_ok = padding(&h, fill, at, payload.len(), |piece| {
         let (head, tail) = rest.split_at(piece.len());
@@ -195,6 +203,15 @@ mod tests {
                 "one byte short"
             );
             assert_eq!(parse(b"garbage", 64, fill), None);
+            let mut padding_off = out.clone();
+            let last = padding_off.len() - 1;
+            padding_off[last] ^= 1;
+            assert_eq!(parse(&padding_off, 64, fill), None);
+            assert_eq!(
+                parse_header(&padding_off, 64).map(|(h, _)| h),
+                Some(h),
+                "the header alone does not look at the padding"
+            );
         }
         let mut json = Vec::new();
         write(&h, &scratch, 200, Payload::Json, &mut json);

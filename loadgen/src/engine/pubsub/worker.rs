@@ -657,9 +657,10 @@ impl Worker {
                 self.counts.unrecovered += 1;
             }
             match client.role {
-                Role::Subscriber(_) => subscribers.push(SubscriberEnd {
+                Role::Subscriber(s) => subscribers.push(SubscriberEnd {
                     topics: std::mem::take(&mut client.subs.topics),
                     streams: std::mem::take(&mut client.subs.streams),
+                    counted: (!self.plan.verified(s)).then_some(client.subs.counted),
                 }),
                 Role::Publisher(p) => {
                     let pubs = &client.publishing;

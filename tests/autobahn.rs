@@ -130,6 +130,11 @@ fn autobahn_without_compression() {
         Some("UNIMPLEMENTED"),
         "compression is off by default"
     );
+    // kosoku's own summary above counts that case as failed.
+    eprintln!(
+        "plain: kosoku's \"1 of N cases failed: 12.1.1 behavior=UNIMPLEMENTED\" is this test's \
+         expectation (compression is not negotiated unless asked for); every other case passed"
+    );
 }
 
 #[test]

@@ -280,12 +280,15 @@ impl Default for Config {
 }
 
 /// The default [`Config::fanout_credit`]: publishes in flight to one
-/// shard before publishers are paced. Enough for a shard to always have
-/// a batch to deliver, few enough that a publish waits for the delivery
-/// of at most that many before it; to be confirmed by the measured set of
-/// `benches/pubsub-vs-redis.sh` (docs/benchmarks.md, issue 22), which
-/// runs it beside 64 and 1,024.
-pub const FANOUT_CREDIT: usize = 256;
+/// shard before publishers are paced. Chosen by measurement
+/// (docs/benchmarks.md, "Fan-out pacing: measured"): the bound counts
+/// publishes, whatever each costs, so it must leave room for many
+/// publishers with small rooms (1,000 rooms of 10 with 100 publishers ran
+/// at 265k deliveries/s with 256, 575k with 1,024, 826k with 4,096 and
+/// 941k without a bound), while a one-topic fan-out is the same with any
+/// of them. 4,096 keeps a bound on a runaway publisher's backlog at
+/// little cost.
+pub const FANOUT_CREDIT: usize = 4096;
 
 /// The number of cores this process may run on (at least 1).
 pub fn default_threads() -> usize {

@@ -123,6 +123,9 @@ counters! {
     /// however many messages it held (replies written at once, while
     /// nothing is queued, are not counted).
     output_writes,
+    /// Rounds whose flush of held deliveries reached its budget (1,024
+    /// clients) and left the rest for the next round.
+    flushes_carried_over,
     /// Publishes sent to this shard and not yet delivered and written by
     /// it now, against [`Config::fanout_credit`](crate::Config::fanout_credit)
     /// (read from the shared credit when the counters are read).

@@ -171,13 +171,15 @@ impl<H: Handler> Shard<H> {
                 self.sweep_step();
             }
             self.fire_timers();
-            while !self.held.is_empty() {
-                self.flush_held();
-            }
+            self.flush_held(super::fanout::FLUSH_BUDGET);
             self.pay_back_credit();
             self.send_outbound();
             self.end_round();
-            if self.ready.is_empty() && !self.inbox_pending && self.sweep.is_none() {
+            if self.ready.is_empty()
+                && !self.inbox_pending
+                && self.sweep.is_none()
+                && self.held.is_empty()
+            {
                 return;
             }
         }

@@ -22,6 +22,13 @@ const OUTBOUND_BACKLOG: usize = 1 << 16;
 /// without waiting for the end of the round.
 const HOLD_LIMIT: usize = 64 * 1024;
 
+/// Clients a round's flush writes, at most ([`Shard::flush_held`]): past
+/// it the rest wait for the next round, first held first written, so one
+/// round fanning out to 10,000 subscribers cannot stall the shard's other
+/// clients for the whole sweep (measured: rounds of 100 to 250 ms without
+/// it, docs/benchmarks.md "Fan-out pacing: measured").
+pub(super) const FLUSH_BUDGET: usize = 1024;
+
 impl<H: Handler> Shard<H> {
     /// Delivers `fanout` to this shard's clients it is for: a topic's
     /// subscribers get the payload framed once by the handler
@@ -165,11 +172,16 @@ impl<H: Handler> Shard<H> {
         }
     }
 
-    /// Flushes every client that deliveries were held for this round: one
-    /// `write` (or `writev`) per client however many messages it got.
-    pub(super) fn flush_held(&mut self) {
+    /// Flushes up to `budget` of the clients that deliveries were held
+    /// for, in the order they were held: one `write` (or `writev`) per
+    /// client however many messages it got. The others stay held, ahead
+    /// of any held meanwhile, for the next round (counted in
+    /// `flushes_carried_over`); a client keeps getting deliveries while it
+    /// waits, and they leave in the same write.
+    pub(super) fn flush_held(&mut self, budget: usize) {
         let mut held = std::mem::take(&mut self.held);
-        for &key in &held {
+        let now = held.len().min(budget);
+        for &key in &held[..now] {
             let Some(client) = self.clients.get_mut(key) else {
                 continue;
             };
@@ -179,14 +191,14 @@ impl<H: Handler> Shard<H> {
             }
             self.settle(key);
         }
-        held.clear();
-        // Keep the memory, unless flushing held more (a callback run by
-        // `settle` published).
-        if self.held.is_empty() {
-            self.held = held;
-        } else {
-            self.held.append(&mut held);
+        held.drain(..now);
+        if !held.is_empty() {
+            self.stats.flushes_carried_over += 1;
         }
+        // Those left first, then any a callback run by `settle` held; the
+        // memory is kept.
+        held.append(&mut self.held);
+        self.held = held;
     }
 
     /// Sends each other shard this round's publishes for it, one order

@@ -264,9 +264,7 @@ impl<H: Handler> Shard<H> {
                 self.sweep_step();
             }
             self.fire_timers();
-            while !self.held.is_empty() {
-                self.flush_held();
-            }
+            self.flush_held(fanout::FLUSH_BUDGET);
             self.pay_back_credit();
             self.send_outbound();
             self.end_round();
@@ -291,7 +289,9 @@ impl<H: Handler> Shard<H> {
         self.handler
             .on_shutdown(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();
-        self.flush_held();
+        while !self.held.is_empty() {
+            self.flush_held(usize::MAX);
+        }
         self.pay_back_credit();
         self.send_outbound();
         self.export();
@@ -320,6 +320,7 @@ impl<H: Handler> Shard<H> {
             || self.accept_pending
             || self.inbox_pending
             || self.sweep.is_some()
+            || !self.held.is_empty()
             || self.paced_may_resume()
         {
             return Some(Duration::ZERO);

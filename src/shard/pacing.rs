@@ -130,6 +130,11 @@ impl<H: Handler> Shard<H> {
     /// the last time, once their deliveries were written (the end-of-round
     /// flush); wakes the shards whose paced publishers may go on.
     pub(super) fn pay_back_credit(&mut self) {
+        if !self.held.is_empty() {
+            // Some deliveries wait for the next round's flush: not yet
+            // written, so not yet paid back.
+            return;
+        }
         let delivered = std::mem::take(&mut self.credit_owed);
         if delivered == 0 {
             return;

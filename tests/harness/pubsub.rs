@@ -69,3 +69,41 @@ fn a_thousand_deliveries_queued_for_a_subscriber_leave_in_one_write() {
         "one writev for the 1,000 queued deliveries"
     );
 }
+
+#[test]
+fn a_fan_out_past_the_flush_budget_is_written_over_several_rounds_in_order() {
+    // 1,500 subscribers on one shard: more than one round's flush budget
+    // (1,024 clients), so the rest wait for the next round.
+    let mut h = Harness::new(Config::default(), PubSub::new(1024));
+    let subscribers: Vec<_> = (0..1500)
+        .map(|_| {
+            let sub = h.connect().expect("accepted");
+            h.send(sub, b"SUB feed\n");
+            sub
+        })
+        .collect();
+    for &sub in &subscribers {
+        assert_eq!(h.take_output(sub), b"+OK\n");
+    }
+    let publisher = h.connect().expect("accepted");
+    let before = h.stats();
+    h.send(publisher, b"PUB feed one\nPUB feed two\nPUB feed three\n");
+    assert_eq!(h.take_output(publisher), b"+OK\n+OK\n+OK\n");
+    for &sub in &subscribers {
+        assert_eq!(
+            h.take_output(sub),
+            b"MSG feed one\nMSG feed two\nMSG feed three\n",
+            "every subscriber, every message, in order, in one write"
+        );
+    }
+    let after = h.stats();
+    assert_eq!(
+        after.output_writes - before.output_writes,
+        1500,
+        "one write each"
+    );
+    assert!(
+        after.flushes_carried_over > before.flushes_carried_over,
+        "the flush was split over rounds"
+    );
+}

@@ -335,6 +335,11 @@ pub(crate) const SHARD_FAMILIES: &[Family] = &[
         &[("", |s| s.stats.output_writes)],
     ),
     counter(
+        "esockets_flushes_carried_over",
+        "Rounds whose flush of held deliveries reached its budget (1,024 clients) and left the rest for the next round.",
+        &[("", |s| s.stats.flushes_carried_over)],
+    ),
+    counter(
         "esockets_pubsub_paced",
         "Times a publisher was paced: its publish found another shard past its fan-out credit, and its input waited until that shard caught up.",
         &[("", |s| s.stats.paced)],

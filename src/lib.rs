@@ -80,6 +80,7 @@ pub use hub::close_reason::CloseReason;
 pub use hub::events::Event;
 pub use hub::history::{Position, Recovered, Unrecoverable};
 pub use hub::inbox::SendError;
+pub use hub::nodes::NodeStats;
 pub use hub::outbox::BackplaneStats;
 pub use hub::presence::{Present, ANONYMOUS};
 pub use hub::stats::ShardStats;

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::health::Health;
-use super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
+use super::link::{back_off, count, parse_message, topic_of, FIRST_BACKOFF};
 use super::shared::{self, parse_positioned, POSITIONED_PREFIX};
 use super::{CHANNEL_PREFIX, STOP_CHECK};
 use crate::hub::fanout::{Audience, Fanout};
+use crate::hub::nodes::Node;
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
 
@@ -28,6 +29,8 @@ pub(super) struct Listener {
     pub(super) counters: Arc<Counters>,
     /// This process's id: its own publishes are delivered already.
     pub(super) origin: u64,
+    /// The Redis server's own counters.
+    pub(super) node: Arc<Node>,
 }
 
 impl Listener {
@@ -80,7 +83,7 @@ impl Listener {
         drop(loader);
         pubsub.set_read_timeout(Some(STOP_CHECK))?;
         if *was_up {
-            self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+            count(&self.counters.reconnects, &self.node.reconnects, 1);
         }
         *was_up = true;
         *backoff = FIRST_BACKOFF;
@@ -107,14 +110,14 @@ impl Listener {
                 };
                 // Its own too: delivered here only as it comes back.
                 if origin != self.origin {
-                    self.counters.received.fetch_add(1, Ordering::Relaxed);
+                    count(&self.counters.received, &self.node.received, 1);
                 }
                 fanout
             } else if let Some(topic) = topic_of(&channel) {
                 if origin == self.origin {
                     continue; // ours: delivered locally when published
                 }
-                self.counters.received.fetch_add(1, Ordering::Relaxed);
+                count(&self.counters.received, &self.node.received, 1);
                 // From a process with no history: no offset.
                 let topic = Bytes::copy_from_slice(topic);
                 Fanout::topic(topic, Bytes::copy_from_slice(message))

@@ -134,7 +134,12 @@ impl Backplane {
                 });
             }
         };
+        let node = self
+            .counters
+            .nodes
+            .node(&client.get_connection_info().addr().to_string());
         let publisher = publisher::Publisher {
+            node: Arc::clone(&node),
             client: client.clone(),
             outbox: self.outbox,
             counters: Arc::clone(&self.counters),
@@ -148,6 +153,7 @@ impl Backplane {
             origin,
         };
         let listener = listener::Listener {
+            node,
             client,
             hub,
             counters: Arc::clone(&self.counters),

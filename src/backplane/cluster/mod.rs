@@ -14,7 +14,9 @@
 //! master turns replica: the crate forgets it), a topology watch that
 //! makes the crate refresh its slot map when a master fails over even if
 //! nothing is published, and a bounded buffer of publishes that could not
-//! cross, resent in order once their node is back (`publisher.rs`).
+//! cross, resent in order once their node is back (`publisher.rs`); and
+//! the slot map read again (`topology.rs`), so that the counters can be
+//! told per node.
 //!
 //! Two threads of its own, each with a one-thread Tokio runtime (never a
 //! shard thread): one publishes, one subscribes and delivers. Presence
@@ -22,6 +24,7 @@
 
 mod listener;
 mod publisher;
+mod topology;
 
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -115,7 +118,9 @@ impl Cluster {
         origin: u64,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
         let interest = super::interest::Interest::watch(&hub);
+        let topology = Arc::new(topology::Topology::default());
         let publisher = publisher::Publisher {
+            topology: Arc::clone(&topology),
             seeds: self.seeds.clone(),
             outbox,
             counters: Arc::clone(&counters),
@@ -128,6 +133,7 @@ impl Cluster {
             counters,
             origin,
             interest,
+            topology,
         };
         Ok(vec![
             thread::Builder::new()

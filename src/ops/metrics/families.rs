@@ -396,7 +396,7 @@ fn encode_family(
 }
 
 /// One series' value, as a counter or a gauge.
-fn encode_value(
+pub(super) fn encode_value(
     metric: &mut prometheus_client::encoding::MetricEncoder,
     kind: Kind,
     value: u64,
@@ -547,53 +547,7 @@ fn encode_process(
         let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
         encode_value(&mut metric, Kind::Gauge, value)?;
     }
-    if let Some(backplane) = handle.backplane_stats() {
-        let counters: [(&str, &str, u64); 5] = [
-            (
-                "esockets_backplane_sent",
-                "Local publishes sent to the Redis backplane.",
-                backplane.sent,
-            ),
-            (
-                "esockets_backplane_received",
-                "Publishes of other processes received from the Redis backplane.",
-                backplane.received,
-            ),
-            (
-                "esockets_backplane_lost",
-                "Local publishes that never reached Redis (unreachable, or the outbox was full).",
-                backplane.lost,
-            ),
-            (
-                "esockets_backplane_reconnects",
-                "Times a connection to Redis was made again after it broke.",
-                backplane.reconnects,
-            ),
-            (
-                "esockets_backplane_resent",
-                "Local publishes held while their Redis Cluster node was away, sent once back.",
-                backplane.resent,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-            encode_value(&mut metric, Kind::Counter, value)?;
-        }
-        let mut metric = encoder.encode_descriptor(
-            "esockets_backplane_connected",
-            "1 while both connections to the Redis backplane are up.",
-            None,
-            MetricType::Gauge,
-        )?;
-        encode_value(&mut metric, Kind::Gauge, u64::from(backplane.connected))?;
-        let mut metric = encoder.encode_descriptor(
-            "esockets_backplane_subscriptions",
-            "Topics subscribed to on a Redis Cluster backplane (those with subscribers here).",
-            None,
-            MetricType::Gauge,
-        )?;
-        encode_value(&mut metric, Kind::Gauge, backplane.subscriptions)?;
-    }
+    super::backplane::encode(encoder, handle)?;
     let mut metric = encoder.encode_descriptor(
         "esockets_build",
         "The esockets build: its version, as a label.",

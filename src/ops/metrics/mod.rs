@@ -5,6 +5,7 @@
 //! `tiny_http` serves HTTP (its own accept thread and a small pool of
 //! connection threads); `prometheus-client` writes the exposition format.
 
+mod backplane;
 mod families;
 
 use std::io;

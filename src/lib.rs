@@ -66,8 +66,8 @@ pub mod tls;
 pub mod websocket;
 
 pub use config::{
-    default_threads, BackplaneUrl, Balance, BalanceChoice, BalanceReason, Config, History,
-    Keepalive, SlowSubscribers, BACKPLANE_RESEND, FANOUT_CREDIT, HISTORY_TOPICS,
+    default_threads, BackplaneSubscribe, BackplaneUrl, Balance, BalanceChoice, BalanceReason,
+    Config, History, Keepalive, SlowSubscribers, BACKPLANE_RESEND, FANOUT_CREDIT, HISTORY_TOPICS,
     RESERVED_DESCRIPTORS,
 };
 pub use error::{ConfigError, Error};

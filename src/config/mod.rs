@@ -350,8 +350,8 @@ impl Config {
                 {
                     return bad(
                         "backplane_subscribe",
-                        "topics cannot share a history (every process keeps every topic's): \
-                         use pattern (or auto) with history"
+                        "topics cannot be used while histories are kept (each process's copy \
+                         needs every topic's publishes): use pattern or auto"
                             .into(),
                     );
                 }

@@ -5,9 +5,10 @@
 /// hold. A Redis Cluster and NATS always subscribe per topic.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BackplaneSubscribe {
-    /// [`Topics`](Self::Topics) without a history, [`Pattern`](Self::Pattern)
-    /// with one (a shared history needs every publish); the choice of
-    /// docs/tuning.md's measurement.
+    /// The backplane's own way: [`Pattern`](Self::Pattern) for one Redis
+    /// (no subscriber misses a publish for want of a subscription: see
+    /// docs/tuning.md for what the measurement found), per topic for a
+    /// Redis Cluster and NATS.
     #[default]
     Auto,
     /// `PSUBSCRIBE esockets:*`: every process receives every publish of
@@ -22,13 +23,8 @@ pub enum BackplaneSubscribe {
 }
 
 impl BackplaneSubscribe {
-    /// Whether one Redis is subscribed to per topic, the server keeping a
-    /// history (`history`) or not.
-    pub fn per_topic(self, history: bool) -> bool {
-        match self {
-            Self::Topics => true,
-            Self::Pattern => false,
-            Self::Auto => !history,
-        }
+    /// Whether one Redis is subscribed to per topic.
+    pub fn per_topic(self) -> bool {
+        self == Self::Topics
     }
 }

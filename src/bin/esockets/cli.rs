@@ -266,8 +266,8 @@ pub struct Cli {
 
     /// pubsub with one Redis as backplane (redis://): subscribe to every
     /// topic at once (pattern), or only to the topics this process's
-    /// clients hold (topics); auto is topics without --history, pattern
-    /// with it. See docs/tuning.md.
+    /// clients hold (topics; not with --history); auto is pattern. See
+    /// docs/tuning.md.
     #[arg(long, value_enum, default_value_t = BackplaneSubscribe::Auto, requires = "backplane")]
     pub backplane_subscribe: BackplaneSubscribe,
 
@@ -396,7 +396,7 @@ pub enum SlowSubscribers {
 /// How a backplane on one Redis subscribes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackplaneSubscribe {
-    /// Topics without --history, pattern with it.
+    /// Pattern (a Redis Cluster and NATS: per topic, always).
     Auto,
     /// PSUBSCRIBE esockets:*: every process receives every publish.
     Pattern,

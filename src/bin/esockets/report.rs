@@ -48,12 +48,7 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
         let (engine, how) = match esockets::BackplaneUrl::parse(url) {
             Ok(esockets::BackplaneUrl::RedisCluster(_)) => ("the Redis Cluster", "per topic"),
             Ok(esockets::BackplaneUrl::Nats(_)) => ("NATS", "per topic"),
-            _ if config
-                .backplane_subscribe
-                .per_topic(config.history.enabled()) =>
-            {
-                ("Redis", "per topic")
-            }
+            _ if config.backplane_subscribe.per_topic() => ("Redis", "per topic"),
             _ => ("Redis", "to every topic"),
         };
         tracing::info!(

@@ -13,14 +13,17 @@
 # Scenarios (1,000 topics, 30 publishers, 64 B, closed loop of $WINDOW):
 #   everywhere  3,000 subscribers: every topic has one on each process
 #               (each publish crosses to the two others)
-#   spread      1,000 subscribers: each topic lives on one process, never
-#               the publisher's (each publish crosses to one other)
-# Per run: deliveries/s and p99 (loadgen), publishes/s (deliveries/s over
-# subscribers per topic), what each process received from the backplane
-# (esockets_backplane_received_total, medians over the 3), with one Redis
-# its bytes sent to clients (INFO total_net_output_bytes) per process,
-# and CPU seconds over loadgen's whole run: the 3 esockets, and the
-# backplane's servers. Prints medians; every file stays in $OUT.
+#   spread      1,000 subscribers: each topic's one subscriber is on one
+#               process (a third of the publishes the publisher's own,
+#               the rest cross to one other)
+# Per run: deliveries/s, publishes/s and p99 (loadgen); per publish and
+# per process, the other processes' publishes received from the
+# backplane (esockets_backplane_received_total) and, with one Redis, the
+# bytes it sent on each process's link (INFO total_net_output_bytes, a
+# third each: the publishers' replies are a few bytes); CPU over
+# loadgen's whole run, of the 3 esockets per delivery and of the
+# backplane's servers per publish, in microseconds. Prints medians
+# (benches/backplane-report.py); every file stays in $OUT.
 #
 # Usage:
 #   cargo build --profile dist --workspace && benches/backplane-fanout.sh
@@ -86,80 +89,4 @@ for n in $(seq "$runs"); do
     done
 done
 
-python3 - "$out/runs.txt" "$(getconf CLK_TCK)" <<'PY'
-import json, statistics, sys
-
-runs_file, ticks = sys.argv[1], float(sys.argv[2])
-
-def cpu(path):
-    lines = [l.split() for l in open(path) if l.strip()]
-    return (float(lines[-1][1]) - float(lines[0][1])) / ticks if len(lines) >= 2 else None
-
-def series(path, name):
-    for line in open(path):
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return None
-
-def info(path, key):
-    for line in open(path):
-        if line.startswith(key + ":"):
-            return int(line.split(":")[1])
-    return None
-
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-def fmt(v):
-    if v is None:
-        return "n/a"
-    if v >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if v >= 1e4:
-        return f"{v / 1e3:.1f}k"
-    return f"{v:.0f}"
-
-rows = {}
-for line in open(runs_file):
-    scenario, kind, n, prefix, procs, servers = line.split()
-    try:
-        report = json.load(open(prefix + ".json"))
-    except (OSError, ValueError):
-        print(f"{scenario} {kind} run {n}: no report (see {prefix}.txt)")
-        continue
-    p = report["pubsub"]
-    per_topic = 3 if scenario == "everywhere" else 1
-    received = [series(f"{prefix}.metrics-{i}", "esockets_backplane_received_total") for i in range(3)]
-    bytes_out = None
-    try:
-        bytes_out = (info(prefix + ".redis-after", "total_net_output_bytes")
-                     - info(prefix + ".redis-before", "total_net_output_bytes")) / 3
-    except (OSError, TypeError):
-        pass
-    esockets_cpu = sum(cpu(f"{prefix}.cpu-{i}") or 0 for i in range(int(procs)))
-    backplane_cpu = sum(cpu(f"{prefix}.cpu-{i}") or 0
-                        for i in range(int(procs), int(procs) + int(servers)))
-    clean = not report["problems"] and p["lost"] == p["duplicated"] == p["out_of_order"] == 0
-    rows.setdefault((scenario, kind), []).append(dict(
-        dps=p["deliveries_per_sec"], pps=p["deliveries_per_sec"] / per_topic,
-        p99=(report["latency_us"] or {}).get("p99"), received=med(received),
-        bytes=bytes_out, ecpu=esockets_cpu, bcpu=backplane_cpu, clean=clean,
-        problems=report["problems"] + [f"lost {p['lost']}", f"dup {p['duplicated']}",
-                                       f"ooo {p['out_of_order']}"]))
-
-print()
-print(f"{'scenario':<10} {'backplane':<13} {'runs':>4} {'deliveries/s':>12} {'publishes/s':>11} "
-      f"{'p99':>10} {'recv/proc':>10} {'link B/proc':>11} {'esockets cpu-s':>14} "
-      f"{'backplane cpu-s':>15}  checks")
-for (scenario, kind), rs in rows.items():
-    p99 = med([r["p99"] for r in rs])
-    checks = "all clean" if all(r["clean"] for r in rs) else "; ".join(
-        f"run {i + 1}: " + ", ".join(r["problems"]) for i, r in enumerate(rs) if not r["clean"])
-    print(f"{scenario:<10} {kind:<13} {len(rs):>4} {fmt(med([r['dps'] for r in rs])):>12} "
-          f"{fmt(med([r['pps'] for r in rs])):>11} "
-          f"{'n/a' if p99 is None else f'{p99 / 1000:.1f} ms':>10} "
-          f"{fmt(med([r['received'] for r in rs])):>10} {fmt(med([r['bytes'] for r in rs])):>11} "
-          f"{med([r['ecpu'] for r in rs]) or 0:>14.2f} {med([r['bcpu'] for r in rs]) or 0:>15.2f}  {checks}")
-print(f"(medians of interleaved runs; every run's files in {runs_file.rsplit('/', 1)[0]})")
-PY
+python3 "$here/backplane-report.py" "$out/runs.txt"

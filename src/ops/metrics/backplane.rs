@@ -7,7 +7,7 @@ use std::fmt;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
-use super::families::{encode_value, Kind};
+use super::value::{encode_value, Kind};
 use crate::hub::handle::ServerHandle;
 use crate::hub::nodes::NodeStats;
 

@@ -12,6 +12,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
+use super::value::{encode_value, Kind};
 use crate::hub::handle::ServerHandle;
 use crate::hub::heartbeat::{RoundTimes, ROUND_BOUNDS_NANOS};
 use crate::hub::stats::ShardStats;
@@ -60,15 +61,6 @@ impl Sample {
             busy_seconds,
         }
     }
-}
-
-/// Whether a family counts up or goes up and down.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Kind {
-    /// Only goes up (`_total` is added to the name).
-    Counter,
-    /// Goes up and down.
-    Gauge,
 }
 
 /// One series of a family: the value of its extra label (empty when the
@@ -393,19 +385,6 @@ fn encode_family(
         }
     }
     Ok(())
-}
-
-/// One series' value, as a counter or a gauge.
-pub(super) fn encode_value(
-    metric: &mut prometheus_client::encoding::MetricEncoder,
-    kind: Kind,
-    value: u64,
-) -> Result<(), fmt::Error> {
-    match kind {
-        Kind::Counter => metric.encode_counter::<NoLabelSet, _, u64>(&value, None),
-        // Gauges of counts stay far below 2^63.
-        Kind::Gauge => metric.encode_gauge(&i64::try_from(value).unwrap_or(i64::MAX)),
-    }
 }
 
 /// The round-duration histogram and the running round's age, per shard.

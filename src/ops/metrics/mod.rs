@@ -7,6 +7,7 @@
 
 mod backplane;
 mod families;
+mod value;
 
 use std::io;
 use std::net::SocketAddr;

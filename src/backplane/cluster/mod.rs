@@ -11,12 +11,12 @@
 //! refresh. What is written here: which topics to hold (`../interest.rs`,
 //! from the topic directory), holding on to a subscription the server
 //! dropped by itself (a `SUNSUBSCRIBE` push when a slot moves or its
-//! master turns replica: the crate forgets it), a topology watch that
-//! makes the crate refresh its slot map when a master fails over even if
-//! nothing is published, and a bounded buffer of publishes that could not
-//! cross, resent in order once their node is back (`publisher.rs`); and
-//! the slot map read again (`topology.rs`), so that the counters can be
-//! told per node.
+//! master turns replica: the crate forgets it), subscribing everything
+//! again when a node's connection is lost (`listener.rs`), a bounded
+//! buffer of publishes that could not cross, resent in order once their
+//! node is back (`publisher.rs`); and a slot map of our own
+//! (`topology.rs`, read each second), only so that the counters can be
+//! told per node: the crate keeps its own for routing.
 //!
 //! Two threads of its own, each with a one-thread Tokio runtime (never a
 //! shard thread): one publishes, one subscribes and delivers. Presence

@@ -325,6 +325,12 @@ fn publishes_made_while_the_cluster_is_down_are_resent_once_in_order_or_counted_
     );
     assert_eq!(value(&text, "esockets_backplane_lost_total"), Some(10.0));
     assert_eq!(value(&text, "esockets_backplane_resent_total"), Some(20.0));
+    // Refused (CLUSTERDOWN) by a node that stayed up: no reconnection.
+    assert_eq!(
+        of("esockets_backplane_node_reconnects_total"),
+        Some(0.0),
+        "{text}"
+    );
     let text = scrape(metrics_a);
     promtool_check(&text);
     let of = |name: &str| value(&text, &node_series(name, home));

@@ -70,6 +70,16 @@ impl Held {
     }
 }
 
+/// Whether `err` says the connection to a node broke or could not be
+/// made (not an error reply such as `CLUSTERDOWN`, from a node that is
+/// there).
+fn lost_connection(err: &redis::RedisError) -> bool {
+    err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+}
+
 impl Publisher {
     /// Runs until the server stops.
     pub(super) fn run(self) {
@@ -218,8 +228,8 @@ impl Publisher {
     /// Sends `batch`: each slot's publishes one after the other (so each
     /// topic's stay in order: sent concurrently through the client they
     /// do not), all slots at once, counting what crossed, for the process
-    /// and per node (`away`: the nodes a send failed to; one that takes a
-    /// publish again counts a reconnection); returns the last error and
+    /// and per node (`away`: the nodes whose connection broke; one that
+    /// takes a publish again counts a reconnection); returns the last error and
     /// what did not cross, in the batch's order, if anything did not.
     async fn send(
         &self,
@@ -281,9 +291,9 @@ impl Publisher {
                 if resending {
                     Node::add(&node.resent, sent);
                 }
-                if err.is_some() {
+                if err.as_ref().is_some_and(lost_connection) {
                     away.insert(node.addr().to_owned());
-                } else if sent > 0 && away.remove(node.addr()) {
+                } else if err.is_none() && sent > 0 && away.remove(node.addr()) {
                     Node::add(&node.reconnects, 1);
                 }
             }

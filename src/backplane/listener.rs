@@ -20,6 +20,13 @@ use crate::hub::nodes::Node;
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
 
+/// Subscribing per topic, how long a read waits before the listener
+/// looks again whether the process took a topic: it bounds the join gap
+/// (a topic's first subscriber here misses what other processes publish
+/// until the `SUBSCRIBE` is made) at this plus a round trip, for 100
+/// wake-ups a second while idle.
+const JOIN_CHECK: Duration = Duration::from_millis(10);
+
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -97,7 +104,7 @@ impl Listener {
             tracing::debug!(topics, "backplane: shared history copied from Redis");
         }
         drop(loader);
-        pubsub.set_read_timeout(Some(STOP_CHECK))?;
+        pubsub.set_read_timeout(Some(self.read_timeout()))?;
         if *was_up {
             count(&self.counters.reconnects, &self.node.reconnects, 1);
         }
@@ -155,6 +162,16 @@ impl Listener {
         }
     }
 
+    /// How long a read waits: [`JOIN_CHECK`] subscribing per topic, else
+    /// [`STOP_CHECK`].
+    fn read_timeout(&self) -> Duration {
+        if self.interest.is_some() {
+            JOIN_CHECK
+        } else {
+            STOP_CHECK
+        }
+    }
+
     /// Subscribing per topic: subscribes to the topics the process took
     /// since the last look and unsubscribes from those it left, each in
     /// one command (what arrives meanwhile is kept for the next reads).
@@ -186,7 +203,7 @@ impl Listener {
         } else {
             pubsub.unsubscribe(channels(&plan.unsubscribe))
         };
-        pubsub.set_read_timeout(Some(STOP_CHECK))?;
+        pubsub.set_read_timeout(Some(JOIN_CHECK))?;
         let (sub_ok, unsub_ok) = (subscribed.is_ok(), unsubscribed.is_ok());
         for topic in plan.subscribe {
             interest.settle(topic, true, sub_ok);

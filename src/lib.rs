@@ -66,8 +66,8 @@ pub mod tls;
 pub mod websocket;
 
 pub use config::{
-    default_threads, BackplaneUrl, Balance, BalanceChoice, BalanceReason, Config, History,
-    Keepalive, SlowSubscribers, BACKPLANE_RESEND, FANOUT_CREDIT, HISTORY_TOPICS,
+    default_threads, BackplaneSubscribe, BackplaneUrl, Balance, BalanceChoice, BalanceReason,
+    Config, History, Keepalive, SlowSubscribers, BACKPLANE_RESEND, FANOUT_CREDIT, HISTORY_TOPICS,
     RESERVED_DESCRIPTORS,
 };
 pub use error::{ConfigError, Error};
@@ -80,6 +80,7 @@ pub use hub::close_reason::CloseReason;
 pub use hub::events::Event;
 pub use hub::history::{Position, Recovered, Unrecoverable};
 pub use hub::inbox::SendError;
+pub use hub::nodes::NodeStats;
 pub use hub::outbox::BackplaneStats;
 pub use hub::presence::{Present, ANONYMOUS};
 pub use hub::stats::ShardStats;

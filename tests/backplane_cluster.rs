@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use child::cluster::RedisCluster;
 use child::components::{free_port, Redis};
 use child::line_client::LineClient;
-use child::pubsub::{deliveries_by_topic, publish, subscriber, summary};
+use child::pubsub::{deliveries, deliveries_by_topic, publish, subscriber, summary};
+use child::scrape::{metrics_addr_in, promtool_check, scrape, value, wait_for};
 use child::server::{counter, Server};
 
 /// Topics whose channels (`esockets:<topic>`) fall on each of the three
@@ -40,6 +41,38 @@ fn instance(url: &str) -> (Server, SocketAddr) {
         "backplane: listening to Redis",
     ]);
     (server, child::address_in(&lines[0]))
+}
+
+/// The same with `extra` options and the metrics endpoint on: the
+/// server, its address and its endpoint's.
+fn instance_with_metrics(url: &str, extra: &[&str]) -> (Server, SocketAddr, SocketAddr) {
+    let mut args = vec![
+        "--protocol",
+        "pubsub",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--metrics",
+        "127.0.0.1:0",
+        "--backplane",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    let mut server = Server::spawn(&args);
+    let lines = server.wait_for_lines(&[
+        "esockets listening",
+        "metrics at http://",
+        "backplane: publishing to Redis",
+        "backplane: listening to Redis",
+    ]);
+    let (addr, metrics) = (child::address_in(&lines[0]), metrics_addr_in(&lines[1]));
+    (server, addr, metrics)
+}
+
+/// The series `name{node="127.0.0.1:PORT"}`.
+fn node_series(name: &str, port: u16) -> String {
+    format!("{name}{{node=\"127.0.0.1:{port}\"}}")
 }
 
 /// The shard channel of `topic`.
@@ -227,4 +260,102 @@ fn with_no_node_up_the_server_serves_local_topics_and_says_so() {
     drop((sub, publisher));
     let line = summary(server);
     assert_eq!(counter(&line, "sent"), 0, "{line}");
+}
+
+#[test]
+fn publishes_made_while_the_cluster_is_down_are_resent_once_in_order_or_counted_lost() {
+    // No replicas, and shard channels refused while the cluster is down:
+    // killing one master stops every publish (CLUSTERDOWN) while the
+    // other masters, and the subscriptions they hold, stay up.
+    let mut cluster =
+        RedisCluster::start_with(3, 0, &["--cluster-allow-pubsubshard-when-down", "no"]);
+    let (topic, other) = ("t3", "t2");
+    let home = cluster.master_of(&channel(topic));
+    let killed = cluster.master_of(&channel(other));
+    assert_ne!(home, killed);
+    let url = cluster.url();
+    let (a, addr_a, metrics_a) = instance_with_metrics(&url, &[]);
+    let (c, addr_c, metrics_c) = instance_with_metrics(&url, &["--backplane-resend", "20"]);
+    let mut sub = subscriber(addr_a, topic);
+    cluster.wait_until("a subscribed", || {
+        cluster.shard_subscribers(&channel(topic)) == 1
+    });
+    let mut publisher = LineClient::connect(addr_c);
+    publish(&mut publisher, topic, "c", 0..5);
+    assert_eq!(deliveries(&mut sub, 5)["c"], (0..5).collect::<Vec<_>>());
+    // c knows which node took them.
+    wait_for(
+        metrics_c,
+        &node_series("esockets_backplane_node_sent_total", home),
+        |v| v == 5.0,
+    );
+
+    // Another master dies: the cluster is down, SPUBLISH refused
+    // everywhere. 30 publishes: the oldest 20 are held, the 10 newest
+    // counted lost, for the process and for the topic's node.
+    cluster.kill(killed);
+    cluster.wait_until("the cluster is down", || cluster.state_is(home, "fail"));
+    publish(&mut publisher, topic, "c", 5..35);
+    let lost = node_series("esockets_backplane_node_lost_total", home);
+    wait_for(metrics_c, &lost, |v| v == 10.0);
+
+    // Back: the 20 held arrive once each, in order, before anything
+    // newer; the lost never do.
+    cluster.restart(killed);
+    assert_eq!(deliveries(&mut sub, 20)["c"], (5..25).collect::<Vec<_>>());
+    publish(&mut publisher, topic, "after", 0..1);
+    assert_eq!(sub.line(), format!("MSG {topic} after 0"));
+
+    let text = wait_for(
+        metrics_c,
+        &node_series("esockets_backplane_node_resent_total", home),
+        |v| v == 20.0,
+    );
+    promtool_check(&text);
+    let of = |name: &str| value(&text, &node_series(name, home));
+    assert_eq!(
+        of("esockets_backplane_node_sent_total"),
+        Some(26.0),
+        "{text}"
+    );
+    assert_eq!(
+        of("esockets_backplane_node_lost_total"),
+        Some(10.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, "esockets_backplane_lost_total"), Some(10.0));
+    assert_eq!(value(&text, "esockets_backplane_resent_total"), Some(20.0));
+    // Refused (CLUSTERDOWN) by a node that stayed up: no reconnection.
+    assert_eq!(
+        of("esockets_backplane_node_reconnects_total"),
+        Some(0.0),
+        "{text}"
+    );
+    let text = scrape(metrics_a);
+    promtool_check(&text);
+    let of = |name: &str| value(&text, &node_series(name, home));
+    assert_eq!(
+        of("esockets_backplane_node_received_total"),
+        Some(26.0),
+        "{text}"
+    );
+    assert_eq!(
+        of("esockets_backplane_node_subscriptions"),
+        Some(1.0),
+        "{text}"
+    );
+
+    drop((sub, publisher));
+    let a = summary(a);
+    let c = summary(c);
+    assert_eq!(counter(&a, "received"), 26, "{a}");
+    assert_eq!(
+        (
+            counter(&c, "sent"),
+            counter(&c, "resent"),
+            counter(&c, "lost")
+        ),
+        (26, 20, 10),
+        "{c}"
+    );
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use child::line_client::LineClient;
 use child::nats::NatsCluster;
 use child::pubsub::{deliveries_by_topic, publish, subscriber, summary};
+use child::scrape::{metrics_addr_in, promtool_check, scrape, value, wait_for};
 use child::server::{counter, Server};
 
 /// A readable topic, and one that is no NATS subject (mapped to hex).
@@ -31,6 +32,30 @@ fn instance(url: &str) -> (Server, SocketAddr) {
     ]);
     let lines = server.wait_for_lines(&["esockets listening", "backplane: listening to NATS"]);
     (server, child::address_in(&lines[0]))
+}
+
+/// The same with its metrics endpoint on: the server, its address and
+/// its endpoint's.
+fn instance_with_metrics(url: &str) -> (Server, SocketAddr, SocketAddr) {
+    let mut server = Server::spawn(&[
+        "--protocol",
+        "pubsub",
+        "--bind",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+        "--metrics",
+        "127.0.0.1:0",
+        "--backplane",
+        url,
+    ]);
+    let lines = server.wait_for_lines(&[
+        "esockets listening",
+        "metrics at http://",
+        "backplane: listening to NATS",
+    ]);
+    let (addr, metrics) = (child::address_in(&lines[0]), metrics_addr_in(&lines[1]));
+    (server, addr, metrics)
 }
 
 /// Publishes `PUB topic probe n` from `publisher` until each of
@@ -66,7 +91,7 @@ fn until_subscribed(publisher: &mut LineClient, topic: &str, subscribers: &mut [
 #[test]
 fn processes_share_topics_through_nats_and_survive_a_server_dying() {
     let mut nats = NatsCluster::start(3);
-    let (a, addr_a) = instance(&nats.url(0));
+    let (a, addr_a, metrics_a) = instance_with_metrics(&nats.url(0));
     let (b, addr_b) = instance(&nats.url(1));
     let (c, addr_c) = instance(&nats.url(2));
     let mut subs_a: Vec<LineClient> = TOPICS.iter().map(|t| subscriber(addr_a, t)).collect();
@@ -114,6 +139,46 @@ fn processes_share_topics_through_nats_and_survive_a_server_dying() {
         (100..110).collect::<Vec<_>>()
     );
     assert_eq!(subs_a[1].command("PING"), "+PONG");
+
+    // a's counters per server: the dead one kept what it carried and
+    // holds nothing now; the one a reconnected to holds both topics.
+    let series =
+        |name: &str, url: &str| format!("{name}{{node=\"{}\"}}", url.trim_start_matches("nats://"));
+    let dead = nats.url(0);
+    let text = wait_for(
+        metrics_a,
+        &series("esockets_backplane_node_subscriptions", &dead),
+        |v| v == 0.0,
+    );
+    promtool_check(&text);
+    let received = value(
+        &text,
+        &series("esockets_backplane_node_received_total", &dead),
+    );
+    assert!(received.is_some_and(|n| n >= 200.0), "{text}");
+    let end = Instant::now() + child::DEADLINE;
+    let (now, text) = loop {
+        let text = scrape(metrics_a);
+        let now = [nats.url(1), nats.url(2)].into_iter().find(|url| {
+            value(&text, &series("esockets_backplane_node_subscriptions", url)) == Some(2.0)
+        });
+        if let Some(now) = now {
+            break (now, text);
+        }
+        assert!(Instant::now() < end, "no server holds a's topics:\n{text}");
+        // Polling, not synchronisation: the listener looks each tick.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let of = |name: &str| value(&text, &series(name, &now));
+    assert_eq!(
+        of("esockets_backplane_node_reconnects_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        of("esockets_backplane_node_received_total").is_some_and(|n| n >= 10.0),
+        "{text}"
+    );
 
     drop((subs_a, subs_b, pub_a, pub_c));
     let a = summary(a);

@@ -148,6 +148,11 @@ impl Interest {
     pub(super) fn count(&self) -> usize {
         self.held.len()
     }
+
+    /// The topics held.
+    pub(super) fn held(&self) -> impl Iterator<Item = &Bytes> {
+        self.held.iter()
+    }
 }
 
 #[cfg(test)]

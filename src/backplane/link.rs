@@ -2,7 +2,7 @@
 //! origin id, and waiting between attempts to reach Redis.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{CHANNEL_PREFIX, MAX_BACKOFF, STOP_CHECK};
@@ -51,6 +51,13 @@ pub(super) fn back_off(counters: &Counters, backoff: &mut Duration) -> bool {
         std::thread::sleep(STOP_CHECK.min(end.saturating_duration_since(Instant::now())));
     }
     counters.stop.load(Ordering::Relaxed)
+}
+
+/// Adds `n` to a process-wide counter and to the same counter of the
+/// node it is about (`sent`, `received`, `lost`, ...).
+pub(super) fn count(total: &AtomicU64, node: &AtomicU64, n: u64) {
+    total.fetch_add(n, Ordering::Relaxed);
+    node.fetch_add(n, Ordering::Relaxed);
 }
 
 /// The first back-off after a failure.

@@ -3,8 +3,9 @@
 //!
 //! Every local publish is also published to Redis on channel
 //! `esockets:<topic>`, tagged with this process's origin id; every
-//! process listens to `esockets:*` and delivers what other processes
-//! published to its own subscribers (its own publishes it has delivered
+//! process listens to `esockets:*` (or, subscribing per topic, to the
+//! channels of the topics its clients hold) and delivers what other
+//! processes published to its own subscribers (its own publishes it has delivered
 //! already, without a round trip). Two threads of its own talk to Redis
 //! (never a shard thread): one publishes, one listens; each reconnects
 //! when Redis goes away. With a history, the history is shared through
@@ -63,8 +64,9 @@ pub(crate) struct Backplane {
 
 /// Where topics are shared.
 enum Kind {
-    /// One Redis server.
-    Redis(redis::Client),
+    /// One Redis server, subscribed to per topic (`true`) or with a
+    /// pattern.
+    Redis(redis::Client, bool),
     /// A Redis Cluster.
     Cluster(cluster::Cluster),
     /// NATS.
@@ -83,17 +85,19 @@ impl Backplane {
     /// A backplane to the Redis server at `url` (`redis://HOST:PORT`), the
     /// Redis Cluster it names (`redis-cluster://HOST:PORT,…`) or NATS
     /// (`nats://HOST:PORT,…`), holding
-    /// at most `resend` publishes for a cluster node that is away; and
-    /// the outbox for the server's handle.
+    /// at most `resend` publishes for a cluster node that is away, and
+    /// (one Redis) subscribing per topic if `per_topic`; and the outbox
+    /// for the server's handle.
     ///
     /// # Errors
     ///
     /// The URL is not one of those, said in a sentence.
-    pub(crate) fn new(url: &str, resend: usize) -> Result<(Self, Outbox), String> {
+    pub(crate) fn new(url: &str, resend: usize, per_topic: bool) -> Result<(Self, Outbox), String> {
         let kind = match BackplaneUrl::parse(url)? {
-            BackplaneUrl::Redis(url) => {
-                Kind::Redis(redis::Client::open(url).map_err(|err| err.to_string())?)
-            }
+            BackplaneUrl::Redis(url) => Kind::Redis(
+                redis::Client::open(url).map_err(|err| err.to_string())?,
+                per_topic,
+            ),
             BackplaneUrl::RedisCluster(seeds) => Kind::Cluster(cluster::Cluster { seeds, resend }),
             BackplaneUrl::Nats(servers) => Kind::Nats(nats::Nats { servers }),
         };
@@ -116,8 +120,8 @@ impl Backplane {
     /// A thread could not be started.
     pub(crate) fn start(self, hub: Arc<Hub>) -> std::io::Result<Running> {
         let origin = link::origin_id();
-        let client = match self.kind {
-            Kind::Redis(client) => client,
+        let (client, per_topic) = match self.kind {
+            Kind::Redis(client, per_topic) => (client, per_topic),
             Kind::Cluster(cluster) => {
                 let threads =
                     cluster.start(hub, self.outbox, Arc::clone(&self.counters), origin)?;
@@ -134,7 +138,12 @@ impl Backplane {
                 });
             }
         };
+        let node = self
+            .counters
+            .nodes
+            .node(&client.get_connection_info().addr().to_string());
         let publisher = publisher::Publisher {
+            node: Arc::clone(&node),
             client: client.clone(),
             outbox: self.outbox,
             counters: Arc::clone(&self.counters),
@@ -148,6 +157,8 @@ impl Backplane {
             origin,
         };
         let listener = listener::Listener {
+            interest: per_topic.then(|| interest::Interest::watch(&hub)),
+            node,
             client,
             hub,
             counters: Arc::clone(&self.counters),

@@ -8,9 +8,10 @@ use bytes::Bytes;
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 
 use super::health::{Health, LostReport};
-use super::link::{channel, message, FIRST_BACKOFF};
+use super::link::{channel, count, message, FIRST_BACKOFF};
 use super::shared::{meta_key, positioned_channel, script_args, stream_key, PUBLISH_SCRIPT};
 use super::{MAX_BACKOFF, STOP_CHECK};
+use crate::hub::nodes::Node;
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
 
@@ -38,6 +39,8 @@ pub(super) struct Publisher {
     pub(super) origin: u64,
     /// The server: whether its history is shared, and its copy.
     pub(super) hub: Arc<Hub>,
+    /// The Redis server's own counters.
+    pub(super) node: Arc<Node>,
 }
 
 impl Publisher {
@@ -47,7 +50,7 @@ impl Publisher {
         self.publish_until_stopped();
         let left = self.outbox.try_iter().count() as u64;
         if left > 0 {
-            self.counters.lost.fetch_add(left, Ordering::Relaxed);
+            count(&self.counters.lost, &self.node.lost, left);
         }
     }
 
@@ -61,7 +64,7 @@ impl Publisher {
             match self.connect() {
                 Ok(mut connection) => {
                     if was_up {
-                        self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        count(&self.counters.reconnects, &self.node.reconnects, 1);
                     }
                     health.up(Instant::now());
                     was_up = true;
@@ -148,7 +151,7 @@ impl Publisher {
                 Err(_) => return None,
             };
             pipe.clear();
-            let mut count = 0;
+            let mut batch = 0;
             for (topic, payload) in std::iter::once(first).chain(self.outbox.try_iter().take(BATCH))
             {
                 match &script {
@@ -175,15 +178,15 @@ impl Publisher {
                             .ignore();
                     }
                 }
-                count += 1;
+                batch += 1;
             }
             match pipe.query::<()>(connection) {
                 Ok(()) => {
-                    self.counters.sent.fetch_add(count, Ordering::Relaxed);
+                    count(&self.counters.sent, &self.node.sent, batch);
                     self.report_lost(lost);
                 }
                 Err(err) => {
-                    self.counters.lost.fetch_add(count, Ordering::Relaxed);
+                    count(&self.counters.lost, &self.node.lost, batch);
                     self.report_lost(lost);
                     return Some(err);
                 }
@@ -202,7 +205,7 @@ impl Publisher {
                 return;
             }
             if self.outbox.recv_timeout(left.min(STOP_CHECK)).is_ok() {
-                self.counters.lost.fetch_add(1, Ordering::Relaxed);
+                count(&self.counters.lost, &self.node.lost, 1);
             }
             self.report_lost(lost);
         }

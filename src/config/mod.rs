@@ -15,11 +15,13 @@ mod backplane;
 mod balance;
 mod history;
 mod slow_subscribers;
+mod subscribe;
 
 pub use backplane::BackplaneUrl;
 pub use balance::{Balance, BalanceChoice, BalanceReason};
 pub use history::{History, HISTORY_TOPICS};
 pub use slow_subscribers::SlowSubscribers;
+pub use subscribe::BackplaneSubscribe;
 
 /// The default of [`Config::backplane_resend`]: a few seconds of a busy
 /// process's publishes, a few MiB at most.
@@ -179,6 +181,10 @@ pub struct Config {
     /// once it is back; past it they are counted lost. Default
     /// [`BACKPLANE_RESEND`].
     pub backplane_resend: usize,
+    /// With one Redis server as backplane: subscribe to every topic (a
+    /// pattern) or per topic held here. Default
+    /// [`BackplaneSubscribe::Auto`].
+    pub backplane_subscribe: BackplaneSubscribe,
     /// What each topic keeps of its past, so that a subscriber can learn
     /// each publish's offset and recover what it missed
     /// ([`ShardContext::subscribe_positioned`](crate::ShardContext::subscribe_positioned)).
@@ -269,6 +275,7 @@ impl Default for Config {
             fanout_credit: FANOUT_CREDIT,
             backplane: None,
             backplane_resend: BACKPLANE_RESEND,
+            backplane_subscribe: BackplaneSubscribe::Auto,
             history: History::default(),
             proxy_protocol: false,
             proxy_trusted: Vec::new(),
@@ -327,6 +334,27 @@ impl Config {
                         "backplane",
                         "only one Redis shares a history (yet): use redis://HOST:PORT with \
                          history, or no history"
+                            .into(),
+                    );
+                }
+                Ok(BackplaneUrl::RedisCluster(_) | BackplaneUrl::Nats(_))
+                    if self.backplane_subscribe != BackplaneSubscribe::Auto =>
+                {
+                    return bad(
+                        "backplane_subscribe",
+                        "applies to one Redis (redis://) only: a Redis Cluster and NATS always \
+                         subscribe per topic"
+                            .into(),
+                    );
+                }
+                Ok(_)
+                    if self.backplane_subscribe == BackplaneSubscribe::Topics
+                        && self.history.enabled() =>
+                {
+                    return bad(
+                        "backplane_subscribe",
+                        "topics cannot be used while histories are kept (each process's copy \
+                         needs every topic's publishes): use pattern or auto"
                             .into(),
                     );
                 }

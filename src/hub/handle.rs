@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::hub::fanout::Fanout;
 use crate::hub::id::ConnId;
 use crate::hub::inbox::SendError;
+use crate::hub::nodes::NodeStats;
 use crate::hub::outbox::BackplaneStats;
 use crate::hub::stats::ShardStats;
 use crate::hub::Hub;
@@ -135,6 +136,13 @@ impl ServerHandle {
     /// ([`Config::backplane`](crate::Config::backplane)).
     pub fn backplane_stats(&self) -> Option<BackplaneStats> {
         self.hub.backplane_stats()
+    }
+
+    /// The backplane's counters per node (each Redis, Redis Cluster or
+    /// NATS server this process talked to, by address), in the order they
+    /// were met; empty without a backplane.
+    pub fn backplane_nodes(&self) -> Vec<NodeStats> {
+        self.hub.backplane_nodes()
     }
 
     /// Starts a graceful shutdown: every shard stops accepting at once,

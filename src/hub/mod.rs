@@ -19,6 +19,7 @@ pub(crate) mod id;
 pub(crate) mod inbox;
 pub(crate) mod least_loaded;
 pub(crate) mod load;
+pub(crate) mod nodes;
 pub(crate) mod outbox;
 pub(crate) mod presence;
 pub(crate) mod stats;
@@ -40,6 +41,7 @@ use history::Histories;
 use id::ConnId;
 use inbox::{InboxSender, Order, SendError};
 use least_loaded::Control;
+use nodes::NodeStats;
 use outbox::{BackplaneStats, Outbox};
 use presence::Presence;
 use stats::{ExportedStats, ShardStats};
@@ -138,6 +140,11 @@ impl Hub {
     /// The backplane's counters, if there is one.
     pub(crate) fn backplane_stats(&self) -> Option<BackplaneStats> {
         self.backplane.as_ref().map(Outbox::stats)
+    }
+
+    /// The backplane's counters per node met (empty without one).
+    pub(crate) fn backplane_nodes(&self) -> Vec<NodeStats> {
+        self.backplane.as_ref().map_or_else(Vec::new, Outbox::nodes)
     }
 
     /// Asks every shard to shut down.

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use crossbeam::channel::Sender;
 
+use super::nodes::{NodeStats, Nodes};
+
 /// The backplane's counters, process-wide.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -54,6 +56,8 @@ pub(crate) struct Counters {
     pub(crate) listener_up: AtomicBool,
     /// The server is stopping: the threads end.
     pub(crate) stop: AtomicBool,
+    /// The same, per node.
+    pub(crate) nodes: Nodes,
 }
 
 /// The server's end of the backplane: where local publishes go.
@@ -102,5 +106,10 @@ impl Outbox {
             resent: c.resent.load(Ordering::Relaxed),
             subscriptions: c.subscriptions.load(Ordering::Relaxed),
         }
+    }
+
+    /// The counters per node now.
+    pub(crate) fn nodes(&self) -> Vec<NodeStats> {
+        self.counters.nodes.stats()
     }
 }

@@ -404,8 +404,9 @@ fn backplane(config: &Config) -> Result<(Option<Backplane>, Option<Outbox>), Con
     match &config.backplane {
         None => Ok((None, None)),
         Some(url) => {
-            let (backplane, outbox) =
-                Backplane::new(url, config.backplane_resend).map_err(|reason| ConfigError {
+            let per_topic = config.backplane_subscribe.per_topic();
+            let (backplane, outbox) = Backplane::new(url, config.backplane_resend, per_topic)
+                .map_err(|reason| ConfigError {
                     field: "backplane",
                     reason,
                 })?;

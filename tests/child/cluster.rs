@@ -1,7 +1,7 @@
 //! A Redis Cluster of the test's own: `redis-server --cluster-enabled
 //! yes` on free loopback ports, joined by `redis-cli --cluster create`,
 //! each node killed by its PID when the cluster is dropped (or when the
-//! test kills it, as a crash would).
+//! test kills it, as a crash would, and perhaps starts it again).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,12 +16,30 @@ use super::{Child, DEADLINE};
 /// so a failover test takes a few seconds.
 const NODE_TIMEOUT_MS: &str = "1000";
 
-/// One node: its port and, while it runs, its process.
+/// One node: its port, how it is started and, while it runs, its
+/// process.
 struct Node {
     /// Its port.
     port: u16,
+    /// `redis-server` and its arguments.
+    command: Vec<std::ffi::OsString>,
     /// The process, until killed.
     child: Option<Child>,
+}
+
+impl Node {
+    /// Starts (or starts again) its process; it keeps its cluster
+    /// configuration file, so it comes back as the same node.
+    fn spawn(&mut self, dir: &std::path::Path) {
+        let mut command = Command::new(&self.command[0]);
+        command
+            .args(&self.command[1..])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.child = Some(Child::spawn(&mut command));
+    }
 }
 
 /// A running cluster.
@@ -36,6 +54,12 @@ impl RedisCluster {
     /// Starts `masters` masters with `replicas` replicas each and waits
     /// until every node says the cluster is ok.
     pub fn start(masters: usize, replicas: usize) -> Self {
+        Self::start_with(masters, replicas, &[])
+    }
+
+    /// The same, each node given `extra` configuration too (e.g.
+    /// `--cluster-allow-pubsubshard-when-down no`).
+    pub fn start_with(masters: usize, replicas: usize, extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "esockets-cluster-{}-{}",
             std::process::id(),
@@ -47,24 +71,38 @@ impl RedisCluster {
         for _ in 0..masters * (1 + replicas) {
             let port = free_port();
             let config = dir.join(format!("nodes-{port}.conf"));
-            let mut command = Command::new(&server);
-            command
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--cluster-enabled", "yes", "--cluster-config-file"])
-                .arg(&config)
-                .args(["--cluster-node-timeout", NODE_TIMEOUT_MS])
+            let mut command: Vec<std::ffi::OsString> = vec![server.clone().into()];
+            let port_arg = port.to_string();
+            let args = [
+                "--port",
+                &port_arg,
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-node-timeout",
+                NODE_TIMEOUT_MS,
                 // A replica takes over however long ago it heard from its
                 // master: the test kills one seconds after the start.
-                .args(["--cluster-replica-validity-factor", "0"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            nodes.push(Node {
+                "--cluster-replica-validity-factor",
+                "0",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ];
+            command.extend(args.iter().chain(extra).map(Into::into));
+            command.push("--cluster-config-file".into());
+            command.push(config.into());
+            let mut node = Node {
                 port,
-                child: Some(Child::spawn(&mut command)),
-            });
+                command,
+                child: None,
+            };
+            node.spawn(&dir);
+            nodes.push(node);
         }
         for node in &nodes {
             wait_until_listening(
@@ -87,11 +125,7 @@ impl RedisCluster {
         for node in &cluster.nodes {
             cluster.wait_until(
                 &format!("node {} says the cluster is ok", node.port),
-                || {
-                    cluster
-                        .try_query::<String>(node.port, &["CLUSTER", "INFO"])
-                        .is_some_and(|info| info.contains("cluster_state:ok"))
-                },
+                || cluster.state_is(node.port, "ok"),
             );
         }
         cluster
@@ -186,6 +220,27 @@ impl RedisCluster {
             child.signal(libc::SIGKILL);
             child.wait_within(DEADLINE, "redis-server after SIGKILL");
         }
+    }
+
+    /// Starts the node at `port` again (killed before), as the same node,
+    /// and waits until it accepts clients.
+    pub fn restart(&mut self, port: u16) {
+        let dir = self.dir.clone();
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|node| node.port == port)
+            .expect("a node of this cluster");
+        assert!(node.child.is_none(), "node {port} still runs");
+        node.spawn(&dir);
+        wait_until_listening(SocketAddr::from(([127, 0, 0, 1], port)), "redis-server");
+    }
+
+    /// Whether the node at `port` says the cluster is in `state` (`ok`,
+    /// `fail`).
+    pub fn state_is(&self, port: u16, state: &str) -> bool {
+        self.try_query::<String>(port, &["CLUSTER", "INFO"])
+            .is_some_and(|info| info.contains(&format!("cluster_state:{state}")))
     }
 
     /// Waits (up to [`DEADLINE`]) until `done` holds; panics saying `what`.

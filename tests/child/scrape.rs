@@ -60,6 +60,16 @@ pub fn request(addr: SocketAddr, method: &str, path: &str) -> Answer {
     }
 }
 
+/// The address in a "metrics at http://ADDR/metrics" start-up line.
+pub fn metrics_addr_in(line: &str) -> SocketAddr {
+    let start = line.find("http://").expect("a URL") + "http://".len();
+    let rest = &line[start..];
+    let end = rest.find("/metrics").expect("the path");
+    rest[..end]
+        .parse()
+        .unwrap_or_else(|err| panic!("{err}: {line}"))
+}
+
 /// `GET /metrics`, which must answer 200 in the Prometheus text format.
 pub fn scrape(addr: SocketAddr) -> String {
     let answer = request(addr, "GET", "/metrics");

@@ -18,8 +18,10 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use super::super::health::Health;
 use super::super::interest::Interest;
 use super::super::link::{back_off, parse_message, topic_of, FIRST_BACKOFF};
+use super::topology::{Topology, REFRESH};
 use super::{client, explain, runtime, seed_list};
 use crate::hub::fanout::Fanout;
+use crate::hub::nodes::Node;
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
 
@@ -46,6 +48,8 @@ pub(super) struct Listener {
     pub(super) origin: u64,
     /// The topics held, against those wanted.
     pub(super) interest: Interest,
+    /// Which node owns each slot (the publisher keeps it up to date).
+    pub(super) topology: Arc<Topology>,
 }
 
 impl Listener {
@@ -82,6 +86,9 @@ impl Listener {
                 Ok(connection) => {
                     if was_up {
                         self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        for node in self.topology.masters() {
+                            Node::add(&node.reconnects, 1);
+                        }
                     }
                     was_up = true;
                     backoff = FIRST_BACKOFF;
@@ -91,6 +98,7 @@ impl Listener {
                     let broke = self.listen(connection, received).await;
                     self.counters.listener_up.store(false, Ordering::Relaxed);
                     self.counters.subscriptions.store(0, Ordering::Relaxed);
+                    self.count_per_node();
                     match broke {
                         Some(err) => {
                             health.down(Instant::now(), &err, MISSED_WHILE_DOWN);
@@ -120,6 +128,7 @@ impl Listener {
         let wake = Arc::clone(&self.interest.wake);
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut counted = Instant::now();
         loop {
             tokio::select! {
                 push = pushes.recv() => match push {
@@ -141,6 +150,36 @@ impl Listener {
                 return None;
             }
             self.request(&connection, &settle);
+            if counted.elapsed() >= REFRESH {
+                counted = Instant::now();
+                self.count_per_node();
+            }
+        }
+    }
+
+    /// Tells each node how many of the topics held live there (as the
+    /// slot map says now).
+    fn count_per_node(&self) {
+        let mut held: Vec<(Arc<Node>, u64)> = self
+            .counters
+            .nodes
+            .all()
+            .into_iter()
+            .map(|node| (node, 0))
+            .collect();
+        for topic in self.interest.held() {
+            let Some(node) = self
+                .topology
+                .node_of_channel(&super::super::link::channel(topic))
+            else {
+                continue;
+            };
+            if let Some((_, n)) = held.iter_mut().find(|(known, _)| Arc::ptr_eq(known, &node)) {
+                *n += 1;
+            }
+        }
+        for (node, n) in held {
+            node.subscriptions.store(n, Ordering::Relaxed);
         }
     }
 
@@ -216,6 +255,9 @@ impl Listener {
             return; // ours: delivered locally when published
         }
         self.counters.received.fetch_add(1, Ordering::Relaxed);
+        if let Some(node) = self.topology.node_of_channel(channel) {
+            Node::add(&node.received, 1);
+        }
         let fanout = Fanout::topic(
             Bytes::copy_from_slice(topic),
             Bytes::copy_from_slice(payload),

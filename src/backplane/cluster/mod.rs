@@ -11,10 +11,12 @@
 //! refresh. What is written here: which topics to hold (`../interest.rs`,
 //! from the topic directory), holding on to a subscription the server
 //! dropped by itself (a `SUNSUBSCRIBE` push when a slot moves or its
-//! master turns replica: the crate forgets it), a topology watch that
-//! makes the crate refresh its slot map when a master fails over even if
-//! nothing is published, and a bounded buffer of publishes that could not
-//! cross, resent in order once their node is back (`publisher.rs`).
+//! master turns replica: the crate forgets it), subscribing everything
+//! again when a node's connection is lost (`listener.rs`), a bounded
+//! buffer of publishes that could not cross, resent in order once their
+//! node is back (`publisher.rs`); and a slot map of our own
+//! (`topology.rs`, read each second), only so that the counters can be
+//! told per node: the crate keeps its own for routing.
 //!
 //! Two threads of its own, each with a one-thread Tokio runtime (never a
 //! shard thread): one publishes, one subscribes and delivers. Presence
@@ -22,6 +24,7 @@
 
 mod listener;
 mod publisher;
+mod topology;
 
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -115,7 +118,9 @@ impl Cluster {
         origin: u64,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
         let interest = super::interest::Interest::watch(&hub);
+        let topology = Arc::new(topology::Topology::default());
         let publisher = publisher::Publisher {
+            topology: Arc::clone(&topology),
             seeds: self.seeds.clone(),
             outbox,
             counters: Arc::clone(&counters),
@@ -128,6 +133,7 @@ impl Cluster {
             counters,
             origin,
             interest,
+            topology,
         };
         Ok(vec![
             thread::Builder::new()

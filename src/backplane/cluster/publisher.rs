@@ -5,7 +5,7 @@
 //! once the cluster answers: a failover delays publishes rather than
 //! losing them; past the bound they are counted lost.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,9 @@ use redis::cluster_routing::Slot;
 use super::super::health::{Health, LostReport};
 use super::super::link::{channel, message, FIRST_BACKOFF};
 use super::super::{MAX_BACKOFF, STOP_CHECK};
+use super::topology::{Topology, REFRESH};
 use super::{client, explain, runtime, seed_list};
+use crate::hub::nodes::Node;
 use crate::hub::outbox::Counters;
 
 /// Publishes sent at once, at most.
@@ -40,7 +42,13 @@ pub(super) struct Publisher {
     pub(super) origin: u64,
     /// Publishes held at most.
     pub(super) resend: usize,
+    /// Which node owns each slot, refreshed here.
+    pub(super) topology: Arc<Topology>,
 }
+
+/// One slot's part of a batch, sent: how many crossed, which did not
+/// (indices in the batch), and the error that stopped it.
+type SlotSent = (u64, Vec<usize>, Option<redis::RedisError>);
 
 /// Publishes that could not cross yet (or were made while they could
 /// not), oldest first.
@@ -52,14 +60,24 @@ struct Held {
 }
 
 impl Held {
-    /// Keeps `publish` if there is room; else `false` (it is lost).
-    fn keep(&mut self, publish: (Bytes, Bytes)) -> bool {
+    /// Keeps `publish` if there is room; else gives it back (it is lost).
+    fn keep(&mut self, publish: (Bytes, Bytes)) -> Option<(Bytes, Bytes)> {
         if self.queue.len() >= self.bound {
-            return false;
+            return Some(publish);
         }
         self.queue.push_back(publish);
-        true
+        None
     }
+}
+
+/// Whether `err` says the connection to a node broke or could not be
+/// made (not an error reply such as `CLUSTERDOWN`, from a node that is
+/// there).
+fn lost_connection(err: &redis::RedisError) -> bool {
+    err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
 }
 
 impl Publisher {
@@ -94,13 +112,21 @@ impl Publisher {
         let mut explained = false;
         // A send failed, and none has succeeded since.
         let mut failing = false;
+        // Nodes a send failed to, and none has succeeded to since.
+        let mut away: HashSet<String> = HashSet::new();
+        // When the slot map was last asked for (`None`: due now).
+        let mut refreshed: Option<Instant> = None;
         while !self.stopping() {
             let Some(link) = connection.as_mut() else {
                 match self.connect().await {
                     Ok(made) => {
                         connection = Some(made);
+                        refreshed = None;
                         if was_up {
                             self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                            for node in self.topology.masters() {
+                                Node::add(&node.reconnects, 1);
+                            }
                         }
                         was_up = true;
                         health.up(Instant::now());
@@ -116,6 +142,10 @@ impl Publisher {
                 }
                 continue;
             };
+            if refreshed.is_none_or(|at| at.elapsed() >= REFRESH) {
+                refreshed = Some(Instant::now());
+                self.refresh(link).await;
+            }
             let resending = !held.queue.is_empty();
             let batch: Vec<(Bytes, Bytes)> = if resending {
                 let n = held.queue.len().min(BATCH);
@@ -132,7 +162,7 @@ impl Publisher {
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
             };
-            let failed = self.send(link, batch, resending).await;
+            let failed = self.send(link, batch, resending, &mut away).await;
             lost.note(Instant::now(), self.counters.lost.load(Ordering::Relaxed));
             let Some((err, failed)) = failed else {
                 if failing {
@@ -144,11 +174,13 @@ impl Publisher {
                 continue;
             };
             failing = true;
+            refreshed = None;
             // Oldest first, before what was held after them.
             for publish in failed.into_iter().rev() {
                 if held.queue.len() >= held.bound {
-                    held.queue.pop_back();
-                    self.counters.lost.fetch_add(1, Ordering::Relaxed);
+                    if let Some(dropped) = held.queue.pop_back() {
+                        self.lose(&dropped);
+                    }
                 }
                 held.queue.push_front(publish);
             }
@@ -158,8 +190,34 @@ impl Publisher {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
         // Stopping with publishes still held: they never crossed.
-        let left = held.queue.len() + self.outbox.try_iter().count();
-        self.counters.lost.fetch_add(left as u64, Ordering::Relaxed);
+        for publish in &held.queue {
+            self.lose(publish);
+        }
+        for publish in self.outbox.try_iter() {
+            self.lose(&publish);
+        }
+    }
+
+    /// Counts `publish` lost, for the process and for the node that owns
+    /// its topic (as last known).
+    fn lose(&self, publish: &(Bytes, Bytes)) {
+        self.counters.lost.fetch_add(1, Ordering::Relaxed);
+        if let Some(node) = self.topology.node_of_channel(&channel(&publish.0)) {
+            Node::add(&node.lost, 1);
+        }
+    }
+
+    /// Asks the cluster which node owns each slot (a node that does not
+    /// answer leaves the map as it was).
+    async fn refresh(&self, link: &mut redis::cluster_async::ClusterConnection) {
+        let reply = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async::<redis::Value>(link)
+            .await;
+        match reply {
+            Ok(reply) => self.topology.learn(&reply, &self.counters.nodes),
+            Err(err) => tracing::debug!(%err, "backplane: CLUSTER SLOTS failed; asked again"),
+        }
     }
 
     /// A connection to the cluster.
@@ -169,20 +227,27 @@ impl Publisher {
 
     /// Sends `batch`: each slot's publishes one after the other (so each
     /// topic's stay in order: sent concurrently through the client they
-    /// do not), all slots at once, counting what crossed; returns the last error and what did
-    /// not cross, in the batch's order, if anything did not.
+    /// do not), all slots at once, counting what crossed, for the process
+    /// and per node (`away`: the nodes whose connection broke; one that
+    /// takes a publish again counts a reconnection); returns the last error and
+    /// what did not cross, in the batch's order, if anything did not.
     async fn send(
         &self,
         link: &redis::cluster_async::ClusterConnection,
         batch: Vec<(Bytes, Bytes)>,
         resending: bool,
+        away: &mut HashSet<String>,
     ) -> Option<(redis::RedisError, Vec<(Bytes, Bytes)>)> {
         let mut slots: HashMap<Slot, Vec<usize>> = HashMap::new();
         let channels: Vec<Vec<u8>> = batch.iter().map(|(topic, _)| channel(topic)).collect();
         for (index, channel) in channels.iter().enumerate() {
             slots.entry(Slot::for_key(channel)).or_default().push(index);
         }
-        let replies = join_all(slots.into_values().map(|indices| {
+        let owners: Vec<Option<Arc<Node>>> = slots
+            .keys()
+            .map(|&slot| self.topology.node_of(slot))
+            .collect();
+        let replies: Vec<SlotSent> = join_all(slots.into_values().map(|indices| {
             let mut link = link.clone();
             let channels = &channels;
             let batch = &batch;
@@ -216,17 +281,26 @@ impl Publisher {
         .await;
         let mut failed: Vec<usize> = Vec::new();
         let mut last = None;
-        let mut crossed = 0;
-        for (sent, missed, err) in replies {
-            crossed += sent;
+        for ((sent, missed, err), owner) in replies.into_iter().zip(owners) {
+            self.counters.sent.fetch_add(sent, Ordering::Relaxed);
+            if resending {
+                self.counters.resent.fetch_add(sent, Ordering::Relaxed);
+            }
+            if let Some(node) = owner.as_deref() {
+                Node::add(&node.sent, sent);
+                if resending {
+                    Node::add(&node.resent, sent);
+                }
+                if err.as_ref().is_some_and(lost_connection) {
+                    away.insert(node.addr().to_owned());
+                } else if err.is_none() && sent > 0 && away.remove(node.addr()) {
+                    Node::add(&node.reconnects, 1);
+                }
+            }
             failed.extend(missed);
             if err.is_some() {
                 last = err;
             }
-        }
-        self.counters.sent.fetch_add(crossed, Ordering::Relaxed);
-        if resending {
-            self.counters.resent.fetch_add(crossed, Ordering::Relaxed);
         }
         let err = last?;
         failed.sort_unstable();
@@ -248,8 +322,9 @@ impl Publisher {
                 return;
             }
             if let Ok(publish) = self.outbox.recv_timeout(left.min(STOP_CHECK)) {
-                if !held.keep(publish) {
-                    self.counters.lost.fetch_add(1, Ordering::Relaxed);
+                let publish = held.keep(publish);
+                if let Some(publish) = publish {
+                    self.lose(&publish);
                 }
             }
             lost.note(Instant::now(), self.counters.lost.load(Ordering::Relaxed));

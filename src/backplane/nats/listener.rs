@@ -15,8 +15,9 @@ use tokio::task::JoinHandle;
 
 use super::super::health::Health;
 use super::super::interest::Interest;
-use super::{runtime, subject};
+use super::{runtime, subject, Current};
 use crate::hub::fanout::Fanout;
+use crate::hub::nodes::Node;
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
 
@@ -51,6 +52,8 @@ pub(super) struct Listener {
     pub(super) counters: Arc<Counters>,
     /// Where the publisher gets the client.
     pub(super) give: Sender<async_nats::Client>,
+    /// The server connected to now, followed here.
+    pub(super) current: Current,
 }
 
 impl Listener {
@@ -108,7 +111,11 @@ impl Listener {
             Health::to("NATS", "publishing", self.servers.join(",")),
         ];
         let mut was_up = false;
+        // A reconnection not yet told to the server it reached.
+        let mut reconnected = false;
         let started = Instant::now();
+        // When the server the client is on was last looked at.
+        let mut looked = started;
         let (deliver, mut deliveries) = mpsc::channel::<async_nats::Message>(DELIVERIES);
         let mut held: HashMap<Bytes, JoinHandle<()>> = HashMap::new();
         let wake = Arc::clone(&self.interest.wake);
@@ -118,7 +125,7 @@ impl Listener {
             tokio::select! {
                 event = events.recv() => {
                     if let Some(event) = event {
-                        self.on_event(&event, &mut was_up, &mut health);
+                        reconnected |= self.on_event(&event, &mut was_up, &mut health);
                     }
                 }
                 message = deliveries.recv() => {
@@ -140,6 +147,11 @@ impl Listener {
                 }
             }
             self.hold(&client, &deliver, &mut held).await;
+            // Each tick, not each delivery: the INFO is copied.
+            if was_up && looked.elapsed() >= TICK {
+                looked = Instant::now();
+                self.follow(&client, &mut reconnected);
+            }
         }
         for (_, task) in held.drain() {
             task.abort();
@@ -190,16 +202,53 @@ impl Listener {
         }
         let count = self.interest.count() as u64;
         self.counters.subscriptions.store(count, Ordering::Relaxed);
+        if let Some(node) = self.current.lock().as_deref() {
+            node.subscriptions.store(count, Ordering::Relaxed);
+        }
+    }
+
+    /// Follows the server the client is on (its `INFO`): the counters go
+    /// to it from now on, its subscriptions with them; a reconnection
+    /// (`reconnected`) is told to it.
+    fn follow(&self, client: &async_nats::Client, reconnected: &mut bool) {
+        let info = client.server_info();
+        let addr = format!("{}:{}", info.host, info.port);
+        let mut current = self.current.lock();
+        if current.as_ref().is_some_and(|node| node.addr() == addr) {
+            if std::mem::take(reconnected) {
+                if let Some(node) = current.as_deref() {
+                    Node::add(&node.reconnects, 1);
+                }
+            }
+            return;
+        }
+        let node = self.counters.nodes.node(&addr);
+        if let Some(old) = current.replace(Arc::clone(&node)) {
+            old.subscriptions.store(0, Ordering::Relaxed);
+        }
+        let count = self.interest.count() as u64;
+        node.subscriptions.store(count, Ordering::Relaxed);
+        if std::mem::take(reconnected) {
+            Node::add(&node.reconnects, 1);
+        }
     }
 
     /// Says what became of the connection (the client reconnects by
-    /// itself, across the cluster's servers).
-    fn on_event(&self, event: &async_nats::Event, was_up: &mut bool, health: &mut [Health; 2]) {
+    /// itself, across the cluster's servers); returns whether it was a
+    /// reconnection.
+    fn on_event(
+        &self,
+        event: &async_nats::Event,
+        was_up: &mut bool,
+        health: &mut [Health; 2],
+    ) -> bool {
         let now = Instant::now();
+        let mut reconnected = false;
         match event {
             async_nats::Event::Connected => {
                 if *was_up {
                     self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                    reconnected = true;
                 }
                 *was_up = true;
                 for side in health.iter_mut() {
@@ -216,6 +265,7 @@ impl Listener {
             }
             other => tracing::info!("backplane: NATS: {other}"),
         }
+        reconnected
     }
 
     /// Delivers another process's publish to this process's subscribers.
@@ -224,6 +274,9 @@ impl Listener {
             return;
         };
         self.counters.received.fetch_add(1, Ordering::Relaxed);
+        if let Some(node) = self.current.lock().as_deref() {
+            Node::add(&node.received, 1);
+        }
         let fanout = Fanout::topic(Bytes::from(topic), message.payload.clone());
         // A shard whose inbox is full is waited for.
         let running = || !self.counters.stop.load(Ordering::Relaxed);

@@ -25,8 +25,13 @@ use std::thread::{self, JoinHandle};
 use bytes::Bytes;
 use crossbeam::channel::{self, Receiver};
 
+use crate::hub::nodes::Node;
 use crate::hub::outbox::Counters;
 use crate::hub::Hub;
+
+/// The server the connection is on now (`None` before the first), as its
+/// `INFO` names it: the node the counters are told to.
+type Current = Arc<parking_lot::Mutex<Option<Arc<Node>>>>;
 
 /// A NATS cluster's servers.
 pub(super) struct Nats {
@@ -55,7 +60,9 @@ impl Nats {
         counters: Arc<Counters>,
     ) -> std::io::Result<Vec<JoinHandle<()>>> {
         let (give, client) = channel::bounded(1);
+        let current = Current::default();
         let listener = listener::Listener {
+            current: Arc::clone(&current),
             servers: self.servers,
             interest: super::interest::Interest::watch(&hub),
             hub,
@@ -63,6 +70,7 @@ impl Nats {
             give,
         };
         let publisher = publisher::Publisher {
+            current,
             client,
             outbox,
             counters,

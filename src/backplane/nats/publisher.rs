@@ -10,7 +10,8 @@ use crossbeam::channel::{Receiver, RecvTimeoutError};
 
 use super::super::health::LostReport;
 use super::super::STOP_CHECK;
-use super::{runtime, subject};
+use super::{runtime, subject, Current};
+use crate::hub::nodes::Node;
 use crate::hub::outbox::Counters;
 
 /// Sends local publishes to NATS.
@@ -21,6 +22,8 @@ pub(super) struct Publisher {
     pub(super) outbox: Receiver<(Bytes, Bytes)>,
     /// Shared counters and stop flag.
     pub(super) counters: Arc<Counters>,
+    /// The server connected to now (the listener follows it).
+    pub(super) current: Current,
 }
 
 impl Publisher {
@@ -54,14 +57,18 @@ impl Publisher {
             // or once it is back); waits while its queue is full, and the
             // outbox fills meanwhile.
             let sent = runtime.block_on(client.publish(subject::subject(&topic), payload));
-            let counter = match sent {
-                Ok(()) => &self.counters.sent,
+            let node = self.current.lock().clone();
+            let (counter, node_counter) = match sent {
+                Ok(()) => (&self.counters.sent, node.as_deref().map(|node| &node.sent)),
                 Err(err) => {
                     tracing::debug!(%err, "backplane: a publish to NATS failed");
-                    &self.counters.lost
+                    (&self.counters.lost, node.as_deref().map(|node| &node.lost))
                 }
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            if let Some(node_counter) = node_counter {
+                Node::add(node_counter, 1);
+            }
             lost.note(Instant::now(), self.counters.lost.load(Ordering::Relaxed));
         }
         // What is queued in the client goes out before it is dropped.

@@ -61,6 +61,11 @@ pub const ONLY: &[(&str, &str, Scope)] = &[
     ("websocket", "--websocket", Scope::Pubsub),
     ("backplane", "--backplane", Scope::Pubsub),
     ("backplane_resend", "--backplane-resend", Scope::Pubsub),
+    (
+        "backplane_subscribe",
+        "--backplane-subscribe",
+        Scope::Pubsub,
+    ),
     ("history", "--history", Scope::Pubsub),
     ("history_max_age", "--history-max-age", Scope::Pubsub),
     ("history_topics", "--history-topics", Scope::Pubsub),

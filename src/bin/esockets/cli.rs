@@ -264,6 +264,13 @@ pub struct Cli {
     #[arg(long, default_value_t = esockets::BACKPLANE_RESEND, value_name = "N", requires = "backplane")]
     pub backplane_resend: usize,
 
+    /// pubsub with one Redis as backplane (redis://): subscribe to every
+    /// topic at once (pattern), or only to the topics this process's
+    /// clients hold (topics; not with --history); auto is pattern. See
+    /// docs/tuning.md.
+    #[arg(long, value_enum, default_value_t = BackplaneSubscribe::Auto, requires = "backplane")]
+    pub backplane_subscribe: BackplaneSubscribe,
+
     /// pubsub: keep each topic's last N publishes, with an offset per
     /// publish and an epoch per topic, so a client can subscribe with
     /// positions (SUB topic POS) and recover what it missed (SUB topic
@@ -386,6 +393,18 @@ pub enum SlowSubscribers {
     Drop,
 }
 
+/// How a backplane on one Redis subscribes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackplaneSubscribe {
+    /// Pattern (a Redis Cluster and NATS: per topic, always).
+    Auto,
+    /// PSUBSCRIBE esockets:*: every process receives every publish.
+    Pattern,
+    /// SUBSCRIBE per topic held here: a process receives only what it
+    /// delivers.
+    Topics,
+}
+
 /// How new clients are spread over the shards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Balance {
@@ -449,6 +468,11 @@ impl Cli {
             fanout_credit: self.fanout_credit,
             backplane: self.backplane.clone(),
             backplane_resend: self.backplane_resend,
+            backplane_subscribe: match self.backplane_subscribe {
+                BackplaneSubscribe::Auto => esockets::BackplaneSubscribe::Auto,
+                BackplaneSubscribe::Pattern => esockets::BackplaneSubscribe::Pattern,
+                BackplaneSubscribe::Topics => esockets::BackplaneSubscribe::Topics,
+            },
             history: esockets::History {
                 messages: self.history,
                 max_age: self.history_max_age,

@@ -43,6 +43,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("fanout_credit", "--fanout-credit"),
     ("backplane", "--backplane"),
     ("backplane_resend", "--backplane-resend"),
+    ("backplane_subscribe", "--backplane-subscribe"),
     ("history", "--history-topics"),
     ("proxy_protocol", "--proxy-protocol"),
     ("proxy_trusted", "--proxy-trusted"),

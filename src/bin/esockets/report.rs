@@ -45,13 +45,15 @@ pub fn started(server: &Server, config: &Config, cli: &Cli, passed: usize) {
         );
     }
     if let Some(url) = &config.backplane {
-        let engine = match esockets::BackplaneUrl::parse(url) {
-            Ok(esockets::BackplaneUrl::RedisCluster(_)) => "the Redis Cluster",
-            Ok(esockets::BackplaneUrl::Nats(_)) => "NATS",
-            _ => "Redis",
+        let (engine, how) = match esockets::BackplaneUrl::parse(url) {
+            Ok(esockets::BackplaneUrl::RedisCluster(_)) => ("the Redis Cluster", "per topic"),
+            Ok(esockets::BackplaneUrl::Nats(_)) => ("NATS", "per topic"),
+            _ if config.backplane_subscribe.per_topic() => ("Redis", "per topic"),
+            _ => ("Redis", "to every topic"),
         };
         tracing::info!(
-            "backplane: topics shared with other esockets processes through {engine} at {url}"
+            "backplane: topics shared with other esockets processes through {engine} at {url}, \
+             subscribed {how}"
         );
     }
     if protocol == Protocol::Pubsub {

@@ -12,6 +12,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
+use super::value::{encode_value, Kind};
 use crate::hub::handle::ServerHandle;
 use crate::hub::heartbeat::{RoundTimes, ROUND_BOUNDS_NANOS};
 use crate::hub::stats::ShardStats;
@@ -60,15 +61,6 @@ impl Sample {
             busy_seconds,
         }
     }
-}
-
-/// Whether a family counts up or goes up and down.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Kind {
-    /// Only goes up (`_total` is added to the name).
-    Counter,
-    /// Goes up and down.
-    Gauge,
 }
 
 /// One series of a family: the value of its extra label (empty when the
@@ -400,19 +392,6 @@ fn encode_family(
     Ok(())
 }
 
-/// One series' value, as a counter or a gauge.
-fn encode_value(
-    metric: &mut prometheus_client::encoding::MetricEncoder,
-    kind: Kind,
-    value: u64,
-) -> Result<(), fmt::Error> {
-    match kind {
-        Kind::Counter => metric.encode_counter::<NoLabelSet, _, u64>(&value, None),
-        // Gauges of counts stay far below 2^63.
-        Kind::Gauge => metric.encode_gauge(&i64::try_from(value).unwrap_or(i64::MAX)),
-    }
-}
-
 /// The round-duration histogram and the running round's age, per shard.
 fn encode_rounds(
     encoder: &mut DescriptorEncoder,
@@ -552,53 +531,7 @@ fn encode_process(
         let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
         encode_value(&mut metric, Kind::Gauge, value)?;
     }
-    if let Some(backplane) = handle.backplane_stats() {
-        let counters: [(&str, &str, u64); 5] = [
-            (
-                "esockets_backplane_sent",
-                "Local publishes sent to the Redis backplane.",
-                backplane.sent,
-            ),
-            (
-                "esockets_backplane_received",
-                "Publishes of other processes received from the Redis backplane.",
-                backplane.received,
-            ),
-            (
-                "esockets_backplane_lost",
-                "Local publishes that never reached Redis (unreachable, or the outbox was full).",
-                backplane.lost,
-            ),
-            (
-                "esockets_backplane_reconnects",
-                "Times a connection to Redis was made again after it broke.",
-                backplane.reconnects,
-            ),
-            (
-                "esockets_backplane_resent",
-                "Local publishes held while their Redis Cluster node was away, sent once back.",
-                backplane.resent,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-            encode_value(&mut metric, Kind::Counter, value)?;
-        }
-        let mut metric = encoder.encode_descriptor(
-            "esockets_backplane_connected",
-            "1 while both connections to the Redis backplane are up.",
-            None,
-            MetricType::Gauge,
-        )?;
-        encode_value(&mut metric, Kind::Gauge, u64::from(backplane.connected))?;
-        let mut metric = encoder.encode_descriptor(
-            "esockets_backplane_subscriptions",
-            "Topics subscribed to on a Redis Cluster backplane (those with subscribers here).",
-            None,
-            MetricType::Gauge,
-        )?;
-        encode_value(&mut metric, Kind::Gauge, backplane.subscriptions)?;
-    }
+    super::backplane::encode(encoder, handle)?;
     let mut metric = encoder.encode_descriptor(
         "esockets_build",
         "The esockets build: its version, as a label.",

@@ -5,7 +5,9 @@
 //! `tiny_http` serves HTTP (its own accept thread and a small pool of
 //! connection threads); `prometheus-client` writes the exposition format.
 
+mod backplane;
 mod families;
+mod value;
 
 use std::io;
 use std::net::SocketAddr;

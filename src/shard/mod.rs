@@ -264,7 +264,9 @@ impl<H: Handler> Shard<H> {
                 self.sweep_step();
             }
             self.fire_timers();
-            self.flush_held(fanout::FLUSH_BUDGET);
+            if !self.held.is_empty() {
+                self.flush_held(fanout::FLUSH_BUDGET);
+            }
             self.pay_back_credit();
             self.send_outbound();
             self.end_round();

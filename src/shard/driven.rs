@@ -176,6 +176,7 @@ impl<H: Handler> Shard<H> {
             }
             self.pay_back_credit();
             self.send_outbound();
+            self.end_handler_round();
             self.end_round();
             if self.ready.is_empty() && !self.inbox_pending && self.sweep.is_none() {
                 return;

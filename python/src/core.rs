@@ -62,6 +62,28 @@ fn bind_error(err: Error, options_bind: std::net::SocketAddr) -> PyErr {
     }
 }
 
+impl Drop for Core {
+    /// A server never run is shut down and joined here, with the
+    /// interpreter lock released: its shards give their thread states
+    /// back as they end, which needs the lock.
+    fn drop(&mut self) {
+        let server = self
+            .server
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(server) = server {
+            server.shutdown();
+            Python::with_gil(|py| {
+                py.allow_threads(|| {
+                    // Its shards ended; what they said is of no use now.
+                    let _ = server.join();
+                });
+            });
+        }
+    }
+}
+
 #[pymethods]
 impl Core {
     /// Binds a server: Python `callbacks` (a dict, see `Callbacks`) or a

@@ -10,7 +10,20 @@
 //! same calls attach and detach the thread state, and shards run Python
 //! in parallel.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use pyo3::ffi;
+
+/// Times a shard took the lock for a round, in this process.
+static HOLDS: AtomicU64 = AtomicU64::new(0);
+/// Times a shard gave it back at a round's end (or its own end).
+static RELEASES: AtomicU64 = AtomicU64::new(0);
+
+/// How many times shards took the interpreter lock for a round, and gave
+/// it back: equal whenever no shard holds it (as while they all poll).
+pub(crate) fn counts() -> (u64, u64) {
+    (HOLDS.load(Ordering::Relaxed), RELEASES.load(Ordering::Relaxed))
+}
 
 /// One shard thread's hold on the interpreter.
 pub(crate) struct RoundLock {
@@ -57,6 +70,7 @@ impl RoundLock {
         // SAFETY: `saved` is this thread's state, put aside by SaveThread.
         unsafe { ffi::PyEval_RestoreThread(self.saved) };
         self.saved = std::ptr::null_mut();
+        HOLDS.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Gives the lock back if this thread holds it (at the round's end).
@@ -67,6 +81,7 @@ impl RoundLock {
         }
         // SAFETY: attached and held: SaveThread gives it back.
         self.saved = unsafe { ffi::PyEval_SaveThread() };
+        RELEASES.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -80,5 +95,6 @@ impl Drop for RoundLock {
         // SAFETY: held, with the state Ensure made: Release frees it and
         // gives the lock back.
         unsafe { ffi::PyGILState_Release(state) };
+        RELEASES.fetch_add(1, Ordering::Relaxed);
     }
 }

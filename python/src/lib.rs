@@ -17,6 +17,13 @@ mod protocols;
 
 use pyo3::prelude::*;
 
+/// `(holds, releases)`: how many times the shards took the interpreter
+/// lock for a loop round, and gave it back (equal while none holds it).
+#[pyfunction]
+fn lock_counts() -> (u64, u64) {
+    gil::counts()
+}
+
 /// The module. `gil_used = false`: in a free-threaded CPython the shards
 /// run Python callbacks in parallel (every object here is thread-safe).
 #[pymodule(gil_used = false)]
@@ -26,5 +33,6 @@ fn _esockets(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Handle>()?;
     m.add("TRACEBACKS_PER_SECOND", errors::TRACEBACKS_PER_SECOND)?;
     m.add("PROTOCOLS", protocols::NAMES)?;
+    m.add_function(wrap_pyfunction!(lock_counts, m)?)?;
     Ok(())
 }

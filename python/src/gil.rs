@@ -22,7 +22,10 @@ static RELEASES: AtomicU64 = AtomicU64::new(0);
 /// How many times shards took the interpreter lock for a round, and gave
 /// it back: equal whenever no shard holds it (as while they all poll).
 pub(crate) fn counts() -> (u64, u64) {
-    (HOLDS.load(Ordering::Relaxed), RELEASES.load(Ordering::Relaxed))
+    (
+        HOLDS.load(Ordering::Relaxed),
+        RELEASES.load(Ordering::Relaxed),
+    )
 }
 
 /// One shard thread's hold on the interpreter.

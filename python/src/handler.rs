@@ -131,7 +131,8 @@ impl PyHandler {
         self.apply(cx, conn);
         let keep = match result {
             Ok(value) if self.callbacks.original => value.is_truthy().unwrap_or(false),
-            Ok(value) => !(value.is_instance_of::<PyBool>() && !value.is_truthy().unwrap_or(true)),
+            // Only `False` itself closes (None, the usual answer, keeps).
+            Ok(value) => !value.is_instance_of::<PyBool>() || value.is_truthy().unwrap_or(true),
             Err(err) => {
                 report(py, err, what);
                 false

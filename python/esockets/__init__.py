@@ -1,20 +1,25 @@
-"""esockets: the original esockets API (``SocketServer``) on esockets' Rust shards.
+"""esockets: Python callbacks on esockets' Rust shards.
 
-The server's sockets, polling, reading and writing are Rust; each client
-event calls your Python function with the interpreter lock held for that
-call only. ``ESocketS.Socket`` (the older subclass style) is the
-top-level module ``ESocketS``.
+Two APIs: the original esockets one (``SocketServer`` with
+``handle_incoming``/``handle_readable``; ``ESocketS.Socket``, the older
+subclass style, is the top-level module ``ESocketS``) and the modern one
+(``Handler`` and ``Server``, with timers, per-client state, publish and
+subscribe, every option of the server, and the built-in protocols).
+
+The server's sockets, polling, reading and writing are Rust; a shard's
+Python callbacks of one loop round share one hold of the interpreter
+lock, never held while the shard waits for events.
 """
 
-import atexit
 import os
-import signal
 import socket
 import threading
 
-from esockets._esockets import Client, Core
+from esockets._esockets import Client, Core, ServerHandle
+from esockets._run import Runner
+from esockets.modern import Handler, Server
 
-__all__ = ["SocketServer", "Client"]
+__all__ = ["SocketServer", "Client", "Handler", "Server", "ServerHandle"]
 __version__ = "4.0.0"
 
 
@@ -57,6 +62,8 @@ class SocketServer:
             raise TypeError("host: expected a str, got %s" % type(host).__name__)
         if isinstance(queue_size, bool) or not isinstance(queue_size, int):
             raise TypeError("queue_size: expected an int, got %s" % type(queue_size).__name__)
+        if queue_size < 1:
+            raise ValueError("queue_size: must be at least 1, got %d" % queue_size)
         if not isinstance(block_time, (int, float)):
             raise TypeError("block_time: expected a number, got %s" % type(block_time).__name__)
         if not callable(handle_readable):
@@ -65,8 +72,8 @@ class SocketServer:
             raise TypeError("handle_incoming: expected a callable")
         if isinstance(max_subthreads, bool) or not isinstance(max_subthreads, int):
             raise TypeError("max_subthreads: expected an int")
-        if not isinstance(threads, int) or threads < 0:
-            raise ValueError("threads: expected an int >= 0, got %r" % (threads,))
+        if isinstance(threads, bool) or not isinstance(threads, int):
+            raise TypeError("threads: expected an int, got %s" % type(threads).__name__)
         self.host = _host(host if host is not None else _default_host())
         self.queue_size = queue_size
         self.block_time = block_time
@@ -76,15 +83,25 @@ class SocketServer:
         self.handle_incoming = handle_incoming
         self.clients = {}
         self._lock = threading.Lock()
-        self._core = Core(self.host, _port(port), queue_size, self._incoming,
-                          self._readable, self._closed, threads)
+        self._core = Core({"original": True, "connect": self._incoming,
+                           "data": self._readable, "close": self._closed},
+                          None, host=self.host, port=_port(port), backlog=queue_size,
+                          threads=threads)
         self.port = self._core.port
-        self._thread = None
+        self._runner = Runner(self._core)
 
     def _incoming(self, client, address):
         with self._lock:
             self.clients[client.fileno()] = client
-        return self.handle_incoming(client, address)
+        keep = False
+        try:
+            keep = self.handle_incoming(client, address)
+        finally:
+            if not keep:
+                # Refused: no close event comes for it.
+                with self._lock:
+                    self.clients.pop(client.fileno(), None)
+        return keep
 
     def _readable(self, client):
         return self.handle_readable(client)
@@ -101,30 +118,17 @@ class SocketServer:
     def start(self):
         """Starts serving in a (non-daemon) thread and returns; the process
         lives on until ``stop()``, SIGINT or SIGTERM, which drain."""
-        if self._thread is not None:
-            raise RuntimeError("start: the server already started")
-        self._thread = threading.Thread(target=self._core.run, name="esockets", daemon=False)
-        self._thread.start()
-        atexit.register(self.stop)
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: self.stop())
+        self._runner.start()
 
     def serve_forever(self):
         """``start()``, then wait until the server stops."""
-        if self._thread is None:
-            self.start()
-        self.join()
+        self._runner.start()
+        self._runner.join()
 
     def join(self, timeout=None):
         """Waits for the server to stop; True when it has."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._runner.join(timeout)
 
-    def stop(self):
+    def stop(self, timeout=None):
         """Graceful shutdown: stop accepting, flush every client, close."""
-        self._core.stop()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        return self._runner.stop(timeout)

@@ -3,77 +3,17 @@ callbacks' True/False, exceptions, shutdown, sends from other threads,
 and argument errors. Every wait has a deadline."""
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 
 import pytest
 
 import esockets
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
-DEADLINE = 10.0
-
-
-def recv_until(sock, needle, deadline=DEADLINE):
-    """Reads from sock until needle arrived (or EOF/deadline); returns all."""
-    sock.settimeout(deadline)
-    data = b""
-    end = time.monotonic() + deadline
-    while needle not in data and time.monotonic() < end:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def is_closed(sock, deadline=DEADLINE):
-    """True when the peer closed sock (EOF or reset) before the deadline."""
-    sock.settimeout(deadline)
-    try:
-        while True:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return True
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
+from helpers import DEADLINE, EXAMPLES, is_closed, read_line_with, recv_until, start_script, stop_script
 
 
 def run_script(name):
-    env = dict(os.environ, ESOCKETS_PORT="0", ESOCKETS_HOST="127.0.0.1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, os.path.join(EXAMPLES, name)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return proc
-
-
-def read_line_with(proc, needle):
-    """Reads the script's output lines until one contains needle."""
-    end = time.monotonic() + DEADLINE
-    lines = []
-    while time.monotonic() < end:
-        line = proc.stdout.readline().decode()
-        if not line:
-            break
-        lines.append(line)
-        if needle in line:
-            return line
-    raise AssertionError("no line with %r in %r" % (needle, lines))
-
-
-def stop_script(proc):
-    proc.send_signal(signal.SIGINT)
-    try:
-        return proc.wait(DEADLINE)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    return start_script(os.path.join(EXAMPLES, name))
 
 
 def test_seed_000_echo_runs_unchanged():

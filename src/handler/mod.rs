@@ -186,6 +186,21 @@ pub trait Handler {
         self.frame_variant(topic, payload, variant)
     }
 
+    /// The shard handled every event of one round of its event loop
+    /// (input, accepts, commands from other threads, timers, deliveries)
+    /// and is about to wait for the next ones: called once per round,
+    /// before the shard polls again. A handler that takes something for
+    /// a whole round (a lock for its callbacks, a batch of replies)
+    /// gives it back here, so nothing is held while the shard sleeps.
+    /// Requests made here (sends, closes, publishes) are applied at
+    /// once, before the poll; callbacks they cause (the `on_close` of a
+    /// client whose write failed) come after it. By default nothing
+    /// happens, and nothing is spent on it.
+    #[inline]
+    fn on_round_end(&mut self, cx: &mut ShardContext<'_>) {
+        let _ = cx;
+    }
+
     /// Runs every `Config::tick` (off by default), on each shard.
     fn on_tick(&mut self, cx: &mut ShardContext<'_>) {
         let _ = cx;

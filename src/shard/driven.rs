@@ -174,6 +174,7 @@ impl<H: Handler> Shard<H> {
             self.flush_held(super::fanout::FLUSH_BUDGET);
             self.pay_back_credit();
             self.send_outbound();
+            self.end_handler_round();
             self.end_round();
             if self.ready.is_empty()
                 && !self.inbox_pending

@@ -269,6 +269,7 @@ impl<H: Handler> Shard<H> {
             }
             self.pay_back_credit();
             self.send_outbound();
+            self.end_handler_round();
             self.end_round();
             self.export_load();
         }

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use super::Shard;
+use crate::handler::context::ShardContext;
 use crate::handler::Handler;
 use crate::hub::heartbeat::millis;
 use crate::hub::heartbeat::{monotonic_nanos, Heartbeat, RoundTimes};
@@ -61,6 +62,22 @@ impl<H: Handler> Shard<H> {
         self.rounds.start = monotonic_nanos();
         self.rounds.beat = Heartbeat::beat_of(self.rounds.start);
         self.cx.heartbeat.begin(self.rounds.beat);
+    }
+
+    /// The handler's end of a round: [`Handler::on_round_end`], then what
+    /// it asked for (sends, closes, publishes), so nothing it asked waits
+    /// for the next wakeup. The last callback of a round unless those
+    /// requests cause others (an `on_close`). Each step is one check when
+    /// the hook asked nothing.
+    #[inline]
+    pub(super) fn end_handler_round(&mut self) {
+        self.handler
+            .on_round_end(&mut ShardContext::new(&mut self.cx));
+        self.apply_deferred();
+        while !self.held.is_empty() {
+            self.flush_held();
+        }
+        self.send_outbound();
     }
 
     /// Ends a round: counts it and its duration, reports a stall if it ran

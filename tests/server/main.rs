@@ -28,6 +28,7 @@ mod proxy_recorder;
 mod pubsub;
 mod refusal;
 mod refused_ids;
+mod round_end;
 mod scale;
 mod sharding;
 mod shutdown;

@@ -74,8 +74,10 @@ impl<H: Handler> Shard<H> {
         self.handler
             .on_round_end(&mut ShardContext::new(&mut self.cx));
         self.apply_deferred();
-        while !self.held.is_empty() {
-            self.flush_held();
+        // What the hook published, within a flush budget of its own (the
+        // rest is carried over like any flush's).
+        if !self.held.is_empty() {
+            self.flush_held(super::fanout::FLUSH_BUDGET);
         }
         self.send_outbound();
     }

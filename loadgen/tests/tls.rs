@@ -178,10 +178,13 @@ fn resumption_is_counted_on_and_off() {
             t["handshakes_full"].as_u64().unwrap(),
             t["handshakes_resumed"].as_u64().unwrap(),
         );
-        assert!(full >= 5, "{t}");
         if resumed {
+            // The first handshake has no ticket; later first connections
+            // may already find one (the session cache is shared).
+            assert!(full >= 1, "{t}");
             assert!(again > 0, "churned connections resume: {t}");
         } else {
+            assert!(full >= 5, "every connection's first handshake: {t}");
             assert_eq!(again, 0, "{t}");
         }
     }
